@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The `peerd` command. Plain JavaScript that any Node.js can parse, so that an old runtime
+// gets a clear message instead of a syntax error; everything else is loaded after the check.
+const MIN_MAJOR = 22
+const major = Number(process.versions.node.split('.')[0])
+if (!(major >= MIN_MAJOR)) {
+  process.stderr.write(
+    `peerd: Node.js ${MIN_MAJOR} or newer is required, but this is ${process.version}.\n` +
+    'Run it through npm (`npm start`, `npx peerd …`), which uses the Node.js 24 the project installs,\n' +
+    'or install a current Node.js LTS from https://nodejs.org/.\n'
+  )
+  process.exit(1)
+}
+
+const { existsSync } = await import('node:fs')
+const { fileURLToPath } = await import('node:url')
+
+const root = new URL('../', import.meta.url)
+const source = new URL('src/cli/main.ts', root)
+const built = new URL('dist/cli/main.js', root)
+// In a checkout, run the TypeScript sources directly (Node strips the types); an installed
+// package (under node_modules, where Node will not strip types) runs the compiled dist/.
+const inNodeModules = fileURLToPath(root).split(/[\\/]/).includes('node_modules')
+const canStrip = process.features?.typescript != null && process.features.typescript !== false
+
+let entry
+if (!inNodeModules && canStrip && existsSync(source)) entry = source
+else if (existsSync(built)) entry = built
+else {
+  process.stderr.write('peerd: no runnable code found: run `npm run build` (or use Node.js 24, which runs the sources).\n')
+  process.exit(1)
+}
+
+const { main } = await import(entry.href)
+await main(process.argv.slice(2))

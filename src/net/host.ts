@@ -1,0 +1,109 @@
+/**
+ * Builds the libp2p host: TCP and WebSockets, Noise, Yamux, identify, ping, Kademlia DHT
+ * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
+ * disabled), DCUtR and AutoNAT.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import type { NodeConfig } from '../node/config.ts'
+import { VERSION } from '../version.ts'
+import { PeerdGater } from './gater.ts'
+import { networkParams } from './networks.ts'
+
+/** The services every peerd host runs. */
+export type PeerdServices = {
+  identify: Identify
+  identifyPush: unknown
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+  dcutr: unknown
+  autoNAT: unknown
+  relay?: unknown
+}
+
+/** A peerd libp2p host. */
+export type PeerdHost = Libp2p<PeerdServices>
+
+/** What {@link createHost} needs. */
+export interface HostInit {
+  config: NodeConfig
+  privateKey: PrivateKey
+  datastore: Datastore
+  gater: PeerdGater
+}
+
+/** Creates (but does not start) the libp2p host. */
+export async function createHost (init: HostInit): Promise<PeerdHost> {
+  const { config } = init
+  const params = networkParams(config.network)
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = [] // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (config.mdns) {
+    peerDiscovery.push(mdns({ serviceTag: params.mdnsServiceTag, interval: 5_000 }))
+  }
+
+  const services: Record<string, (components: any) => unknown> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: params.dhtProtocol,
+      // every node serves the DHT: peers are both clients and servers
+      clientMode: false,
+      // keep LAN and loopback addresses: local networks and devnets are first-class
+      peerInfoMapper: passthroughMapper,
+      logPrefix: 'peerd:dht',
+      datastorePrefix: `/peerd/${config.network}/dht`,
+      metricsPrefix: 'peerd_dht'
+    }),
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false
+    }),
+    dcutr: dcutr(),
+    autoNAT: autoNAT({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })
+  }
+  if (config.relay) {
+    services.relay = circuitRelayServer({
+      reservations: { maxReservations: 128 }
+    })
+  }
+
+  return await createLibp2p<PeerdServices>({
+    start: false,
+    privateKey: init.privateKey,
+    datastore: init.datastore,
+    nodeInfo: { name: 'peerd', version: VERSION, userAgent: `peerd/${VERSION} (${config.network})` },
+    addresses: { listen: config.listen },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: init.gater,
+    connectionManager: {
+      maxConnections: config.maxConnections,
+      // connections per second from one host; devnets open many from 127.0.0.1 at once
+      inboundConnectionThreshold: Math.max(5, config.maxConnectionsPerIp),
+      dialTimeout: 10_000
+    },
+    connectionMonitor: { pingInterval: 10_000 },
+    peerDiscovery,
+    services: services as any // eslint-disable-line @typescript-eslint/no-explicit-any
+  })
+}

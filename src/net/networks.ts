@@ -1,0 +1,60 @@
+/**
+ * Network parameters. The network name scopes every protocol ID, gossip topic and mDNS
+ * service name, so nodes of different networks never share a DHT, a topic or a LAN swarm.
+ */
+
+/** The networks peerd knows. */
+export const NETWORK_NAMES = ['main', 'regtest'] as const
+/** `main` for real use, `regtest` for tests and local experiments. */
+export type NetworkName = typeof NETWORK_NAMES[number]
+
+/** Per-network defaults and protocol names. */
+export interface NetworkParams {
+  name: NetworkName
+  /** Prefix of every peerd protocol ID on this network, e.g. `/peerd/main`. */
+  protocolPrefix: string
+  /** Kademlia DHT protocol ID. */
+  dhtProtocol: string
+  /** Marker protocol every peerd node of this network handles; used to keep networks apart. */
+  nodeProtocol: string
+  /** mDNS service tag. */
+  mdnsServiceTag: string
+  /** Listen addresses when none are configured. */
+  defaultListen: string[]
+  /** API address when none is configured. */
+  defaultApi: string
+  /** Inbound connections accepted from one IP address. */
+  defaultMaxConnectionsPerIp: number
+}
+
+/** Whether `s` names a known network. */
+export function isNetworkName (s: string): s is NetworkName {
+  return (NETWORK_NAMES as readonly string[]).includes(s)
+}
+
+/** The parameters of `name`. */
+export function networkParams (name: NetworkName): NetworkParams {
+  const prefix = `/peerd/${name}`
+  const common = {
+    name,
+    protocolPrefix: prefix,
+    dhtProtocol: `${prefix}/kad/1.0.0`,
+    nodeProtocol: `${prefix}/node/1.0.0`,
+    mdnsServiceTag: `_peerd-${name}._udp.local`
+  }
+  if (name === 'main') {
+    return {
+      ...common,
+      defaultListen: ['/ip4/0.0.0.0/tcp/9470', '/ip4/0.0.0.0/tcp/9471/ws'],
+      defaultApi: '127.0.0.1:9480',
+      defaultMaxConnectionsPerIp: 8
+    }
+  }
+  // regtest: many local nodes share 127.0.0.1, so the per-IP limit is generous.
+  return {
+    ...common,
+    defaultListen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
+    defaultApi: '127.0.0.1:0',
+    defaultMaxConnectionsPerIp: 128
+  }
+}

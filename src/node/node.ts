@@ -1,0 +1,245 @@
+/**
+ * The peerd node: the libp2p host with its services, bound to a data dir. This is what the
+ * daemon runs, and what a program embedding peerd gets from {@link createNode}.
+ */
+import type { Connection } from '@libp2p/interface'
+import { LevelDatastore } from 'datastore-level'
+import type { Level } from 'level'
+import { DialError, ListenError, NotStartedError } from '../errors.ts'
+import { PeerdGater } from '../net/gater.ts'
+import { createHost } from '../net/host.ts'
+import type { PeerdHost } from '../net/host.ts'
+import { networkParams } from '../net/networks.ts'
+import type { NetworkName } from '../net/networks.ts'
+import { PeerKeeper } from '../net/peer-keeper.ts'
+import { createLogger } from '../utils/logger.ts'
+import type { Logger } from '../utils/logger.ts'
+import { VERSION } from '../version.ts'
+import { parseMultiaddr, resolveNodeConfig } from './config.ts'
+import type { NodeConfig } from './config.ts'
+import { dataDirPaths, ensureDataDir, isGroupOrWorldReadable, loadOrCreateKey, openLockedStore } from './data-dir.ts'
+import type { DataDirPaths } from './data-dir.ts'
+
+/** Options of {@link createNode}: a data dir, and any {@link NodeConfig} field to override. */
+export interface NodeOptions extends Partial<NodeConfig> {
+  dataDir: string
+  /** Logger for the node's lines; by default a stderr logger at `logLevel`. */
+  logger?: Logger
+  /** Start the node before returning. Default true. */
+  start?: boolean
+}
+
+/** A connected peer, as `peerd peers` shows it. */
+export interface PeerSummary {
+  peerId: string
+  /** Remote addresses of the open connections to this peer. */
+  addresses: string[]
+  direction: 'inbound' | 'outbound'
+  /** Round-trip time measured by the connection monitor's pings, or null before the first one. */
+  latencyMs: number | null
+}
+
+/** A snapshot of the node, as `peerd status` shows it. */
+export interface NodeStatus {
+  peerId: string
+  network: NetworkName
+  version: string
+  running: boolean
+  startedAt: string | null
+  uptimeSeconds: number
+  addresses: string[]
+  peers: number
+  connections: number
+  dataDir: string
+}
+
+/** A running (or stopped) peerd node. */
+export class PeerdNode {
+  /** Resolved configuration. */
+  readonly config: NodeConfig
+  /** The libp2p host, for programs that need more than this class offers. */
+  readonly libp2p: PeerdHost
+  readonly paths: DataDirPaths
+  readonly log: Logger
+  private readonly store: Level<string, Uint8Array>
+  private readonly keeper: PeerKeeper
+  private startedAt: number | null = null
+  private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
+
+  /** Use {@link createNode}. */
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper }) {
+    this.config = init.config
+    this.libp2p = init.libp2p
+    this.paths = init.paths
+    this.log = init.log
+    this.store = init.store
+    this.keeper = init.keeper
+  }
+
+  /** This node's peer id. */
+  get peerId (): string { return this.libp2p.peerId.toString() }
+
+  /** Whether the node is running. */
+  get running (): boolean { return this.state === 'running' }
+
+  /** Starts listening and joins the network. */
+  async start (): Promise<void> {
+    if (this.state !== 'stopped') return
+    this.state = 'starting'
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      this.state = 'stopped'
+      try { await this.libp2p.stop() } catch {}
+      await this.store.close().catch(() => {})
+      throw listenError(err, this.config.listen)
+    }
+    await this.keeper.start()
+    this.startedAt = Date.now()
+    this.state = 'running'
+    this.log.info('node started', { peerId: this.peerId, network: this.config.network, addresses: this.addresses() })
+  }
+
+  /** Closes every connection and flushes the stores. Safe to call more than once. */
+  async stop (): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return
+    this.state = 'stopping'
+    await this.keeper.stop()
+    await this.libp2p.stop()
+    await this.store.close()
+    this.state = 'stopped'
+    this.startedAt = null
+    this.log.info('node stopped')
+  }
+
+  /** Full multiaddrs (ending in `/p2p/<peerId>`) other peers can dial. */
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  /** Connected peers. */
+  peers (): PeerSummary[] {
+    const byPeer = new Map<string, Connection[]>()
+    for (const conn of this.libp2p.getConnections()) {
+      if (conn.status !== 'open') continue
+      const id = conn.remotePeer.toString()
+      byPeer.set(id, [...(byPeer.get(id) ?? []), conn])
+    }
+    return [...byPeer.entries()].map(([peerId, conns]) => toSummary(peerId, conns))
+  }
+
+  /** Dials `address` (a multiaddr, ideally ending in `/p2p/<peerId>`) and returns the peer. */
+  async connect (address: string, options: { signal?: AbortSignal } = {}): Promise<PeerSummary> {
+    this.assertRunning()
+    const ma = parseMultiaddr(address)
+    let conn: Connection
+    try {
+      conn = await this.libp2p.dial(ma, { signal: options.signal ?? AbortSignal.timeout(15_000) })
+    } catch (err) {
+      throw new DialError(`could not connect to ${address}: ${(err as Error).message}`, { cause: err })
+    }
+    const id = conn.remotePeer.toString()
+    return this.peers().find(p => p.peerId === id) ?? toSummary(id, [conn])
+  }
+
+  /** Closes every connection to `peerId`. Returns whether there was one. */
+  async disconnect (peerId: string): Promise<boolean> {
+    this.assertRunning()
+    const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId)
+    await Promise.all(conns.map(async c => { await c.close() }))
+    return conns.length > 0
+  }
+
+  /** A snapshot of the node's state. */
+  status (): NodeStatus {
+    return {
+      peerId: this.peerId,
+      network: this.config.network,
+      version: VERSION,
+      running: this.running,
+      startedAt: this.startedAt == null ? null : new Date(this.startedAt).toISOString(),
+      uptimeSeconds: this.startedAt == null ? 0 : Math.floor((Date.now() - this.startedAt) / 1000),
+      addresses: this.addresses(),
+      peers: this.libp2p.getPeers().length,
+      connections: this.libp2p.getConnections().length,
+      dataDir: this.paths.root
+    }
+  }
+
+  private assertRunning (): void {
+    if (this.state !== 'running') throw new NotStartedError()
+  }
+}
+
+function toSummary (peerId: string, conns: Connection[]): PeerSummary {
+  const first = conns[0]
+  const rtts = conns.map(c => c.rtt).filter((r): r is number => typeof r === 'number')
+  return {
+    peerId,
+    addresses: conns.map(c => c.remoteAddr.toString()),
+    direction: first?.direction === 'inbound' ? 'inbound' : 'outbound',
+    latencyMs: rtts.length === 0 ? null : Math.round(Math.min(...rtts) * 100) / 100
+  }
+}
+
+function listenError (err: unknown, listen: string[]): Error {
+  const text = `${(err as Error).message} ${String((err as { cause?: Error }).cause?.message ?? '')}`
+  if (/EADDRINUSE|address already in use/i.test(text)) {
+    return new ListenError(`cannot listen on ${listen.join(', ')}: address already in use. Stop what uses the port, pick another with --listen, or use port 0 for a free one`, { cause: err })
+  }
+  if (/EADDRNOTAVAIL|EACCES|no valid addresses|NoValidAddresses/i.test(text)) {
+    return new ListenError(`cannot listen on ${listen.join(', ')}: ${(err as Error).message}. Use addresses of this machine (0.0.0.0 for all) and ports above 1023`, { cause: err })
+  }
+  return err as Error
+}
+
+/**
+ * Creates a node on `options.dataDir`: takes the data dir's lock, loads (or on first run makes)
+ * the Ed25519 identity, builds the libp2p host, and starts it unless `start: false`.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from 'peerd'
+ * const node = await createNode({ dataDir: './my-node', network: 'regtest', mdns: false })
+ * console.log(node.peerId, node.addresses())
+ * await node.connect('/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…')
+ * await node.stop()
+ * ```
+ */
+export async function createNode (options: NodeOptions): Promise<PeerdNode> {
+  const config = resolveNodeConfig(options)
+  const log = options.logger ?? createLogger({ level: config.logLevel })
+  const paths = dataDirPaths(config.dataDir)
+  await ensureDataDir(paths.root)
+  const store = await openLockedStore(paths)
+  let node: PeerdNode
+  try {
+    const { key, created } = await loadOrCreateKey(paths)
+    if (created) log.info('created a new identity', { keyFile: paths.key })
+    else if (await isGroupOrWorldReadable(paths.key)) log.warn('identity key file is readable by other users: run chmod 600 on it', { keyFile: paths.key })
+    const datastore = new LevelDatastore(store)
+    await datastore.open()
+    let hostRef: PeerdHost | undefined
+    const gater = new PeerdGater({
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      connections: () => hostRef?.getConnections() ?? [],
+      onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
+    })
+    const host = await createHost({ config, privateKey: key, datastore, gater })
+    hostRef = host
+    const keeper = new PeerKeeper({
+      host,
+      gater,
+      network: networkParams(config.network),
+      bootstrap: config.bootstrap,
+      minConnections: config.minConnections,
+      log: log.child('net')
+    })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper })
+  } catch (err) {
+    await store.close().catch(() => {})
+    throw err
+  }
+  if (options.start !== false) await node.start()
+  return node
+}
