@@ -24,7 +24,7 @@ import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { NodeConfig } from '../node/config.ts'
 import { VERSION } from '../version.ts'
-import { PeerdGater } from './gater.ts'
+import type { PeerdGater } from './gater.ts'
 import { networkParams } from './networks.ts'
 
 /** The services every peerd host runs. */

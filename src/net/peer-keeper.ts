@@ -45,6 +45,7 @@ export class PeerKeeper implements Startable {
   private readonly backoff = new Map<string, Backoff>()
   private readonly dialing = new Set<string>()
   private readonly lastSeenWritten = new Map<string, number>()
+  private readonly rtts = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
   private running = false
   private walking = false
@@ -78,6 +79,8 @@ export class PeerKeeper implements Startable {
         metadata: { [LAST_SEEN_KEY]: new TextEncoder().encode(String(Date.now())) }
       }).catch(err => { this.init.log.debug('could not record last-seen', { peerId: id, err }) })
     }
+    // measure latency at once rather than waiting for the connection monitor's first ping
+    void this.measureLatency(conn.remotePeer)
     // a new peer may know of others: look again soon
     this.walkInterval = 2_000
     this.nextWalk = Math.min(this.nextWalk, Date.now() + 500)
@@ -94,12 +97,33 @@ export class PeerKeeper implements Startable {
     void this.init.host.peerStore.delete(peerId).catch(() => {})
   }
 
+  private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.rtts.delete(evt.detail.toString())
+  }
+
+  /** Pings `peerId` now and records the round-trip time; undefined when the ping fails. */
+  async measureLatency (peerId: PeerId): Promise<number | undefined> {
+    try {
+      const ms = await this.init.host.services.ping.ping(peerId, { signal: AbortSignal.timeout(5_000) })
+      this.rtts.set(peerId.toString(), ms)
+      return ms
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Round-trip time measured by a ping when the peer connected, if any. */
+  latencyOf (peerId: string): number | undefined {
+    return this.rtts.get(peerId)
+  }
+
   async start (): Promise<void> {
     const { host } = this.init
     this.running = true
     host.addEventListener('peer:discovery', this.onDiscovery)
     host.addEventListener('connection:open', this.onConnectionOpen)
     host.addEventListener('peer:identify', this.onIdentify)
+    host.addEventListener('peer:disconnect', this.onPeerDisconnect)
     await host.handle(this.init.network.nodeProtocol, (stream) => { void stream.close().catch(() => {}) })
     this.timer = setInterval(() => { this.tick() }, TICK_MS)
     this.timer.unref?.()
@@ -113,6 +137,8 @@ export class PeerKeeper implements Startable {
     host.removeEventListener('peer:discovery', this.onDiscovery)
     host.removeEventListener('connection:open', this.onConnectionOpen)
     host.removeEventListener('peer:identify', this.onIdentify)
+    host.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+    this.rtts.clear()
   }
 
   private isConnected (peerId: string): boolean {

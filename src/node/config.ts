@@ -86,7 +86,7 @@ export async function readConfigFile (dataDir: string): Promise<Partial<DaemonCo
     if (kind == null) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${Object.keys(KEYS).join(', ')})`)
     const ok = kind === 'strings'
       ? Array.isArray(v) && v.every(s => typeof s === 'string')
-      : typeof v === kind // eslint-disable-line valid-typeof
+      : typeof v === kind
     if (!ok) throw new ConfigError(`config file ${path}: "${key}" must be ${kind === 'strings' ? 'an array of strings' : `a ${kind}`}`)
     out[key] = v
   }

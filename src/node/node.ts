@@ -90,7 +90,7 @@ export class PeerdNode {
       await this.libp2p.start()
     } catch (err) {
       this.state = 'stopped'
-      try { await this.libp2p.stop() } catch {}
+      try { await this.libp2p.stop() } catch { /* already failed to start */ }
       await this.store.close().catch(() => {})
       throw listenError(err, this.config.listen)
     }
@@ -125,7 +125,7 @@ export class PeerdNode {
       const id = conn.remotePeer.toString()
       byPeer.set(id, [...(byPeer.get(id) ?? []), conn])
     }
-    return [...byPeer.entries()].map(([peerId, conns]) => toSummary(peerId, conns))
+    return [...byPeer.entries()].map(([peerId, conns]) => toSummary(peerId, conns, this.keeper.latencyOf(peerId)))
   }
 
   /** Dials `address` (a multiaddr, ideally ending in `/p2p/<peerId>`) and returns the peer. */
@@ -139,7 +139,8 @@ export class PeerdNode {
       throw new DialError(`could not connect to ${address}: ${(err as Error).message}`, { cause: err })
     }
     const id = conn.remotePeer.toString()
-    return this.peers().find(p => p.peerId === id) ?? toSummary(id, [conn])
+    const rtt = await this.keeper.measureLatency(conn.remotePeer)
+    return this.peers().find(p => p.peerId === id) ?? toSummary(id, [conn], rtt)
   }
 
   /** Closes every connection to `peerId`. Returns whether there was one. */
@@ -171,9 +172,11 @@ export class PeerdNode {
   }
 }
 
-function toSummary (peerId: string, conns: Connection[]): PeerSummary {
+function toSummary (peerId: string, conns: Connection[], pinged: number | undefined): PeerSummary {
   const first = conns[0]
+  // the connection monitor's latest ping wins; the ping made on connect fills in before it
   const rtts = conns.map(c => c.rtt).filter((r): r is number => typeof r === 'number')
+  if (rtts.length === 0 && pinged != null) rtts.push(pinged)
   return {
     peerId,
     addresses: conns.map(c => c.remoteAddr.toString()),
@@ -219,14 +222,14 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     else if (await isGroupOrWorldReadable(paths.key)) log.warn('identity key file is readable by other users: run chmod 600 on it', { keyFile: paths.key })
     const datastore = new LevelDatastore(store)
     await datastore.open()
-    let hostRef: PeerdHost | undefined
+    const ref: { host?: PeerdHost } = {}
     const gater = new PeerdGater({
       maxConnectionsPerIp: config.maxConnectionsPerIp,
-      connections: () => hostRef?.getConnections() ?? [],
+      connections: () => ref.host?.getConnections() ?? [],
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
     const host = await createHost({ config, privateKey: key, datastore, gater })
-    hostRef = host
+    ref.host = host
     const keeper = new PeerKeeper({
       host,
       gater,

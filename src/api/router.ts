@@ -1,0 +1,102 @@
+/**
+ * A small JSON router over `node:http`: exact paths, typed errors to status codes, a body size
+ * limit checked while reading, and bearer-cookie authentication in constant time.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  errorToJson, MalformedRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
+  PeerdError, UnauthorizedError
+} from '../errors.ts'
+
+/** Largest request body the API reads. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** What a handler receives. */
+export interface RequestContext {
+  req: IncomingMessage
+  url: URL
+  /** The parsed JSON body (`undefined` when there is none). */
+  body: unknown
+}
+
+/** A route handler: returns the JSON body to send with status 200. */
+export type Handler = (ctx: RequestContext) => unknown
+
+/** One route. */
+export interface Route {
+  method: 'GET' | 'POST'
+  path: string
+  handler: Handler
+  /** Whether the cookie is required. Default true. */
+  auth?: boolean
+}
+
+/** Reads at most {@link MAX_BODY_BYTES} and parses JSON; an empty body is `undefined`. */
+async function readJson (req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_BODY_BYTES) throw new PayloadTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) throw new PayloadTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new MalformedRequestError(`request body is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+/** Whether the request carries `Authorization: Bearer <cookie>`. */
+export function isAuthorized (req: IncomingMessage, cookie: string): boolean {
+  const header = req.headers.authorization ?? ''
+  const m = /^Bearer\s+(\S+)$/i.exec(header)
+  if (m == null) return false
+  const given = Buffer.from(m[1] as string)
+  const want = Buffer.from(cookie)
+  return given.length === want.length && timingSafeEqual(given, want)
+}
+
+/** Sends `body` as JSON. */
+export function sendJson (res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff'
+  })
+  res.end(text)
+}
+
+/** Builds the request listener for `routes`. */
+export function createRouter (routes: Route[], cookie: () => string, onError: (err: unknown) => void) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', 'http://localhost')
+        const matching = routes.filter(r => r.path === url.pathname)
+        if (matching.length === 0) throw new NotFoundError(`no such route: ${url.pathname}`)
+        const route = matching.find(r => r.method === req.method)
+        if (route == null) {
+          res.setHeader('allow', matching.map(r => r.method).join(', '))
+          throw new MethodNotAllowedError(`${req.method ?? ''} is not allowed on ${url.pathname} (use ${matching.map(r => r.method).join(' or ')})`)
+        }
+        if (route.auth !== false && !isAuthorized(req, cookie())) throw new UnauthorizedError()
+        const body = route.method === 'POST' ? await readJson(req) : undefined
+        const result = await route.handler({ req, url, body })
+        sendJson(res, 200, result)
+      } catch (err) {
+        const status = err instanceof PeerdError ? err.status : 500
+        if (status >= 500) onError(err)
+        if (!res.headersSent) sendJson(res, status, { error: errorToJson(err) })
+        else res.destroy()
+      }
+    })()
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The HTTP API's routes (version 1). Every route but the OpenAPI description needs the cookie.
+ * Documented in docs/api.md; described by `GET /api/v1/openapi.json`.
+ */
+import { InvalidArgumentError } from '../errors.ts'
+import type { PeerdNode } from '../node/node.ts'
+import { openApiDocument } from './openapi.ts'
+import type { Route } from './router.ts'
+
+/** What the routes act on. */
+export interface RouteDeps {
+  node: PeerdNode
+  /** API URL, reported by status. */
+  apiUrl: () => string
+  /** Asks the daemon to stop (after the response is sent). */
+  requestStop: () => void
+}
+
+function stringField (body: unknown, key: string): string {
+  const v = (body as Record<string, unknown> | undefined)?.[key]
+  if (typeof v !== 'string' || v === '') throw new InvalidArgumentError(`request body must be a JSON object with a string "${key}"`)
+  return v
+}
+
+/** The API v1 routes. */
+export function apiRoutes (deps: RouteDeps): Route[] {
+  const { node } = deps
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      auth: false,
+      handler: () => openApiDocument()
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/id',
+      handler: () => ({ peerId: node.peerId, addresses: node.addresses() })
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/status',
+      handler: () => ({ ...node.status(), api: deps.apiUrl(), pid: process.pid })
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/peers',
+      handler: () => node.peers()
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/peers/connect',
+      handler: async ({ body }) => await node.connect(stringField(body, 'address'))
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/peers/disconnect',
+      handler: async ({ body }) => ({ disconnected: await node.disconnect(stringField(body, 'peerId')) })
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/stop',
+      handler: () => {
+        setImmediate(deps.requestStop)
+        return { stopping: true }
+      }
+    }
+  ]
+}

@@ -1,0 +1,111 @@
+/** `peerd daemon`: runs a node and its API in the foreground until SIGINT/SIGTERM. */
+import { readConfigFile, resolveDaemonConfig } from '../../node/config.ts'
+import type { DaemonConfig } from '../../node/config.ts'
+import { startDaemon } from '../../node/daemon.ts'
+import { isNetworkName, NETWORK_NAMES } from '../../net/networks.ts'
+import { createLogger, isLogLevel, LOG_LEVELS } from '../../utils/logger.ts'
+import { UsageError } from '../../errors.ts'
+import { intOption, listOption } from '../command.ts'
+import type { Command, CommandContext } from '../command.ts'
+import { printJson, printLines } from '../output.ts'
+
+/** Builds the daemon config: defaults < config file < flags. */
+export async function daemonConfigFromArgs (ctx: CommandContext): Promise<DaemonConfig> {
+  const v = ctx.values
+  const file = await readConfigFile(ctx.dataDir)
+  const network = v.network as string | undefined
+  if (network != null && !isNetworkName(network)) throw new UsageError(`--network must be one of ${NETWORK_NAMES.join(', ')}, not "${network}"`)
+  const logLevel = v['log-level'] as string | undefined
+  if (logLevel != null && !isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS, 'silent'].join(', ')}, not "${logLevel}"`)
+  const flags: Partial<DaemonConfig> = {
+    network: network as DaemonConfig['network'] | undefined,
+    listen: listOption(v, 'listen'),
+    bootstrap: listOption(v, 'bootstrap'),
+    api: v.api as string | undefined,
+    apiAllowRemote: v['api-allow-remote'] === true ? true : undefined,
+    mdns: v['no-mdns'] === true ? false : undefined,
+    relay: v['no-relay'] === true ? false : undefined,
+    maxConnections: intOption(v, 'max-connections', 1, 100_000),
+    maxConnectionsPerIp: intOption(v, 'max-connections-per-ip', 1, 100_000),
+    minConnections: intOption(v, 'min-connections', 0, 100_000),
+    logLevel: logLevel as DaemonConfig['logLevel'] | undefined
+  }
+  const merged: Partial<DaemonConfig> = { ...file }
+  for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
+  // bootstrap peers from the file and the flags add up
+  if (file.bootstrap != null && flags.bootstrap != null) merged.bootstrap = [...new Set([...file.bootstrap, ...flags.bootstrap])]
+  return resolveDaemonConfig({ ...merged, dataDir: ctx.dataDir })
+}
+
+export const daemon: Command = {
+  name: 'daemon',
+  summary: 'run a node and its HTTP API in the foreground',
+  usage: 'daemon [--network main|regtest] [--listen MULTIADDR]… [--api HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns]',
+  help: `  --network NAME               main (default) or regtest
+  --listen MULTIADDR           listen address, repeatable; port 0 picks a free port
+                               (default main: /ip4/0.0.0.0/tcp/9470 and /ip4/0.0.0.0/tcp/9471/ws;
+                                regtest: /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws)
+  --api HOST:PORT              HTTP API address (default main 127.0.0.1:9480, regtest 127.0.0.1:0)
+  --api-allow-remote           permit a non-loopback API address
+  --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable
+  --no-mdns                    do not discover peers on the local network
+  --no-relay                   do not serve as a circuit relay for peers behind NAT
+  --max-connections N          connections in total (default 300)
+  --max-connections-per-ip N   inbound connections from one IP (default main 8, regtest 128)
+  --min-connections N          connections to keep, dialling known peers (default 8)
+  --log-level LEVEL            error, warn, info (default), debug, trace or silent
+  Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
+  options: {
+    network: { type: 'string' },
+    listen: { type: 'string', multiple: true },
+    api: { type: 'string' },
+    'api-allow-remote': { type: 'boolean' },
+    bootstrap: { type: 'string', multiple: true },
+    'no-mdns': { type: 'boolean' },
+    'no-relay': { type: 'boolean' },
+    'max-connections': { type: 'string' },
+    'max-connections-per-ip': { type: 'string' },
+    'min-connections': { type: 'string' },
+    'log-level': { type: 'string' }
+  },
+  args: { min: 0, max: 0 },
+  async run (ctx) {
+    const config = await daemonConfigFromArgs(ctx)
+    const log = createLogger({ level: config.logLevel })
+    const d = await startDaemon(config, log)
+
+    let signals = 0
+    const onSignal = (sig: string): void => {
+      signals++
+      if (signals > 1) {
+        log.warn('second signal: exiting without a clean stop', { signal: sig })
+        process.exit(130)
+      }
+      log.info('signal received, stopping', { signal: sig })
+      void d.stop()
+    }
+    process.on('SIGINT', () => { onSignal('SIGINT') })
+    process.on('SIGTERM', () => { onSignal('SIGTERM') })
+    // started by `peerd devnet` (or another supervisor) with an IPC channel: stop with it
+    if (process.send != null) process.on('disconnect', () => { onSignal('parent exited') })
+    process.on('unhandledRejection', (err) => { log.error('unhandled rejection (kept running)', { err }) })
+
+    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, dataDir: ctx.dataDir, pid: process.pid }
+    if (ctx.json) printJson(info)
+    else {
+      printLines(
+        `peerd daemon running (pid ${process.pid})`,
+        `  peer id:   ${info.peerId}`,
+        `  network:   ${info.network}`,
+        `  api:       ${info.api}`,
+        `  data dir:  ${info.dataDir}`,
+        ...info.addresses.map((a, i) => `  ${i === 0 ? 'listening:' : '          '} ${a}`),
+        'Press Ctrl-C to stop.'
+      )
+    }
+    await d.stopped
+    if (ctx.json) printJson({ event: 'stopped' })
+    else printLines('peerd daemon stopped')
+    return 0
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * peerd as a library: the same node the daemon runs, for programs that embed it.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from 'peerd'
+ *
+ * const node = await createNode({ dataDir: './data', network: 'regtest', mdns: false })
+ * console.log(node.peerId, node.addresses())
+ * await node.connect('/ip4/127.0.0.1/tcp/9470/p2p/12D3Koo…')
+ * console.log(node.peers())
+ * await node.stop()
+ * ```
+ */
+export { createNode, PeerdNode } from './node/node.ts'
+export type { NodeOptions, NodeStatus, PeerSummary } from './node/node.ts'
+export type { NodeConfig, DaemonConfig } from './node/config.ts'
+export { startDaemon } from './node/daemon.ts'
+export type { Daemon } from './node/daemon.ts'
+export { startDevnet } from './node/devnet.ts'
+export type { Devnet, DevnetNode, DevnetOptions } from './node/devnet.ts'
+export { networkParams, NETWORK_NAMES } from './net/networks.ts'
+export type { NetworkName, NetworkParams } from './net/networks.ts'
+export { createLogger } from './utils/logger.ts'
+export type { Logger, LogLevel } from './utils/logger.ts'
+export * from './errors.ts'
+export { VERSION } from './version.ts'

@@ -1,0 +1,82 @@
+/**
+ * The daemon: a node plus its HTTP API, announced to local clients through the `api` and
+ * `cookie` files in the data dir (bitcoind's cookie authentication). The files are written
+ * when the API is up and removed on a clean stop; after `kill -9` the next start overwrites them.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { ApiServer } from '../api/server.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import type { Logger } from '../utils/logger.ts'
+import { parseHostPort } from './config.ts'
+import type { DaemonConfig } from './config.ts'
+import { removeFile, writeFileAtomic } from './data-dir.ts'
+import { createNode } from './node.ts'
+import type { PeerdNode } from './node.ts'
+
+/** Whether `host` is a loopback name or address. */
+export function isLoopbackHost (host: string): boolean {
+  if (host === 'localhost') return true
+  if (isIP(host) === 4) return host.startsWith('127.')
+  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1'
+  return false
+}
+
+/** A running daemon. */
+export interface Daemon {
+  node: PeerdNode
+  /** Base URL of the API. */
+  apiUrl: string
+  /** Stops the API and the node and removes the api/cookie files. Idempotent. */
+  stop (): Promise<void>
+  /** Resolves once the daemon has stopped (by `stop()` or an API request). */
+  stopped: Promise<void>
+}
+
+/** Starts a node and its API per `config`. */
+export async function startDaemon (config: DaemonConfig, log: Logger): Promise<Daemon> {
+  const { host, port } = parseHostPort(config.api)
+  if (!isLoopbackHost(host) && !config.apiAllowRemote) {
+    throw new InvalidArgumentError(`refusing to serve the API on non-loopback address ${config.api}: anyone who can reach it and read the cookie controls the node. Pass --api-allow-remote if you mean it`)
+  }
+  const node = await createNode({ ...config, logger: log })
+  const cookie = randomBytes(32).toString('hex')
+  let resolveStopped!: () => void
+  const stopped = new Promise<void>(resolve => { resolveStopped = resolve })
+  let stopping: Promise<void> | undefined
+
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('stopping')
+      await api.stop().catch(err => { log.warn('error closing the API', { err }) })
+      await removeOwnFile(node.paths.api, apiUrl)
+      await removeOwnFile(node.paths.cookie, cookie)
+      await node.stop()
+      resolveStopped()
+    })()
+    await stopping
+  }
+
+  const api = new ApiServer({ node, cookie, host, port, log: log.child('api'), requestStop: () => { void stop() } })
+  let apiUrl: string
+  try {
+    apiUrl = await api.start()
+    await writeFileAtomic(node.paths.cookie, cookie, 0o600)
+    await writeFileAtomic(node.paths.api, apiUrl + '\n', 0o644)
+  } catch (err) {
+    await node.stop().catch(() => {})
+    throw err
+  }
+  log.info('API listening', { url: apiUrl })
+  return { node, apiUrl, stop, stopped }
+}
+
+/** Removes `path` only if it still holds `content` (a newer daemon may have replaced it). */
+async function removeOwnFile (path: string, content: string): Promise<void> {
+  try {
+    if ((await readFile(path, 'utf8')).trim() === content.trim()) await removeFile(path)
+  } catch {
+    // already gone
+  }
+}
