@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, describe, it } from 'node:test'
+import { networkParams } from '../../src/net/networks.ts'
+import { startTestNode, tempDir, waitFor } from '../utils/index.ts'
+
+describe('networks never mix', () => {
+  const cleanups: Array<() => Promise<unknown>> = []
+  after(async () => { for (const c of cleanups.reverse()) await c() })
+
+  it('scopes protocol ids by network', () => {
+    assert.notEqual(networkParams('main').dhtProtocol, networkParams('regtest').dhtProtocol)
+    assert.notEqual(networkParams('main').nodeProtocol, networkParams('regtest').nodeProtocol)
+    assert.notEqual(networkParams('main').mdnsServiceTag, networkParams('regtest').mdnsServiceTag)
+  })
+
+  it('a regtest node drops a main-network node that dials it, and refuses it after', { timeout: 30_000 }, async () => {
+    const dr = await tempDir()
+    const dm = await tempDir()
+    cleanups.push(dr.cleanup, dm.cleanup)
+    const reg = await startTestNode({ dataDir: dr.path, network: 'regtest' })
+    cleanups.push(async () => { await reg.stop() })
+    const main = await startTestNode({ dataDir: dm.path, network: 'main' })
+    cleanups.push(async () => { await main.stop() })
+
+    // the transport handshake succeeds; identify then shows the other network and both sides hang up
+    const first = await main.connect(reg.addresses()[0] as string)
+    assert.equal(first.peerId, reg.peerId, 'the transport connection itself succeeds')
+    await waitFor(() => reg.peers().length === 0 && main.peers().length === 0, { what: 'the cross-network connection to close' })
+    await assert.rejects(main.connect(reg.addresses()[0] as string).then(async () => {
+      await sleep(1_000)
+      if (main.peers().length === 0) throw new Error('closed again')
+    }))
+    assert.equal(reg.peers().length, 0)
+  })
+})
