@@ -14,6 +14,7 @@
  */
 export { createNode, PeerdNode } from './node/node.ts'
 export type { NodeOptions, NodeStatus, PeerSummary } from './node/node.ts'
+export { readConfigFile, resolveDaemonConfig, resolveNodeConfig } from './node/config.ts'
 export type { NodeConfig, DaemonConfig } from './node/config.ts'
 export { startDaemon } from './node/daemon.ts'
 export type { Daemon } from './node/daemon.ts'

@@ -93,7 +93,7 @@ export function createRouter (routes: Route[], cookie: () => string, onError: (e
         sendJson(res, 200, result)
       } catch (err) {
         const status = err instanceof PeerdError ? err.status : 500
-        if (status >= 500) onError(err)
+        if (status >= 500 && status !== 502 && status !== 503) onError(err)
         if (!res.headersSent) sendJson(res, status, { error: errorToJson(err) })
         else res.destroy()
       }

@@ -39,6 +39,8 @@ function commandHelp (cmd: Command): string {
 
 /** Runs the CLI with `argv` (without `node` and the script); sets `process.exitCode`. */
 export async function main (argv: string[]): Promise<void> {
+  // `peerd … | head` closes the pipe early: that is not an error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0) })
   const json = argv.includes('--json')
   const { name, rest } = splitCommand(argv)
   if (name == null || name === 'help') {

@@ -1,6 +1,9 @@
 /**
- * Network parameters. The network name scopes every protocol ID, gossip topic and mDNS
- * service name, so nodes of different networks never share a DHT, a topic or a LAN swarm.
+ * Network parameters. The network name scopes peerd's own protocol IDs (DHT, node marker, and
+ * the share and cash protocols as they land), its gossip topics and its mDNS service name, so
+ * nodes of different networks never share a DHT, a topic or a LAN swarm; a node that identifies
+ * as peerd on another network is dropped. The generic libp2p protocols (identify, ping, relay,
+ * DCUtR, AutoNAT) keep their standard IDs so that other libp2p and IPFS nodes interoperate.
  */
 
 /** The networks peerd knows. */

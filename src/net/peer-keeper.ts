@@ -6,6 +6,8 @@
  */
 import type { Connection, IdentifyResult, PeerId, PeerInfo, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DialError } from '../errors.ts'
 import { parseMultiaddr } from '../node/config.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { PeerdGater } from './gater.ts'
@@ -88,13 +90,8 @@ export class PeerKeeper implements Startable {
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols, connection } = evt.detail
-    const ours = this.init.network.nodeProtocol
-    const foreign = protocols.find(p => /^\/peerd\/[^/]+\/node\//.test(p) && p !== ours)
-    if (foreign == null || protocols.includes(ours)) return
-    this.init.log.info('dropping a peer of another network', { peerId: peerId.toString(), protocol: foreign })
-    this.init.gater.ban(peerId, OTHER_NETWORK_BAN_MS)
-    void connection.close().catch(() => {})
-    void this.init.host.peerStore.delete(peerId).catch(() => {})
+    const foreign = this.foreignProtocol(protocols)
+    if (foreign != null) this.dropForeign(peerId, connection, foreign)
   }
 
   private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -110,6 +107,45 @@ export class PeerKeeper implements Startable {
     } catch {
       return undefined
     }
+  }
+
+  /** Keeps the keeper from dialling `peerId` for `ms` milliseconds. */
+  holdOff (peerId: string, ms: number): void {
+    this.backoff.set(peerId, { failures: 0, nextAttempt: Date.now() + ms })
+  }
+
+  /**
+   * Runs identify on `conn` and returns the peer's network name if it is a peerd node of
+   * another network (the connection is then dropped and the peer banned), else undefined.
+   */
+  async foreignNetworkOf (conn: Connection): Promise<string | undefined> {
+    let protocols: string[]
+    try {
+      protocols = (await this.init.host.services.identify.identify(conn, { signal: AbortSignal.timeout(5_000) })).protocols
+    } catch (err) {
+      // the peer hung up during identify: it dropped us (another network, a ban, its limits);
+      // the connection may take a moment to show it
+      for (let i = 0; i < 20 && conn.status === 'open'; i++) await sleep(50)
+      if (conn.status !== 'open') throw new DialError(`the peer closed the connection right after the handshake (it may be on another network, or refusing connections): ${(err as Error).message}`)
+      protocols = (await this.init.host.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
+    }
+    const foreign = this.foreignProtocol(protocols)
+    if (foreign == null) return undefined
+    this.dropForeign(conn.remotePeer, conn, foreign)
+    return /^\/peerd\/([^/]+)\//.exec(foreign)?.[1] ?? foreign
+  }
+
+  private foreignProtocol (protocols: string[]): string | undefined {
+    const ours = this.init.network.nodeProtocol
+    if (protocols.includes(ours)) return undefined
+    return protocols.find(p => /^\/peerd\/[^/]+\/node\//.test(p))
+  }
+
+  private dropForeign (peerId: PeerId, connection: Connection, protocol: string): void {
+    this.init.log.info('dropping a peer of another network', { peerId: peerId.toString(), protocol })
+    this.init.gater.ban(peerId, OTHER_NETWORK_BAN_MS)
+    void connection.close().catch(() => {})
+    void this.init.host.peerStore.delete(peerId).catch(() => {})
   }
 
   /** Round-trip time measured by a ping when the peer connected, if any. */

@@ -3,7 +3,7 @@
  * (`config.json`), and their validation. Flags given to the CLI override the file.
  */
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError, InvalidArgumentError } from '../errors.ts'
@@ -108,7 +108,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
   if (!isNetworkName(network)) throw new InvalidArgumentError(`unknown network "${String(network)}" (known: ${NETWORK_NAMES.join(', ')})`)
   const params = networkParams(network)
   const config: NodeConfig = {
-    dataDir: input.dataDir,
+    dataDir: resolve(input.dataDir),
     network,
     listen: input.listen ?? params.defaultListen,
     bootstrap: input.bootstrap ?? [],
@@ -134,7 +134,8 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
   }
   for (const key of ['maxConnections', 'maxConnectionsPerIp', 'minConnections'] as const) {
     const v = config[key]
-    if (!Number.isInteger(v) || v < 0 || v > 100_000) throw new InvalidArgumentError(`${key} must be a whole number from 0 to 100000, not ${v}`)
+    const min = key === 'minConnections' ? 0 : 1
+    if (!Number.isInteger(v) || v < min || v > 100_000) throw new InvalidArgumentError(`${key} must be a whole number from ${min} to 100000, not ${v}`)
   }
   if (!isLogLevel(config.logLevel)) throw new InvalidArgumentError(`unknown log level "${String(config.logLevel)}"`)
   return config

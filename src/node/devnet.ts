@@ -48,7 +48,8 @@ async function startOne (name: string, dataDir: string, extra: string[], opts: D
   const args = [BIN, 'daemon', '--json', '--data-dir', dataDir, '--network', 'regtest',
     '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns',
     '--log-level', opts.logLevel ?? 'info', ...extra]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', logFile.fd, 'ipc'] })
+  // detached: a terminal's Ctrl-C reaches only the devnet, which then stops each node once
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', logFile.fd, 'ipc'], detached: true })
   await logFile.close()
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const started = await new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -139,14 +139,22 @@ export class PeerdNode {
       throw new DialError(`could not connect to ${address}: ${(err as Error).message}`, { cause: err })
     }
     const id = conn.remotePeer.toString()
+    const foreign = await this.keeper.foreignNetworkOf(conn)
+    if (foreign != null) {
+      throw new DialError(`${address} is a peerd node of network "${foreign}", not "${this.config.network}"; nodes of different networks do not connect`)
+    }
     const rtt = await this.keeper.measureLatency(conn.remotePeer)
     return this.peers().find(p => p.peerId === id) ?? toSummary(id, [conn], rtt)
   }
 
-  /** Closes every connection to `peerId`. Returns whether there was one. */
+  /**
+   * Closes every connection to `peerId` and does not redial it for ten minutes (the peer may
+   * still dial in). Returns whether there was a connection.
+   */
   async disconnect (peerId: string): Promise<boolean> {
     this.assertRunning()
     const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId)
+    this.keeper.holdOff(peerId, 10 * 60_000)
     await Promise.all(conns.map(async c => { await c.close() }))
     return conns.length > 0
   }

@@ -52,7 +52,7 @@ export const daemon: Command = {
   --no-relay                   do not serve as a circuit relay for peers behind NAT
   --max-connections N          connections in total (default 300)
   --max-connections-per-ip N   inbound connections from one IP (default main 8, regtest 128)
-  --min-connections N          connections to keep, dialling known peers (default 8)
+  --min-connections N          peers to stay connected to, dialling known ones (default 8)
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
   Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
   options: {
@@ -77,6 +77,7 @@ export const daemon: Command = {
     let signals = 0
     const onSignal = (sig: string): void => {
       signals++
+      if (signals > 1 && sig === 'parent exited') return
       if (signals > 1) {
         log.warn('second signal: exiting without a clean stop', { signal: sig })
         process.exit(130)

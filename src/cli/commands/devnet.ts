@@ -1,7 +1,9 @@
 /** `peerd devnet`: N local daemons joined into one regtest network, in the foreground. */
 import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { UsageError } from '../../errors.ts'
 import { startDevnet } from '../../node/devnet.ts'
+import { isLogLevel, LOG_LEVELS } from '../../utils/logger.ts'
 import type { DevnetNode } from '../../node/devnet.ts'
 import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
@@ -54,6 +56,8 @@ export const devnet: Command = {
   args: { min: 0, max: 0 },
   async run (ctx) {
     const count = intOption(ctx.values, 'nodes', 1, 64) ?? 3
+    const level = ctx.values['log-level'] as string | undefined
+    if (level != null && !isLogLevel(level)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS, 'silent'].join(', ')}, not "${level}"`)
     const dir = resolve((ctx.values.dir as string | undefined) ?? '.peerd-devnet')
     if (!ctx.json) printLines(`starting ${count} nodes in ${dir} …`)
     const net = await startDevnet({
