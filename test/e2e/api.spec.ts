@@ -1,0 +1,121 @@
+/**
+ * The daemon's HTTP API over real HTTP: cookie authentication, error bodies and status codes,
+ * and the public OpenAPI description.
+ */
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { startDaemonProcess, tempDir } from '../utils/index.ts'
+import type { DaemonProcess } from '../utils/index.ts'
+
+const TEST = { timeout: 60_000 }
+
+interface ErrorBody { name: string, message: string }
+
+describe('peerd HTTP API', () => {
+  let d: DaemonProcess | undefined
+  let removeDir: (() => Promise<void>) | undefined
+  let url = ''
+  let cookie = ''
+
+  before(async () => {
+    const dir = await tempDir('peerd-e2e-api-')
+    removeDir = dir.cleanup
+    d = await startDaemonProcess(dir.path)
+    url = (await readFile(join(dir.path, 'api'), 'utf8')).trim()
+    cookie = (await readFile(join(dir.path, 'cookie'), 'utf8')).trim()
+  })
+
+  after(async () => {
+    if (d != null) {
+      const daemon = d
+      const force = setTimeout(() => { void daemon.kill() }, 10_000)
+      await daemon.stop()
+      clearTimeout(force)
+    }
+    await removeDir?.()
+  })
+
+  /** Sends a request; returns the status, headers and parsed JSON body. */
+  async function request (method: string, path: string, options: { auth?: string | null, body?: string } = {}): Promise<{ status: number, headers: Headers, body: unknown }> {
+    const headers: Record<string, string> = {}
+    const auth = options.auth === undefined ? `Bearer ${cookie}` : options.auth
+    if (auth != null) headers.authorization = auth
+    if (options.body != null) headers['content-type'] = 'application/json'
+    const res = await fetch(url + path, { method, headers, body: options.body, signal: AbortSignal.timeout(20_000) })
+    const text = await res.text()
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/)
+    return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown }
+  }
+
+  function errorName (body: unknown): string {
+    const e = (body as { error?: ErrorBody }).error
+    assert.ok(e != null, `no "error" in ${JSON.stringify(body)}`)
+    assert.equal(typeof e.message, 'string')
+    assert.ok(e.message.length > 0)
+    return e.name
+  }
+
+  it('the api file points at the URL the daemon printed', TEST, () => {
+    assert.equal(url, d?.api)
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+    assert.match(cookie, /^\S{16,}$/)
+  })
+
+  it('answers 401 UnauthorizedError without an Authorization header', TEST, async () => {
+    const r = await request('GET', '/api/v1/id', { auth: null })
+    assert.equal(r.status, 401)
+    assert.equal(errorName(r.body), 'UnauthorizedError')
+  })
+
+  it('answers 401 with a wrong cookie', TEST, async () => {
+    const wrong = cookie.slice(0, -1) + (cookie.endsWith('0') ? '1' : '0')
+    for (const auth of [`Bearer ${wrong}`, 'Bearer x', `Basic ${cookie}`]) {
+      const r = await request('GET', '/api/v1/id', { auth })
+      assert.equal(r.status, 401, auth)
+      assert.equal(errorName(r.body), 'UnauthorizedError')
+    }
+  })
+
+  it('answers 200 with the right cookie', TEST, async () => {
+    const r = await request('GET', '/api/v1/id')
+    assert.equal(r.status, 200)
+    const id = r.body as { peerId: string, addresses: string[] }
+    assert.equal(id.peerId, d?.peerId)
+    assert.ok(Array.isArray(id.addresses) && id.addresses.length > 0)
+  })
+
+  it('answers 400 MalformedRequestError to a body that is not JSON', TEST, async () => {
+    const r = await request('POST', '/api/v1/peers/connect', { body: '{not json' })
+    assert.equal(r.status, 400)
+    assert.equal(errorName(r.body), 'MalformedRequestError')
+  })
+
+  it('answers 400 InvalidArgumentError to connect without an address', TEST, async () => {
+    const r = await request('POST', '/api/v1/peers/connect', { body: '{}' })
+    assert.equal(r.status, 400)
+    assert.equal(errorName(r.body), 'InvalidArgumentError')
+  })
+
+  it('answers 404 NotFoundError to an unknown route', TEST, async () => {
+    const r = await request('GET', '/api/v1/nope')
+    assert.equal(r.status, 404)
+    assert.equal(errorName(r.body), 'NotFoundError')
+  })
+
+  it('serves the OpenAPI description without a cookie', TEST, async () => {
+    const r = await request('GET', '/api/v1/openapi.json', { auth: null })
+    assert.equal(r.status, 200)
+    const doc = r.body as { openapi?: unknown }
+    assert.equal(typeof doc.openapi, 'string')
+    assert.ok((doc.openapi as string).startsWith('3.'), String(doc.openapi))
+  })
+
+  it('answers 405 to a wrong method', TEST, async () => {
+    const r = await request('POST', '/api/v1/id', { body: '{}' })
+    assert.equal(r.status, 405)
+    assert.equal(errorName(r.body), 'MethodNotAllowedError')
+    assert.equal(r.headers.get('allow'), 'GET')
+  })
+})
