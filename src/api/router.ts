@@ -12,9 +12,13 @@ import {
 /** Largest request body the API reads. */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+/** Returned by a handler that wrote the response itself (streams). */
+export const HANDLED = Symbol('handled')
+
 /** What a handler receives. */
 export interface RequestContext {
   req: IncomingMessage
+  res: ServerResponse
   url: URL
   /** The parsed JSON body (`undefined` when there is none). */
   body: unknown
@@ -30,6 +34,8 @@ export interface Route {
   handler: Handler
   /** Whether the cookie is required. Default true. */
   auth?: boolean
+  /** `raw`: the handler reads the request body itself (uploads). Default `json` for POST. */
+  body?: 'json' | 'raw'
 }
 
 /** Reads at most {@link MAX_BODY_BYTES} and parses JSON; an empty body is `undefined`. */
@@ -88,9 +94,9 @@ export function createRouter (routes: Route[], cookie: () => string, onError: (e
           throw new MethodNotAllowedError(`${req.method ?? ''} is not allowed on ${url.pathname} (use ${matching.map(r => r.method).join(' or ')})`)
         }
         if (route.auth !== false && !isAuthorized(req, cookie())) throw new UnauthorizedError()
-        const body = route.method === 'POST' ? await readJson(req) : undefined
-        const result = await route.handler({ req, url, body })
-        sendJson(res, 200, result)
+        const body = route.method === 'POST' && route.body !== 'raw' ? await readJson(req) : undefined
+        const result = await route.handler({ req, res, url, body })
+        if (result !== HANDLED) sendJson(res, 200, result)
       } catch (err) {
         const status = err instanceof PeerdError ? err.status : 500
         if (status >= 500 && status !== 502 && status !== 503) onError(err)

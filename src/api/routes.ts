@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import { openApiDocument } from './openapi.ts'
 import type { Route } from './router.ts'
+import { shareRoutes } from './share-routes.ts'
 
 /** What the routes act on. */
 export interface RouteDeps {
@@ -57,6 +58,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
       path: '/api/v1/peers/disconnect',
       handler: async ({ body }) => ({ disconnected: await node.disconnect(stringField(body, 'peerId')) })
     },
+    ...shareRoutes(node),
     {
       method: 'POST',
       path: '/api/v1/stop',

@@ -43,19 +43,40 @@ export class ApiClient {
     return await this.request<T>('POST', path, body)
   }
 
-  private async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Sends a request and returns the response once its status is OK, for streamed bodies
+   * (NDJSON progress, file bytes). No overall timeout: `signal` cancels.
+   */
+  async stream (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    const res = await this.send(method, path, body, signal)
+    if (!res.ok) await this.fail(res)
+    return res
+  }
+
+  private async send (method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
     const { url, cookie } = await this.endpoint()
-    let res: Response
     try {
-      res = await fetch(url + path, {
+      return await fetch(url + path, {
         method,
         headers: { authorization: `Bearer ${cookie}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(120_000)
+        signal
       })
     } catch (err) {
+      if (signal?.aborted === true) throw err
       throw new DaemonNotRunningError(`the daemon for ${this.dataDir} does not answer at ${url} (${(err as { cause?: Error }).cause?.message ?? (err as Error).message}); it may have been killed: start it again with \`peerd daemon --data-dir ${this.dataDir}\``, { cause: err })
     }
+  }
+
+  private async fail (res: Response): Promise<never> {
+    const text = await res.text()
+    let e: { name?: string, message?: string } | undefined
+    try { e = (JSON.parse(text) as { error?: { name?: string, message?: string } }).error } catch { /* not JSON */ }
+    throw new ApiError(e?.name ?? 'ApiError', e?.message ?? `HTTP ${res.status}`, res.status)
+  }
+
+  private async request<T> (method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.send(method, path, body, AbortSignal.timeout(600_000))
     const text = await res.text()
     let value: unknown
     try {

@@ -10,10 +10,11 @@ import type { Command } from './command.ts'
 import { connect, disconnect, id, peers, status, stop } from './commands/basic.ts'
 import { daemon } from './commands/daemon.ts'
 import { devnet } from './commands/devnet.ts'
+import { cat, gc, get, ls, share, unshare } from './commands/share.ts'
 import { printError } from './output.ts'
 
 /** Every command, in the order `peerd help` lists them. */
-export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, devnet]
+export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, devnet]
 
 /** The overview printed by `peerd help`. */
 export function usage (): string {

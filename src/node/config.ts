@@ -34,6 +34,8 @@ export interface NodeConfig {
   minConnections: number
   /** Log level of the node's own log lines. */
   logLevel: LogLevel
+  /** Serve and announce what this node downloads (every downloader becomes a server). Default true. */
+  reshare: boolean
 }
 
 /** Options of a daemon: a node plus its HTTP API. */
@@ -57,6 +59,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   maxConnectionsPerIp: 'number',
   minConnections: 'number',
   logLevel: 'string',
+  reshare: 'boolean',
   api: 'string',
   apiAllowRemote: 'boolean'
 }
@@ -117,7 +120,8 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     maxConnections: input.maxConnections ?? 300,
     maxConnectionsPerIp: input.maxConnectionsPerIp ?? params.defaultMaxConnectionsPerIp,
     minConnections: input.minConnections ?? 8,
-    logLevel: input.logLevel ?? 'info'
+    logLevel: input.logLevel ?? 'info',
+    reshare: input.reshare ?? true
   }
   for (const addr of config.listen) {
     const ma = parseMultiaddr(addr, 'listen address')

@@ -12,6 +12,8 @@ import type { PeerdHost } from '../net/host.ts'
 import { networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { PeerKeeper } from '../net/peer-keeper.ts'
+import { PeerScores } from '../net/scores.ts'
+import { ShareService } from '../share/service.ts'
 import { createLogger } from '../utils/logger.ts'
 import type { Logger } from '../utils/logger.ts'
 import { VERSION } from '../version.ts'
@@ -61,13 +63,19 @@ export class PeerdNode {
   readonly libp2p: PeerdHost
   readonly paths: DataDirPaths
   readonly log: Logger
+  /** Content-addressed file sharing. */
+  readonly share: ShareService
+  /** Misbehaviour scores and bans. */
+  readonly scores: PeerScores
   private readonly store: Level<string, Uint8Array>
   private readonly keeper: PeerKeeper
   private startedAt: number | null = null
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, scores: PeerScores }) {
+    this.share = init.share
+    this.scores = init.scores
     this.config = init.config
     this.libp2p = init.libp2p
     this.paths = init.paths
@@ -94,8 +102,22 @@ export class PeerdNode {
       await this.store.close().catch(() => {})
       throw listenError(err, this.config.listen)
     }
+    try {
+      await this.share.start()
+    } catch (err) {
+      this.state = 'stopped'
+      await this.libp2p.stop()
+      await this.store.close().catch(() => {})
+      throw err
+    }
     await this.keeper.start()
     this.startedAt = Date.now()
+    // announce held content once the node has found peers
+    const announce = (): void => {
+      this.libp2p.removeEventListener('peer:connect', announce)
+      setTimeout(() => { void this.share.announceAll().catch(() => {}) }, 2_000).unref?.()
+    }
+    this.libp2p.addEventListener('peer:connect', announce)
     this.state = 'running'
     this.log.info('node started', { peerId: this.peerId, network: this.config.network, addresses: this.addresses() })
   }
@@ -105,6 +127,7 @@ export class PeerdNode {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
     await this.keeper.stop()
+    await this.share.stop()
     await this.libp2p.stop()
     await this.store.close()
     this.state = 'stopped'
@@ -246,7 +269,16 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       minConnections: config.minConnections,
       log: log.child('net')
     })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper })
+    const scores = new PeerScores({ host: () => ref.host, gater, log: log.child('net') })
+    const share = new ShareService({
+      host,
+      dataDir: paths.root,
+      network: config.network,
+      log: log.child('share'),
+      penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
+      reshare: config.reshare
+    })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, scores })
   } catch (err) {
     await store.close().catch(() => {})
     throw err

@@ -7,7 +7,7 @@
  * Implements interface-blockstore, so the UnixFS importer and exporter work on it directly.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
@@ -42,15 +42,34 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
 /** A listener told of every block newly stored. */
 export type PutListener = (cid: CID, bytes: Uint8Array) => void
 
+/** Where a block lives when it is kept inside a downloaded file rather than a block file. */
+export interface BlockRef { path: string, offset: number, size: number }
+
+/** Persistent table of block references, by {@link blockKey}. */
+export interface RefStore {
+  get (key: string): Promise<BlockRef | undefined>
+  put (key: string, ref: BlockRef): Promise<void>
+  delete (key: string): Promise<void>
+  keys (): AsyncIterable<string>
+}
+
 /** The on-disk block store. */
 export class FsBlockstore implements Blockstore {
   readonly root: string
   private readonly tmp: string
   private readonly dirs = new Set<string>()
   private readonly listeners = new Set<PutListener>()
+  private readonly cache = new Map<string, Uint8Array>()
+  private readonly cacheBytes: number
+  private cached = 0
 
-  constructor (root: string) {
+  private readonly refs?: RefStore
+
+  /** `cacheBytes`: memory for recently written blocks (default 32 MiB); `refs`: block references into files. */
+  constructor (root: string, options: { cacheBytes?: number, refs?: RefStore } = {}) {
     this.root = root
+    this.cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024
+    this.refs = options.refs
     this.tmp = join(root, 'tmp')
   }
 
@@ -78,8 +97,46 @@ export class FsBlockstore implements Blockstore {
       await stat(this.pathOf(cid).file)
       return true
     } catch {
-      return false
+      return await this.refOf(cid) != null
     }
+  }
+
+  /** The reference of a block kept inside a file, if it is kept that way. */
+  async refOf (cid: CID): Promise<BlockRef | undefined> {
+    return await this.refs?.get(blockKey(cid))
+  }
+
+  /** Records that verified block `cid` lives at `ref` (already written there). */
+  async putRef (cid: CID, ref: BlockRef, data: Uint8Array): Promise<void> {
+    if (this.refs == null) throw new Error('this block store keeps no references')
+    await this.refs.put(blockKey(cid), ref)
+    this.remember(blockKey(cid), data)
+    for (const fn of this.listeners) fn(cid, data)
+  }
+
+  private async readRef (cid: CID): Promise<Uint8Array | undefined> {
+    const key = blockKey(cid)
+    const ref = await this.refs?.get(key)
+    if (ref == null) return undefined
+    let data: Uint8Array | undefined
+    try {
+      const fh = await open(ref.path, 'r')
+      try {
+        const buf = Buffer.allocUnsafe(ref.size)
+        const { bytesRead } = await fh.read(buf, 0, ref.size, ref.offset)
+        data = bytesRead === ref.size ? buf : undefined
+      } finally {
+        await fh.close()
+      }
+    } catch {
+      data = undefined
+    }
+    if (data == null || !verifyBlock(cid, data)) {
+      // the file was moved, truncated or changed: this block is gone
+      await this.refs?.delete(key).catch(() => {})
+      return undefined
+    }
+    return data
   }
 
   /** Stores a block after checking it hashes to `cid`. */
@@ -87,36 +144,71 @@ export class FsBlockstore implements Blockstore {
     const data = await collect(bytes)
     if (data.length > MAX_BLOCK_SIZE) throw new InvalidBlockError(`block ${cid.toString()} is ${data.length} bytes, over the ${MAX_BLOCK_SIZE} limit`)
     if (!verifyBlock(cid, data)) throw new InvalidBlockError(`block bytes do not match ${cid.toString()}`)
+    await this.putVerified(cid, data)
+    return cid
+  }
+
+  /**
+   * Stores a block the caller has just verified against `cid` (the download path, which
+   * must verify before it blames a peer, so the store does not hash it twice).
+   */
+  async putVerified (cid: CID, data: Uint8Array): Promise<void> {
     const { dir, file } = this.pathOf(cid)
-    if (await this.has(cid)) return cid
     if (!this.dirs.has(dir)) {
       await mkdir(dir, { recursive: true })
       this.dirs.add(dir)
     }
     const tmp = join(this.tmp, randomBytes(8).toString('hex'))
-    const fh = await open(tmp, 'w')
-    try {
-      await fh.write(data)
-    } finally {
-      await fh.close()
-    }
+    await writeFile(tmp, data)
     await rename(tmp, file)
+    this.remember(blockKey(cid), data)
     for (const fn of this.listeners) fn(cid, data)
-    return cid
+  }
+
+  /** Keeps recently written blocks in memory, so a reader right behind a download skips the disk. */
+  private remember (key: string, data: Uint8Array): void {
+    if (this.cache.has(key)) return
+    this.cache.set(key, data)
+    this.cached += data.length
+    for (const [k, v] of this.cache) {
+      if (this.cached <= this.cacheBytes) break
+      this.cache.delete(k)
+      this.cached -= v.length
+    }
   }
 
   async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
     for await (const { cid, bytes } of source) yield await this.put(cid, bytes, options)
   }
 
+  /** Size in bytes of a stored block (not verified). */
+  async sizeOf (cid: CID): Promise<number> {
+    try {
+      return (await stat(this.pathOf(cid).file)).size
+    } catch {
+      const ref = await this.refOf(cid)
+      if (ref == null) throw new BlockNotFoundError(cid)
+      return ref.size
+    }
+  }
+
+  /** Keys ({@link blockKey}) of blocks kept as references into files. */
+  async * refKeys (): AsyncGenerator<string> {
+    if (this.refs != null) yield * this.refs.keys()
+  }
+
   /** The verified bytes of a block. */
   async getBytes (cid: CID): Promise<Uint8Array> {
+    const hit = this.cache.get(blockKey(cid))
+    if (hit != null) return hit
     const { file } = this.pathOf(cid)
     let data: Uint8Array
     try {
       data = await readFile(file)
     } catch {
-      throw new BlockNotFoundError(cid)
+      const fromRef = await this.readRef(cid)
+      if (fromRef == null) throw new BlockNotFoundError(cid)
+      return fromRef
     }
     if (!verifyBlock(cid, data)) {
       // bit rot or a torn write after power loss: drop it so it is fetched again
@@ -138,9 +230,16 @@ export class FsBlockstore implements Blockstore {
   }
 
   async delete (cid: CID): Promise<void> {
+    const key = blockKey(cid)
+    const hit = this.cache.get(key)
+    if (hit != null) {
+      this.cache.delete(key)
+      this.cached -= hit.length
+    }
     await unlink(this.pathOf(cid).file).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err
     })
+    await this.refs?.delete(key)
   }
 
   async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<CID> {

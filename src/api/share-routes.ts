@@ -1,0 +1,135 @@
+/**
+ * Share routes of the API: share, add (upload), get (NDJSON progress stream), cat (byte
+ * stream), ls, unshare, gc and transfers.
+ */
+import { isAbsolute } from 'node:path'
+import { errorToJson, InvalidArgumentError, PeerdError } from '../errors.ts'
+import type { PeerdNode } from '../node/node.ts'
+import { HANDLED } from './router.ts'
+import type { Route } from './router.ts'
+
+function field (body: unknown, key: string, kind: 'string' | 'number', required: boolean): unknown {
+  const v = (body as Record<string, unknown> | undefined)?.[key]
+  if (v == null) {
+    if (required) throw new InvalidArgumentError(`request body must be a JSON object with a ${kind} "${key}"`)
+    return undefined
+  }
+  if (typeof v !== kind || (kind === 'string' && v === '')) throw new InvalidArgumentError(`"${key}" must be a ${kind === 'string' ? 'non-empty string' : 'number'}`)
+  return v
+}
+
+function intParam (url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name)
+  if (v == null) return undefined
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`query parameter ${name} must be a whole number`)
+  return Number(v)
+}
+
+/** The share routes. */
+export function shareRoutes (node: PeerdNode): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/share',
+      handler: async ({ body }) => {
+        const path = field(body, 'path', 'string', true) as string
+        if (!isAbsolute(path)) throw new InvalidArgumentError(`"path" must be absolute (the daemon's working directory is not yours): ${path}`)
+        return await node.share.share(path)
+      }
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/add',
+      body: 'raw',
+      handler: async ({ req, url }) => {
+        const name = url.searchParams.get('name') ?? 'upload'
+        return await node.share.add(name, req)
+      }
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/get',
+      handler: async ({ body, req, res }) => {
+        const cid = field(body, 'cid', 'string', true) as string
+        const output = field(body, 'output', 'string', false) as string | undefined
+        const timeoutSeconds = field(body, 'timeoutSeconds', 'number', false) as number | undefined
+        if (output != null && !isAbsolute(output)) throw new InvalidArgumentError(`"output" must be an absolute path: ${output}`)
+        if (timeoutSeconds != null && !(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) throw new InvalidArgumentError('"timeoutSeconds" must be from 1 to 86400')
+        const abort = new AbortController()
+        // the client went away (Ctrl-C): stop; what was fetched stays for a resume
+        res.on('close', () => { if (!res.writableFinished) abort.abort() })
+        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal })
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+        const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
+        const timer = setInterval(() => {
+          const p = node.share.progressOf(cid)
+          if (p != null) line({ event: 'progress', ...p })
+        }, 200)
+        try {
+          const result = await started
+          line({ event: 'done', ...result })
+        } catch (err) {
+          line({ event: 'error', error: errorToJson(err), status: err instanceof PeerdError ? err.status : 500 })
+        } finally {
+          clearInterval(timer)
+          res.end()
+        }
+        void req
+        return HANDLED
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/cat',
+      handler: async ({ url, res }) => {
+        const cid = url.searchParams.get('cid')
+        if (cid == null || cid === '') throw new InvalidArgumentError('query parameter cid is required')
+        const abort = new AbortController()
+        res.on('close', () => { if (!res.writableFinished) abort.abort() })
+        const it = node.share.cat(cid, {
+          path: url.searchParams.get('path') ?? undefined,
+          offset: intParam(url, 'offset'),
+          length: intParam(url, 'length'),
+          timeoutSeconds: intParam(url, 'timeout'),
+          signal: abort.signal
+        })[Symbol.asyncIterator]()
+        // the first chunk decides between an error response and a stream
+        const first = await it.next()
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' })
+        try {
+          if (first.done !== true) {
+            if (!res.write(first.value)) await new Promise(resolve => res.once('drain', resolve))
+            for (let r = await it.next(); r.done !== true; r = await it.next()) {
+              if (!res.write(r.value)) await new Promise(resolve => res.once('drain', resolve))
+            }
+          }
+          res.end()
+        } catch (err) {
+          node.log.debug('cat stream failed', { err })
+          res.destroy(err as Error)
+        }
+        return HANDLED
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/ls',
+      handler: async () => await node.share.ls()
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/unshare',
+      handler: async ({ body }) => await node.share.unshare(field(body, 'cid', 'string', true) as string)
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/gc',
+      handler: async () => await node.share.gc()
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/transfers',
+      handler: () => node.share.transfers()
+    }
+  ]
+}

@@ -1,0 +1,160 @@
+/** `peerd share`, `get`, `cat`, `ls`, `unshare` and `gc`: content-addressed file sharing. */
+import { resolve } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { ApiError, PeerdError } from '../../errors.ts'
+import type { RootRecord } from '../../share/layout.ts'
+import { ApiClient } from '../client.ts'
+import { intOption } from '../command.ts'
+import type { Command } from '../command.ts'
+import { printJson, printLines, table } from '../output.ts'
+import { formatBytes, ProgressBar } from '../progress.ts'
+
+export const share: Command = {
+  name: 'share',
+  summary: 'import a file or folder, pin it and announce it',
+  usage: 'share PATH [--json]',
+  options: {},
+  args: { min: 1, max: 1 },
+  async run (ctx) {
+    const path = resolve(ctx.positionals[0] as string)
+    const r = await new ApiClient(ctx.dataDir).post<RootRecord & { skipped: string[] }>('/api/v1/share', { path })
+    if (ctx.json) printJson({ cid: r.cid, size: r.size })
+    else {
+      printLines(r.cid, `  ${r.type} ${r.name}, ${formatBytes(r.size)}`)
+      if (r.skipped.length > 0) process.stderr.write(`peerd: skipped ${r.skipped.length} entries that are not regular files or folders (e.g. ${r.skipped.slice(0, 3).join(', ')})\n`)
+    }
+    return 0
+  }
+}
+
+/** Splits `CID/some/path` into the CID and the path inside it. */
+function splitCidPath (arg: string): { cid: string, path: string | undefined } {
+  const clean = arg.replace(/^\/?ipfs\//, '')
+  const i = clean.indexOf('/')
+  return i < 0 ? { cid: clean, path: undefined } : { cid: clean.slice(0, i), path: clean.slice(i + 1) }
+}
+
+export const get: Command = {
+  name: 'get',
+  summary: 'fetch content by CID from the network and save it',
+  usage: 'get CID [-o PATH] [--timeout S] [--json]',
+  help: `  -o, --output PATH   where to save it (default: ./CID); written atomically
+  --timeout S         give up when no data arrives for S seconds (default 60)
+  An interrupted get resumes from the blocks already fetched when run again.`,
+  options: {
+    output: { type: 'string', short: 'o' },
+    timeout: { type: 'string' }
+  },
+  args: { min: 1, max: 1 },
+  async run (ctx) {
+    const cid = ctx.positionals[0] as string
+    const output = resolve((ctx.values.output as string | undefined) ?? cid)
+    const timeoutSeconds = intOption(ctx.values, 'timeout', 1, 86_400) ?? 60
+    const abort = new AbortController()
+    let interrupted = false
+    const onSigint = (): void => { interrupted = true; abort.abort() }
+    process.once('SIGINT', onSigint)
+    const bar = new ProgressBar()
+    try {
+      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { cid, output, timeoutSeconds }, abort.signal)
+      let buffered = ''
+      let result: Record<string, unknown> | undefined
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += Buffer.from(chunk).toString('utf8')
+        let nl: number
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const ev = JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>
+          buffered = buffered.slice(nl + 1)
+          if (ev.event === 'progress') bar.update(ev as unknown as { bytes: number, total: number, rate: number, peers: number })
+          else if (ev.event === 'error') {
+            const e = ev.error as { name: string, message: string }
+            throw new ApiError(e.name, e.message, Number(ev.status ?? 500))
+          } else if (ev.event === 'done') result = ev
+        }
+      }
+      bar.done()
+      if (result == null) throw new PeerdError('the daemon ended the download without a result; see its log', 'DownloadError', 500)
+      const out = { cid: result.cid, path: result.path, size: result.size, peers: result.peers, seconds: result.seconds }
+      if (ctx.json) printJson(out)
+      else {
+        const secs = Number(out.seconds)
+        printLines(`saved ${String(out.path)} (${formatBytes(Number(out.size))}) from ${String(out.peers)} peer${out.peers === 1 ? '' : 's'} in ${secs.toFixed(1)} s, ${formatBytes(Number(out.size) / Math.max(secs, 0.001))}/s`)
+      }
+      return 0
+    } catch (err) {
+      bar.done()
+      if (interrupted) throw new PeerdError('interrupted; run the same command again to resume from what was fetched', 'Interrupted', 499)
+      throw err
+    } finally {
+      process.off('SIGINT', onSigint)
+    }
+  }
+}
+
+export const cat: Command = {
+  name: 'cat',
+  summary: 'stream a file to stdout (starts before the download completes)',
+  usage: 'cat CID[/PATH] [--timeout S]',
+  options: { timeout: { type: 'string' } },
+  args: { min: 1, max: 1 },
+  async run (ctx) {
+    const { cid, path } = splitCidPath(ctx.positionals[0] as string)
+    const q = new URLSearchParams({ cid })
+    if (path != null && path !== '') q.set('path', path)
+    const timeout = intOption(ctx.values, 'timeout', 1, 86_400)
+    if (timeout != null) q.set('timeout', String(timeout))
+    const res = await new ApiClient(ctx.dataDir).stream('GET', `/api/v1/cat?${q.toString()}`)
+    try {
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), process.stdout)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0
+      throw new PeerdError(`the stream broke: ${(err as Error).message}`, 'StreamError', 500)
+    }
+    return 0
+  }
+}
+
+export const ls: Command = {
+  name: 'ls',
+  summary: 'list the content this node holds',
+  usage: 'ls [--json]',
+  options: {},
+  args: { min: 0, max: 0 },
+  async run (ctx) {
+    const list = await new ApiClient(ctx.dataDir).get<RootRecord[]>('/api/v1/ls')
+    if (ctx.json) printJson(list.map(r => ({ cid: r.cid, name: r.name, size: r.size, type: r.type, complete: r.complete, source: r.source, addedAt: r.addedAt })))
+    else if (list.length === 0) printLines('nothing shared or downloaded yet')
+    else printLines(...table(['CID', 'SIZE', 'STATE', 'NAME'], list.map(r => [r.cid, formatBytes(r.size), r.complete ? 'complete' : 'partial', r.name])))
+    return 0
+  }
+}
+
+export const unshare: Command = {
+  name: 'unshare',
+  summary: 'stop holding and announcing content (run gc to free the space)',
+  usage: 'unshare CID [--json]',
+  options: {},
+  args: { min: 1, max: 1 },
+  async run (ctx) {
+    const r = await new ApiClient(ctx.dataDir).post<RootRecord>('/api/v1/unshare', { cid: ctx.positionals[0] })
+    if (ctx.json) printJson({ cid: r.cid, unshared: true })
+    else printLines(`unshared ${r.cid}; run \`peerd gc\` to free its space`)
+    return 0
+  }
+}
+
+export const gc: Command = {
+  name: 'gc',
+  summary: 'delete blocks that no held content uses',
+  usage: 'gc [--json]',
+  options: {},
+  args: { min: 0, max: 0 },
+  async run (ctx) {
+    const r = await new ApiClient(ctx.dataDir).post<{ removedBlocks: number, freedBytes: number }>('/api/v1/gc')
+    if (ctx.json) printJson(r)
+    else printLines(`removed ${r.removedBlocks} blocks, freed ${formatBytes(r.freedBytes)}`)
+    return 0
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Writes a download straight into its output, BitTorrent-style: every leaf block goes to its
+ * offset in its file as soon as it arrives (in any order), and the block store keeps only a
+ * reference (file, offset, size) to it, verified on every read. So a download is written to
+ * disk once, not once into the store and again into the file, and the saved file is what this
+ * node serves to others.
+ *
+ * The output is built under a temporary name in the target's folder (kept when interrupted,
+ * so the next get resumes into it) and renamed into place when complete. Directory entry
+ * names are checked before anything is written: `..`, `.`, empty, or with a slash, backslash
+ * or NUL is refused.
+ */
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import type { CID } from 'multiformats/cid'
+import { InvalidArgumentError, PeerdError } from '../errors.ts'
+import { checkEntryName } from './export.ts'
+
+/** Where one block of the DAG lands in the output. */
+export type Placement =
+  | { kind: 'file', path: string, offset: number }
+  | { kind: 'dir', path: string }
+
+/** A block reference into a file written by a download. */
+export interface BlockRef { path: string, offset: number, size: number }
+
+/** The DAG uses a UnixFS feature peerd does not write. */
+export class UnsupportedDagError extends PeerdError {
+  constructor (message: string) { super(message, 'UnsupportedDagError', 422) }
+}
+
+const MAX_OPEN_FILES = 32
+
+/** Writes one download's output. */
+export class OutputWriter {
+  /** Final path of the output. */
+  readonly target: string
+  /** Temporary path the output is built under. */
+  readonly temp: string
+  private readonly handles = new Map<string, Promise<FileHandle>>()
+  private readonly dirs = new Set<string>()
+  private bytes = 0
+  private rootIsDir: boolean | undefined
+
+  constructor (target: string, root: CID) {
+    this.target = target
+    this.temp = join(dirname(target), `.${basename(target)}.${root.toString().slice(-12)}.peerd-part`)
+  }
+
+  /** The placement of the DAG's root. */
+  rootPlacement (): Placement {
+    return { kind: 'file', path: '', offset: 0 }
+  }
+
+  /** Bytes of file data written. */
+  get written (): number { return this.bytes }
+
+  /** Absolute path (under the temporary root) of an output-relative path. */
+  tempPath (rel: string): string {
+    return rel === '' ? this.temp : join(this.temp, rel)
+  }
+
+  /** Final absolute path of an output-relative path. */
+  finalPath (rel: string): string {
+    return rel === '' ? this.target : join(this.target, rel)
+  }
+
+  async prepare (): Promise<void> {
+    await mkdir(dirname(this.target), { recursive: true })
+    const existing = await stat(this.target).catch(() => undefined)
+    if (existing?.isDirectory() === true) throw new InvalidArgumentError(`${this.target} already exists and is a directory: remove it or choose another path with -o`)
+  }
+
+  /**
+   * Places block `cid` (its verified `bytes`) and returns where its children go, in link
+   * order. Raw leaves are written at their offset; returns `ref` for them.
+   */
+  async place (where: Placement | undefined, cid: CID, bytes: Uint8Array): Promise<{ children: Placement[], ref?: BlockRef }> {
+    if (where == null) return { children: [] }
+    if (cid.code !== dagPb.code) {
+      // a raw leaf: file data
+      if (where.kind !== 'file') throw new UnsupportedDagError(`raw block ${cid.toString()} sits where a directory belongs`)
+      if (where.path === '' && this.rootIsDir == null) this.rootIsDir = false
+      await this.write(where.path, where.offset, bytes)
+      return { children: [], ref: { path: this.tempPath(where.path), offset: where.offset, size: bytes.length } }
+    }
+    const node = dagPb.decode(bytes)
+    let fs: UnixFS
+    try {
+      fs = UnixFS.unmarshal(node.Data ?? new Uint8Array())
+    } catch (err) {
+      throw new UnsupportedDagError(`block ${cid.toString()} is not UnixFS: ${(err as Error).message}`)
+    }
+    if (fs.type === 'file' || fs.type === 'raw') {
+      if (where.kind !== 'file') throw new UnsupportedDagError(`file node ${cid.toString()} sits where a directory belongs`)
+      if (where.path === '' && this.rootIsDir == null) this.rootIsDir = false
+      let offset = where.offset
+      if (fs.data != null && fs.data.length > 0) {
+        await this.write(where.path, offset, fs.data)
+        offset += fs.data.length
+      } else if (node.Links.length === 0) {
+        await this.write(where.path, offset, new Uint8Array()) // an empty file still exists
+      }
+      const sizes = fs.blockSizes
+      if (sizes.length !== node.Links.length && node.Links.length > 0) throw new UnsupportedDagError(`file node ${cid.toString()} has ${node.Links.length} links but ${sizes.length} block sizes`)
+      const children: Placement[] = []
+      for (let i = 0; i < node.Links.length; i++) {
+        children.push({ kind: 'file', path: where.path, offset })
+        offset += Number(sizes[i] ?? 0n)
+      }
+      return { children }
+    }
+    if (fs.type === 'directory' || fs.type === 'hamt-sharded-directory') {
+      const dirPath = where.path
+      if (where.kind === 'file' && where.offset !== 0) throw new UnsupportedDagError(`directory ${cid.toString()} sits inside a file`)
+      if (dirPath === '' && this.rootIsDir == null) this.rootIsDir = true
+      await this.mkdir(dirPath)
+      const prefix = fs.type === 'hamt-sharded-directory' ? (Number(fs.fanout ?? 256n) - 1).toString(16).length : 0
+      const children: Placement[] = node.Links.map(link => {
+        const raw = link.Name ?? ''
+        if (prefix > 0 && raw.length === prefix) return { kind: 'dir', path: dirPath } // a sub-shard of the same directory
+        const name = raw.slice(prefix)
+        checkEntryName(name)
+        return { kind: 'file', path: dirPath === '' ? name : `${dirPath}/${name}`, offset: 0 }
+      })
+      return { children }
+    }
+    throw new UnsupportedDagError(`UnixFS ${fs.type} nodes (${cid.toString()}) are not supported`)
+  }
+
+  private async mkdir (rel: string): Promise<void> {
+    const p = this.tempPath(rel)
+    if (this.dirs.has(p)) return
+    await mkdir(p, { recursive: true })
+    this.dirs.add(p)
+  }
+
+  private async handle (rel: string): Promise<FileHandle> {
+    const p = this.tempPath(rel)
+    let h = this.handles.get(p)
+    if (h == null) {
+      if (this.handles.size >= MAX_OPEN_FILES) {
+        const [oldest, fh] = this.handles.entries().next().value as [string, Promise<FileHandle>]
+        this.handles.delete(oldest)
+        await (await fh).close()
+      }
+      if (rel !== '') await this.mkdir(dirname(rel) === '.' ? '' : dirname(rel))
+      // 'a+' would append; open for writing at offsets without truncating what a resume kept
+      h = open(p, 'r+').catch(async () => await open(p, 'w+'))
+      this.handles.set(p, h)
+    }
+    return await h
+  }
+
+  private async write (rel: string, offset: number, data: Uint8Array): Promise<void> {
+    const fh = await this.handle(rel)
+    let done = 0
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done)
+      done += bytesWritten
+    }
+    this.bytes += data.length
+  }
+
+  /** Closes files; with `complete`, renames the output into place. */
+  async finish (complete: boolean): Promise<{ path: string, type: 'file' | 'directory' } | undefined> {
+    const handles = [...this.handles.values()]
+    this.handles.clear()
+    await Promise.all(handles.map(async h => { await (await h).close().catch(() => {}) }))
+    if (!complete) return undefined
+    if (this.rootIsDir === true) {
+      const existing = await stat(this.target).catch(() => undefined)
+      if (existing != null) throw new InvalidArgumentError(`${this.target} already exists: remove it or choose another path with -o`)
+    } else if (this.rootIsDir == null) {
+      // nothing placed: an empty file
+      await (await open(this.temp, 'a')).close()
+    }
+    await rename(this.temp, this.target)
+    return { path: this.target, type: this.rootIsDir === true ? 'directory' : 'file' }
+  }
+
+  /** Removes the temporary output (when the download is abandoned for good). */
+  async discard (): Promise<void> {
+    await this.finish(false)
+    await rm(this.temp, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * peerd's block exchange wire format, `/peerd/<network>/blocks/1.0.0`.
+ *
+ * One stream per download and peer. Every message is a frame: an unsigned varint length, then
+ * a type byte and its fields. The downloader sends WANT (CIDs it wants, answered in order),
+ * CANCEL (drop queued wants) and STATUS (does the peer hold a root, fully or in part); the
+ * server answers BLOCK (CID + bytes, sent without copying the block), DONT_HAVE, and ROOT.
+ *
+ * Limits are checked before anything is allocated: a frame is at most MAX_FRAME bytes, a list
+ * at most MAX_WANTS CIDs, each CID at most MAX_CID_BYTES.
+ */
+import type { CID } from 'multiformats/cid'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { PeerdError } from '../errors.ts'
+import { decodeCid, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
+
+/** Protocol id of the block exchange on `network`. */
+export function blocksProtocol (network: string): string {
+  return `/peerd/${network}/blocks/1.0.0`
+}
+
+/** Most CIDs in one WANT or CANCEL. */
+export const MAX_WANTS = 256
+/** Largest frame: a block of the maximum size plus its CID and framing. */
+export const MAX_FRAME = MAX_BLOCK_SIZE + 256
+
+/** Message types. */
+export const MSG = {
+  WANT: 0x01,
+  CANCEL: 0x02,
+  STATUS: 0x03,
+  BLOCK: 0x81,
+  DONT_HAVE: 0x82,
+  ROOT: 0x83
+} as const
+
+/** What a peer holds of a root. */
+export const ROOT_STATUS = { NONE: 0, PARTIAL: 1, COMPLETE: 2 } as const
+/** One of {@link ROOT_STATUS}. */
+export type RootStatus = typeof ROOT_STATUS[keyof typeof ROOT_STATUS]
+
+/** A decoded message. */
+export type Message =
+  | { type: 'want', cids: CID[] }
+  | { type: 'cancel', cids: CID[] }
+  | { type: 'status', cid: CID }
+  | { type: 'block', cid: CID, data: Uint8Array }
+  | { type: 'dont-have', cid: CID }
+  | { type: 'root', cid: CID, status: RootStatus }
+
+/** A peer broke the protocol. */
+export class ProtocolError extends PeerdError {
+  constructor (message: string) { super(message, 'ProtocolError', 400) }
+}
+
+function frame (body: Uint8Array[]): Uint8ArrayList {
+  const len = body.reduce((n, b) => n + b.length, 0)
+  return new Uint8ArrayList(varint.encode(len), ...body)
+}
+
+function cidField (cid: CID): Uint8Array[] {
+  return [varint.encode(cid.bytes.length), cid.bytes]
+}
+
+function cidList (type: number, cids: CID[]): Uint8ArrayList {
+  if (cids.length === 0 || cids.length > MAX_WANTS) throw new ProtocolError(`a list holds 1 to ${MAX_WANTS} CIDs, not ${cids.length}`)
+  return frame([Uint8Array.of(type), varint.encode(cids.length), ...cids.flatMap(cidField)])
+}
+
+/** Encoders, each returning one whole frame. */
+export const encode = {
+  want: (cids: CID[]) => cidList(MSG.WANT, cids),
+  cancel: (cids: CID[]) => cidList(MSG.CANCEL, cids),
+  status: (cid: CID) => frame([Uint8Array.of(MSG.STATUS), ...cidField(cid)]),
+  /** The block's bytes are referenced, not copied. */
+  block: (cid: CID, data: Uint8Array) => frame([Uint8Array.of(MSG.BLOCK), ...cidField(cid), data]),
+  dontHave: (cid: CID) => frame([Uint8Array.of(MSG.DONT_HAVE), ...cidField(cid)]),
+  root: (cid: CID, status: RootStatus) => frame([Uint8Array.of(MSG.ROOT), ...cidField(cid), Uint8Array.of(status)])
+}
+
+/** Reads fields from one frame body, failing on any overrun. */
+class Reader {
+  private readonly buf: Uint8Array
+  private pos = 0
+  constructor (buf: Uint8Array) { this.buf = buf }
+  byte (): number {
+    if (this.pos >= this.buf.length) throw new ProtocolError('frame ends early')
+    return this.buf[this.pos++] as number
+  }
+
+  uvarint (max: number): number {
+    let v: number
+    try {
+      v = varint.decode(this.buf, this.pos)
+    } catch {
+      throw new ProtocolError('bad varint')
+    }
+    this.pos += varint.encodingLength(v)
+    if (this.pos > this.buf.length || v > max) throw new ProtocolError(`value ${v} over its limit ${max}`)
+    return v
+  }
+
+  cid (): CID {
+    const len = this.uvarint(MAX_CID_BYTES)
+    if (this.pos + len > this.buf.length) throw new ProtocolError('frame ends inside a CID')
+    const cid = decodeCid(this.buf.subarray(this.pos, this.pos + len))
+    if (cid == null) throw new ProtocolError('malformed or unsupported CID')
+    this.pos += len
+    return cid
+  }
+
+  rest (): Uint8Array {
+    const r = this.buf.subarray(this.pos)
+    this.pos = this.buf.length
+    return r
+  }
+
+  end (): void {
+    if (this.pos !== this.buf.length) throw new ProtocolError('trailing bytes in frame')
+  }
+}
+
+/** Decodes one frame body (without its length prefix). */
+export function decodeMessage (body: Uint8Array): Message {
+  const r = new Reader(body)
+  const type = r.byte()
+  let msg: Message
+  switch (type) {
+    case MSG.WANT:
+    case MSG.CANCEL: {
+      const n = r.uvarint(MAX_WANTS)
+      if (n === 0) throw new ProtocolError('empty CID list')
+      const cids: CID[] = []
+      for (let i = 0; i < n; i++) cids.push(r.cid())
+      msg = { type: type === MSG.WANT ? 'want' : 'cancel', cids }
+      break
+    }
+    case MSG.STATUS: msg = { type: 'status', cid: r.cid() }; break
+    case MSG.BLOCK: {
+      const cid = r.cid()
+      const data = r.rest()
+      if (data.length > MAX_BLOCK_SIZE) throw new ProtocolError('block over the size limit')
+      return { type: 'block', cid, data }
+    }
+    case MSG.DONT_HAVE: msg = { type: 'dont-have', cid: r.cid() }; break
+    case MSG.ROOT: {
+      const cid = r.cid()
+      const status = r.byte()
+      if (status > ROOT_STATUS.COMPLETE) throw new ProtocolError(`unknown root status ${status}`)
+      msg = { type: 'root', cid, status: status as RootStatus }
+      break
+    }
+    default: throw new ProtocolError(`unknown message type 0x${type.toString(16)}`)
+  }
+  r.end()
+  return msg
+}
+
+/**
+ * Splits a byte stream into frames, never buffering more than one frame; a declared length
+ * over MAX_FRAME fails before any of it is read.
+ */
+export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8Array> {
+  const buf = new Uint8ArrayList()
+  for await (const chunk of source) {
+    buf.append(chunk)
+    while (buf.byteLength > 0) {
+      let len: number
+      try {
+        len = varint.decode(buf)
+      } catch {
+        if (buf.byteLength >= 10) throw new ProtocolError('bad frame length')
+        break // the varint itself is split across chunks
+      }
+      if (len > MAX_FRAME) throw new ProtocolError(`frame of ${len} bytes over the ${MAX_FRAME} limit`)
+      const head = varint.encodingLength(len)
+      if (buf.byteLength < head + len) break
+      const body = buf.subarray(head, head + len)
+      buf.consume(head + len)
+      yield body
+    }
+  }
+  if (buf.byteLength > 0) throw new ProtocolError('stream ended inside a frame')
+}

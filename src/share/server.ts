@@ -1,0 +1,140 @@
+/**
+ * The serving side of the block exchange: answers WANTs from the local store (verified on every
+ * read), in request order, with a little read-ahead so the disk and the network overlap.
+ * A peer that breaks the protocol or floods the queue is reported and its stream reset.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { PeerdHost } from '../net/host.ts'
+import type { Logger } from '../utils/logger.ts'
+import type { FsBlockstore } from './blockstore.ts'
+import { blockKey } from './block.ts'
+import { decodeMessage, encode, ProtocolError, readFrames } from './protocol.ts'
+import type { RootStatus } from './protocol.ts'
+
+/** Options of a {@link BlockServer}. */
+export interface BlockServerInit {
+  host: PeerdHost
+  blockstore: FsBlockstore
+  protocol: string
+  log: Logger
+  /** What this node holds of a root. */
+  rootStatus: (cid: CID) => Promise<RootStatus>
+  onMisbehaviour: (peerId: PeerId, reason: string) => void
+  /** Most wants queued per stream. Default 1024. */
+  maxQueue?: number
+  /** Blocks read ahead of the network per stream. Default 4. */
+  readAhead?: number
+}
+
+/** Counters of what was served. */
+export interface ServerStats { blocksSent: number, bytesSent: number, streams: number }
+
+/** Serves blocks over the peerd block protocol. */
+export class BlockServer {
+  private readonly init: BlockServerInit
+  private readonly streams = new Set<Stream>()
+  readonly stats: ServerStats = { blocksSent: 0, bytesSent: 0, streams: 0 }
+
+  constructor (init: BlockServerInit) {
+    this.init = init
+  }
+
+  async start (): Promise<void> {
+    await this.init.host.handle(this.init.protocol, (stream, connection) => { void this.serve(stream, connection) }, {
+      maxInboundStreams: 64,
+      maxOutboundStreams: 64
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.init.host.unhandle(this.init.protocol)
+    for (const s of this.streams) s.abort(new Error('node stopping'))
+    this.streams.clear()
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const { blockstore, log } = this.init
+    const maxQueue = this.init.maxQueue ?? 1024
+    const readAhead = this.init.readAhead ?? 4
+    const peer = connection.remotePeer
+    const queue: CID[] = []
+    const cancelled = new Set<string>()
+    let pumping = false
+    let closed = false
+    this.streams.add(stream)
+    this.stats.streams++
+
+    const send = async (data: Parameters<Stream['send']>[0]): Promise<void> => {
+      if (!stream.send(data)) await stream.onDrain()
+    }
+
+    const pump = async (): Promise<void> => {
+      if (pumping) return
+      pumping = true
+      try {
+        const reads: Array<{ cid: CID, read: Promise<Uint8Array | undefined> }> = []
+        const fill = (): void => {
+          while (reads.length < readAhead && queue.length > 0) {
+            const cid = queue.shift() as CID
+            if (cancelled.delete(blockKey(cid))) continue
+            reads.push({ cid, read: blockstore.getBytes(cid).catch(() => undefined) })
+          }
+        }
+        while (!closed) {
+          // refill on every turn: wants that came in while we were sending must not be stranded
+          fill()
+          if (reads.length === 0) break
+          const { cid, read } = reads.shift() as { cid: CID, read: Promise<Uint8Array | undefined> }
+          const data = await read
+          fill()
+          if (cancelled.delete(blockKey(cid))) continue
+          if (data == null) {
+            await send(encode.dontHave(cid))
+          } else {
+            await send(encode.block(cid, data))
+            this.stats.blocksSent++
+            this.stats.bytesSent += data.length
+          }
+        }
+      } catch (err) {
+        if (!closed) log.debug('block stream send failed', { peerId: peer.toString(), err })
+        closed = true
+      } finally {
+        pumping = false
+      }
+    }
+
+    try {
+      for await (const body of readFrames(stream)) {
+        const msg = decodeMessage(body)
+        if (msg.type === 'want') {
+          if (queue.length + msg.cids.length > maxQueue) throw new ProtocolError(`more than ${maxQueue} wants queued`)
+          for (const cid of msg.cids) cancelled.delete(blockKey(cid))
+          queue.push(...msg.cids)
+          void pump()
+        } else if (msg.type === 'cancel') {
+          for (const cid of msg.cids) cancelled.add(blockKey(cid))
+          if (cancelled.size > maxQueue * 2) cancelled.clear()
+        } else if (msg.type === 'status') {
+          await send(encode.root(msg.cid, await this.init.rootStatus(msg.cid)))
+        } else {
+          throw new ProtocolError(`unexpected ${msg.type} message from a downloader`)
+        }
+      }
+      closed = true
+      await stream.close().catch(() => {})
+    } catch (err) {
+      closed = true
+      if (err instanceof ProtocolError) {
+        this.init.onMisbehaviour(peer, `block protocol: ${err.message}`)
+        stream.abort(err)
+      } else {
+        log.debug('block stream ended', { peerId: peer.toString(), err })
+        stream.abort(err as Error)
+      }
+    } finally {
+      this.streams.delete(stream)
+    }
+  }
+}

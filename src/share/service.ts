@@ -1,0 +1,433 @@
+/**
+ * The share service: imports, holds, serves, fetches and exports content-addressed data.
+ *
+ * Every download is a {@link Session} that fills the block store from all providers at once;
+ * a reader (export to a file, `cat`, the gateway) reads through a {@link WaitingBlockstore},
+ * so output starts before the download completes. Completed downloads are announced, so every
+ * downloader becomes a server (unless `reshare` is off).
+ */
+import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { exporter } from 'ipfs-unixfs-exporter'
+import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { CID } from 'multiformats/cid'
+import { InvalidArgumentError, NotFoundError } from '../errors.ts'
+import type { PeerdHost } from '../net/host.ts'
+import type { Logger } from '../utils/logger.ts'
+import { blockKey, childLinks, parseCid } from './block.ts'
+import { FsBlockstore } from './blockstore.ts'
+import { Bitswap } from './bitswap/index.ts'
+import { OutputWriter } from './output.ts'
+import { importPath, importStream } from './importer.ts'
+import type { ImportedRoot } from './importer.ts'
+import { ShareDb } from './layout.ts'
+import type { RootRecord } from './layout.ts'
+import { blocksProtocol, ROOT_STATUS } from './protocol.ts'
+import type { RootStatus } from './protocol.ts'
+import { Providers } from './providers.ts'
+import { BlockServer } from './server.ts'
+import { Session } from './session.ts'
+import type { FallbackFetcher, SessionProgress, SessionResult } from './session.ts'
+import { WaitingBlockstore } from './waiting-store.ts'
+
+/** Options of the share service. */
+export interface ShareInit {
+  host: PeerdHost
+  dataDir: string
+  network: string
+  log: Logger
+  /** Called when a peer misbehaves; `points` as in Bitcoin Core's misbehaviour scores. */
+  penalize: (peerId: PeerId, points: number, reason: string) => void
+  /** Announce and serve what this node downloads. Default true. */
+  reshare?: boolean
+  /** Bitswap (or another source) used when no peerd peer has a block. */
+  fallback?: FallbackFetcher
+}
+
+/** Options of {@link ShareService.get}. */
+export interface GetOptions {
+  /** Where to write the content; omitted: fetch into the store only. */
+  output?: string
+  /** Fail when no data arrives for this many seconds. Default 60. */
+  timeoutSeconds?: number
+  signal?: AbortSignal
+}
+
+/** The result of a get. */
+export interface GetResult {
+  cid: string
+  path: string | null
+  size: number
+  peers: number
+  seconds: number
+}
+
+/** A download in progress. */
+export interface Transfer {
+  cid: string
+  startedAt: string
+  progress: SessionProgress
+}
+
+interface Running {
+  cid: string
+  session: Session
+  promise: Promise<SessionResult>
+  startedAt: number
+  users: number
+  abort: AbortController
+}
+
+/** Misbehaviour points. */
+const POINTS = { badBlock: 100, protocol: 50 }
+
+/** See the module comment. */
+export class ShareService {
+  readonly blockstore: FsBlockstore
+  readonly protocol: string
+  private readonly init: ShareInit
+  private readonly db: ShareDb
+  private readonly server: BlockServer
+  private readonly providers: Providers
+  /** Bitswap 1.2, for IPFS nodes (Helia, Kubo), and as the fallback when no peerd peer serves a block. */
+  readonly bitswap: Bitswap
+  private readonly running = new Map<string, Running>()
+  private busy = 0
+  private gcRunning: Promise<unknown> | undefined
+  private started = false
+
+  constructor (init: ShareInit) {
+    this.init = init
+    this.protocol = blocksProtocol(init.network)
+    this.db = new ShareDb(join(init.dataDir, 'share'))
+    this.blockstore = new FsBlockstore(join(init.dataDir, 'blocks'), { refs: this.db.refs() })
+    this.providers = new Providers({ host: init.host, protocol: this.protocol, log: init.log })
+    this.bitswap = new Bitswap({
+      host: init.host,
+      blockstore: this.blockstore,
+      log: init.log.child('bitswap'),
+      onMisbehaviour: (peer, reason) => { init.penalize(peer, /match/i.test(reason) ? POINTS.badBlock : POINTS.protocol, `bitswap: ${reason}`) }
+    })
+    this.server = new BlockServer({
+      host: init.host,
+      blockstore: this.blockstore,
+      protocol: this.protocol,
+      log: init.log,
+      rootStatus: async (cid) => await this.rootStatus(cid),
+      onMisbehaviour: (peer, reason) => { init.penalize(peer, POINTS.protocol, reason) }
+    })
+  }
+
+  async start (): Promise<void> {
+    await this.blockstore.open()
+    await this.db.open()
+    await this.server.start()
+    await this.bitswap.start()
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    for (const r of this.running.values()) r.abort.abort()
+    await Promise.allSettled([...this.running.values()].map(async r => await r.promise))
+    await this.bitswap.stop()
+    await this.server.stop()
+    await this.db.close()
+  }
+
+  /** Announces every complete, pinned root (after start, once the node has peers). */
+  async announceAll (): Promise<void> {
+    for (const rec of await this.db.all()) {
+      if (!this.started) return
+      if (rec.pinned && rec.complete) await this.providers.provide(CID.parse(rec.cid))
+    }
+  }
+
+  /** Counters of what this node served. */
+  serverStats (): BlockServer['stats'] {
+    return this.server.stats
+  }
+
+  private async rootStatus (cid: CID): Promise<RootStatus> {
+    const rec = await this.db.get(cid.toString())
+    if (rec?.pinned === true && rec.complete) return ROOT_STATUS.COMPLETE
+    if (rec?.pinned === true) return ROOT_STATUS.PARTIAL
+    // not a root of ours, but we may hold it inside one (a file of a shared folder)
+    return await this.blockstore.has(cid) ? ROOT_STATUS.PARTIAL : ROOT_STATUS.NONE
+  }
+
+  private async whileBusy<T> (fn: () => Promise<T>): Promise<T> {
+    while (this.gcRunning != null) await this.gcRunning.catch(() => {})
+    this.busy++
+    try {
+      return await fn()
+    } finally {
+      this.busy--
+    }
+  }
+
+  private async record (imported: ImportedRoot): Promise<RootRecord> {
+    const rec: RootRecord = {
+      cid: imported.cid.toString(),
+      name: imported.name,
+      size: imported.size,
+      type: imported.type,
+      complete: true,
+      source: 'share',
+      pinned: true,
+      addedAt: new Date().toISOString()
+    }
+    await this.db.put(rec)
+    void this.providers.provide(imported.cid)
+    this.init.log.info('shared', { cid: rec.cid, name: rec.name, size: rec.size })
+    return rec
+  }
+
+  /** Imports a file or folder, pins it and announces it. */
+  async share (path: string): Promise<RootRecord & { skipped: string[] }> {
+    return await this.whileBusy(async () => {
+      const imported = await importPath(path, this.blockstore)
+      return { ...await this.record(imported), skipped: imported.skipped }
+    })
+  }
+
+  /** Imports a stream of bytes as one file named `name`. */
+  async add (name: string, content: AsyncIterable<Uint8Array>): Promise<RootRecord> {
+    if (name === '' || name.includes('/') || name.includes('\0')) throw new InvalidArgumentError(`invalid file name ${JSON.stringify(name)}`)
+    return await this.whileBusy(async () => await this.record(await importStream(name, content, this.blockstore)))
+  }
+
+  /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter): Running {
+    const key = writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`
+    const existing = this.running.get(key)
+    if (existing != null) {
+      existing.users++
+      return existing
+    }
+    const abort = new AbortController()
+    const session = new Session({
+      root: cid,
+      host: this.init.host,
+      blockstore: this.blockstore,
+      protocol: this.protocol,
+      log: this.init.log,
+      findProviders: (root, signal) => this.providers.find(root, signal),
+      onMisbehaviour: (peer, reason) => {
+        this.init.penalize(peer, /match/.test(reason) ? POINTS.badBlock : POINTS.protocol, reason)
+      },
+      fallback: this.init.fallback ?? this.bitswap,
+      writer,
+      stallTimeoutMs: timeoutSeconds * 1000,
+      signal: abort.signal
+    })
+    const running: Running = { cid: cid.toString(), session, promise: session.run(), startedAt: Date.now(), users: 1, abort }
+    this.running.set(key, running)
+    void running.promise.catch(() => {}).finally(() => { this.running.delete(key) })
+    return running
+  }
+
+  private release (r: Running): void {
+    r.users--
+    if (r.users <= 0) r.abort.abort()
+  }
+
+  /**
+   * Fetches `cid` from the network (resuming from blocks already held) and, with `output`,
+   * writes it there atomically. Progress is readable through {@link transfers} meanwhile.
+   */
+  async get (cidString: string, options: GetOptions = {}): Promise<GetResult> {
+    const cid = parseCid(cidString)
+    return await this.whileBusy(async () => {
+      const key = cid.toString()
+      const prior = await this.db.get(key)
+      if (prior == null) {
+        await this.db.put({ cid: key, name: '', size: 0, type: 'unknown', complete: false, source: 'get', pinned: true, addedAt: new Date().toISOString() })
+      } else if (!prior.pinned) {
+        await this.db.put({ ...prior, pinned: true })
+      }
+      const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
+      await writer?.prepare()
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer)
+      const onAbort = (): void => { this.release(running) }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        let exported: { path: string, size?: number } | undefined
+        let result: SessionResult
+        try {
+          result = await running.promise
+        } catch (err) {
+          // keep the partial output: the next get resumes into it
+          await writer?.finish(false)
+          throw err
+        }
+        if (writer != null) {
+          const done = await writer.finish(true)
+          await this.db.moveRefs(writer.temp, writer.target)
+          if (done != null) exported = { path: done.path }
+        }
+        const entry = await exporter(cid, this.blockstore)
+        const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
+        await this.db.put({
+          ...(await this.db.get(key) ?? { cid: key, name: '', source: 'get' as const, addedAt: new Date().toISOString() }),
+          size,
+          type: typeOf(entry),
+          complete: true,
+          pinned: true
+        })
+        if (this.init.reshare !== false) void this.providers.provide(cid)
+        this.init.log.info('downloaded', { cid: key, size, peers: result.peers, seconds: result.seconds })
+        return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000 }
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort)
+        if (!options.signal?.aborted) this.release(running)
+      }
+    })
+  }
+
+  /**
+   * Streams a file's bytes (from `offset`, `length` of them), fetching what is missing while
+   * it streams. `path` selects an entry inside a directory (`a/b.txt`).
+   */
+  async * cat (cidString: string, options: { path?: string, offset?: number, length?: number, signal?: AbortSignal, timeoutSeconds?: number } = {}): AsyncGenerator<Uint8Array> {
+    const entry = await this.resolve(cidString, options)
+    if (entry.type === 'directory') throw new InvalidArgumentError(`${cidString}${options.path != null ? '/' + options.path : ''} is a directory: use \`peerd get\` or the gateway`)
+    if (entry.type === 'object') throw new InvalidArgumentError(`${cidString} is not a UnixFS file`)
+    const { view, done } = await this.openView(entry.cid, options)
+    try {
+      const file = await exporter(entry.cid, view, { signal: options.signal })
+      if (file.type === 'directory' || file.type === 'object') throw new InvalidArgumentError(`${cidString} is not a file`)
+      yield * file.content({ offset: options.offset, length: options.length, signal: options.signal })
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * Resolves `cid[/path]` to its UnixFS entry, fetching the blocks on the way.
+   */
+  async resolve (cidString: string, options: { path?: string, signal?: AbortSignal, timeoutSeconds?: number } = {}): Promise<UnixFSEntry> {
+    const cid = parseCid(cidString)
+    const { view, done } = await this.openView(cid, options)
+    try {
+      let entry = await exporter(cid, view, { signal: options.signal })
+      for (const part of (options.path ?? '').split('/').filter(p => p !== '')) {
+        if (entry.type !== 'directory') throw new NotFoundError(`${cidString}/${options.path ?? ''}: ${part} is inside a file`)
+        let next: CID | undefined
+        for await (const child of entry.entries({ signal: options.signal })) {
+          if (child.name === part) { next = child.cid; break }
+        }
+        if (next == null) throw new NotFoundError(`${cidString}/${options.path ?? ''}: no entry named ${part}`)
+        entry = await exporter(next, view, { signal: options.signal })
+      }
+      return entry
+    } finally {
+      done()
+    }
+  }
+
+  /** A waiting view of the store backed by a session for `cid` when anything is missing. */
+  private async openView (cid: CID, options: { signal?: AbortSignal, timeoutSeconds?: number }): Promise<{ view: WaitingBlockstore, done: () => void }> {
+    const view = new WaitingBlockstore(this.blockstore)
+    const rec = await this.db.get(cid.toString())
+    if (rec?.complete === true) return { view, done: () => { view.close() } }
+    const running = this.fetch(cid, options.timeoutSeconds ?? 60)
+    running.promise.catch((err: Error) => { view.fail(err) })
+    const onAbort = (): void => { view.fail(new Error('aborted')) }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    return {
+      view,
+      done: () => {
+        options.signal?.removeEventListener('abort', onAbort)
+        view.close()
+        this.release(running)
+      }
+    }
+  }
+
+  /** Bytes of file data under a directory (from the UnixFS sizes, reading directory blocks only). */
+  private async treeSize (entry: UnixFSEntry): Promise<number> {
+    if (entry.type !== 'directory') return Number((entry as { size?: bigint }).size ?? 0n)
+    let n = 0
+    for await (const child of entry.entries()) n += await this.treeSize(await exporter(child.cid, this.blockstore))
+    return n
+  }
+
+  /** Downloads in progress. */
+  transfers (): Transfer[] {
+    return [...this.running.values()].map(r => ({ cid: r.cid, startedAt: new Date(r.startedAt).toISOString(), progress: r.session.progress() }))
+  }
+
+  /** Progress of a download of `cid`, if one runs. */
+  progressOf (cid: string): SessionProgress | undefined {
+    const key = parseCid(cid).toString()
+    for (const r of this.running.values()) if (r.cid === key) return r.session.progress()
+    return undefined
+  }
+
+  /** The roots this node holds. */
+  async ls (): Promise<RootRecord[]> {
+    return (await this.db.all()).filter(r => r.pinned).sort((a, b) => a.addedAt < b.addedAt ? -1 : 1)
+  }
+
+  /** Stops holding and announcing `cid`; `gc` frees its blocks. */
+  async unshare (cidString: string): Promise<RootRecord> {
+    const cid = parseCid(cidString)
+    const rec = await this.db.get(cid.toString())
+    if (rec == null || !rec.pinned) throw new NotFoundError(`${cid.toString()} is not held by this node (see \`peerd ls\`)`)
+    this.running.get(cid.toString())?.abort.abort()
+    await this.db.delete(cid.toString())
+    await this.providers.unprovide(cid)
+    return { ...rec, pinned: false }
+  }
+
+  /** Deletes every block no held root reaches. */
+  async gc (): Promise<{ removedBlocks: number, freedBytes: number }> {
+    while (this.busy > 0 || this.gcRunning != null) {
+      await (this.gcRunning ?? new Promise(resolve => setTimeout(resolve, 50)))
+    }
+    const run = this.collect()
+    this.gcRunning = run
+    try {
+      return await run
+    } finally {
+      this.gcRunning = undefined
+    }
+  }
+
+  private async collect (): Promise<{ removedBlocks: number, freedBytes: number }> {
+    const live = new Set<string>()
+    const mark = async (cid: CID): Promise<void> => {
+      const key = blockKey(cid)
+      if (live.has(key)) return
+      live.add(key)
+      if (cid.code === 0x55 || !await this.blockstore.has(cid)) return
+      const bytes = await this.blockstore.getBytes(cid).catch(() => undefined)
+      if (bytes == null) return
+      for (const child of childLinks(cid, bytes)) await mark(child)
+    }
+    for (const rec of await this.db.all()) if (rec.pinned) await mark(CID.parse(rec.cid))
+    let removedBlocks = 0
+    let freedBytes = 0
+    const refs = this.db.refs()
+    for await (const key of this.blockstore.refKeys()) {
+      if (!live.has(key)) await refs.delete(key) // the file itself is the user's: only forget it
+    }
+    for await (const cid of this.blockstore.keys()) {
+      if (live.has(blockKey(cid))) continue
+      freedBytes += await this.blockstore.sizeOf(cid).catch(() => 0)
+      await this.blockstore.delete(cid)
+      removedBlocks++
+    }
+    this.init.log.info('garbage collected', { removedBlocks, freedBytes })
+    return { removedBlocks, freedBytes }
+  }
+}
+
+function typeOf (entry: UnixFSEntry): RootRecord['type'] {
+  if (entry.type === 'directory') return 'directory'
+  if (entry.type === 'file') return 'file'
+  if (entry.type === 'raw' || entry.type === 'identity') return 'raw'
+  return 'unknown'
+}

@@ -1,0 +1,588 @@
+/**
+ * A download session: fetches every block of a DAG from every peer that has it, in parallel.
+ *
+ * - Blocks are wanted in DAG order (depth first), so a reader streaming the file finds the
+ *   next block arriving first.
+ * - Each peer gets its own stream and a window of outstanding wants sized to its measured
+ *   rate; a peer that answers faster is handed more, so k peers give about k times the rate
+ *   when their uplinks are the limit.
+ * - Endgame: when nothing is left to hand out, idle peers duplicate the oldest outstanding
+ *   wants, and the first copy to arrive cancels the others.
+ * - Every block is verified against its CID before it is stored; a peer that sends a wrong one
+ *   is reported, dropped, and its wants go to the others.
+ * - Blocks already in the store are not fetched again, so an interrupted download resumes.
+ */
+import { decode as decodeDagPb } from '@ipld/dag-pb'
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { PeerdError } from '../errors.ts'
+import type { PeerdHost } from '../net/host.ts'
+import type { Logger } from '../utils/logger.ts'
+import { blockKey, childLinks, verifyBlock } from './block.ts'
+import type { FsBlockstore } from './blockstore.ts'
+import type { OutputWriter, Placement } from './output.ts'
+import { decodeMessage, encode, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
+
+/** Content could not be found or fetched in time. */
+export class ContentNotFoundError extends PeerdError {
+  constructor (message: string) { super(message, 'ContentNotFoundError', 404) }
+}
+
+/** A block source other than peerd peers (Bitswap), used when no peerd peer serves. */
+export interface FallbackFetcher {
+  want (cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
+}
+
+/** Options of a {@link Session}. */
+export interface SessionInit {
+  root: CID
+  host: PeerdHost
+  blockstore: FsBlockstore
+  protocol: string
+  log: Logger
+  /** Candidate providers, connected or found in the DHT; called again while the session runs. */
+  findProviders: (root: CID, signal: AbortSignal) => AsyncIterable<PeerId>
+  onMisbehaviour: (peerId: PeerId, reason: string) => void
+  fallback?: FallbackFetcher
+  /** Writes the content into its output file(s) as blocks arrive. */
+  writer?: OutputWriter
+  /** Fail when no block arrives for this long. Default 60 s. */
+  stallTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** Progress of a session. */
+export interface SessionProgress {
+  /** Bytes of blocks held (fetched now or found in the store). */
+  bytes: number
+  /** Estimated bytes of the whole DAG (grows as it is discovered; 0 before the root arrives). */
+  total: number
+  blocks: number
+  /** Peers serving right now. */
+  peers: number
+  /** Bytes fetched from the network in this session. */
+  fetched: number
+  /** Recent download rate, bytes per second. */
+  rate: number
+}
+
+/** Outcome of a finished session. */
+export interface SessionResult {
+  blocks: number
+  bytes: number
+  fetched: number
+  /** Peers that delivered at least one block. */
+  peers: number
+  seconds: number
+}
+
+interface Item {
+  cid: CID
+  key: string
+  /** Depth-first position: sorts in DAG order. */
+  pos: string
+  /** `storing`: verified, being written; `done`: in the store. */
+  state: 'pending' | 'assigned' | 'storing' | 'done'
+  /** Where it goes in the output, when writing one. */
+  place?: Placement
+  /** More places for the same block (a chunk repeated in the file), written when it arrives. */
+  extra?: Placement[]
+  holders: Set<PeerState>
+}
+
+interface PeerState {
+  id: string
+  peerId: PeerId
+  stream: Stream
+  inflight: Map<string, { item: Item, sentAt: number }>
+  dontHave: Map<string, number>
+  window: number
+  rate: number
+  lastDelivery: number
+  delivered: number
+  partial: boolean
+  closed: boolean
+}
+
+const MAX_LINKS = 46_655 // three base-36 digits per level
+const MIN_WINDOW = 4
+const MAX_WINDOW = 32
+const DONT_HAVE_RETRY_MS = 2_000
+const PROVIDER_REFRESH_MS = 5_000
+/** Wants a peer may duplicate at once in the endgame. */
+const ENDGAME_DUPLICATES = 2
+/** Block writes in flight per session. */
+const MAX_STORING = 16
+
+function childPos (parent: string, index: number): string {
+  return parent + index.toString(36).padStart(3, '0')
+}
+
+/** One download of one root. */
+export class Session {
+  private readonly init: SessionInit
+  private readonly items = new Map<string, Item>()
+  /** Items not assigned and not done, sorted by `pos`. */
+  private readonly pending: Item[] = []
+  private readonly peers = new Map<string, PeerState>()
+  private readonly tried = new Set<string>()
+  private readonly served = new Set<string>()
+  private readonly abort = new AbortController()
+  private readonly started = Date.now()
+  private bytes = 0
+  private fetched = 0
+  private blocks = 0
+  private total = 0
+  private lastProgress = Date.now()
+  private walking = 0
+  private fallbackInflight = 0
+  private recent: Array<{ t: number, n: number }> = []
+  /** Items not yet done. */
+  private remaining = 0
+  /** Block writes under way (they overlap with reading the network). */
+  private readonly storing = new Set<Promise<void>>()
+  private finish?: { resolve: (r: SessionResult) => void, reject: (e: Error) => void }
+  private done = false
+
+  constructor (init: SessionInit) {
+    this.init = init
+  }
+
+  /** Progress so far. */
+  progress (): SessionProgress {
+    const now = Date.now()
+    this.recent = this.recent.filter(r => now - r.t < 3_000)
+    const span = Math.max(0.25, Math.min(3, (now - (this.recent[0]?.t ?? now)) / 1000))
+    return {
+      bytes: this.bytes,
+      total: Math.max(this.total, this.bytes),
+      blocks: this.blocks,
+      peers: [...this.peers.values()].filter(p => !p.closed).length,
+      fetched: this.fetched,
+      rate: this.recent.reduce((n, r) => n + r.n, 0) / span
+    }
+  }
+
+  /** Fetches the whole DAG; resolves when every block is in the store. */
+  async run (): Promise<SessionResult> {
+    const outer = this.init.signal
+    const onAbort = (): void => { this.fail(new PeerdError('download cancelled', 'AbortError', 499)) }
+    outer?.addEventListener('abort', onAbort, { once: true })
+    const result = new Promise<SessionResult>((resolve, reject) => { this.finish = { resolve, reject } })
+    const ticker = setInterval(() => { this.tick() }, 500)
+    try {
+      await this.visit(this.init.root, '', this.init.writer?.rootPlacement())
+      this.checkDone()
+      if (!this.done) void this.discover()
+      return await result
+    } finally {
+      clearInterval(ticker)
+      outer?.removeEventListener('abort', onAbort)
+      this.abort.abort()
+      for (const p of this.peers.values()) this.closePeer(p)
+    }
+  }
+
+  private fail (err: Error): void {
+    if (this.done) return
+    this.done = true
+    this.finish?.reject(err)
+  }
+
+  private checkDone (): void {
+    if (this.done || this.walking > 0 || this.remaining > 0) return
+    this.done = true
+    this.finish?.resolve({
+      blocks: this.blocks,
+      bytes: this.bytes,
+      fetched: this.fetched,
+      peers: this.served.size,
+      seconds: (Date.now() - this.started) / 1000
+    })
+  }
+
+  /** Registers a block of the DAG: expands it from the store if there, else queues it. */
+  private async visit (cid: CID, pos: string, place?: Placement): Promise<void> {
+    const key = blockKey(cid)
+    const existing = this.items.get(key)
+    if (existing != null) {
+      // the same block twice in one DAG (a repeated chunk): write the copy when it is here
+      if (place != null && this.init.writer != null) await this.placeAgain(existing, place)
+      return
+    }
+    const item: Item = { cid, key, pos, state: 'pending', holders: new Set(), place }
+    this.items.set(key, item)
+    this.remaining++
+    this.walking++
+    try {
+      if (await this.init.blockstore.has(cid)) {
+        // resume: a raw leaf needs no read; an inner node is read for its links
+        let bytes: Uint8Array | undefined
+        const writer = this.init.writer
+        const ref = writer != null && place?.kind === 'file' ? await this.init.blockstore.refOf(cid) : undefined
+        const inPlace = ref != null && place?.kind === 'file' && ref.path === writer?.tempPath(place.path) && ref.offset === place.offset
+        if (cid.code === 0x55 && (writer == null || inPlace)) {
+          item.state = 'done'
+          this.remaining--
+          this.blocks++
+          const size = await this.init.blockstore.sizeOf(cid)
+          this.bytes += size
+          if (pos === '') this.total = size
+          return
+        }
+        try {
+          bytes = await this.init.blockstore.getBytes(cid)
+        } catch {
+          bytes = undefined // corrupt on disk: dropped by the store, fetch it again
+        }
+        if (bytes != null) {
+          await this.accept(item, bytes, undefined)
+          return
+        }
+      }
+      this.enqueue(item)
+      this.pump()
+    } finally {
+      this.walking--
+    }
+  }
+
+  private enqueue (item: Item): void {
+    item.state = 'pending'
+    let lo = 0
+    let hi = this.pending.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((this.pending[mid] as Item).pos < item.pos) lo = mid + 1
+      else hi = mid
+    }
+    this.pending.splice(lo, 0, item)
+  }
+
+  /** A verified block arrived (or was found locally): store it, expand its links. */
+  private async accept (item: Item, bytes: Uint8Array, from: PeerState | undefined): Promise<void> {
+    if (item.state === 'done' || item.state === 'storing') return
+    const idx = this.pending.indexOf(item)
+    if (idx >= 0) this.pending.splice(idx, 1)
+    item.state = 'storing'
+    for (const holder of item.holders) {
+      holder.inflight.delete(item.key)
+      if (holder !== from && !holder.closed) this.sendQuietly(holder, encode.cancel([item.cid]))
+    }
+    item.holders.clear()
+    this.blocks++
+    this.bytes += bytes.length
+    this.lastProgress = Date.now()
+    if (from != null) {
+      this.fetched += bytes.length
+      this.recent.push({ t: Date.now(), n: bytes.length })
+    }
+    const writer = this.init.writer
+    let places: Placement[][] = []
+    if (writer != null) {
+      const main = await writer.place(item.place, item.cid, bytes)
+      places = [main.children]
+      if (from != null) {
+        // the leaf now lives in the output file: keep a reference, not a second copy
+        if (main.ref != null) await this.init.blockstore.putRef(item.cid, main.ref, bytes)
+        else await this.init.blockstore.putVerified(item.cid, bytes)
+      }
+      // no await between the last check of `extra` and `done` below: none is missed
+      for (let i = 0; i < (item.extra?.length ?? 0); i++) {
+        places.push((await writer.place(item.extra?.[i], item.cid, bytes)).children)
+      }
+    } else if (from != null) {
+      await this.init.blockstore.putVerified(item.cid, bytes)
+    }
+    item.state = 'done'
+    this.remaining--
+    let links: CID[]
+    try {
+      links = childLinks(item.cid, bytes)
+    } catch (err) {
+      this.fail(new PeerdError(`block ${item.cid.toString()} is not a valid dag-pb node: ${(err as Error).message}`, 'InvalidDagError', 422))
+      return
+    }
+    if (links.length > MAX_LINKS) {
+      this.fail(new PeerdError(`block ${item.cid.toString()} has ${links.length} links, over the ${MAX_LINKS} peerd follows`, 'InvalidDagError', 422))
+      return
+    }
+    if (item.pos === '') this.total = bytes.length + this.linkSizes(item.cid, bytes)
+    await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), places[0]?.[i]) }))
+    for (const more of places.slice(1)) {
+      await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), more[i]) }))
+    }
+    this.checkDone()
+  }
+
+  /** A block met again at another place in the output: write it there too. */
+  private async placeAgain (item: Item, place: Placement): Promise<void> {
+    const writer = this.init.writer
+    if (writer == null) return
+    if (item.state !== 'done') {
+      (item.extra ??= []).push(place)
+      return
+    }
+    this.walking++
+    try {
+      const bytes = await this.init.blockstore.getBytes(item.cid)
+      const { children } = await writer.place(place, item.cid, bytes)
+      const links = childLinks(item.cid, bytes)
+      await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), children[i]) }))
+    } finally {
+      this.walking--
+    }
+    this.checkDone()
+  }
+
+  private linkSizes (cid: CID, bytes: Uint8Array): number {
+    if (cid.code === 0x55) return 0
+    try {
+      return childLinksWithSizes(bytes)
+    } catch {
+      return 0
+    }
+  }
+
+  /** Finds providers and opens a stream to each new one; repeats while the session runs. */
+  private async discover (): Promise<void> {
+    while (!this.done && !this.abort.signal.aborted) {
+      try {
+        const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(30_000)])
+        const opening: Array<Promise<void>> = []
+        for await (const peerId of this.init.findProviders(this.init.root, signal)) {
+          if (this.done) break
+          const id = peerId.toString()
+          if (this.tried.has(id) || this.peers.has(id) || id === this.init.host.peerId.toString()) continue
+          this.tried.add(id)
+          opening.push(this.openPeer(peerId))
+        }
+        await Promise.all(opening)
+      } catch (err) {
+        this.init.log.debug('provider search ended', { err })
+      }
+      await new Promise(resolve => setTimeout(resolve, PROVIDER_REFRESH_MS).unref?.())
+      // peers that left may come back: let them be tried again
+      for (const id of this.tried) if (!this.peers.has(id)) this.tried.delete(id)
+    }
+  }
+
+  private async openPeer (peerId: PeerId): Promise<void> {
+    let stream: Stream
+    try {
+      stream = await this.init.host.dialProtocol(peerId, this.init.protocol, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]) })
+    } catch (err) {
+      this.init.log.debug('could not open a block stream', { peerId: peerId.toString(), err })
+      return
+    }
+    const peer: PeerState = {
+      id: peerId.toString(),
+      peerId,
+      stream,
+      inflight: new Map(),
+      dontHave: new Map(),
+      window: 8,
+      rate: 0,
+      lastDelivery: Date.now(),
+      delivered: 0,
+      partial: false,
+      closed: false
+    }
+    void this.readPeer(peer)
+    this.sendQuietly(peer, encode.status(this.init.root))
+  }
+
+  private async readPeer (peer: PeerState): Promise<void> {
+    try {
+      for await (const body of readFrames(peer.stream)) {
+        const msg = decodeMessage(body)
+        if (msg.type === 'root') {
+          if (msg.status === ROOT_STATUS.NONE || blockKey(msg.cid) !== blockKey(this.init.root)) {
+            this.closePeer(peer)
+            return
+          }
+          peer.partial = msg.status === ROOT_STATUS.PARTIAL
+          this.peers.set(peer.id, peer)
+          this.init.log.debug('provider joined', { peerId: peer.id, partial: peer.partial })
+          this.pump()
+        } else if (msg.type === 'block') {
+          const key = blockKey(msg.cid)
+          const sent = peer.inflight.get(key)
+          if (sent == null) {
+            // a block we cancelled may still arrive; anything else was never asked for
+            const item = this.items.get(key)
+            if (item == null) throw new ProtocolError('sent a block that was not wanted')
+            continue
+          }
+          if (!verifyBlock(sent.item.cid, msg.data)) {
+            this.init.onMisbehaviour(peer.peerId, `sent a block whose bytes do not match ${sent.item.cid.toString()}`)
+            this.closePeer(peer)
+            return
+          }
+          peer.inflight.delete(key)
+          this.measure(peer, msg.data.length, sent.sentAt)
+          this.served.add(peer.id)
+          // write in the background so the next block is read meanwhile; bounded
+          const storing = this.accept(sent.item, msg.data, peer).catch((err: Error) => {
+            this.fail(new PeerdError(`cannot store block ${sent.item.cid.toString()}: ${err.message}`, 'StoreError', 500))
+          })
+          this.storing.add(storing)
+          void storing.finally(() => { this.storing.delete(storing) })
+          this.pump()
+          if (this.storing.size >= MAX_STORING) await Promise.race(this.storing)
+        } else if (msg.type === 'dont-have') {
+          const key = blockKey(msg.cid)
+          const sent = peer.inflight.get(key)
+          if (sent == null) continue
+          peer.inflight.delete(key)
+          peer.dontHave.set(key, Date.now())
+          sent.item.holders.delete(peer)
+          if (sent.item.state === 'assigned' && sent.item.holders.size === 0) this.enqueue(sent.item)
+          this.pump()
+        } else {
+          throw new ProtocolError(`unexpected ${msg.type} message from a provider`)
+        }
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) this.init.onMisbehaviour(peer.peerId, `block protocol: ${err.message}`)
+      else if (!peer.closed) this.init.log.debug('provider stream ended', { peerId: peer.id, err })
+    } finally {
+      this.closePeer(peer)
+      this.pump()
+    }
+  }
+
+  /** Updates the peer's rate (EWMA) and sizes its window to about 300 ms of its data. */
+  private measure (peer: PeerState, size: number, sentAt: number): void {
+    const now = Date.now()
+    const gap = Math.max(1, now - Math.max(peer.lastDelivery, sentAt))
+    const sample = size / (gap / 1000)
+    peer.rate = peer.rate === 0 ? sample : peer.rate * 0.8 + sample * 0.2
+    peer.lastDelivery = now
+    peer.delivered++
+    const blocks = Math.ceil((peer.rate * 0.3) / Math.max(size, 1))
+    peer.window = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, blocks))
+  }
+
+  private closePeer (peer: PeerState): void {
+    if (peer.closed) return
+    peer.closed = true
+    this.peers.delete(peer.id)
+    for (const { item } of peer.inflight.values()) {
+      item.holders.delete(peer)
+      if (item.state === 'assigned' && item.holders.size === 0) this.enqueue(item)
+    }
+    peer.inflight.clear()
+    peer.stream.abort(new Error('session closed'))
+  }
+
+  private sendQuietly (peer: PeerState, frame: Parameters<Stream['send']>[0]): void {
+    try {
+      peer.stream.send(frame)
+    } catch (err) {
+      this.init.log.debug('send to provider failed', { peerId: peer.id, err })
+      this.closePeer(peer)
+    }
+  }
+
+  private canAsk (peer: PeerState, item: Item, now: number): boolean {
+    const t = peer.dontHave.get(item.key)
+    if (t == null) return true
+    if (peer.partial && now - t > DONT_HAVE_RETRY_MS) {
+      peer.dontHave.delete(item.key)
+      return true
+    }
+    return false
+  }
+
+  /** Hands out wants to every peer with room in its window. */
+  private pump (): void {
+    if (this.done) return
+    const now = Date.now()
+    // least-loaded first, so every provider gets work (a new one is probed with its first window)
+    const peers = [...this.peers.values()].filter(p => !p.closed).sort((a, b) => a.inflight.size / a.window - b.inflight.size / b.window)
+    for (const peer of peers) {
+      const free = peer.window - peer.inflight.size
+      if (free <= 0) continue
+      const batch: Item[] = []
+      for (let i = 0; i < this.pending.length && batch.length < Math.min(free, MAX_WANTS); i++) {
+        const item = this.pending[i] as Item
+        if (this.canAsk(peer, item, now)) batch.push(item)
+      }
+      if (batch.length < free && this.pending.length === 0) {
+        // endgame: duplicate a few of the oldest wants still outstanding at one other peer
+        const outstanding = [...this.items.values()]
+          .filter(it => it.state === 'assigned' && it.holders.size === 1 && !it.holders.has(peer) && this.canAsk(peer, it, now) && this.overdue(it, now))
+          .sort((x, y) => x.pos < y.pos ? -1 : 1)
+        for (const it of outstanding.slice(0, Math.min(ENDGAME_DUPLICATES, free - batch.length))) batch.push(it)
+      }
+      if (batch.length === 0) continue
+      for (const item of batch) {
+        const idx = this.pending.indexOf(item)
+        if (idx >= 0) this.pending.splice(idx, 1)
+        item.state = 'assigned'
+        item.holders.add(peer)
+        peer.inflight.set(item.key, { item, sentAt: now })
+      }
+      this.sendQuietly(peer, encode.want(batch.map(i => i.cid)))
+    }
+    this.pumpFallback()
+  }
+
+  /** Whether an outstanding want is late for its only holder (an endgame candidate). */
+  private overdue (item: Item, now: number): boolean {
+    const [holder] = item.holders
+    const sent = holder?.inflight.get(item.key)
+    if (holder == null || sent == null) return false
+    const expected = holder.rate > 0 ? (holder.inflight.size * 1_048_576 / holder.rate) * 1000 : 1_000
+    return now - sent.sentAt > Math.max(300, 2 * expected)
+  }
+
+  /** Without peerd providers, asks the fallback (Bitswap) for the first pending blocks. */
+  private pumpFallback (): void {
+    const fallback = this.init.fallback
+    if (fallback == null || this.peers.size > 0 || Date.now() - this.started < 1_000) return
+    while (this.fallbackInflight < 16 && this.pending.length > 0) {
+      const item = this.pending.shift() as Item
+      item.state = 'assigned'
+      this.fallbackInflight++
+      void fallback.want(item.cid, { signal: this.abort.signal })
+        .then(async bytes => {
+          this.fetched += bytes.length
+          this.recent.push({ t: Date.now(), n: bytes.length })
+          this.served.add('bitswap')
+          item.state = 'pending'
+          await this.accept(item, bytes, undefined) // bitswap has stored it already
+        })
+        .catch(() => { if (item.state === 'assigned' && item.holders.size === 0) this.enqueue(item) })
+        .finally(() => { this.fallbackInflight--; this.pump() })
+    }
+  }
+
+  private tick (): void {
+    if (this.done) return
+    const now = Date.now()
+    const limit = this.init.stallTimeoutMs ?? 60_000
+    if (now - this.lastProgress > limit) {
+      const why = this.peers.size === 0 ? 'no peer that has it could be found' : `${this.peers.size} peer(s) have it but sent nothing`
+      this.fail(new ContentNotFoundError(`${this.init.root.toString()}: no data for ${Math.round(limit / 1000)} s (${why}). Is a node that shares it online and connected, or announced in the DHT?`))
+      return
+    }
+    // a peer whose oldest want is far overdue is stalled: give its work to others
+    for (const peer of this.peers.values()) {
+      let oldest = Infinity
+      for (const { sentAt } of peer.inflight.values()) oldest = Math.min(oldest, sentAt)
+      const expected = peer.rate > 0 ? (peer.inflight.size * 1_048_576) / peer.rate * 1000 : 5_000
+      if (oldest !== Infinity && now - oldest > Math.max(10_000, expected * 10)) {
+        this.init.log.debug('provider stalled, reassigning its wants', { peerId: peer.id })
+        this.closePeer(peer)
+      }
+    }
+    this.pump()
+  }
+}
+
+/** Sum of the Tsize (cumulative subtree size) of a dag-pb node's links. */
+function childLinksWithSizes (bytes: Uint8Array): number {
+  return decodeDagPb(bytes).Links.reduce((n, l) => n + (l.Tsize ?? 0), 0)
+}
