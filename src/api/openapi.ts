@@ -24,6 +24,21 @@ const peer = {
   }
 }
 
+const root = {
+  type: 'object',
+  required: ['cid', 'name', 'size', 'type', 'complete', 'source'],
+  properties: {
+    cid: { type: 'string' },
+    name: { type: 'string' },
+    size: { type: 'integer' },
+    type: { type: 'string', enum: ['file', 'directory', 'raw', 'unknown'] },
+    complete: { type: 'boolean' },
+    source: { type: 'string', enum: ['share', 'get'] },
+    pinned: { type: 'boolean' },
+    addedAt: { type: 'string' }
+  }
+}
+
 function json (schema: unknown, description: string): unknown {
   return { description, content: { 'application/json': { schema } } }
 }
@@ -45,7 +60,7 @@ export function openApiDocument (): unknown {
     },
     components: {
       securitySchemes: { cookie: { type: 'http', scheme: 'bearer', description: 'Content of DATA_DIR/cookie' } },
-      schemas: { Error: error, Peer: peer }
+      schemas: { Error: error, Peer: peer, Root: root }
     },
     security: [{ cookie: [] }],
     paths: {
@@ -83,6 +98,51 @@ export function openApiDocument (): unknown {
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['peerId'], properties: { peerId: { type: 'string' } } } } } },
           responses: { 200: json({ type: 'object', properties: { disconnected: { type: 'boolean' } } }, 'Whether there was a connection'), ...errors }
         }
+      },
+      '/api/v1/share': {
+        post: {
+          summary: 'Import a file or folder (absolute path readable by the daemon), pin and announce it',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } } } },
+          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors }
+        }
+      },
+      '/api/v1/add': {
+        post: {
+          summary: 'Import the request body as one file',
+          parameters: [{ name: 'name', in: 'query', schema: { type: 'string' } }],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors }
+        }
+      },
+      '/api/v1/get': {
+        post: {
+          summary: 'Fetch content by CID (resuming), optionally writing it to an absolute output path; streams NDJSON progress, then a done or error line',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' } } } } } },
+          responses: { 200: { description: 'NDJSON lines: {event: progress|done|error, …}', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errors }
+        }
+      },
+      '/api/v1/cat': {
+        get: {
+          summary: "Stream a file's bytes",
+          parameters: ['cid', 'path', 'offset', 'length', 'timeout'].map(name => ({ name, in: 'query', required: name === 'cid', schema: { type: name === 'cid' || name === 'path' ? 'string' : 'integer' } })),
+          responses: { 200: { description: 'File bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors }
+        }
+      },
+      '/api/v1/ls': {
+        get: { summary: 'Content this node holds', responses: { 200: json({ type: 'array', items: { $ref: '#/components/schemas/Root' } }, 'Roots'), ...errors } }
+      },
+      '/api/v1/unshare': {
+        post: {
+          summary: 'Stop holding and announcing content',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' } } } } } },
+          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The root, now unpinned'), ...errors }
+        }
+      },
+      '/api/v1/gc': {
+        post: { summary: 'Delete blocks no held content reaches', responses: { 200: json({ type: 'object', properties: { removedBlocks: { type: 'integer' }, freedBytes: { type: 'integer' } } }, 'What was freed'), ...errors } }
+      },
+      '/api/v1/transfers': {
+        get: { summary: 'Downloads in progress', responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'Transfers'), ...errors } }
       },
       '/api/v1/stop': {
         post: {

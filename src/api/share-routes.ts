@@ -34,7 +34,9 @@ export function shareRoutes (node: PeerdNode): Route[] {
       handler: async ({ body }) => {
         const path = field(body, 'path', 'string', true) as string
         if (!isAbsolute(path)) throw new InvalidArgumentError(`"path" must be absolute (the daemon's working directory is not yours): ${path}`)
-        return await node.share.share(path)
+        const hidden = (body as { hidden?: unknown }).hidden
+        if (hidden != null && typeof hidden !== 'boolean') throw new InvalidArgumentError('"hidden" must be a boolean')
+        return await node.share.share(path, { hidden: hidden === true })
       }
     },
     {

@@ -44,6 +44,10 @@ export interface DaemonConfig extends NodeConfig {
   api: string
   /** Permit a non-loopback API address. */
   apiAllowRemote: boolean
+  /** `HOST:PORT` of the read-only HTTP gateway (`/ipfs/<CID>`); no gateway when unset. */
+  gateway?: string
+  /** Permit a non-loopback gateway address. */
+  gatewayAllowRemote: boolean
 }
 
 /** The config file name inside the data dir. */
@@ -61,7 +65,9 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   logLevel: 'string',
   reshare: 'boolean',
   api: 'string',
-  apiAllowRemote: 'boolean'
+  apiAllowRemote: 'boolean',
+  gateway: 'string',
+  gatewayAllowRemote: 'boolean'
 }
 
 /** Reads `config.json` from the data dir; a missing file is an empty config. */
@@ -150,7 +156,14 @@ export function resolveDaemonConfig (input: Partial<DaemonConfig> & { dataDir: s
   const node = resolveNodeConfig(input)
   const api = input.api ?? networkParams(node.network).defaultApi
   parseHostPort(api)
-  return { ...node, api, apiAllowRemote: input.apiAllowRemote ?? false }
+  if (input.gateway != null) parseHostPort(input.gateway)
+  return {
+    ...node,
+    api,
+    apiAllowRemote: input.apiAllowRemote ?? false,
+    ...(input.gateway != null ? { gateway: input.gateway } : {}),
+    gatewayAllowRemote: input.gatewayAllowRemote ?? false
+  }
 }
 
 /** Splits `HOST:PORT` (`[::1]:PORT` for IPv6). */

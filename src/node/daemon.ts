@@ -2,12 +2,15 @@
  * The daemon: a node plus its HTTP API, announced to local clients through the `api` and
  * `cookie` files in the data dir (bitcoind's cookie authentication). The files are written
  * when the API is up and removed on a clean stop; after `kill -9` the next start overwrites them.
+ * With `gateway` set it also serves the read-only HTTP gateway, whose URL goes to a `gateway` file.
  */
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
+import { join } from 'node:path'
 import { ApiServer } from '../api/server.ts'
 import { InvalidArgumentError } from '../errors.ts'
+import { Gateway } from '../share/gateway.ts'
 import type { Logger } from '../utils/logger.ts'
 import { parseHostPort } from './config.ts'
 import type { DaemonConfig } from './config.ts'
@@ -28,6 +31,8 @@ export interface Daemon {
   node: PeerdNode
   /** Base URL of the API. */
   apiUrl: string
+  /** Base URL of the HTTP gateway, when one is configured. */
+  gatewayUrl?: string
   /** Stops the API and the node and removes the api/cookie files. Idempotent. */
   stop (): Promise<void>
   /** Resolves once the daemon has stopped (by `stop()` or an API request). */
@@ -40,15 +45,24 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
   if (!isLoopbackHost(host) && !config.apiAllowRemote) {
     throw new InvalidArgumentError(`refusing to serve the API on non-loopback address ${config.api}: anyone who can reach it and read the cookie controls the node. Pass --api-allow-remote if you mean it`)
   }
+  const gatewayAddress = config.gateway != null ? parseHostPort(config.gateway) : undefined
+  if (gatewayAddress != null && !isLoopbackHost(gatewayAddress.host) && !config.gatewayAllowRemote) {
+    throw new InvalidArgumentError(`refusing to serve the gateway on non-loopback address ${config.gateway as string}: anyone who can reach it can read what this node holds and make it fetch any content. Pass --gateway-allow-remote if you mean it`)
+  }
   const node = await createNode({ ...config, logger: log })
   const cookie = randomBytes(32).toString('hex')
   let resolveStopped!: () => void
   const stopped = new Promise<void>(resolve => { resolveStopped = resolve })
   let stopping: Promise<void> | undefined
+  let gateway: Gateway | undefined
+  let gatewayUrl: string | undefined
+  const gatewayFile = join(node.paths.root, 'gateway')
 
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       log.info('stopping')
+      await gateway?.stop().catch(err => { log.warn('error closing the gateway', { err }) })
+      if (gatewayUrl != null) await removeOwnFile(gatewayFile, gatewayUrl)
       await api.stop().catch(err => { log.warn('error closing the API', { err }) })
       await removeOwnFile(node.paths.api, apiUrl)
       await removeOwnFile(node.paths.cookie, cookie)
@@ -69,6 +83,20 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
     throw err
   }
   log.info('API listening', { url: apiUrl })
+  if (gatewayAddress != null) {
+    gateway = new Gateway({ share: node.share, ...gatewayAddress, log: log.child('gateway') })
+    try {
+      gatewayUrl = await gateway.start()
+      // stopped through the API meanwhile: it found no gateway to close
+      if (stopping != null) await gateway.stop()
+      else await writeFileAtomic(gatewayFile, gatewayUrl + '\n', 0o644)
+    } catch (err) {
+      await stop().catch(() => {})
+      throw err
+    }
+    log.info('gateway listening', { url: gatewayUrl })
+    return { node, apiUrl, gatewayUrl, stop, stopped }
+  }
   return { node, apiUrl, stop, stopped }
 }
 

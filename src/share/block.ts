@@ -46,6 +46,8 @@ export function decodeCid (bytes: Uint8Array): CID | undefined {
   try {
     const cid = CID.decode(bytes)
     checkCid(cid)
+    // only the canonical encoding: no other byte string may name the same CID
+    if (Buffer.compare(Buffer.from(cid.bytes), Buffer.from(bytes)) !== 0) return undefined
     return cid
   } catch {
     return undefined

@@ -68,7 +68,7 @@ export class FsBlockstore implements Blockstore {
   /** `cacheBytes`: memory for recently written blocks (default 32 MiB); `refs`: block references into files. */
   constructor (root: string, options: { cacheBytes?: number, refs?: RefStore } = {}) {
     this.root = root
-    this.cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024
+    this.cacheBytes = options.cacheBytes ?? 8 * 1024 * 1024
     this.refs = options.refs
     this.tmp = join(root, 'tmp')
   }

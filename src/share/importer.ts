@@ -5,7 +5,7 @@
  * profile. Files are streamed from disk, never read whole.
  */
 import { createReadStream } from 'node:fs'
-import { lstat, readdir } from 'node:fs/promises'
+import { lstat, readdir, readlink } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { importer } from 'ipfs-unixfs-importer'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
@@ -23,12 +23,25 @@ export interface ImportedRoot {
   /** Bytes of file data. */
   size: number
   type: 'file' | 'directory'
-  /** Entries skipped (symbolic links, sockets, devices), relative to the root. */
+  /** Entries skipped (hidden files without `hidden`, sockets, devices), relative to the root. */
   skipped: string[]
 }
 
-/** Imports a file or a folder (recursively) at `path`. */
-export async function importPath (path: string, blockstore: FsBlockstore, onBytes?: (n: number) => void): Promise<ImportedRoot> {
+/** Options of {@link importPath}. */
+export interface ImportOptions {
+  /** Include files and folders whose names start with a dot (Kubo's `--hidden`). Default false. */
+  hidden?: boolean
+  /** Called with the bytes of every chunk read. */
+  onBytes?: (n: number) => void
+}
+
+/**
+ * Imports a file or a folder (recursively) at `path`. Like `ipfs add -r` with the profile,
+ * hidden entries are left out unless `hidden`, and symbolic links are stored as UnixFS
+ * symlink nodes (not followed).
+ */
+export async function importPath (path: string, blockstore: FsBlockstore, options: ImportOptions = {}): Promise<ImportedRoot> {
+  const onBytes = options.onBytes
   const abs = resolve(path)
   let st
   try {
@@ -56,8 +69,10 @@ export async function importPath (path: string, blockstore: FsBlockstore, onByte
     yield { path: rel }
     for (const e of entries) {
       const childRel = `${rel}/${e.name}`
-      if (e.isDirectory()) yield * walk(join(dir, e.name), childRel)
+      if (e.name.startsWith('.') && options.hidden !== true) skipped.push(childRel.slice(name.length + 1))
+      else if (e.isDirectory()) yield * walk(join(dir, e.name), childRel)
       else if (e.isFile()) yield fileCandidate(childRel, join(dir, e.name))
+      else if (e.isSymbolicLink()) yield { path: childRel, link: await readlink(join(dir, e.name)) }
       else skipped.push(childRel.slice(name.length + 1))
     }
   }

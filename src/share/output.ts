@@ -17,11 +17,12 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError, PeerdError } from '../errors.ts'
-import { checkEntryName } from './export.ts'
+import { checkEntryName, UnsafePathError } from './export.ts'
 
 /** Where one block of the DAG lands in the output. */
 export type Placement =
-  | { kind: 'file', path: string, offset: number }
+  /** `chunk`: part of a file (a file node's child), where a directory cannot be. */
+  | { kind: 'file', path: string, offset: number, chunk?: boolean }
   | { kind: 'dir', path: string }
 
 /** A block reference into a file written by a download. */
@@ -44,6 +45,9 @@ export class OutputWriter {
   private readonly dirs = new Set<string>()
   private bytes = 0
   private rootIsDir: boolean | undefined
+  private readonly names = new Map<string, Set<string>>()
+  /** Symbolic links in the content, not created. */
+  readonly skipped: string[] = []
 
   constructor (target: string, root: CID) {
     this.target = target
@@ -108,25 +112,42 @@ export class OutputWriter {
       if (sizes.length !== node.Links.length && node.Links.length > 0) throw new UnsupportedDagError(`file node ${cid.toString()} has ${node.Links.length} links but ${sizes.length} block sizes`)
       const children: Placement[] = []
       for (let i = 0; i < node.Links.length; i++) {
-        children.push({ kind: 'file', path: where.path, offset })
+        children.push({ kind: 'file', path: where.path, offset, chunk: true })
         offset += Number(sizes[i] ?? 0n)
       }
       return { children }
     }
     if (fs.type === 'directory' || fs.type === 'hamt-sharded-directory') {
       const dirPath = where.path
-      if (where.kind === 'file' && where.offset !== 0) throw new UnsupportedDagError(`directory ${cid.toString()} sits inside a file`)
+      if (where.kind === 'file' && (where.offset !== 0 || where.chunk === true)) throw new UnsupportedDagError(`directory ${cid.toString()} sits inside a file`)
       if (dirPath === '' && this.rootIsDir == null) this.rootIsDir = true
       await this.mkdir(dirPath)
       const prefix = fs.type === 'hamt-sharded-directory' ? (Number(fs.fanout ?? 256n) - 1).toString(16).length : 0
-      const children: Placement[] = node.Links.map(link => {
+      let names = this.names.get(dirPath)
+      if (names == null) {
+        names = new Set()
+        this.names.set(dirPath, names)
+      }
+      const children: Placement[] = []
+      for (const link of node.Links) {
         const raw = link.Name ?? ''
-        if (prefix > 0 && raw.length === prefix) return { kind: 'dir', path: dirPath } // a sub-shard of the same directory
+        if (prefix > 0 && raw.length === prefix) {
+          children.push({ kind: 'dir', path: dirPath }) // a sub-shard of the same directory
+          continue
+        }
         const name = raw.slice(prefix)
         checkEntryName(name)
-        return { kind: 'file', path: dirPath === '' ? name : `${dirPath}/${name}`, offset: 0 }
-      })
+        // UnixFS: a name may appear once in a directory; two would write into one file
+        if (names.has(name)) throw new UnsafePathError(`directory entry ${JSON.stringify(name)} appears twice in ${dirPath === '' ? 'the root folder' : dirPath}`)
+        names.add(name)
+        children.push({ kind: 'file', path: dirPath === '' ? name : `${dirPath}/${name}`, offset: 0 })
+      }
       return { children }
+    }
+    if (fs.type === 'symlink') {
+      // never create links from a peer's data: a link could point a later entry outside the output
+      this.skipped.push(where.path)
+      return { children: [] }
     }
     throw new UnsupportedDagError(`UnixFS ${fs.type} nodes (${cid.toString()}) are not supported`)
   }

@@ -91,12 +91,15 @@ class Reader {
 
   uvarint (max: number): number {
     let v: number
+    let len: number
     try {
       v = varint.decode(this.buf, this.pos)
+      if (!Number.isSafeInteger(v)) throw new Error('too large')
+      len = varint.encodingLength(v)
     } catch {
       throw new ProtocolError('bad varint')
     }
-    this.pos += varint.encodingLength(v)
+    this.pos += len
     if (this.pos > this.buf.length || v > max) throw new ProtocolError(`value ${v} over its limit ${max}`)
     return v
   }

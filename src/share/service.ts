@@ -93,6 +93,8 @@ export class ShareService {
   readonly bitswap: Bitswap
   private readonly running = new Map<string, Running>()
   private busy = 0
+  private readonly unannounced = new Set<string>()
+  private retryTimer?: ReturnType<typeof setTimeout>
   private gcRunning: Promise<unknown> | undefined
   private started = false
 
@@ -123,17 +125,37 @@ export class ShareService {
     await this.db.open()
     await this.server.start()
     await this.bitswap.start()
+    this.init.host.addEventListener('peer:connect', this.onPeerConnect)
     this.started = true
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.init.host.removeEventListener('peer:connect', this.onPeerConnect)
+    if (this.retryTimer != null) clearTimeout(this.retryTimer)
     for (const r of this.running.values()) r.abort.abort()
     await Promise.allSettled([...this.running.values()].map(async r => await r.promise))
     await this.bitswap.stop()
     await this.server.stop()
     await this.db.close()
+  }
+
+  /** Announces `cid` now, or, without peers, as soon as one connects. */
+  private announce (cid: CID): void {
+    void this.providers.provide(cid).then(ok => { if (!ok && this.started) this.unannounced.add(cid.toString()) })
+  }
+
+  private readonly onPeerConnect = (): void => {
+    if (this.unannounced.size === 0 || this.retryTimer != null) return
+    // a moment for identify and the DHT's routing table to take the new peer in
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      const cids = [...this.unannounced]
+      this.unannounced.clear()
+      for (const c of cids) this.announce(CID.parse(c))
+    }, 1_000)
+    this.retryTimer.unref?.()
   }
 
   /** Announces every complete, pinned root (after start, once the node has peers). */
@@ -179,15 +201,15 @@ export class ShareService {
       addedAt: new Date().toISOString()
     }
     await this.db.put(rec)
-    void this.providers.provide(imported.cid)
+    this.announce(imported.cid)
     this.init.log.info('shared', { cid: rec.cid, name: rec.name, size: rec.size })
     return rec
   }
 
   /** Imports a file or folder, pins it and announces it. */
-  async share (path: string): Promise<RootRecord & { skipped: string[] }> {
+  async share (path: string, options: { hidden?: boolean } = {}): Promise<RootRecord & { skipped: string[] }> {
     return await this.whileBusy(async () => {
-      const imported = await importPath(path, this.blockstore)
+      const imported = await importPath(path, this.blockstore, { hidden: options.hidden })
       return { ...await this.record(imported), skipped: imported.skipped }
     })
   }
@@ -276,7 +298,7 @@ export class ShareService {
           complete: true,
           pinned: true
         })
-        if (this.init.reshare !== false) void this.providers.provide(cid)
+        if (this.init.reshare !== false) this.announce(cid)
         this.init.log.info('downloaded', { cid: key, size, peers: result.peers, seconds: result.seconds })
         return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000 }
       } finally {

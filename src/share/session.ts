@@ -102,17 +102,19 @@ interface PeerState {
   delivered: number
   partial: boolean
   closed: boolean
+  /** Answered our STATUS question. */
+  answered: boolean
 }
 
 const MAX_LINKS = 46_655 // three base-36 digits per level
 const MIN_WINDOW = 4
-const MAX_WINDOW = 32
+const MAX_WINDOW = 16
 const DONT_HAVE_RETRY_MS = 2_000
 const PROVIDER_REFRESH_MS = 5_000
 /** Wants a peer may duplicate at once in the endgame. */
 const ENDGAME_DUPLICATES = 2
 /** Block writes in flight per session. */
-const MAX_STORING = 16
+const MAX_STORING = 8
 
 function childPos (parent: string, index: number): string {
   return parent + index.toString(36).padStart(3, '0')
@@ -136,6 +138,12 @@ export class Session {
   private lastProgress = Date.now()
   private walking = 0
   private fallbackInflight = 0
+  /** Block streams being opened (their STATUS answers are awaited before falling back). */
+  private opening = 0
+  /** Peers asked for STATUS that have not answered yet. */
+  private asking = 0
+  /** One provider search has finished (the fallback waits for it). */
+  private searched = false
   private recent: Array<{ t: number, n: number }> = []
   /** Items not yet done. */
   private remaining = 0
@@ -196,7 +204,8 @@ export class Session {
       blocks: this.blocks,
       bytes: this.bytes,
       fetched: this.fetched,
-      peers: this.served.size,
+      // Bitswap does not say which peer sent a block: count it as one source only when alone
+      peers: this.served.has('bitswap') && this.served.size > 1 ? this.served.size - 1 : this.served.size,
       seconds: (Date.now() - this.started) / 1000
     })
   }
@@ -358,6 +367,8 @@ export class Session {
           opening.push(this.openPeer(peerId))
         }
         await Promise.all(opening)
+        this.searched = true
+        this.pump()
       } catch (err) {
         this.init.log.debug('provider search ended', { err })
       }
@@ -369,11 +380,14 @@ export class Session {
 
   private async openPeer (peerId: PeerId): Promise<void> {
     let stream: Stream
+    this.opening++
     try {
       stream = await this.init.host.dialProtocol(peerId, this.init.protocol, { signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]) })
     } catch (err) {
       this.init.log.debug('could not open a block stream', { peerId: peerId.toString(), err })
       return
+    } finally {
+      this.opening--
     }
     const peer: PeerState = {
       id: peerId.toString(),
@@ -386,8 +400,10 @@ export class Session {
       lastDelivery: Date.now(),
       delivered: 0,
       partial: false,
-      closed: false
+      closed: false,
+      answered: false
     }
+    this.asking++
     void this.readPeer(peer)
     this.sendQuietly(peer, encode.status(this.init.root))
   }
@@ -397,6 +413,7 @@ export class Session {
       for await (const body of readFrames(peer.stream)) {
         const msg = decodeMessage(body)
         if (msg.type === 'root') {
+          this.answered(peer)
           if (msg.status === ROOT_STATUS.NONE || blockKey(msg.cid) !== blockKey(this.init.root)) {
             this.closePeer(peer)
             return
@@ -447,9 +464,16 @@ export class Session {
       if (err instanceof ProtocolError) this.init.onMisbehaviour(peer.peerId, `block protocol: ${err.message}`)
       else if (!peer.closed) this.init.log.debug('provider stream ended', { peerId: peer.id, err })
     } finally {
+      this.answered(peer)
       this.closePeer(peer)
       this.pump()
     }
+  }
+
+  private answered (peer: PeerState): void {
+    if (peer.answered) return
+    peer.answered = true
+    this.asking--
   }
 
   /** Updates the peer's rate (EWMA) and sizes its window to about 300 ms of its data. */
@@ -541,7 +565,8 @@ export class Session {
   /** Without peerd providers, asks the fallback (Bitswap) for the first pending blocks. */
   private pumpFallback (): void {
     const fallback = this.init.fallback
-    if (fallback == null || this.peers.size > 0 || Date.now() - this.started < 1_000) return
+    // only when a search found no peerd provider: Bitswap is the slower, interop path
+    if (fallback == null || this.peers.size > 0 || !this.searched || this.opening > 0 || this.asking > 0) return
     while (this.fallbackInflight < 16 && this.pending.length > 0) {
       const item = this.pending.shift() as Item
       item.state = 'assigned'

@@ -23,6 +23,8 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     bootstrap: listOption(v, 'bootstrap'),
     api: v.api as string | undefined,
     apiAllowRemote: v['api-allow-remote'] === true ? true : undefined,
+    gateway: v.gateway as string | undefined,
+    gatewayAllowRemote: v['gateway-allow-remote'] === true ? true : undefined,
     mdns: v['no-mdns'] === true ? false : undefined,
     relay: v['no-relay'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
@@ -40,13 +42,15 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
 export const daemon: Command = {
   name: 'daemon',
   summary: 'run a node and its HTTP API in the foreground',
-  usage: 'daemon [--network main|regtest] [--listen MULTIADDR]… [--api HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns]',
+  usage: 'daemon [--network main|regtest] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns]',
   help: `  --network NAME               main (default) or regtest
   --listen MULTIADDR           listen address, repeatable; port 0 picks a free port
                                (default main: /ip4/0.0.0.0/tcp/9470 and /ip4/0.0.0.0/tcp/9471/ws;
                                 regtest: /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws)
   --api HOST:PORT              HTTP API address (default main 127.0.0.1:9480, regtest 127.0.0.1:0)
   --api-allow-remote           permit a non-loopback API address
+  --gateway HOST:PORT          serve shared content read-only over HTTP at /ipfs/<CID> (default: off)
+  --gateway-allow-remote       permit a non-loopback gateway address
   --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable
   --no-mdns                    do not discover peers on the local network
   --no-relay                   do not serve as a circuit relay for peers behind NAT
@@ -60,6 +64,8 @@ export const daemon: Command = {
     listen: { type: 'string', multiple: true },
     api: { type: 'string' },
     'api-allow-remote': { type: 'boolean' },
+    gateway: { type: 'string' },
+    'gateway-allow-remote': { type: 'boolean' },
     bootstrap: { type: 'string', multiple: true },
     'no-mdns': { type: 'boolean' },
     'no-relay': { type: 'boolean' },
@@ -91,7 +97,7 @@ export const daemon: Command = {
     if (process.send != null) process.on('disconnect', () => { onSignal('parent exited') })
     process.on('unhandledRejection', (err) => { log.error('unhandled rejection (kept running)', { err }) })
 
-    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, dataDir: ctx.dataDir, pid: process.pid }
+    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, dataDir: ctx.dataDir, pid: process.pid }
     if (ctx.json) printJson(info)
     else {
       printLines(
@@ -99,6 +105,7 @@ export const daemon: Command = {
         `  peer id:   ${info.peerId}`,
         `  network:   ${info.network}`,
         `  api:       ${info.api}`,
+        ...(info.gateway != null ? [`  gateway:   ${info.gateway}`] : []),
         `  data dir:  ${info.dataDir}`,
         ...info.addresses.map((a, i) => `  ${i === 0 ? 'listening:' : '          '} ${a}`),
         'Press Ctrl-C to stop.'

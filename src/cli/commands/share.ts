@@ -14,16 +14,18 @@ import { formatBytes, ProgressBar } from '../progress.ts'
 export const share: Command = {
   name: 'share',
   summary: 'import a file or folder, pin it and announce it',
-  usage: 'share PATH [--json]',
-  options: {},
+  usage: 'share PATH [--hidden] [--json]',
+  help: `  --hidden   include files and folders whose names start with a dot (left out by default,
+             as \`ipfs add -r\` does, so the CID matches Kubo's); symbolic links are stored as links`,
+  options: { hidden: { type: 'boolean' } },
   args: { min: 1, max: 1 },
   async run (ctx) {
     const path = resolve(ctx.positionals[0] as string)
-    const r = await new ApiClient(ctx.dataDir).post<RootRecord & { skipped: string[] }>('/api/v1/share', { path })
+    const r = await new ApiClient(ctx.dataDir).post<RootRecord & { skipped: string[] }>('/api/v1/share', { path, hidden: ctx.values.hidden === true })
     if (ctx.json) printJson({ cid: r.cid, size: r.size })
     else {
       printLines(r.cid, `  ${r.type} ${r.name}, ${formatBytes(r.size)}`)
-      if (r.skipped.length > 0) process.stderr.write(`peerd: skipped ${r.skipped.length} entries that are not regular files or folders (e.g. ${r.skipped.slice(0, 3).join(', ')})\n`)
+      if (r.skipped.length > 0) process.stderr.write(`peerd: left out ${r.skipped.length} hidden or special entries (e.g. ${r.skipped.slice(0, 3).join(', ')}); --hidden includes hidden ones\n`)
     }
     return 0
   }
