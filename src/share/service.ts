@@ -94,6 +94,8 @@ export class ShareService {
   private readonly running = new Map<string, Running>()
   private busy = 0
   private readonly unannounced = new Set<string>()
+  /** Every session not yet settled, cancelled or not. */
+  private readonly sessions = new Set<Promise<void>>()
   private retryTimer?: ReturnType<typeof setTimeout>
   private gcRunning: Promise<unknown> | undefined
   private started = false
@@ -135,7 +137,8 @@ export class ShareService {
     this.init.host.removeEventListener('peer:connect', this.onPeerConnect)
     if (this.retryTimer != null) clearTimeout(this.retryTimer)
     for (const r of this.running.values()) r.abort.abort()
-    await Promise.allSettled([...this.running.values()].map(async r => await r.promise))
+    // cancelled sessions leave `running` at once but may still be walking: wait for all of them
+    await Promise.allSettled([...this.sessions])
     await this.bitswap.stop()
     await this.server.stop()
     await this.db.close()
@@ -246,7 +249,13 @@ export class ShareService {
     })
     const running: Running = { cid: cid.toString(), session, promise: session.run(), startedAt: Date.now(), users: 1, abort }
     this.running.set(key, running)
-    void running.promise.catch(() => {}).finally(() => { this.running.delete(key) })
+    const settled = running.promise.then(() => {}, () => {})
+    this.sessions.add(settled)
+    void settled.finally(() => { this.sessions.delete(settled) })
+    // forgotten once cancelled, not when its walk ends: a caller arriving in between must not join it
+    const forget = (): void => { if (this.running.get(key) === running) this.running.delete(key) }
+    abort.signal.addEventListener('abort', forget, { once: true })
+    void running.promise.catch(() => {}).finally(forget)
     return running
   }
 

@@ -177,6 +177,7 @@ export class Session {
     const onAbort = (): void => { this.fail(new PeerdError('download cancelled', 'AbortError', 499)) }
     outer?.addEventListener('abort', onAbort, { once: true })
     const result = new Promise<SessionResult>((resolve, reject) => { this.finish = { resolve, reject } })
+    result.catch(() => {}) // may fail while the walk below runs, before it is awaited
     const ticker = setInterval(() => { this.tick() }, 500)
     try {
       await this.visit(this.init.root, '', this.init.writer?.rootPlacement())

@@ -74,6 +74,8 @@ describe('bitswap interop with a real Helia node', () => {
     cleanups.push(dir.cleanup)
     node = await startTestNode({ dataDir: dir.path })
     cleanups.push(async () => { await node.stop() })
+    // this test drives its own Bitswap instance (to watch its reports): the node's steps aside
+    await node.share.bitswap.stop()
     blockstore = new FsBlockstore(join(dir.path, 'bitswap-blocks'))
     await blockstore.open()
     bitswap = new Bitswap({
