@@ -33,6 +33,11 @@ export class PeerdGater implements ConnectionGater {
     this.bans.set(peerId.toString(), Date.now() + ms)
   }
 
+  /** Lifts a ban on `peerId` (a peer id string). */
+  unban (peerId: string): void {
+    this.bans.delete(peerId)
+  }
+
   /** Whether `peerId` is banned now. */
   isBanned (peerId: PeerId): boolean {
     const until = this.bans.get(peerId.toString())

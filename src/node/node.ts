@@ -22,6 +22,9 @@ import type { NodeConfig } from './config.ts'
 import { dataDirPaths, ensureDataDir, isGroupOrWorldReadable, loadOrCreateKey, openLockedStore } from './data-dir.ts'
 import type { DataDirPaths } from './data-dir.ts'
 
+/** How long `disconnect` keeps a peer away. */
+const DISCONNECT_HOLD_MS = 10 * 60_000
+
 /** Options of {@link createNode}: a data dir, and any {@link NodeConfig} field to override. */
 export interface NodeOptions extends Partial<NodeConfig> {
   dataDir: string
@@ -69,11 +72,13 @@ export class PeerdNode {
   readonly scores: PeerScores
   private readonly store: Level<string, Uint8Array>
   private readonly keeper: PeerKeeper
+  private readonly gater: PeerdGater
   private startedAt: number | null = null
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, scores: PeerScores }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, scores: PeerScores, gater: PeerdGater }) {
+    this.gater = init.gater
     this.share = init.share
     this.scores = init.scores
     this.config = init.config
@@ -155,6 +160,8 @@ export class PeerdNode {
   async connect (address: string, options: { signal?: AbortSignal } = {}): Promise<PeerSummary> {
     this.assertRunning()
     const ma = parseMultiaddr(address)
+    const target = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (target != null) this.gater.unban(target) // asked for explicitly: lift a disconnect's hold
     let conn: Connection
     try {
       conn = await this.libp2p.dial(ma, { signal: options.signal ?? AbortSignal.timeout(15_000) })
@@ -171,14 +178,22 @@ export class PeerdNode {
   }
 
   /**
-   * Closes every connection to `peerId` and does not redial it for ten minutes (the peer may
-   * still dial in). Returns whether there was a connection.
+   * Closes every connection to `peerId` and refuses the peer, both ways, for ten minutes (or
+   * until {@link connect} is asked for it). Returns whether there was a connection.
    */
   async disconnect (peerId: string): Promise<boolean> {
     this.assertRunning()
     const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId)
-    this.keeper.holdOff(peerId, 10 * 60_000)
-    await Promise.all(conns.map(async c => { await c.close() }))
+    const id = conns[0]?.remotePeer
+    if (id != null) this.gater.ban(id, DISCONNECT_HOLD_MS)
+    this.keeper.holdOff(peerId, DISCONNECT_HOLD_MS)
+    await Promise.all(conns.map(async c => {
+      try {
+        await c.close({ signal: AbortSignal.timeout(5_000) })
+      } catch {
+        c.abort(new Error('disconnected by the user'))
+      }
+    }))
     return conns.length > 0
   }
 
@@ -278,7 +293,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
       reshare: config.reshare
     })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, scores })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, scores, gater })
   } catch (err) {
     await store.close().catch(() => {})
     throw err

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { ApiError, PeerdError } from '../../errors.ts'
+import { ApiError, DaemonNotRunningError, PeerdError } from '../../errors.ts'
 import type { RootRecord } from '../../share/layout.ts'
 import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
@@ -88,7 +88,9 @@ export const get: Command = {
     } catch (err) {
       bar.done()
       if (interrupted) throw new PeerdError('interrupted; run the same command again to resume from what was fetched', 'Interrupted', 499)
-      throw err
+      if (err instanceof PeerdError) throw err
+      // the connection to the daemon broke mid-download: it stopped or was killed
+      throw new DaemonNotRunningError(`the daemon stopped during the download (${(err as Error).message}); start it again and run the same command to resume from what was fetched`, { cause: err })
     } finally {
       process.off('SIGINT', onSigint)
     }
