@@ -27,6 +27,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     gatewayAllowRemote: v['gateway-allow-remote'] === true ? true : undefined,
     mdns: v['no-mdns'] === true ? false : undefined,
     relay: v['no-relay'] === true ? false : undefined,
+    reshare: v['no-reshare'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
     maxConnectionsPerIp: intOption(v, 'max-connections-per-ip', 1, 100_000),
     minConnections: intOption(v, 'min-connections', 0, 100_000),
@@ -54,6 +55,7 @@ export const daemon: Command = {
   --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable
   --no-mdns                    do not discover peers on the local network
   --no-relay                   do not serve as a circuit relay for peers behind NAT
+  --no-reshare                 do not announce what this node downloads (it still serves it)
   --max-connections N          connections in total (default 300)
   --max-connections-per-ip N   inbound connections from one IP (default main 8, regtest 128)
   --min-connections N          peers to stay connected to, dialling known ones (default 8)
@@ -69,6 +71,7 @@ export const daemon: Command = {
     bootstrap: { type: 'string', multiple: true },
     'no-mdns': { type: 'boolean' },
     'no-relay': { type: 'boolean' },
+    'no-reshare': { type: 'boolean' },
     'max-connections': { type: 'string' },
     'max-connections-per-ip': { type: 'string' },
     'min-connections': { type: 'string' },
