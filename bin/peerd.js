@@ -12,19 +12,38 @@ if (!(major >= MIN_MAJOR)) {
   process.exit(1)
 }
 
-const { existsSync } = await import('node:fs')
+const { existsSync, readdirSync, statSync } = await import('node:fs')
+const { join } = await import('node:path')
 const { fileURLToPath } = await import('node:url')
 
 const root = new URL('../', import.meta.url)
 const source = new URL('src/cli/main.ts', root)
 const built = new URL('dist/cli/main.js', root)
-// In a checkout, run the TypeScript sources directly (Node strips the types); an installed
-// package (under node_modules, where Node will not strip types) runs the compiled dist/.
+const stamp = fileURLToPath(new URL('dist/BUILD_STAMP', root))
+// An installed package (under node_modules, where Node will not strip types) runs the compiled
+// dist/. In a checkout, dist/ runs too while it is newer than every source file (it starts faster
+// and uses less memory than stripping types); after an edit, the sources run directly.
 const inNodeModules = fileURLToPath(root).split(/[\\/]/).includes('node_modules')
 const canStrip = process.features?.typescript != null && process.features.typescript !== false
 
+/** Whether a file under `dir` changed after `since` (ms). */
+function changedSince (dir, since) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory() ? changedSince(p, since) : statSync(p).mtimeMs > since) return true
+  }
+  return false
+}
+function distIsFresh () {
+  if (!existsSync(built) || !existsSync(stamp)) return false
+  if (!existsSync(source)) return true
+  return !changedSince(fileURLToPath(new URL('src/', root)), statSync(stamp).mtimeMs)
+}
+
 let entry
-if (!inNodeModules && canStrip && existsSync(source)) entry = source
+if (inNodeModules && existsSync(built)) entry = built
+else if (process.env.PEERD_FROM_SOURCE !== '1' && distIsFresh()) entry = built
+else if (canStrip && existsSync(source)) entry = source
 else if (existsSync(built)) entry = built
 else {
   process.stderr.write('peerd: no runnable code found: run `npm run build` (or use Node.js 24, which runs the sources).\n')

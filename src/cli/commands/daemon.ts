@@ -1,7 +1,6 @@
 /** `peerd daemon`: runs a node and its API in the foreground until SIGINT/SIGTERM. */
 import { readConfigFile, resolveDaemonConfig } from '../../node/config.ts'
 import type { DaemonConfig } from '../../node/config.ts'
-import { startDaemon } from '../../node/daemon.ts'
 import { isNetworkName, NETWORK_NAMES } from '../../net/networks.ts'
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../utils/logger.ts'
 import { UsageError } from '../../errors.ts'
@@ -81,6 +80,8 @@ export const daemon: Command = {
   async run (ctx) {
     const config = await daemonConfigFromArgs(ctx)
     const log = createLogger({ level: config.logLevel })
+    // loaded here, not at the top: other commands need none of libp2p and start faster
+    const { startDaemon } = await import('../../node/daemon.ts')
     const d = await startDaemon(config, log)
 
     let signals = 0
