@@ -1,0 +1,113 @@
+/** Medians, rates, the ratios against the targets, and the printed table of `bench:share`. */
+import type { MachineInfo } from './machine.ts'
+import type { Sample } from './scenarios.ts'
+
+/** The measured scenarios, by their letter in the issue. */
+export type ScenarioKey = 'a' | 'b' | 'c' | 'd'
+
+/** The median of one scenario's runs. */
+export interface ScenarioResult {
+  key: ScenarioKey
+  name: string
+  /** How `seconds` was taken. */
+  timer: string
+  /** Median seconds. */
+  seconds: number
+  /** Median of the daemon's own timer (peerd scenarios). */
+  reportedSeconds?: number
+  /** Peers that served, per run (peerd scenarios). */
+  peers?: number[]
+  /** Median cores' worth of CPU used by processes outside the benchmark during the transfers. */
+  background?: number
+  /** Median CPU-seconds the benchmark's processes used per transfer (both ends, user and system). */
+  cpu?: { user: number, sys: number }
+  samples: Sample[]
+  note?: string
+}
+
+/** A ratio of two scenarios' rates, with its target if it has one. */
+export interface Ratio {
+  name: string
+  value: number
+  /** Pass when value ≥ target. */
+  target?: number
+  pass?: boolean
+}
+
+/** The median of a non-empty list. */
+export function median (values: number[]): number {
+  const s = [...values].sort((x, y) => x - y)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+/** Summarises one scenario's samples by their medians. */
+export function summarise (key: ScenarioKey, name: string, timer: string, samples: Sample[], note?: string): ScenarioResult {
+  const r: ScenarioResult = { key, name, timer, seconds: median(samples.map(s => s.seconds)), samples }
+  const reported = samples.flatMap(s => s.reportedSeconds != null ? [s.reportedSeconds] : [])
+  if (reported.length > 0) r.reportedSeconds = median(reported)
+  const peers = samples.flatMap(s => s.peers != null ? [s.peers] : [])
+  if (peers.length > 0) r.peers = peers
+  const background = samples.flatMap(s => s.background != null ? [s.background] : [])
+  if (background.length > 0) r.background = median(background)
+  const cpu = samples.flatMap(s => s.cpu != null ? [s.cpu] : [])
+  if (cpu.length > 0) r.cpu = { user: median(cpu.map(c => c.user)), sys: median(cpu.map(c => c.sys)) }
+  if (note != null) r.note = note
+  return r
+}
+
+/** Decimal megabytes per second. */
+export function mbps (bytes: number, seconds: number): number {
+  return bytes / 1e6 / seconds
+}
+
+/** The ratios of the issue: b/a (target ≥ 0.6), b/c (target ≥ 4), d/b; on rates, from CLI wall time for b and d. */
+export function ratios (results: Partial<Record<ScenarioKey, ScenarioResult>>): Ratio[] {
+  const rate = (r: ScenarioResult | undefined, own = false): number | undefined =>
+    r == null ? undefined : 1 / (own ? (r.reportedSeconds ?? r.seconds) : r.seconds)
+  const out: Ratio[] = []
+  const add = (name: string, x: number | undefined, y: number | undefined, target?: number): void => {
+    if (x == null || y == null) return
+    const value = x / y
+    out.push(target == null ? { name, value } : { name, value, target, pass: value >= target })
+  }
+  const { a, b, c, d } = results
+  add('b/a', rate(b), rate(a), 0.6)
+  add('b/c', rate(b), rate(c), 4)
+  add('d/b', rate(d), rate(b))
+  add('b/a (daemon timer)', rate(b, true), rate(a))
+  add('b/c (daemon timer)', rate(b, true), rate(c))
+  add('d/b (daemon timers)', rate(d, true), rate(b, true))
+  return out
+}
+
+function pad (s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n)
+}
+
+/** The report as lines of text: machine, table of scenarios, ratios with PASS / FAIL. */
+export function formatReport (machine: MachineInfo, bytes: number, runs: number, results: ScenarioResult[], rs: Ratio[]): string[] {
+  const lines = [
+    `bench:share — ${(bytes / 2 ** 20).toFixed(0)} MiB over loopback, median of ${runs} run${runs === 1 ? '' : 's'}`,
+    `date:    ${machine.date}; peerd at ${machine.commit}`,
+    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ${machine.os}, Node.js ${machine.node}; load average ${machine.load} at the start`,
+    '',
+    `${pad('', 3)}${pad('scenario', 38)}${pad('seconds', 9, true)}${pad('MB/s', 8, true)}${pad('MiB/s', 8, true)}${pad('CPU u+s', 13, true)}  timer / notes`
+  ]
+  const row = (key: string, name: string, seconds: number, cpu: string, notes: string): string =>
+    `${pad(key, 3)}${pad(name, 38)}${pad(seconds.toFixed(2), 9, true)}${pad(mbps(bytes, seconds).toFixed(1), 8, true)}${pad((bytes / 2 ** 20 / seconds).toFixed(1), 8, true)}${pad(cpu, 13, true)}  ${notes}`
+  for (const r of results) {
+    const peers = r.peers != null ? `; served by ${r.peers.join(', ')} peer(s)` : ''
+    const others = r.background != null ? `; others used ${r.background.toFixed(2)} cores` : ''
+    const cpu = r.cpu != null ? `${r.cpu.user.toFixed(1)}+${r.cpu.sys.toFixed(1)}` : '-'
+    lines.push(row(r.key, r.name, r.seconds, cpu, `${r.timer}${peers}${r.note != null ? `; ${r.note}` : ''}${others}`))
+    if (r.reportedSeconds != null) lines.push(row('', '  (same, daemon\'s own timer)', r.reportedSeconds, '', '`seconds` printed by peerd get'))
+  }
+  lines.push('', 'CPU u+s: user + system CPU-seconds of all the benchmark\'s processes (both ends) over the fetching process\'s life.')
+  lines.push('', 'ratios of rates:')
+  for (const r of rs) {
+    const verdict = r.target == null ? '' : `  target ≥ ${r.target}: ${r.pass === true ? 'PASS' : 'FAIL'}`
+    lines.push(`  ${pad(r.name, 22)}${pad(r.value.toFixed(2), 7, true)}${verdict}`)
+  }
+  return lines
+}
