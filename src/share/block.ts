@@ -54,13 +54,18 @@ export function decodeCid (bytes: Uint8Array): CID | undefined {
   }
 }
 
-/** Whether `bytes` hash to `cid`'s multihash. */
-export function verifyBlock (cid: CID, bytes: Uint8Array): boolean {
+/** Whether `bytes` (one buffer, or chunks in order) hash to `cid`'s multihash. */
+export function verifyBlock (cid: CID, bytes: Uint8Array | Iterable<Uint8Array>): boolean {
   const mh = cid.multihash
-  if (mh.code === IDENTITY) return Buffer.compare(Buffer.from(mh.digest), Buffer.from(bytes)) === 0
+  if (mh.code === IDENTITY) {
+    const all = bytes instanceof Uint8Array ? bytes : Buffer.concat([...bytes])
+    return Buffer.compare(Buffer.from(mh.digest), Buffer.from(all)) === 0
+  }
   if (mh.code !== SHA2_256 || mh.size !== 32) return false
-  const digest = createHash('sha256').update(bytes).digest()
-  return Buffer.compare(digest, Buffer.from(mh.digest)) === 0
+  const hash = createHash('sha256')
+  if (bytes instanceof Uint8Array) hash.update(bytes)
+  else for (const chunk of bytes) hash.update(chunk)
+  return Buffer.compare(hash.digest(), Buffer.from(mh.digest)) === 0
 }
 
 /** The child CIDs of a block (none for raw blocks), in link order. */

@@ -14,6 +14,7 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { base32 } from 'multiformats/bases/base32'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { PeerdError } from '../errors.ts'
 import { blockKey, MAX_BLOCK_SIZE, verifyBlock } from './block.ts'
 
@@ -107,11 +108,13 @@ export class FsBlockstore implements Blockstore {
   }
 
   /** Records that verified block `cid` lives at `ref` (already written there). */
-  async putRef (cid: CID, ref: BlockRef, data: Uint8Array): Promise<void> {
+  async putRef (cid: CID, ref: BlockRef, data: Uint8Array | Uint8ArrayList): Promise<void> {
     if (this.refs == null) throw new Error('this block store keeps no references')
     await this.refs.put(blockKey(cid), ref)
-    this.remember(blockKey(cid), data)
-    for (const fn of this.listeners) fn(cid, data)
+    if (data instanceof Uint8Array) this.remember(blockKey(cid), data)
+    if (this.listeners.size === 0) return
+    const bytes = data instanceof Uint8Array ? data : data.subarray()
+    for (const fn of this.listeners) fn(cid, bytes)
   }
 
   private async readRef (cid: CID): Promise<Uint8Array | undefined> {

@@ -62,13 +62,31 @@ export class ShareDb {
     await this.db.del(`root/${cid}`)
   }
 
-  /** The block reference table, for the block store. */
+  /**
+   * The block reference table, for the block store. Puts made in the same turn of the event
+   * loop go to disk in one batch (a download stores a reference per block).
+   */
   refs (): RefStore {
     const db = this.db
+    let pending = new Map<string, BlockRef>()
+    let scheduled: Promise<void> | undefined
+    const flush = async (): Promise<void> => {
+      const batch = pending
+      pending = new Map()
+      scheduled = undefined
+      await db.batch([...batch].map(([key, value]) => ({ type: 'put' as const, key: `ref/${key}`, value })))
+    }
     return {
-      get: async (key) => (await db.get(`ref/${key}`) ?? undefined) as BlockRef | undefined,
-      put: async (key, ref) => { await db.put(`ref/${key}`, ref) },
-      delete: async (key) => { await db.del(`ref/${key}`) },
+      get: async (key) => pending.get(key) ?? (await db.get(`ref/${key}`) ?? undefined) as BlockRef | undefined,
+      put: async (key, ref) => {
+        pending.set(key, ref)
+        scheduled ??= new Promise<void>(resolve => setImmediate(resolve)).then(flush)
+        await scheduled
+      },
+      delete: async (key) => {
+        pending.delete(key)
+        await db.del(`ref/${key}`)
+      },
       keys: async function * () {
         for await (const k of db.keys({ gte: 'ref/', lt: 'ref0' })) yield k.slice(4)
       }

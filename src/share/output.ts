@@ -16,6 +16,7 @@ import { basename, dirname, join } from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidArgumentError, PeerdError } from '../errors.ts'
 import { checkEntryName, UnsafePathError } from './export.ts'
 
@@ -82,16 +83,16 @@ export class OutputWriter {
    * Places block `cid` (its verified `bytes`) and returns where its children go, in link
    * order. Raw leaves are written at their offset; returns `ref` for them.
    */
-  async place (where: Placement | undefined, cid: CID, bytes: Uint8Array): Promise<{ children: Placement[], ref?: BlockRef }> {
+  async place (where: Placement | undefined, cid: CID, data: Uint8Array | Uint8ArrayList): Promise<{ children: Placement[], ref?: BlockRef }> {
     if (where == null) return { children: [] }
     if (cid.code !== dagPb.code) {
       // a raw leaf: file data
       if (where.kind !== 'file') throw new UnsupportedDagError(`raw block ${cid.toString()} sits where a directory belongs`)
       if (where.path === '' && this.rootIsDir == null) this.rootIsDir = false
-      await this.write(where.path, where.offset, bytes)
-      return { children: [], ref: { path: this.tempPath(where.path), offset: where.offset, size: bytes.length } }
+      await this.write(where.path, where.offset, data)
+      return { children: [], ref: { path: this.tempPath(where.path), offset: where.offset, size: data.byteLength } }
     }
-    const node = dagPb.decode(bytes)
+    const node = dagPb.decode(data instanceof Uint8Array ? data : data.subarray())
     let fs: UnixFS
     try {
       fs = UnixFS.unmarshal(node.Data ?? new Uint8Array())
@@ -176,14 +177,35 @@ export class OutputWriter {
     return await h
   }
 
-  private async write (rel: string, offset: number, data: Uint8Array): Promise<void> {
+  private async write (rel: string, offset: number, data: Uint8Array | Uint8ArrayList): Promise<void> {
     const fh = await this.handle(rel)
-    let done = 0
-    while (done < data.length) {
-      const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done)
-      done += bytesWritten
+    if (data instanceof Uint8ArrayList) {
+      // the chunks as they came off the network, in one system call
+      const chunks = [...data]
+      let at = offset
+      while (chunks.length > 0) {
+        let { bytesWritten } = await fh.writev(chunks, at)
+        at += bytesWritten
+        // a short write: drop what went out and go on from there
+        while (bytesWritten > 0 && chunks.length > 0) {
+          const first = chunks[0] as Uint8Array
+          if (bytesWritten >= first.length) {
+            bytesWritten -= first.length
+            chunks.shift()
+          } else {
+            chunks[0] = first.subarray(bytesWritten)
+            bytesWritten = 0
+          }
+        }
+      }
+    } else {
+      let done = 0
+      while (done < data.length) {
+        const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done)
+        done += bytesWritten
+      }
     }
-    this.bytes += data.length
+    this.bytes += data.byteLength
   }
 
   /** Closes files; with `complete`, renames the output into place. */

@@ -113,6 +113,9 @@ class Reader {
     return cid
   }
 
+  /** Bytes read so far. */
+  get offset (): number { return this.pos }
+
   rest (): Uint8Array {
     const r = this.buf.subarray(this.pos)
     this.pos = this.buf.length
@@ -160,11 +163,36 @@ export function decodeMessage (body: Uint8Array): Message {
   return msg
 }
 
+/** A BLOCK message whose bytes are still the chunks they arrived in (not copied together). */
+export interface BlockFrame { type: 'block', cid: CID, data: Uint8ArrayList }
+
+/**
+ * Decodes one frame body, leaving a block's bytes in their chunks: the download path hashes
+ * and writes them chunk by chunk, so a 1 MiB block is never copied into one buffer.
+ */
+export function decodeFrame (body: Uint8ArrayList): Message | BlockFrame {
+  if (body.byteLength > 0 && body.get(0) === MSG.BLOCK) {
+    // the header is the type byte, the CID's length and the CID: at most 1 + 10 + MAX_CID_BYTES
+    const head = new Reader(body.subarray(0, Math.min(body.byteLength, 11 + MAX_CID_BYTES)))
+    head.byte()
+    const cid = head.cid()
+    const data = body.sublist(head.offset)
+    if (data.byteLength > MAX_BLOCK_SIZE) throw new ProtocolError('block over the size limit')
+    return { type: 'block', cid, data }
+  }
+  return decodeMessage(body.subarray())
+}
+
 /**
  * Splits a byte stream into frames, never buffering more than one frame; a declared length
  * over MAX_FRAME fails before any of it is read.
  */
 export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8Array> {
+  for await (const body of readFrameLists(source)) yield body.subarray()
+}
+
+/** {@link readFrames}, yielding each frame as the chunks it arrived in (no copy). */
+export async function * readFrameLists (source: AsyncIterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8ArrayList> {
   const buf = new Uint8ArrayList()
   for await (const chunk of source) {
     buf.append(chunk)
@@ -179,7 +207,7 @@ export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8Arra
       if (len > MAX_FRAME) throw new ProtocolError(`frame of ${len} bytes over the ${MAX_FRAME} limit`)
       const head = varint.encodingLength(len)
       if (buf.byteLength < head + len) break
-      const body = buf.subarray(head, head + len)
+      const body = buf.sublist(head, head + len)
       buf.consume(head + len)
       yield body
     }

@@ -21,7 +21,8 @@ import type { Logger } from '../utils/logger.ts'
 import { blockKey, childLinks, verifyBlock } from './block.ts'
 import type { FsBlockstore } from './blockstore.ts'
 import type { OutputWriter, Placement } from './output.ts'
-import { decodeMessage, encode, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
+import { decodeFrame, encode, MAX_WANTS, ProtocolError, readFrameLists, ROOT_STATUS } from './protocol.ts'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /** Content could not be found or fetched in time. */
 export class ContentNotFoundError extends PeerdError {
@@ -270,7 +271,7 @@ export class Session {
   }
 
   /** A verified block arrived (or was found locally): store it, expand its links. */
-  private async accept (item: Item, bytes: Uint8Array, from: PeerState | undefined): Promise<void> {
+  private async accept (item: Item, data: Uint8Array | Uint8ArrayList, from: PeerState | undefined): Promise<void> {
     if (item.state === 'done' || item.state === 'storing') return
     const idx = this.pending.indexOf(item)
     if (idx >= 0) this.pending.splice(idx, 1)
@@ -280,35 +281,45 @@ export class Session {
       if (holder !== from && !holder.closed) this.sendQuietly(holder, encode.cancel([item.cid]))
     }
     item.holders.clear()
+    const size = data.byteLength
     this.blocks++
-    this.bytes += bytes.length
+    this.bytes += size
     this.lastProgress = Date.now()
     if (from != null) {
-      this.fetched += bytes.length
-      this.recent.push({ t: Date.now(), n: bytes.length })
+      this.fetched += size
+      this.recent.push({ t: Date.now(), n: size })
     }
+    // raw leaves stay in their chunks (written with writev); inner nodes are decoded, so joined
+    const isLeaf = item.cid.code === 0x55
+    const bytes = data instanceof Uint8ArrayList ? (isLeaf && this.init.writer != null ? undefined : data.subarray()) : data
     const writer = this.init.writer
     let places: Placement[][] = []
     if (writer != null) {
-      const main = await writer.place(item.place, item.cid, bytes)
+      const main = await writer.place(item.place, item.cid, bytes ?? data)
       places = [main.children]
       if (from != null) {
         // the leaf now lives in the output file: keep a reference, not a second copy
-        if (main.ref != null) await this.init.blockstore.putRef(item.cid, main.ref, bytes)
-        else await this.init.blockstore.putVerified(item.cid, bytes)
+        if (main.ref != null) await this.init.blockstore.putRef(item.cid, main.ref, bytes ?? data)
+        else await this.init.blockstore.putVerified(item.cid, bytes ?? (data as Uint8ArrayList).subarray())
       }
       // no await between the last check of `extra` and `done` below: none is missed
       for (let i = 0; i < (item.extra?.length ?? 0); i++) {
-        places.push((await writer.place(item.extra?.[i], item.cid, bytes)).children)
+        places.push((await writer.place(item.extra?.[i], item.cid, bytes ?? data)).children)
       }
     } else if (from != null) {
-      await this.init.blockstore.putVerified(item.cid, bytes)
+      await this.init.blockstore.putVerified(item.cid, bytes ?? (data as Uint8ArrayList).subarray())
     }
     item.state = 'done'
     this.remaining--
+    if (isLeaf) {
+      if (item.pos === '') this.total = size
+      this.checkDone()
+      return
+    }
+    const node = bytes ?? (data as Uint8ArrayList).subarray()
     let links: CID[]
     try {
-      links = childLinks(item.cid, bytes)
+      links = childLinks(item.cid, node)
     } catch (err) {
       this.fail(new PeerdError(`block ${item.cid.toString()} is not a valid dag-pb node: ${(err as Error).message}`, 'InvalidDagError', 422))
       return
@@ -317,7 +328,7 @@ export class Session {
       this.fail(new PeerdError(`block ${item.cid.toString()} has ${links.length} links, over the ${MAX_LINKS} peerd follows`, 'InvalidDagError', 422))
       return
     }
-    if (item.pos === '') this.total = bytes.length + this.linkSizes(item.cid, bytes)
+    if (item.pos === '') this.total = node.length + this.linkSizes(item.cid, node)
     await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), places[0]?.[i]) }))
     for (const more of places.slice(1)) {
       await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), more[i]) }))
@@ -411,8 +422,8 @@ export class Session {
 
   private async readPeer (peer: PeerState): Promise<void> {
     try {
-      for await (const body of readFrames(peer.stream)) {
-        const msg = decodeMessage(body)
+      for await (const body of readFrameLists(peer.stream)) {
+        const msg = decodeFrame(body)
         if (msg.type === 'root') {
           this.answered(peer)
           if (msg.status === ROOT_STATUS.NONE || blockKey(msg.cid) !== blockKey(this.init.root)) {
@@ -438,7 +449,7 @@ export class Session {
             return
           }
           peer.inflight.delete(key)
-          this.measure(peer, msg.data.length, sent.sentAt)
+          this.measure(peer, msg.data.byteLength, sent.sentAt)
           this.served.add(peer.id)
           // write in the background so the next block is read meanwhile; bounded
           const storing = this.accept(sent.item, msg.data, peer).catch((err: Error) => {
