@@ -7,10 +7,9 @@
  * const url = await api.start() // http://127.0.0.1:PORT
  * ```
  */
+import { closeHttp, listenHttp } from '../utils/http-server.ts'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { ListenError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import type { Logger } from '../utils/logger.ts'
 import { createRouter } from './router.ts'
@@ -44,31 +43,12 @@ export class ApiServer {
 
   /** Listens; resolves to the base URL (`http://HOST:PORT`). */
   async start (): Promise<string> {
-    const { host, port } = this.init
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE'
-          ? 'address already in use: stop what uses it, or pick another with --api (port 0 picks a free one)'
-          : err.message
-        reject(new ListenError(`cannot serve the API on ${host}:${port}: ${why}`, { cause: err }))
-      }
-      this.server.once('error', onError)
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError)
-        resolve()
-      })
-    })
-    const addr = this.server.address() as AddressInfo
-    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-    this.url = `http://${h}:${addr.port}`
+    this.url = await listenHttp(this.server, this.init.host, this.init.port, 'API', '--api')
     return this.url
   }
 
   /** Stops accepting requests and closes open connections. */
   async stop (): Promise<void> {
-    await new Promise<void>(resolve => {
-      this.server.close(() => { resolve() })
-      this.server.closeAllConnections()
-    })
+    await closeHttp(this.server)
   }
 }

@@ -10,13 +10,13 @@
  * const url = await gateway.start() // http://127.0.0.1:8080, then GET url + '/ipfs/<CID>'
  * ```
  */
+import { closeHttp, listenHttp } from '../utils/http-server.ts'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { ReadableStorage, UnixFSDirectory, UnixFSDirectoryEntry, UnixFSEntry } from 'ipfs-unixfs-exporter'
-import { InvalidArgumentError, ListenError, PeerdError } from '../errors.ts'
+import { InvalidArgumentError, PeerdError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import { parseCid } from './block.ts'
 import type { ShareService } from './service.ts'
@@ -198,33 +198,13 @@ export class Gateway {
 
   /** Listens; resolves to the base URL (`http://HOST:PORT`). */
   async start (): Promise<string> {
-    const { host, port } = this.init
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const why = err.code === 'EADDRINUSE'
-          ? 'address already in use: stop what uses it, or pick another with --gateway (port 0 picks a free one)'
-          : err.message
-        reject(new ListenError(`cannot serve the gateway on ${host}:${port}: ${why}`, { cause: err }))
-      }
-      this.server.once('error', onError)
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError)
-        resolve()
-      })
-    })
-    const addr = this.server.address() as AddressInfo
-    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-    this.url = `http://${h}:${addr.port}`
+    this.url = await listenHttp(this.server, this.init.host, this.init.port, 'gateway', '--gateway')
     return this.url
   }
 
   /** Stops accepting requests and closes open connections (aborting their fetches). */
   async stop (): Promise<void> {
-    if (!this.server.listening) return
-    await new Promise<void>(resolve => {
-      this.server.close(() => { resolve() })
-      this.server.closeAllConnections()
-    })
+    await closeHttp(this.server)
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
