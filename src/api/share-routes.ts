@@ -2,6 +2,7 @@
  * Share routes of the API: share, add (upload), get (NDJSON progress stream), cat (byte
  * stream), ls, unshare, gc and transfers.
  */
+import { once } from 'node:events'
 import { isAbsolute } from 'node:path'
 import { errorToJson, InvalidArgumentError, PeerdError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
@@ -99,16 +100,19 @@ export function shareRoutes (node: PeerdNode): Route[] {
         const first = await it.next()
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' })
         try {
+          // waits for drain end when the client leaves (the abort), so nothing is left hanging
           if (first.done !== true) {
-            if (!res.write(first.value)) await new Promise(resolve => res.once('drain', resolve))
+            if (!res.write(first.value)) await once(res, 'drain', { signal: abort.signal })
             for (let r = await it.next(); r.done !== true; r = await it.next()) {
-              if (!res.write(r.value)) await new Promise(resolve => res.once('drain', resolve))
+              if (!res.write(r.value)) await once(res, 'drain', { signal: abort.signal })
             }
           }
           res.end()
         } catch (err) {
-          node.log.debug('cat stream failed', { err })
-          res.destroy(err as Error)
+          if (!abort.signal.aborted) node.log.debug('cat stream failed', { err })
+          res.destroy()
+        } finally {
+          await it.return?.(undefined) // runs the reader's cleanup: releases its download
         }
         return HANDLED
       }

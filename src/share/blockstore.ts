@@ -40,6 +40,31 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
   return Buffer.concat(parts)
 }
 
+/** Reads `size` bytes at `offset`: the bytes, 'missing' (no such file, or too short), or 'error'. */
+async function readRange (path: string, offset: number, size: number): Promise<Uint8Array | 'missing' | 'error'> {
+  let fh
+  try {
+    fh = await open(path, 'r')
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'missing' : 'error'
+  }
+  try {
+    const buf = Buffer.allocUnsafe(size)
+    const { bytesRead } = await fh.read(buf, 0, size, offset)
+    return bytesRead === size ? buf : 'missing'
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'missing' : 'error'
+  } finally {
+    await fh.close()
+  }
+}
+
+/** The final path of a path inside a download's temporary output (see OutputWriter), if it is one. */
+export function finalPathOf (path: string): string | undefined {
+  const m = /^(.*)[\\/]\.([^/\\]+)\.[A-Za-z0-9]{12}\.peerd-part((?:[\\/].*)?)$/.exec(path)
+  return m == null ? undefined : `${m[1] ?? ''}/${m[2] ?? ''}${m[3] ?? ''}`
+}
+
 /** A listener told of every block newly stored. */
 export type PutListener = (cid: CID, bytes: Uint8Array) => void
 
@@ -98,7 +123,11 @@ export class FsBlockstore implements Blockstore {
       await stat(this.pathOf(cid).file)
       return true
     } catch {
-      return await this.refOf(cid) != null
+      // a reference counts only while its file still reaches that far (the bytes are verified on read)
+      const ref = await this.refOf(cid)
+      if (ref == null) return false
+      const st = await stat(ref.path).catch(() => undefined)
+      return st != null && st.size >= ref.offset + ref.size
     }
   }
 
@@ -121,20 +150,20 @@ export class FsBlockstore implements Blockstore {
     const key = blockKey(cid)
     const ref = await this.refs?.get(key)
     if (ref == null) return undefined
-    let data: Uint8Array | undefined
-    try {
-      const fh = await open(ref.path, 'r')
-      try {
-        const buf = Buffer.allocUnsafe(ref.size)
-        const { bytesRead } = await fh.read(buf, 0, ref.size, ref.offset)
-        data = bytesRead === ref.size ? buf : undefined
-      } finally {
-        await fh.close()
+    const data = await readRange(ref.path, ref.offset, ref.size)
+    if (data === 'missing') {
+      // a download renamed its output into place after this reference was written: follow it
+      const moved = finalPathOf(ref.path)
+      if (moved != null) {
+        const there = await readRange(moved, ref.offset, ref.size)
+        if (there instanceof Uint8Array && verifyBlock(cid, there)) {
+          await this.refs?.put(key, { ...ref, path: moved })
+          return there
+        }
       }
-    } catch {
-      data = undefined
     }
-    if (data == null || !verifyBlock(cid, data)) {
+    if (data === 'error') return undefined // a passing I/O error: keep the reference
+    if (data === 'missing' || !verifyBlock(cid, data)) {
       // the file was moved, truncated or changed: this block is gone
       await this.refs?.delete(key).catch(() => {})
       return undefined

@@ -10,7 +10,8 @@
  * names are checked before anything is written: `..`, `.`, empty, or with a slash, backslash
  * or NUL is refused.
  */
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
@@ -47,6 +48,7 @@ export class OutputWriter {
   private bytes = 0
   private rootIsDir: boolean | undefined
   private readonly names = new Map<string, Set<string>>()
+  private readonly closing: Array<Promise<void>> = []
   /** Symbolic links in the content, not created. */
   readonly skipped: string[] = []
 
@@ -77,6 +79,12 @@ export class OutputWriter {
     await mkdir(dirname(this.target), { recursive: true })
     const existing = await stat(this.target).catch(() => undefined)
     if (existing?.isDirectory() === true) throw new InvalidArgumentError(`${this.target} already exists and is a directory: remove it or choose another path with -o`)
+    // the temporary name is predictable: never follow a link planted there, nor use another
+    // user's file (it would make this daemon write wherever the link points)
+    const temp = await lstat(this.temp).catch(() => undefined)
+    if (temp != null && (temp.isSymbolicLink() || (!temp.isFile() && !temp.isDirectory()) || (process.getuid != null && temp.uid !== process.getuid()))) {
+      throw new UnsafePathError(`refusing to write through ${this.temp}: it is a link, a special file or another user's; remove it`)
+    }
   }
 
   /**
@@ -156,25 +164,43 @@ export class OutputWriter {
   private async mkdir (rel: string): Promise<void> {
     const p = this.tempPath(rel)
     if (this.dirs.has(p)) return
-    await mkdir(p, { recursive: true })
     this.dirs.add(p)
+    const parts = rel === '' ? [] : rel.split('/')
+    // one level at a time, refusing links, so nothing is created outside the temporary tree
+    for (let i = 0; i <= parts.length; i++) {
+      const dir = this.tempPath(parts.slice(0, i).join('/'))
+      try {
+        await mkdir(dir, { mode: 0o755 })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const st = await lstat(dir)
+        if (!st.isDirectory()) throw new UnsafePathError(`refusing to write through ${dir}: it is not a plain directory`)
+      }
+    }
   }
 
-  private async handle (rel: string): Promise<FileHandle> {
+  private handle (rel: string): Promise<FileHandle> {
     const p = this.tempPath(rel)
-    let h = this.handles.get(p)
-    if (h == null) {
-      if (this.handles.size >= MAX_OPEN_FILES) {
+    const cached = this.handles.get(p)
+    if (cached != null) {
+      // most recently used last, so eviction closes the least recently used
+      this.handles.delete(p)
+      this.handles.set(p, cached)
+      return cached
+    }
+    // the promise goes in the map before any await: concurrent writes share one handle
+    const h = (async () => {
+      if (this.handles.size > MAX_OPEN_FILES) {
         const [oldest, fh] = this.handles.entries().next().value as [string, Promise<FileHandle>]
         this.handles.delete(oldest)
-        await (await fh).close()
+        this.closing.push(fh.then(async f => { await f.close() }).catch(() => {}))
       }
       if (rel !== '') await this.mkdir(dirname(rel) === '.' ? '' : dirname(rel))
-      // 'a+' would append; open for writing at offsets without truncating what a resume kept
-      h = open(p, 'r+').catch(async () => await open(p, 'w+'))
-      this.handles.set(p, h)
-    }
-    return await h
+      // no truncation (a resume keeps what was written); never through a symbolic link
+      return await open(p, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644)
+    })()
+    this.handles.set(p, h)
+    return h
   }
 
   private async write (rel: string, offset: number, data: Uint8Array | Uint8ArrayList): Promise<void> {
@@ -212,7 +238,8 @@ export class OutputWriter {
   async finish (complete: boolean): Promise<{ path: string, type: 'file' | 'directory' } | undefined> {
     const handles = [...this.handles.values()]
     this.handles.clear()
-    await Promise.all(handles.map(async h => { await (await h).close().catch(() => {}) }))
+    await Promise.all(handles.map(async h => { await (await h.catch(() => undefined))?.close().catch(() => {}) }))
+    await Promise.all(this.closing.splice(0))
     if (!complete) return undefined
     if (this.rootIsDir === true) {
       const existing = await stat(this.target).catch(() => undefined)

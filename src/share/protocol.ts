@@ -187,12 +187,15 @@ export function decodeFrame (body: Uint8ArrayList): Message | BlockFrame {
  * Splits a byte stream into frames, never buffering more than one frame; a declared length
  * over MAX_FRAME fails before any of it is read.
  */
-export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8Array> {
-  for await (const body of readFrameLists(source)) yield body.subarray()
+export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxFrame = MAX_FRAME): AsyncGenerator<Uint8Array> {
+  for await (const body of readFrameLists(source, maxFrame)) yield body.subarray()
 }
 
+/** Largest frame a downloader sends (a WANT of MAX_WANTS CIDs of the longest size): what a server accepts. */
+export const MAX_REQUEST_FRAME = 1 + 10 + MAX_WANTS * (10 + MAX_CID_BYTES)
+
 /** {@link readFrames}, yielding each frame as the chunks it arrived in (no copy). */
-export async function * readFrameLists (source: AsyncIterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8ArrayList> {
+export async function * readFrameLists (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxFrame = MAX_FRAME): AsyncGenerator<Uint8ArrayList> {
   const buf = new Uint8ArrayList()
   for await (const chunk of source) {
     buf.append(chunk)
@@ -204,7 +207,7 @@ export async function * readFrameLists (source: AsyncIterable<Uint8Array | Uint8
         if (buf.byteLength >= 10) throw new ProtocolError('bad frame length')
         break // the varint itself is split across chunks
       }
-      if (len > MAX_FRAME) throw new ProtocolError(`frame of ${len} bytes over the ${MAX_FRAME} limit`)
+      if (len > maxFrame) throw new ProtocolError(`frame of ${len} bytes over the ${maxFrame} limit`)
       const head = varint.encodingLength(len)
       if (buf.byteLength < head + len) break
       const body = buf.sublist(head, head + len)

@@ -9,7 +9,7 @@ import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
 import { blockKey } from './block.ts'
-import { decodeMessage, encode, ProtocolError, readFrames } from './protocol.ts'
+import { decodeMessage, encode, MAX_REQUEST_FRAME, ProtocolError, readFrames } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
 
 /** Options of a {@link BlockServer}. */
@@ -106,7 +106,8 @@ export class BlockServer {
     }
 
     try {
-      for await (const body of readFrames(stream)) {
+      // a downloader's frames are small: never buffer a block-sized one from it
+      for await (const body of readFrames(stream, MAX_REQUEST_FRAME)) {
         const msg = decodeMessage(body)
         if (msg.type === 'want') {
           if (queue.length + msg.cids.length > maxQueue) throw new ProtocolError(`more than ${maxQueue} wants queued`)

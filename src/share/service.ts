@@ -228,6 +228,8 @@ export class ShareService {
     const key = writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`
     const existing = this.running.get(key)
     if (existing != null) {
+      // one writer per output: a second get to the same path would finish a file it never wrote
+      if (writer != null) throw new InvalidArgumentError(`a download of ${cid.toString()} to ${writer.target} is already running`)
       existing.users++
       return existing
     }
@@ -283,6 +285,7 @@ export class ShareService {
       const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
+      if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up
       try {
         let exported: { path: string, size?: number } | undefined
         let result: SessionResult
@@ -300,8 +303,11 @@ export class ShareService {
         }
         const entry = await exporter(cid, this.blockstore)
         const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
+        const current = await this.db.get(key)
+        // unshared while it downloaded: the file is the user's, but this node does not hold it
+        if (current == null) throw new NotFoundError(`${key} was unshared during the download; the output is at ${exported?.path ?? '(none)'}`)
         await this.db.put({
-          ...(await this.db.get(key) ?? { cid: key, name: '', source: 'get' as const, addedAt: new Date().toISOString() }),
+          ...current,
           size,
           type: typeOf(entry),
           complete: true,
@@ -361,10 +367,10 @@ export class ShareService {
   /** A waiting view of the store backed by a session for `cid` when anything is missing. */
   private async openView (cid: CID, options: { signal?: AbortSignal, timeoutSeconds?: number }): Promise<{ view: WaitingBlockstore, done: () => void }> {
     const view = new WaitingBlockstore(this.blockstore)
-    const rec = await this.db.get(cid.toString())
-    if (rec?.complete === true) return { view, done: () => { view.close() } }
+    // even for content held complete: the session walks the local blocks (cheap) and fetches
+    // any that went missing (a moved download, gc) instead of leaving a reader waiting forever
     const running = this.fetch(cid, options.timeoutSeconds ?? 60)
-    running.promise.catch((err: Error) => { view.fail(err) })
+    running.promise.then(() => { view.settle() }, (err: Error) => { view.fail(err) })
     const onAbort = (): void => { view.fail(new Error('aborted')) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     return {
@@ -407,7 +413,7 @@ export class ShareService {
     const cid = parseCid(cidString)
     const rec = await this.db.get(cid.toString())
     if (rec == null || !rec.pinned) throw new NotFoundError(`${cid.toString()} is not held by this node (see \`peerd ls\`)`)
-    this.running.get(cid.toString())?.abort.abort()
+    for (const r of this.running.values()) if (r.cid === cid.toString()) r.abort.abort()
     await this.db.delete(cid.toString())
     await this.providers.unprovide(cid)
     return { ...rec, pinned: false }

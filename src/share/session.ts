@@ -232,7 +232,10 @@ export class Session {
         const writer = this.init.writer
         const ref = writer != null && place?.kind === 'file' ? await this.init.blockstore.refOf(cid) : undefined
         const inPlace = ref != null && place?.kind === 'file' && ref.path === writer?.tempPath(place.path) && ref.offset === place.offset
-        if (cid.code === 0x55 && (writer == null || inPlace)) {
+        // resuming into the same output: the leaf is there only if it still verifies (the partial
+        // file may have been deleted or damaged since); the read drops a reference that fails
+        const resumed = inPlace && await this.init.blockstore.getBytes(cid).then(() => true, () => false)
+        if (cid.code === 0x55 && (writer == null || resumed)) {
           item.state = 'done'
           this.remaining--
           this.blocks++
@@ -453,7 +456,7 @@ export class Session {
           this.served.add(peer.id)
           // write in the background so the next block is read meanwhile; bounded
           const storing = this.accept(sent.item, msg.data, peer).catch((err: Error) => {
-            this.fail(new PeerdError(`cannot store block ${sent.item.cid.toString()}: ${err.message}`, 'StoreError', 500))
+            this.fail(err instanceof PeerdError ? err : new PeerdError(`cannot store block ${sent.item.cid.toString()}: ${err.message}`, 'StoreError', 500))
           })
           this.storing.add(storing)
           void storing.finally(() => { this.storing.delete(storing) })
@@ -589,9 +592,11 @@ export class Session {
           this.recent.push({ t: Date.now(), n: bytes.length })
           this.served.add('bitswap')
           item.state = 'pending'
-          await this.accept(item, bytes, undefined) // bitswap has stored it already
-        })
-        .catch(() => { if (item.state === 'assigned' && item.holders.size === 0) this.enqueue(item) })
+          // bitswap has stored it already; a failure to place it is the download's, not the fetch's
+          await this.accept(item, bytes, undefined).catch((err: Error) => {
+            this.fail(err instanceof PeerdError ? err : new PeerdError(`cannot store block ${item.cid.toString()}: ${err.message}`, 'StoreError', 500))
+          })
+        }, () => { if (item.state === 'assigned' && item.holders.size === 0) this.enqueue(item) })
         .finally(() => { this.fallbackInflight--; this.pump() })
     }
   }

@@ -4,6 +4,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import { blockKey } from './block.ts'
+import { BlockNotFoundError } from './blockstore.ts'
 import type { FsBlockstore } from './blockstore.ts'
 
 /** Waits for blocks until `failed` is set. */
@@ -11,6 +12,7 @@ export class WaitingBlockstore {
   private readonly store: FsBlockstore
   private readonly waiters = new Map<string, Array<{ resolve: (b: Uint8Array) => void, reject: (e: Error) => void }>>()
   private failure?: Error
+  private settled = false
   private readonly unsubscribe: () => void
 
   constructor (store: FsBlockstore) {
@@ -27,6 +29,17 @@ export class WaitingBlockstore {
   /** Fails every current and future wait with `err` (the download failed). */
   fail (err: Error): void {
     this.failure = err
+    for (const list of this.waiters.values()) for (const w of list) w.reject(err)
+    this.waiters.clear()
+  }
+
+  /**
+   * The download behind this view has finished: every block is local, so a block still missing
+   * now never comes (deleted meanwhile). Pending and later waits for one fail at once.
+   */
+  settle (): void {
+    this.settled = true
+    const err = new Error('a block of this content is no longer in the store: fetch it again')
     for (const list of this.waiters.values()) for (const w of list) w.reject(err)
     this.waiters.clear()
   }
@@ -54,6 +67,7 @@ export class WaitingBlockstore {
     if (this.failure != null) throw this.failure
     const here = await this.local(cid)
     if (here != null) return here
+    if (this.settled) throw new BlockNotFoundError(cid)
     const key = blockKey(cid)
     const waiter = { resolve: (_: Uint8Array) => {}, reject: (_: Error) => {} }
     const arrived = new Promise<Uint8Array>((resolve, reject) => {
