@@ -65,8 +65,11 @@ export function finalPathOf (path: string): string | undefined {
   return m == null ? undefined : `${m[1] ?? ''}/${m[2] ?? ''}${m[3] ?? ''}`
 }
 
-/** A listener told of every block newly stored. */
-export type PutListener = (cid: CID, bytes: Uint8Array) => void
+/**
+ * A listener told of every block newly stored. `bytes()` gives its bytes, joined into one
+ * buffer only when a listener asks (the download path keeps them in network chunks).
+ */
+export type PutListener = (cid: CID, bytes: () => Uint8Array) => void
 
 /** Where a block lives when it is kept inside a downloaded file rather than a block file. */
 export interface BlockRef { path: string, offset: number, size: number }
@@ -141,8 +144,8 @@ export class FsBlockstore implements Blockstore {
     if (this.refs == null) throw new Error('this block store keeps no references')
     await this.refs.put(blockKey(cid), ref)
     if (data instanceof Uint8Array) this.remember(blockKey(cid), data)
-    if (this.listeners.size === 0) return
-    const bytes = data instanceof Uint8Array ? data : data.subarray()
+    let joined: Uint8Array | undefined = data instanceof Uint8Array ? data : undefined
+    const bytes = (): Uint8Array => (joined ??= (data as Uint8ArrayList).subarray())
     for (const fn of this.listeners) fn(cid, bytes)
   }
 
@@ -194,7 +197,7 @@ export class FsBlockstore implements Blockstore {
     await writeFile(tmp, data)
     await rename(tmp, file)
     this.remember(blockKey(cid), data)
-    for (const fn of this.listeners) fn(cid, data)
+    for (const fn of this.listeners) fn(cid, () => data)
   }
 
   /** Keeps recently written blocks in memory, so a reader right behind a download skips the disk. */

@@ -22,7 +22,8 @@ export class WaitingBlockstore {
       const list = this.waiters.get(key)
       if (list == null) return
       this.waiters.delete(key)
-      for (const w of list) w.resolve(bytes)
+      const data = bytes()
+      for (const w of list) w.resolve(data)
     })
   }
 

@@ -256,7 +256,7 @@ export class Bitswap implements Startable {
     this.wants.stored(want.cid, block.data)
   }
 
-  private onStored (cid: CID, bytes: Uint8Array): void {
+  private onStored (cid: CID, bytes: () => Uint8Array): void {
     try {
       this.wants.stored(cid, bytes)
       this.ledgers.stored(cid)

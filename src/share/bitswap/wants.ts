@@ -92,11 +92,12 @@ export class WantManager {
   }
 
   /** The block is in the store: resolve its waiters and cancel it everywhere. */
-  stored (cid: CID, bytes: Uint8Array): void {
+  stored (cid: CID, bytes: Uint8Array | (() => Uint8Array)): void {
     const want = this.wants.get(blockKey(cid))
     if (want == null) return
     this.finish(want)
-    for (const w of want.waiters) w.resolve(bytes)
+    const data = typeof bytes === 'function' ? bytes() : bytes
+    for (const w of want.waiters) w.resolve(data)
   }
 
   /** A peer answered Have or DontHave. */

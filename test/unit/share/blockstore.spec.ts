@@ -151,7 +151,7 @@ describe('FsBlockstore', () => {
     it('tells listeners of each stored block until they unsubscribe', async () => {
       const store = await fresh()
       const heard: string[] = []
-      const off = store.onPut((cid, bytes) => heard.push(`${cid.toString()}:${bytes.length}`))
+      const off = store.onPut((cid, bytes) => heard.push(`${cid.toString()}:${bytes().length}`))
       await store.put(helloCid, hello)
       off()
       await store.put(nodeCid, node)
