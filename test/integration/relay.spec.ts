@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import type { PeerdNode } from '../../src/node/node.ts'
-import { startTestNode, tempDir, waitFor } from '../utils/index.ts'
+import { nodeScope, waitFor } from '../utils/index.ts'
 
 describe('circuit relay v2', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c() })
-
-  const node = async (opts: Record<string, unknown> = {}): Promise<PeerdNode> => {
-    const d = await tempDir()
-    cleanups.push(d.cleanup)
-    const n = await startTestNode({ dataDir: d.path, ...opts })
-    cleanups.push(async () => { await n.stop() })
-    return n
-  }
+  const { node, cleanup } = nodeScope()
+  after(cleanup)
 
   it('a node reachable only through a relay can be dialled through it', { timeout: 60_000 }, async () => {
     const relay = await node()
