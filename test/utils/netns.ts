@@ -18,6 +18,14 @@ export async function netnsUnavailable (): Promise<string | undefined> {
   } catch {
     return 'iproute2 (`ip`) is not installed'
   }
+  // root without the right to make namespaces (a container without CAP_SYS_ADMIN): say so
+  const probe = `pdprobe${process.pid}`
+  try {
+    await run('ip', ['netns', 'add', probe])
+  } catch (err) {
+    return `cannot create network namespaces here: ${(err as Error).message.split('\n')[0] ?? ''}`
+  }
+  await run('ip', ['netns', 'del', probe]).catch(() => {})
   return undefined
 }
 
