@@ -3,20 +3,17 @@
  * peers/status output (JSON and human), stopping, and the exit codes and error shapes of bad input.
  */
 import assert from 'node:assert/strict'
-import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { runCli, cliJson, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
-import type { CliResult, DaemonProcess } from '../utils/index.ts'
+import type { DaemonProcess } from '../utils/index.ts'
+import { assertFailed, errorOf, exists, randomPeerId } from '../utils/cli.ts'
 
 const TEST = { timeout: 60_000 }
 
 interface IdResult { peerId: string, addresses: string[] }
 interface PeerResult { peerId: string, addresses: string[], direction: string, latencyMs: number | null }
 interface StatusResult { peerId: string, network: string, peers: number }
-interface ErrorBody { name: string, message: string }
 
 /** Tracks what a suite started so its `after` hook can stop and remove everything. */
 function resources (): {
@@ -46,38 +43,6 @@ function resources (): {
       await Promise.allSettled(cleanups.map(async c => { await c() }))
     }
   }
-}
-
-/** The `{"error": …}` object of a failed `--json` run. */
-function errorOf (r: CliResult): ErrorBody {
-  let v: { error?: ErrorBody }
-  try {
-    v = JSON.parse(r.stdout) as { error?: ErrorBody }
-  } catch {
-    assert.fail(`stdout is not JSON: ${JSON.stringify(r.stdout)} (stderr: ${r.stderr})`)
-  }
-  assert.ok(v.error != null, `no "error" in ${r.stdout}`)
-  assert.equal(typeof v.error.name, 'string')
-  assert.equal(typeof v.error.message, 'string')
-  return v.error
-}
-
-function assertFailed (r: CliResult): void {
-  assert.notEqual(r.code, null, `the process did not exit by itself (killed after the timeout): ${r.stdout}${r.stderr}`)
-  assert.notEqual(r.code, 0, `expected a non-zero exit: ${r.stdout}${r.stderr}`)
-}
-
-async function exists (path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function randomPeerId (): Promise<string> {
-  return peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 }
 
 /** A TCP (non-WebSocket) address of a daemon. */

@@ -4,22 +4,20 @@
  * stops on SIGINT, reconnecting after a restart, and starting with an unreachable bootstrap peer.
  */
 import assert from 'node:assert/strict'
-import { access, readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { cliJson, runCli, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
-import type { CliResult, DaemonProcess } from '../utils/index.ts'
+import type { DaemonProcess } from '../utils/index.ts'
+import { assertFailed, errorOf, exists, randomPeerId } from '../utils/cli.ts'
 
 const TEST = { timeout: 60_000 }
 
 interface IdResult { peerId: string, addresses: string[] }
 interface PeerResult { peerId: string, addresses: string[], direction: string, latencyMs: number | null }
 interface StatusResult { peerId: string, network: string, running: boolean, peers: number }
-interface ErrorBody { name: string, message: string }
 
 const daemons: DaemonProcess[] = []
 const cleanups: Array<() => Promise<void>> = []
@@ -52,31 +50,6 @@ async function exitOf (d: DaemonProcess, timeoutMs = 20_000): Promise<number | n
   return d.child.exitCode
 }
 
-async function exists (path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function errorOf (r: CliResult): ErrorBody {
-  let v: { error?: ErrorBody }
-  try {
-    v = JSON.parse(r.stdout) as { error?: ErrorBody }
-  } catch {
-    assert.fail(`stdout is not JSON: ${JSON.stringify(r.stdout)} (stderr: ${r.stderr})`)
-  }
-  assert.ok(v.error != null, `no "error" in ${r.stdout}`)
-  return v.error
-}
-
-function assertFailed (r: CliResult): void {
-  assert.notEqual(r.code, null, `the process did not exit by itself (killed after the timeout): ${r.stdout}${r.stderr}`)
-  assert.notEqual(r.code, 0, `expected a non-zero exit: ${r.stdout}${r.stderr}`)
-}
-
 /** `peerd daemon` arguments as startDaemonProcess uses them, for runs expected to fail. */
 function daemonArgs (dataDir: string): string[] {
   return ['daemon', '--data-dir', dataDir, '--network', 'regtest', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns']
@@ -92,10 +65,6 @@ async function freePort (): Promise<number> {
   const { port } = server.address() as AddressInfo
   await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   return port
-}
-
-async function randomPeerId (): Promise<string> {
-  return peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
 }
 
 describe('peerd daemon life cycle', () => {

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, describe, it } from 'node:test'
 import { cliJson, PEERD_BIN, processExists, tempDir, waitFor } from '../utils/index.ts'
+import { exists } from '../utils/cli.ts'
 
 const TEST = { timeout: 60_000 }
 const NODES = 5
@@ -59,15 +59,6 @@ async function startDevnet (nodes: number): Promise<DevnetProcess> {
   })
   for (const n of ready.nodes) pids.push(n.pid)
   return { child, ready, stderr: () => err }
-}
-
-async function exists (path: string): Promise<boolean> {
-  try {
-    await access(path)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** Whether the undirected graph over `ids` with `edges` is connected. */
