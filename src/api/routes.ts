@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import { openApiDocument } from './openapi.ts'
 import type { Route } from './router.ts'
+import { chainRoutes } from './chain-routes.ts'
 import { shareRoutes } from './share-routes.ts'
 
 /** What the routes act on. */
@@ -59,6 +60,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
       handler: async ({ body }) => ({ disconnected: await node.disconnect(stringField(body, 'peerId')) })
     },
     ...shareRoutes(node),
+    ...chainRoutes(node),
     {
       method: 'POST',
       path: '/api/v1/stop',

@@ -11,10 +11,11 @@ import { connect, disconnect, id, peers, status, stop } from './commands/basic.t
 import { daemon } from './commands/daemon.ts'
 import { devnet } from './commands/devnet.ts'
 import { cat, gc, get, ls, share, unshare } from './commands/share.ts'
+import { chain, mine } from './commands/chain.ts'
 import { printError } from './output.ts'
 
 /** Every command, in the order `peerd help` lists them. */
-export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, devnet]
+export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, chain, mine, devnet]
 
 /** The overview printed by `peerd help`. */
 export function usage (): string {

@@ -36,6 +36,10 @@ export interface NodeConfig {
   logLevel: LogLevel
   /** Serve and announce what this node downloads (every downloader becomes a server). Default true. */
   reshare: boolean
+  /** Mine continuously, paying to this address of the network (bech32m). No mining when unset. */
+  mine?: string
+  /** Mining threads; default one per core. */
+  mineThreads?: number
 }
 
 /** Options of a daemon: a node plus its HTTP API. */
@@ -64,6 +68,8 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   minConnections: 'number',
   logLevel: 'string',
   reshare: 'boolean',
+  mine: 'string',
+  mineThreads: 'number',
   api: 'string',
   apiAllowRemote: 'boolean',
   gateway: 'string',
@@ -127,7 +133,12 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     maxConnectionsPerIp: input.maxConnectionsPerIp ?? params.defaultMaxConnectionsPerIp,
     minConnections: input.minConnections ?? 8,
     logLevel: input.logLevel ?? 'info',
-    reshare: input.reshare ?? true
+    reshare: input.reshare ?? true,
+    ...(input.mine != null ? { mine: input.mine } : {}),
+    ...(input.mineThreads != null ? { mineThreads: input.mineThreads } : {})
+  }
+  if (config.mineThreads != null && !(Number.isInteger(config.mineThreads) && config.mineThreads >= 1 && config.mineThreads <= 256)) {
+    throw new InvalidArgumentError(`mineThreads must be a whole number from 1 to 256, got ${config.mineThreads}`)
   }
   for (const addr of config.listen) {
     const ma = parseMultiaddr(addr, 'listen address')

@@ -13,6 +13,7 @@ import { networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { PeerKeeper } from '../net/peer-keeper.ts'
 import { PeerScores } from '../net/scores.ts'
+import { CashService } from '../cash/service.ts'
 import { ShareService } from '../share/service.ts'
 import { createLogger } from '../utils/logger.ts'
 import type { Logger } from '../utils/logger.ts'
@@ -68,6 +69,8 @@ export class PeerdNode {
   readonly log: Logger
   /** Content-addressed file sharing. */
   readonly share: ShareService
+  /** The ledger: chain, sync, block relay and miner. */
+  readonly cash: CashService
   /** Misbehaviour scores and bans. */
   readonly scores: PeerScores
   private readonly store: Level<string, Uint8Array>
@@ -77,8 +80,9 @@ export class PeerdNode {
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, scores: PeerScores, gater: PeerdGater }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, scores: PeerScores, gater: PeerdGater }) {
     this.gater = init.gater
+    this.cash = init.cash
     this.share = init.share
     this.scores = init.scores
     this.config = init.config
@@ -109,6 +113,12 @@ export class PeerdNode {
     }
     try {
       await this.share.start()
+      try {
+        await this.cash.start()
+      } catch (err) {
+        await this.share.stop()
+        throw err
+      }
     } catch (err) {
       this.state = 'stopped'
       await this.libp2p.stop()
@@ -132,6 +142,7 @@ export class PeerdNode {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
     await this.keeper.stop()
+    await this.cash.stop()
     await this.share.stop()
     await this.libp2p.stop()
     await this.store.close()
@@ -293,7 +304,16 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
       reshare: config.reshare
     })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, scores, gater })
+    const cash = new CashService({
+      host,
+      dataDir: paths.root,
+      network: config.network,
+      log: log.child('cash'),
+      penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
+      mine: config.mine,
+      mineThreads: config.mineThreads
+    })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, scores, gater })
   } catch (err) {
     await store.close().catch(() => {})
     throw err

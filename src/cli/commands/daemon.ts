@@ -30,7 +30,9 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
     maxConnectionsPerIp: intOption(v, 'max-connections-per-ip', 1, 100_000),
     minConnections: intOption(v, 'min-connections', 0, 100_000),
-    logLevel: logLevel as DaemonConfig['logLevel'] | undefined
+    logLevel: logLevel as DaemonConfig['logLevel'] | undefined,
+    mine: v.mine as string | undefined,
+    mineThreads: intOption(v, 'mine-threads', 1, 256)
   }
   const merged: Partial<DaemonConfig> = { ...file }
   for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
@@ -42,7 +44,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
 export const daemon: Command = {
   name: 'daemon',
   summary: 'run a node and its HTTP API in the foreground',
-  usage: 'daemon [--network main|regtest] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns]',
+  usage: 'daemon [--network main|regtest] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns] [--mine ADDRESS]',
   help: `  --network NAME               main (default) or regtest
   --listen MULTIADDR           listen address, repeatable; port 0 picks a free port
                                (default main: /ip4/0.0.0.0/tcp/9470 and /ip4/0.0.0.0/tcp/9471/ws;
@@ -58,6 +60,8 @@ export const daemon: Command = {
   --max-connections N          connections in total (default 300)
   --max-connections-per-ip N   inbound connections from one IP (default main 8, regtest 128)
   --min-connections N          peers to stay connected to, dialling known ones (default 8)
+  --mine ADDRESS               mine continuously on every core, paying to ADDRESS
+  --mine-threads N             mining threads (default: one per core)
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
   Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
   options: {
@@ -74,7 +78,9 @@ export const daemon: Command = {
     'max-connections': { type: 'string' },
     'max-connections-per-ip': { type: 'string' },
     'min-connections': { type: 'string' },
-    'log-level': { type: 'string' }
+    'log-level': { type: 'string' },
+    mine: { type: 'string' },
+    'mine-threads': { type: 'string' }
   },
   args: { min: 0, max: 0 },
   async run (ctx) {

@@ -1,0 +1,44 @@
+/**
+ * Chain routes of the API: chain info, a block by hash or height, a transaction by txid, and
+ * on-demand mining (regtest).
+ */
+import { InvalidArgumentError } from '../errors.ts'
+import type { PeerdNode } from '../node/node.ts'
+import type { Route } from './router.ts'
+
+function requiredParam (url: URL, name: string): string {
+  const v = url.searchParams.get(name)
+  if (v == null || v === '') throw new InvalidArgumentError(`query parameter "${name}" is required`)
+  return v
+}
+
+/** The chain routes. */
+export function chainRoutes (node: PeerdNode): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/chain/info',
+      handler: async () => node.cash.info()
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/chain/block',
+      handler: async ({ url }) => await node.cash.block(requiredParam(url, 'id'))
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/chain/tx',
+      handler: async ({ url }) => await node.cash.tx(requiredParam(url, 'txid'))
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/mine',
+      handler: async ({ body }) => {
+        const b = (body ?? {}) as { blocks?: unknown, address?: unknown }
+        if (typeof b.blocks !== 'number') throw new InvalidArgumentError('request body must be a JSON object with a number "blocks"')
+        if (typeof b.address !== 'string' || b.address === '') throw new InvalidArgumentError('"address" is required: the node has no wallet yet to pay the blocks to')
+        return { blocks: await node.cash.mine(b.blocks, b.address) }
+      }
+    }
+  ]
+}

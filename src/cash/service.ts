@@ -1,0 +1,193 @@
+/**
+ * The cash service: the chain on LevelDB, headers-first sync and block relay over the node's
+ * libp2p host, and the miner. The node starts and stops it; the API and CLI read it.
+ *
+ * ```ts
+ * const cash = new CashService({ host, dataDir, network: 'regtest', log, penalize })
+ * await cash.start()
+ * await cash.mine(10, 'pdrt1p…')      // regtest
+ * cash.info()                          // { network, height, tip, difficulty, mempool }
+ * await cash.stop()
+ * ```
+ * @module
+ */
+import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { InvalidArgumentError, NotFoundError, PeerdError } from '../errors.ts'
+import type { PeerdHost } from '../net/host.ts'
+import type { Logger } from '../utils/logger.ts'
+import { Chain } from './chain/index.ts'
+import type { ChainEntry } from './chain/index.ts'
+import { chainParams } from './consensus/params.ts'
+import type { ChainParams, Network } from './consensus/params.ts'
+import { Miner } from './miner/miner.ts'
+import type { MinerStatus } from './miner/miner.ts'
+import { AddressError, decodeAddress, p2trScript } from './primitives/address.ts'
+import { hexToHash } from './primitives/hash.ts'
+import { BlockRelay, blocksTopic } from './sync/relay.ts'
+import { ChainSync } from './sync/sync.ts'
+import type { SyncState } from './sync/sync.ts'
+import { blockJson, difficultyOf, txJson } from './json.ts'
+import type { BlockJson, TxJson } from './json.ts'
+
+/** Options of {@link CashService}. */
+export interface CashInit {
+  host: PeerdHost
+  dataDir: string
+  network: Network
+  log: Logger
+  penalize: (peer: PeerId, points: number, reason: string) => void
+  /** Mine continuously to this address from start. */
+  mine?: string
+  /** Mining threads; default one per core. */
+  mineThreads?: number
+  /** Overrides of the network's consensus parameters (tests). */
+  params?: Partial<ChainParams>
+}
+
+/** `peerd chain info`. */
+export interface ChainInfo {
+  network: Network
+  height: number
+  tip: string
+  difficulty: number
+  chainwork: string
+  medianTime: number
+  mempool: { size: number }
+  sync: SyncState
+  miner: MinerStatus
+  orphans: number
+}
+
+/** Mining was asked for where it is not allowed. */
+export class MiningNotAllowedError extends PeerdError {
+  constructor (message: string) { super(message, 'MiningNotAllowedError', 400) }
+}
+
+/** Chain, sync, relay and miner of one node. */
+export class CashService {
+  readonly params: ChainParams
+  readonly chain: Chain
+  readonly sync: ChainSync
+  readonly relay: BlockRelay
+  readonly miner: Miner
+  private readonly init: CashInit
+
+  constructor (init: CashInit) {
+    this.init = init
+    this.params = Object.freeze({ ...chainParams(init.network), ...init.params })
+    if (init.mine != null) this.payoutScript(init.mine) // fail before anything starts
+    this.chain = new Chain({ location: join(init.dataDir, 'chain'), params: this.params, logger: init.log })
+    this.sync = new ChainSync({ host: init.host, chain: this.chain, params: this.params, log: init.log, penalize: init.penalize })
+    this.relay = new BlockRelay({
+      pubsub: init.host.services.pubsub,
+      topic: blocksTopic(init.network),
+      chain: this.chain,
+      log: init.log,
+      penalize: init.penalize,
+      onOrphan: (orphan) => { this.sync.addOrphan(orphan) }
+    })
+    this.miner = new Miner({
+      chain: this.chain,
+      params: this.params,
+      log: init.log,
+      threads: init.mineThreads,
+      onBlock: async (_block, bytes) => { await this.relay.publish(bytes) }
+    })
+  }
+
+  async start (): Promise<void> {
+    await this.chain.open()
+    await this.sync.start()
+    this.relay.start()
+    if (this.init.mine != null) this.miner.start(this.payoutScript(this.init.mine))
+    this.init.log.info('chain ready', { network: this.params.network, height: this.chain.tip.height })
+  }
+
+  async stop (): Promise<void> {
+    await this.miner.stop()
+    this.relay.stop()
+    await this.sync.stop()
+    await this.chain.close()
+  }
+
+  /** The P2TR script of an address of this network; a clear error for anything else. */
+  payoutScript (address: string): Uint8Array {
+    try {
+      return p2trScript(decodeAddress(address, this.params.bech32Hrp))
+    } catch (err) {
+      if (err instanceof AddressError) throw new InvalidArgumentError(`invalid ${this.params.network} address "${address}": ${err.message}`, { cause: err })
+      throw err
+    }
+  }
+
+  /** Height, tip and the state of sync and mining. */
+  info (): ChainInfo {
+    const tip = this.chain.tip
+    return {
+      network: this.params.network,
+      height: tip.height,
+      tip: tipHex(tip),
+      difficulty: difficultyOf(tip.header.bits, this.params),
+      chainwork: tip.chainwork.toString(16).padStart(64, '0'),
+      medianTime: tip.medianTimePast,
+      mempool: { size: 0 },
+      sync: this.sync.state(),
+      miner: this.miner.status(),
+      orphans: this.sync.orphans.size
+    }
+  }
+
+  /** A block by hash (64 hex digits) or height of the best chain. */
+  async block (id: string): Promise<BlockJson> {
+    const entry = await this.findEntry(id)
+    const block = await this.chain.getBlock(entry.hash)
+    if (block == null) throw new NotFoundError(`block ${id} is indexed but its data is not stored`)
+    const next = await this.chain.getEntryByHeight(entry.height + 1)
+    const onBest = (await this.chain.getEntryByHeight(entry.height))?.hash
+    const best = onBest != null && tipHex({ hash: onBest }) === tipHex(entry)
+    return blockJson(block, entry, { params: this.params, tipHeight: this.chain.tip.height, best, next: best ? next?.hash : undefined })
+  }
+
+  /** A transaction of the best chain by txid. */
+  async tx (txid: string): Promise<TxJson> {
+    let hash: Uint8Array
+    try {
+      hash = hexToHash(txid)
+    } catch {
+      throw new InvalidArgumentError(`a txid is 64 hex digits, got "${txid}"`)
+    }
+    const found = await this.chain.getTx(hash)
+    if (found == null) throw new NotFoundError(`transaction ${txid} is not in the best chain`)
+    return txJson(found.tx, { params: this.params, blockHash: found.blockHash, height: found.height, tipHeight: this.chain.tip.height })
+  }
+
+  /** Mines `count` blocks now to `address` (regtest only) and returns their hashes. */
+  async mine (count: number, address: string, signal?: AbortSignal): Promise<string[]> {
+    if (this.params.network !== 'regtest') throw new MiningNotAllowedError(`mining blocks on demand is for regtest; on ${this.params.network} run the daemon with --mine ADDRESS`)
+    if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) throw new InvalidArgumentError(`the number of blocks must be from 1 to 10000, got ${count}`)
+    const hashes = await this.miner.mineBlocks(count, this.payoutScript(address), signal)
+    return hashes.map((h) => tipHex({ hash: h }))
+  }
+
+  private async findEntry (id: string): Promise<ChainEntry> {
+    if (/^\d{1,10}$/.test(id)) {
+      const entry = await this.chain.getEntryByHeight(Number(id))
+      if (entry == null) throw new NotFoundError(`no block at height ${id} (the best chain is ${this.chain.tip.height} high)`)
+      return entry
+    }
+    let hash: Uint8Array
+    try {
+      hash = hexToHash(id)
+    } catch {
+      throw new InvalidArgumentError(`a block is named by its height or its hash (64 hex digits), got "${id}"`)
+    }
+    const entry = await this.chain.getEntry(hash)
+    if (entry == null) throw new NotFoundError(`block ${id} is not known to this node`)
+    return entry
+  }
+}
+
+function tipHex (entry: { hash: Uint8Array }): string {
+  return Uint8Array.from(entry.hash).reverse().reduce((s, b) => s + b.toString(16).padStart(2, '0'), '')
+}

@@ -1,0 +1,346 @@
+/**
+ * Headers-first sync. When a peer reports more cumulative work than this node's tip (on
+ * connect, on a periodic poll, or when it announces a block whose parent is unknown), the node
+ * asks it for headers after its locator, checks that they form a chain with valid proof of
+ * work, then downloads the blocks in parallel from every peer that can serve them (batches of
+ * {@link MAX_GET_BLOCKS}, a bounded window ahead of the chain) and hands them to the chain in
+ * order. Repeats until the peer has no more headers.
+ * @module
+ */
+import type { PeerId } from '@libp2p/interface'
+import type { PeerdHost } from '../../net/host.ts'
+import type { Logger } from '../../utils/logger.ts'
+import type { Chain } from '../chain/index.ts'
+import { checkHeader } from '../consensus/index.ts'
+import type { ChainParams } from '../consensus/params.ts'
+import { VerifyError } from '../consensus/verify-error.ts'
+import { decodeBlock } from '../primitives/block.ts'
+import { DecodeError } from '../primitives/errors.ts'
+import { bytesEqual, hashToHex } from '../primitives/hash.ts'
+import { headerHash } from '../primitives/header.ts'
+import { ChainClient } from './client.ts'
+import type { PeerTip } from './client.ts'
+import { OrphanPool } from './orphans.ts'
+import type { Orphan } from './orphans.ts'
+import { ChainProtocolError, MAX_GET_BLOCKS, MAX_HEADERS, chainProtocol } from './protocol.ts'
+import { ChainServer } from './server.ts'
+
+/** Options of {@link ChainSync}. */
+export interface ChainSyncInit {
+  host: PeerdHost
+  chain: Chain
+  params: ChainParams
+  log: Logger
+  penalize: (peer: PeerId, points: number, reason: string) => void
+  /** How often to ask a peer for its tip (ms). Default 20 s. */
+  pollIntervalMs?: number
+  /** Batches of blocks requested ahead of the chain. Default 8 (128 blocks). */
+  window?: number
+}
+
+/** Progress of the running sync, if any. */
+export interface SyncState {
+  syncing: boolean
+  peer: string | null
+  /** Height of the best header a peer has shown. */
+  bestHeight: number
+  peers: number
+}
+
+/** A wake-up for waiters on download progress. */
+class Pulse {
+  private resolve: () => void = () => {}
+  private promise: Promise<void> = this.next()
+  private next (): Promise<void> {
+    return new Promise((resolve) => { this.resolve = resolve })
+  }
+
+  wait (): Promise<void> { return this.promise }
+  notify (): void {
+    const r = this.resolve
+    this.promise = this.next()
+    r()
+  }
+}
+
+/** Keeps the local chain caught up with the peers'. */
+export class ChainSync {
+  readonly orphans = new OrphanPool()
+  private readonly init: ChainSyncInit
+  private readonly client: ChainClient
+  private readonly server: ChainServer
+  private readonly protocol: string
+  private readonly peers = new Map<string, { id: PeerId, tip?: PeerTip }>()
+  private candidate: PeerId | undefined
+  private current: PeerId | undefined
+  private loop: Promise<void> | undefined
+  private abort = new AbortController()
+  private timer: ReturnType<typeof setInterval> | undefined
+  private bestHeight = 0
+
+  constructor (init: ChainSyncInit) {
+    this.init = init
+    this.protocol = chainProtocol(init.params.network)
+    this.client = new ChainClient({ host: init.host, protocol: this.protocol })
+    this.server = new ChainServer({ host: init.host, chain: init.chain, protocol: this.protocol, log: init.log, penalize: init.penalize })
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+    if (!evt.detail.protocols.includes(this.protocol)) return
+    this.peers.set(evt.detail.peerId.toString(), { id: evt.detail.peerId })
+    void this.checkPeer(evt.detail.peerId)
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.peers.delete(evt.detail.toString())
+  }
+
+  private readonly onBlock = (entry: { hash: Uint8Array }): void => {
+    // blocks that were waiting for this one can connect now
+    for (const orphan of this.orphans.takeChildren(entry.hash)) void this.connectOrphan(orphan)
+  }
+
+  async start (): Promise<void> {
+    this.abort = new AbortController()
+    await this.server.start()
+    this.init.host.addEventListener('peer:identify', this.onIdentify)
+    this.init.host.addEventListener('peer:disconnect', this.onDisconnect)
+    this.init.chain.on('block', this.onBlock)
+    this.timer = setInterval(() => { void this.poll() }, this.init.pollIntervalMs ?? 20_000)
+    this.timer.unref?.()
+    // peers connected before the service started
+    for (const conn of this.init.host.getConnections()) {
+      void this.init.host.peerStore.get(conn.remotePeer).then((peer) => {
+        if (peer.protocols.includes(this.protocol)) {
+          this.peers.set(conn.remotePeer.toString(), { id: conn.remotePeer })
+          void this.checkPeer(conn.remotePeer)
+        }
+      }).catch(() => {})
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.abort.abort(new Error('node stopping'))
+    if (this.timer != null) clearInterval(this.timer)
+    this.init.host.removeEventListener('peer:identify', this.onIdentify)
+    this.init.host.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.init.chain.off('block', this.onBlock)
+    await this.server.stop()
+    await this.loop?.catch(() => {})
+    this.orphans.clear()
+  }
+
+  /** Where sync stands. */
+  state (): SyncState {
+    return {
+      syncing: this.loop != null,
+      peer: this.current?.toString() ?? null,
+      bestHeight: Math.max(this.bestHeight, this.init.chain.tip.height),
+      peers: this.peers.size
+    }
+  }
+
+  /** A gossiped block whose parent is unknown: keep it and catch up with the peer that sent it. */
+  addOrphan (orphan: Orphan): void {
+    if (this.orphans.add(orphan) && orphan.peer != null) this.requestSync(orphan.peer)
+  }
+
+  /** Asks `peer` for its tip and syncs from it when it has more work. */
+  async checkPeer (peer: PeerId): Promise<void> {
+    try {
+      const tip = await this.client.status(peer, this.abort.signal)
+      const known = this.peers.get(peer.toString())
+      if (known != null) known.tip = tip
+      if (tip.chainwork > this.init.chain.tip.chainwork) {
+        this.bestHeight = Math.max(this.bestHeight, tip.height)
+        this.requestSync(peer)
+      }
+    } catch (err) {
+      if (err instanceof ChainProtocolError) this.init.penalize(peer, 20, `chain protocol: ${err.message}`)
+      else this.init.log.debug('chain status failed', { peerId: peer.toString(), err })
+    }
+  }
+
+  private async poll (): Promise<void> {
+    const all = [...this.peers.values()]
+    const pick = all[Math.floor(Math.random() * all.length)]
+    if (pick != null) await this.checkPeer(pick.id)
+  }
+
+  /** Starts (or queues) a sync from `peer`. */
+  requestSync (peer: PeerId): void {
+    this.candidate = peer
+    if (this.loop != null) return
+    this.loop = (async () => {
+      while (this.candidate != null && !this.abort.signal.aborted) {
+        const next = this.candidate
+        this.candidate = undefined
+        this.current = next
+        try {
+          await this.syncFrom(next)
+        } catch (err) {
+          if (!this.abort.signal.aborted) this.init.log.info('sync from a peer stopped', { peerId: next.toString(), err: (err as Error).message })
+        }
+      }
+    })().finally(() => {
+      this.loop = undefined
+      this.current = undefined
+    })
+  }
+
+  private async syncFrom (peer: PeerId): Promise<void> {
+    const { chain, params, penalize, log } = this.init
+    const signal = this.abort.signal
+    for (;;) {
+      const startHeight = chain.tip.height
+      const headers = await this.client.headers(peer, await chain.getLocator(), signal)
+      if (headers.length === 0) return
+      const first = headers[0]
+      if (first == null || await chain.getEntry(first.prevHash) == null) {
+        penalize(peer, 20, 'headers that do not connect to our chain')
+        return
+      }
+      const hashes: Uint8Array[] = []
+      let prev = first.prevHash
+      for (const header of headers) {
+        if (!bytesEqual(header.prevHash, prev)) {
+          penalize(peer, 20, 'headers that do not form a chain')
+          return
+        }
+        try {
+          checkHeader(header, params)
+        } catch (err) {
+          if (err instanceof VerifyError) {
+            penalize(peer, err.score, `invalid header: ${err.reason}`)
+            return
+          }
+          throw err
+        }
+        prev = headerHash(header)
+        hashes.push(prev)
+      }
+      this.bestHeight = Math.max(this.bestHeight, (await chain.getEntry(first.prevHash))!.height + headers.length) // eslint-disable-line @typescript-eslint/no-non-null-assertion
+      const missing: Uint8Array[] = []
+      for (const hash of hashes) if (await chain.getEntry(hash) == null) missing.push(hash)
+      if (missing.length > 0) await this.download(missing, peer)
+      log.debug('synced headers batch', { peerId: peer.toString(), headers: headers.length, height: chain.tip.height })
+      if (headers.length < MAX_HEADERS) return
+      if (chain.tip.height === startHeight && missing.length === 0) return // nothing new: stop rather than loop
+    }
+  }
+
+  /** Peers to fetch blocks from: the one that showed the headers, then others with at least our work. */
+  private sources (primary: PeerId): PeerId[] {
+    const out = [primary]
+    const ours = this.init.chain.tip.chainwork
+    for (const p of this.peers.values()) {
+      if (p.id.equals(primary)) continue
+      if (p.tip != null && p.tip.chainwork >= ours) out.push(p.id)
+    }
+    return out
+  }
+
+  /** Downloads `hashes` (consecutive blocks) from all sources in parallel, connecting them in order. */
+  private async download (hashes: Uint8Array[], primary: PeerId): Promise<void> {
+    const { chain, penalize } = this.init
+    const batches: Uint8Array[][] = []
+    for (let i = 0; i < hashes.length; i += MAX_GET_BLOCKS) batches.push(hashes.slice(i, i + MAX_GET_BLOCKS))
+    const results: Array<{ bytes: Uint8Array[], from: PeerId } | undefined> = []
+    const retry: number[] = []
+    const pulse = new Pulse()
+    const window = this.init.window ?? 8
+    let next = 0
+    let fed = 0
+    let done = false
+    let workers = 0
+
+    const take = async (): Promise<number | undefined> => {
+      for (;;) {
+        if (done) return undefined
+        const r = retry.shift()
+        if (r !== undefined) return r
+        if (next < batches.length && next < fed + window) return next++
+        if (next >= batches.length && retry.length === 0) return undefined
+        await pulse.wait()
+      }
+    }
+
+    const worker = async (peer: PeerId): Promise<void> => {
+      workers++
+      try {
+        for (;;) {
+          const i = await take()
+          if (i === undefined) return
+          const batch = batches[i] as Uint8Array[]
+          let got: Array<Uint8Array | undefined>
+          try {
+            got = await this.client.blocks(peer, batch, this.abort.signal)
+          } catch (err) {
+            retry.push(i)
+            if (err instanceof ChainProtocolError) penalize(peer, 20, `chain protocol: ${err.message}`)
+            return
+          }
+          if (got.some((b) => b == null)) {
+            retry.push(i) // this peer lacks some: let another one try
+            return
+          }
+          results[i] = { bytes: got as Uint8Array[], from: peer }
+          pulse.notify()
+        }
+      } finally {
+        workers--
+        pulse.notify()
+      }
+    }
+
+    const sources = this.sources(primary)
+    // two requests in flight per peer keep its pipe full while one batch is being connected
+    const running = sources.flatMap((peer) => [worker(peer), worker(peer)])
+    try {
+      while (fed < batches.length) {
+        const got = results[fed]
+        if (got == null) {
+          if (workers === 0) throw new Error(`no peer could serve blocks from ${hashToHex((batches[fed] as Uint8Array[])[0] as Uint8Array)}`)
+          await pulse.wait()
+          continue
+        }
+        const batch = batches[fed] as Uint8Array[]
+        for (let j = 0; j < got.bytes.length; j++) {
+          const bytes = got.bytes[j] as Uint8Array
+          let block
+          try {
+            block = decodeBlock(bytes)
+          } catch (err) {
+            if (err instanceof DecodeError) penalize(got.from, 100, `malformed block: ${err.reason}`)
+            throw err
+          }
+          if (!bytesEqual(headerHash(block.header), batch[j] as Uint8Array)) {
+            penalize(got.from, 50, 'sent a block other than the one asked for')
+            throw new ChainProtocolError('wrong block')
+          }
+          try {
+            await chain.addBlock(block, { bytes, peer: got.from.toString() })
+          } catch (err) {
+            if (err instanceof VerifyError && err.score > 0) penalize(got.from, err.score, `invalid block: ${err.reason}`)
+            throw err
+          }
+        }
+        results[fed] = undefined // free the bytes
+        fed++
+        pulse.notify()
+      }
+    } finally {
+      done = true
+      pulse.notify()
+      await Promise.allSettled(running)
+    }
+  }
+
+  private async connectOrphan (orphan: Orphan): Promise<void> {
+    try {
+      await this.init.chain.addBlock(orphan.block, { bytes: orphan.bytes, peer: orphan.peer?.toString() })
+    } catch (err) {
+      if (err instanceof VerifyError && err.score > 0 && orphan.peer != null) this.init.penalize(orphan.peer, err.score, `invalid block: ${err.reason}`)
+    }
+  }
+}
