@@ -37,6 +37,11 @@ export interface MinerInit {
   onBlock?: (block: Block, bytes: Uint8Array) => Promise<void> | void
   /** Worker threads for continuous mining; default one per core. */
   threads?: number
+  /**
+   * Least time between two blocks of continuous mining (ms). Default 1000 on networks without
+   * retargeting (regtest, where any hash wins and blocks would otherwise flood), else 0.
+   */
+  minIntervalMs?: number
 }
 
 /** What the miner is doing. */
@@ -60,6 +65,8 @@ export class Miner {
   private hashes: Array<{ at: number, n: number }> = []
   private found = 0
   private submitting = Promise.resolve()
+  private lastFound = 0
+  private paced: ReturnType<typeof setTimeout> | undefined
 
   constructor (init: MinerInit) {
     this.init = init
@@ -107,11 +114,17 @@ export class Miner {
     Atomics.store(this.flag, 0, ++this.gen)
     this.init.chain.off('tip', this.onTip)
     if (this.refresh != null) clearInterval(this.refresh)
+    if (this.paced != null) clearTimeout(this.paced)
+    this.paced = undefined
     const workers = this.workers
     this.workers = []
     await Promise.all(workers.map(async (w) => await w.terminate()))
     await this.submitting
     this.init.log.info('mining stopped')
+  }
+
+  private minInterval (): number {
+    return this.init.minIntervalMs ?? (this.init.params.noRetargeting ? 1000 : 0)
   }
 
   /** A new block template on the current tip (no transactions before the mempool exists). */
@@ -124,6 +137,14 @@ export class Miner {
 
   private newJob (): void {
     if (this.payout == null) return
+    const wait = this.lastFound + this.minInterval() - Date.now()
+    if (wait > 0) {
+      // pace: hold every thread until the interval has passed, then start on the then tip
+      Atomics.store(this.flag, 0, ++this.gen)
+      this.template = undefined
+      if (this.paced == null) this.paced = setTimeout(() => { this.paced = undefined; this.newJob() }, wait)
+      return
+    }
     const gen = ++this.gen
     Atomics.store(this.flag, 0, gen)
     const template = this.build(this.payout)
@@ -148,6 +169,7 @@ export class Miner {
     // stop the other threads on this template; a new job follows the tip change
     Atomics.store(this.flag, 0, ++this.gen)
     this.template = undefined
+    this.lastFound = Date.now() // before the chain's tip event asks for the next job
     this.submitting = this.submitting.then(async () => { await this.submit(block) })
   }
 
