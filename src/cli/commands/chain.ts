@@ -16,6 +16,10 @@ export function formatCoins (units: number): string {
   return frac === '' ? String(whole) : `${whole}.${frac}`
 }
 
+function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
 function showInfo (info: ChainInfo): string[] {
   return [
     `network:     ${info.network}`,
@@ -32,7 +36,7 @@ function showInfo (info: ChainInfo): string[] {
 function showBlock (b: BlockJson): string[] {
   return [
     `block ${b.hash}`,
-    `height:        ${b.height} (${b.confirmations > 0 ? `${b.confirmations} confirmations` : 'not on the best chain'})`,
+    `height:        ${b.height} (${b.confirmations > 0 ? plural(b.confirmations, 'confirmation') : 'not on the best chain'})`,
     `previous:      ${b.prevHash}`,
     `next:          ${b.nextHash ?? '-'}`,
     `time:          ${new Date(b.time * 1000).toISOString()}`,
@@ -47,7 +51,7 @@ function showBlock (b: BlockJson): string[] {
 function showTx (t: TxJson): string[] {
   return [
     `transaction ${t.txid}`,
-    `block:   ${t.blockHash} (height ${t.height}, ${t.confirmations} confirmations)`,
+    `block:   ${t.blockHash} (height ${t.height}, ${plural(t.confirmations, 'confirmation')})`,
     `size:    ${t.size} bytes, ${t.vsize} vbytes`,
     t.coinbase ? 'inputs:  coinbase' : 'inputs:',
     ...t.inputs.map((i) => `  ${i.txid}:${i.index}`),
