@@ -144,6 +144,30 @@ export function openApiDocument (): unknown {
       '/api/v1/transfers': {
         get: { summary: 'Downloads in progress', responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'Transfers'), ...errors } }
       },
+      '/api/v1/chain/info': {
+        get: { summary: 'Chain state: network, height, tip, difficulty, chainwork, mempool size, sync and miner state', responses: { 200: json({ type: 'object', properties: { network: { type: 'string' }, height: { type: 'integer' }, tip: { type: 'string' }, difficulty: { type: 'number' }, mempool: { type: 'object', properties: { size: { type: 'integer' } } } } }, 'Chain info'), ...errors } }
+      },
+      '/api/v1/chain/block': {
+        get: {
+          summary: 'A block by hash (64 hex digits) or height of the best chain',
+          parameters: [{ name: 'id', in: 'query', required: true, schema: { type: 'string' } }],
+          responses: { 200: json({ type: 'object' }, 'The block: header fields, confirmations, size, weight, txids'), ...errors }
+        }
+      },
+      '/api/v1/chain/tx': {
+        get: {
+          summary: 'A transaction of the best chain by txid',
+          parameters: [{ name: 'txid', in: 'query', required: true, schema: { type: 'string' } }],
+          responses: { 200: json({ type: 'object' }, 'The transaction: block, confirmations, inputs, outputs'), ...errors }
+        }
+      },
+      '/api/v1/mine': {
+        post: {
+          summary: 'Mine blocks now (regtest only)',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['blocks', 'address'], properties: { blocks: { type: 'integer', minimum: 1, maximum: 10000 }, address: { type: 'string' } } } } } },
+          responses: { 200: json({ type: 'object', properties: { blocks: { type: 'array', items: { type: 'string' } } } }, 'Hashes of the mined blocks'), ...errors }
+        }
+      },
       '/api/v1/stop': {
         post: {
           summary: 'Stop the daemon cleanly (closes connections, flushes stores, removes the api and cookie files)',
