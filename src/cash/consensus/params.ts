@@ -11,16 +11,14 @@
  * @module
  */
 
+import { genesisInfo } from './genesis.ts'
 import { encodeCompact } from './pow.ts'
 import { COIN, MAX_MONEY } from './subsidy.ts'
 
 /** The networks a node can run. */
 export type Network = 'main' | 'regtest'
 
-/**
- * The genesis block as consensus code refers to it. Set by the work that creates the
- * genesis blocks; until then {@link ChainParams.genesis} is absent and nothing may assume it.
- */
+/** The genesis block as consensus code refers to it (the block itself: `genesisBlock(network)`). */
 export interface ChainGenesis {
   /** Header hash (sha256d), 32 bytes in internal (little-endian) order. */
   readonly hash: Uint8Array
@@ -61,8 +59,8 @@ export interface ChainParams {
   readonly maxReorgDepth: number
   /** Bech32m human-readable part of addresses (BIP 350). */
   readonly bech32Hrp: string
-  /** The genesis block; absent until the genesis blocks exist (see {@link ChainGenesis}). */
-  readonly genesis?: ChainGenesis
+  /** The genesis block's hash, time and bits (ASERT's anchor on retargeting networks). */
+  readonly genesis: ChainGenesis
 }
 
 /*
@@ -120,7 +118,8 @@ function main (): ChainParams {
     medianTimeSpan: 11,
     maxFutureBlockTime: 2 * 60 * 60,
     maxReorgDepth: 1_000,
-    bech32Hrp: 'pd'
+    bech32Hrp: 'pd',
+    genesis: genesisInfo('main')
   }
 }
 
@@ -149,7 +148,8 @@ function regtest (): ChainParams {
     medianTimeSpan: 11,
     maxFutureBlockTime: 2 * 60 * 60,
     maxReorgDepth: 10_000,
-    bech32Hrp: 'pdrt'
+    bech32Hrp: 'pdrt',
+    genesis: genesisInfo('regtest')
   }
 }
 

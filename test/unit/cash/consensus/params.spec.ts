@@ -55,11 +55,13 @@ describe('chainParams sanity (after Bitcoin Core pow_tests.cpp sanity_check_chai
       assert.equal(bits, p.powLimitBits)
     })
 
-    it(`${network}: is frozen, fresh per call, and has no genesis yet`, () => {
+    it(`${network}: is frozen, fresh per call, and carries its genesis at powLimitBits`, () => {
       assert.ok(Object.isFrozen(p))
       assert.notEqual(chainParams(network), p)
       assert.deepEqual(chainParams(network), p)
-      assert.equal(p.genesis, undefined)
+      assert.ok(Object.isFrozen(p.genesis))
+      assert.equal(p.genesis.bits, p.powLimitBits)
+      assert.equal(p.genesis.hash.length, 32)
       assert.equal(p.network, network)
     })
   }
