@@ -18,6 +18,7 @@ import { decodeBlock } from '../primitives/block.ts'
 import { DecodeError } from '../primitives/errors.ts'
 import { bytesEqual, hashToHex } from '../primitives/hash.ts'
 import { headerHash } from '../primitives/header.ts'
+import type { BlockHeader } from '../primitives/header.ts'
 import { ChainClient } from './client.ts'
 import type { PeerTip } from './client.ts'
 import { OrphanPool } from './orphans.ts'
@@ -195,8 +196,9 @@ export class ChainSync {
       const startHeight = chain.tip.height
       const headers = await this.client.headers(peer, await chain.getLocator(), signal)
       if (headers.length === 0) return
-      const first = headers[0]
-      if (first == null || await chain.getEntry(first.prevHash) == null) {
+      const first = headers[0] as BlockHeader
+      const parent = await chain.getEntry(first.prevHash)
+      if (parent == null) {
         penalize(peer, 20, 'headers that do not connect to our chain')
         return
       }
@@ -219,7 +221,7 @@ export class ChainSync {
         prev = headerHash(header)
         hashes.push(prev)
       }
-      this.bestHeight = Math.max(this.bestHeight, (await chain.getEntry(first.prevHash))!.height + headers.length) // eslint-disable-line @typescript-eslint/no-non-null-assertion
+      this.bestHeight = Math.max(this.bestHeight, parent.height + headers.length)
       const missing: Uint8Array[] = []
       for (const hash of hashes) if (await chain.getEntry(hash) == null) missing.push(hash)
       if (missing.length > 0) await this.download(missing, peer)

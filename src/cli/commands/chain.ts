@@ -1,4 +1,5 @@
 /** `peerd chain info|block|tx` and `peerd mine`: the ledger. */
+import { formatCoins } from '../../cash/amount.ts'
 import type { ChainInfo } from '../../cash/service.ts'
 import type { BlockJson, TxJson } from '../../cash/json.ts'
 import { UsageError } from '../../errors.ts'
@@ -6,15 +7,6 @@ import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
 import type { Command } from '../command.ts'
 import { printJson, printLines } from '../output.ts'
-
-const COIN = 100_000_000
-
-/** Base units as a decimal number of coins (`1.25`). */
-export function formatCoins (units: number): string {
-  const whole = Math.trunc(units / COIN)
-  const frac = String(Math.abs(units % COIN)).padStart(8, '0').replace(/0+$/, '')
-  return frac === '' ? String(whole) : `${whole}.${frac}`
-}
 
 function plural (n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
@@ -96,16 +88,15 @@ export const chain: Command = {
 export const mine: Command = {
   name: 'mine',
   summary: 'mine blocks now (regtest) and print their hashes',
-  usage: 'mine --blocks N --address ADDRESS [--json]',
+  usage: 'mine --blocks N [--address ADDRESS] [--json]',
   help: `  --blocks N          how many blocks to mine (1–10000)
-  --address ADDRESS   the address the block rewards go to (bech32m of this network)`,
+  --address ADDRESS   the address the block rewards go to (default: the node's wallet)`,
   options: { blocks: { type: 'string' }, address: { type: 'string' } },
   args: { min: 0, max: 0 },
   async run (ctx) {
     const blocks = intOption(ctx.values, 'blocks', 1, 10_000)
     if (blocks == null) throw new UsageError('--blocks N is required')
-    const address = ctx.values.address
-    if (typeof address !== 'string') throw new UsageError('--address ADDRESS is required (the node has no wallet yet)')
+    const address = ctx.values.address as string | undefined
     const r = await new ApiClient(ctx.dataDir).post<{ blocks: string[] }>('/api/v1/mine', { blocks, address })
     if (ctx.json) printJson(r)
     else printLines(...r.blocks)
