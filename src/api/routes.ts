@@ -7,6 +7,7 @@ import type { PeerdNode } from '../node/node.ts'
 import { openApiDocument } from './openapi.ts'
 import type { Route } from './router.ts'
 import { chainRoutes } from './chain-routes.ts'
+import { walletRoutes } from './wallet-routes.ts'
 import { shareRoutes } from './share-routes.ts'
 
 /** What the routes act on. */
@@ -61,6 +62,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
     },
     ...shareRoutes(node),
     ...chainRoutes(node),
+    ...walletRoutes(node),
     {
       method: 'POST',
       path: '/api/v1/stop',

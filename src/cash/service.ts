@@ -20,11 +20,15 @@ import { Chain } from './chain/index.ts'
 import type { ChainEntry } from './chain/index.ts'
 import { chainParams } from './consensus/params.ts'
 import type { ChainParams, Network } from './consensus/params.ts'
+import { Mempool } from './mempool/index.ts'
+import type { MempoolInfo } from './mempool/index.ts'
 import { Miner } from './miner/miner.ts'
 import type { MinerStatus } from './miner/miner.ts'
 import { AddressError, decodeAddress, p2trScript } from './primitives/address.ts'
 import { hexToHash } from './primitives/hash.ts'
 import { BlockRelay, blocksTopic } from './sync/relay.ts'
+import { TxRelay, txsTopic } from './sync/tx-relay.ts'
+import { Wallet, WalletNotFoundError } from './wallet/index.ts'
 import { ChainSync } from './sync/sync.ts'
 import type { SyncState } from './sync/sync.ts'
 import { blockJson, difficultyOf, txJson } from './json.ts'
@@ -53,7 +57,7 @@ export interface ChainInfo {
   difficulty: number
   chainwork: string
   medianTime: number
-  mempool: { size: number }
+  mempool: MempoolInfo
   sync: SyncState
   miner: MinerStatus
   orphans: number
@@ -71,6 +75,9 @@ export class CashService {
   readonly sync: ChainSync
   readonly relay: BlockRelay
   readonly miner: Miner
+  readonly mempool: Mempool
+  readonly txRelay: TxRelay
+  readonly wallet: Wallet
   private readonly init: CashInit
 
   constructor (init: CashInit) {
@@ -78,6 +85,16 @@ export class CashService {
     this.params = Object.freeze({ ...chainParams(init.network), ...init.params })
     if (init.mine != null) this.payoutScript(init.mine) // fail before anything starts
     this.chain = new Chain({ location: join(init.dataDir, 'chain'), params: this.params, logger: init.log })
+    this.mempool = new Mempool({ chain: this.chain, params: this.params, log: init.log.child('mempool') })
+    this.wallet = new Wallet({
+      location: join(init.dataDir, 'wallet'),
+      params: this.params,
+      chain: this.chain,
+      mempool: this.mempool,
+      log: init.log.child('wallet'),
+      feeRate: () => this.mempool.estimateFeeRate()
+    })
+    this.txRelay = new TxRelay({ pubsub: init.host.services.pubsub, topic: txsTopic(init.network), mempool: this.mempool, log: init.log, penalize: init.penalize })
     this.sync = new ChainSync({ host: init.host, chain: this.chain, params: this.params, log: init.log, penalize: init.penalize })
     this.relay = new BlockRelay({
       pubsub: init.host.services.pubsub,
@@ -92,22 +109,29 @@ export class CashService {
       params: this.params,
       log: init.log,
       threads: init.mineThreads,
+      mempool: this.mempool,
       onBlock: async (_block, bytes) => { await this.relay.publish(bytes) }
     })
   }
 
   async start (): Promise<void> {
     await this.chain.open()
+    this.mempool.start()
+    await this.wallet.open()
     await this.sync.start()
     this.relay.start()
+    this.txRelay.start()
     if (this.init.mine != null) this.miner.start(this.payoutScript(this.init.mine))
     this.init.log.info('chain ready', { network: this.params.network, height: this.chain.tip.height })
   }
 
   async stop (): Promise<void> {
     await this.miner.stop()
+    this.txRelay.stop()
     this.relay.stop()
     await this.sync.stop()
+    await this.wallet.close()
+    await this.mempool.stop()
     await this.chain.close()
   }
 
@@ -131,7 +155,7 @@ export class CashService {
       difficulty: difficultyOf(tip.header.bits, this.params),
       chainwork: tip.chainwork.toString(16).padStart(64, '0'),
       medianTime: tip.medianTimePast,
-      mempool: { size: 0 },
+      mempool: this.mempool.info(),
       sync: this.sync.state(),
       miner: this.miner.status(),
       orphans: this.sync.orphans.size
@@ -162,11 +186,57 @@ export class CashService {
     return txJson(found.tx, { params: this.params, blockHash: found.blockHash, height: found.height, tipHeight: this.chain.tip.height })
   }
 
-  /** Mines `count` blocks now to `address` (regtest only) and returns their hashes. */
-  async mine (count: number, address: string, signal?: AbortSignal): Promise<string[]> {
+  /** Creates the wallet; the mnemonic is returned this once. */
+  async walletCreate (passphrase: string): Promise<{ mnemonic: string, address: string }> {
+    return await this.wallet.create(passphrase)
+  }
+
+  /** Restores the wallet from its mnemonic and rescans the chain. */
+  async walletRestore (mnemonic: string, passphrase: string): Promise<{ address: string }> {
+    return await this.wallet.restore(mnemonic, passphrase)
+  }
+
+  /** A fresh receive address. */
+  async walletAddress (): Promise<string> {
+    return await this.wallet.newAddress()
+  }
+
+  /** Balances in base units. */
+  async walletBalance (): Promise<{ confirmed: number, unconfirmed: number, immature: number }> {
+    await this.wallet.sync() // blocks and mempool events still queued count too
+    const b = this.wallet.balance()
+    return { confirmed: Number(b.confirmed), unconfirmed: Number(b.unconfirmed), immature: Number(b.immature) }
+  }
+
+  /** The wallet's transactions, newest first, amounts in base units. */
+  async walletHistory (): Promise<Array<{ txid: string, height: number | null, time: number, amount: number, fee: number | null, confirmations: number, coinbase: boolean }>> {
+    await this.wallet.sync()
+    return this.wallet.history().map((e) => ({ ...e, amount: Number(e.amount), fee: e.fee == null ? null : Number(e.fee) }))
+  }
+
+  /**
+   * Pays `amount` base units to `address`: builds and signs with the wallet, admits the
+   * transaction to this node's mempool (which checks it as any peer's), then announces it.
+   * Any failure before the mempool accepts it broadcasts nothing.
+   */
+  async send (request: { address: string, amount: bigint, feeRate?: number, passphrase: string }): Promise<{ txid: string, fee: number }> {
+    const payment = await this.wallet.createPayment(request)
+    await this.mempool.add(payment.tx) // the tx relay announces local additions
+    return { txid: payment.txid, fee: Number(payment.fee) }
+  }
+
+  /**
+   * Mines `count` blocks now (regtest only) and returns their hashes; they pay to `address`,
+   * or to a fresh address of the node's wallet.
+   */
+  async mine (count: number, address?: string, signal?: AbortSignal): Promise<string[]> {
     if (this.params.network !== 'regtest') throw new MiningNotAllowedError(`mining blocks on demand is for regtest; on ${this.params.network} run the daemon with --mine ADDRESS`)
     if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) throw new InvalidArgumentError(`the number of blocks must be from 1 to 10000, got ${count}`)
-    const hashes = await this.miner.mineBlocks(count, this.payoutScript(address), signal)
+    let script: Uint8Array
+    if (address != null) script = this.payoutScript(address)
+    else if (this.wallet.exists) script = this.wallet.payoutScript()
+    else throw new WalletNotFoundError('this node has no wallet to pay the blocks to: create one (peerd wallet create) or give --address')
+    const hashes = await this.miner.mineBlocks(count, script, signal)
     return hashes.map((h) => tipHex({ hash: h }))
   }
 

@@ -39,7 +39,7 @@ export class PeerdGater implements ConnectionGater {
   }
 
   /** Whether `peerId` is banned now. */
-  isBanned (peerId: PeerId): boolean {
+  isBanned (peerId: PeerId | string): boolean {
     const until = this.bans.get(peerId.toString())
     if (until == null) return false
     if (until <= Date.now()) {

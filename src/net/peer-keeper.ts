@@ -123,11 +123,20 @@ export class PeerKeeper implements Startable {
     try {
       protocols = (await this.init.host.services.identify.identify(conn, { signal: AbortSignal.timeout(5_000) })).protocols
     } catch (err) {
-      // the peer hung up during identify: it dropped us (another network, a ban, its limits);
-      // the connection may take a moment to show it
-      for (let i = 0; i < 20 && conn.status === 'open'; i++) await sleep(50)
-      if (conn.status !== 'open') throw new DialError(`the peer closed the connection right after the handshake (it may be on another network, or refusing connections): ${(err as Error).message}`)
-      protocols = (await this.init.host.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
+      // Either libp2p's own identify is running on this connection (one outbound identify
+      // stream is allowed), or a simultaneous dial replaced the connection, or the peer hung
+      // up (another network, a ban, its limits). Wait a moment for the first two to show in
+      // the peer store over any open connection; only a peer with none left dropped us.
+      const open = (): boolean => this.init.host.getConnections(conn.remotePeer).some(c => c.status === 'open')
+      let known: string[] = []
+      for (let i = 0; i < 40; i++) {
+        known = (await this.init.host.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
+        if (known.length > 0 && open()) break
+        if (!open() && i >= 10) break
+        await sleep(50)
+      }
+      if (!open()) throw new DialError(`the peer closed the connection right after the handshake (it may be on another network, or refusing connections): ${(err as Error).message}`)
+      protocols = known
     }
     const foreign = this.foreignProtocol(protocols)
     if (foreign == null) return undefined

@@ -208,6 +208,17 @@ export class PeerdNode {
     return conns.length > 0
   }
 
+  /**
+   * Lifts a ban on `peerId` (from {@link disconnect} or from misbehaviour), so it may connect
+   * and be dialled again. Returns whether there was one.
+   */
+  unban (peerId: string): boolean {
+    const banned = this.gater.isBanned(peerId)
+    this.gater.unban(peerId)
+    this.keeper.holdOff(peerId, 0)
+    return banned
+  }
+
   /** A snapshot of the node's state. */
   status (): NodeStatus {
     return {

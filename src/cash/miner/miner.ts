@@ -18,6 +18,7 @@ import type { Chain } from '../chain/index.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import { encodeBlock } from '../primitives/block.ts'
 import type { Block } from '../primitives/block.ts'
+import type { Transaction } from '../primitives/tx.ts'
 import { headerHash } from '../primitives/header.ts'
 import { assembleBlock, grind } from './template.ts'
 import type { MineJob, MineReport } from './mine-worker.ts'
@@ -42,6 +43,8 @@ export interface MinerInit {
    * retargeting (regtest, where any hash wins and blocks would otherwise flood), else 0.
    */
   minIntervalMs?: number
+  /** Supplies each template's transactions and their fees (the mempool); none without it. */
+  mempool?: { selectForBlock (maxWeight: number): { txs: Transaction[], fees: bigint } }
 }
 
 /** What the miner is doing. */
@@ -127,12 +130,13 @@ export class Miner {
     return this.init.minIntervalMs ?? (this.init.params.noRetargeting ? 1000 : 0)
   }
 
-  /** A new block template on the current tip (no transactions before the mempool exists). */
+  /** A new block template on the current tip, with the mempool's best transactions when there is one. */
   private build (payoutScript: Uint8Array): Block {
-    const { chain, params } = this.init
+    const { chain, params, mempool } = this.init
     const ctx = chain.nextBlockContext()
     const time = Math.max(Math.floor(Date.now() / 1000), ctx.minTime)
-    return assembleBlock({ prevHash: ctx.prevHash, height: ctx.height, time, bits: ctx.bits, payoutScript, txs: [], fees: 0n, params })
+    const { txs, fees } = mempool?.selectForBlock(params.maxBlockWeight) ?? { txs: [], fees: 0n }
+    return assembleBlock({ prevHash: ctx.prevHash, height: ctx.height, time, bits: ctx.bits, payoutScript, txs, fees, params })
   }
 
   private newJob (): void {

@@ -1,0 +1,114 @@
+/**
+ * Transaction announcement over gossipsub, one topic per network (raw transaction bytes). A
+ * transaction is validated by `mempool.add` inside gossipsub's topic validator, so only ones
+ * the mempool accepted are forwarded; an invalid one is rejected and costs its sender the
+ * rule's misbehaviour score. Transactions the mempool accepts from this node (origin
+ * 'local') or from its orphan pool once their parent arrived ('orphan') are published here,
+ * since gossipsub forwarded neither.
+ * @module
+ */
+import type { PeerId } from '@libp2p/interface'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Logger } from '../../utils/logger.ts'
+import { VerifyError } from '../consensus/verify-error.ts'
+import type { Mempool } from '../mempool/index.ts'
+import type { MempoolEntry, TxOrigin } from '../mempool/index.ts'
+import { DecodeError } from '../primitives/errors.ts'
+import { hashToHex } from '../primitives/hash.ts'
+import { decodeTx, encodeTx, txid } from '../primitives/tx.ts'
+import type { Transaction } from '../primitives/tx.ts'
+
+/** The gossipsub topic of new transactions on `network`. */
+export function txsTopic (network: string): string {
+  return `/peerd/${network}/txs/1`
+}
+
+/** Options of {@link TxRelay}. */
+export interface TxRelayInit {
+  pubsub: GossipSub
+  topic: string
+  mempool: Pick<Mempool, 'add' | 'on' | 'off'>
+  log: Logger
+  penalize: (peer: PeerId, points: number, reason: string) => void
+}
+
+/** Publishes new transactions and validates the ones peers announce. */
+export class TxRelay {
+  private readonly init: TxRelayInit
+  /** Counters for status and tests. */
+  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0 }
+
+  constructor (init: TxRelayInit) {
+    this.init = init
+  }
+
+  private readonly onTx = (entry: MempoolEntry, origin: TxOrigin): void => {
+    // gossipsub forwards what peers sent itself; announce the rest: our own, orphans whose
+    // parent came (gossip ignored them), and txs a reorg returned (peers may lack them)
+    if (origin !== 'peer') void this.publish(encodeTx(entry.tx, { witness: true }))
+  }
+
+  start (): void {
+    const { pubsub, topic, mempool } = this.init
+    pubsub.topicValidators.set(topic, async (peer, msg) => await this.validate(peer, msg.data))
+    pubsub.subscribe(topic)
+    mempool.on('tx', this.onTx)
+  }
+
+  stop (): void {
+    const { pubsub, topic, mempool } = this.init
+    mempool.off('tx', this.onTx)
+    pubsub.unsubscribe(topic)
+    pubsub.topicValidators.delete(topic)
+  }
+
+  /** Announces a transaction (serialized with its witness). Having no peer subscribed is not an error. */
+  async publish (bytes: Uint8Array): Promise<number> {
+    try {
+      const res = await this.init.pubsub.publish(this.init.topic, bytes)
+      this.stats.published++
+      return res.recipients.length
+    } catch (err) {
+      this.init.log.debug('transaction not published', { err })
+      return 0
+    }
+  }
+
+  private async validate (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
+    const { mempool, log, penalize } = this.init
+    this.stats.received++
+    let tx: Transaction
+    try {
+      tx = decodeTx(data)
+    } catch (err) {
+      this.stats.rejected++
+      if (err instanceof DecodeError) penalize(peer, 100, `gossiped tx: ${err.reason}`)
+      return TopicValidatorResult.Reject
+    }
+    try {
+      const result = await mempool.add(tx, { peer: peer.toString() })
+      if (result === 'accepted') {
+        this.stats.accepted++
+        return TopicValidatorResult.Accept
+      }
+      this.stats.ignored++
+      return TopicValidatorResult.Ignore
+    } catch (err) {
+      if (err instanceof VerifyError) {
+        log.debug('rejected a gossiped transaction', { txid: hashToHex(txid(tx)), reason: err.reason, peerId: peer.toString() })
+        if (err.score > 0) {
+          penalize(peer, err.score, `invalid tx: ${err.reason}`)
+          this.stats.rejected++
+          return TopicValidatorResult.Reject
+        }
+        this.stats.ignored++
+        return TopicValidatorResult.Ignore
+      }
+      log.warn('transaction validation failed', { err })
+      this.stats.ignored++
+      return TopicValidatorResult.Ignore
+    }
+  }
+}
+

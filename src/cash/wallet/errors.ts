@@ -1,0 +1,55 @@
+/**
+ * Errors of the wallet. Each condition has its own class, checked by `name`, with the HTTP
+ * status the API answers with (`src/errors.ts`). Bad arguments (amounts, addresses, a mnemonic
+ * that does not check out) are `InvalidArgumentError` from `src/errors.ts`.
+ */
+import { PeerdError } from '../../errors.ts'
+
+/** No wallet has been created or restored in this data directory yet. */
+export class WalletNotFoundError extends PeerdError {
+  constructor (message = 'no wallet: create one or restore one from its mnemonic first') {
+    super(message, 'WalletNotFoundError', 404)
+  }
+}
+
+/** `create` or `restore` on a data directory that already holds a wallet (it is never overwritten). */
+export class WalletExistsError extends PeerdError {
+  constructor (message = 'a wallet already exists in this data directory; it is never overwritten') {
+    super(message, 'WalletExistsError', 409)
+  }
+}
+
+/** The passphrase does not decrypt the wallet's seed (the AEAD tag did not verify). */
+export class WrongPassphraseError extends PeerdError {
+  constructor (message = 'wrong wallet passphrase', options?: ErrorOptions) {
+    super(message, 'WrongPassphraseError', 403, options)
+  }
+}
+
+/** The spendable coins do not cover the amount plus the fee. Amounts in base units. */
+export class InsufficientFundsError extends PeerdError {
+  /** Confirmed, mature coins not already spent by a mempool transaction. */
+  readonly available: bigint
+  /** Amount plus the fee of a transaction spending every available coin. */
+  readonly needed: bigint
+
+  constructor (available: bigint, needed: bigint) {
+    super(`insufficient funds: ${available} base units spendable, ${needed} needed (amount + fee)`, 'InsufficientFundsError', 400)
+    this.available = available
+    this.needed = needed
+  }
+}
+
+/**
+ * The wallet database cannot be used: another format version, another network, a seed that
+ * does not match the stored public key, or records that contradict each other. Never repaired
+ * silently.
+ */
+export class WalletDbError extends PeerdError {
+  constructor (message: string, options?: ErrorOptions) { super(message, 'WalletDbError', 500, options) }
+}
+
+/** The wallet is not open (never opened, or closed). */
+export class WalletClosedError extends PeerdError {
+  constructor (message = 'the wallet is not open') { super(message, 'WalletClosedError', 503) }
+}

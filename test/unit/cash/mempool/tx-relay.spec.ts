@@ -1,0 +1,78 @@
+/**
+ * TxRelay's topic validator against a real mempool and a stand-in gossipsub: accepted
+ * transactions are forwarded, duplicates, orphans and policy refusals ignored, undecodable
+ * or invalid ones rejected with their sender penalised; local transactions and orphans that
+ * got in later are published.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { encodeTx, txid } from '../../../../src/cash/primitives/tx.ts'
+import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
+import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
+import { bytesEqual } from '../../../../src/cash/primitives/hash.ts'
+import { log, openHarness, pay, unconfirmed } from './mempool-helpers.ts'
+
+type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
+
+/** The parts of gossipsub TxRelay uses, recording what it does. */
+function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator>, published: Uint8Array[], subscribed: Set<string> } {
+  const validators = new Map<string, Validator>()
+  const published: Uint8Array[] = []
+  const subscribed = new Set<string>()
+  const pubsub = {
+    topicValidators: validators,
+    subscribe: (t: string) => { subscribed.add(t) },
+    unsubscribe: (t: string) => { subscribed.delete(t) },
+    publish: async (_t: string, data: Uint8Array) => { published.push(data); return { recipients: [] } }
+  }
+  return { pubsub: pubsub as unknown as GossipSub, validators, published, subscribed }
+}
+
+const peer = { toString: () => 'peer-1' } as unknown as PeerId
+const bytes = (tx: Transaction): Uint8Array => encodeTx(tx, { witness: true })
+
+describe('TxRelay', () => {
+  it('validates gossiped transactions with the mempool and penalises invalid ones', async () => {
+    const h = await openHarness()
+    const fake = fakePubsub()
+    const penalties: Array<[number, string]> = []
+    const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: (_p, points, reason) => { penalties.push([points, reason]) } })
+    try {
+      assert.equal(txsTopic('regtest'), '/peerd/regtest/txs/1')
+      relay.start()
+      assert.ok(fake.subscribed.has('/peerd/regtest/txs/1'))
+      const validate = fake.validators.get('/peerd/regtest/txs/1') as Validator
+      const tx = pay(h.tc.coinbaseCoin(1), 1000n)
+      assert.equal(await validate(peer, { data: bytes(tx) }), TopicValidatorResult.Accept)
+      assert.equal(await validate(peer, { data: bytes(tx) }), TopicValidatorResult.Ignore, 'duplicate')
+      assert.equal(await validate(peer, { data: Uint8Array.of(1, 2, 3) }), TopicValidatorResult.Reject)
+      assert.equal(penalties.at(-1)?.[0], 100)
+      const conflict = pay(h.tc.coinbaseCoin(1), 2000n)
+      assert.equal(await validate(peer, { data: bytes(conflict) }), TopicValidatorResult.Ignore, 'score 0: conflict')
+      const premature = pay(h.tc.coinbaseCoin(h.chain.tip.height), 1000n)
+      assert.equal(await validate(peer, { data: bytes(premature) }), TopicValidatorResult.Reject)
+      assert.deepEqual(penalties.at(-1), [100, 'invalid tx: bad-txns-premature-spend-of-coinbase'])
+      assert.equal(penalties.length, 2)
+      assert.equal(fake.published.length, 0, 'gossiped transactions are forwarded by gossipsub, not republished')
+
+      // an orphan is ignored, then published when its parent (added locally) lets it in
+      const parent = pay(h.tc.coinbaseCoin(2), 1000n)
+      const child = pay(unconfirmed(h, parent), 1000n)
+      assert.equal(await validate(peer, { data: bytes(child) }), TopicValidatorResult.Ignore)
+      assert.equal(await h.mempool.add(parent), 'accepted')
+      assert.deepEqual(fake.published.map((b) => b.length), [bytes(parent).length, bytes(child).length])
+      assert.ok(bytesEqual(fake.published[1] as Uint8Array, bytes(child)))
+      assert.ok(h.mempool.has(txid(child)))
+      assert.deepEqual(relay.stats, { received: 6, accepted: 1, rejected: 2, ignored: 3, published: 2 })
+      relay.stop()
+      assert.equal(fake.validators.size, 0)
+      assert.equal(fake.subscribed.size, 0)
+    } finally {
+      relay.stop()
+      await h.cleanup()
+    }
+  })
+})
