@@ -57,10 +57,20 @@ export interface ChainInfo {
   difficulty: number
   chainwork: string
   medianTime: number
-  mempool: MempoolInfo
+  mempool: MempoolJson
   sync: SyncState
   miner: MinerStatus
   orphans: number
+}
+
+/** {@link MempoolInfo} with amounts as JSON numbers (base units). */
+export type MempoolJson = Omit<MempoolInfo, 'fees' | 'histogram'> & {
+  fees: number
+  histogram: Array<{ from: number, to: number | null, count: number, vsize: number, fees: number }>
+}
+
+function mempoolJson (info: MempoolInfo): MempoolJson {
+  return { ...info, fees: Number(info.fees), histogram: info.histogram.map((b) => ({ ...b, fees: Number(b.fees) })) }
 }
 
 /** Mining was asked for where it is not allowed. */
@@ -155,7 +165,7 @@ export class CashService {
       difficulty: difficultyOf(tip.header.bits, this.params),
       chainwork: tip.chainwork.toString(16).padStart(64, '0'),
       medianTime: tip.medianTimePast,
-      mempool: this.mempool.info(),
+      mempool: mempoolJson(this.mempool.info()),
       sync: this.sync.state(),
       miner: this.miner.status(),
       orphans: this.sync.orphans.size

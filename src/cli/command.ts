@@ -72,12 +72,18 @@ export function splitCommand (argv: string[]): { name: string | undefined, rest:
 /** Parses `args` for `cmd`; throws {@link UsageError} on anything off. */
 export function parseCommandArgs (cmd: Command, args: string[]): CommandContext {
   let parsed
+  // a negative number is an argument (an amount to refuse with a clear message), not a flag
+  const negatives: string[] = []
+  const masked = args.map((a) => /^-\d/.test(a) ? `\u0000${negatives.push(a) - 1}` : a)
   try {
-    parsed = parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...cmd.options }, strict: true, allowPositionals: true })
+    parsed = parseArgs({ args: masked, options: { ...GLOBAL_OPTIONS, ...cmd.options }, strict: true, allowPositionals: true })
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
   }
-  const { values, positionals } = parsed
+  const unmask = (v: string): string => v.startsWith('\u0000') ? negatives[Number(v.slice(1))] as string : v
+  const values: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(parsed.values)) values[k] = typeof v === 'string' ? unmask(v) : Array.isArray(v) ? v.map((x) => typeof x === 'string' ? unmask(x) : x) : v
+  const positionals = parsed.positionals.map(unmask)
   if (values.help !== true) {
     if (positionals.length < cmd.args.min) throw new UsageError(`missing argument: usage: peerd ${cmd.usage}`)
     if (positionals.length > cmd.args.max) throw new UsageError(`unexpected argument "${positionals[cmd.args.max] ?? ''}": usage: peerd ${cmd.usage}`)
