@@ -168,6 +168,24 @@ export function openApiDocument (): unknown {
           responses: { 200: json({ type: 'object', properties: { blocks: { type: 'array', items: { type: 'string' } } } }, 'Hashes of the mined blocks'), ...errors }
         }
       },
+      '/api/v1/wallet/create': {
+        post: { summary: 'Create the wallet; answers the recovery words once', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['passphrase'], properties: { passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { mnemonic: { type: 'string' }, address: { type: 'string' } } }, 'Created'), ...errors } }
+      },
+      '/api/v1/wallet/restore': {
+        post: { summary: 'Restore the wallet from its recovery words and rescan the chain', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['mnemonic', 'passphrase'], properties: { mnemonic: { type: 'string' }, passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { address: { type: 'string' } } }, 'Restored'), ...errors } }
+      },
+      '/api/v1/wallet/address': {
+        post: { summary: 'A fresh receive address', responses: { 200: json({ type: 'object', properties: { address: { type: 'string' } } }, 'Address'), ...errors } }
+      },
+      '/api/v1/wallet/balance': {
+        get: { summary: 'Balances in base units', responses: { 200: json({ type: 'object', properties: { confirmed: { type: 'integer' }, unconfirmed: { type: 'integer' }, immature: { type: 'integer' } } }, 'Balance'), ...errors } }
+      },
+      '/api/v1/wallet/history': {
+        get: { summary: "The wallet's transactions, newest first", responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'History'), ...errors } }
+      },
+      '/api/v1/send': {
+        post: { summary: 'Pay an amount of coins to an address from the wallet', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['address', 'amount', 'passphrase'], properties: { address: { type: 'string' }, amount: { type: 'string', description: 'coins, e.g. "1.25"' }, feeRate: { type: 'number' }, passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { txid: { type: 'string' }, fee: { type: 'integer' } } }, 'Sent'), ...errors } }
+      },
       '/api/v1/stop': {
         post: {
           summary: 'Stop the daemon cleanly (closes connections, flushes stores, removes the api and cookie files)',
