@@ -11,11 +11,11 @@
  * @module
  */
 import type { Block } from '../primitives/block.ts'
-import { blockWeight } from '../primitives/block.ts'
+import { blockSize, blockWeight } from '../primitives/block.ts'
 import { bytesEqual, HASH_SIZE } from '../primitives/hash.ts'
 import { headerHash } from '../primitives/header.ts'
 import type { BlockHeader } from '../primitives/header.ts'
-import { hasWitness, isCoinbase, txid } from '../primitives/tx.ts'
+import { hasWitness, isCoinbase, txid, WITNESS_SCALE_FACTOR } from '../primitives/tx.ts'
 import type { TxInput } from '../primitives/tx.ts'
 import { checkTx } from './check-tx.ts'
 import { merkleRoot, witnessCommitment, witnessCommitmentIndex, witnessMerkleRoot, WITNESS_COMMITMENT_HEADER } from './merkle.ts'
@@ -57,8 +57,9 @@ export function checkBlock (block: Block, params: ChainParams): Uint8Array[] {
     throw new VerifyError('block', reason, 100, message, { malleated })
   }
   const { txs } = block
-  const weight = blockWeight(block)
-  if (weight > params.maxBlockWeight) fail('bad-blk-weight', `weight ${weight}`)
+  // Without witnesses a block cannot be malleated: bound its size first (Core's bad-blk-length).
+  const stripped = blockSize(block, { witness: false }) * WITNESS_SCALE_FACTOR
+  if (stripped > params.maxBlockWeight) fail('bad-blk-length', `stripped size × 4 = ${stripped}`)
 
   const txids = txs.map(txid)
   const merkle = merkleRoot(txids)
@@ -71,6 +72,12 @@ export function checkBlock (block: Block, params: ChainParams): Uint8Array[] {
     if (isCoinbase(txs[i] as Block['txs'][number])) fail('bad-cb-multiple', `tx ${i} is a second coinbase`)
   }
 
+  // The witness commitment before anything that reads witnesses: a block whose witnesses were
+  // tampered with in transit must fail as malleated, never as invalid (its hash stays usable).
+  checkWitnessCommitment(block)
+  const weight = blockWeight(block)
+  if (weight > params.maxBlockWeight) fail('bad-blk-weight', `weight ${weight}`)
+
   txs.forEach((tx, i) => {
     try {
       checkTx(tx, params, 'block')
@@ -79,8 +86,6 @@ export function checkBlock (block: Block, params: ChainParams): Uint8Array[] {
       throw err
     }
   })
-
-  checkWitnessCommitment(block)
   return txids
 }
 

@@ -69,11 +69,12 @@ function hexOf (hash: Uint8Array): string {
 /**
  * Checks every non-coinbase transaction's inputs in block order against `view` and the
  * outputs of earlier transactions of the same block, then the coinbase's value. Reasons (kind
- * 'block'): `bad-txns-inputs-missingorspent` (score 0: the block may just be ahead of us),
+ * 'block'): `bad-txns-inputs-missingorspent` (its parent is known, so the block itself is
+ * invalid, as Core scores it),
  * `bad-txns-premature-spend-of-coinbase`, `bad-txns-inputvalues-outofrange`,
  * `bad-txns-in-belowout`, `bad-txns-fee-outofrange`, `non-BIP68-final`,
  * `bad-witness-shape`, `bad-txns-signature` (a SIGHASH_SINGLE without its output, which can
- * never verify), `bad-cb-amount` (coinbase outputs above subsidy + fees); all 100 but the first.
+ * never verify), `bad-cb-amount` (coinbase outputs above subsidy + fees); all 100.
  *
  * Assumes `checkBlock` passed (one coinbase, first; outputs in range; witness shapes). The
  * view is only read; the caller applies `spent` and `created` to its UTXO set. Outputs of the
@@ -120,7 +121,7 @@ export function applyBlock (block: Block, height: number, view: CoinView, params
         coin = view.getCoin(input.prevout)
         if (coin !== undefined) spentFromView.add(key)
       }
-      if (coin === undefined) throw new VerifyError('block', 'bad-txns-inputs-missingorspent', 0, `tx ${t} spends ${key}`)
+      if (coin === undefined) throw new VerifyError('block', 'bad-txns-inputs-missingorspent', 100, `tx ${t} spends ${key}`)
       coins.push(coin)
     }
     const fee = checkCoinValues(tx, coins, height, params, 'block')

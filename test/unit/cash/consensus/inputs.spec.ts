@@ -91,27 +91,27 @@ describe('applyBlock accepts', () => {
 })
 
 describe('applyBlock rejects', () => {
-  it('bad-txns-inputs-missingorspent (score 0): unknown coin', () => {
+  it('bad-txns-inputs-missingorspent (score 100): unknown coin', () => {
     const view = new MapCoinView()
     const s = coin(new MapCoinView())
-    reject(block([spendTx([s], [pay(1n)])], 0n), view, 'bad-txns-inputs-missingorspent', 0)
+    reject(block([spendTx([s], [pay(1n)])], 0n), view, 'bad-txns-inputs-missingorspent', 100)
   })
 
-  it('bad-txns-inputs-missingorspent (score 0): one coin spent by two transactions of the block', () => {
+  it('bad-txns-inputs-missingorspent (score 100): one coin spent by two transactions of the block', () => {
     const view = new MapCoinView()
     const s = coin(view)
-    reject(block([spendTx([s], [pay(1n)]), spendTx([s], [pay(2n)])], 0n), view, 'bad-txns-inputs-missingorspent', 0)
+    reject(block([spendTx([s], [pay(1n)]), spendTx([s], [pay(2n)])], 0n), view, 'bad-txns-inputs-missingorspent', 100)
   })
 
-  it('bad-txns-inputs-missingorspent (score 0): an output of a later transaction, an OP_RETURN output, a spent intra-block output', () => {
+  it('bad-txns-inputs-missingorspent (score 100): an output of a later transaction, an OP_RETURN output, a spent intra-block output', () => {
     const view = new MapCoinView()
     const tx1 = spendTx([coin(view)], [pay(1_000n), { amount: 0n, script: Uint8Array.of(0x6a) }])
     const child = spendTx([outputOf(tx1, 0, HEIGHT, bob)], [pay(900n)])
-    reject(block([child, tx1], 0n), view, 'bad-txns-inputs-missingorspent', 0)
+    reject(block([child, tx1], 0n), view, 'bad-txns-inputs-missingorspent', 100)
     const burn = spendTx([outputOf(tx1, 1, HEIGHT, bob)], [pay(0n)])
-    reject(block([tx1, burn], 0n), view, 'bad-txns-inputs-missingorspent', 0)
+    reject(block([tx1, burn], 0n), view, 'bad-txns-inputs-missingorspent', 100)
     const again = spendTx([outputOf(tx1, 0, HEIGHT, bob)], [pay(800n)])
-    reject(block([tx1, child, again], 0n), view, 'bad-txns-inputs-missingorspent', 0)
+    reject(block([tx1, child, again], 0n), view, 'bad-txns-inputs-missingorspent', 100)
   })
 
   it('bad-txns-premature-spend-of-coinbase: one block short of maturity', () => {
