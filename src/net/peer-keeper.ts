@@ -128,10 +128,12 @@ export class PeerKeeper implements Startable {
       // up (another network, a ban, its limits). Wait a moment for the first two to show in
       // the peer store over any open connection; only a peer with none left dropped us.
       const open = (): boolean => this.init.host.getConnections(conn.remotePeer).some(c => c.status === 'open')
+      const isNode = (p: string): boolean => /^\/peerd\/[^/]+\/node\//.test(p)
       let known: string[] = []
       for (let i = 0; i < 40; i++) {
         known = (await this.init.host.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
-        if (known.length > 0 && open()) break
+        // a peerd node's protocols are in once its node protocol is (of whatever network)
+        if (known.some(isNode) && open()) break
         if (!open() && i >= 10) break
         await sleep(50)
       }
