@@ -70,6 +70,29 @@ describe('peerd chain and mine (CLI)', () => {
     assert.match(human.stdout, /height:\s+3/)
   })
 
+  it('daemon --mine mines continuously (paced on regtest) and the other node follows', TEST, async () => {
+    const minerDir = await tempDir('peerd-e2e-miner-')
+    const miner = await startDaemonProcess(minerDir.path, ['--mine', ADDRESS, '--mine-threads', '1', '--bootstrap', d.addresses[0] as string])
+    try {
+      const start = (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height
+      const mm = ['--data-dir', minerDir.path]
+      const info = await cliJson<Info & { miner: { mining: boolean, threads: number } }>(['chain', 'info', '--json', ...mm])
+      assert.equal(info.miner.mining, true)
+      assert.equal(info.miner.threads, 1)
+      // the first node learns the miner's blocks by gossip and sync
+      const t0 = Date.now()
+      let seen = start
+      while (seen < start + 3 && Date.now() - t0 < 30_000) {
+        await new Promise((resolve) => setTimeout(resolve, 250))
+        seen = (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height
+      }
+      assert.ok(seen >= start + 3, `height ${seen}, started at ${start}`)
+    } finally {
+      await miner.stop()
+      await minerDir.cleanup()
+    }
+  })
+
   it('bad input gets a clear error and a non-zero exit', TEST, async () => {
     const missing = await runCli(['chain', 'block', '999', '--json', ...dd])
     assertFailed(missing)
@@ -100,6 +123,8 @@ describe('peerd chain and mine (CLI)', () => {
     assert.match(sub.stderr, /unknown chain subcommand/)
 
     // nothing of it changed the chain
-    assert.equal((await cliJson<Info>(['chain', 'info', '--json', ...dd])).height, 3)
+    const before = (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height
+    await runCli(['mine', '--blocks', 'x', '--address', ADDRESS, ...dd])
+    assert.equal((await cliJson<Info>(['chain', 'info', '--json', ...dd])).height, before)
   })
 })
