@@ -75,7 +75,10 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     }),
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,
-      emitSelf: false
+      emitSelf: false,
+      // Many nodes on one machine (devnets, tests) share 127.0.0.1: without this, gossipsub's
+      // IP-colocation penalty scores them all negative past ten and empties every mesh.
+      scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
     }),
     dcutr: dcutr(),
     autoNAT: autoNAT({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })

@@ -48,6 +48,7 @@ export class PeerKeeper implements Startable {
   private readonly dialing = new Set<string>()
   private readonly lastSeenWritten = new Map<string, number>()
   private readonly rtts = new Map<string, number>()
+  private readonly pinging = new Map<string, Promise<number | undefined>>()
   private timer?: ReturnType<typeof setInterval>
   private running = false
   private walking = false
@@ -67,6 +68,8 @@ export class PeerKeeper implements Startable {
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     const { id } = evt.detail
     if (this.isConnected(id.toString())) return
+    // enough neighbours: a discovered peer stays known (for redials) but is not dialled
+    if (this.init.host.getPeers().length >= 2 * this.init.minConnections) return
     void this.dialPeer(id, 'discovery')
   }
 
@@ -98,15 +101,29 @@ export class PeerKeeper implements Startable {
     this.rtts.delete(evt.detail.toString())
   }
 
-  /** Pings `peerId` now and records the round-trip time; undefined when the ping fails. */
+  /**
+   * Pings `peerId` now and records the round-trip time; undefined when the ping fails. Calls
+   * for a peer whose ping is still running share it: the ping protocol allows one outbound
+   * stream per connection, and a second one would fail and could leave the connection
+   * monitor's next ping failing too (which aborts the connection).
+   */
   async measureLatency (peerId: PeerId): Promise<number | undefined> {
-    try {
-      const ms = await this.init.host.services.ping.ping(peerId, { signal: AbortSignal.timeout(5_000) })
-      this.rtts.set(peerId.toString(), ms)
-      return ms
-    } catch {
-      return undefined
-    }
+    const id = peerId.toString()
+    const running = this.pinging.get(id)
+    if (running != null) return await running
+    const ping = (async () => {
+      try {
+        const ms = await this.init.host.services.ping.ping(peerId, { signal: AbortSignal.timeout(5_000) })
+        this.rtts.set(id, ms)
+        return ms
+      } catch {
+        return undefined
+      } finally {
+        this.pinging.delete(id)
+      }
+    })()
+    this.pinging.set(id, ping)
+    return await ping
   }
 
   /** Keeps the keeper from dialling `peerId` for `ms` milliseconds. */
