@@ -61,7 +61,7 @@ export interface PreparedChain {
 }
 
 /** A coin of the fan-out and the key that spends it. */
-interface BenchCoin { prevout: OutPoint, amount: bigint, key: number }
+export interface BenchCoin { prevout: OutPoint, amount: bigint, key: number }
 
 /** A 1-input transaction spending `coin` to `outputs`, unsigned, and its BIP341 sighash. */
 function unsignedSpend (coin: BenchCoin, outputs: TxOutput[]): { tx: Transaction, msg: Uint8Array } {
@@ -76,12 +76,13 @@ function unsignedSpend (coin: BenchCoin, outputs: TxOutput[]): { tx: Transaction
   return { tx, msg: taprootSighash(view, 0, spent, SIGHASH_DEFAULT, precomputeSighash(view, spent)) }
 }
 
-/** The benchmark transaction: `coin` split in two outputs to the next two keys, no fee. */
-function benchSpend (coin: BenchCoin): { tx: Transaction, msg: Uint8Array } {
-  const half = coin.amount / 2n
+/** The benchmark transaction: `coin` less `fee` (none by default) split in two outputs to the next two keys. */
+export function benchSpend (coin: BenchCoin, fee = 0n): { tx: Transaction, msg: Uint8Array } {
+  const left = coin.amount - fee
+  const half = left / 2n
   return unsignedSpend(coin, [
     { amount: half, script: (BENCH_KEYS[(coin.key + 1) % BENCH_KEYS.length] as BenchKey).script },
-    { amount: coin.amount - half, script: (BENCH_KEYS[(coin.key + 2) % BENCH_KEYS.length] as BenchKey).script }
+    { amount: left - half, script: (BENCH_KEYS[(coin.key + 2) % BENCH_KEYS.length] as BenchKey).script }
   ])
 }
 
@@ -97,7 +98,7 @@ export function fullBlockTxs (params: ChainParams): number {
 }
 
 /** Appends blocks to a chain kept as encoded blocks, each 1 s after its parent. */
-class ChainBuilder {
+export class ChainBuilder {
   readonly params: ChainParams
   readonly blocks: Uint8Array[] = []
   readonly weights: number[] = []
@@ -137,21 +138,28 @@ class ChainBuilder {
 }
 
 /** Signs the 1-input transactions `txs` (messages `msgs`, spending coins of keys `keys`). */
-async function signAll (signer: Signer, txs: Transaction[], msgs: Uint8Array[], keys: number[]): Promise<void> {
+export async function signAll (signer: Signer, txs: Transaction[], msgs: Uint8Array[], keys: number[]): Promise<void> {
   const sigs = await signer.sign(msgs, keys)
   txs.forEach((tx, i) => { (tx.inputs[0] as TxInput).witness = [sigs[i] as Uint8Array] })
 }
 
+/** The setup blocks {@link prepareFanOut} appended, and the coins they fund. */
+export interface FanOut {
+  /** Holds the setup blocks; more blocks can be appended. */
+  builder: ChainBuilder
+  /** One coin of equal amount per benchmark transaction, keys round-robin. */
+  coins: BenchCoin[]
+  setupCount: number
+  signatures: number
+}
+
 /**
- * Builds the chain: `coinbaseMaturity` empty blocks, the fan-out of block 1's coinbase into
- * `blocks × txsPerBlock` coins (one transaction to ≤ 2,000 outputs per 2,000 coins, as many
- * per block as the weight allows), then `blocks` benchmark blocks. Signing runs on the
- * signer's threads while this thread builds the next block's transactions.
+ * The setup blocks: `coinbaseMaturity` empty blocks, then the fan-out of block 1's coinbase
+ * into `coinsNeeded` coins (one transaction to ≤ 2,000 outputs per 2,000 coins, as many per
+ * block as the weight allows).
  */
-export async function prepareChain (params: ChainParams, size: { blocks: number, txsPerBlock: number }, signer: Signer, log: (s: string) => void): Promise<PreparedChain> {
+export async function prepareFanOut (params: ChainParams, coinsNeeded: number, signer: Signer, log: (s: string) => void): Promise<FanOut> {
   const t0 = performance.now()
-  const { blocks, txsPerBlock } = size
-  const coinsNeeded = blocks * txsPerBlock
   const b = new ChainBuilder(params)
   let signatures = 0
   const first: BenchCoin = { prevout: { txid: new Uint8Array(32), index: 0 }, amount: 0n, key: 0 }
@@ -196,6 +204,20 @@ export async function prepareChain (params: ChainParams, size: { blocks: number,
   b.append(pack)
   const setupCount = b.blocks.length
   log(`  setup: ${params.coinbaseMaturity} empty blocks and ${setupCount - params.coinbaseMaturity} fan-out blocks (${coinsNeeded.toLocaleString('en-US')} coins), ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  return { builder: b, coins, setupCount, signatures }
+}
+
+/**
+ * Builds the chain: `coinbaseMaturity` empty blocks, the fan-out of block 1's coinbase into
+ * `blocks × txsPerBlock` coins (one transaction to ≤ 2,000 outputs per 2,000 coins, as many
+ * per block as the weight allows), then `blocks` benchmark blocks. Signing runs on the
+ * signer's threads while this thread builds the next block's transactions.
+ */
+export async function prepareChain (params: ChainParams, size: { blocks: number, txsPerBlock: number }, signer: Signer, log: (s: string) => void): Promise<PreparedChain> {
+  const t0 = performance.now()
+  const { blocks, txsPerBlock } = size
+  const { builder: b, coins, setupCount, signatures: fanOutSignatures } = await prepareFanOut(params, blocks * txsPerBlock, signer, log)
+  let signatures = fanOutSignatures
 
   // The benchmark blocks: block k+1's transactions are built and hashed while block k's are signed.
   type Pending = Promise<{ txs: Transaction[] }>
@@ -209,7 +231,7 @@ export async function prepareChain (params: ChainParams, size: { blocks: number,
   }
   for (let k = 0; k < blocks; k++) {
     const mine = coins.slice(k * txsPerBlock, (k + 1) * txsPerBlock)
-    const spends = mine.map(benchSpend)
+    const spends = mine.map(c => benchSpend(c))
     const txs = spends.map(s => s.tx)
     queue.push(signAll(signer, txs, spends.map(s => s.msg), mine.map(c => c.key)).then(() => ({ txs })))
     signatures += txs.length

@@ -31,7 +31,7 @@ import { BENCH_KEYS } from './blocks.ts'
 import type { BenchKey } from './blocks.ts'
 import { countCloses, dial } from './scope.ts'
 import type { Scope } from './scope.ts'
-import { median } from './stats.ts'
+import { median, seeded } from './stats.ts'
 
 /** What (d) measured. */
 export interface PropagationResult {
@@ -64,18 +64,6 @@ export interface PropagationResult {
   /** Median over every (block, node) pair of the arrival time, ms. */
   medianNodeMs: number
   background?: number
-}
-
-/** mulberry32: a small seeded generator, so every run builds the same graph and picks the same miners. */
-function seeded (seed: number): (n: number) => number {
-  let a = seed >>> 0
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n)
-  }
 }
 
 const DIALS = 3

@@ -45,6 +45,8 @@ export interface CashInit {
   mine?: string
   /** Mining threads; default one per core. */
   mineThreads?: number
+  /** Memory cap of the mempool in bytes (default 64 MiB). */
+  mempoolMaxBytes?: number
   /** Overrides of the network's consensus parameters (tests). */
   params?: Partial<ChainParams>
 }
@@ -95,7 +97,7 @@ export class CashService {
     this.params = Object.freeze({ ...chainParams(init.network), ...init.params })
     if (init.mine != null) this.payoutScript(init.mine) // fail before anything starts
     this.chain = new Chain({ location: join(init.dataDir, 'chain'), params: this.params, logger: init.log })
-    this.mempool = new Mempool({ chain: this.chain, params: this.params, log: init.log.child('mempool') })
+    this.mempool = new Mempool({ chain: this.chain, params: this.params, log: init.log.child('mempool'), maxBytes: init.mempoolMaxBytes })
     this.wallet = new Wallet({
       location: join(init.dataDir, 'wallet'),
       params: this.params,
@@ -104,7 +106,14 @@ export class CashService {
       log: init.log.child('wallet'),
       feeRate: () => this.mempool.estimateFeeRate()
     })
-    this.txRelay = new TxRelay({ pubsub: init.host.services.pubsub, topic: txsTopic(init.network), mempool: this.mempool, log: init.log, penalize: init.penalize })
+    this.txRelay = new TxRelay({
+      pubsub: init.host.services.pubsub,
+      topic: txsTopic(init.network),
+      mempool: this.mempool,
+      log: init.log,
+      penalize: init.penalize,
+      admits: (peer) => init.host.getConnections(peer).length > 0
+    })
     this.sync = new ChainSync({ host: init.host, chain: this.chain, params: this.params, log: init.log, penalize: init.penalize })
     this.relay = new BlockRelay({
       pubsub: init.host.services.pubsub,

@@ -62,7 +62,9 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
   const services: Record<string, (components: any) => unknown> = { // eslint-disable-line @typescript-eslint/no-explicit-any
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping(),
+    // the connection monitor pings every 10 s; under load a ping may still run when the next
+    // (or the keeper's latency ping) starts, and a refused stream aborts the connection
+    ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
     dht: kadDHT({
       protocol: params.dhtProtocol,
       // every node serves the DHT: peers are both clients and servers

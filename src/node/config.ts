@@ -40,6 +40,8 @@ export interface NodeConfig {
   mine?: string
   /** Mining threads; default one per core. */
   mineThreads?: number
+  /** Memory cap of the mempool in bytes (default 64 MiB); the lowest fee rates go first past it. */
+  mempoolMaxBytes?: number
 }
 
 /** Options of a daemon: a node plus its HTTP API. */
@@ -70,6 +72,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   reshare: 'boolean',
   mine: 'string',
   mineThreads: 'number',
+  mempoolMaxBytes: 'number',
   api: 'string',
   apiAllowRemote: 'boolean',
   gateway: 'string',
@@ -135,7 +138,11 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     logLevel: input.logLevel ?? 'info',
     reshare: input.reshare ?? true,
     ...(input.mine != null ? { mine: input.mine } : {}),
-    ...(input.mineThreads != null ? { mineThreads: input.mineThreads } : {})
+    ...(input.mineThreads != null ? { mineThreads: input.mineThreads } : {}),
+    ...(input.mempoolMaxBytes != null ? { mempoolMaxBytes: input.mempoolMaxBytes } : {})
+  }
+  if (config.mempoolMaxBytes != null && !(Number.isInteger(config.mempoolMaxBytes) && config.mempoolMaxBytes >= 1 << 20)) {
+    throw new InvalidArgumentError(`mempoolMaxBytes must be a whole number of bytes, at least 1 MiB, got ${config.mempoolMaxBytes}`)
   }
   if (config.mineThreads != null && !(Number.isInteger(config.mineThreads) && config.mineThreads >= 1 && config.mineThreads <= 256)) {
     throw new InvalidArgumentError(`mineThreads must be a whole number from 1 to 256, got ${config.mineThreads}`)

@@ -322,7 +322,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       log: log.child('cash'),
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
       mine: config.mine,
-      mineThreads: config.mineThreads
+      mineThreads: config.mineThreads,
+      mempoolMaxBytes: config.mempoolMaxBytes
     })
     node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, scores, gater })
   } catch (err) {

@@ -109,9 +109,15 @@ export function resolveInputs (tx: Transaction, graph: TxGraph, read: ReadCoins,
 export function planEviction (graph: TxGraph, entry: MempoolEntry, ancestors: ReadonlySet<PoolNode>, maxBytes: number): PoolNode[] {
   const need = graph.bytes + entry.bytes - maxBytes
   if (need <= 0) return []
-  const ranked = [...graph.nodes.values()].filter((n) => !ancestors.has(n))
-    .map((n) => ({ n, score: evictionScore(n) }))
-    .sort((a, b) => a.score - b.score || b.n.seq - a.n.seq)
+  // Only entries paying less than the newcomer can make room: rank just those, so a flood at
+  // one fee rate into a full mempool costs one pass, not a sort of every entry per add.
+  const ranked: Array<{ n: PoolNode, score: number }> = []
+  for (const n of graph.nodes.values()) {
+    if (ancestors.has(n)) continue
+    const score = evictionScore(n)
+    if (score < entry.feeRate) ranked.push({ n, score })
+  }
+  ranked.sort((a, b) => a.score - b.score || b.n.seq - a.n.seq)
   const out = new Set<PoolNode>()
   let freed = 0
   for (const { n, score } of ranked) {

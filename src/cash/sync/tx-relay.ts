@@ -31,13 +31,21 @@ export interface TxRelayInit {
   mempool: Pick<Mempool, 'add' | 'on' | 'off'>
   log: Logger
   penalize: (peer: PeerId, points: number, reason: string) => void
+  /**
+   * Whether a peer may still be heard: false once it was banned or disconnected, so the
+   * messages it queued before that are dropped unchecked. Default: always.
+   */
+  admits?: (peer: PeerId) => boolean
+  /** Most gossiped transactions waiting for the mempool at once; more are dropped. Default 1000. */
+  maxPending?: number
 }
 
 /** Publishes new transactions and validates the ones peers announce. */
 export class TxRelay {
   private readonly init: TxRelayInit
   /** Counters for status and tests. */
-  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0 }
+  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0 }
+  private pending = 0
 
   constructor (init: TxRelayInit) {
     this.init = init
@@ -78,6 +86,23 @@ export class TxRelay {
   private async validate (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
     const { mempool, log, penalize } = this.init
     this.stats.received++
+    // Gossipsub hands every message to the validator at once and they queue on the mempool's
+    // lock: bound that queue (a flood is shed, not buffered), and drop what a peer sent
+    // before it was banned.
+    if (this.pending >= (this.init.maxPending ?? 1000) || this.init.admits?.(peer) === false) {
+      this.stats.dropped++
+      return TopicValidatorResult.Ignore
+    }
+    this.pending++
+    try {
+      return await this.check(peer, data)
+    } finally {
+      this.pending--
+    }
+  }
+
+  private async check (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
+    const { mempool, log, penalize } = this.init
     let tx: Transaction
     try {
       tx = decodeTx(data)

@@ -32,13 +32,18 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     minConnections: intOption(v, 'min-connections', 0, 100_000),
     logLevel: logLevel as DaemonConfig['logLevel'] | undefined,
     mine: v.mine as string | undefined,
-    mineThreads: intOption(v, 'mine-threads', 1, 256)
+    mineThreads: intOption(v, 'mine-threads', 1, 256),
+    mempoolMaxBytes: mb(intOption(v, 'mempool-max-mb', 1, 1 << 20))
   }
   const merged: Partial<DaemonConfig> = { ...file }
   for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
   // bootstrap peers from the file and the flags add up
   if (file.bootstrap != null && flags.bootstrap != null) merged.bootstrap = [...new Set([...file.bootstrap, ...flags.bootstrap])]
   return resolveDaemonConfig({ ...merged, dataDir: ctx.dataDir })
+}
+
+function mb (n: number | undefined): number | undefined {
+  return n == null ? undefined : n * 1024 * 1024
 }
 
 export const daemon: Command = {
@@ -62,6 +67,7 @@ export const daemon: Command = {
   --min-connections N          peers to stay connected to, dialling known ones (default 8)
   --mine ADDRESS               mine continuously on every core, paying to ADDRESS
   --mine-threads N             mining threads (default: one per core)
+  --mempool-max-mb N           memory cap of the mempool in MiB (default 64)
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
   Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
   options: {
@@ -80,7 +86,8 @@ export const daemon: Command = {
     'min-connections': { type: 'string' },
     'log-level': { type: 'string' },
     mine: { type: 'string' },
-    'mine-threads': { type: 'string' }
+    'mine-threads': { type: 'string' },
+    'mempool-max-mb': { type: 'string' }
   },
   args: { min: 0, max: 0 },
   async run (ctx) {

@@ -66,10 +66,39 @@ describe('TxRelay', () => {
       assert.deepEqual(fake.published.map((b) => b.length), [bytes(parent).length, bytes(child).length])
       assert.ok(bytesEqual(fake.published[1] as Uint8Array, bytes(child)))
       assert.ok(h.mempool.has(txid(child)))
-      assert.deepEqual(relay.stats, { received: 6, accepted: 1, rejected: 2, ignored: 3, published: 2 })
+      assert.deepEqual(relay.stats, { received: 6, accepted: 1, rejected: 2, ignored: 3, published: 2, dropped: 0 })
       relay.stop()
       assert.equal(fake.validators.size, 0)
       assert.equal(fake.subscribed.size, 0)
+    } finally {
+      relay.stop()
+      await h.cleanup()
+    }
+  })
+
+  it('sheds a flood past its queue bound and drops what a banned peer had queued', async () => {
+    const h = await openHarness()
+    const fake = fakePubsub()
+    let banned = false
+    const relay = new TxRelay({
+      pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: () => {},
+      maxPending: 2,
+      admits: () => !banned
+    })
+    try {
+      relay.start()
+      const validate = fake.validators.get('/peerd/regtest/txs/1') as Validator
+      const txs = [1, 2, 3, 4].map((n) => pay(h.tc.coinbaseCoin(n), 1000n))
+      // four at once: two wait for the mempool, the other two are shed unchecked
+      const results = await Promise.all(txs.map(async (tx) => await validate(peer, { data: bytes(tx) })))
+      assert.deepEqual(results.filter((r) => r === TopicValidatorResult.Accept).length, 2)
+      assert.equal(relay.stats.dropped, 2)
+      assert.equal(h.mempool.size, 2)
+      banned = true
+      const late = pay(h.tc.coinbaseCoin(5), 1000n)
+      assert.equal(await validate(peer, { data: bytes(late) }), TopicValidatorResult.Ignore)
+      assert.equal(h.mempool.has(txid(late)), false)
+      assert.equal(relay.stats.dropped, 3)
     } finally {
       relay.stop()
       await h.cleanup()
