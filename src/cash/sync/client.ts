@@ -53,7 +53,7 @@ export class ChainClient {
       if (res.type !== 'tip') throw new ChainProtocolError(`expected TIP, got ${res.type}`)
       return { height: res.height, hash: res.hash, chainwork: res.chainwork }
     }
-    throw new ChainProtocolError('no answer to STATUS')
+    throw new Error('no answer to STATUS (the stream closed)')
   }
 
   /** Headers after the fork point of `locator` on the peer's best chain. */
@@ -62,7 +62,7 @@ export class ChainClient {
       if (res.type !== 'headers') throw new ChainProtocolError(`expected HEADERS, got ${res.type}`)
       return res.headers
     }
-    throw new ChainProtocolError('no answer to GET_HEADERS')
+    throw new Error('no answer to GET_HEADERS (the stream closed)')
   }
 
   /**
@@ -77,7 +77,8 @@ export class ChainClient {
       else if (res.type === 'not-found' && bytesEqual(res.hash, hashes[out.length] as Uint8Array)) out.push(undefined)
       else throw new ChainProtocolError(`unexpected ${res.type} answer to GET_BLOCKS`)
     }
-    if (out.length !== hashes.length) throw new ChainProtocolError(`${out.length} answers to ${hashes.length} blocks asked for`)
+    // fewer answers: the stream closed early (a dropped connection is not misbehaviour)
+    if (out.length !== hashes.length) throw new Error(`${out.length} answers to ${hashes.length} blocks asked for`)
     return out
   }
 }

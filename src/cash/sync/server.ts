@@ -89,7 +89,10 @@ export class ChainServer {
         body = frame
         break
       }
-      if (body == null) throw new ChainProtocolError('stream closed before a request')
+      if (body == null) { // the peer went away (or its connection dropped): not misbehaviour
+        stream.abort(new Error('stream closed before a request'))
+        return
+      }
       const req = decodeRequest(body)
       if (req.type === 'status') {
         const tip = chain.tip

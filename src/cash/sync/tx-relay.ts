@@ -28,7 +28,7 @@ export function txsTopic (network: string): string {
 export interface TxRelayInit {
   pubsub: GossipSub
   topic: string
-  mempool: Pick<Mempool, 'add' | 'on' | 'off'>
+  mempool: Pick<Mempool, 'add' | 'on' | 'off' | 'has'>
   log: Logger
   penalize: (peer: PeerId, points: number, reason: string) => void
   /**
@@ -38,7 +38,12 @@ export interface TxRelayInit {
   admits?: (peer: PeerId) => boolean
   /** Most gossiped transactions waiting for the mempool at once; more are dropped. Default 1000. */
   maxPending?: number
+  /** How often this node's own unconfirmed transactions are announced again (ms). Default 15 s. */
+  rebroadcastMs?: number
 }
+
+/** Own transactions announced again while unconfirmed, at most this many. */
+const MAX_REBROADCAST = 100
 
 /** Publishes new transactions and validates the ones peers announce. */
 export class TxRelay {
@@ -46,6 +51,9 @@ export class TxRelay {
   /** Counters for status and tests. */
   readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0 }
   private pending = 0
+  /** This node's own transactions, announced again until they leave the mempool. */
+  private readonly own = new Map<string, { txid: Uint8Array, bytes: Uint8Array }>()
+  private timer: ReturnType<typeof setInterval> | undefined
 
   constructor (init: TxRelayInit) {
     this.init = init
@@ -54,7 +62,18 @@ export class TxRelay {
   private readonly onTx = (entry: MempoolEntry, origin: TxOrigin): void => {
     // gossipsub forwards what peers sent itself; announce the rest: our own, orphans whose
     // parent came (gossip ignored them), and txs a reorg returned (peers may lack them)
-    if (origin !== 'peer') void this.publish(encodeTx(entry.tx, { witness: true }))
+    if (origin === 'peer') return
+    const bytes = encodeTx(entry.tx, { witness: true })
+    void this.publish(bytes)
+    // a publish that found no mesh yet is lost: keep our own payments going out until mined
+    if (origin === 'local' && this.own.size < MAX_REBROADCAST) this.own.set(hashToHex(entry.txid), { txid: entry.txid, bytes })
+  }
+
+  private rebroadcast (): void {
+    for (const [key, t] of this.own) {
+      if (!this.init.mempool.has(t.txid)) this.own.delete(key)
+      else void this.publish(t.bytes)
+    }
   }
 
   start (): void {
@@ -62,11 +81,15 @@ export class TxRelay {
     pubsub.topicValidators.set(topic, async (peer, msg) => await this.validate(peer, msg.data))
     pubsub.subscribe(topic)
     mempool.on('tx', this.onTx)
+    this.timer = setInterval(() => { this.rebroadcast() }, this.init.rebroadcastMs ?? 15_000)
+    this.timer.unref?.()
   }
 
   stop (): void {
     const { pubsub, topic, mempool } = this.init
     mempool.off('tx', this.onTx)
+    if (this.timer != null) clearInterval(this.timer)
+    this.own.clear()
     pubsub.unsubscribe(topic)
     pubsub.topicValidators.delete(topic)
   }
@@ -84,7 +107,6 @@ export class TxRelay {
   }
 
   private async validate (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
-    const { mempool, log, penalize } = this.init
     this.stats.received++
     // Gossipsub hands every message to the validator at once and they queue on the mempool's
     // lock: bound that queue (a flood is shed, not buffered), and drop what a peer sent

@@ -76,6 +76,31 @@ describe('TxRelay', () => {
     }
   })
 
+  it('announces its own transactions again until they leave the mempool', async () => {
+    const h = await openHarness()
+    const fake = fakePubsub()
+    const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: () => {}, rebroadcastMs: 40 })
+    try {
+      relay.start()
+      const tx = pay(h.tc.coinbaseCoin(1), 1000n)
+      assert.equal(await h.mempool.add(tx), 'accepted')
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      const announced = fake.published.length
+      assert.ok(announced >= 3, `announced ${announced} times`)
+      assert.ok(fake.published.every((b) => bytesEqual(b, bytes(tx))))
+      // once it is gone (here: expired by a reorg-free removal), announcements stop
+      await h.mempool.stop()
+      ;(h.mempool as unknown as { has: () => boolean }).has = () => false
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const after = fake.published.length
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(fake.published.length, after)
+    } finally {
+      relay.stop()
+      await h.cleanup()
+    }
+  })
+
   it('sheds a flood past its queue bound and drops what a banned peer had queued', async () => {
     const h = await openHarness()
     const fake = fakePubsub()
