@@ -32,6 +32,11 @@ export class UnauthorizedError extends PeerdError {
   }
 }
 
+/** The request is authenticated but not allowed (a dashboard request from another origin). */
+export class ForbiddenError extends PeerdError {
+  constructor (message: string) { super(message, 'ForbiddenError', 403) }
+}
+
 /** An API route or object does not exist. */
 export class NotFoundError extends PeerdError {
   constructor (message: string) { super(message, 'NotFoundError', 404) }

@@ -46,7 +46,57 @@ function json (schema: unknown, description: string): unknown {
 const errors = {
   400: json({ $ref: '#/components/schemas/Error' }, 'Invalid argument or malformed JSON'),
   401: json({ $ref: '#/components/schemas/Error' }, 'Missing or wrong cookie'),
+  403: json({ $ref: '#/components/schemas/Error' }, 'A session request from another origin, or a POST without the x-peerd-dashboard header'),
   503: json({ $ref: '#/components/schemas/Error' }, 'The node is not running')
+}
+
+const session = {
+  type: 'object',
+  required: ['authenticated', 'expiresAt'],
+  properties: { authenticated: { type: 'boolean' }, expiresAt: { type: ['string', 'null'] } }
+}
+
+/** The dashboard's routes. */
+function dashboardPaths (): Record<string, unknown> {
+  return {
+    '/api/v1/dashboard/token': {
+      post: {
+        summary: 'A one-time login token for the dashboard (valid 10 minutes), and the login URL that carries it',
+        responses: { 200: json({ type: 'object', required: ['token', 'expiresAt', 'url'], properties: { token: { type: 'string' }, expiresAt: { type: 'string' }, url: { type: 'string' } } }, 'Token'), ...errors }
+      }
+    },
+    '/api/v1/session': {
+      get: { summary: 'Whether the request carries a live dashboard session', security: [], responses: { 200: json(session, 'Session state') } },
+      post: {
+        summary: 'Redeem a login token for a session cookie (HttpOnly, SameSite=Strict, 12 hours)',
+        security: [],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } } },
+        responses: { 200: json(session, 'Logged in; Set-Cookie carries the session'), 400: errors[400], 403: errors[403] }
+      }
+    },
+    '/api/v1/session/end': {
+      post: { summary: 'End the session and clear its cookie', responses: { 200: json(session, 'Logged out'), ...errors } }
+    },
+    '/api/v1/events': {
+      get: {
+        summary: "Server-sent events with the node's state: status, peers, bandwidth, bandwidthHistory, transfers, held, chain, blocks, wallet, walletHistory, network",
+        responses: { 200: { description: 'An event stream; each event\'s data is JSON', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors }
+      }
+    },
+    '/api/v1/network': {
+      get: { summary: 'The network around this node: its peers and theirs (peer list protocol, two hops, capped)', responses: { 200: json({ type: 'object', properties: { nodes: { type: 'array', items: { type: 'object' } }, links: { type: 'array', items: { type: 'array', items: { type: 'string' } } }, crawledAt: { type: 'string' }, partial: { type: 'boolean' } } }, 'Network map'), ...errors } }
+    },
+    '/api/v1/bandwidth': {
+      get: { summary: 'Transport bytes in and out since start, and one sample a second for the last ten minutes', responses: { 200: json({ type: 'object', properties: { bytesIn: { type: 'integer' }, bytesOut: { type: 'integer' }, history: { type: 'array', items: { type: 'object' } } } }, 'Bandwidth'), ...errors } }
+    },
+    '/api/v1/chain/blocks': {
+      get: {
+        summary: 'The last blocks of the best chain, newest first, in brief',
+        parameters: [{ name: 'count', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 20 } }],
+        responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'Blocks: hash, prevHash, height, time, difficulty, txCount, size, weight'), ...errors }
+      }
+    }
+  }
 }
 
 /** The document. */
@@ -56,13 +106,16 @@ export function openApiDocument (): unknown {
     info: {
       title: 'peerd daemon API',
       version: VERSION,
-      description: 'JSON API of a peerd daemon. Listens on loopback; every route except this document needs `Authorization: Bearer <cookie>`, where the cookie is the content of the `cookie` file in the data dir.'
+      description: 'JSON API of a peerd daemon. Listens on loopback; every route except this document and the session login needs `Authorization: Bearer <cookie>`, where the cookie is the content of the `cookie` file in the data dir, or a dashboard session cookie. The daemon also serves the dashboard at `/`.'
     },
     components: {
-      securitySchemes: { cookie: { type: 'http', scheme: 'bearer', description: 'Content of DATA_DIR/cookie' } },
+      securitySchemes: {
+        cookie: { type: 'http', scheme: 'bearer', description: 'Content of DATA_DIR/cookie' },
+        session: { type: 'apiKey', in: 'cookie', name: 'peerd_session_PORT', description: "The dashboard's session cookie (PORT is the API's port); a POST must also carry `x-peerd-dashboard: 1` and come from the API's own origin" }
+      },
       schemas: { Error: error, Peer: peer, Root: root }
     },
-    security: [{ cookie: [] }],
+    security: [{ cookie: [] }, { session: [] }],
     paths: {
       '/api/v1/id': {
         get: {
@@ -75,7 +128,7 @@ export function openApiDocument (): unknown {
       },
       '/api/v1/status': {
         get: {
-          summary: 'Node state: network, version, uptime, addresses, peer and connection counts',
+          summary: 'Node state: network, version, uptime, addresses, peer and connection counts, API and gateway URLs',
           responses: { 200: json({ type: 'object' }, 'Status'), ...errors }
         }
       },
@@ -186,6 +239,7 @@ export function openApiDocument (): unknown {
       '/api/v1/send': {
         post: { summary: 'Pay an amount of coins to an address from the wallet', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['address', 'amount', 'passphrase'], properties: { address: { type: 'string' }, amount: { type: 'string', description: 'coins, e.g. "1.25"' }, feeRate: { type: 'number' }, passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { txid: { type: 'string' }, fee: { type: 'integer' } } }, 'Sent'), ...errors } }
       },
+      ...dashboardPaths(),
       '/api/v1/stop': {
         post: {
           summary: 'Stop the daemon cleanly (closes connections, flushes stores, removes the api and cookie files)',

@@ -1,8 +1,8 @@
 /**
  * A small JSON router over `node:http`: exact paths, typed errors to status codes, a body size
- * limit checked while reading, and bearer-cookie authentication in constant time.
+ * limit checked while reading, and authentication (the bearer cookie in constant time, or a
+ * dashboard session). Paths outside `/api/` go to a fallback (the dashboard's files).
  */
-import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   errorToJson, MalformedRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
@@ -22,6 +22,8 @@ export interface RequestContext {
   url: URL
   /** The parsed JSON body (`undefined` when there is none). */
   body: unknown
+  /** How the request was authenticated (undefined on a route without auth). */
+  auth?: 'bearer' | 'session'
 }
 
 /** A route handler: returns the JSON body to send with status 200. */
@@ -58,16 +60,6 @@ async function readJson (req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Whether the request carries `Authorization: Bearer <cookie>`. */
-export function isAuthorized (req: IncomingMessage, cookie: string): boolean {
-  const header = req.headers.authorization ?? ''
-  const m = /^Bearer\s+(\S+)$/i.exec(header)
-  if (m == null) return false
-  const given = Buffer.from(m[1] as string)
-  const want = Buffer.from(cookie)
-  return given.length === want.length && timingSafeEqual(given, want)
-}
-
 /** Sends `body` as JSON. */
 export function sendJson (res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
@@ -80,12 +72,27 @@ export function sendJson (res: ServerResponse, status: number, body: unknown): v
   res.end(text)
 }
 
+/** What {@link createRouter} needs besides the routes. */
+export interface RouterOptions {
+  /** How a request is authenticated; undefined: not at all. May throw (a forbidden session request). */
+  authenticate: (req: IncomingMessage) => 'bearer' | 'session' | undefined
+  /** Called with every failure that answers 500 or above (but 502 and 503). */
+  onError: (err: unknown) => void
+  /** Answers paths outside `/api/`; without it they are JSON 404s. */
+  fallback?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
+}
+
 /** Builds the request listener for `routes`. */
-export function createRouter (routes: Route[], cookie: () => string, onError: (err: unknown) => void) {
+export function createRouter (routes: Route[], options: RouterOptions) {
+  const { authenticate, onError, fallback } = options
   return (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://localhost')
+        if (fallback != null && url.pathname !== '/api' && !url.pathname.startsWith('/api/')) {
+          await fallback(req, res, url)
+          return
+        }
         const matching = routes.filter(r => r.path === url.pathname)
         if (matching.length === 0) throw new NotFoundError(`no such route: ${url.pathname}`)
         const route = matching.find(r => r.method === req.method)
@@ -93,9 +100,10 @@ export function createRouter (routes: Route[], cookie: () => string, onError: (e
           res.setHeader('allow', matching.map(r => r.method).join(', '))
           throw new MethodNotAllowedError(`${req.method ?? ''} is not allowed on ${url.pathname} (use ${matching.map(r => r.method).join(' or ')})`)
         }
-        if (route.auth !== false && !isAuthorized(req, cookie())) throw new UnauthorizedError()
+        const auth = route.auth !== false ? authenticate(req) : undefined
+        if (route.auth !== false && auth == null) throw new UnauthorizedError()
         const body = route.method === 'POST' && route.body !== 'raw' ? await readJson(req) : undefined
-        const result = await route.handler({ req, res, url, body })
+        const result = await route.handler({ req, res, url, body, auth })
         if (result !== HANDLED) sendJson(res, 200, result)
       } catch (err) {
         const status = err instanceof PeerdError ? err.status : 500

@@ -1,6 +1,7 @@
 /**
- * The HTTP API's routes (version 1). Every route but the OpenAPI description needs the cookie.
- * Documented in docs/api.md; described by `GET /api/v1/openapi.json`.
+ * The HTTP API's routes (version 1). Every route but the OpenAPI description and the session
+ * login needs the cookie (or a dashboard session). Documented in docs/api.md; described by
+ * `GET /api/v1/openapi.json`.
  */
 import { InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
@@ -9,6 +10,9 @@ import type { Route } from './router.ts'
 import { chainRoutes } from './chain-routes.ts'
 import { walletRoutes } from './wallet-routes.ts'
 import { shareRoutes } from './share-routes.ts'
+import { dashboardRoutes } from './dashboard-routes.ts'
+import type { DashboardFeed } from './feed.ts'
+import type { DashboardAuth } from './sessions.ts'
 
 /** What the routes act on. */
 export interface RouteDeps {
@@ -17,6 +21,17 @@ export interface RouteDeps {
   apiUrl: () => string
   /** Asks the daemon to stop (after the response is sent). */
   requestStop: () => void
+  /** The gateway's base URL, when one runs. */
+  gatewayUrl?: () => string | undefined
+  /** Dashboard login tokens and sessions. */
+  auth: DashboardAuth
+  /** The dashboard's live feed. */
+  feed: DashboardFeed
+}
+
+/** The status object of `GET /api/v1/status`. */
+export function statusOf (deps: RouteDeps): Record<string, unknown> {
+  return { ...deps.node.status(), api: deps.apiUrl(), pid: process.pid, gateway: deps.gatewayUrl?.() ?? null }
 }
 
 function stringField (body: unknown, key: string): string {
@@ -43,7 +58,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
     {
       method: 'GET',
       path: '/api/v1/status',
-      handler: () => ({ ...node.status(), api: deps.apiUrl(), pid: process.pid })
+      handler: () => statusOf(deps)
     },
     {
       method: 'GET',
@@ -63,6 +78,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
     ...shareRoutes(node),
     ...chainRoutes(node),
     ...walletRoutes(node),
+    ...dashboardRoutes({ node, auth: deps.auth, feed: deps.feed, apiUrl: deps.apiUrl }),
     {
       method: 'POST',
       path: '/api/v1/stop',

@@ -1,5 +1,7 @@
 /**
- * The daemon's HTTP API server.
+ * The daemon's HTTP API server. It also serves the dashboard: its built files at `/`, a login
+ * at `/?token=…` (a one-time token from `POST /api/v1/dashboard/token`, as `peerd dashboard`
+ * prints it) that sets the session cookie, and the live feed at `/api/v1/events`.
  *
  * @example
  * ```ts
@@ -9,11 +11,15 @@
  */
 import { closeHttp, listenHttp } from '../utils/http-server.ts'
 import { createServer } from 'node:http'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { PeerdNode } from '../node/node.ts'
 import type { Logger } from '../utils/logger.ts'
+import { DashboardFeed } from './feed.ts'
 import { createRouter } from './router.ts'
-import { apiRoutes } from './routes.ts'
+import { apiRoutes, statusOf } from './routes.ts'
+import type { RouteDeps } from './routes.ts'
+import { DashboardAuth } from './sessions.ts'
+import { StaticSite, webRoot } from './static.ts'
 
 /** Options of an {@link ApiServer}. */
 export interface ApiServerInit {
@@ -23,32 +29,60 @@ export interface ApiServerInit {
   port: number
   log: Logger
   requestStop: () => void
+  /** The gateway's base URL, when one runs (it may start after the API). */
+  gatewayUrl?: () => string | undefined
+  /** Where the dashboard's built files are. Default: `dist/web/` of this package. */
+  webRoot?: string
 }
 
-/** Serves the API routes on one address. */
+/** Serves the API routes and the dashboard on one address. */
 export class ApiServer {
   private readonly init: ApiServerInit
   private readonly server: Server
+  private readonly feed: DashboardFeed
+  private readonly auth: DashboardAuth
+  private readonly site: StaticSite
   private url = ''
 
   constructor (init: ApiServerInit) {
     this.init = init
-    const routes = apiRoutes({ node: init.node, apiUrl: () => this.url, requestStop: init.requestStop })
-    this.server = createServer(createRouter(routes, () => init.cookie, (err) => {
-      init.log.error('API request failed', { err })
+    this.auth = new DashboardAuth({ cookie: () => init.cookie, apiUrl: () => this.url })
+    this.feed = new DashboardFeed({ node: init.node, status: () => statusOf(deps), log: init.log })
+    const deps: RouteDeps = { node: init.node, apiUrl: () => this.url, requestStop: init.requestStop, gatewayUrl: init.gatewayUrl, auth: this.auth, feed: this.feed }
+    this.site = new StaticSite({ root: init.webRoot ?? webRoot() })
+    this.server = createServer(createRouter(apiRoutes(deps), {
+      authenticate: (req) => this.auth.check(req),
+      onError: (err) => { init.log.error('API request failed', { err }) },
+      fallback: async (req, res, url) => { await this.page(req, res, url) }
     }))
     this.server.headersTimeout = 10_000
     this.server.requestTimeout = 60_000
   }
 
+  /** The dashboard: a login redirect for `/?token=…`, else its static files. */
+  private async page (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const token = url.pathname === '/' ? url.searchParams.get('token') : null
+    if (token != null && (req.method === 'GET' || req.method === 'HEAD')) {
+      // the token leaves the address bar (and history) at once, used or not
+      const s = this.auth.redeem(token)
+      const headers: Record<string, string> = { location: s != null ? '/' : '/#login=rejected', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }
+      if (s != null) headers['set-cookie'] = this.auth.sessionCookie(s.session)
+      res.writeHead(303, headers).end()
+      return
+    }
+    await this.site.serve(req, res, url.pathname)
+  }
+
   /** Listens; resolves to the base URL (`http://HOST:PORT`). */
   async start (): Promise<string> {
     this.url = await listenHttp(this.server, this.init.host, this.init.port, 'API', '--api')
+    this.feed.start()
     return this.url
   }
 
-  /** Stops accepting requests and closes open connections. */
+  /** Stops accepting requests and closes open connections (event streams too). */
   async stop (): Promise<void> {
+    this.feed.stop()
     await closeHttp(this.server)
   }
 }

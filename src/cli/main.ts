@@ -9,6 +9,7 @@ import { GLOBAL_HELP, parseCommandArgs, splitCommand } from './command.ts'
 import type { Command } from './command.ts'
 import { connect, disconnect, id, peers, status, stop } from './commands/basic.ts'
 import { daemon } from './commands/daemon.ts'
+import { dashboard } from './commands/dashboard.ts'
 import { devnet } from './commands/devnet.ts'
 import { cat, gc, get, ls, share, unshare } from './commands/share.ts'
 import { chain, mine } from './commands/chain.ts'
@@ -16,7 +17,7 @@ import { send, wallet } from './commands/wallet.ts'
 import { printError } from './output.ts'
 
 /** Every command, in the order `peerd help` lists them. */
-export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, chain, mine, wallet, send, devnet]
+export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, chain, mine, wallet, send, dashboard, devnet]
 
 /** The overview printed by `peerd help`. */
 export function usage (): string {

@@ -24,6 +24,7 @@ import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { NodeConfig } from '../node/config.ts'
 import { VERSION } from '../version.ts'
+import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
 import { networkParams } from './networks.ts'
 
@@ -48,6 +49,8 @@ export interface HostInit {
   privateKey: PrivateKey
   datastore: Datastore
   gater: PeerdGater
+  /** Counts the bytes of every transport connection (the dashboard's bandwidth chart). */
+  bandwidth?: BandwidthMeter
 }
 
 /** Creates (but does not start) the libp2p host. */
@@ -107,8 +110,13 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
       inboundConnectionThreshold: Math.max(5, config.maxConnectionsPerIp),
       dialTimeout: 10_000
     },
-    connectionMonitor: { pingInterval: 10_000 },
+    // Pings measure latency; they do not judge liveness: a ping queued behind seconds of block
+    // data on a slow uplink times out although the peer is fine, and aborting the connection
+    // then throws away every block in flight. Dead connections are found by yamux's keep-alive
+    // and TCP.
+    connectionMonitor: { pingInterval: 10_000, abortConnectionOnPingFailure: false },
     peerDiscovery,
+    ...(init.bandwidth != null ? { metrics: () => init.bandwidth as BandwidthMeter } : {}),
     services: services as any // eslint-disable-line @typescript-eslint/no-explicit-any
   })
 }

@@ -72,7 +72,7 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
     await stopping
   }
 
-  const api = new ApiServer({ node, cookie, host, port, log: log.child('api'), requestStop: () => { void stop() } })
+  const api = new ApiServer({ node, cookie, host, port, log: log.child('api'), requestStop: () => { void stop() }, gatewayUrl: () => gatewayUrl })
   let apiUrl: string
   try {
     apiUrl = await api.start()

@@ -6,12 +6,14 @@ import type { Connection } from '@libp2p/interface'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import { DialError, ListenError, NotStartedError } from '../errors.ts'
+import { BandwidthMeter } from '../net/bandwidth.ts'
 import { PeerdGater } from '../net/gater.ts'
 import { createHost } from '../net/host.ts'
 import type { PeerdHost } from '../net/host.ts'
 import { networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { PeerKeeper } from '../net/peer-keeper.ts'
+import { PeerListService } from '../net/peer-list.ts'
 import { PeerScores } from '../net/scores.ts'
 import { CashService } from '../cash/service.ts'
 import { ShareService } from '../share/service.ts'
@@ -73,6 +75,10 @@ export class PeerdNode {
   readonly cash: CashService
   /** Misbehaviour scores and bans. */
   readonly scores: PeerScores
+  /** Bytes in and out over every transport connection. */
+  readonly bandwidth: BandwidthMeter
+  /** Tells peers who this node is connected to, and crawls the network around it. */
+  readonly peerList: PeerListService
   private readonly store: Level<string, Uint8Array>
   private readonly keeper: PeerKeeper
   private readonly gater: PeerdGater
@@ -80,7 +86,9 @@ export class PeerdNode {
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, scores: PeerScores, gater: PeerdGater }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService }) {
+    this.bandwidth = init.bandwidth
+    this.peerList = init.peerList
     this.gater = init.gater
     this.cash = init.cash
     this.share = init.share
@@ -125,6 +133,7 @@ export class PeerdNode {
       await this.store.close().catch(() => {})
       throw err
     }
+    await this.peerList.start()
     await this.keeper.start()
     this.startedAt = Date.now()
     // announce held content once the node has found peers
@@ -142,6 +151,7 @@ export class PeerdNode {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
     await this.keeper.stop()
+    await this.peerList.stop()
     await this.cash.stop()
     await this.share.stop()
     await this.libp2p.stop()
@@ -296,7 +306,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       connections: () => ref.host?.getConnections() ?? [],
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
-    const host = await createHost({ config, privateKey: key, datastore, gater })
+    const bandwidth = new BandwidthMeter()
+    const host = await createHost({ config, privateKey: key, datastore, gater, bandwidth })
     ref.host = host
     const keeper = new PeerKeeper({
       host,
@@ -325,7 +336,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       mineThreads: config.mineThreads,
       mempoolMaxBytes: config.mempoolMaxBytes
     })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, scores, gater })
+    const peerList = new PeerListService({ host, network: config.network, log: log.child('net') })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, scores, gater, bandwidth, peerList })
   } catch (err) {
     await store.close().catch(() => {})
     throw err

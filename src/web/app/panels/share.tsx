@@ -1,0 +1,173 @@
+/**
+ * Share: add files (a file picker or drag and drop, uploaded to the node), get content by CID
+ * with live progress (rate, ETA, peers serving), and what the node holds, each with a link that
+ * opens it (through the gateway when one runs, else the API's `cat`).
+ */
+import { useState } from 'preact/hooks'
+import { upload } from '../api.ts'
+import { dismissDownload, startDownload, useDownloads } from '../downloads.ts'
+import type { Download } from '../downloads.ts'
+import { formatBytes, formatDuration, formatRate } from '../format.ts'
+import type { FeedState, Progress, Root } from '../types.ts'
+import { CopyButton, Empty, ErrorText, messageOf, Mono, Section } from '../ui.tsx'
+
+/** See the module comment. */
+export function SharePanel ({ state }: { state: FeedState }) {
+  const downloads = useDownloads()
+  const mine = new Set(downloads.map(d => d.cid))
+  // downloads started elsewhere (the CLI, another tab) come from the node's transfer list
+  const others = (state.transfers ?? []).filter(t => !mine.has(t.cid))
+  return (
+    <div class='panel'>
+      <div class='grid-2'>
+        <Section title='Add files'><AddFiles /></Section>
+        <Section title='Get by CID'><GetForm /></Section>
+      </div>
+      <Section title='Downloads' id='downloads'>
+        {downloads.length === 0 && others.length === 0 && <Empty>No downloads in progress.</Empty>}
+        <ul class='downloads'>
+          {downloads.map(d => <DownloadRow key={d.cid} d={d} />)}
+          {others.map(t => (
+            <li key={t.cid} class='download' data-cid={t.cid} data-state='running'>
+              <div class='download-head'><Mono>{t.cid}</Mono><span class='muted'>started elsewhere</span></div>
+              <ProgressLine progress={t.progress} />
+            </li>
+          ))}
+        </ul>
+      </Section>
+      <Section title='Held content' id='held'>
+        <HeldTable held={state.held} gateway={state.status?.gateway ?? null} />
+      </Section>
+    </div>
+  )
+}
+
+function ProgressLine ({ progress, done }: { progress?: Progress, done?: boolean }) {
+  const p = progress
+  const total = p?.total ?? 0
+  const percent = done === true ? 100 : total > 0 && p != null ? Math.min(100, Math.floor(p.bytes / total * 100)) : 0
+  const eta = p != null && p.rate > 0 && total > p.bytes ? (total - p.bytes) / p.rate : null
+  return (
+    <div class='progress-line'>
+      <progress max={100} value={done === true || total > 0 ? percent : undefined} aria-label={`Downloaded ${percent}%`} />
+      <span class='progress-text'>
+        {percent}%{p != null && ` · ${formatBytes(p.bytes)}${total > 0 ? ` of ${formatBytes(total)}` : ''}`}
+        {done !== true && p != null && ` · ${formatRate(p.rate)} · ${eta != null ? `ETA ${formatDuration(eta)}` : 'ETA –'} · ${p.peers} peer${p.peers === 1 ? '' : 's'} serving`}
+        {done !== true && (p == null || (p.peers === 0 && p.fetched === 0)) && ' · looking for peers that have it…'}
+      </span>
+    </div>
+  )
+}
+
+function DownloadRow ({ d }: { d: Download }) {
+  return (
+    <li class='download' data-cid={d.cid} data-state={d.state} data-percent={d.percent}>
+      <div class='download-head'>
+        <Mono>{d.cid}</Mono>
+        {d.state !== 'running' && <button type='button' class='small' aria-label={`Dismiss ${d.cid}`} onClick={() => { dismissDownload(d.cid) }}>Dismiss</button>}
+      </div>
+      <ProgressLine progress={d.progress} done={d.state === 'done'} />
+      {d.state === 'done' && d.result != null && (
+        <p class='ok' role='status'>Complete: {formatBytes(d.result.size)} from {d.result.peers} peer{d.result.peers === 1 ? '' : 's'} in {d.result.seconds} s.</p>
+      )}
+      {d.state === 'failed' && <ErrorText error={d.error} />}
+    </li>
+  )
+}
+
+function GetForm () {
+  const [cid, setCid] = useState('')
+  return (
+    <form class='inline-form' onSubmit={(e) => { e.preventDefault(); if (cid.trim() !== '') { startDownload(cid.trim()); setCid('') } }}>
+      <label for='get-cid'>CID to fetch into this node</label>
+      <div class='row'>
+        <input id='get-cid' required placeholder='bafy…' spellcheck={false} value={cid} onInput={(e) => { setCid((e.target as HTMLInputElement).value) }} />
+        <button type='submit'>Get</button>
+      </div>
+      <p class='muted'>The node fetches it from every peer that has it, then holds and serves it too.</p>
+    </form>
+  )
+}
+
+interface Upload { name: string, size: number, sent: number, cid?: string, error?: string }
+
+function AddFiles () {
+  const [uploads, setUploads] = useState<Upload[]>([])
+  const [over, setOver] = useState(false)
+  const add = async (files: FileList | null): Promise<void> => {
+    for (const file of Array.from(files ?? [])) {
+      const entry: Upload = { name: file.name, size: file.size, sent: 0 }
+      setUploads(u => [entry, ...u].slice(0, 10))
+      const patch = (p: Partial<Upload>): void => { Object.assign(entry, p); setUploads(u => [...u]) }
+      try {
+        const root = await upload<Root>(file, (sent) => { patch({ sent }) })
+        patch({ sent: file.size, cid: root.cid })
+      } catch (err) {
+        patch({ error: messageOf(err) })
+      }
+    }
+  }
+  return (
+    <div
+      class={`dropzone${over ? ' over' : ''}`}
+      onDragOver={(e) => { e.preventDefault(); setOver(true) }}
+      onDragLeave={() => { setOver(false) }}
+      onDrop={(e) => { e.preventDefault(); setOver(false); void add(e.dataTransfer?.files ?? null) }}
+    >
+      <p>Drop files here, or</p>
+      {/* the input stays focusable (hidden only visually); its label shows the focus */}
+      <input id='add-file' class='sr-only file-input' type='file' multiple onChange={(e) => { const input = e.target as HTMLInputElement; void add(input.files).then(() => { input.value = '' }) }} />
+      <label class='button' for='add-file'>Choose files…</label>
+      <ul class='plain uploads' aria-live='polite'>
+        {uploads.map((u, i) => (
+          <li key={i}>
+            <strong>{u.name}</strong> ({formatBytes(u.size)}){' '}
+            {u.cid != null
+              ? <span>shared as <Mono>{u.cid}</Mono> <CopyButton text={u.cid} /></span>
+              : u.error != null ? <ErrorText error={u.error} /> : <progress max={Math.max(1, u.size)} value={u.sent} aria-label={`Uploading ${u.name}`} />}
+          </li>
+        ))}
+      </ul>
+    </div>
+  )
+}
+
+function openLink (r: Root, gateway: string | null): { href: string, download?: string } | null {
+  if (gateway != null) return { href: `${gateway}/ipfs/${r.cid}` }
+  if (r.type === 'directory') return null
+  return { href: `/api/v1/cat?cid=${encodeURIComponent(r.cid)}`, download: r.name !== '' ? r.name : r.cid }
+}
+
+function HeldTable ({ held, gateway }: { held: Root[] | undefined, gateway: string | null }) {
+  if (held == null) return <Empty>Loading…</Empty>
+  if (held.length === 0) return <Empty>This node holds nothing yet.</Empty>
+  return (
+    <div class='table-wrap'>
+      <table id='held-table'>
+        <caption class='sr-only'>Content this node holds</caption>
+        <thead><tr><th scope='col'>Name</th><th scope='col'>CID</th><th scope='col'>Size</th><th scope='col'>State</th><th scope='col'><span class='sr-only'>Actions</span></th></tr></thead>
+        <tbody>
+          {[...held].reverse().map(r => {
+            const link = openLink(r, gateway)
+            return (
+              <tr key={r.cid} data-cid={r.cid} data-complete={String(r.complete)}>
+                <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}</td>
+                <td><Mono>{r.cid}</Mono></td>
+                <td>{formatBytes(r.size)}</td>
+                <td>{r.complete ? 'complete' : 'partial'}</td>
+                <td class='actions'>
+                  <CopyButton text={r.cid} label='Copy CID' />
+                  {link != null && (
+                    gateway != null
+                      ? <a class='button small' href={link.href} target='_blank' rel='noopener noreferrer'>Open</a>
+                      : <a class='button small' href={link.href} download={link.download}>Download</a>
+                  )}
+                </td>
+              </tr>
+            )
+          })}
+        </tbody>
+      </table>
+    </div>
+  )
+}
