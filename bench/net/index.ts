@@ -5,17 +5,19 @@
  * 1. swarm scaling: one downloader, k = 1, 2, 4, 8 seeders of 20 Mbit/s (target ≥ 85% of the limit);
  * 2. flash crowd: one seeder, 8 downloaders at once, against the seeder's upload bound;
  * 3. churn: 16 hosts, 30% killed with SIGKILL during a download; survivors complete, DHT answers;
+ * 4. partition and heal (cash): 6 hosts split 3 / 3 mine and pay on both sides, then heal: one
+ *    tip everywhere within 60 s, no coins created or lost;
  * 5. comparison: 1 and 2 again with BitTorrent (aria2c) and IPFS (Helia) peers.
  *
- * (4, partition and heal with cash, waits for the wallet; the harness can already partition.)
  * Needs root (exit 2 otherwise). Exit 0 when every target is met, 1 when one is missed.
  *
  * ```
  * npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
- *                      [--skip scaling,flash,churn,bittorrent,helia] [--json] [--out FILE]
+ *                      [--skip scaling,flash,churn,cash,bittorrent,helia] [--json] [--out FILE]
  * ```
  */
 import { createBed } from './scenarios/bed.ts'
+import { cashPartition } from './scenarios/cash-partition.ts'
 import { churn } from './scenarios/churn.ts'
 import { numberOption, runCommand } from './scenarios/common.ts'
 import { comparison, otherTools, runTool } from './scenarios/compare.ts'
@@ -25,7 +27,7 @@ import { swarmScaling } from './scenarios/swarm-scaling.ts'
 import { peerdTool } from './tools/index.ts'
 
 const USAGE = `usage: npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
-                            [--skip scaling,flash,churn,bittorrent,helia] [--json] [--out FILE]`
+                            [--skip scaling,flash,churn,cash,bittorrent,helia] [--json] [--out FILE]`
 
 await runCommand(USAGE, {
   size: { type: 'string' },
@@ -62,4 +64,5 @@ await runCommand(USAGE, {
       sizeBytes: Math.round(numberOption(values, 'churn-size', 64) * 2 ** 20)
     }))
   }
+  if (!skip.includes('cash')) report(await cashPartition())
 })

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { janitor, Network, netUnavailable, removeStale } from '../../bench/net/harness/index.ts'
 import { createBed } from '../../bench/net/scenarios/bed.ts'
+import { cashPartition } from '../../bench/net/scenarios/cash-partition.ts'
 import { churn } from '../../bench/net/scenarios/churn.ts'
 import type { ScenarioResult } from '../../bench/net/scenarios/common.ts'
 import { swarmScaling } from '../../bench/net/scenarios/swarm-scaling.ts'
@@ -62,6 +63,11 @@ describe('net bench, short: separate hosts with shaped links', { skip: unavailab
 
   it('churn: 6 hosts, 2 killed with SIGKILL mid-download: survivors complete, the DHT answers, the killed resume', { timeout: 150_000 }, async () => {
     const r = await churn({ hosts: 6, seeders: 2, sizeBytes: 16 * 2 ** 20, upMbit: 20, probes: 1 })
+    assert.ok(r.checks.every(c => c.pass), failures(r))
+  })
+
+  it('partition and heal (cash): 6 hosts split 3 / 3 mine and pay on both sides; one tip after the heal, no coins created or lost', { timeout: 90_000 }, async () => {
+    const r = await cashPartition({ sideABlocks: 2, sideBBlocks: 3, targetSeconds: 60 })
     assert.ok(r.checks.every(c => c.pass), failures(r))
   })
 })
