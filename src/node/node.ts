@@ -59,6 +59,8 @@ export interface NodeStatus {
   peers: number
   connections: number
   dataDir: string
+  /** What this node's block server sent to peers since it started (blocks and bytes). */
+  served: { blocks: number, bytes: number }
 }
 
 /** A running (or stopped) peerd node. */
@@ -241,7 +243,8 @@ export class PeerdNode {
       addresses: this.addresses(),
       peers: this.libp2p.getPeers().length,
       connections: this.libp2p.getConnections().length,
-      dataDir: this.paths.root
+      dataDir: this.paths.root,
+      served: { blocks: this.share.serverStats().blocksSent, bytes: this.share.serverStats().bytesSent }
     }
   }
 

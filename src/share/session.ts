@@ -100,6 +100,8 @@ interface PeerState {
   window: number
   rate: number
   lastDelivery: number
+  /** Recent deliveries (time, bytes), for the rate over the last seconds. */
+  deliveries: Array<{ t: number, n: number }>
   delivered: number
   partial: boolean
   closed: boolean
@@ -108,9 +110,14 @@ interface PeerState {
 }
 
 const MAX_LINKS = 46_655 // three base-36 digits per level
-const MIN_WINDOW = 4
+// On a slow uplink every queued 1 MiB want is seconds of data that an endgame may duplicate:
+// keep at least two (one on the wire, one queued), and grow from four.
+const MIN_WINDOW = 2
+const START_WINDOW = 4
 const MAX_WINDOW = 16
 const DONT_HAVE_RETRY_MS = 2_000
+/** Deliveries over this span make a peer's rate. */
+const RATE_SPAN_MS = 3_000
 const PROVIDER_REFRESH_MS = 5_000
 /** Wants a peer may duplicate at once in the endgame. */
 const ENDGAME_DUPLICATES = 2
@@ -410,9 +417,10 @@ export class Session {
       stream,
       inflight: new Map(),
       dontHave: new Map(),
-      window: 8,
+      window: START_WINDOW,
       rate: 0,
       lastDelivery: Date.now(),
+      deliveries: [],
       delivered: 0,
       partial: false,
       closed: false,
@@ -491,12 +499,26 @@ export class Session {
     this.asking--
   }
 
-  /** Updates the peer's rate (EWMA) and sizes its window to about 300 ms of its data. */
+  /**
+   * Updates the peer's rate and sizes its window to about 300 ms of its data. The rate is the
+   * bytes delivered over the last few seconds, not per-block gaps: blocks that waited in
+   * buffers arrive back to back, and gaps of a millisecond would claim a slow peer is fast
+   * (then its window grows and the endgame duplicates wants that are only queued).
+   */
   private measure (peer: PeerState, size: number, sentAt: number): void {
     const now = Date.now()
-    const gap = Math.max(1, now - Math.max(peer.lastDelivery, sentAt))
-    const sample = size / (gap / 1000)
-    peer.rate = peer.rate === 0 ? sample : peer.rate * 0.8 + sample * 0.2
+    const d = peer.deliveries
+    d.push({ t: now, n: size })
+    while (d.length > 2 && now - (d[0] as { t: number }).t > RATE_SPAN_MS) d.shift()
+    const first = d[0] as { t: number, n: number }
+    const span = now - first.t
+    if (d.length >= 2 && span >= 200) {
+      let bytes = 0
+      for (let i = 1; i < d.length; i++) bytes += (d[i] as { n: number }).n
+      peer.rate = bytes / (span / 1000)
+    } else if (peer.rate === 0) {
+      peer.rate = size / (Math.max(1, now - sentAt) / 1000) // first block: its round trip
+    }
     peer.lastDelivery = now
     peer.delivered++
     const blocks = Math.ceil((peer.rate * 0.3) / Math.max(size, 1))
@@ -568,13 +590,26 @@ export class Session {
     this.pumpFallback()
   }
 
-  /** Whether an outstanding want is late for its only holder (an endgame candidate). */
+  /**
+   * Whether an outstanding want is late for its only holder (an endgame candidate). A peer
+   * answers wants in the order they were sent, so a want waits for the ones ahead of it: it is
+   * due one block time after each of them, counted from the holder's last delivery, and late a
+   * block time (at least 300 ms) after that. Duplicating a want that is merely queued wastes
+   * the other peer's uplink, and the holder's too: its copy is often on the wire before the
+   * cancel arrives.
+   */
   private overdue (item: Item, now: number): boolean {
     const [holder] = item.holders
     const sent = holder?.inflight.get(item.key)
     if (holder == null || sent == null) return false
-    const expected = holder.rate > 0 ? (holder.inflight.size * 1_048_576 / holder.rate) * 1000 : 1_000
-    return now - sent.sentAt > Math.max(300, 2 * expected)
+    let ahead = 0
+    for (const key of holder.inflight.keys()) {
+      if (key === item.key) break
+      ahead++
+    }
+    const blockMs = holder.rate > 0 ? 1_048_576 / holder.rate * 1000 : 1_000
+    const due = Math.max(holder.lastDelivery, sent.sentAt) + (ahead + 1) * blockMs
+    return now > due + Math.max(300, blockMs)
   }
 
   /** Without peerd providers, asks the fallback (Bitswap) for the first pending blocks. */
