@@ -116,6 +116,8 @@ const MIN_WINDOW = 2
 const START_WINDOW = 4
 const MAX_WINDOW = 16
 const DONT_HAVE_RETRY_MS = 2_000
+/** Pending wants among which a peer's next ones are picked at random. */
+const PICK_SPREAD = 32
 /** Deliveries over this span make a peer's rate. */
 const RATE_SPAN_MS = 3_000
 const PROVIDER_REFRESH_MS = 5_000
@@ -566,8 +568,13 @@ export class Session {
       const free = peer.window - peer.inflight.size
       if (free <= 0) continue
       const batch: Item[] = []
-      for (let i = 0; i < this.pending.length && batch.length < Math.min(free, MAX_WANTS); i++) {
-        const item = this.pending[i] as Item
+      // Start at a random place among the first pending wants, so that many downloaders of one
+      // file (a flash crowd) fetch different blocks first and have something to trade, while a
+      // stream reading in order (cat, the gateway) is still served roughly front to back.
+      const n = this.pending.length
+      const start = Math.floor(Math.random() * Math.min(n, PICK_SPREAD))
+      for (let j = 0; j < n && batch.length < Math.min(free, MAX_WANTS); j++) {
+        const item = this.pending[(start + j) % n] as Item
         if (this.canAsk(peer, item, now)) batch.push(item)
       }
       if (batch.length < free && this.pending.length === 0) {
