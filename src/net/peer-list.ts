@@ -30,6 +30,7 @@ import { PeerdError } from '../errors.ts'
 import { readFrames } from '../share/protocol.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { PeerdHost } from './host.ts'
+import { PeerRateLimiter } from './rate-limit.ts'
 
 /** Protocol id of the peer list protocol on `network`. */
 export function peerListProtocol (network: string): string {
@@ -131,7 +132,7 @@ export interface PeerListInit {
 export class PeerListService {
   readonly protocol: string
   private readonly init: PeerListInit
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
+  private limiter = new PeerRateLimiter(REQUESTS_PER_SECOND, 3)
   private cached?: { at: number, map: Promise<NetworkMap> }
 
   constructor (init: PeerListInit) {
@@ -148,7 +149,7 @@ export class PeerListService {
 
   async stop (): Promise<void> {
     await this.init.host.unhandle(this.protocol)
-    this.buckets.clear()
+    this.limiter = new PeerRateLimiter(REQUESTS_PER_SECOND, 3)
     this.cached = undefined
   }
 
@@ -159,20 +160,8 @@ export class PeerListService {
     return [...ids]
   }
 
-  private take (peer: string): boolean {
-    const now = Date.now()
-    const b = this.buckets.get(peer) ?? { tokens: 3, at: now }
-    b.tokens = Math.min(3, b.tokens + (now - b.at) / 1000 * REQUESTS_PER_SECOND)
-    b.at = now
-    this.buckets.set(peer, b)
-    if (this.buckets.size > 4096) this.buckets.clear()
-    if (b.tokens < 1) return false
-    b.tokens -= 1
-    return true
-  }
-
   private serve (stream: Stream, connection: Connection): void {
-    if (!this.take(connection.remotePeer.toString())) {
+    if (!this.limiter.take(connection.remotePeer.toString())) {
       stream.abort(new PeerListError('rate limit'))
       return
     }

@@ -5,6 +5,7 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { PeerdHost } from '../../net/host.ts'
+import { PeerRateLimiter } from '../../net/rate-limit.ts'
 import { readFrames } from '../../share/protocol.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
@@ -23,39 +24,15 @@ export interface ChainServerInit {
   requestBurst?: number
 }
 
-/** A token bucket per peer. */
-class RateLimiter {
-  private readonly rate: number
-  private readonly burst: number
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-
-  constructor (rate: number, burst: number) {
-    this.rate = rate
-    this.burst = burst
-  }
-
-  take (peer: string): boolean {
-    const now = Date.now()
-    const b = this.buckets.get(peer) ?? { tokens: this.burst, at: now }
-    b.tokens = Math.min(this.burst, b.tokens + (now - b.at) / 1000 * this.rate)
-    b.at = now
-    this.buckets.set(peer, b)
-    if (this.buckets.size > 4096) this.buckets.clear()
-    if (b.tokens < 1) return false
-    b.tokens -= 1
-    return true
-  }
-}
-
 /** Serves this node's chain to peers. */
 export class ChainServer {
   private readonly init: ChainServerInit
-  private readonly limiter: RateLimiter
+  private readonly limiter: PeerRateLimiter
   private readonly streams = new Set<Stream>()
 
   constructor (init: ChainServerInit) {
     this.init = init
-    this.limiter = new RateLimiter(init.requestsPerSecond ?? 50, init.requestBurst ?? 200)
+    this.limiter = new PeerRateLimiter(init.requestsPerSecond ?? 50, init.requestBurst ?? 200)
   }
 
   async start (): Promise<void> {
