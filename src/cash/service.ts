@@ -25,7 +25,7 @@ import type { MempoolInfo } from './mempool/index.ts'
 import { Miner } from './miner/miner.ts'
 import type { MinerStatus } from './miner/miner.ts'
 import { AddressError, decodeAddress, p2trScript } from './primitives/address.ts'
-import { hexToHash } from './primitives/hash.ts'
+import { hashToHex, hexToHash } from './primitives/hash.ts'
 import { BlockRelay, blocksTopic } from './sync/relay.ts'
 import { TxRelay, txsTopic } from './sync/tx-relay.ts'
 import { Wallet, WalletNotFoundError } from './wallet/index.ts'
@@ -170,7 +170,7 @@ export class CashService {
     return {
       network: this.params.network,
       height: tip.height,
-      tip: tipHex(tip),
+      tip: hashToHex(tip.hash),
       difficulty: difficultyOf(tip.header.bits, this.params),
       chainwork: tip.chainwork.toString(16).padStart(64, '0'),
       medianTime: tip.medianTimePast,
@@ -188,7 +188,7 @@ export class CashService {
     if (block == null) throw new NotFoundError(`block ${id} is indexed but its data is not stored`)
     const next = await this.chain.getEntryByHeight(entry.height + 1)
     const onBest = (await this.chain.getEntryByHeight(entry.height))?.hash
-    const best = onBest != null && tipHex({ hash: onBest }) === tipHex(entry)
+    const best = onBest != null && hashToHex(onBest) === hashToHex(entry.hash)
     return blockJson(block, entry, { params: this.params, tipHeight: this.chain.tip.height, best, next: best ? next?.hash : undefined })
   }
 
@@ -256,7 +256,7 @@ export class CashService {
     else if (this.wallet.exists) script = this.wallet.payoutScript()
     else throw new WalletNotFoundError('this node has no wallet to pay the blocks to: create one (peerd wallet create) or give --address')
     const hashes = await this.miner.mineBlocks(count, script, signal)
-    return hashes.map((h) => tipHex({ hash: h }))
+    return hashes.map((h) => hashToHex(h))
   }
 
   private async findEntry (id: string): Promise<ChainEntry> {
@@ -275,8 +275,4 @@ export class CashService {
     if (entry == null) throw new NotFoundError(`block ${id} is not known to this node`)
     return entry
   }
-}
-
-function tipHex (entry: { hash: Uint8Array }): string {
-  return Uint8Array.from(entry.hash).reverse().reduce((s, b) => s + b.toString(16).padStart(2, '0'), '')
 }

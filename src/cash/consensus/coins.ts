@@ -4,6 +4,7 @@
  * into a view first, then calls the pure rule functions with it.
  * @module
  */
+import { bytesToHex } from '@noble/hashes/utils.js'
 import type { OutPoint } from '../primitives/tx.ts'
 
 /** An unspent transaction output and where it was created. */
@@ -36,9 +37,7 @@ export interface SigCheck {
 
 /** Key of an outpoint in maps: txid hex (internal order) + ':' + index. */
 export function outpointKey (prevout: OutPoint): string {
-  let hex = ''
-  for (const b of prevout.txid) hex += (b < 16 ? '0' : '') + b.toString(16)
-  return `${hex}:${prevout.index}`
+  return `${bytesToHex(prevout.txid)}:${prevout.index}`
 }
 
 /** A CoinView over a Map keyed by {@link outpointKey}; handy for tests and block connection. */

@@ -11,6 +11,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
+import { verifyErrorVerdict } from './verdict.ts'
 import { decodeBlock } from '../primitives/block.ts'
 import type { Block } from '../primitives/block.ts'
 import { DecodeError } from '../primitives/errors.ts'
@@ -91,13 +92,7 @@ export class BlockRelay {
     } catch (err) {
       if (err instanceof VerifyError) {
         log.info('rejected a gossiped block', { hash: hashToHex(hash), reason: err.reason, peerId: peer.toString() })
-        if (err.score > 0) {
-          penalize(peer, err.score, `invalid block: ${err.reason}`)
-          this.stats.rejected++
-          return TopicValidatorResult.Reject
-        }
-        this.stats.ignored++
-        return TopicValidatorResult.Ignore
+        return verifyErrorVerdict(err, peer, 'block', penalize, this.stats)
       }
       log.warn('block validation failed', { hash: hashToHex(hash), err })
       this.stats.ignored++

@@ -12,6 +12,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../../utils/logger.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
+import { verifyErrorVerdict } from './verdict.ts'
 import type { Mempool } from '../mempool/index.ts'
 import type { MempoolEntry, TxOrigin } from '../mempool/index.ts'
 import { DecodeError } from '../primitives/errors.ts'
@@ -144,13 +145,7 @@ export class TxRelay {
     } catch (err) {
       if (err instanceof VerifyError) {
         log.debug('rejected a gossiped transaction', { txid: hashToHex(txid(tx)), reason: err.reason, peerId: peer.toString() })
-        if (err.score > 0) {
-          penalize(peer, err.score, `invalid tx: ${err.reason}`)
-          this.stats.rejected++
-          return TopicValidatorResult.Reject
-        }
-        this.stats.ignored++
-        return TopicValidatorResult.Ignore
+        return verifyErrorVerdict(err, peer, 'tx', penalize, this.stats)
       }
       log.warn('transaction validation failed', { err })
       this.stats.ignored++
