@@ -5,6 +5,10 @@
  * a type byte and its fields. The downloader sends WANT (CIDs it wants, answered in order),
  * CANCEL (drop queued wants) and STATUS (does the peer hold a root, fully or in part); the
  * server answers BLOCK (CID + bytes, sent without copying the block), DONT_HAVE, and ROOT.
+ * A server that is itself downloading the root answers ROOT with status ANNOUNCING, then sends
+ * HAVE for every block of it that it holds and, as they arrive, for every block it gets, and
+ * ROOT again with status COMPLETE when it has them all: downloaders then fetch from each other
+ * the blocks they know the other has (BitTorrent's HAVE and bitfield), rarest first.
  *
  * Limits are checked before anything is allocated: a frame is at most MAX_FRAME bytes, a list
  * at most MAX_WANTS CIDs, each CID at most MAX_CID_BYTES.
@@ -17,7 +21,7 @@ import { decodeCid, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 
 /** Protocol id of the block exchange on `network`. */
 export function blocksProtocol (network: string): string {
-  return `/peerd/${network}/blocks/1.0.0`
+  return `/peerd/${network}/blocks/1.1.0`
 }
 
 /** Most CIDs in one WANT or CANCEL. */
@@ -32,11 +36,16 @@ export const MSG = {
   STATUS: 0x03,
   BLOCK: 0x81,
   DONT_HAVE: 0x82,
-  ROOT: 0x83
+  ROOT: 0x83,
+  HAVE: 0x84
 } as const
 
-/** What a peer holds of a root. */
-export const ROOT_STATUS = { NONE: 0, PARTIAL: 1, COMPLETE: 2 } as const
+/**
+ * What a peer holds of a root. ANNOUNCING: a part, and HAVE messages follow for every block of
+ * it held now or later (a peer downloading it); PARTIAL: a part, not said which (ask, expect
+ * DONT_HAVE).
+ */
+export const ROOT_STATUS = { NONE: 0, PARTIAL: 1, COMPLETE: 2, ANNOUNCING: 3 } as const
 /** One of {@link ROOT_STATUS}. */
 export type RootStatus = typeof ROOT_STATUS[keyof typeof ROOT_STATUS]
 
@@ -48,6 +57,7 @@ export type Message =
   | { type: 'block', cid: CID, data: Uint8Array }
   | { type: 'dont-have', cid: CID }
   | { type: 'root', cid: CID, status: RootStatus }
+  | { type: 'have', cids: CID[] }
 
 /** A peer broke the protocol. */
 export class ProtocolError extends PeerdError {
@@ -72,6 +82,7 @@ function cidList (type: number, cids: CID[]): Uint8ArrayList {
 export const encode = {
   want: (cids: CID[]) => cidList(MSG.WANT, cids),
   cancel: (cids: CID[]) => cidList(MSG.CANCEL, cids),
+  have: (cids: CID[]) => cidList(MSG.HAVE, cids),
   status: (cid: CID) => frame([Uint8Array.of(MSG.STATUS), ...cidField(cid)]),
   /** The block's bytes are referenced, not copied. */
   block: (cid: CID, data: Uint8Array) => frame([Uint8Array.of(MSG.BLOCK), ...cidField(cid), data]),
@@ -134,12 +145,13 @@ export function decodeMessage (body: Uint8Array): Message {
   let msg: Message
   switch (type) {
     case MSG.WANT:
-    case MSG.CANCEL: {
+    case MSG.CANCEL:
+    case MSG.HAVE: {
       const n = r.uvarint(MAX_WANTS)
       if (n === 0) throw new ProtocolError('empty CID list')
       const cids: CID[] = []
       for (let i = 0; i < n; i++) cids.push(r.cid())
-      msg = { type: type === MSG.WANT ? 'want' : 'cancel', cids }
+      msg = { type: type === MSG.WANT ? 'want' : type === MSG.CANCEL ? 'cancel' : 'have', cids }
       break
     }
     case MSG.STATUS: msg = { type: 'status', cid: r.cid() }; break
@@ -153,7 +165,7 @@ export function decodeMessage (body: Uint8Array): Message {
     case MSG.ROOT: {
       const cid = r.cid()
       const status = r.byte()
-      if (status > ROOT_STATUS.COMPLETE) throw new ProtocolError(`unknown root status ${status}`)
+      if (status > ROOT_STATUS.ANNOUNCING) throw new ProtocolError(`unknown root status ${status}`)
       msg = { type: 'root', cid, status: status as RootStatus }
       break
     }

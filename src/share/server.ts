@@ -2,6 +2,8 @@
  * The serving side of the block exchange: answers WANTs from the local store (verified on every
  * read), in request order, with a little read-ahead so the disk and the network overlap.
  * A peer that breaks the protocol or floods the queue is reported and its stream reset.
+ * Asked about a root this node is downloading itself, it announces the blocks it holds and
+ * each one it gets (HAVE), so that downloaders of one file trade with each other.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -9,8 +11,21 @@ import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
 import { blockKey } from './block.ts'
-import { decodeMessage, encode, MAX_REQUEST_FRAME, ProtocolError, readFrames } from './protocol.ts'
+import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
+
+/** Told of a download's progress: each block it stores, then that it has them all. */
+export interface RootListener {
+  have: (cid: CID) => void
+  complete: () => void
+}
+
+/** A download followed by a {@link RootListener}. */
+export interface RootWatch {
+  /** The root's blocks held when the watch began. */
+  held: CID[]
+  stop: () => void
+}
 
 /** Options of a {@link BlockServer}. */
 export interface BlockServerInit {
@@ -20,6 +35,8 @@ export interface BlockServerInit {
   log: Logger
   /** What this node holds of a root. */
   rootStatus: (cid: CID) => Promise<RootStatus>
+  /** Follows this node's own download of a root; undefined when none is running. */
+  watch?: (root: CID, listener: RootListener) => RootWatch | undefined
   onMisbehaviour: (peerId: PeerId, reason: string) => void
   /** Most wants queued per stream. Default 1024. */
   maxQueue?: number
@@ -62,6 +79,7 @@ export class BlockServer {
     const cancelled = new Set<string>()
     let pumping = false
     let closed = false
+    let unwatch: (() => void) | undefined
     this.streams.add(stream)
     this.stats.streams++
 
@@ -118,7 +136,11 @@ export class BlockServer {
           for (const cid of msg.cids) cancelled.add(blockKey(cid))
           if (cancelled.size > maxQueue * 2) cancelled.clear()
         } else if (msg.type === 'status') {
-          await send(encode.root(msg.cid, await this.init.rootStatus(msg.cid)))
+          unwatch?.()
+          unwatch = undefined
+          const status = await this.init.rootStatus(msg.cid)
+          if (status === ROOT_STATUS.PARTIAL) unwatch = this.announce(stream, msg.cid)
+          if (unwatch == null) await send(encode.root(msg.cid, status))
         } else {
           throw new ProtocolError(`unexpected ${msg.type} message from a downloader`)
         }
@@ -135,7 +157,53 @@ export class BlockServer {
         stream.abort(err as Error)
       }
     } finally {
+      unwatch?.()
       this.streams.delete(stream)
+    }
+  }
+
+  /**
+   * Answers ANNOUNCING for a root this node is downloading, then HAVE for its blocks, now and
+   * as they arrive (gathered per turn of the event loop), and COMPLETE at the end. Returns the
+   * stop function, or undefined when no download of the root is running.
+   */
+  private announce (stream: Stream, root: CID): (() => void) | undefined {
+    let pending: CID[] = []
+    let scheduled = false
+    let stopped = false
+    const send = (frame: Parameters<Stream['send']>[0]): void => {
+      if (stopped) return
+      try {
+        stream.send(frame) // small frames: queued behind the blocks even when the buffer is full
+      } catch {
+        stopped = true
+      }
+    }
+    const flush = (): void => {
+      scheduled = false
+      while (pending.length > 0) send(encode.have(pending.splice(0, MAX_WANTS)))
+    }
+    const watch = this.init.watch?.(root, {
+      have: cid => {
+        pending.push(cid)
+        if (!scheduled) {
+          scheduled = true
+          setImmediate(flush)
+        }
+      },
+      complete: () => {
+        flush()
+        send(encode.root(root, ROOT_STATUS.COMPLETE))
+      }
+    })
+    if (watch == null) return undefined
+    send(encode.root(root, ROOT_STATUS.ANNOUNCING))
+    pending = [...watch.held, ...pending]
+    flush()
+    return () => {
+      stopped = true
+      pending = []
+      watch.stop()
     }
   }
 }

@@ -26,6 +26,7 @@ import { blocksProtocol, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
 import { Providers } from './providers.ts'
 import { BlockServer } from './server.ts'
+import type { RootListener, RootWatch } from './server.ts'
 import { Session } from './session.ts'
 import type { FallbackFetcher, SessionProgress, SessionResult } from './session.ts'
 import { WaitingBlockstore } from './waiting-store.ts'
@@ -118,6 +119,7 @@ export class ShareService {
       protocol: this.protocol,
       log: init.log,
       rootStatus: async (cid) => await this.rootStatus(cid),
+      watch: (root, listener) => this.watchDownload(root, listener),
       onMisbehaviour: (peer, reason) => { init.penalize(peer, POINTS.protocol, reason) }
     })
   }
@@ -182,6 +184,15 @@ export class ShareService {
     return await this.blockstore.has(cid) ? ROOT_STATUS.PARTIAL : ROOT_STATUS.NONE
   }
 
+  /** Follows this node's running download of `root`, if any (its server announces the blocks). */
+  private watchDownload (root: CID, listener: RootListener): RootWatch | undefined {
+    const key = root.toString()
+    for (const r of this.running.values()) {
+      if (r.cid === key && !r.abort.signal.aborted) return r.session.watch(listener)
+    }
+    return undefined
+  }
+
   private async whileBusy<T> (fn: () => Promise<T>): Promise<T> {
     while (this.gcRunning != null) await this.gcRunning.catch(() => {})
     this.busy++
@@ -224,7 +235,7 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter): Running {
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential'): Running {
     const key = writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`
     const existing = this.running.get(key)
     if (existing != null) {
@@ -246,6 +257,7 @@ export class ShareService {
       },
       fallback: this.init.fallback ?? this.bitswap,
       writer,
+      order,
       stallTimeoutMs: timeoutSeconds * 1000,
       signal: abort.signal
     })
@@ -369,7 +381,7 @@ export class ShareService {
     const view = new WaitingBlockstore(this.blockstore)
     // even for content held complete: the session walks the local blocks (cheap) and fetches
     // any that went missing (a moved download, gc) instead of leaving a reader waiting forever
-    const running = this.fetch(cid, options.timeoutSeconds ?? 60)
+    const running = this.fetch(cid, options.timeoutSeconds ?? 60, undefined, 'sequential')
     running.promise.then(() => { view.settle() }, (err: Error) => { view.fail(err) })
     const onAbort = (): void => { view.fail(new Error('aborted')) }
     options.signal?.addEventListener('abort', onAbort, { once: true })

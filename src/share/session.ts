@@ -6,6 +6,10 @@
  * - Each peer gets its own stream and a window of outstanding wants sized to its measured
  *   rate; a peer that answers faster is handed more, so k peers give about k times the rate
  *   when their uplinks are the limit.
+ * - Peers downloading the same root announce what they hold (HAVE); each peer is asked for the
+ *   blocks it has that the fewest peers have (rarest first, BitTorrent's policy), so that a
+ *   crowd of downloaders fetches different blocks from the seeder and trades the rest. A
+ *   session that streams in order (`cat`, the gateway) keeps to DAG order instead.
  * - Endgame: when nothing is left to hand out, idle peers duplicate the oldest outstanding
  *   wants, and the first copy to arrive cancels the others.
  * - Every block is verified against its CID before it is stored; a peer that sends a wrong one
@@ -22,6 +26,7 @@ import { blockKey, childLinks, verifyBlock } from './block.ts'
 import type { FsBlockstore } from './blockstore.ts'
 import type { OutputWriter, Placement } from './output.ts'
 import { decodeFrame, encode, MAX_WANTS, ProtocolError, readFrameLists, ROOT_STATUS } from './protocol.ts'
+import type { RootListener, RootWatch } from './server.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 
 /** Content could not be found or fetched in time. */
@@ -49,6 +54,11 @@ export interface SessionInit {
   writer?: OutputWriter
   /** Fail when no block arrives for this long. Default 60 s. */
   stallTimeoutMs?: number
+  /**
+   * `sequential`: fetch in DAG order (a reader streams the bytes as they come); `rarest`
+   * (default): blocks the fewest peers have first, so that downloaders of one file trade.
+   */
+  order?: 'sequential' | 'rarest'
   signal?: AbortSignal
 }
 
@@ -104,6 +114,8 @@ interface PeerState {
   deliveries: Array<{ t: number, n: number }>
   delivered: number
   partial: boolean
+  /** Of a peer that announces its blocks (ANNOUNCING): the keys of those it has. */
+  has?: Set<string>
   closed: boolean
   /** Answered our STATUS question. */
   answered: boolean
@@ -125,6 +137,8 @@ const PROVIDER_REFRESH_MS = 5_000
 const ENDGAME_DUPLICATES = 2
 /** Block writes in flight per session. */
 const MAX_STORING = 8
+/** HAVEs a peer may send beyond the blocks of the DAG known so far (those not discovered yet). */
+const MAX_UNKNOWN_HAVES = 65_536
 
 function childPos (parent: string, index: number): string {
   return parent + index.toString(36).padStart(3, '0')
@@ -161,6 +175,9 @@ export class Session {
   private readonly storing = new Set<Promise<void>>()
   private finish?: { resolve: (r: SessionResult) => void, reject: (e: Error) => void }
   private done = false
+  private complete = false
+  /** Servers announcing this download's blocks to other downloaders. */
+  private readonly listeners = new Set<RootListener>()
 
   constructor (init: SessionInit) {
     this.init = init
@@ -202,15 +219,37 @@ export class Session {
     }
   }
 
+  /**
+   * The blocks held so far, and a feed of each one stored from now on and of the end: what
+   * this node's server announces to other peers downloading the same root.
+   */
+  watch (listener: RootListener): RootWatch {
+    const held = [...this.items.values()].filter(i => i.state === 'done').map(i => i.cid)
+    if (this.complete) setImmediate(() => { listener.complete() })
+    else if (!this.done) this.listeners.add(listener)
+    return { held, stop: () => { this.listeners.delete(listener) } }
+  }
+
   private fail (err: Error): void {
     if (this.done) return
     this.done = true
+    this.listeners.clear()
     this.finish?.reject(err)
+  }
+
+  /** An item is in the store: tell the listeners. */
+  private stored (item: Item): void {
+    item.state = 'done'
+    this.remaining--
+    for (const l of this.listeners) l.have(item.cid)
   }
 
   private checkDone (): void {
     if (this.done || this.walking > 0 || this.remaining > 0) return
     this.done = true
+    this.complete = true
+    for (const l of this.listeners) l.complete()
+    this.listeners.clear()
     this.finish?.resolve({
       blocks: this.blocks,
       bytes: this.bytes,
@@ -245,8 +284,7 @@ export class Session {
         // file may have been deleted or damaged since); the read drops a reference that fails
         const resumed = inPlace && await this.init.blockstore.getBytes(cid).then(() => true, () => false)
         if (cid.code === 0x55 && (writer == null || resumed)) {
-          item.state = 'done'
-          this.remaining--
+          this.stored(item)
           this.blocks++
           const size = await this.init.blockstore.sizeOf(cid)
           this.bytes += size
@@ -264,7 +302,9 @@ export class Session {
         }
       }
       this.enqueue(item)
-      this.pump()
+      // a node's children are handed out together, after all are queued: wants picked from the
+      // first few alone would ignore which peers have which (rarest first)
+      if (pos === '') this.pump()
     } finally {
       this.walking--
     }
@@ -321,8 +361,7 @@ export class Session {
     } else if (from != null) {
       await this.init.blockstore.putVerified(item.cid, bytes ?? (data as Uint8ArrayList).subarray())
     }
-    item.state = 'done'
-    this.remaining--
+    this.stored(item)
     if (isLeaf) {
       if (item.pos === '') this.total = size
       this.checkDone()
@@ -345,6 +384,7 @@ export class Session {
     for (const more of places.slice(1)) {
       await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), more[i]) }))
     }
+    this.pump()
     this.checkDone()
   }
 
@@ -365,6 +405,7 @@ export class Session {
     } finally {
       this.walking--
     }
+    this.pump()
     this.checkDone()
   }
 
@@ -438,14 +479,29 @@ export class Session {
       for await (const body of readFrameLists(peer.stream)) {
         const msg = decodeFrame(body)
         if (msg.type === 'root') {
+          const joined = peer.answered
           this.answered(peer)
           if (msg.status === ROOT_STATUS.NONE || blockKey(msg.cid) !== blockKey(this.init.root)) {
             this.closePeer(peer)
             return
           }
-          peer.partial = msg.status === ROOT_STATUS.PARTIAL
-          this.peers.set(peer.id, peer)
-          this.init.log.debug('provider joined', { peerId: peer.id, partial: peer.partial })
+          if (joined) {
+            // an update: a peer that was downloading the root now has all of it
+            if (msg.status !== ROOT_STATUS.COMPLETE) throw new ProtocolError('a root status can only change to complete')
+            peer.partial = false
+            peer.has = undefined
+          } else {
+            peer.partial = msg.status !== ROOT_STATUS.COMPLETE
+            if (msg.status === ROOT_STATUS.ANNOUNCING) peer.has = new Set()
+            this.peers.set(peer.id, peer)
+            this.init.log.debug('provider joined', { peerId: peer.id, partial: peer.partial, announcing: peer.has != null })
+          }
+          this.pump()
+        } else if (msg.type === 'have') {
+          const has = peer.has
+          if (has == null) throw new ProtocolError('HAVE from a peer that did not say it announces')
+          if (has.size + msg.cids.length > this.items.size + MAX_UNKNOWN_HAVES) throw new ProtocolError('announced more blocks than the content has')
+          for (const cid of msg.cids) has.add(blockKey(cid))
           this.pump()
         } else if (msg.type === 'block') {
           const key = blockKey(msg.cid)
@@ -478,6 +534,7 @@ export class Session {
           if (sent == null) continue
           peer.inflight.delete(key)
           peer.dontHave.set(key, Date.now())
+          peer.has?.delete(key)
           sent.item.holders.delete(peer)
           if (sent.item.state === 'assigned' && sent.item.holders.size === 0) this.enqueue(sent.item)
           this.pump()
@@ -524,7 +581,11 @@ export class Session {
     peer.lastDelivery = now
     peer.delivered++
     const blocks = Math.ceil((peer.rate * 0.3) / Math.max(size, 1))
-    peer.window = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, blocks))
+    // in a swarm (peers that announce their blocks), a seeder is asked for one block at a time
+    // when that is all its rate warrants: the next one is picked when this one arrives, knowing
+    // what the other downloaders got meanwhile, so fewer of them ask it for the same block
+    const swarm = !peer.partial && [...this.peers.values()].some(p => p.has != null)
+    peer.window = Math.max(swarm ? 1 : MIN_WINDOW, Math.min(MAX_WINDOW, blocks))
   }
 
   private closePeer (peer: PeerState): void {
@@ -549,6 +610,7 @@ export class Session {
   }
 
   private canAsk (peer: PeerState, item: Item, now: number): boolean {
+    if (peer.has != null) return peer.has.has(item.key)
     const t = peer.dontHave.get(item.key)
     if (t == null) return true
     if (peer.partial && now - t > DONT_HAVE_RETRY_MS) {
@@ -567,16 +629,7 @@ export class Session {
     for (const peer of peers) {
       const free = peer.window - peer.inflight.size
       if (free <= 0) continue
-      const batch: Item[] = []
-      // Start at a random place among the first pending wants, so that many downloaders of one
-      // file (a flash crowd) fetch different blocks first and have something to trade, while a
-      // stream reading in order (cat, the gateway) is still served roughly front to back.
-      const n = this.pending.length
-      const start = Math.floor(Math.random() * Math.min(n, PICK_SPREAD))
-      for (let j = 0; j < n && batch.length < Math.min(free, MAX_WANTS); j++) {
-        const item = this.pending[(start + j) % n] as Item
-        if (this.canAsk(peer, item, now)) batch.push(item)
-      }
+      const batch = this.pick(peer, Math.min(free, MAX_WANTS), now)
       if (batch.length < free && this.pending.length === 0) {
         // endgame: duplicate a few of the oldest wants still outstanding at one other peer
         const outstanding = [...this.items.values()]
@@ -595,6 +648,44 @@ export class Session {
       this.sendQuietly(peer, encode.want(batch.map(i => i.cid)))
     }
     this.pumpFallback()
+  }
+
+  /**
+   * The next `count` pending blocks to ask `peer` for. With peers that hold only part of the
+   * content (and a session that need not stream in order), rarest first: of the blocks `peer`
+   * has, those the fewest connected peers have, ties broken at random, as BitTorrent does; a
+   * seeder is then asked for what nobody else has yet. Otherwise DAG order, from a random place
+   * among the first pending blocks, so that many downloaders of one file still fetch different
+   * blocks first while a stream reading in order is served roughly front to back.
+   */
+  private pick (peer: PeerState, count: number, now: number): Item[] {
+    const batch: Item[] = []
+    const n = this.pending.length
+    const partial = [...this.peers.values()].filter(p => p.partial && !p.closed)
+    if (this.init.order === 'sequential' || partial.length === 0) {
+      const start = Math.floor(Math.random() * Math.min(n, PICK_SPREAD))
+      for (let j = 0; j < n && batch.length < count; j++) {
+        const item = this.pending[(start + j) % n] as Item
+        if (this.canAsk(peer, item, now)) batch.push(item)
+      }
+      return batch
+    }
+    let complete = 0
+    for (const p of this.peers.values()) if (!p.closed && !p.partial) complete++
+    // the `count` lowest scores (holders + a random fraction), kept sorted by insertion
+    const best: Array<{ item: Item, score: number }> = []
+    for (const item of this.pending) {
+      if (!this.canAsk(peer, item, now)) continue
+      let score = complete + Math.random()
+      for (const p of partial) if (p.has?.has(item.key) === true) score++
+      if (best.length === count && score >= (best[count - 1] as { score: number }).score) continue
+      let i = best.length === count ? count - 1 : best.length
+      if (best.length === count) best.pop()
+      while (i > 0 && (best[i - 1] as { score: number }).score > score) i--
+      best.splice(i, 0, { item, score })
+    }
+    for (const b of best) batch.push(b.item)
+    return batch
   }
 
   /**

@@ -104,6 +104,7 @@ function reencode (msg: Message): Uint8Array {
     case 'block': return bodyOf(encode.block(msg.cid, msg.data))
     case 'dont-have': return bodyOf(encode.dontHave(msg.cid))
     case 'root': return bodyOf(encode.root(msg.cid, msg.status))
+    case 'have': return bodyOf(encode.have(msg.cids))
   }
 }
 
@@ -118,7 +119,7 @@ describe('peerd block protocol codec', () => {
   const sha512 = CID.createV1(raw.code, Digest.create(SHA2_512, createHash('sha512').update(leaf).digest()))
 
   it('names the protocol per network', () => {
-    assert.equal(blocksProtocol('regtest'), '/peerd/regtest/blocks/1.0.0')
+    assert.equal(blocksProtocol('regtest'), '/peerd/regtest/blocks/1.1.0')
   })
 
   describe('round trips', () => {
@@ -136,7 +137,10 @@ describe('peerd block protocol codec', () => {
       { name: 'dont-have', frame: encode.dontHave(rawCid), msg: { type: 'dont-have', cid: rawCid }, type: MSG.DONT_HAVE },
       { name: 'root none', frame: encode.root(pbCid, ROOT_STATUS.NONE), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.NONE }, type: MSG.ROOT },
       { name: 'root partial', frame: encode.root(pbCid, ROOT_STATUS.PARTIAL), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.PARTIAL }, type: MSG.ROOT },
-      { name: 'root complete', frame: encode.root(pbCid, ROOT_STATUS.COMPLETE), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.COMPLETE }, type: MSG.ROOT }
+      { name: 'root complete', frame: encode.root(pbCid, ROOT_STATUS.COMPLETE), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.COMPLETE }, type: MSG.ROOT },
+      { name: 'root announcing', frame: encode.root(pbCid, ROOT_STATUS.ANNOUNCING), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.ANNOUNCING }, type: MSG.ROOT },
+      { name: 'have', frame: encode.have([rawCid, pbCid]), msg: { type: 'have', cids: [rawCid, pbCid] }, type: MSG.HAVE },
+      { name: 'have MAX_WANTS CIDs', frame: encode.have(many), msg: { type: 'have', cids: many }, type: MSG.HAVE }
     ]
     for (const c of cases) {
       it(c.name, async () => {
@@ -290,7 +294,7 @@ describe('peerd block protocol codec', () => {
     })
 
     it('an unknown root status', () => {
-      for (const status of [3, 0x7f, 0x80, 0xff]) {
+      for (const status of [4, 0x7f, 0x80, 0xff]) {
         assert.throws(() => decodeMessage(concat([MSG.ROOT], cidField(rawCid.bytes), [status])), protocolError(/unknown root status/))
       }
     })
