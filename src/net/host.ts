@@ -3,8 +3,6 @@
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
  * disabled), DCUtR and AutoNAT.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
@@ -27,6 +25,7 @@ import { VERSION } from '../version.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
 import { networkParams } from './networks.ts'
+import { peerdNoise, peerdYamux, tuneHeapForTransfers } from './transport.ts'
 
 /** The services every peerd host runs. */
 export type PeerdServices = {
@@ -56,6 +55,7 @@ export interface HostInit {
 /** Creates (but does not start) the libp2p host. */
 export async function createHost (init: HostInit): Promise<PeerdHost> {
   const { config } = init
+  tuneHeapForTransfers()
   const params = networkParams(config.network)
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = [] // eslint-disable-line @typescript-eslint/no-explicit-any
   if (config.mdns) {
@@ -101,8 +101,8 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     nodeInfo: { name: 'peerd', version: VERSION, userAgent: `peerd/${VERSION} (${config.network})` },
     addresses: { listen: config.listen },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    connectionEncrypters: [peerdNoise()],
+    streamMuxers: [peerdYamux()],
     connectionGater: init.gater,
     connectionManager: {
       maxConnections: config.maxConnections,
