@@ -3,6 +3,17 @@
  * address, nothing else (no bootstrap, mDNS, routers, HTTP gateways, AutoNAT or relay), with
  * Helia's in-memory blockstore. Adapted from bench/share/helia-peer.ts to run in a namespace.
  *
+ * Tuned as a user on slow, shared links would (everything else is Helia's default):
+ * - libp2p's connection monitor does not abort a connection when a ping is late (as in peerd):
+ *   a ping queued behind seconds of block data on a saturated 20 Mbit/s uplink times out, and
+ *   the abort throws away every block in flight, which Bitswap never asks for again.
+ * - Bitswap sends one 1 MiB block per message (`maxOutgoingMessageSize` 2 MiB, default 4 MiB:
+ *   three blocks) and waits up to 120 s (default 10 s) for the next message on an incoming
+ *   stream. In the flash crowd the seeder's 20 Mbit/s carries 8 TCP flows that share it very
+ *   unevenly (tbf drops, one flow may get < 0.5 Mbit/s for 20 s); a 3 MiB message then misses
+ *   10 s (and a 1 MiB one sometimes 30 s), the receiver resets the stream, and the blocks in it
+ *   are lost for good: the sender marked them sent, the receiver never re-sends a want.
+ *
  * - `serve FILE IP` imports FILE with the `unixfs-v1-2025` profile (peerd's, so the same CID),
  *   prints `{"cid","address"}` and serves until SIGTERM.
  * - `fetch IP` prints `{"address"}`, then reads JSON lines on stdin: `{"dial":[ADDR…]}` dials
@@ -33,8 +44,12 @@ const helia = withBitswap(withLibp2pLight(createHeliaLight(), {
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
   peerDiscovery: [],
+  connectionMonitor: { abortConnectionOnPingFailure: false }, // pings still run (RTT), see above
   services: { identify: identify() }
-}))
+}), {
+  maxOutgoingMessageSize: 2 * 1024 * 1024, // ≥ one 1 MiB block (+ framing), < two
+  messageReceiveTimeout: 120_000
+})
 await helia.start()
 const fs = unixfs(helia)
 const address = helia.libp2p.getMultiaddrs()[0]?.toString()

@@ -4,13 +4,19 @@
  * every seeder and every other downloader before the clock starts, then `unixfs.cat` to the end.
  * Favoured against peerd: blocks stay in memory and nothing is written to a file.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NetHost, NsProcess } from '../harness/index.ts'
 import type { FetchTime, InputFile, SwarmTool } from './swarm.ts'
 
 const NODE = fileURLToPath(new URL('./helia-node.ts', import.meta.url))
-/** libp2p's connection monitor logs when it aborts a connection (counted in a stall's report). */
-const DEBUG_ENV = { ...process.env, DEBUG: 'libp2p:connection-monitor:error' }
+/**
+ * Error logs of libp2p's connection monitor and of Bitswap (summarised in the report);
+ * `HELIA_DEBUG` replaces the selection, `HELIA_LOG_DIR` keeps every process's log there.
+ */
+const DEBUG_ENV = { ...process.env, DEBUG: process.env.HELIA_DEBUG ?? 'libp2p:connection-monitor:error,helia:bitswap*:error' }
+const LOG_DIR = process.env.HELIA_LOG_DIR
 /** No byte for this long on any downloader: the run has stalled. */
 const STALL_MS = 60_000
 
@@ -23,7 +29,7 @@ export function heliaTool (): SwarmTool {
 
   return {
     name: 'helia',
-    description: 'Helia 7 + @helia/bitswap 4, memory blockstore, `unixfs.cat` counting bytes',
+    description: 'Helia 7 + @helia/bitswap 4, memory blockstore, `unixfs.cat` counting bytes; connection monitor not aborting on ping failure, Bitswap one block per message and 120 s message receive timeout',
     prepare: async (input: InputFile, seeders, downloaders) => {
       size = input.size
       const served = await Promise.all(seeders.map(async h => {
@@ -66,7 +72,23 @@ export function heliaTool (): SwarmTool {
       }
       return await Promise.all(results)
     },
+    diagnostics: async () => {
+      // error lines of every process, without timestamps, peer ids, CIDs and numbers, counted
+      const counts = new Map<string, number>()
+      for (const p of procs) {
+        for (const line of p.stderr().split('\n')) {
+          if (!/:error /.test(line)) continue
+          const key = line.replace(/^\S+Z /, '').replace(/\b(12D3Koo|Qm|bafy|bafk)\w+/g, '…').replace(/\b\d+\b/g, 'N').slice(0, 160)
+          counts.set(key, (counts.get(key) ?? 0) + 1)
+        }
+      }
+      return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${n} × ${k}`)
+    },
     reset: async () => {
+      if (LOG_DIR != null) {
+        mkdirSync(LOG_DIR, { recursive: true })
+        for (const [i, p] of procs.entries()) writeFileSync(join(LOG_DIR, `${Date.now()}-${i}.log`), p.stdout() + '\n----\n' + p.stderr())
+      }
       await Promise.all(procs.map(async p => { await p.stop(5_000) }))
       procs = []
       fetchers = []
