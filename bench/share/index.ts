@@ -2,12 +2,16 @@
  * `npm run bench:share`: how fast peerd moves a file, next to what it is built on and what it
  * replaces, all on loopback in one run:
  *
- * - (a) a raw libp2p stream (TCP + Noise + Yamux) between two processes;
+ * - (a) a raw libp2p stream (TCP + Noise + Yamux) between two processes, with peerd's transport
+ *   stack (src/net/transport.ts);
+ * - (a0) the same with stock js-libp2p: `noise()` and `yamux()` defaults, no V8 heap setting;
  * - (b) `peerd get` of the file from one peerd daemon;
- * - (c) Helia fetching the same file over Bitswap;
+ * - (c) Helia fetching the same file over Bitswap, both ends with in-memory blockstores;
+ * - (c-fs) the same, the fetching Helia keeping its blocks on disk (blockstore-fs);
  * - (d) `peerd get` from four daemons at once.
  *
- * Prints b/a, b/c and d/b (ratios of rates) and exits non-zero when b < 0.6·a or b < 4·c.
+ * Prints b/a, b/c and d/b (ratios of rates) and exits non-zero when b < 0.6·a or b < 4·c; also
+ * b/a0 and b/c-fs against the same targets, for information. `--skip-helia` skips c and c-fs.
  *
  * ```
  * npm run bench:share -- [--size MiB] [--runs N] [--json] [--skip-helia]
@@ -18,9 +22,9 @@ import { parseArgs } from 'node:util'
 import { writeRandomFile } from './files.ts'
 import { Harness } from './harness.ts'
 import { machineInfo } from './machine.ts'
-import { formatReport, ratios, summarise } from './report.ts'
+import { formatReport, passes, ratios, summarise } from './report.ts'
 import type { ScenarioResult } from './report.ts'
-import { heliaBitswap, peerdGet, rawStream, shareOn, startDaemon, stopDaemon } from './scenarios.ts'
+import { heliaBitswap, onTmpfs, peerdGet, rawStream, shareOn, startDaemon, startHeliaServer, stopDaemon } from './scenarios.ts'
 import type { Daemon, Input } from './scenarios.ts'
 
 const USAGE = 'usage: node bench/share/index.ts [--size MiB (default 1024)] [--runs N (default 1)] [--json] [--skip-helia]'
@@ -84,8 +88,12 @@ async function main (h: Harness): Promise<number> {
   const importTimeoutMs = 600_000 + bytes / 1024
 
   const results: ScenarioResult[] = []
-  log('(a) raw libp2p stream')
-  results.push(summarise('a', 'raw libp2p stream (TCP+Noise+Yamux)', 'receiver\'s timer, after the dial', await rawStream(h, input, runs, log)))
+  log('(a) raw libp2p stream, peerd\'s transport stack')
+  results.push(summarise('a', 'raw libp2p stream (TCP+Noise+Yamux)', 'receiver\'s timer, after the dial', await rawStream(h, input, runs, log),
+    'peerd\'s Noise and Yamux (src/net/transport.ts), V8 heap flag'))
+  log('(a0) raw libp2p stream, stock js-libp2p')
+  results.push(summarise('a0', 'stock js-libp2p stream (TCP+Noise+Yamux)', 'receiver\'s timer, after the dial', await rawStream(h, input, runs, log, true),
+    'noise() and yamux() defaults, no heap flag'))
 
   log('(b) peerd get from 1 peer')
   const servers: Daemon[] = [await startDaemon(h, 'server1')]
@@ -97,11 +105,21 @@ async function main (h: Harness): Promise<number> {
 
   if (!skipHelia) {
     log('(c) Helia Bitswap')
-    const helia = await heliaBitswap(h, input, runs, log)
-    const sameCid = helia.cid === cid
-    if (!sameCid) log(`  warning: Helia's CID ${helia.cid} differs from peerd's ${cid}`)
-    results.push(summarise('c', 'Helia unixfs.cat over Bitswap', 'receiver\'s timer, after the dial',
-      helia.samples, `${helia.blockstore} blockstores${sameCid ? ', same CID as peerd' : ', DIFFERENT CID'}`))
+    const server = await startHeliaServer(h, input, log)
+    try {
+      const sameCid = server.cid === cid
+      if (!sameCid) log(`  warning: Helia's CID ${server.cid} differs from peerd's ${cid}`)
+      const cidNote = sameCid ? 'same CID as peerd' : 'DIFFERENT CID'
+      results.push(summarise('c', 'Helia unixfs.cat over Bitswap', 'receiver\'s timer, after the dial',
+        await heliaBitswap(h, server, input, runs, log), `${server.blockstore} blockstores, ${cidNote}`))
+      log('(c-fs) Helia Bitswap, fetcher keeping its blocks on disk')
+      const disk = await onTmpfs(dir) ? 'tmpfs, so in RAM' : 'disk'
+      results.push(summarise('c-fs', 'Helia over Bitswap, blocks on disk', 'receiver\'s timer, after the dial',
+        await heliaBitswap(h, server, input, runs, log, true),
+        `fetcher: FsBlockstore in a fresh dir on ${disk}; server: ${server.blockstore}; ${cidNote}`))
+    } finally {
+      await server.proc.stop()
+    }
   }
 
   log(`(d) peerd get from ${MULTI_PEERS} peers`)
@@ -121,7 +139,7 @@ async function main (h: Harness): Promise<number> {
   if (busy.length > 0) {
     console.log(`\nwarning: other processes used CPU during ${busy.map(r => r.key).join(', ')}; those figures are skewed (run again on a quiet machine)`)
   }
-  const pass = rs.every(r => r.pass !== false)
+  const pass = passes(rs)
   if (json) {
     console.log(JSON.stringify({ machine, bytes, runs, cid, scenarios: results, ratios: rs, pass }))
   }

@@ -1,21 +1,30 @@
 /**
- * One side of the raw-stream benchmark: a libp2p host with peerd's transport stack (TCP,
- * Noise, Yamux) and nothing else. `serve` prints its address and, for each stream on
- * /bench/raw, sends SIZE bytes; `fetch ADDR SIZE` reads them and prints the seconds taken.
+ * One side of the raw-stream benchmark: a libp2p host with TCP, Noise and Yamux and nothing
+ * else. By default it runs peerd's transport stack (Noise and Yamux as configured in
+ * src/net/transport.ts, and its V8 heap setting); with `--stock`, js-libp2p as anyone runs it:
+ * `noise()` and `yamux()` with their defaults and no heap setting.
+ *
+ * - `serve SIZE [--stock]` prints its address and, for each stream on /bench/raw, sends SIZE bytes;
+ * - `fetch ADDR SIZE [--stock]` reads them and prints the seconds taken.
  */
+import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { peerdNoise, peerdYamux, tuneHeapForTransfers } from '../../src/net/transport.ts'
 
 const PROTOCOL = '/bench/raw/1.0.0'
-const [mode, arg1, arg2] = process.argv.slice(2)
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { stock: { type: 'boolean', default: false } } })
+const [mode, arg1, arg2] = positionals
+const stock = values.stock
+if (!stock) tuneHeapForTransfers() // as a peerd daemon does
 const node = await createLibp2p({
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
   transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()]
+  connectionEncrypters: [stock ? noise() : peerdNoise()],
+  streamMuxers: [stock ? yamux() : peerdYamux()]
 })
 
 if (mode === 'serve') {
@@ -30,7 +39,7 @@ if (mode === 'serve') {
     }
     await stream.close()
   })
-  process.stdout.write(JSON.stringify({ address: node.getMultiaddrs()[0]?.toString() }) + '\n')
+  process.stdout.write(JSON.stringify({ address: node.getMultiaddrs()[0]?.toString(), stock }) + '\n')
   process.on('SIGTERM', () => { void (async () => { await node.stop(); process.exit(0) })() })
 } else {
   const size = Number(arg2)
@@ -40,7 +49,7 @@ if (mode === 'serve') {
   for await (const buf of stream) got += buf.byteLength
   const seconds = (performance.now() - t0) / 1000
   if (got !== size) throw new Error(`got ${got} of ${size} bytes`)
-  process.stdout.write(JSON.stringify({ seconds, bytes: got }) + '\n')
+  process.stdout.write(JSON.stringify({ seconds, bytes: got, stock }) + '\n')
   await node.stop()
   process.exit(0)
 }

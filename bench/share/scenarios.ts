@@ -1,13 +1,15 @@
 /**
- * The four measurements of `bench:share`, each between real processes on loopback:
+ * The measurements of `bench:share`, each between real processes on loopback:
  *
- * - raw: a libp2p stream (TCP, Noise, Yamux) between two `raw-peer.ts` processes;
+ * - raw: a libp2p stream (TCP, Noise, Yamux) between two `raw-peer.ts` processes, with peerd's
+ *   transport stack or with stock js-libp2p;
  * - peerd: `peerd get` from daemons that shared the file (one, or several at once);
- * - helia: `unixfs.cat` between two `helia-peer.ts` processes over Bitswap.
+ * - helia: `unixfs.cat` between two `helia-peer.ts` processes over Bitswap, the fetcher keeping
+ *   blocks in memory or on disk.
  *
  * Setting up (starting processes, importing the file) is never timed.
  */
-import { rm } from 'node:fs/promises'
+import { rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { backgroundCores, cpuSnapshot, ownCpu } from './cpu.ts'
@@ -79,17 +81,23 @@ interface Server {
   address: string
 }
 
-/** (a) The raw stream: one `serve` process, one `fetch` process per run (its own timer, after the dial). */
-export async function rawStream (h: Harness, input: Input, runs: number, log: (s: string) => void): Promise<Sample[]> {
-  const proc = h.spawnNode([RAW_PEER, 'serve', String(input.bytes)])
+/**
+ * (a) The raw stream: one `serve` process, one `fetch` process per run (its own timer, after the
+ * dial). With `stock`, both run js-libp2p's Noise and Yamux with their defaults and without
+ * peerd's heap setting (raw-peer.ts `--stock`).
+ */
+export async function rawStream (h: Harness, input: Input, runs: number, log: (s: string) => void, stock = false): Promise<Sample[]> {
+  const flags = stock ? ['--stock'] : []
+  const label = stock ? 'stock raw stream' : 'raw stream'
+  const proc = h.spawnNode([RAW_PEER, 'serve', String(input.bytes), ...flags])
   const info = await proc.waitForJson(v => typeof v.address === 'string')
   const samples: Sample[] = []
   try {
     for (let i = 0; i < runs; i++) {
-      const r = await timedRun(h, [RAW_PEER, 'fetch', info.address as string, String(input.bytes)], transferTimeoutMs(input.bytes))
+      const r = await timedRun(h, [RAW_PEER, 'fetch', info.address as string, String(input.bytes), ...flags], transferTimeoutMs(input.bytes))
       if (r.code !== 0) throw new Error(`raw-peer fetch exited with ${r.code}: ${tail(r.stdout + r.stderr)}`)
       const seconds = Number(parseLastJson(r.stdout).seconds)
-      log(`  raw stream run ${i + 1}: ${seconds.toFixed(2)} s${cpuNote(r)}`)
+      log(`  ${label} run ${i + 1}: ${seconds.toFixed(2)} s${cpuNote(r)}`)
       samples.push(withCpu({ seconds }, r))
     }
   } finally {
@@ -98,24 +106,56 @@ export async function rawStream (h: Harness, input: Input, runs: number, log: (s
   return samples
 }
 
-/** (c) Helia over Bitswap: one `serve` process, one `fetch` process per run (its own timer, after the dial). */
-export async function heliaBitswap (h: Harness, input: Input, runs: number, log: (s: string) => void): Promise<{ samples: Sample[], cid: string, blockstore: string }> {
+/** A `helia-peer.ts serve` process that has imported the input. */
+export interface HeliaServer extends Server {
+  cid: string
+  /** Its blockstore: "memory". */
+  blockstore: string
+}
+
+/** Starts the Helia peer that serves the input for (c) and (c-fs); the import is logged, not timed. */
+export async function startHeliaServer (h: Harness, input: Input, log: (s: string) => void): Promise<HeliaServer> {
   const proc = h.spawnNode([HELIA_PEER, 'serve', input.path])
   const info = await proc.waitForJson(v => typeof v.cid === 'string', transferTimeoutMs(input.bytes))
   log(`  Helia imported the file in ${Number(info.importSeconds).toFixed(1)} s (${String(info.blockstore)} blockstore): ${String(info.cid)}`)
+  return { proc, address: info.address as string, cid: info.cid as string, blockstore: info.blockstore as string }
+}
+
+const TMPFS_MAGIC = 0x01021994
+
+/** Whether `dir` is on tmpfs (in RAM, not on disk), where /tmp is on many Linux systems. */
+export async function onTmpfs (dir: string): Promise<boolean> {
+  return (await statfs(dir)).type === TMPFS_MAGIC
+}
+
+/**
+ * (c) and (c-fs), Helia over Bitswap: one `fetch` process per run from `server` (its own timer,
+ * after the dial). With `fsBlockstore`, each run's fetcher keeps the blocks in an FsBlockstore
+ * in a fresh temporary directory, checked to hold at least the file's bytes afterwards and then
+ * deleted.
+ */
+export async function heliaBitswap (h: Harness, server: HeliaServer, input: Input, runs: number, log: (s: string) => void, fsBlockstore = false): Promise<Sample[]> {
+  const label = fsBlockstore ? 'Helia (FsBlockstore)' : 'Helia'
   const samples: Sample[] = []
-  try {
-    for (let i = 0; i < runs; i++) {
-      const r = await timedRun(h, [HELIA_PEER, 'fetch', info.address as string, info.cid as string, String(input.bytes)], transferTimeoutMs(input.bytes))
+  for (let i = 0; i < runs; i++) {
+    const dir = fsBlockstore ? await h.tempDir('peerd-bench-helia-fs-') : undefined
+    try {
+      const flags = dir == null ? [] : ['--fs-blockstore', dir]
+      const r = await timedRun(h, [HELIA_PEER, 'fetch', server.address, server.cid, String(input.bytes), ...flags], transferTimeoutMs(input.bytes))
       if (r.code !== 0) throw new Error(`helia-peer fetch exited with ${r.code}: ${tail(r.stdout + r.stderr)}`)
-      const seconds = Number(parseLastJson(r.stdout).seconds)
-      log(`  Helia run ${i + 1}: ${seconds.toFixed(2)} s${cpuNote(r)}`)
+      const out = parseLastJson(r.stdout)
+      const seconds = Number(out.seconds)
+      const stored = dir == null ? '' : `; ${String(out.storedBlocks)} blocks, ${String(out.storedBytes)} bytes on disk`
+      log(`  ${label} run ${i + 1}: ${seconds.toFixed(2)} s${cpuNote(r)}${stored}`)
+      if (dir != null && !(Number(out.storedBytes) >= input.bytes)) {
+        throw new Error(`${label}: the FsBlockstore holds ${String(out.storedBytes)} bytes after the fetch, less than the file's ${input.bytes}`)
+      }
       samples.push(withCpu({ seconds }, r))
+    } finally {
+      if (dir != null) await rm(dir, { recursive: true, force: true })
     }
-  } finally {
-    await proc.stop()
   }
-  return { samples, cid: info.cid as string, blockstore: info.blockstore as string }
+  return samples
 }
 
 /** A peerd daemon started by the benchmark. */
