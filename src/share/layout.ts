@@ -9,6 +9,11 @@
 import { Level } from 'level'
 import type { BlockRef, RefStore } from './blockstore.ts'
 
+/** References a {@link ShareDb.refs} table holds in memory before it writes them. */
+const REF_BATCH = 64
+/** Longest a reference waits in memory before it is written, ms. */
+const REF_DELAY_MS = 100
+
 /** On-disk format version of the share DB. */
 export const SHARE_DB_VERSION = 1
 
@@ -32,6 +37,7 @@ export interface RootRecord {
 /** The roots table. */
 export class ShareDb {
   readonly db: Level<string, unknown>
+  private refStore?: RefStore
 
   constructor (path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' })
@@ -46,6 +52,7 @@ export class ShareDb {
   }
 
   async close (): Promise<void> {
+    await this.refStore?.flush?.().catch(() => {})
     await this.db.close()
   }
 
@@ -63,38 +70,71 @@ export class ShareDb {
   }
 
   /**
-   * The block reference table, for the block store. Puts made in the same turn of the event
-   * loop go to disk in one batch (a download stores a reference per block).
+   * The block reference table, for the block store. A download stores a reference per block:
+   * they are kept in memory (where `get` finds them) and written in batches, at most
+   * {@link REF_BATCH} of them or {@link REF_DELAY_MS} after the first, and by `flush()`. A crash
+   * loses only the references of the last moment, whose blocks are then fetched again.
    */
   refs (): RefStore {
+    this.refStore ??= this.makeRefs()
+    return this.refStore
+  }
+
+  private makeRefs (): RefStore {
     const db = this.db
-    let pending = new Map<string, BlockRef>()
-    let scheduled: Promise<void> | undefined
-    const flush = async (): Promise<void> => {
-      const batch = pending
-      pending = new Map()
-      scheduled = undefined
-      await db.batch([...batch].map(([key, value]) => ({ type: 'put' as const, key: `ref/${key}`, value })))
+    /** Every reference not yet known to be in the database. */
+    const unwritten = new Map<string, BlockRef>()
+    /** Those not yet in a batch under way. */
+    let queued = new Map<string, BlockRef>()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let writing: Promise<void> = Promise.resolve()
+    let failure: Error | undefined
+    const write = (): Promise<void> => {
+      if (timer != null) clearTimeout(timer)
+      timer = undefined
+      if (queued.size === 0) return writing
+      const batch = queued
+      queued = new Map()
+      // one batch at a time, in order, so an older reference never lands after a newer one
+      writing = writing.then(async () => {
+        await db.batch([...batch].map(([key, value]) => ({ type: 'put' as const, key: `ref/${key}`, value })))
+        for (const [key, value] of batch) if (unwritten.get(key) === value) unwritten.delete(key)
+      }).catch((err: Error) => { failure ??= err }) // kept in memory; the next put or flush reports it
+      return writing
     }
-    return {
-      get: async (key) => pending.get(key) ?? (await db.get(`ref/${key}`) ?? undefined) as BlockRef | undefined,
+    const store: RefStore = {
+      get: async (key) => unwritten.get(key) ?? (await db.get(`ref/${key}`) ?? undefined) as BlockRef | undefined,
       put: async (key, ref) => {
-        pending.set(key, ref)
-        scheduled ??= new Promise<void>(resolve => setImmediate(resolve)).then(flush)
-        await scheduled
+        if (failure != null) throw failure
+        unwritten.set(key, ref)
+        queued.set(key, ref)
+        if (queued.size >= REF_BATCH) void write()
+        else if (timer == null) {
+          timer = setTimeout(() => { void write() }, REF_DELAY_MS)
+          timer.unref?.()
+        }
       },
       delete: async (key) => {
-        pending.delete(key)
+        unwritten.delete(key)
+        queued.delete(key)
+        await writing // a batch under way must not put it back after the delete
         await db.del(`ref/${key}`)
       },
       keys: async function * () {
+        await write() // what is kept in memory too (a failed write leaves those out)
         for await (const k of db.keys({ gte: 'ref/', lt: 'ref0' })) yield k.slice(4)
+      },
+      flush: async () => {
+        await write()
+        if (failure != null) throw failure
       }
     }
+    return store
   }
 
   /** Repoints every reference into `fromPrefix` (a temporary output) to `toPrefix`. */
   async moveRefs (fromPrefix: string, toPrefix: string): Promise<number> {
+    await this.refStore?.flush?.()
     const ops: Array<{ type: 'put', key: string, value: BlockRef }> = []
     for await (const [key, value] of this.db.iterator({ gte: 'ref/', lt: 'ref0' })) {
       const ref = value as BlockRef

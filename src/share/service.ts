@@ -304,7 +304,8 @@ export class ShareService {
         try {
           result = await running.promise
         } catch (err) {
-          // keep the partial output: the next get resumes into it
+          // keep the partial output, and the references into it: the next get resumes into it
+          await this.blockstore.flushRefs().catch(() => {})
           await writer?.finish(false)
           throw err
         }

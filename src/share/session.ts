@@ -137,6 +137,8 @@ const PROVIDER_REFRESH_MS = 5_000
 const ENDGAME_DUPLICATES = 2
 /** Block writes in flight per session. */
 const MAX_STORING = 8
+/** Children of a node looked up in the store at once (see {@link Session.visitAll}). */
+const VISIT_CONCURRENCY = 32
 /** HAVEs a peer may send beyond the blocks of the DAG known so far (those not discovered yet). */
 const MAX_UNKNOWN_HAVES = 65_536
 
@@ -302,9 +304,12 @@ export class Session {
         }
       }
       this.enqueue(item)
-      // a node's children are handed out together, after all are queued: wants picked from the
-      // first few alone would ignore which peers have which (rarest first)
-      if (pos === '') this.pump()
+      // with peers that hold part of the content, a node's children are handed out together,
+      // after all are queued: wants picked from the first few alone would ignore which peers
+      // have which (rarest first). Otherwise the order is the DAG's anyway: ask for each block
+      // as soon as it is known to be missing, so the transfer starts while the rest of the
+      // node's (a thousand, for a 1 GiB file) children are still being looked up in the store
+      if (pos === '' || !this.rarestFirst()) this.pump()
     } finally {
       this.walking--
     }
@@ -368,24 +373,51 @@ export class Session {
       return
     }
     const node = bytes ?? (data as Uint8ArrayList).subarray()
-    let links: CID[]
+    // decoded once, for the links and their sizes (a 1 GiB file's root has 1,024 links)
+    let pb: ReturnType<typeof decodeDagPb>
     try {
-      links = childLinks(item.cid, node)
+      pb = decodeDagPb(node)
     } catch (err) {
       this.fail(new PeerdError(`block ${item.cid.toString()} is not a valid dag-pb node: ${(err as Error).message}`, 'InvalidDagError', 422))
       return
     }
+    const links = pb.Links.map(l => l.Hash)
     if (links.length > MAX_LINKS) {
       this.fail(new PeerdError(`block ${item.cid.toString()} has ${links.length} links, over the ${MAX_LINKS} peerd follows`, 'InvalidDagError', 422))
       return
     }
-    if (item.pos === '') this.total = node.length + this.linkSizes(item.cid, node)
-    await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), places[0]?.[i]) }))
+    if (item.pos === '') this.total = node.length + pb.Links.reduce((n, l) => n + (l.Tsize ?? 0), 0)
+    await this.visitAll(links, item.pos, places[0])
     for (const more of places.slice(1)) {
-      await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), more[i]) }))
+      await this.visitAll(links, item.pos, more)
     }
     this.pump()
     this.checkDone()
+  }
+
+  /**
+   * Visits a node's children, at most {@link VISIT_CONCURRENCY} at a time and in link order.
+   * All at once, a thousand store lookups (a 1 GiB file's root has 1,024 children) would queue
+   * in the thread pool together and the first want would wait for the last of them (~0.1 s);
+   * a few at a time, the first blocks are asked for at once and the rest are looked up while
+   * they arrive.
+   */
+  private async visitAll (links: CID[], pos: string, places: Placement[] | undefined): Promise<void> {
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < links.length) {
+        const i = next++
+        await this.visit(links[i] as CID, childPos(pos, i), places?.[i])
+      }
+    }
+    // counted as walking throughout: children not visited yet are not in `remaining`, and the
+    // session must not be found done between two visits
+    this.walking++
+    try {
+      await Promise.all(Array.from({ length: Math.min(VISIT_CONCURRENCY, links.length) }, worker))
+    } finally {
+      this.walking--
+    }
   }
 
   /** A block met again at another place in the output: write it there too. */
@@ -401,21 +433,12 @@ export class Session {
       const bytes = await this.init.blockstore.getBytes(item.cid)
       const { children } = await writer.place(place, item.cid, bytes)
       const links = childLinks(item.cid, bytes)
-      await Promise.all(links.map(async (l, i) => { await this.visit(l, childPos(item.pos, i), children[i]) }))
+      await this.visitAll(links, item.pos, children)
     } finally {
       this.walking--
     }
     this.pump()
     this.checkDone()
-  }
-
-  private linkSizes (cid: CID, bytes: Uint8Array): number {
-    if (cid.code === 0x55) return 0
-    try {
-      return childLinksWithSizes(bytes)
-    } catch {
-      return 0
-    }
   }
 
   /** Finds providers and opens a stream to each new one; repeats while the session runs. */
@@ -650,6 +673,13 @@ export class Session {
     this.pumpFallback()
   }
 
+  /** Whether wants are picked rarest first (peers with part of the content are serving). */
+  private rarestFirst (): boolean {
+    if (this.init.order === 'sequential') return false
+    for (const p of this.peers.values()) if (p.partial && !p.closed) return true
+    return false
+  }
+
   /**
    * The next `count` pending blocks to ask `peer` for. With peers that hold only part of the
    * content (and a session that need not stream in order), rarest first: of the blocks `peer`
@@ -661,8 +691,7 @@ export class Session {
   private pick (peer: PeerState, count: number, now: number): Item[] {
     const batch: Item[] = []
     const n = this.pending.length
-    const partial = [...this.peers.values()].filter(p => p.partial && !p.closed)
-    if (this.init.order === 'sequential' || partial.length === 0) {
+    if (!this.rarestFirst()) {
       const start = Math.floor(Math.random() * Math.min(n, PICK_SPREAD))
       for (let j = 0; j < n && batch.length < count; j++) {
         const item = this.pending[(start + j) % n] as Item
@@ -670,6 +699,7 @@ export class Session {
       }
       return batch
     }
+    const partial = [...this.peers.values()].filter(p => p.partial && !p.closed)
     let complete = 0
     for (const p of this.peers.values()) if (!p.closed && !p.partial) complete++
     // the `count` lowest scores (holders + a random fraction), kept sorted by insertion
@@ -755,9 +785,4 @@ export class Session {
     }
     this.pump()
   }
-}
-
-/** Sum of the Tsize (cumulative subtree size) of a dag-pb node's links. */
-function childLinksWithSizes (bytes: Uint8Array): number {
-  return decodeDagPb(bytes).Links.reduce((n, l) => n + (l.Tsize ?? 0), 0)
 }

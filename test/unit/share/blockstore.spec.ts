@@ -164,7 +164,8 @@ describe('FsBlockstore', () => {
       ['a flipped byte', async (file: string) => { const b = await readFile(file); b[3] = (b[3] as number) ^ 0x01; await writeFile(file, b) }],
       ['a torn write (truncated)', async (file: string) => { await truncate(file, 4) }],
       ['an emptied file', async (file: string) => { await truncate(file, 0) }],
-      ['other bytes of the same length', async (file: string) => { await writeFile(file, text('hello blockst0re')) }]
+      ['other bytes of the same length', async (file: string) => { await writeFile(file, text('hello blockst0re')) }],
+      ['a file grown past the block size limit', async (file: string) => { await writeFile(file, Buffer.concat([hello, Buffer.alloc(MAX_BLOCK_SIZE)])) }]
     ] as const) {
       it(`${what}: reported missing, deleted, never served`, async () => {
         const store = await fresh()

@@ -1,0 +1,79 @@
+/**
+ * ShareDb's block reference table: references are kept in memory and written in batches, so
+ * they must read back at once, survive a close, and be seen by moveRefs, keys and delete
+ * before they reach the disk.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { ShareDb } from '../../../src/share/layout.ts'
+import { tempDir } from '../../utils/index.ts'
+
+describe('ShareDb references', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let path: string
+  const open: ShareDb[] = []
+  const db = async (): Promise<ShareDb> => {
+    const d = new ShareDb(path)
+    await d.open()
+    open.push(d)
+    return d
+  }
+  const ref = (i: number): { path: string, offset: number, size: number } => ({ path: '/data/.out.bin.abcdefghijkl.peerd-part', offset: i * 1024, size: 1024 })
+
+  beforeEach(async () => {
+    dir = await tempDir('peerd-sharedb-')
+    path = join(dir.path, 'share')
+  })
+  afterEach(async () => {
+    for (const d of open.splice(0)) await d.close().catch(() => {})
+    await dir.cleanup()
+  })
+
+  it('reads a reference back at once, and from disk after a flush', async () => {
+    const a = await db()
+    await a.refs().put('k1', ref(1))
+    assert.deepEqual(await a.refs().get('k1'), ref(1))
+    await a.refs().flush?.()
+    assert.deepEqual(await a.db.get('ref/k1'), ref(1))
+  })
+
+  it('writes the references still in memory when it closes', async () => {
+    const a = await db()
+    for (let i = 0; i < 10; i++) await a.refs().put(`k${i}`, ref(i))
+    await a.close()
+    const b = await db()
+    for (let i = 0; i < 10; i++) assert.deepEqual(await b.refs().get(`k${i}`), ref(i))
+  })
+
+  it('writes a batch once it is full, without a flush', async () => {
+    const a = await db()
+    for (let i = 0; i < 200; i++) await a.refs().put(`k${i}`, ref(i))
+    for (let i = 0; i < 50 && await a.db.get('ref/k0') == null; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.deepEqual(await a.db.get('ref/k0'), ref(0))
+  })
+
+  it('moveRefs and keys include references not yet written', async () => {
+    const a = await db()
+    await a.refs().put('k1', ref(1))
+    await a.refs().put('k2', { ...ref(2), path: '/elsewhere' })
+    assert.equal(await a.moveRefs('/data/.out.bin.abcdefghijkl.peerd-part', '/data/out.bin'), 1)
+    assert.deepEqual(await a.refs().get('k1'), { ...ref(1), path: '/data/out.bin' })
+    const keys: string[] = []
+    for await (const k of a.refs().keys()) keys.push(k)
+    assert.deepEqual(keys.sort(), ['k1', 'k2'])
+  })
+
+  it('a reference deleted while its batch is being written stays deleted', async () => {
+    const a = await db()
+    const refs = a.refs()
+    await refs.put('k1', ref(1))
+    const flushing = refs.flush?.()
+    await refs.delete('k1')
+    await flushing
+    await refs.flush?.()
+    assert.equal(await refs.get('k1'), undefined)
+    await a.close()
+    assert.equal(await (await db()).refs().get('k1'), undefined)
+  })
+})
