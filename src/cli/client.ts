@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { ApiError, DaemonNotRunningError } from '../errors.ts'
-import { dataDirPaths } from '../node/data-dir.ts'
+import { dataDirPaths } from '../node/paths.ts'
 
 /** Talks to the daemon that runs on `dataDir`. */
 export class ApiClient {

@@ -6,37 +6,14 @@
  * process dies, so a daemon killed with `kill -9` never leaves a stale lock behind.
  */
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { Level } from 'level'
 import { DataDirLockedError, KeyFileError } from '../errors.ts'
+import type { DataDirPaths } from './paths.ts'
 
-/** Paths of the files inside a data dir. */
-export interface DataDirPaths {
-  root: string
-  /** Ed25519 private key (libp2p protobuf encoding), mode 0600. */
-  key: string
-  config: string
-  /** URL of the running daemon's API; present only while it runs. */
-  api: string
-  /** Secret the API requires as a bearer token, mode 0600; present only while the daemon runs. */
-  cookie: string
-  /** LevelDB holding the libp2p datastore (peer store, DHT records). */
-  libp2p: string
-}
-
-/** The layout of `root`. */
-export function dataDirPaths (root: string): DataDirPaths {
-  return {
-    root,
-    key: join(root, 'identity.key'),
-    config: join(root, 'config.json'),
-    api: join(root, 'api'),
-    cookie: join(root, 'cookie'),
-    libp2p: join(root, 'libp2p')
-  }
-}
+export { dataDirPaths } from './paths.ts'
+export type { DataDirPaths } from './paths.ts'
 
 /** Creates the data dir (mode 0700) when missing. */
 export async function ensureDataDir (root: string): Promise<void> {

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { access } from 'node:fs/promises'
 import type { NodeStatus, PeerSummary } from '../../node/node.ts'
-import { dataDirPaths } from '../../node/data-dir.ts'
+import { dataDirPaths } from '../../node/paths.ts'
 import { ApiClient } from '../client.ts'
 import type { Command } from '../command.ts'
 import { printJson, printLines, table } from '../output.ts'
