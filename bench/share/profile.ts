@@ -137,7 +137,13 @@ try {
     const g0 = threadCpu(getter.pid)
     const m0 = machineBusy()
     const t0 = performance.now()
-    const r = await peerd(getter.dataDir, ['get', cid, '-o', out])
+    let r: Awaited<ReturnType<typeof peerd>>
+    try {
+      r = await peerd(getter.dataDir, ['get', cid, '-o', out])
+    } catch (err) {
+      perf?.kill('SIGINT') // a machine-wide recording must not outlive a failed run
+      throw err
+    }
     const wall = (performance.now() - t0) / 1000
     const m1 = machineBusy()
     const s1 = threadCpu(server.pid)

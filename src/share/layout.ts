@@ -10,9 +10,9 @@ import { Level } from 'level'
 import type { BlockRef, RefStore } from './blockstore.ts'
 
 /** References a {@link ShareDb.refs} table holds in memory before it writes them. */
-const REF_BATCH = 64
+const REF_BATCH = 16
 /** Longest a reference waits in memory before it is written, ms. */
-const REF_DELAY_MS = 100
+const REF_DELAY_MS = 10
 
 /** On-disk format version of the share DB. */
 export const SHARE_DB_VERSION = 1
@@ -99,13 +99,23 @@ export class ShareDb {
       writing = writing.then(async () => {
         await db.batch([...batch].map(([key, value]) => ({ type: 'put' as const, key: `ref/${key}`, value })))
         for (const [key, value] of batch) if (unwritten.get(key) === value) unwritten.delete(key)
-      }).catch((err: Error) => { failure ??= err }) // kept in memory; the next put or flush reports it
+      }).catch((err: Error) => {
+        // kept in memory and queued again for the next batch; the next put or flush reports it
+        failure ??= err
+        for (const [key, value] of batch) if (unwritten.get(key) === value && !queued.has(key)) queued.set(key, value)
+      })
       return writing
+    }
+    /** The failure of a batch since the last report, reported once (later batches retry). */
+    const report = (): void => {
+      const err = failure
+      failure = undefined
+      if (err != null) throw err
     }
     const store: RefStore = {
       get: async (key) => unwritten.get(key) ?? (await db.get(`ref/${key}`) ?? undefined) as BlockRef | undefined,
       put: async (key, ref) => {
-        if (failure != null) throw failure
+        report()
         unwritten.set(key, ref)
         queued.set(key, ref)
         if (queued.size >= REF_BATCH) void write()
@@ -117,8 +127,10 @@ export class ShareDb {
       delete: async (key) => {
         unwritten.delete(key)
         queued.delete(key)
-        await writing // a batch under way must not put it back after the delete
-        await db.del(`ref/${key}`)
+        // chained after the batches under way (none may put it back), and before any later one
+        const deleting = writing.then(async () => { await db.del(`ref/${key}`) })
+        writing = deleting.catch(() => {})
+        await deleting
       },
       keys: async function * () {
         await write() // what is kept in memory too (a failed write leaves those out)
@@ -126,7 +138,7 @@ export class ShareDb {
       },
       flush: async () => {
         await write()
-        if (failure != null) throw failure
+        report()
       }
     }
     return store

@@ -123,6 +123,7 @@ export class BlockServer {
       }
     }
 
+    let asked = false
     try {
       // a downloader's frames are small: never buffer a block-sized one from it
       for await (const body of readFrames(stream, MAX_REQUEST_FRAME)) {
@@ -136,8 +137,10 @@ export class BlockServer {
           for (const cid of msg.cids) cancelled.add(blockKey(cid))
           if (cancelled.size > maxQueue * 2) cancelled.clear()
         } else if (msg.type === 'status') {
-          unwatch?.()
-          unwatch = undefined
+          // a downloader asks once per stream; each answer may queue HAVEs for every block held
+          // (unawaited, small frames), so repeated questions would be a way to fill our memory
+          if (asked) throw new ProtocolError('more than one STATUS on a block stream')
+          asked = true
           const status = await this.init.rootStatus(msg.cid)
           if (status === ROOT_STATUS.PARTIAL) unwatch = this.announce(stream, msg.cid)
           if (unwatch == null) await send(encode.root(msg.cid, status))

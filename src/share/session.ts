@@ -405,7 +405,7 @@ export class Session {
   private async visitAll (links: CID[], pos: string, places: Placement[] | undefined): Promise<void> {
     let next = 0
     const worker = async (): Promise<void> => {
-      while (next < links.length) {
+      while (next < links.length && !this.done) { // not after the session ended or failed
         const i = next++
         await this.visit(links[i] as CID, childPos(pos, i), places?.[i])
       }

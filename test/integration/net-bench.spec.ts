@@ -13,11 +13,13 @@ import { peerdTool } from '../../bench/net/tools/index.ts'
 const unavailable = await netUnavailable()
 
 /**
- * Below the bench's 85%: a 24 MiB file is short enough that connecting and the first round
- * trips weigh, and the test shares this machine with other work. Still well above what k
- * seeders that do not add up would give (0.5 at k = 2).
+ * Below the bench's 85%: a 24 MiB file is short enough that connecting, the first round trips
+ * and the last blocks weigh (measured 2026-12-06, quiet machine: 0.95 at k = 1 and 0.70 at
+ * k = 2 on every run, against 0.95 at k = 2 for 128 MiB), and the test shares this machine with
+ * other work (0.69 at k = 2 in one loaded CI run). Still above what k seeders that do not add
+ * up would give (0.5 at k = 2: one seeder's 20 Mbit/s).
  */
-const SHORT_SCALING_TARGET = 0.7
+const SHORT_SCALING_TARGET = 0.6
 
 function failures (r: ScenarioResult): string {
   return r.checks.filter(c => !c.pass).map(c => `${c.name}: ${c.value} (${c.target})`).join('; ') + ` ${r.notes.join(' ')}`

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
 import type { PeerdNode } from '../../src/node/node.ts'
 import type { FsBlockstore } from '../../src/share/blockstore.ts'
@@ -158,5 +159,34 @@ describe('hostile peers on the block protocol', () => {
     assert.equal(fetched.peers, 1)
     assert.equal(await sha256File(back), onlyDigest)
     assert.ok(c.share.serverStats().blocksSent > sentBefore, 'C did not serve')
+  })
+
+  it('a downloader asking STATUS again on one stream is penalised and cut off (each answer may queue a HAVE per block)', TEST, async () => {
+    const file = join(root, 'data-2m.bin')
+    await writeRandomFile(file, 2 * MiB)
+    const { cid } = await c.share.share(file)
+    const asker = await newNode('asker')
+    await asker.connect(c.addresses()[0] as string)
+    await waitForBlockProtocol(asker, c)
+
+    const stream = await asker.libp2p.dialProtocol(c.libp2p.peerId, c.share.protocol)
+    const answers: string[] = []
+    const reading = (async () => {
+      try {
+        for await (const body of readFrames(stream)) answers.push(decodeMessage(body).type)
+      } catch {
+        answers.push('reset')
+      }
+    })()
+    stream.send(encode.status(CID.parse(cid)))
+    await waitFor(() => answers.length > 0, { what: 'the answer to the first STATUS' })
+    assert.deepEqual(answers, ['root'], 'the first STATUS is answered')
+    assert.equal(c.scores.score(asker.peerId), 0)
+    stream.send(encode.status(CID.parse(cid)))
+    await waitFor(() => c.scores.score(asker.peerId) > 0, { what: 'C to penalise a second STATUS' })
+    assert.ok(c.scores.score(asker.peerId) >= 45, `a protocol violation should cost 50 points, not ${c.scores.score(asker.peerId)}`)
+    await reading
+    assert.equal(answers.filter(a => a === 'root').length, 1, `the second STATUS was answered: ${answers.join(', ')}`)
+    assert.equal(c.running, true)
   })
 })

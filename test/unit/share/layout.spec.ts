@@ -76,4 +76,35 @@ describe('ShareDb references', () => {
     await a.close()
     assert.equal(await (await db()).refs().get('k1'), undefined)
   })
+
+  it('a reference put again after its delete is kept', async () => {
+    const a = await db()
+    const refs = a.refs()
+    await refs.put('k1', ref(1))
+    const flushing = refs.flush?.()
+    const deleting = refs.delete('k1')
+    await refs.put('k1', ref(7))
+    await Promise.all([flushing, deleting, refs.flush?.()])
+    assert.deepEqual(await refs.get('k1'), ref(7))
+    await a.close()
+    assert.deepEqual(await (await db()).refs().get('k1'), ref(7))
+  })
+
+  it('a failed write is reported once, kept in memory, and written by the next batch', async () => {
+    const a = await db()
+    const refs = a.refs()
+    const batch = a.db.batch.bind(a.db)
+    let failures = 1
+    ;(a.db as unknown as { batch: unknown }).batch = async (...args: unknown[]) => {
+      if (failures-- > 0) throw new Error('disk full')
+      return await (batch as (...x: unknown[]) => Promise<void>)(...args)
+    }
+    await refs.put('k1', ref(1))
+    await assert.rejects(async () => { await refs.flush?.() }, /disk full/)
+    assert.deepEqual(await refs.get('k1'), ref(1), 'the reference is still found')
+    await refs.put('k2', ref(2)) // reported once: this put goes through
+    await refs.flush?.()
+    assert.deepEqual(await a.db.get('ref/k1'), ref(1), 'the failed batch was written again')
+    assert.deepEqual(await a.db.get('ref/k2'), ref(2))
+  })
 })
