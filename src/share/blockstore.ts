@@ -7,7 +7,6 @@
  * Implements interface-blockstore, so the UnixFS importer and exporter work on it directly.
  */
 import { randomBytes } from 'node:crypto'
-import * as fs from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
@@ -42,41 +41,33 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
 }
 
 /**
- * A whole block file, or undefined when there is none: `open`, `fstat`, one `read` and `close`
- * with the callback API. `readFile` takes a fifth more thread-pool round trips (it reads in
- * 512 KiB steps) and a FileHandle per file, and a server reads a block file per block it sends.
+ * A whole block file (at most MAX_BLOCK_SIZE + 1 bytes of it: a longer file is no block of ours
+ * and fails verification), or undefined when there is none. One open, stat, read and close:
+ * `readFile` reads in 512 KiB steps, and a server reads a block file per block it sends.
  */
 async function readBlockFile (path: string): Promise<Buffer | undefined> {
-  return await new Promise<Buffer | undefined>((resolve, reject) => {
-    fs.open(path, 'r', (err, fd) => {
-      if (err != null) {
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') resolve(undefined)
-        else reject(err)
-        return
-      }
-      const done = (err: Error | null, data?: Buffer): void => {
-        fs.close(fd, () => {})
-        if (err != null) reject(err)
-        else resolve(data)
-      }
-      fs.fstat(fd, (err, st) => {
-        if (err != null) { done(err); return }
-        if (!st.isFile()) { done(new Error(`${path} is not a file`)); return }
-        // a file over the limit is no block of ours: read none of it, it fails verification
-        const size = Math.min(st.size, MAX_BLOCK_SIZE + 1)
-        const buf = Buffer.allocUnsafeSlow(size)
-        const readFrom = (at: number): void => {
-          if (at >= size) { done(null, buf); return }
-          fs.read(fd, buf, at, size - at, at, (err, n) => {
-            if (err != null) done(err)
-            else if (n === 0) done(null, buf.subarray(0, at)) // shrank meanwhile: fails verification
-            else readFrom(at + n)
-          })
-        }
-        readFrom(0)
-      })
-    })
-  })
+  let fh
+  try {
+    fh = await open(path, 'r')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw err
+  }
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw new Error(`${path} is not a file`)
+    const size = Math.min(st.size, MAX_BLOCK_SIZE + 1)
+    const buf = Buffer.allocUnsafeSlow(size)
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await fh.read(buf, at, size - at, at)
+      if (bytesRead === 0) return buf.subarray(0, at) // shrank meanwhile: fails verification
+      at += bytesRead
+    }
+    return buf
+  } finally {
+    await fh.close()
+  }
 }
 
 /** Reads `size` bytes at `offset`: the bytes, 'missing' (no such file, or too short), or 'error'. */
