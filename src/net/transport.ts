@@ -7,10 +7,15 @@ import { setFlagsFromString } from 'node:v8'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { noiseCrypto } from './noise-crypto.ts'
+import { withFrameDecrypt } from './noise-frames.ts'
 
-/** Noise, with Node.js's ChaCha20-Poly1305 and a key object imported once per session key. */
+/**
+ * Noise, with Node.js's ChaCha20-Poly1305 and a key object imported once per session key, and
+ * incoming frames decrypted chunk by chunk as they came off the socket (noise-frames.ts).
+ */
 export function peerdNoise (): ReturnType<typeof noise> {
-  return noise({ crypto: noiseCrypto })
+  const factory = noise({ crypto: noiseCrypto })
+  return components => withFrameDecrypt(factory(components))
 }
 
 /** Yamux with its defaults. */

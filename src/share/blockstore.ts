@@ -1,12 +1,20 @@
 /**
  * Blocks on disk: one file per block under `DATA/blocks/<2 chars>/<multihash base32>`, written to
- * a temporary file and renamed into place, so a crash never leaves a half-written block. Every
- * read is verified against the CID; a block that fails (disk corruption) is deleted and reported
- * missing, so it is fetched again rather than served.
+ * a temporary file and renamed into place, so a crash never leaves a half-written block.
+ *
+ * Nothing unverified goes in or comes out. A block is hashed before it is stored, and a block
+ * read from disk is hashed again unless this process has already hashed that very file (same
+ * device, inode, size, modification and change times) and the file has not changed since: a
+ * block file or a downloaded file that was edited, truncated, replaced or moved is caught on the
+ * next read, and so is anything damaged before the daemon started. (What is trusted is kept in
+ * memory only, and only for files last changed more than {@link RACY_MS} before they were
+ * hashed, so that a change within the file system's timestamp granularity cannot go unseen.)
+ * A block that fails is deleted and reported missing, so it is fetched again rather than served.
  *
  * Implements interface-blockstore, so the UnixFS importer and exporter work on it directly.
  */
 import { randomBytes } from 'node:crypto'
+import type { Stats } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
@@ -45,7 +53,7 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
  * and fails verification), or undefined when there is none. One open, stat, read and close:
  * `readFile` reads in 512 KiB steps, and a server reads a block file per block it sends.
  */
-async function readBlockFile (path: string): Promise<Buffer | undefined> {
+async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats } | undefined> {
   let fh
   try {
     fh = await open(path, 'r')
@@ -61,17 +69,20 @@ async function readBlockFile (path: string): Promise<Buffer | undefined> {
     const buf = Buffer.allocUnsafeSlow(size)
     for (let at = 0; at < size;) {
       const { bytesRead } = await fh.read(buf, at, size - at, at)
-      if (bytesRead === 0) return buf.subarray(0, at) // shrank meanwhile: fails verification
+      if (bytesRead === 0) return { data: buf.subarray(0, at), st } // shrank meanwhile: fails verification
       at += bytesRead
     }
-    return buf
+    return { data: buf, st }
   } finally {
     await fh.close()
   }
 }
 
-/** Reads `size` bytes at `offset`: the bytes, 'missing' (no such file, or too short), or 'error'. */
-async function readRange (path: string, offset: number, size: number): Promise<Uint8Array | 'missing' | 'error'> {
+/**
+ * Reads `size` bytes at `offset`: the bytes and the file's status, 'missing' (no such file, or
+ * too short), or 'error'.
+ */
+async function readRange (path: string, offset: number, size: number): Promise<{ data: Uint8Array, st: Stats } | 'missing' | 'error'> {
   let fh
   try {
     fh = await open(path, 'r')
@@ -79,14 +90,28 @@ async function readRange (path: string, offset: number, size: number): Promise<U
     return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'missing' : 'error'
   }
   try {
+    const st = await fh.stat()
     const buf = Buffer.allocUnsafe(size)
     const { bytesRead } = await fh.read(buf, 0, size, offset)
-    return bytesRead === size ? buf : 'missing'
+    return bytesRead === size ? { data: buf, st } : 'missing'
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'missing' : 'error'
   } finally {
     await fh.close()
   }
+}
+
+/**
+ * How long after its last change a file's timestamps are trusted to reveal the next change:
+ * file systems keep times in steps (a clock tick on many Linux file systems, 2 s on FAT), so a
+ * file hashed within a step of being written could change again with the same times. Git calls
+ * this the racy-clean problem; the answer is the same: such a file is hashed on every read.
+ */
+export const RACY_MS = 3000
+
+/** The identity of a file's content as the file system reports it. */
+function fileIdentity (st: Stats, where = ''): string {
+  return `${where}${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
 }
 
 /** The final path of a path inside a download's temporary output (see OutputWriter), if it is one. */
@@ -123,15 +148,51 @@ export class FsBlockstore implements Blockstore {
   private readonly cache = new Map<string, Uint8Array>()
   private readonly cacheBytes: number
   private cached = 0
+  /** Block key → identity of the file last hashed for it (see the module's comment), oldest first. */
+  private readonly hashed = new Map<string, string>()
+  private readonly maxHashed: number
+  private readonly racyMs: number
+  /** Blocks read from disk: hashed, or trusted as unchanged since they were hashed. */
+  readonly reads = { hashed: 0, trusted: 0 }
 
   private readonly refs?: RefStore
 
-  /** `cacheBytes`: memory for recently written blocks (default 32 MiB); `refs`: block references into files. */
-  constructor (root: string, options: { cacheBytes?: number, refs?: RefStore } = {}) {
+  /**
+   * `cacheBytes`: memory for recently written blocks (default 8 MiB); `refs`: block references
+   * into files; `hashedFiles`: how many hashed, unchanged files to remember (default 65,536,
+   * about 6 MiB of memory; a block read from a file beyond that is hashed again; 0: always);
+   * `racyMs`: {@link RACY_MS}, for tests.
+   */
+  constructor (root: string, options: { cacheBytes?: number, refs?: RefStore, hashedFiles?: number, racyMs?: number } = {}) {
     this.root = root
     this.cacheBytes = options.cacheBytes ?? 8 * 1024 * 1024
+    this.maxHashed = options.hashedFiles ?? 65_536
+    this.racyMs = options.racyMs ?? RACY_MS
     this.refs = options.refs
     this.tmp = join(root, 'tmp')
+  }
+
+  /**
+   * Whether `data`, just read from a file in state `st`, is block `cid`: hashed, unless the
+   * same file in the same state was hashed before (`where` tells apart places in one file).
+   */
+  private verifyRead (key: string, cid: CID, data: Uint8Array, st: Stats, where?: string): boolean {
+    const id = fileIdentity(st, where)
+    const known = this.hashed.get(key)
+    if (known === id) {
+      this.hashed.delete(key) // most recently used last
+      this.hashed.set(key, id)
+      this.reads.trusted++
+      return true
+    }
+    if (known != null) this.hashed.delete(key)
+    this.reads.hashed++
+    if (!verifyBlock(cid, data)) return false
+    if (this.maxHashed > 0 && Date.now() - Math.max(st.mtimeMs, st.ctimeMs) > this.racyMs) {
+      this.hashed.set(key, id)
+      if (this.hashed.size > this.maxHashed) this.hashed.delete(this.hashed.keys().next().value as string)
+    }
+    return true
   }
 
   /** Creates the folders and clears temporary files left by a crash. */
@@ -190,25 +251,27 @@ export class FsBlockstore implements Blockstore {
     const key = blockKey(cid)
     const ref = await this.refs?.get(key)
     if (ref == null) return undefined
-    const data = await readRange(ref.path, ref.offset, ref.size)
-    if (data === 'missing') {
+    const where = (path: string): string => `${path}\0${ref.offset}\0${ref.size}\0`
+    const read = await readRange(ref.path, ref.offset, ref.size)
+    if (read === 'missing') {
       // a download renamed its output into place after this reference was written: follow it
       const moved = finalPathOf(ref.path)
       if (moved != null) {
         const there = await readRange(moved, ref.offset, ref.size)
-        if (there instanceof Uint8Array && verifyBlock(cid, there)) {
+        if (typeof there === 'object' && this.verifyRead(key, cid, there.data, there.st, where(moved))) {
           await this.refs?.put(key, { ...ref, path: moved })
-          return there
+          return there.data
         }
       }
     }
-    if (data === 'error') return undefined // a passing I/O error: keep the reference
-    if (data === 'missing' || !verifyBlock(cid, data)) {
+    if (read === 'error') return undefined // a passing I/O error: keep the reference
+    if (read === 'missing' || !this.verifyRead(key, cid, read.data, read.st, where(ref.path))) {
       // the file was moved, truncated or changed: this block is gone
+      this.hashed.delete(key)
       await this.refs?.delete(key).catch(() => {})
       return undefined
     }
-    return data
+    return read.data
   }
 
   /** Stores a block after checking it hashes to `cid`. */
@@ -274,18 +337,18 @@ export class FsBlockstore implements Blockstore {
     const hit = this.cache.get(blockKey(cid))
     if (hit != null) return hit
     const { file } = this.pathOf(cid)
-    const data = await readBlockFile(file).catch(() => undefined)
-    if (data == null) {
+    const read = await readBlockFile(file).catch(() => undefined)
+    if (read == null) {
       const fromRef = await this.readRef(cid)
       if (fromRef == null) throw new BlockNotFoundError(cid)
       return fromRef
     }
-    if (data.length > MAX_BLOCK_SIZE || !verifyBlock(cid, data)) {
+    if (read.data.length > MAX_BLOCK_SIZE || !this.verifyRead(blockKey(cid), cid, read.data, read.st)) {
       // bit rot or a torn write after power loss: drop it so it is fetched again
       await unlink(file).catch(() => {})
       throw new BlockNotFoundError(cid)
     }
-    return data
+    return read.data
   }
 
   async * get (cid: CID, _options?: AbortOptions): AsyncGenerator<Uint8Array> {
@@ -301,6 +364,7 @@ export class FsBlockstore implements Blockstore {
 
   async delete (cid: CID): Promise<void> {
     const key = blockKey(cid)
+    this.hashed.delete(key)
     const hit = this.cache.get(key)
     if (hit != null) {
       this.cache.delete(key)

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
@@ -196,6 +196,91 @@ describe('FsBlockstore', () => {
         got.push(`${blockKey(cid)}:${Buffer.from(await collect((async function * () { yield * bytes })())).toString('hex')}`)
       }
       assert.deepEqual(got, [`${blockKey(nodeCid)}:${Buffer.from(node).toString('hex')}`])
+    })
+  })
+
+  describe('blocks hashed once per unchanged file', () => {
+    /** Gives `file` times far from now, so no timestamp granularity can hide the change made to it. */
+    const touchPast = async (file: string): Promise<void> => {
+      const t = new Date('2001-02-03T04:05:06Z')
+      await utimes(file, t, t)
+    }
+    /** A store that trusts files hashed before, however recently they were written. */
+    const trusting = async (options: { refs?: RefStore, hashedFiles?: number } = {}): Promise<FsBlockstore> => {
+      const s = new FsBlockstore(root, { cacheBytes: 0, racyMs: -1, ...options })
+      await s.open()
+      return s
+    }
+
+    it('a block file read again unchanged is not hashed again', async () => {
+      const store = await trusting()
+      await store.put(helloCid, hello)
+      await store.put(nodeCid, node)
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(new Uint8Array(await store.getBytes(helloCid)), hello)
+        assert.deepEqual(new Uint8Array(await store.getBytes(nodeCid)), node)
+      }
+      assert.deepEqual(store.reads, { hashed: 2, trusted: 4 })
+    })
+
+    for (const [what, damage] of [
+      ['other bytes of the same length', async (file: string) => { await writeFile(file, text('hello blockst0re')) }],
+      ['a flipped byte', async (file: string) => { const b = await readFile(file); b[0] = (b[0] as number) ^ 0x80; await writeFile(file, b) }],
+      ['a truncation', async (file: string) => { await truncate(file, 4) }]
+    ] as const) {
+      it(`${what} after a trusted read is caught on the next read`, async () => {
+        const store = await trusting()
+        await store.put(helloCid, hello)
+        await store.getBytes(helloCid)
+        await store.getBytes(helloCid)
+        assert.equal(store.reads.trusted, 1)
+        const file = await blockFile(root, helloCid)
+        assert.ok(file != null)
+        await damage(file)
+        await touchPast(file)
+        await assert.rejects(store.getBytes(helloCid), notFound)
+        await assert.rejects(stat(file), /ENOENT/, 'the bad file is deleted')
+      })
+    }
+
+    it('a file written within the racy window is hashed on every read, and a change right after a read is caught', async () => {
+      const store = await fresh()
+      await store.put(helloCid, hello)
+      await store.getBytes(helloCid)
+      await store.getBytes(helloCid)
+      assert.deepEqual(store.reads, { hashed: 2, trusted: 0 })
+      const file = await blockFile(root, helloCid)
+      assert.ok(file != null)
+      await writeFile(file, text('hello blockst0re')) // no help from the times
+      await assert.rejects(store.getBytes(helloCid), notFound)
+    })
+
+    it('past its memory bound, blocks are hashed again', async () => {
+      const store = await trusting({ hashedFiles: 1 })
+      await store.put(helloCid, hello)
+      await store.put(nodeCid, node)
+      for (let i = 0; i < 2; i++) {
+        await store.getBytes(helloCid)
+        await store.getBytes(nodeCid)
+      }
+      assert.deepEqual(store.reads, { hashed: 4, trusted: 0 })
+      await store.getBytes(nodeCid)
+      assert.deepEqual(store.reads, { hashed: 4, trusted: 1 })
+    })
+
+    it('a referenced block: trusted while its file is unchanged, dropped once it changes', async () => {
+      const refs = new MemoryRefs()
+      const store = await trusting({ refs })
+      const file = join(dir.path, 'download.bin')
+      await writeFile(file, Buffer.concat([text('0123456789'), hello, text('tail')]))
+      await store.putRef(helloCid, { path: file, offset: 10, size: hello.length }, hello)
+      assert.deepEqual(new Uint8Array(await store.getBytes(helloCid)), hello)
+      assert.deepEqual(new Uint8Array(await store.getBytes(helloCid)), hello)
+      assert.deepEqual(store.reads, { hashed: 1, trusted: 1 })
+      await writeFile(file, Buffer.concat([text('0123456789'), text('HELLO BLOCKSTORE'), text('tail')]))
+      await touchPast(file)
+      await assert.rejects(store.getBytes(helloCid), notFound)
+      assert.equal(refs.map.size, 0, 'the reference is forgotten')
     })
   })
 
