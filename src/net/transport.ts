@@ -26,27 +26,38 @@ export function peerdYamux (): ReturnType<typeof yamux> {
 let heapTuned = false
 
 /**
- * Makes V8 weigh Buffer memory (outside the JavaScript heap) against a limit that grows with
- * the heap, instead of against the old generation's limit (V8's
- * `--external-memory-accounted-in-global-limit`, which later V8 releases use by default; see
- * crbug.com/361124432).
+ * V8's heap growing factor while peerd runs: the next full collection comes when the heap (and,
+ * with the flag below, Buffer memory) reaches 4 × what the last one left alive. V8 picks a
+ * factor between 1.1 and 4 by itself (4 on machines with plenty of memory, when its collector
+ * keeps up); under a bulk transfer it picks low ones.
+ */
+export const HEAP_GROWING_PERCENT = 300
+
+/**
+ * Tunes V8's garbage collector for moving bulk data, process-wide (idempotent; V8 reads these
+ * flags at each collection, so setting them at start-up, before any transfer, is enough):
+ *
+ * - `--external-memory-accounted-in-global-limit` (V8 13, Node.js 24 only: older V8s do not
+ *   know it and newer ones behave this way without it; crbug.com/361124432): Buffer memory
+ *   (outside the JavaScript heap) is weighed against a limit that grows with the heap, not
+ *   against the old generation's.
+ * - `--heap-growing-percent` = {@link HEAP_GROWING_PERCENT}, or `$PEERD_HEAP_GROWING` (0: V8's
+ *   own choice).
  *
  * Why: every 64 KiB Noise frame is encrypted or decrypted into a new buffer, and the block
  * exchange reads and writes 1 MiB blocks, so one GiB moved allocates 2–3 GiB of short-lived
- * buffers per process. By default V8 answers with a full mark-compact every 15–20 MB of them
- * (70–80 per GiB in a peerd daemon), each marking the daemon's whole heap on its worker
- * threads: measured on a 1 GiB `peerd get` over loopback, 2–3 CPU-seconds per daemon per GiB,
- * about as much as the daemon's main thread. With the flag, 25–30 mark-compacts per GiB and
- * 1–1.5 CPU-seconds; the download's peak RSS did not grow (bench:share:memory).
- *
- * Process-wide and idempotent; V8 reads the flag at each collection, so setting it at start-up,
- * before any transfer, is enough. Only on V8 13 (Node.js 24), which has the flag: older V8s do
- * not know it (and would print an error), and newer ones are reported to behave this way
- * without it.
+ * buffers per process, and V8 answers with full mark-compacts of the daemon's whole heap
+ * (~28 MB live): 70–80 per GiB by default, 25–30 with the first flag (1–1.5 CPU-seconds per
+ * daemon per GiB on its worker threads), 3–5 with both (0.1–0.7 CPU-seconds). Measured on a
+ * 1 GiB `peerd get` over loopback on two cores (bench/share/profile.ts, runs after the first):
+ * 7.2–7.9 s with the first flag alone, 6.4 s with a growing factor of 3, 5.5–5.9 s with 4.
+ * The peak RSS of a 4 GiB get stayed under the 300 MiB target (bench:share:memory: 248 MiB).
  */
 export function tuneHeapForTransfers (): void {
   if (heapTuned) return
   heapTuned = true
+  const growing = Number(process.env.PEERD_HEAP_GROWING ?? HEAP_GROWING_PERCENT)
+  if (Number.isInteger(growing) && growing > 0) setFlagsFromString(`--heap-growing-percent=${growing}`)
   if (Number(process.versions.v8.split('.')[0]) !== 13) return
   setFlagsFromString('--external-memory-accounted-in-global-limit')
 }
