@@ -1,9 +1,9 @@
 /**
  * Writes a download straight into its output, BitTorrent-style: every leaf block goes to its
  * offset in its file as soon as it arrives (in any order), and the block store keeps only a
- * reference (file, offset, size) to it, verified on every read. So a download is written to
- * disk once, not once into the store and again into the file, and the saved file is what this
- * node serves to others.
+ * reference (file, offset, size) to it, verified when read (see blockstore.ts). So a download
+ * is written to disk once, not once into the store and again into the file, and the saved file
+ * is what this node serves to others.
  *
  * The output is built under a temporary name in the target's folder (kept when interrupted,
  * so the next get resumes into it) and renamed into place when complete. Directory entry

@@ -135,8 +135,12 @@ const RATE_SPAN_MS = 3_000
 const PROVIDER_REFRESH_MS = 5_000
 /** Wants a peer may duplicate at once in the endgame. */
 const ENDGAME_DUPLICATES = 2
-/** Block writes in flight per session. */
-const MAX_STORING = 8
+/**
+ * Block writes in flight per session (at most this many MiB of verified blocks held in memory):
+ * enough that a write held up by the page cache does not stop the reading of the next blocks
+ * (8 → 16: a 1 GiB get 6.1–6.5 → 5.3–6.2 s in paired profile runs on two cores).
+ */
+const MAX_STORING = 16
 /** Children of a node looked up in the store at once (see {@link Session.visitAll}). */
 const VISIT_CONCURRENCY = 32
 /** HAVEs a peer may send beyond the blocks of the DAG known so far (those not discovered yet). */
