@@ -4,6 +4,7 @@
  *
  * - (a) a raw libp2p stream (TCP + Noise + Yamux) between two processes, with peerd's transport
  *   stack (src/net/transport.ts);
+ * - (a-disk) the same, the receiver writing what it reads to a file (the least a download costs);
  * - (a0) the same with stock js-libp2p: `noise()` and `yamux()` defaults, no V8 heap setting;
  * - (b) `peerd get` of the file from one peerd daemon;
  * - (c) Helia fetching the same file over Bitswap, both ends with in-memory blockstores;
@@ -91,6 +92,10 @@ async function main (h: Harness): Promise<number> {
   log('(a) raw libp2p stream, peerd\'s transport stack')
   results.push(summarise('a', 'raw libp2p stream (TCP+Noise+Yamux)', 'receiver\'s timer, after the dial', await rawStream(h, input, runs, log),
     'peerd\'s Noise and Yamux (src/net/transport.ts), V8 heap flag'))
+  log('(a-disk) raw libp2p stream written to a file, peerd\'s transport stack')
+  const rawDisk = await onTmpfs(dir) ? 'tmpfs, so in RAM' : 'disk'
+  results.push(summarise('a-disk', 'raw stream, written to a file', 'receiver\'s timer, after the dial, to the file closed', await rawStream(h, input, runs, log, false, true),
+    `as (a), the receiver writing each piece at its offset to a fresh file on ${rawDisk}`))
   log('(a0) raw libp2p stream, stock js-libp2p')
   results.push(summarise('a0', 'stock js-libp2p stream (TCP+Noise+Yamux)', 'receiver\'s timer, after the dial', await rawStream(h, input, runs, log, true),
     'noise() and yamux() defaults, no heap flag'))

@@ -5,8 +5,12 @@
  * `noise()` and `yamux()` with their defaults and no heap setting.
  *
  * - `serve SIZE [--stock]` prints its address and, for each stream on /bench/raw, sends SIZE bytes;
- * - `fetch ADDR SIZE [--stock]` reads them and prints the seconds taken.
+ * - `fetch ADDR SIZE [--stock] [--out FILE]` reads them and prints the seconds taken; with
+ *   `--out`, it also writes what it reads to FILE, as it comes, each piece at its offset with at
+ *   most 16 MiB of writes in flight (as `peerd get` writes its output), and the clock stops when
+ *   the last write is done and the file closed.
  */
+import { open } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -16,7 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { peerdNoise, peerdYamux, tuneHeapForTransfers } from '../../src/net/transport.ts'
 
 const PROTOCOL = '/bench/raw/1.0.0'
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { stock: { type: 'boolean', default: false } } })
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { stock: { type: 'boolean', default: false }, out: { type: 'string' } } })
 const [mode, arg1, arg2] = positionals
 const stock = values.stock
 if (!stock) tuneHeapForTransfers() // as a peerd daemon does
@@ -46,10 +50,28 @@ if (mode === 'serve') {
   const stream = await node.dialProtocol(multiaddr(arg1 as string), PROTOCOL)
   const t0 = performance.now()
   let got = 0
-  for await (const buf of stream) got += buf.byteLength
+  const fh = values.out == null ? undefined : await open(values.out, 'w')
+  const writing = new Set<Promise<unknown>>()
+  let queued = 0
+  for await (const buf of stream) {
+    if (fh != null) {
+      const data = buf.subarray() // a copy only when the piece spans several chunks
+      const w = fh.write(data, 0, data.byteLength, got).then(({ bytesWritten }) => {
+        if (bytesWritten !== data.byteLength) throw new Error('short write')
+        queued -= data.byteLength
+      })
+      writing.add(w)
+      void w.finally(() => writing.delete(w))
+      queued += data.byteLength
+      if (queued > 16 * 1024 * 1024) await Promise.race(writing)
+    }
+    got += buf.byteLength
+  }
+  await Promise.all(writing)
+  await fh?.close()
   const seconds = (performance.now() - t0) / 1000
   if (got !== size) throw new Error(`got ${got} of ${size} bytes`)
-  process.stdout.write(JSON.stringify({ seconds, bytes: got, stock }) + '\n')
+  process.stdout.write(JSON.stringify({ seconds, bytes: got, stock, out: values.out }) + '\n')
   await node.stop()
   process.exit(0)
 }

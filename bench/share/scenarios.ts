@@ -84,21 +84,28 @@ interface Server {
 /**
  * (a) The raw stream: one `serve` process, one `fetch` process per run (its own timer, after the
  * dial). With `stock`, both run js-libp2p's Noise and Yamux with their defaults and without
- * peerd's heap setting (raw-peer.ts `--stock`).
+ * peerd's heap setting (raw-peer.ts `--stock`). With `toDisk`, the fetcher writes what it reads
+ * to a file in a fresh temporary directory (raw-peer.ts `--out`), deleted after the run.
  */
-export async function rawStream (h: Harness, input: Input, runs: number, log: (s: string) => void, stock = false): Promise<Sample[]> {
+export async function rawStream (h: Harness, input: Input, runs: number, log: (s: string) => void, stock = false, toDisk = false): Promise<Sample[]> {
   const flags = stock ? ['--stock'] : []
-  const label = stock ? 'stock raw stream' : 'raw stream'
+  const label = `${stock ? 'stock raw stream' : 'raw stream'}${toDisk ? ' to a file' : ''}`
   const proc = h.spawnNode([RAW_PEER, 'serve', String(input.bytes), ...flags])
   const info = await proc.waitForJson(v => typeof v.address === 'string')
   const samples: Sample[] = []
   try {
     for (let i = 0; i < runs; i++) {
-      const r = await timedRun(h, [RAW_PEER, 'fetch', info.address as string, String(input.bytes), ...flags], transferTimeoutMs(input.bytes))
-      if (r.code !== 0) throw new Error(`raw-peer fetch exited with ${r.code}: ${tail(r.stdout + r.stderr)}`)
-      const seconds = Number(parseLastJson(r.stdout).seconds)
-      log(`  ${label} run ${i + 1}: ${seconds.toFixed(2)} s${cpuNote(r)}`)
-      samples.push(withCpu({ seconds }, r))
+      const dir = toDisk ? await h.tempDir('peerd-bench-raw-out-') : undefined
+      try {
+        const out = dir == null ? [] : ['--out', join(dir, 'out.bin')]
+        const r = await timedRun(h, [RAW_PEER, 'fetch', info.address as string, String(input.bytes), ...flags, ...out], transferTimeoutMs(input.bytes))
+        if (r.code !== 0) throw new Error(`raw-peer fetch exited with ${r.code}: ${tail(r.stdout + r.stderr)}`)
+        const seconds = Number(parseLastJson(r.stdout).seconds)
+        log(`  ${label} run ${i + 1}: ${seconds.toFixed(2)} s${cpuNote(r)}`)
+        samples.push(withCpu({ seconds }, r))
+      } finally {
+        if (dir != null) await rm(dir, { recursive: true, force: true })
+      }
     }
   } finally {
     await proc.stop()
