@@ -50,8 +50,9 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
 
 /**
  * A whole block file (at most MAX_BLOCK_SIZE + 1 bytes of it: a longer file is no block of ours
- * and fails verification), or undefined when there is none. One open, stat, read and close:
- * `readFile` reads in 512 KiB steps, and a server reads a block file per block it sends.
+ * and fails verification) and its status after the read, or undefined when there is none. One
+ * open, stat, read, stat and close: `readFile` reads in 512 KiB steps, and a server reads a
+ * block file per block it sends.
  */
 async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats } | undefined> {
   let fh
@@ -67,20 +68,22 @@ async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats }
     if (!st.isFile()) throw new Error(`${path} is not a file`)
     const size = Math.min(st.size, MAX_BLOCK_SIZE + 1)
     const buf = Buffer.allocUnsafeSlow(size)
-    for (let at = 0; at < size;) {
+    let at = 0
+    while (at < size) {
       const { bytesRead } = await fh.read(buf, at, size - at, at)
-      if (bytesRead === 0) return { data: buf.subarray(0, at), st } // shrank meanwhile: fails verification
+      if (bytesRead === 0) break // shrank meanwhile: fails verification
       at += bytesRead
     }
-    return { data: buf, st }
+    // the file's state after the read: a write during it has changed the times by then
+    return { data: at === size ? buf : buf.subarray(0, at), st: await fh.stat() }
   } finally {
     await fh.close()
   }
 }
 
 /**
- * Reads `size` bytes at `offset`: the bytes and the file's status, 'missing' (no such file, or
- * too short), or 'error'.
+ * Reads `size` bytes at `offset`: the bytes and the file's status after the read, 'missing' (no
+ * such file, or too short), or 'error'.
  */
 async function readRange (path: string, offset: number, size: number): Promise<{ data: Uint8Array, st: Stats } | 'missing' | 'error'> {
   let fh
@@ -90,10 +93,10 @@ async function readRange (path: string, offset: number, size: number): Promise<{
     return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'missing' : 'error'
   }
   try {
-    const st = await fh.stat()
     const buf = Buffer.allocUnsafe(size)
     const { bytesRead } = await fh.read(buf, 0, size, offset)
-    return bytesRead === size ? { data: buf, st } : 'missing'
+    // the file's state after the read: a write during it has changed the times by then
+    return bytesRead === size ? { data: buf, st: await fh.stat() } : 'missing'
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'missing' : 'error'
   } finally {
@@ -173,8 +176,9 @@ export class FsBlockstore implements Blockstore {
   }
 
   /**
-   * Whether `data`, just read from a file in state `st`, is block `cid`: hashed, unless the
-   * same file in the same state was hashed before (`where` tells apart places in one file).
+   * Whether `data`, just read from a file in state `st` (taken after the read, so a write during
+   * it shows), is block `cid`: hashed, unless the same file in the same state was hashed before
+   * (`where` tells apart places in one file).
    */
   private verifyRead (key: string, cid: CID, data: Uint8Array, st: Stats, where?: string): boolean {
     const id = fileIdentity(st, where)
