@@ -58,10 +58,11 @@ if (mode === 'serve') {
       const data = buf.subarray() // a copy only when the piece spans several chunks
       const w = fh.write(data, 0, data.byteLength, got).then(({ bytesWritten }) => {
         if (bytesWritten !== data.byteLength) throw new Error('short write')
+      }).finally(() => {
         queued -= data.byteLength
+        writing.delete(w)
       })
-      writing.add(w)
-      void w.finally(() => writing.delete(w))
+      writing.add(w) // a failed write rejects the Promise.race or Promise.all below
       queued += data.byteLength
       if (queued > 16 * 1024 * 1024) await Promise.race(writing)
     }

@@ -34,6 +34,19 @@ let heapTuned = false
 export const HEAP_GROWING_PERCENT = 300
 
 /**
+ * The growing percent to set: `value` ($PEERD_HEAP_GROWING) when it is a whole number from 0
+ * (V8's own choice) to 1000, else {@link HEAP_GROWING_PERCENT}, with a warning when `value` is
+ * set but unusable.
+ */
+export function heapGrowingPercent (value: string | undefined): number {
+  if (value == null || value.trim() === '') return HEAP_GROWING_PERCENT
+  const v = value.trim()
+  if (/^\d{1,4}$/.test(v) && Number(v) <= 1000) return Number(v)
+  process.emitWarning(`PEERD_HEAP_GROWING=${JSON.stringify(value)} is not a whole number from 0 to 1000: using ${HEAP_GROWING_PERCENT}`)
+  return HEAP_GROWING_PERCENT
+}
+
+/**
  * Tunes V8's garbage collector for moving bulk data, process-wide (idempotent; V8 reads these
  * flags at each collection, so setting them at start-up, before any transfer, is enough):
  *
@@ -42,7 +55,8 @@ export const HEAP_GROWING_PERCENT = 300
  *   (outside the JavaScript heap) is weighed against a limit that grows with the heap, not
  *   against the old generation's.
  * - `--heap-growing-percent` = {@link HEAP_GROWING_PERCENT}, or `$PEERD_HEAP_GROWING` (0: V8's
- *   own choice).
+ *   own choice; see {@link heapGrowingPercent}), unless the process was started with its own
+ *   `--heap-growing-percent`.
  *
  * Why: every 64 KiB Noise frame is encrypted or decrypted into a new buffer, and the block
  * exchange reads and writes 1 MiB blocks, so one GiB moved allocates 2–3 GiB of short-lived
@@ -56,8 +70,10 @@ export const HEAP_GROWING_PERCENT = 300
 export function tuneHeapForTransfers (): void {
   if (heapTuned) return
   heapTuned = true
-  const growing = Number(process.env.PEERD_HEAP_GROWING ?? HEAP_GROWING_PERCENT)
-  if (Number.isInteger(growing) && growing > 0) setFlagsFromString(`--heap-growing-percent=${growing}`)
+  const growing = heapGrowingPercent(process.env.PEERD_HEAP_GROWING)
+  // a program started with its own setting keeps it
+  const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some(a => /^--heap[-_]growing[-_]percent\b/.test(a))
+  if (growing > 0 && !own) setFlagsFromString(`--heap-growing-percent=${growing}`)
   if (Number(process.versions.v8.split('.')[0]) !== 13) return
   setFlagsFromString('--external-memory-accounted-in-global-limit')
 }

@@ -2,13 +2,21 @@
  * Blocks on disk: one file per block under `DATA/blocks/<2 chars>/<multihash base32>`, written to
  * a temporary file and renamed into place, so a crash never leaves a half-written block.
  *
- * Nothing unverified goes in or comes out. A block is hashed before it is stored, and a block
- * read from disk is hashed again unless this process has already hashed that very file (same
- * device, inode, size, modification and change times) and the file has not changed since: a
- * block file or a downloaded file that was edited, truncated, replaced or moved is caught on the
- * next read, and so is anything damaged before the daemon started. (What is trusted is kept in
- * memory only, and only for files last changed more than {@link RACY_MS} before they were
- * hashed, so that a change within the file system's timestamp granularity cannot go unseen.)
+ * Nothing unverified goes in: a block is hashed before it is stored. Reads are checked too:
+ *
+ * - A block kept inside a downloaded file (a reference: that file is the user's, who may edit it
+ *   in any way, through a memory map or on a file system with settable times) is hashed on
+ *   every read.
+ * - A block file, which only peerd writes (once, by rename), is hashed on its first read by the
+ *   running daemon, and again whenever its device, inode, size, modification or change time
+ *   differ from that read, or differ between the start and the end of a read: a block file
+ *   edited, truncated or replaced is caught, and so is anything damaged before the daemon
+ *   started. Only files last changed more than {@link RACY_MS} before they were hashed are
+ *   trusted, so that a change within the file system's timestamp granularity cannot go unseen;
+ *   what is trusted is kept in memory only. Damage to a block file's bytes while the daemon runs
+ *   that leaves its times alone (a failing disk) is not caught before the block is served, as in
+ *   Kubo and BitTorrent clients: the receiver verifies every block and fetches it elsewhere.
+ *
  * A block that fails is deleted and reported missing, so it is fetched again rather than served.
  *
  * Implements interface-blockstore, so the UnixFS importer and exporter work on it directly.
@@ -50,11 +58,11 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
 
 /**
  * A whole block file (at most MAX_BLOCK_SIZE + 1 bytes of it: a longer file is no block of ours
- * and fails verification) and its status after the read, or undefined when there is none. One
- * open, stat, read, stat and close: `readFile` reads in 512 KiB steps, and a server reads a
- * block file per block it sends.
+ * and fails verification) and its status after the read (undefined when it differs from the
+ * status before), or undefined when there is none. One open, stat, read, stat and close:
+ * `readFile` reads in 512 KiB steps, and a server reads a block file per block it sends.
  */
-async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats } | undefined> {
+async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats | undefined } | undefined> {
   let fh
   try {
     fh = await open(path, 'r')
@@ -74,18 +82,17 @@ async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats }
       if (bytesRead === 0) break // shrank meanwhile: fails verification
       at += bytesRead
     }
-    // the file's state after the read: a write during it has changed the times by then
-    return { data: at === size ? buf : buf.subarray(0, at), st: await fh.stat() }
+    // the file's state after the read (a write during it has changed the times by then), or
+    // none when it changed while being read: such bytes are hashed
+    const after = await fh.stat()
+    return { data: at === size ? buf : buf.subarray(0, at), st: fileIdentity(st) === fileIdentity(after) ? after : undefined }
   } finally {
     await fh.close()
   }
 }
 
-/**
- * Reads `size` bytes at `offset`: the bytes and the file's status after the read, 'missing' (no
- * such file, or too short), or 'error'.
- */
-async function readRange (path: string, offset: number, size: number): Promise<{ data: Uint8Array, st: Stats } | 'missing' | 'error'> {
+/** Reads `size` bytes at `offset`: the bytes, 'missing' (no such file, or too short), or 'error'. */
+async function readRange (path: string, offset: number, size: number): Promise<Uint8Array | 'missing' | 'error'> {
   let fh
   try {
     fh = await open(path, 'r')
@@ -95,8 +102,7 @@ async function readRange (path: string, offset: number, size: number): Promise<{
   try {
     const buf = Buffer.allocUnsafe(size)
     const { bytesRead } = await fh.read(buf, 0, size, offset)
-    // the file's state after the read: a write during it has changed the times by then
-    return bytesRead === size ? { data: buf, st: await fh.stat() } : 'missing'
+    return bytesRead === size ? buf : 'missing'
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'missing' : 'error'
   } finally {
@@ -113,8 +119,8 @@ async function readRange (path: string, offset: number, size: number): Promise<{
 export const RACY_MS = 3000
 
 /** The identity of a file's content as the file system reports it. */
-function fileIdentity (st: Stats, where = ''): string {
-  return `${where}${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+function fileIdentity (st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
 }
 
 /** The final path of a path inside a download's temporary output (see OutputWriter), if it is one. */
@@ -163,7 +169,7 @@ export class FsBlockstore implements Blockstore {
   /**
    * `cacheBytes`: memory for recently written blocks (default 8 MiB); `refs`: block references
    * into files; `hashedFiles`: how many hashed, unchanged files to remember (default 65,536,
-   * about 6 MiB of memory; a block read from a file beyond that is hashed again; 0: always);
+   * about 11 MiB of memory; a block read from a file beyond that is hashed again; 0: always);
    * `racyMs`: {@link RACY_MS}, for tests.
    */
   constructor (root: string, options: { cacheBytes?: number, refs?: RefStore, hashedFiles?: number, racyMs?: number } = {}) {
@@ -176,23 +182,23 @@ export class FsBlockstore implements Blockstore {
   }
 
   /**
-   * Whether `data`, just read from a file in state `st` (taken after the read, so a write during
-   * it shows), is block `cid`: hashed, unless the same file in the same state was hashed before
-   * (`where` tells apart places in one file).
+   * Whether `data`, just read from block file `key` in state `st` (taken after the read;
+   * undefined when the file changed during it), is block `cid`: hashed, unless the same file in
+   * the same state was hashed before.
    */
-  private verifyRead (key: string, cid: CID, data: Uint8Array, st: Stats, where?: string): boolean {
-    const id = fileIdentity(st, where)
+  private verifyRead (key: string, cid: CID, data: Uint8Array, st: Stats | undefined): boolean {
+    const id = st == null ? undefined : fileIdentity(st)
     const known = this.hashed.get(key)
-    if (known === id) {
+    if (known != null && known === id) {
       this.hashed.delete(key) // most recently used last
-      this.hashed.set(key, id)
+      this.hashed.set(key, known)
       this.reads.trusted++
       return true
     }
     if (known != null) this.hashed.delete(key)
     this.reads.hashed++
     if (!verifyBlock(cid, data)) return false
-    if (this.maxHashed > 0 && Date.now() - Math.max(st.mtimeMs, st.ctimeMs) > this.racyMs) {
+    if (st != null && id != null && this.maxHashed > 0 && Date.now() - Math.max(st.mtimeMs, st.ctimeMs) > this.racyMs) {
       this.hashed.set(key, id)
       if (this.hashed.size > this.maxHashed) this.hashed.delete(this.hashed.keys().next().value as string)
     }
@@ -255,27 +261,25 @@ export class FsBlockstore implements Blockstore {
     const key = blockKey(cid)
     const ref = await this.refs?.get(key)
     if (ref == null) return undefined
-    const where = (path: string): string => `${path}\0${ref.offset}\0${ref.size}\0`
-    const read = await readRange(ref.path, ref.offset, ref.size)
-    if (read === 'missing') {
+    const data = await readRange(ref.path, ref.offset, ref.size)
+    if (data === 'missing') {
       // a download renamed its output into place after this reference was written: follow it
       const moved = finalPathOf(ref.path)
       if (moved != null) {
         const there = await readRange(moved, ref.offset, ref.size)
-        if (typeof there === 'object' && this.verifyRead(key, cid, there.data, there.st, where(moved))) {
+        if (there instanceof Uint8Array && verifyBlock(cid, there)) {
           await this.refs?.put(key, { ...ref, path: moved })
-          return there.data
+          return there
         }
       }
     }
-    if (read === 'error') return undefined // a passing I/O error: keep the reference
-    if (read === 'missing' || !this.verifyRead(key, cid, read.data, read.st, where(ref.path))) {
+    if (data === 'error') return undefined // a passing I/O error: keep the reference
+    if (data === 'missing' || !verifyBlock(cid, data)) {
       // the file was moved, truncated or changed: this block is gone
-      this.hashed.delete(key)
       await this.refs?.delete(key).catch(() => {})
       return undefined
     }
-    return read.data
+    return data
   }
 
   /** Stores a block after checking it hashes to `cid`. */
