@@ -12,6 +12,25 @@ if (!(major >= MIN_MAJOR)) {
   process.exit(1)
 }
 
+// A daemon moves gigabytes through short-lived buffers, and V8's default young generation (16–32
+// MiB semi-spaces) lets it grow: a 4 GiB get peaked at ~370 MiB of RSS against ~250 MiB with
+// 4 MiB semi-spaces (bench:share:memory). That size can only be chosen when V8 starts, so a
+// daemon started without it replaces itself (execve: same process id, same stdio) with a
+// Node.js that has it, as `npm start` and `peerd devnet` start it. Not when Node.js was given a
+// semi-space size already, nor under an IPC channel (its descriptor would not survive), nor
+// with PEERD_NO_REEXEC=1.
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4']
+const args = process.argv.slice(2)
+if (args.includes('daemon') && typeof process.execve === 'function' && process.env.NODE_CHANNEL_FD == null &&
+    process.env.PEERD_NO_REEXEC !== '1' &&
+    ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some(a => /^--(max|min)-semi-space-size\b/.test(a))) {
+  try {
+    process.execve(process.execPath, [process.execPath, ...DAEMON_NODE_FLAGS, ...process.execArgv, process.argv[1], ...args], process.env)
+  } catch {
+    // not replaced: run as we are
+  }
+}
+
 const { existsSync, readdirSync, statSync } = await import('node:fs')
 const { join } = await import('node:path')
 const { fileURLToPath } = await import('node:url')
@@ -51,4 +70,4 @@ else {
 }
 
 const { main } = await import(entry.href)
-await main(process.argv.slice(2))
+await main(args)
