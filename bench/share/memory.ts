@@ -1,7 +1,8 @@
 /**
  * `npm run bench:share:memory -- [--size MiB]`: the memory of a large download.
  *
- * Two daemons on loopback, started as `npm start` and `devnet` start them; the first shares a
+ * Two daemons on loopback, started as a user starts one (`node bin/peerd.js daemon …`, which
+ * gives itself V8's small young generation, as `npm start` and `devnet` do); the first shares a
  * random file of SIZE (default 4096 MiB), the second `peerd get`s it. Prints the downloader's
  * peak RSS (VmHWM from /proc) against the issue's target of 300 MiB, and exits 1 above it.
  */
@@ -11,7 +12,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { DAEMON_NODE_FLAGS } from '../../src/node/devnet.ts'
 import { sha256File, writeRandomFile } from './files.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/peerd.js', import.meta.url))
@@ -30,7 +30,7 @@ process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
 
 async function daemon (name: string, extra: string[]): Promise<{ pid: number, address: string, dataDir: string }> {
   const dataDir = join(dir, name)
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, BIN, 'daemon', '--json', '--data-dir', dataDir, '--network', 'regtest',
+  const child = spawn(process.execPath, [BIN, 'daemon', '--json', '--data-dir', dataDir, '--network', 'regtest',
     '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns', '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   const started = await new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -136,6 +136,19 @@ describe('peerd daemon life cycle', () => {
     assert.equal(await exists(join(dir, 'api')), false, 'api file written by a daemon that did not start')
   })
 
+  it('runs V8 with a small young generation: a plain `peerd daemon` replaces itself (same process) with one started with --max-semi-space-size=4', { ...TEST, skip: process.platform !== 'linux' || typeof process.execve !== 'function' ? 'needs Linux /proc and process.execve' : false }, async () => {
+    const dir = await newDir()
+    const d = await daemon(dir)
+    const pid = d.child.pid as number
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+    assert.ok(argv.includes('--max-semi-space-size=4'), `the spawned process runs: ${argv.join(' ')}`)
+    assert.ok(argv.includes('daemon'))
+    const status = await cliJson<{ pid: number }>(['status', '--data-dir', dir])
+    assert.equal(status.pid, pid, 'the API is served by the process that was started')
+    d.child.kill('SIGINT')
+    assert.equal(await exitOf(d), 0, d.stderr())
+  })
+
   it('stops cleanly on SIGINT', TEST, async () => {
     const dir = await newDir()
     const d = await daemon(dir)
