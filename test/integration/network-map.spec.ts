@@ -13,7 +13,9 @@ describe('network map over the peer list protocol', () => {
   after(scope.cleanup)
 
   it('sees a peer of a peer, and the links between them', { timeout: 30_000 }, async () => {
-    const a = await scope.node()
+    // A and C keep no minimum of peers, so neither dials the other once B tells them about it
+    // (A finding C by itself made this test fail about once in four CI runs)
+    const a = await scope.node({ minConnections: 0 })
     const b = await scope.node()
     const c = await scope.node({ minConnections: 0 })
     await a.connect(b.addresses()[0] as string)
