@@ -62,7 +62,8 @@ export function heapGrowingPercent (value: string | undefined): number {
  * exchange reads and writes 1 MiB blocks, so one GiB moved allocates 2–3 GiB of short-lived
  * buffers per process, and V8 answers with full mark-compacts of the daemon's whole heap
  * (~28 MB live): 70–80 per GiB by default, 25–30 with the first flag (1–1.5 CPU-seconds per
- * daemon per GiB on its worker threads), 3–5 with both (0.1–0.7 CPU-seconds). Measured on a
+ * daemon per GiB on its worker threads), 3 with both (counted on the downloader in one run;
+ * 0.15–0.7 CPU-seconds on the GC threads). Measured on a
  * 1 GiB `peerd get` over loopback on two cores (bench/share/profile.ts, runs after the first):
  * 7.2–7.9 s with the first flag alone, 6.4 s with a growing factor of 3, 5.5–5.9 s with 4.
  * The peak RSS of a 4 GiB get stayed under the 300 MiB target (bench:share:memory: 248 MiB).

@@ -56,13 +56,22 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
   return Buffer.concat(parts)
 }
 
+/** A file's state as the file system reports it, to tell whether its content may have changed. */
+interface FileState {
+  /** Device, inode, size, modification and change times. */
+  id: string
+  /** When it last changed (the later of its modification and change times), ms since the epoch. */
+  changedMs: number
+}
+
 /**
  * A whole block file (at most MAX_BLOCK_SIZE + 1 bytes of it: a longer file is no block of ours
- * and fails verification) and its status after the read (undefined when it differs from the
- * status before), or undefined when there is none. One open, stat, read, stat and close:
- * `readFile` reads in 512 KiB steps, and a server reads a block file per block it sends.
+ * and fails verification) and its state after the read (undefined when it differs from the
+ * state before: the file changed while being read), or undefined when there is none. One open,
+ * stat, read, stat and close: `readFile` reads in 512 KiB steps, and a server reads a block
+ * file per block it sends.
  */
-async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats | undefined } | undefined> {
+async function readBlockFile (path: string): Promise<{ data: Buffer, state: FileState | undefined } | undefined> {
   let fh
   try {
     fh = await open(path, 'r')
@@ -82,10 +91,10 @@ async function readBlockFile (path: string): Promise<{ data: Buffer, st: Stats |
       if (bytesRead === 0) break // shrank meanwhile: fails verification
       at += bytesRead
     }
-    // the file's state after the read (a write during it has changed the times by then), or
-    // none when it changed while being read: such bytes are hashed
-    const after = await fh.stat()
-    return { data: at === size ? buf : buf.subarray(0, at), st: fileIdentity(st) === fileIdentity(after) ? after : undefined }
+    // a write during the read has changed the times by the second stat: such bytes are hashed
+    const before = fileState(st)
+    const after = fileState(await fh.stat())
+    return { data: at === size ? buf : buf.subarray(0, at), state: before.id === after.id ? after : undefined }
   } finally {
     await fh.close()
   }
@@ -118,9 +127,8 @@ async function readRange (path: string, offset: number, size: number): Promise<U
  */
 export const RACY_MS = 3000
 
-/** The identity of a file's content as the file system reports it. */
-function fileIdentity (st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+function fileState (st: Stats): FileState {
+  return { id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, changedMs: Math.max(st.mtimeMs, st.ctimeMs) }
 }
 
 /** The final path of a path inside a download's temporary output (see OutputWriter), if it is one. */
@@ -182,14 +190,13 @@ export class FsBlockstore implements Blockstore {
   }
 
   /**
-   * Whether `data`, just read from block file `key` in state `st` (taken after the read;
-   * undefined when the file changed during it), is block `cid`: hashed, unless the same file in
-   * the same state was hashed before.
+   * Whether `data`, just read from block file `key` in `state` (taken after the read; undefined
+   * when the file changed during it), is block `cid`: hashed, unless the same file in the same
+   * state was hashed before.
    */
-  private verifyRead (key: string, cid: CID, data: Uint8Array, st: Stats | undefined): boolean {
-    const id = st == null ? undefined : fileIdentity(st)
+  private verifyRead (key: string, cid: CID, data: Uint8Array, state: FileState | undefined): boolean {
     const known = this.hashed.get(key)
-    if (known != null && known === id) {
+    if (known != null && known === state?.id) {
       this.hashed.delete(key) // most recently used last
       this.hashed.set(key, known)
       this.reads.trusted++
@@ -198,8 +205,8 @@ export class FsBlockstore implements Blockstore {
     if (known != null) this.hashed.delete(key)
     this.reads.hashed++
     if (!verifyBlock(cid, data)) return false
-    if (st != null && id != null && this.maxHashed > 0 && Date.now() - Math.max(st.mtimeMs, st.ctimeMs) > this.racyMs) {
-      this.hashed.set(key, id)
+    if (state != null && this.maxHashed > 0 && Date.now() - state.changedMs > this.racyMs) {
+      this.hashed.set(key, state.id)
       if (this.hashed.size > this.maxHashed) this.hashed.delete(this.hashed.keys().next().value as string)
     }
     return true
@@ -218,8 +225,8 @@ export class FsBlockstore implements Blockstore {
     return () => { this.listeners.delete(fn) }
   }
 
-  private pathOf (cid: CID): { dir: string, file: string } {
-    const key = blockKey(cid)
+  /** Where block `cid` (whose {@link blockKey} is `key`) has its file. */
+  private pathOf (cid: CID, key = blockKey(cid)): { dir: string, file: string } {
     const dir = join(this.root, key.slice(-3, -1))
     return { dir, file: join(dir, key) }
   }
@@ -342,16 +349,17 @@ export class FsBlockstore implements Blockstore {
 
   /** The verified bytes of a block. */
   async getBytes (cid: CID): Promise<Uint8Array> {
-    const hit = this.cache.get(blockKey(cid))
+    const key = blockKey(cid)
+    const hit = this.cache.get(key)
     if (hit != null) return hit
-    const { file } = this.pathOf(cid)
+    const { file } = this.pathOf(cid, key)
     const read = await readBlockFile(file).catch(() => undefined)
     if (read == null) {
       const fromRef = await this.readRef(cid)
       if (fromRef == null) throw new BlockNotFoundError(cid)
       return fromRef
     }
-    if (read.data.length > MAX_BLOCK_SIZE || !this.verifyRead(blockKey(cid), cid, read.data, read.st)) {
+    if (read.data.length > MAX_BLOCK_SIZE || !this.verifyRead(key, cid, read.data, read.state)) {
       // bit rot or a torn write after power loss: drop it so it is fetched again
       await unlink(file).catch(() => {})
       throw new BlockNotFoundError(cid)
