@@ -368,6 +368,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     return this.index.get(hash)
   }
 
+  /** Whether `hash` names a block known to be invalid (stored as invalid, or rejected before storing). */
+  isKnownInvalid (hash: Uint8Array): boolean {
+    return this.index.get(hash)?.status === 'invalid' || this.invalid.has(hex(hash))
+  }
+
   /** The best-chain entry at `height`. */
   async getEntryByHeight (height: number): Promise<ChainEntry | undefined> {
     return this.index.at(height)
