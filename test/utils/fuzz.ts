@@ -8,7 +8,11 @@
  * shrunk counterexample of a failure (`PEERD_FUZZ_SEED=<seed>` reproduces it).
  */
 import assert from 'node:assert/strict'
+import * as dagPb from '@ipld/dag-pb'
 import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
 
 function envInt (name: string, fallback: number): number {
   const v = process.env[name]
@@ -164,3 +168,11 @@ export function concatBytes (parts: Uint8Array[]): Uint8Array {
   for (const p of parts) { out.set(p, at); at += p.length }
   return out
 }
+
+/** CIDs peerd handles: CIDv1 raw or dag-pb over sha2-256 or identity, and CIDv0. */
+export const cidArb: fc.Arbitrary<CID> = fc.oneof(
+  fc.tuple(fc.constantFrom(raw.code, dagPb.code), fc.uint8Array({ minLength: 32, maxLength: 32 }))
+    .map(([codec, digest]) => CID.createV1(codec, Digest.create(0x12, digest))),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map(d => CID.createV0(Digest.create(0x12, d) as Digest.Digest<0x12, 32>)),
+  fc.uint8Array({ maxLength: 40 }).map(d => CID.createV1(raw.code, Digest.create(0x00, d)))
+)
