@@ -1,7 +1,8 @@
 /**
- * Context-free header and block rules: Bitcoin Core's CheckBlockHeader and CheckBlock
- * (src/validation.cpp), plus the BIP141 witness commitment and the weight limit, which in
- * Cash hold from genesis and so need no context.
+ * Context-free header and block rules: Bitcoin Core's CheckBlockHeader, IsBlockMutated and
+ * CheckBlock (src/validation.cpp), plus the BIP141 witness commitment and the weight limit,
+ * which in Cash hold from genesis and so need no context, and BIP54's ban on 64-byte
+ * transactions.
  *
  * @example
  * ```ts
@@ -17,7 +18,7 @@ import { headerHash } from '../primitives/header.ts'
 import type { BlockHeader } from '../primitives/header.ts'
 import { hasWitness, isCoinbase, txid, WITNESS_SCALE_FACTOR } from '../primitives/tx.ts'
 import type { TxInput } from '../primitives/tx.ts'
-import { checkTx } from './check-tx.ts'
+import { checkTx, FORBIDDEN_TX_SIZE, isForbiddenTxSize } from './check-tx.ts'
 import { merkleRoot, witnessCommitment, witnessCommitmentIndex, witnessMerkleRoot, WITNESS_COMMITMENT_HEADER } from './merkle.ts'
 import type { ChainParams } from './params.ts'
 import { decodeCompact, hashToBigInt } from './pow.ts'
@@ -41,40 +42,27 @@ export function checkHeader (header: BlockHeader, params: ChainParams, hash: Uin
 
 /**
  * Checks everything about a block that needs no chain: the header's proof of work
- * ({@link checkHeader}), `bad-blk-weight`, the merkle root (`bad-txnmrklroot`) and
- * CVE-2012-2459 (`bad-txns-duplicate`), the coinbase first and only first (`bad-cb-missing`,
- * `bad-cb-multiple`), every transaction ({@link checkTransaction}'s reasons, here of kind
- * 'block'), and the BIP141 witness commitment (`bad-witness-nonce-size`,
- * `bad-witness-merkle-match`, or `unexpected-witness` without a commitment). The merkle and
- * witness reasons are `malleated`: the header may still name a valid block.
+ * ({@link checkHeader}), then whether the transactions could be other than the ones the header
+ * commits to ({@link checkBlockMutation}), then `bad-blk-length`, `bad-cb-multiple`,
+ * `bad-blk-weight` and every transaction ({@link checkTransaction}'s reasons, here of kind
+ * 'block').
  *
  * @returns the txids, in block order, for {@link applyBlock} to reuse
  * @throws VerifyError of kind 'header' (proof of work) or 'block'
  */
 export function checkBlock (block: Block, params: ChainParams): Uint8Array[] {
   checkHeader(block.header, params)
-  const fail = (reason: string, message?: string, malleated = false): never => {
-    throw new VerifyError('block', reason, 100, message, { malleated })
+  // Before any rule whose failure the chain remembers: a mutated block says nothing of its header.
+  const txids = checkBlockMutation(block)
+  const fail = (reason: string, message?: string): never => {
+    throw new VerifyError('block', reason, 100, message)
   }
   const { txs } = block
-  // Without witnesses a block cannot be malleated: bound its size first (Core's bad-blk-length).
   const stripped = blockSize(block, { witness: false }) * WITNESS_SCALE_FACTOR
   if (stripped > params.maxBlockWeight) fail('bad-blk-length', `stripped size × 4 = ${stripped}`)
-
-  const txids = txs.map(txid)
-  const merkle = merkleRoot(txids)
-  if (!bytesEqual(merkle.root, block.header.merkleRoot)) fail('bad-txnmrklroot', 'merkle root mismatch', true)
-  // CVE-2012-2459: a duplicated tail gives the same root as the honest block it mimics.
-  if (merkle.mutated) fail('bad-txns-duplicate', 'duplicate transaction (mutated merkle tree)', true)
-
-  if (txs.length === 0 || !isCoinbase(txs[0] as Block['txs'][number])) fail('bad-cb-missing', 'first tx is not a coinbase')
   for (let i = 1; i < txs.length; i++) {
     if (isCoinbase(txs[i] as Block['txs'][number])) fail('bad-cb-multiple', `tx ${i} is a second coinbase`)
   }
-
-  // The witness commitment before anything that reads witnesses: a block whose witnesses were
-  // tampered with in transit must fail as malleated, never as invalid (its hash stays usable).
-  checkWitnessCommitment(block)
   const weight = blockWeight(block)
   if (weight > params.maxBlockWeight) fail('bad-blk-weight', `weight ${weight}`)
 
@@ -86,6 +74,41 @@ export function checkBlock (block: Block, params: ChainParams): Uint8Array[] {
       throw err
     }
   })
+  return txids
+}
+
+/**
+ * Throws when the block's transactions may not be the ones its header commits to, as Bitcoin
+ * Core's IsBlockMutated (validation.cpp) and more: `bad-txnmrklroot` (root mismatch),
+ * `bad-txns-duplicate` (CVE-2012-2459, a repeated tail), `bad-txns-64byte` (a transaction of
+ * 64 bytes without witnesses, which hashes like an inner merkle node: two real transactions'
+ * txids side by side make one, BIP54), `bad-cb-missing` (no transactions or a first one that is
+ * not a coinbase: a forgery's usual shape, and no valid block's), and the BIP141 witness
+ * commitment (`bad-witness-nonce-size`, `bad-witness-merkle-match`, `unexpected-witness`). All
+ * are `malleated`, score 100: the sender is to blame, but the header may still name a valid
+ * block, so its hash must never be remembered as invalid.
+ *
+ * @returns the txids, in block order
+ * @throws VerifyError of kind 'block', `malleated` true
+ */
+export function checkBlockMutation (block: Block): Uint8Array[] {
+  const fail = (reason: string, message: string): never => {
+    throw new VerifyError('block', reason, 100, message, { malleated: true })
+  }
+  const { txs } = block
+  const txids = txs.map(txid)
+  const merkle = merkleRoot(txids)
+  if (!bytesEqual(merkle.root, block.header.merkleRoot)) fail('bad-txnmrklroot', 'merkle root mismatch')
+  // CVE-2012-2459: a duplicated tail gives the same root as the honest block it mimics.
+  if (merkle.mutated) fail('bad-txns-duplicate', 'duplicate transaction (mutated merkle tree)')
+  // Core looks for these only when the coinbase is missing; BIP54 makes them invalid anywhere,
+  // and a block holding one cannot be valid, so not remembering it costs nothing.
+  const forged = txs.findIndex(isForbiddenTxSize)
+  if (forged >= 0) fail('bad-txns-64byte', `tx ${forged} is ${FORBIDDEN_TX_SIZE} bytes without witnesses: it may be an inner merkle node`)
+  if (txs.length === 0 || !isCoinbase(txs[0] as Block['txs'][number])) fail('bad-cb-missing', 'first tx is not a coinbase')
+  // The witness commitment before anything that reads witnesses: a block whose witnesses were
+  // tampered with in transit must fail as malleated, never as invalid (its hash stays usable).
+  checkWitnessCommitment(block)
   return txids
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { isValidTaprootHashType, SIGHASH_DEFAULT } from '../primitives/sighash.ts'
-import { COINBASE_INDEX, isCoinbase, txWeight } from '../primitives/tx.ts'
+import { COINBASE_INDEX, isCoinbase, txSize, txWeight } from '../primitives/tx.ts'
 import type { Transaction, TxInput, TxOutput } from '../primitives/tx.ts'
 import { outpointKey } from './coins.ts'
 import type { ChainParams } from './params.ts'
@@ -24,6 +24,16 @@ export const MAX_NULL_DATA_SCRIPT = 83
 export const MIN_COINBASE_SCRIPT = 2
 /** Longest coinbase scriptSig (Core's CheckTransaction). */
 export const MAX_COINBASE_SCRIPT = 100
+/**
+ * The one size (without witnesses) no transaction may have (BIP54, Consensus Cleanup): 64 bytes
+ * hash like an inner merkle node, which lets a block's transactions be forged under its header.
+ */
+export const FORBIDDEN_TX_SIZE = 64
+
+/** True when `tx` is {@link FORBIDDEN_TX_SIZE} bytes without its witnesses. */
+export function isForbiddenTxSize (tx: Transaction): boolean {
+  return txSize(tx, { witness: false }) === FORBIDDEN_TX_SIZE
+}
 
 /** True for `OP_1 <32 bytes>`, the only spendable output script (BIP341 P2TR). */
 export function isP2trScript (script: Uint8Array): boolean {
@@ -58,7 +68,8 @@ export function keyPathHashType (input: TxInput): number | undefined {
 
 /**
  * Checks a transaction on its own, in Core's order: `bad-txns-vin-empty`,
- * `bad-txns-vout-empty`, `bad-txns-oversize` (weight above `maxBlockWeight`),
+ * `bad-txns-vout-empty`, `bad-txns-oversize` (weight above `maxBlockWeight`), `bad-txns-64byte`
+ * (64 bytes without witnesses, BIP54),
  * `bad-txns-vout-negative` / `bad-txns-vout-toolarge` / `bad-txns-txouttotal-toolarge`
  * (CVE-2010-5139), `bad-txns-inputs-duplicate` (CVE-2018-17144), then `bad-cb-length` for a
  * coinbase or `bad-txns-prevout-null` for any other, then Cash's `bad-txns-output-script` and
@@ -79,6 +90,7 @@ export function checkTx (tx: Transaction, params: ChainParams, kind: VerifyKind)
   if (tx.outputs.length === 0) fail('bad-txns-vout-empty')
   const weight = txWeight(tx)
   if (weight > params.maxBlockWeight) fail('bad-txns-oversize', `weight ${weight}`)
+  if (isForbiddenTxSize(tx)) fail('bad-txns-64byte', `${FORBIDDEN_TX_SIZE} bytes without witnesses (BIP54)`)
 
   // CVE-2010-5139: every value and every running sum in range before the sum grows further.
   let total = 0n

@@ -88,13 +88,13 @@ describe('checkHeader / checkBlock reject', () => {
     reject(block, 'bad-txns-duplicate', { malleated: true })
   })
 
-  it('bad-cb-missing: no transactions, or a first transaction that is not a coinbase', () => {
+  it('bad-cb-missing: no transactions, or a first transaction that is not a coinbase (malleated)', () => {
     const empty = base()
     empty.txs = []
-    reject(finish(empty), 'bad-cb-missing')
+    reject(finish(empty), 'bad-cb-missing', { malleated: true })
     const noCoinbase = base()
     noCoinbase.txs = noCoinbase.txs.slice(1)
-    reject(finish(noCoinbase), 'bad-cb-missing')
+    reject(finish(noCoinbase), 'bad-cb-missing', { malleated: true })
   })
 
   it('bad-cb-multiple', () => {
