@@ -14,7 +14,7 @@ import { Gateway } from '../share/gateway.ts'
 import type { Logger } from '../utils/logger.ts'
 import { parseHostPort } from './config.ts'
 import type { DaemonConfig } from './config.ts'
-import { removeFile, writeFileAtomic } from './data-dir.ts'
+import { dataDirWarning, FILE_MODE, removeFile, writeFileAtomic } from './data-dir.ts'
 import { createNode } from './node.ts'
 import type { PeerdNode } from './node.ts'
 
@@ -33,6 +33,8 @@ export interface Daemon {
   apiUrl: string
   /** Base URL of the HTTP gateway, when one is configured. */
   gatewayUrl?: string
+  /** Problems the user should fix (logged too), such as a data dir other users can read. */
+  warnings: string[]
   /** Stops the API and the node and removes the api/cookie files. Idempotent. */
   stop (): Promise<void>
   /** Resolves once the daemon has stopped (by `stop()` or an API request). */
@@ -50,6 +52,12 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
     throw new InvalidArgumentError(`refusing to serve the gateway on non-loopback address ${config.gateway as string}: anyone who can reach it can read what this node holds and make it fetch any content. Pass --gateway-allow-remote if you mean it`)
   }
   const node = await createNode({ ...config, logger: log })
+  const warnings: string[] = []
+  const exposed = await dataDirWarning(node.paths.root).catch(() => undefined)
+  if (exposed != null) {
+    warnings.push(exposed)
+    log.warn(exposed, { dataDir: node.paths.root })
+  }
   const cookie = randomBytes(32).toString('hex')
   let resolveStopped!: () => void
   const stopped = new Promise<void>(resolve => { resolveStopped = resolve })
@@ -76,8 +84,8 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
   let apiUrl: string
   try {
     apiUrl = await api.start()
-    await writeFileAtomic(node.paths.cookie, cookie, 0o600)
-    await writeFileAtomic(node.paths.api, apiUrl + '\n', 0o644)
+    await writeFileAtomic(node.paths.cookie, cookie, FILE_MODE)
+    await writeFileAtomic(node.paths.api, apiUrl + '\n', FILE_MODE)
   } catch (err) {
     await node.stop().catch(() => {})
     throw err
@@ -89,15 +97,15 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
       gatewayUrl = await gateway.start()
       // stopped through the API meanwhile: it found no gateway to close
       if (stopping != null) await gateway.stop()
-      else await writeFileAtomic(gatewayFile, gatewayUrl + '\n', 0o644)
+      else await writeFileAtomic(gatewayFile, gatewayUrl + '\n', FILE_MODE)
     } catch (err) {
       await stop().catch(() => {})
       throw err
     }
     log.info('gateway listening', { url: gatewayUrl })
-    return { node, apiUrl, gatewayUrl, stop, stopped }
+    return { node, apiUrl, gatewayUrl, warnings, stop, stopped }
   }
-  return { node, apiUrl, stop, stopped }
+  return { node, apiUrl, warnings, stop, stopped }
 }
 
 /** Removes `path` only if it still holds `content` (a newer daemon may have replaced it). */

@@ -4,8 +4,13 @@
  *
  * The lock is LevelDB's own (an OS file lock on `libp2p/LOCK`): the kernel releases it when the
  * process dies, so a daemon killed with `kill -9` never leaves a stale lock behind.
+ *
+ * What peerd creates itself is private: folders 0700, files 0600, with explicit modes (the
+ * library never changes the process's umask; the daemon launcher sets 077 so that LevelDB's
+ * own files are private too).
  */
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { Level } from 'level'
@@ -15,9 +20,23 @@ import type { DataDirPaths } from './paths.ts'
 export { dataDirPaths } from './paths.ts'
 export type { DataDirPaths } from './paths.ts'
 
+/** Mode of every folder peerd creates in a data dir. */
+export const DIR_MODE = 0o700
+/** Mode of every file peerd creates in a data dir. */
+export const FILE_MODE = 0o600
+
 /** Creates the data dir (mode 0700) when missing. */
 export async function ensureDataDir (root: string): Promise<void> {
-  await mkdir(root, { recursive: true, mode: 0o700 })
+  await mkdir(root, { recursive: true, mode: DIR_MODE })
+}
+
+/**
+ * A warning when other users may read the data dir (it holds the wallet, the identity key and
+ * the API cookie), or undefined when it is private.
+ */
+export async function dataDirWarning (root: string): Promise<string | undefined> {
+  if (!await isGroupOrWorldReadable(root)) return undefined
+  return `data dir ${root} is open to other users (mode ${((await stat(root)).mode & 0o777).toString(8)}): it holds the wallet, the identity key and the API cookie. Run \`chmod -R go-rwx ${root}\``
 }
 
 /**
@@ -26,6 +45,7 @@ export async function ensureDataDir (root: string): Promise<void> {
  * @throws DataDirLockedError when another process holds it
  */
 export async function openLockedStore (paths: DataDirPaths): Promise<Level<string, Uint8Array>> {
+  await mkdir(paths.libp2p, { recursive: true, mode: DIR_MODE })
   const db = new Level<string, Uint8Array>(paths.libp2p, { valueEncoding: 'view' })
   try {
     await db.open()
@@ -61,7 +81,7 @@ export async function loadOrCreateKey (paths: DataDirPaths): Promise<{ key: Priv
     }
   }
   const key = await generateKeyPair('Ed25519')
-  await writeFileAtomic(paths.key, privateKeyToProtobuf(key), 0o600)
+  await writeFileAtomic(paths.key, privateKeyToProtobuf(key), FILE_MODE)
   return { key, created: true }
 }
 
@@ -71,8 +91,11 @@ export async function isGroupOrWorldReadable (path: string): Promise<boolean> {
   return (s.mode & 0o077) !== 0
 }
 
-/** Writes `data` to a temporary file with `mode`, flushes it, then renames it over `path`. */
-export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+/**
+ * Writes `data` to a temporary file with `mode`, flushes it, renames it over `path` and flushes
+ * the folder, so that after a power cut `path` holds the old or the new content, never nothing.
+ */
+export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = FILE_MODE): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
   const fh = await open(tmp, 'wx', mode)
   try {
@@ -83,6 +106,30 @@ export async function writeFileAtomic (path: string, data: Uint8Array | string, 
   }
   await chmod(tmp, mode) // the umask may have narrowed or the file system widened it
   await rename(tmp, path)
+  await syncDir(dirname(path))
+}
+
+/**
+ * Flushes a folder's entries (a rename or a new file in it) to disk. File systems that cannot
+ * open or flush a folder (Windows, some network mounts) are skipped: they give no such promise.
+ */
+export async function syncDir (dir: string): Promise<void> {
+  let fh
+  try {
+    fh = await open(dir, 'r')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return
+    throw err
+  }
+  try {
+    await fh.sync()
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EPERM') throw err
+  } finally {
+    await fh.close()
+  }
 }
 
 /** Removes a file, ignoring one that is already gone. */

@@ -51,7 +51,7 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4']
 
 async function startOne (name: string, dataDir: string, extra: string[], opts: DevnetOptions): Promise<DevnetNode> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  const logFile = await open(join(dataDir, 'daemon.log'), 'a')
+  const logFile = await open(join(dataDir, 'daemon.log'), 'a', 0o600)
   // a small young generation keeps a busy daemon's memory down (see DAEMON_NODE_FLAGS)
   const args = [...DAEMON_NODE_FLAGS, BIN, 'daemon', '--json', '--data-dir', dataDir, '--network', 'regtest',
     '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--no-mdns',

@@ -53,3 +53,19 @@ export class WalletDbError extends PeerdError {
 export class WalletClosedError extends PeerdError {
   constructor (message = 'the wallet is not open') { super(message, 'WalletClosedError', 503) }
 }
+
+/**
+ * A write to the wallet's database failed (disk full, I/O error). The batch is all or nothing:
+ * what was stored before is kept, and no address was handed out. Free space or fix the disk,
+ * then retry. 507 when the disk is full, 500 otherwise.
+ */
+export class WalletWriteError extends PeerdError {
+  constructor (location: string, cause: unknown) {
+    const text = `${(cause as { code?: string }).code ?? ''} ${(cause as Error).message ?? String(cause)}`
+    const full = /ENOSPC|EDQUOT|no space left|quota exceeded/i.test(text)
+    const advice = full
+      ? `the disk is full: free space on the disk of ${location}, then retry`
+      : `check the disk and file system of ${location} (system log, permissions, read-only mount), then retry`
+    super(`cannot write the wallet database (${(cause as Error).message ?? String(cause)}): ${advice}; nothing stored before is lost`, 'WalletWriteError', full ? 507 : 500, { cause })
+  }
+}

@@ -36,5 +36,5 @@ export type { ScryptParams } from './secret-box.ts'
 export { MAIN_COIN_TYPE, TEST_COIN_TYPE, accountPath, coinType } from './keys.ts'
 export { WALLET_DB_VERSION } from './layout.ts'
 export {
-  InsufficientFundsError, WalletClosedError, WalletDbError, WalletExistsError, WalletNotFoundError, WrongPassphraseError
+  InsufficientFundsError, WalletClosedError, WalletDbError, WalletExistsError, WalletNotFoundError, WalletWriteError, WrongPassphraseError
 } from './errors.ts'

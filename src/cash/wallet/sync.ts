@@ -99,9 +99,12 @@ export async function disconnectTip (ctx: SyncContext, undo: BlockUndo, block?: 
   ctx.log.debug('wallet block undone', { height })
 }
 
-/** Writes addresses the lookahead derived outside a block batch (mempool payments). */
+/**
+ * Writes the address indexes and the addresses derived outside a block batch, flushed to disk:
+ * it runs before an address is handed out, and a lost index would hand it out again.
+ */
 export async function persistBook (ctx: SyncContext): Promise<void> {
-  await ctx.db.write(ctx.state.book.ops())
+  await ctx.db.write(ctx.state.book.ops(), { sync: true })
   ctx.state.book.committed()
 }
 

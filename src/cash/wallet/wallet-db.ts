@@ -2,9 +2,10 @@
  * Reads and writes of the wallet's LevelDB, in the format of `layout.ts`. No policy here: the
  * wallet decides what to write, this module turns it into keys, values and one batch.
  */
+import { mkdir } from 'node:fs/promises'
 import { ClassicLevel } from 'classic-level'
 import { bytesEqual, hashToHex } from '../primitives/hash.ts'
-import { WalletDbError } from './errors.ts'
+import { WalletDbError, WalletWriteError } from './errors.ts'
 import {
   GENESIS_KEY, INDEXES_KEY, PREFIX, SECRET_KEY, TIP_KEY, VERSION_KEY, WALLET_DB_VERSION, XPUB_KEY, blockKey, decodeBlockUndo,
   decodeCoin, decodeHistory, decodeIndexes, decodePath, decodeTip, decodeU32, encodeU32, outpointFromCoinKey, prefixRange
@@ -27,11 +28,23 @@ export interface StoredWallet {
   history: HistoryRecord[]
 }
 
+/** Options of {@link WalletDb.write}. */
+export interface WalletWriteOptions {
+  /**
+   * Flush to disk before resolving (LevelDB's `sync`): for what a power cut must not take back
+   * once the user has seen it — the seed, a handed-out address (else it is handed out again),
+   * a payment's change address. Block updates need not: they are redone from the chain.
+   */
+  sync?: boolean
+}
+
 /** Storage half of the wallet. */
 export class WalletDb {
   readonly db: WalletLevel
+  private readonly location: string
 
   constructor (location: string) {
+    this.location = location
     this.db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
   }
 
@@ -42,10 +55,14 @@ export class WalletDb {
    * @throws WalletDbError for another format version, another network, or a partial wallet
    */
   async open (genesis: Uint8Array): Promise<StoredWallet | undefined> {
-    if (this.db.status !== 'open') await this.db.open()
+    if (this.db.status !== 'open') {
+      // private even when the data dir exists and the umask is 022 (LevelDB would make it 0755)
+      await mkdir(this.location, { recursive: true, mode: 0o700 })
+      await this.db.open()
+    }
     const [version, net] = await this.db.getMany([VERSION_KEY, GENESIS_KEY])
     if (version === undefined) {
-      await this.db.batch([{ type: 'put', key: VERSION_KEY, value: encodeU32(WALLET_DB_VERSION) }, { type: 'put', key: GENESIS_KEY, value: genesis }])
+      await this.db.batch([{ type: 'put', key: VERSION_KEY, value: encodeU32(WALLET_DB_VERSION) }, { type: 'put', key: GENESIS_KEY, value: genesis }], { sync: true })
       return undefined
     }
     if (decodeU32(version) !== WALLET_DB_VERSION) {
@@ -81,8 +98,13 @@ export class WalletDb {
   }
 
   /** Writes `ops` as one atomic batch. */
-  async write (ops: WalletOp[]): Promise<void> {
-    if (ops.length > 0) await this.db.batch(ops)
+  async write (ops: WalletOp[], options: WalletWriteOptions = {}): Promise<void> {
+    if (ops.length === 0) return
+    try {
+      await this.db.batch(ops, { sync: options.sync === true })
+    } catch (err) {
+      throw new WalletWriteError(this.location, err)
+    }
   }
 
   /** The undo record of the block processed at `height`. */

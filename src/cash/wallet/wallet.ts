@@ -166,10 +166,10 @@ export class Wallet {
       if (this.ctx !== undefined) throw new WalletExistsError()
       const mnemonic = newMnemonic()
       const tip = this.options.chain.tip
-      await this.initialize(mnemonicEntropy(mnemonic), passphrase, { hash: tip.hash, height: tip.height })
+      // the first address is taken in the batch that creates the wallet: a crash right after
+      // cannot leave it free to be handed out a second time
+      const index = await this.initialize(mnemonicEntropy(mnemonic), passphrase, { hash: tip.hash, height: tip.height }, true)
       const ctx = this.wallet()
-      const index = ctx.state.book.take(RECEIVE)
-      await persistBook(ctx)
       this.log.info('wallet created', { height: tip.height })
       return { mnemonic, address: ctx.state.book.address(RECEIVE, index) }
     })
@@ -295,7 +295,8 @@ export class Wallet {
     }
   }
 
-  private async initialize (entropy: Uint8Array, passphrase: string, tip: WalletTip): Promise<void> {
+  /** Seals the seed and writes a new wallet in one flushed batch; returns the receive index taken, if `take`. */
+  private async initialize (entropy: Uint8Array, passphrase: string, tip: WalletTip, take = false): Promise<number> {
     let sealed: Uint8Array
     let xpub: string
     try {
@@ -309,6 +310,7 @@ export class Wallet {
     const hrp = this.params.bech32Hrp
     const book = new AddressBook(new AddressDeriver(xpub, hrp), hrp, [{ next: 0, used: 0, derived: 0 }, { next: 0, used: 0, derived: 0 }])
     book.extend()
+    const taken = take ? book.take(RECEIVE) : -1
     const state = new WalletState(book, tip, this.params.coinbaseMaturity)
     const ctx = this.context(state)
     await this.db.write([
@@ -317,11 +319,12 @@ export class Wallet {
       { type: 'put', key: TIP_KEY, value: encodeTip(tip) },
       ...book.ops(),
       ...await birthUndoOps(ctx, tip.height)
-    ])
+    ], { sync: true })
     book.committed()
     this.sealed = sealed
     this.xpub = xpub
     this.ctx = ctx
+    return taken
   }
 
   private context (state: WalletState): SyncContext {

@@ -91,6 +91,9 @@ export const daemon: Command = {
   },
   args: { min: 0, max: 0 },
   async run (ctx) {
+    // The one place peerd sets the process's umask: files LevelDB and libp2p create (whose modes
+    // the library cannot pass) are then private like the ones peerd creates with 0700/0600.
+    process.umask(0o077)
     const config = await daemonConfigFromArgs(ctx)
     const log = createLogger({ level: config.logLevel })
     // loaded here, not at the top: other commands need none of libp2p and start faster
@@ -114,7 +117,7 @@ export const daemon: Command = {
     if (process.send != null) process.on('disconnect', () => { onSignal('parent exited') })
     process.on('unhandledRejection', (err) => { log.error('unhandled rejection (kept running)', { err }) })
 
-    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, dataDir: ctx.dataDir, pid: process.pid }
+    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, dataDir: ctx.dataDir, pid: process.pid, warnings: d.warnings }
     if (ctx.json) printJson(info)
     else {
       printLines(
@@ -125,6 +128,7 @@ export const daemon: Command = {
         ...(info.gateway != null ? [`  gateway:   ${info.gateway}`] : []),
         `  data dir:  ${info.dataDir}`,
         ...info.addresses.map((a, i) => `  ${i === 0 ? 'listening:' : '          '} ${a}`),
+        ...d.warnings.map(w => `  warning:   ${w}`),
         'Press Ctrl-C to stop.'
       )
     }
