@@ -82,8 +82,8 @@ export function decodePeerList (body: Uint8Array): string[] {
   let at = 0
   const next = (): number => {
     let n: number
-    try { n = varint.decode(body, at) } catch { throw new PeerListError('bad varint') }
-    at += varint.encodingLength(n)
+    // encodingLength throws a RangeError past 2^53: a peer's bytes must only give PeerListError
+    try { n = varint.decode(body, at); at += varint.encodingLength(n) } catch { throw new PeerListError('bad varint') }
     return n
   }
   const count = next()
@@ -94,7 +94,10 @@ export function decodePeerList (body: Uint8Array): string[] {
     if (len > MAX_PEER_ID_CHARS || at + len > body.length) throw new PeerListError('bad peer id length')
     const id = new TextDecoder().decode(body.subarray(at, at + len))
     at += len
-    try { peerIdFromString(id) } catch { throw new PeerListError(`not a peer id: ${JSON.stringify(id.slice(0, 64))}`) }
+    // canonical only: base58 decoding maps some foreign characters onto other ids' digits
+    let canonical: string | undefined
+    try { canonical = peerIdFromString(id).toString() } catch { canonical = undefined }
+    if (canonical !== id) throw new PeerListError(`not a peer id: ${JSON.stringify(id.slice(0, 64))}`)
     ids.push(id)
   }
   if (at !== body.length) throw new PeerListError('trailing bytes')
