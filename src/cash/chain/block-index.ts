@@ -35,6 +35,8 @@ export function entryRecord (e: ChainEntry): EntryRecord {
 export class BlockIndex {
   private readonly entries = new Map<string, IndexEntry>()
   private main: IndexEntry[] = []
+  /** Entries off the best chain, so pruning looks at them only. */
+  private readonly side = new Set<IndexEntry>()
   private readonly medianTimeSpan: number
 
   constructor (medianTimeSpan: number) {
@@ -58,16 +60,53 @@ export class BlockIndex {
     return m !== undefined && bytesEqual(m.hash, e.hash)
   }
 
-  add (e: IndexEntry): void { this.entries.set(hex(e.hash), e) }
+  /** Adds an entry off the best chain. */
+  add (e: IndexEntry): void {
+    this.entries.set(hex(e.hash), e)
+    this.side.add(e)
+  }
+
+  /** Forgets a side entry (its records were deleted). */
+  remove (e: IndexEntry): void {
+    if (this.main[e.height] === e) throw new ChainDbError(`block ${hashToHex(e.hash)} is on the best chain`)
+    this.entries.delete(hex(e.hash))
+    this.side.delete(e)
+  }
 
   /** Appends `e`, a child of the tip, to the best chain. */
   pushTip (e: IndexEntry): void {
     if (e.height !== this.main.length) throw new ChainDbError(`block at height ${e.height} is not a child of the tip`)
     this.main.push(e)
+    this.side.delete(e)
   }
 
   /** Drops the tip from the best chain. */
-  popTip (): void { this.main.pop() }
+  popTip (): void {
+    const e = this.main.pop()
+    if (e !== undefined) this.side.add(e)
+  }
+
+  /** Entries off the best chain. */
+  get sideCount (): number { return this.side.size }
+
+  /**
+   * Side entries whose branch leaves the best chain more than `depth` blocks below the tip
+   * (a reorganisation to them would be deeper than that), parents before children.
+   */
+  staleSide (depth: number): IndexEntry[] {
+    const forkLimit = this.main.length - 1 - depth
+    // A stale branch's first block sits at most one above the limit: skip the sort when none does.
+    let lowest = Infinity
+    for (const e of this.side) lowest = Math.min(lowest, e.height)
+    if (lowest > forkLimit) return []
+    const stale = new Set<IndexEntry>()
+    for (const e of [...this.side].sort((a, b) => a.height - b.height)) {
+      const parent = this.entries.get(hex(e.prevHash))
+      if (parent === undefined) continue
+      if (stale.has(parent) || (this.main[parent.height] === parent && parent.height < forkLimit)) stale.add(e)
+    }
+    return [...stale]
+  }
 
   parentOf (e: ChainEntry): IndexEntry {
     const p = this.entries.get(hex(e.prevHash))
@@ -124,6 +163,7 @@ export class BlockIndex {
   load (records: Array<[Uint8Array, EntryRecord]>, tipHash: Uint8Array | undefined): void {
     records.sort((a, b) => a[1].height - b[1].height)
     this.entries.clear()
+    this.side.clear()
     for (const [hash, rec] of records) {
       const prev = rec.height === 0 ? undefined : this.entries.get(hex(rec.header.prevHash))
       if (rec.height > 0 && (prev === undefined || prev.height !== rec.height - 1)) {
@@ -137,7 +177,10 @@ export class BlockIndex {
     const tip = tipHash === undefined ? undefined : this.get(tipHash)
     if (tip === undefined) throw new ChainDbError('the chain tip is not in the block index')
     const main = new Array<IndexEntry>(tip.height + 1)
-    for (let e: IndexEntry | undefined = tip; e !== undefined; e = e.height === 0 ? undefined : this.parentOf(e)) main[e.height] = e
+    for (let e: IndexEntry | undefined = tip; e !== undefined; e = e.height === 0 ? undefined : this.parentOf(e)) {
+      main[e.height] = e
+      this.side.delete(e)
+    }
     this.main = main
   }
 

@@ -166,6 +166,7 @@ export const ops = {
   version: (): ChainOp => ({ type: 'put', key: VERSION_KEY, value: encodeU32(CHAIN_DB_VERSION) }),
   tip: (hash: Uint8Array): ChainOp => ({ type: 'put', key: TIP_KEY, value: hash }),
   entry: (hash: Uint8Array, rec: EntryRecord): ChainOp => ({ type: 'put', key: entryKey(hash), value: encodeEntry(rec) }),
+  delEntry: (hash: Uint8Array): ChainOp => ({ type: 'del', key: entryKey(hash) }),
   block: (hash: Uint8Array, bytes: Uint8Array): ChainOp => ({ type: 'put', key: blockKey(hash), value: bytes }),
   delBlock: (hash: Uint8Array): ChainOp => ({ type: 'del', key: blockKey(hash) }),
   undo: (hash: Uint8Array, coins: readonly Coin[]): ChainOp => ({ type: 'put', key: undoKey(hash), value: encodeUndo(coins) }),

@@ -15,7 +15,7 @@ import { encodeHeader, HEADER_SIZE, headerHash } from '../primitives/header.ts'
 import type { BlockHeader } from '../primitives/header.ts'
 import { decodeTx, txid as computeTxid } from '../primitives/tx.ts'
 import type { OutPoint, Transaction } from '../primitives/tx.ts'
-import { checkBlock } from '../consensus/check-block.ts'
+import { checkBlock, checkHeader } from '../consensus/check-block.ts'
 import { isUnspendable } from '../consensus/check-tx.ts'
 import type { Coin } from '../consensus/coins.ts'
 import { checkBlockContext, checkHeaderContext, nextBits } from '../consensus/context.ts'
@@ -30,11 +30,15 @@ import { ChainClosedError, ChainDbError } from './errors.ts'
 import { Mutex } from './lock.ts'
 import { SigPool } from './sig-pool.ts'
 import { BlockIndex, entryRecord } from './block-index.ts'
+import { HeaderBranch } from './header-branch.ts'
 import type { ChainEntry, IndexEntry } from './block-index.ts'
 import { committedByHeader, connectBlockOps, disconnectBlockOps, hex, txIndexOps } from './connect.ts'
 
-/** What {@link Chain.addBlock} did with a block. */
-export type AddResult = 'connected' | 'reorganized' | 'side' | 'orphan' | 'duplicate'
+/**
+ * What {@link Chain.addBlock} did with a block; 'ignored': unsolicited with less work than the
+ * tip (or than `params.minimumChainWork`), not stored.
+ */
+export type AddResult = 'connected' | 'reorganized' | 'side' | 'orphan' | 'duplicate' | 'ignored'
 
 /** Options of {@link Chain.addBlock}. */
 export interface AddBlockOptions {
@@ -45,6 +49,13 @@ export interface AddBlockOptions {
   bytes?: Uint8Array
   /** Who sent it, for the logs. */
   peer?: string
+  /**
+   * A peer pushed it without being asked (gossip, an orphan it completed): stored only when its
+   * chain has at least the tip's work and the network's minimum (Bitcoin Core's AcceptBlock
+   * without `fRequested`). Blocks this node asked for after checking their headers, and its
+   * own, leave this unset.
+   */
+  unsolicited?: boolean
 }
 
 /** What a miner needs to build on the tip. */
@@ -163,6 +174,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       const tip = this.tip
       this.log.info('chain loaded', { height: tip.height, tip: hashToHex(tip.hash), blocks: this.index.size })
       await this.activateBest()
+      await this.pruneStale()
     })
   }
 
@@ -181,7 +193,8 @@ export class Chain extends EventEmitter<ChainEvents> {
    * stored; inputs and signatures when it is connected.
    *
    * @returns 'connected' (new tip), 'reorganized', 'side' (stored, not more work than the tip),
-   *   'orphan' (parent unknown: not stored, the caller keeps it) or 'duplicate'
+   *   'orphan' (parent unknown: not stored, the caller keeps it), 'duplicate' or 'ignored'
+   *   (`unsolicited` with too little work: not stored)
    * @throws VerifyError when the block (or, during a reorganisation, a block of its branch) is
    *   invalid; 'duplicate-invalid' for a block already found invalid; 'bad-prevblk' for a child
    *   of one; 'bad-fork-prior-to-checkpoint' (score 0) for a fork deeper than `maxReorgDepth`
@@ -199,40 +212,48 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (known !== undefined || this.invalid.has(key)) {
       throw new VerifyError('block', 'duplicate-invalid', 100, `block ${hashToHex(hash)} is known to be invalid`)
     }
-    let txids: Uint8Array[]
-    try {
-      txids = checkBlock(block, this.params)
-    } catch (err) {
-      // Only a block whose every byte the header commits to may be remembered as invalid.
-      if (err instanceof VerifyError && !err.malleated && committedByHeader(block)) this.rememberInvalid(key)
-      throw err
-    }
     const prev = this.index.get(block.header.prevHash)
-    if (prev === undefined) return 'orphan'
+    if (prev === undefined) {
+      this.checkBody(block, key) // the caller keeps orphans: only well-formed ones
+      return 'orphan'
+    }
     if (prev.status === 'invalid') {
       this.rememberInvalid(key)
       throw new VerifyError('block', 'bad-prevblk', 100, `parent ${hashToHex(prev.hash)} is invalid`)
     }
     try {
+      checkHeader(block.header, this.params, hash)
       checkHeaderContext(block.header, {
         prevHeight: prev.height,
         prevMedianTimePast: prev.medianTimePast,
         expectedBits: nextBits({ height: prev.height, time: prev.header.time }, this.params),
         now: this.now()
       }, this.params)
-      checkBlockContext(block, prev.height + 1, prev.medianTimePast, this.params)
     } catch (err) {
       if (err instanceof VerifyError && err.reason !== 'time-too-new') this.rememberInvalid(key)
       throw err
     }
     const fork = this.index.findFork(prev)
     this.checkReorgDepth(tip.height - fork.height)
+    const chainwork = prev.chainwork + blockWork(block.header.bits)
+    // Before the body is looked at: junk on a cheap side branch costs one header check.
+    if (options.unsolicited === true && (chainwork < tip.chainwork || chainwork < this.params.minimumChainWork)) {
+      this.log.debug('unsolicited block with too little work ignored', { hash: hashToHex(hash), height: prev.height + 1, peer: options.peer })
+      return 'ignored'
+    }
+    const txids = this.checkBody(block, key)
+    try {
+      checkBlockContext(block, prev.height + 1, prev.medianTimePast, this.params)
+    } catch (err) {
+      if (err instanceof VerifyError) this.rememberInvalid(key)
+      throw err
+    }
     const entry: IndexEntry = {
       hash,
       prevHash: block.header.prevHash,
       height: prev.height + 1,
       header: block.header,
-      chainwork: prev.chainwork + blockWork(block.header.bits),
+      chainwork,
       medianTimePast: this.index.mtpAfter(prev, block.header.time),
       status: 'stored'
     }
@@ -244,6 +265,16 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
     await this.activate(entry, new Map([[key, { block, txids }]]))
     return fork === tip ? 'connected' : 'reorganized'
+  }
+
+  /** checkBlock, remembering the hash as invalid only when the header commits to every byte that broke a rule. */
+  private checkBody (block: Block, key: string): Uint8Array[] {
+    try {
+      return checkBlock(block, this.params)
+    } catch (err) {
+      if (err instanceof VerifyError && !err.malleated && committedByHeader(block)) this.rememberInvalid(key)
+      throw err
+    }
   }
 
   private checkReorgDepth (depth: number): void {
@@ -284,6 +315,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     // Ties go to the old branch: it was there first. It was connected before, so going back
     // cannot fail on a rule.
     if (failed !== undefined && now !== old && old.chainwork >= now.chainwork) await this.activate(old, undefined, false)
+    if (this.tip !== old) await this.pruneStale()
     if (announce && this.tip !== old) this.emitSafe('tip', this.tip)
     if (failed !== undefined) throw failed
   }
@@ -336,6 +368,20 @@ export class Chain extends EventEmitter<ChainEvents> {
     for (const e of changed) e.status = 'invalid'
   }
 
+  /**
+   * Deletes the side branches that leave the best chain more than `maxReorgDepth` blocks below
+   * the tip (entries, bodies, undo data; one batch, whole subtrees): the chain refuses a
+   * reorganisation to them anyway, and a branch that grows heavier is fetched again by its
+   * headers. So side blocks take at most what reorganisations within that depth need.
+   */
+  private async pruneStale (): Promise<void> {
+    const stale = this.index.staleSide(this.params.maxReorgDepth)
+    if (stale.length === 0) return
+    await this.db.write(stale.flatMap(e => [ops.delEntry(e.hash), ops.delBlock(e.hash), ops.delUndo(e.hash)]))
+    for (const e of stale.reverse()) this.index.remove(e)
+    this.log.debug('stale side blocks pruned', { count: stale.length, tip: this.tip.height })
+  }
+
   /** At open: connect the stored branch with the most work when it beats the tip. */
   private async activateBest (): Promise<void> {
     // Each failed try marks a block invalid, so this ends; the bound is a belt.
@@ -371,6 +417,30 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** Whether `hash` names a block known to be invalid (stored as invalid, or rejected before storing). */
   isKnownInvalid (hash: Uint8Array): boolean {
     return this.index.get(hash)?.status === 'invalid' || this.invalid.has(hex(hash))
+  }
+
+  /**
+   * A {@link HeaderBranch} starting at the stored block `hash`, to check a peer's headers in
+   * context and sum their work before any of their blocks is asked for; undefined when the
+   * block is not stored.
+   *
+   * @throws VerifyError 'bad-prevblk' (100) for an invalid block; 'bad-fork-prior-to-checkpoint'
+   *   (0) when it leaves the best chain more than `maxReorgDepth` below the tip
+   */
+  headerBranch (hash: Uint8Array): HeaderBranch | undefined {
+    const root = this.index.get(hash)
+    if (root === undefined) return undefined
+    if (root.status === 'invalid') throw new VerifyError('header', 'bad-prevblk', 100, `block ${hashToHex(hash)} is invalid`)
+    this.checkReorgDepth(this.tip.height - this.index.findFork(root).height)
+    const times: number[] = []
+    for (let e: IndexEntry | undefined = root; e !== undefined && times.length < this.params.medianTimeSpan;
+      e = e.height === 0 ? undefined : this.index.get(e.prevHash)) times.unshift(e.header.time)
+    return new HeaderBranch({
+      root: { hash: root.hash, height: root.height, time: root.header.time, chainwork: root.chainwork, times },
+      params: this.params,
+      now: this.now,
+      isInvalid: (h) => this.isKnownInvalid(h)
+    })
   }
 
   /** The best-chain entry at `height`. */

@@ -12,7 +12,7 @@
  */
 
 import { genesisInfo } from './genesis.ts'
-import { encodeCompact } from './pow.ts'
+import { blockWork, encodeCompact } from './pow.ts'
 import { COIN, MAX_MONEY } from './subsidy.ts'
 
 /** The networks a node can run. */
@@ -57,6 +57,12 @@ export interface ChainParams {
   readonly maxFutureBlockTime: number
   /** The deepest reorganisation the node accepts; deeper forks need an operator. */
   readonly maxReorgDepth: number
+  /**
+   * Chain work a header chain must reach before any of its blocks is downloaded, and an
+   * unrequested block stored (Bitcoin Core's `nMinimumChainWork`): a new node is not fed a
+   * cheap chain of its own making while it catches up.
+   */
+  readonly minimumChainWork: bigint
   /** Bech32m human-readable part of addresses (BIP 350). */
   readonly bech32Hrp: string
   /** The genesis block's hash, time and bits (ASERT's anchor on retargeting networks). */
@@ -100,6 +106,11 @@ export interface ChainParams {
  *
  * Max reorg depth 1,000 blocks (≈ 17 hours): a fork deeper than that is treated as an attack
  * or a partition for an operator to resolve rather than followed automatically.
+ *
+ * Minimum chain work: genesis and one day of blocks (1,440) at powLimit, the least any chain
+ * that has run since genesis can show (ASERT keeps the target at or below powLimit); raise it
+ * to the work of a recent block at each release, as Bitcoin Core does. It must stay below the
+ * network's real work, or new nodes could not join.
  */
 function main (): ChainParams {
   const powLimit = (1n << 236n) - 1n
@@ -118,6 +129,7 @@ function main (): ChainParams {
     medianTimeSpan: 11,
     maxFutureBlockTime: 2 * 60 * 60,
     maxReorgDepth: 1_000,
+    minimumChainWork: 1_441n * blockWork(encodeCompact(powLimit)),
     bech32Hrp: 'pd',
     genesis: genesisInfo('main')
   }
@@ -129,7 +141,8 @@ function main (): ChainParams {
  * regtest) and the target never changes. Halvings every 150 blocks and a 10-block coinbase
  * maturity let tests exercise both within a few hundred blocks. A 600 s (10-block) half-life
  * is set for tests that run ASERT on these parameters; the chain itself does not use it.
- * Reorgs up to 10,000 blocks are followed so tests can build deep forks.
+ * Reorgs up to 10,000 blocks are followed so tests can build deep forks. No minimum chain work:
+ * every test starts a chain from genesis.
  */
 function regtest (): ChainParams {
   const powLimit = (1n << 255n) - 1n
@@ -148,6 +161,7 @@ function regtest (): ChainParams {
     medianTimeSpan: 11,
     maxFutureBlockTime: 2 * 60 * 60,
     maxReorgDepth: 10_000,
+    minimumChainWork: 0n,
     bech32Hrp: 'pdrt',
     genesis: genesisInfo('regtest')
   }

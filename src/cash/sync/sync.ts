@@ -1,30 +1,40 @@
 /**
  * Headers-first sync. When a peer reports more cumulative work than this node's tip (on
  * connect, on a periodic poll, or when it announces a block whose parent is unknown), the node
- * asks it for headers after its locator, checks that they form a chain with valid proof of
- * work, then downloads the blocks in parallel from every peer that can serve them (batches of
- * {@link MAX_GET_BLOCKS}, a bounded window ahead of the chain) and hands them to the chain in
- * order. Repeats until the peer has no more headers.
+ * asks it for headers after its locator and checks them in context (proof of work, ASERT bits
+ * given the parent, median time past, clock), summing their work. Only once that computed work
+ * beats the tip (and the network's minimum) does it download the blocks, in parallel from every
+ * peer that can serve them (batches of {@link MAX_GET_BLOCKS}, a bounded window ahead of the
+ * chain), and hand them to the chain in order. Repeats until the peer has no more headers.
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
 import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
-import { checkHeader } from '../consensus/index.ts'
+import type { HeaderBranch } from '../chain/header-branch.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { decodeBlock } from '../primitives/block.ts'
 import { DecodeError } from '../primitives/errors.ts'
 import { bytesEqual, hashToHex } from '../primitives/hash.ts'
 import { headerHash } from '../primitives/header.ts'
-import type { BlockHeader } from '../primitives/header.ts'
 import { ChainClient } from './client.ts'
 import type { PeerTip } from './client.ts'
 import { OrphanPool } from './orphans.ts'
 import type { Orphan } from './orphans.ts'
-import { ChainProtocolError, MAX_GET_BLOCKS, MAX_HEADERS, chainProtocol } from './protocol.ts'
+import { ChainProtocolError, MAX_GET_BLOCKS, MAX_HEADERS, MAX_LOCATOR, chainProtocol } from './protocol.ts'
 import { ChainServer } from './server.ts'
+
+/**
+ * Headers a peer may show, beyond what it already made us download, before its branch must
+ * out-work our tip (50 rounds, 1.6 MB of hashes held): a branch of more cheap headers is an attack.
+ */
+export const MAX_LOW_WORK_HEADERS = 50 * MAX_HEADERS
+/** Penalty for a header chain that does not have the work its peer claimed (two of them ban). */
+export const LOW_WORK_PENALTY = 50
+/** Times one sync may start over when the peer's answers move to another branch. */
+const MAX_BRANCH_RESTARTS = 3
 
 /** Options of {@link ChainSync}. */
 export interface ChainSyncInit {
@@ -189,45 +199,68 @@ export class ChainSync {
     })
   }
 
+  /**
+   * Headers-first from `peer`: its headers are checked in context and their work summed (a
+   * {@link HeaderBranch}) round after round, and no block is asked for until the branch has more
+   * work than the tip and at least `params.minimumChainWork`; from then on each round's blocks
+   * are downloaded. A peer whose branch ends with less work than it claimed, or grows past
+   * {@link MAX_LOW_WORK_HEADERS} without out-working the tip, is penalised.
+   */
   private async syncFrom (peer: PeerId): Promise<void> {
     const { chain, params, penalize, log } = this.init
     const signal = this.abort.signal
+    const claimed = await this.client.status(peer, signal)
+    const known = this.peers.get(peer.toString())
+    if (known != null) known.tip = claimed
+    if (claimed.chainwork <= chain.tip.chainwork) return
+    let branch: HeaderBranch | undefined
+    let restarts = 0
     for (;;) {
-      const startHeight = chain.tip.height
-      const headers = await this.client.headers(peer, await chain.getLocator(), signal)
-      if (headers.length === 0) return
-      const first = headers[0] as BlockHeader
-      const parent = await chain.getEntry(first.prevHash)
-      if (parent == null) {
-        penalize(peer, 20, 'headers that do not connect to our chain')
-        return
-      }
-      const hashes: Uint8Array[] = []
-      let prev = first.prevHash
-      for (const header of headers) {
-        if (!bytesEqual(header.prevHash, prev)) {
-          penalize(peer, 20, 'headers that do not form a chain')
+      const locator = await chain.getLocator()
+      // continue after the branch's last header (a peer answers from the first hash on its best chain)
+      if (branch !== undefined && branch.height > branch.root.height) locator.unshift(branch.tipHash)
+      const headers = await this.client.headers(peer, locator.slice(0, MAX_LOCATOR), signal)
+      const first = headers[0]
+      if (first !== undefined && (branch === undefined || !bytesEqual(first.prevHash, branch.tipHash))) {
+        // a first round, or the peer moved to another branch: start from its first header's parent
+        if (branch !== undefined && ++restarts > MAX_BRANCH_RESTARTS) return
+        try {
+          branch = chain.headerBranch(first.prevHash)
+        } catch (err) {
+          if (!(err instanceof VerifyError)) throw err
+          if (err.score > 0) penalize(peer, err.score, `headers: ${err.reason}`)
           return
         }
-        try {
-          checkHeader(header, params)
-        } catch (err) {
-          if (err instanceof VerifyError) {
-            penalize(peer, err.score, `invalid header: ${err.reason}`)
-            return
-          }
-          throw err
+        if (branch === undefined) {
+          penalize(peer, 20, 'headers that do not connect to our chain')
+          return
         }
-        prev = headerHash(header)
-        hashes.push(prev)
       }
-      this.bestHeight = Math.max(this.bestHeight, parent.height + headers.length)
-      const missing: Uint8Array[] = []
-      for (const hash of hashes) if (await chain.getEntry(hash) == null) missing.push(hash)
-      if (missing.length > 0) await this.download(missing, peer)
-      log.debug('synced headers batch', { peerId: peer.toString(), headers: headers.length, height: chain.tip.height })
-      if (headers.length < MAX_HEADERS) return
-      if (chain.tip.height === startHeight && missing.length === 0) return // nothing new: stop rather than loop
+      if (branch === undefined) return // no headers at all: nothing after our locator
+      try {
+        branch.extend(headers)
+      } catch (err) {
+        if (!(err instanceof VerifyError)) throw err
+        if (err.score > 0) penalize(peer, err.score, `invalid header: ${err.reason}`)
+        return
+      }
+      this.bestHeight = Math.max(this.bestHeight, branch.height)
+      const enough = branch.chainwork > chain.tip.chainwork && branch.chainwork >= params.minimumChainWork
+      if (enough) {
+        const missing: Uint8Array[] = []
+        for (const hash of branch.take()) if (await chain.getEntry(hash) == null) missing.push(hash)
+        if (missing.length > 0) await this.download(missing, peer)
+        log.debug('synced headers batch', { peerId: peer.toString(), headers: headers.length, height: chain.tip.height })
+      }
+      if (headers.length < MAX_HEADERS) {
+        // The branch ends at the peer's tip: less work than its STATUS claimed is a lie.
+        if (!enough && branch.chainwork < claimed.chainwork) penalize(peer, LOW_WORK_PENALTY, 'a header chain with less work than it claimed')
+        return
+      }
+      if (!enough && branch.pendingCount >= MAX_LOW_WORK_HEADERS) {
+        penalize(peer, LOW_WORK_PENALTY, `${branch.pendingCount} headers that do not out-work our tip`)
+        return
+      }
     }
   }
 
@@ -340,7 +373,7 @@ export class ChainSync {
 
   private async connectOrphan (orphan: Orphan): Promise<void> {
     try {
-      await this.init.chain.addBlock(orphan.block, { bytes: orphan.bytes, peer: orphan.peer?.toString() })
+      await this.init.chain.addBlock(orphan.block, { bytes: orphan.bytes, peer: orphan.peer?.toString(), unsolicited: true })
     } catch (err) {
       if (err instanceof VerifyError && err.score > 0 && orphan.peer != null) this.init.penalize(orphan.peer, err.score, `invalid block: ${err.reason}`)
     }
