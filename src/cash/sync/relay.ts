@@ -2,7 +2,9 @@
  * Block announcement over gossipsub, one topic per network. A block is fully validated and
  * connected (or stored on a side branch) by the chain inside gossipsub's topic validator, so
  * only valid blocks are forwarded; an invalid one is rejected, costs its sender the rule's
- * misbehaviour score and goes no further.
+ * misbehaviour score and goes no further. The 80-byte header is judged before the rest is
+ * decoded (size, proof of work against its own bits, known invalid, already known), and the
+ * blocks waiting for the chain are bounded in number and bytes, per peer and in all.
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
@@ -10,13 +12,14 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
+import { checkHeader } from '../consensus/check-block.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { verifyErrorVerdict } from './verdict.ts'
-import { decodeBlock } from '../primitives/block.ts'
+import { decodeBlock, DEFAULT_MAX_BLOCK_SIZE } from '../primitives/block.ts'
 import type { Block } from '../primitives/block.ts'
 import { DecodeError } from '../primitives/errors.ts'
-import { hashToHex } from '../primitives/hash.ts'
-import { headerHash } from '../primitives/header.ts'
+import { hashToHex, sha256d } from '../primitives/hash.ts'
+import { decodeHeader, HEADER_SIZE } from '../primitives/header.ts'
 
 /** The gossipsub topic of new blocks on `network`. */
 export function blocksTopic (network: string): string {
@@ -32,16 +35,44 @@ export interface BlockRelayInit {
   penalize: (peer: PeerId, points: number, reason: string) => void
   /** A block whose parent is unknown arrived from `peer`. */
   onOrphan: (orphan: { hash: Uint8Array, block: Block, bytes: Uint8Array, peer: PeerId }) => void
+  /** Most gossiped blocks decoded and waiting for the chain at once; more are dropped. Default 64. */
+  maxPending?: number
+  /** Most bytes of such blocks at once. Default 64 MiB (16 blocks of the largest size). */
+  maxPendingBytes?: number
+  /** One peer's share of both bounds, so one flooding peer leaves room for the others. Default 1/4. */
+  peerShare?: number
 }
+
+/** Why a gossiped block was dropped unchecked (ignored, its sender not penalised). */
+export type BlockDropReason = 'pending-full' | 'peer-pending-full'
+
+/** What one peer (or all) has waiting for the chain. */
+interface Pending { count: number, bytes: number }
 
 /** Publishes new blocks and validates the ones peers announce. */
 export class BlockRelay {
   private readonly init: BlockRelayInit
   /** Counters for status and tests. */
-  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0 }
+  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0, decoded: 0 }
+  /** The last drop's reason, for status and tests. */
+  lastDrop: BlockDropReason | undefined
+  private readonly pending: Pending = { count: 0, bytes: 0 }
+  /** Per peer id; an entry lives while that peer has a block waiting, so at most maxPending. */
+  private readonly pendingByPeer = new Map<string, Pending>()
+  private readonly maxPending: number
+  private readonly maxPendingBytes: number
+  private readonly peerShare: number
 
   constructor (init: BlockRelayInit) {
     this.init = init
+    this.maxPending = init.maxPending ?? 64
+    this.maxPendingBytes = init.maxPendingBytes ?? 64 * 1024 * 1024
+    this.peerShare = init.peerShare ?? 0.25
+  }
+
+  /** Blocks (and their bytes) decoded and waiting for the chain now, and the peers that sent them. */
+  pendingStatus (): { blocks: number, bytes: number, peers: number } {
+    return { blocks: this.pending.count, bytes: this.pending.bytes, peers: this.pendingByPeer.size }
   }
 
   start (): void {
@@ -71,15 +102,75 @@ export class BlockRelay {
   private async validate (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
     const { chain, log, penalize } = this.init
     this.stats.received++
+    // The header first: a block whose own proof of work fails, or whose hash is known, costs one
+    // hash, not a decode (Core checks a block's header before its body the same way).
+    if (data.length > DEFAULT_MAX_BLOCK_SIZE || data.length < HEADER_SIZE + 1) {
+      const reason = data.length > DEFAULT_MAX_BLOCK_SIZE ? 'block-oversize' : 'block-truncated'
+      this.stats.rejected++
+      penalize(peer, 100, `gossiped block: ${reason}`)
+      return TopicValidatorResult.Reject
+    }
+    const headerBytes = data.subarray(0, HEADER_SIZE)
+    const hash = sha256d(headerBytes)
+    try {
+      checkHeader(decodeHeader(headerBytes), chain.params, hash)
+      if (chain.isKnownInvalid(hash)) throw new VerifyError('block', 'duplicate-invalid', 100, `block ${hashToHex(hash)} is known to be invalid`)
+    } catch (err) {
+      if (!(err instanceof VerifyError)) throw err
+      log.info('rejected a gossiped block header', { hash: hashToHex(hash), reason: err.reason, peerId: peer.toString() })
+      return verifyErrorVerdict(err, peer, 'block', penalize, this.stats)
+    }
+    if (await chain.getEntry(hash) !== undefined) {
+      this.stats.ignored++
+      return TopicValidatorResult.Ignore
+    }
+    // Gossipsub hands every message to the validator at once and blocks queue on the chain's
+    // lock: bound that queue (a flood is shed, not buffered).
+    const key = peer.toString()
+    const mine = this.pendingByPeer.get(key) ?? { count: 0, bytes: 0 }
+    const drop = this.dropReason(mine, data.length)
+    if (drop !== undefined) {
+      this.stats.dropped++
+      this.lastDrop = drop
+      log.debug('dropped a gossiped block', { hash: hashToHex(hash), reason: drop, peerId: key })
+      return TopicValidatorResult.Ignore
+    }
+    this.pendingByPeer.set(key, mine)
+    for (const p of [this.pending, mine]) {
+      p.count++
+      p.bytes += data.length
+    }
+    try {
+      return await this.check(peer, data, hash)
+    } finally {
+      for (const p of [this.pending, mine]) {
+        p.count--
+        p.bytes -= data.length
+      }
+      if (mine.count === 0) this.pendingByPeer.delete(key)
+    }
+  }
+
+  /** Why a block of `size` bytes from a peer with `mine` waiting would overflow a bound, if it would. */
+  private dropReason (mine: Pending, size: number): BlockDropReason | undefined {
+    if (this.pending.count >= this.maxPending || this.pending.bytes + size > this.maxPendingBytes) return 'pending-full'
+    // A peer may always have one block waiting: the bounds limit floods, not one large block.
+    if (mine.count > 0 && (mine.count >= Math.max(1, Math.floor(this.maxPending * this.peerShare)) ||
+      mine.bytes + size > this.maxPendingBytes * this.peerShare)) return 'peer-pending-full'
+    return undefined
+  }
+
+  private async check (peer: PeerId, data: Uint8Array, hash: Uint8Array): Promise<TopicValidatorResult> {
+    const { chain, log, penalize } = this.init
     let block: Block
     try {
       block = decodeBlock(data)
+      this.stats.decoded++
     } catch (err) {
       this.stats.rejected++
       if (err instanceof DecodeError) penalize(peer, 100, `gossiped block: ${err.reason}`)
       return TopicValidatorResult.Reject
     }
-    const hash = headerHash(block.header)
     try {
       const result = await chain.addBlock(block, { bytes: data, peer: peer.toString() })
       if (result === 'connected' || result === 'reorganized') {
@@ -91,7 +182,7 @@ export class BlockRelay {
       return TopicValidatorResult.Ignore
     } catch (err) {
       if (err instanceof VerifyError) {
-        log.info('rejected a gossiped block', { hash: hashToHex(hash), reason: err.reason, peerId: peer.toString() })
+        log.info('rejected a gossiped block', { hash: hashToHex(hash), reason: err.reason, malleated: err.malleated, peerId: peer.toString() })
         return verifyErrorVerdict(err, peer, 'block', penalize, this.stats)
       }
       log.warn('block validation failed', { hash: hashToHex(hash), err })
