@@ -12,6 +12,7 @@ import { parseMultiaddr } from '../node/config.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { PeerdGater } from './gater.ts'
 import type { PeerdHost } from './host.ts'
+import { LruMap } from './lru.ts'
 import type { NetworkParams } from './networks.ts'
 
 /** Peer store metadata key holding the last time (ms since epoch, decimal) a peer was connected. */
@@ -21,6 +22,8 @@ const TICK_MS = 1_000
 const BACKOFF_BASE_MS = 1_000
 const BACKOFF_MAX_MS = 60_000
 const OTHER_NETWORK_BAN_MS = 10 * 60_000
+// per-peer tables keyed by ids the DHT and dialers hand us: bounded, the least recent forgotten
+const MAX_TRACKED_PEERS = 4096
 
 interface Backoff { failures: number, nextAttempt: number }
 
@@ -44,9 +47,9 @@ export function backoffDelay (failures: number, random = Math.random): number {
 export class PeerKeeper implements Startable {
   private readonly init: PeerKeeperInit
   private readonly bootstrap: Array<{ addr: Multiaddr, peerId: string, state: Backoff }>
-  private readonly backoff = new Map<string, Backoff>()
+  private readonly backoff = new LruMap<string, Backoff>(MAX_TRACKED_PEERS)
   private readonly dialing = new Set<string>()
-  private readonly lastSeenWritten = new Map<string, number>()
+  private readonly lastSeenWritten = new LruMap<string, number>(MAX_TRACKED_PEERS)
   private readonly rtts = new Map<string, number>()
   private readonly pinging = new Map<string, Promise<number | undefined>>()
   private timer?: ReturnType<typeof setInterval>

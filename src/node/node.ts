@@ -306,6 +306,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     const ref: { host?: PeerdHost } = {}
     const gater = new PeerdGater({
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      maxConnections: config.maxConnections,
       connections: () => ref.host?.getConnections() ?? [],
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
