@@ -21,6 +21,15 @@ export function ipOf (ma: Multiaddr): string | undefined {
   return c?.value
 }
 
+/**
+ * The IP address of the peer itself: undefined for a relayed connection (`/p2p-circuit`),
+ * whose IP address is the relay's and must not answer for the peer's misbehaviour.
+ */
+export function peerIpOf (ma: Multiaddr): string | undefined {
+  if (ma.getComponents().some(c => c.name === 'p2p-circuit')) return undefined
+  return ipOf(ma)
+}
+
 /** What the gater needs to see of the node. */
 export interface GaterInit {
   maxConnectionsPerIp: number
@@ -98,7 +107,7 @@ export class PeerdGater implements ConnectionGater {
   }
 
   private remember (peerId: PeerId, maConn: MultiaddrConnection): void {
-    const ip = ipOf(maConn.remoteAddr)
+    const ip = peerIpOf(maConn.remoteAddr)
     if (ip != null) this.lastAddress.set(peerId.toString(), canonicalIp(ip) ?? ip)
   }
 

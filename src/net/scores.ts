@@ -12,7 +12,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../utils/logger.ts'
 import { canonicalIp, isLoopback, prefixOf } from './addresses.ts'
-import { ipOf } from './gater.ts'
+import { peerIpOf } from './gater.ts'
 import type { PeerdGater } from './gater.ts'
 import type { PeerdHost } from './host.ts'
 import { LruMap } from './lru.ts'
@@ -152,10 +152,10 @@ export class PeerScores {
     return this.gater.isBanned(peerId)
   }
 
-  /** The peer's IP address: of an open connection, else the last one the gater saw. */
+  /** The peer's IP address: of an open direct connection, else the last one the gater saw. */
   private addressOf (peerId: PeerId): string | undefined {
     for (const conn of this.host()?.getConnections(peerId) ?? []) {
-      const ip = ipOf(conn.remoteAddr)
+      const ip = peerIpOf(conn.remoteAddr)
       if (ip != null) return canonicalIp(ip) ?? ip
     }
     return this.gater.addressOf(peerId)

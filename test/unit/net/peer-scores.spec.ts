@@ -125,6 +125,17 @@ describe('peer scores', () => {
     assert.equal(gater.denyInboundConnection(inbound('2001:db8:78::1')), false)
   })
 
+  it('never count a relayed peer\'s points against its relay\'s address', () => {
+    const { scores, gater, open } = setup()
+    const id = peer('behind-relay')
+    const relayed = { remotePeer: id, remoteAddr: multiaddr('/ip4/198.51.100.9/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK/p2p-circuit'), direction: 'inbound', status: 'open' }
+    open.push(relayed as unknown as Connection)
+    scores.penalize(id, BAN_SCORE, 'test')
+    assert.equal(scores.isBanned(id), true)
+    assert.equal(gater.denyInboundConnection(inbound('198.51.100.9')), false, 'the relay was refused for a peer it relayed')
+    assert.equal(scores.addressScore('198.51.100.9'), 0)
+  })
+
   it('on loopback, discourage only the address and refuse it only when no connection slot is spare', () => {
     const { scores, gater, open, hungUp } = setup({ maxConnections: 4 })
     for (let i = 0; i < 5; i++) {
