@@ -480,6 +480,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     return await this.db.coin(prevout)
   }
 
+  /** Unspent outputs of the best chain, in order (undefined where none): one LevelDB multi-get. */
+  async getCoins (prevouts: readonly OutPoint[]): Promise<Array<Coin | undefined>> {
+    return await this.db.coins(prevouts)
+  }
+
   /** Block locator (Bitcoin's): the tip, the 9 blocks below it, then steps doubling, and genesis. */
   async getLocator (): Promise<Uint8Array[]> {
     return this.index.locator()
