@@ -172,7 +172,7 @@ export class BlockRelay {
       return TopicValidatorResult.Reject
     }
     try {
-      const result = await chain.addBlock(block, { bytes: data, peer: peer.toString() })
+      const result = await chain.addBlock(block, { bytes: data, peer: peer.toString(), unsolicited: true })
       if (result === 'connected' || result === 'reorganized') {
         this.stats.accepted++
         return TopicValidatorResult.Accept
