@@ -88,7 +88,13 @@ export function createRouter (routes: Route[], options: RouterOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
       try {
-        const url = new URL(req.url ?? '/', 'http://localhost')
+        let url: URL
+        try {
+          url = new URL(req.url ?? '/', 'http://localhost')
+        } catch {
+          // '//.' reads as a scheme-relative URL with an invalid host: the client's mistake, not a 500
+          throw new MalformedRequestError('malformed request URL')
+        }
         if (fallback != null && url.pathname !== '/api' && !url.pathname.startsWith('/api/')) {
           await fallback(req, res, url)
           return
