@@ -1,0 +1,140 @@
+/**
+ * Headers-first against hostile peers, real nodes on loopback TCP (regtest, issue 14 point 2):
+ * a peer that claims more work and serves 2,000 valid headers of a branch with less work than
+ * the victim's chain gets no block request and a penalty; a junk side block (2,000 transactions
+ * spending coins that do not exist, 324 KB) gossiped below the tip is not stored.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Stream } from '@libp2p/interface'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { genesisBlock } from '../../src/cash/consensus/genesis.ts'
+import { chainParams } from '../../src/cash/consensus/params.ts'
+import { blockWork } from '../../src/cash/consensus/pow.ts'
+import { grind } from '../../src/cash/miner/template.ts'
+import { encodeAddress } from '../../src/cash/primitives/address.ts'
+import { encodeBlock } from '../../src/cash/primitives/block.ts'
+import { hashToHex } from '../../src/cash/primitives/hash.ts'
+import { headerHash } from '../../src/cash/primitives/header.ts'
+import type { BlockHeader } from '../../src/cash/primitives/header.ts'
+import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
+import { MAX_HEADERS, MAX_REQUEST_FRAME, chainProtocol, decodeRequest, encodeResponse } from '../../src/cash/sync/protocol.ts'
+import { blocksTopic } from '../../src/cash/sync/relay.ts'
+import type { PeerdNode } from '../../src/node/node.ts'
+import { readFrames } from '../../src/share/protocol.ts'
+import { junkBlock } from '../unit/cash/chain/junk.ts'
+import { nodeScope, waitFor } from '../utils/index.ts'
+
+const TEST = { timeout: 60_000 }
+const params = chainParams('regtest')
+const ADDRESS = encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(7)))
+const VICTIM_HEIGHT = MAX_HEADERS + 1
+
+/** `n` headers from genesis at the regtest limit, one minute apart: n blocks of work, no bodies. */
+function cheapBranch (n: number): BlockHeader[] {
+  const out: BlockHeader[] = []
+  const genesis = genesisBlock('regtest').header
+  let prev = genesis
+  for (let i = 0; i < n; i++) {
+    const header: BlockHeader = {
+      version: 1,
+      prevHash: headerHash(prev),
+      merkleRoot: sha256(Uint8Array.of(i & 0xff, i >> 8)),
+      time: genesis.time + 60 * (i + 1),
+      bits: params.powLimitBits,
+      nonce: 0
+    }
+    header.nonce = grind(header, params, 0, 1_000_000) as number
+    out.push(header)
+    prev = header
+  }
+  return out
+}
+
+/**
+ * Serves the chain protocol as a liar would on `node` (its own sync stopped): STATUS claims
+ * twice `claim`, GET_HEADERS answers from `branch` after the first locator hash it holds,
+ * GET_BLOCKS is counted and answered NOT_FOUND.
+ */
+async function lieAbout (node: PeerdNode, branch: BlockHeader[], claim: bigint): Promise<{ blockRequests: number, headerRequests: number }> {
+  const counts = { blockRequests: 0, headerRequests: 0 }
+  const at = new Map<string, number>([[hashToHex(headerHash(genesisBlock('regtest').header)), 0]])
+  branch.forEach((h, i) => at.set(hashToHex(headerHash(h)), i + 1))
+  await node.cash.sync.stop()
+  const serve = async (stream: Stream): Promise<void> => {
+    try {
+      let body: Uint8Array | undefined
+      for await (const frame of readFrames(stream, MAX_REQUEST_FRAME)) { body = frame; break }
+      if (body === undefined) return
+      const req = decodeRequest(body)
+      if (req.type === 'status') {
+        const last = branch[branch.length - 1] as BlockHeader
+        stream.send(encodeResponse({ type: 'tip', height: branch.length, hash: headerHash(last), chainwork: 2n * claim }))
+      } else if (req.type === 'get-headers') {
+        counts.headerRequests++
+        const start = req.locator.map(h => at.get(hashToHex(h))).find(i => i !== undefined) ?? 0
+        stream.send(encodeResponse({ type: 'headers', headers: branch.slice(start, start + MAX_HEADERS) }))
+      } else {
+        counts.blockRequests++
+        for (const hash of req.hashes) stream.send(encodeResponse({ type: 'not-found', hash }))
+      }
+      await stream.close()
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+  await node.libp2p.handle(chainProtocol('regtest'), (stream) => { void serve(stream) })
+  return counts
+}
+
+/** Connects `a` to `b` and waits until each sees the other on the blocks topic. */
+async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
+  await a.connect(b.addresses()[0] as string)
+  const topic = blocksTopic('regtest')
+  await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.libp2p.peerId)) &&
+    b.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(a.libp2p.peerId)), { timeoutMs: 15_000, what: 'gossip subscription' })
+}
+
+describe('cash headers-first against hostile peers', () => {
+  const scope = nodeScope()
+  let victim: PeerdNode
+  before(async () => {
+    victim = await scope.node()
+    await victim.cash.mine(VICTIM_HEIGHT, ADDRESS)
+  })
+  after(async () => { await scope.cleanup() })
+
+  it('a 2,000-header branch with less work than the tip: no block asked for, its peer penalised', TEST, async () => {
+    const branch = cheapBranch(MAX_HEADERS)
+    const tip = victim.cash.chain.tip
+    assert.ok(BigInt(MAX_HEADERS + 1) * blockWork(params.powLimitBits) < tip.chainwork, 'the branch has less work')
+    const liar = await scope.node()
+    const counts = await lieAbout(liar, branch, tip.chainwork)
+    await victim.connect(liar.addresses()[0] as string)
+    await waitFor(() => victim.scores.score(liar.peerId) > 0, { timeoutMs: 15_000, what: 'the liar penalised' })
+    assert.equal(counts.blockRequests, 0, 'no GET_BLOCKS')
+    assert.ok(victim.scores.score(liar.peerId) >= 49, `score ${victim.scores.score(liar.peerId)}: 50 for a chain with less work than claimed`)
+    assert.ok(counts.headerRequests >= 2, 'asked past the first 2,000 headers')
+    assert.equal(victim.cash.chain.tip, tip)
+    assert.equal(await victim.cash.chain.getEntry(headerHash(branch[0] as BlockHeader)), undefined)
+  })
+
+  it('a junk side block gossiped below the tip is not stored', TEST, async () => {
+    const sender = await scope.node()
+    await sender.cash.sync.stop() // it would download the victim's chain: not needed here
+    await link(sender, victim)
+    const parent = await victim.cash.chain.getEntryByHeight(VICTIM_HEIGHT - 5)
+    assert.ok(parent !== undefined)
+    const junk = junkBlock(parent.header, parent.height, params)
+    const bytes = encodeBlock(junk)
+    const judged = (): number => { const s = victim.cash.relay.stats; return s.accepted + s.rejected + s.ignored + s.dropped }
+    const before = judged()
+    const ignored = victim.cash.relay.stats.ignored
+    await sender.libp2p.services.pubsub.publish(blocksTopic('regtest'), bytes)
+    await waitFor(() => judged() > before, { timeoutMs: 15_000, what: 'the victim to judge the junk block' })
+    assert.equal(victim.cash.relay.stats.ignored, ignored + 1, 'ignored, not forwarded')
+    assert.equal(await victim.cash.chain.getEntry(headerHash(junk.header)), undefined)
+    assert.equal(await victim.cash.chain.getBlockBytes(headerHash(junk.header)), undefined, 'no body in LevelDB')
+    assert.equal(victim.cash.chain.tip.height, VICTIM_HEIGHT)
+  })
+})
