@@ -13,6 +13,16 @@ describe('LRU map', () => {
     assert.equal(m.has('b'), false)
     assert.equal(m.size, 3)
     assert.deepEqual(m.oldest(), ['c', 3])
+    m.set('a', 10) // an update is a use too
+    assert.equal(m.delete('d'), true)
+    assert.equal(m.delete('d'), false)
+    m.set('e', 5).set('f', 6) // evicts c
+    assert.deepEqual([...m.entries()], [['a', 10], ['e', 5], ['f', 6]])
+    assert.equal(m.peek('a'), 10)
+    assert.deepEqual(m.oldest(), ['a', 10], 'a peek is not a use')
+    m.clear()
+    assert.equal(m.size, 0)
+    assert.equal(m.oldest(), undefined)
   })
 })
 
