@@ -2,7 +2,8 @@
  * Headers-first against hostile peers, real nodes on loopback TCP (regtest, issue 14 point 2):
  * a peer that claims more work and serves 2,000 valid headers of a branch with less work than
  * the victim's chain gets no block request and a penalty; a junk side block (2,000 transactions
- * spending coins that do not exist, 324 KB) gossiped below the tip is not stored.
+ * spending coins that do not exist, 324 KB) gossiped below the tip is not stored; an honest
+ * heavier branch is still followed.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -136,5 +137,15 @@ describe('cash headers-first against hostile peers', () => {
     assert.equal(await victim.cash.chain.getEntry(headerHash(junk.header)), undefined)
     assert.equal(await victim.cash.chain.getBlockBytes(headerHash(junk.header)), undefined, 'no body in LevelDB')
     assert.equal(victim.cash.chain.tip.height, VICTIM_HEIGHT)
+  })
+
+  it('a heavier branch that out-works the tip only in its second round of headers is downloaded, and the victim reorganises', TEST, async () => {
+    const honest = await scope.node()
+    await honest.cash.mine(VICTIM_HEIGHT + 2, encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(8)))) // shares only genesis
+    const want = honest.cash.chain.tip
+    await victim.connect(honest.addresses()[0] as string)
+    await waitFor(() => victim.cash.chain.tip.height === want.height, { timeoutMs: 30_000, what: `the victim at ${want.height}` })
+    assert.equal(hashToHex(victim.cash.chain.tip.hash), hashToHex(want.hash))
+    assert.equal(victim.scores.score(honest.peerId), 0)
   })
 })
