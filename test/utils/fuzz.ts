@@ -22,13 +22,17 @@ function envInt (name: string, fallback: number): number {
   return n
 }
 
-/** Cases per property (one "weight"): `PEERD_FUZZ_RUNS`, default 200. */
-export const FUZZ_RUNS = envInt('PEERD_FUZZ_RUNS', 200)
+/** Cases per property (one "weight"): `PEERD_FUZZ_RUNS`, default 500. */
+export const FUZZ_RUNS = envInt('PEERD_FUZZ_RUNS', 500)
 /** The seed of every property: `PEERD_FUZZ_SEED`, default a fixed one. */
 export const FUZZ_SEED = envInt('PEERD_FUZZ_SEED', 0x5eed14)
 
 /** Cases of every property run so far in this process (counted by {@link fuzz}). */
 let casesRun = 0
+// `npm run fuzz` (PEERD_FUZZ_RUNS set) says how many cases each file ran, and with which seed
+if (process.env.PEERD_FUZZ_RUNS != null) {
+  process.once('beforeExit', () => { console.log(`fuzz: ${process.argv[1]?.split('/').pop() ?? ''}: ${casesRun} cases, seed ${FUZZ_SEED}`) })
+}
 
 /**
  * fast-check parameters for one property: `weight` × {@link FUZZ_RUNS} cases (a slow target,
