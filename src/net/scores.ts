@@ -28,9 +28,10 @@ export const BAN_MS = 24 * 60 * 60_000
 /** Entries each score table (peers, addresses, networks) keeps; past it the least recently penalised goes. */
 export const MAX_SCORED = 10_000
 
-const DECAY_PER_MS = 1 / 60_000
+// scores lose one point a minute
+const DECAY_MS = 60_000
 
-/** Scores that decay by one point a minute, in a bounded LRU map that drops entries decayed to zero. */
+/** Scores that decay by one point a minute (in whole minutes), in a bounded LRU map that drops entries decayed to zero. */
 export class DecayingScores {
   private readonly map: LruMap<string, { score: number, at: number }>
 
@@ -54,8 +55,13 @@ export class DecayingScores {
 
   /** Adds `points` to `key` and returns its new score. */
   add (key: string, points: number, now = Date.now()): number {
-    const score = this.get(key, now) + points
-    this.map.set(key, { score, at: now })
+    const e = this.map.peek(key)
+    // decay in whole minutes, keeping the part of a minute already run: offences a moment
+    // apart add up exactly (50 + 50 is a ban, not 99.98)
+    const minutes = e == null ? 0 : Math.floor((now - e.at) / DECAY_MS)
+    const left = e == null ? 0 : decayed(e, now)
+    const score = left + points
+    this.map.set(key, { score, at: e == null || left === 0 ? now : e.at + minutes * DECAY_MS })
     // least recently penalised first: drop those that have decayed to nothing
     for (let i = 0; i < 16; i++) {
       const oldest = this.map.oldest()
@@ -67,7 +73,7 @@ export class DecayingScores {
 }
 
 function decayed (e: { score: number, at: number }, now: number): number {
-  return Math.max(0, e.score - (now - e.at) * DECAY_PER_MS)
+  return Math.max(0, e.score - Math.floor((now - e.at) / DECAY_MS))
 }
 
 /** Tracks and acts on peer misbehaviour. */

@@ -43,7 +43,7 @@ function setup (options: { maxConnections?: number, maxScored?: number } = {}): 
 }
 
 describe('peer scores', () => {
-  // scores decay by the millisecond: hold the clock still so 5 × 20 points make 100
+  // scores decay with time: a clock that moves only when a test says so
   beforeEach(() => { mock.timers.enable({ apis: ['Date'], now: 1_000_000 }) })
   afterEach(() => { mock.timers.reset() })
 
@@ -54,6 +54,22 @@ describe('peer scores', () => {
     assert.equal(scores.score('p0'), 0, 'the first of 100,000 peers is still held')
     const sizes = scores.sizes()
     assert.ok(sizes.peers <= 10_000, `${sizes.peers} peer scores held`)
+  })
+
+  it('add up exactly for offences a moment apart, and decay by one point a whole minute', () => {
+    const { scores } = setup()
+    const id = peer('twice')
+    scores.penalize(id, 50, 'test')
+    mock.timers.tick(1_500)
+    assert.equal(scores.penalize(id, 50, 'test'), true, 'two 50-point offences 1.5 s apart did not ban')
+    assert.equal(scores.isBanned(id), true)
+    mock.timers.tick(60_000) // 61.5 s after the first
+    assert.equal(scores.score(id), 99)
+    scores.penalize(id, 1, 'test') // the 1.5 s already run toward the next point are kept
+    mock.timers.tick(58_499)
+    assert.equal(scores.score(id), 100)
+    mock.timers.tick(1)
+    assert.equal(scores.score(id), 99)
   })
 
   it('drop entries that decayed to zero', () => {
