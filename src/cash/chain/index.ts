@@ -12,11 +12,14 @@
  * chain.on('block', (entry, block) => mempool.removeConfirmed(block))
  * chain.on('disconnect', (entry, block) => mempool.readd(block))
  * try {
- *   const result = await chain.addBlock(block, { bytes, peer })
+ *   const result = await chain.addBlock(block, { bytes, peer, unsolicited: true }) // a block a peer pushed
  *   // 'connected' | 'reorganized' | 'side' | 'orphan' (keep it, ask for its parent) | 'duplicate'
+ *   // | 'ignored' (unsolicited with less work than the tip: not stored)
  * } catch (err) {
  *   if (err instanceof VerifyError) scores.penalize(peer, err.score, err.reason)
  * }
+ * const branch = chain.headerBranch(headers[0].prevHash)  // a peer's headers, checked in context
+ * branch?.extend(headers)                                 // before any block of them is asked for
  * const { prevHash, height, bits, minTime } = chain.nextBlockContext()   // for a miner
  * const found = await chain.getTx(txid)   // { tx, blockHash, height, position } on the best chain
  * const coin = await chain.getCoin({ txid, index: 0 })
@@ -27,6 +30,8 @@
 export { Chain } from './chain.ts'
 export type { AddBlockOptions, AddResult, BlockContext, ChainEvents, ChainOptions, TxLookup } from './chain.ts'
 export type { ChainEntry } from './block-index.ts'
+export { HeaderBranch } from './header-branch.ts'
+export type { BranchRoot, HeaderBranchInit } from './header-branch.ts'
 export { openChainLevel, utxoStatsOf } from './chain-db.ts'
 export type { ChainLevel, UtxoStats } from './chain-db.ts'
 export { ChainClosedError, ChainDbError } from './errors.ts'
