@@ -9,15 +9,22 @@ import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
 import fc from 'fast-check'
+import * as lp from 'it-length-prefixed'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import * as varint from 'uint8-varint'
 import { MAX_MESSAGE_BYTES, PresenceType, WantType, decodeMessage, encodeMessage } from '../../src/share/bitswap/message.ts'
 import type { BitswapMessage, MessageBlock } from '../../src/share/bitswap/message.ts'
-import { cidArb, concatBytes, decodeOrTyped, fuzz, hostileBytes } from '../utils/fuzz.ts'
+import { cidArb, concatBytes, decodeOrTyped, decodeOrTypedAsync, fuzz, fuzzAsync, hostileBytes, splitAt } from '../utils/fuzz.ts'
 
 const TYPED = ['InvalidBitswapMessageError']
+/** it-length-prefixed's errors, which stream-io lets through (the stream is then aborted). */
+const LP_ERRORS = ['InvalidMessageLengthError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'UnexpectedEOFError']
+
+async function * chunks (parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const p of parts) yield p
+}
 const int32 = fc.integer({ min: -0x80000000, max: 0x7fffffff })
 
 function sha256 (data: Uint8Array): Uint8Array {
@@ -79,6 +86,24 @@ describe('fuzz: Bitswap messages', () => {
         if (cause != null) assert.notEqual(cause.name, 'TypeError', cause.message)
       }
     })
+  })
+
+  it('reads a length-prefixed stream of messages cut anywhere, as stream-io does; mutated streams give typed errors', async () => {
+    const read = async (parts: Uint8Array[]): Promise<BitswapMessage[]> => {
+      const out: BitswapMessage[] = []
+      for await (const frame of lp.decode(chunks(parts), { maxDataLength: MAX_MESSAGE_BYTES })) out.push(decodeMessage(frame.subarray()))
+      return out
+    }
+    const streams = fc.array(message, { minLength: 1, maxLength: 3 })
+    await fuzzAsync(fc.tuple(streams, fc.array(fc.nat(), { maxLength: 10 })), async ([msgs, cuts]) => {
+      const bytes = concatBytes(msgs.map(m => lp.encode.single(encodeMessage(m)).subarray()))
+      assert.deepStrictEqual((await read(splitAt(bytes, cuts))).map(plain), msgs.map(plain))
+    }, 0.5)
+    await fuzzAsync(fc.tuple(hostileBytes(streams.map(ms => concatBytes(ms.map(m => lp.encode.single(encodeMessage(m)).subarray())))), fc.array(fc.nat(), { maxLength: 6 })), async ([bytes, cuts]) => {
+      await decodeOrTypedAsync(async () => await read(splitAt(bytes, cuts)), [...TYPED, ...LP_ERRORS])
+    }, 0.5)
+    // a length prefix of 4 GiB is refused from the prefix alone
+    await assert.rejects(read([varint.encode(4 * 2 ** 30), new Uint8Array(16)]), { name: 'InvalidDataLengthError' })
   })
 
   it('refuses a field length of gigabytes, and a message over the limit, without allocating', () => {
