@@ -16,7 +16,7 @@ import type { PeerId } from '@libp2p/interface'
 import { InvalidArgumentError, NotFoundError, PeerdError } from '../errors.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
-import { Chain } from './chain/index.ts'
+import { Chain, SigPool } from './chain/index.ts'
 import type { ChainEntry } from './chain/index.ts'
 import { chainParams } from './consensus/params.ts'
 import type { ChainParams, Network } from './consensus/params.ts'
@@ -91,13 +91,16 @@ export class CashService {
   readonly txRelay: TxRelay
   readonly wallet: Wallet
   private readonly init: CashInit
+  /** Signature workers shared by the chain (blocks) and the mempool (relayed transactions). */
+  private readonly sigPool: SigPool
 
   constructor (init: CashInit) {
     this.init = init
     this.params = Object.freeze({ ...chainParams(init.network), ...init.params })
     if (init.mine != null) this.payoutScript(init.mine) // fail before anything starts
-    this.chain = new Chain({ location: join(init.dataDir, 'chain'), params: this.params, logger: init.log })
-    this.mempool = new Mempool({ chain: this.chain, params: this.params, log: init.log.child('mempool'), maxBytes: init.mempoolMaxBytes })
+    this.sigPool = new SigPool({ logger: init.log })
+    this.chain = new Chain({ location: join(init.dataDir, 'chain'), params: this.params, logger: init.log, workers: this.sigPool })
+    this.mempool = new Mempool({ chain: this.chain, params: this.params, log: init.log.child('mempool'), maxBytes: init.mempoolMaxBytes, sigPool: this.sigPool })
     this.wallet = new Wallet({
       location: join(init.dataDir, 'wallet'),
       params: this.params,
@@ -152,6 +155,7 @@ export class CashService {
     await this.wallet.close()
     await this.mempool.stop()
     await this.chain.close()
+    await this.sigPool.close()
   }
 
   /** The P2TR script of an address of this network; a clear error for anything else. */

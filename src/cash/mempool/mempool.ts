@@ -14,7 +14,7 @@ import type { Logger } from '../../utils/logger.ts'
 import type { ChainEntry } from '../chain/index.ts'
 import { Mutex } from '../chain/lock.ts'
 import { checkTransaction, isUnspendable } from '../consensus/check-tx.ts'
-import type { Coin } from '../consensus/coins.ts'
+import type { Coin, SigCheck } from '../consensus/coins.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import type { Block } from '../primitives/block.ts'
@@ -31,14 +31,24 @@ import type { AddTxOptions, AddTxResult, MempoolChain, MempoolEvents, MempoolInf
 import { hexKey, outKey, sortParentsFirst, TxGraph } from './pool.ts'
 import type { PoolNode } from './pool.ts'
 import { selectPackages } from './select.ts'
-import { checkTxPolicy, checkTxSignatures } from './validate.ts'
+import { checkTxPolicy, verifyTxSignatures } from './validate.ts'
+import { verifySigChecks } from '../consensus/verify.ts'
 
 /** Most memory the transactions of disconnected blocks hold until the rebuild (Core's 20 MB). */
 const MAX_DISCONNECTED_BYTES = 20 * 1024 * 1024
 /** Times an add re-reads coins that chain events touched before it treats them as missing. */
 const MAX_RETRIES = 3
+/** Transactions whose signatures failed, remembered so a repeat costs no verification. */
+const MAX_REJECTED = 10_000
+/**
+ * Transactions with fewer signature checks are verified on this thread: eight are ~1.5 ms
+ * (bench:cash a′), about what a round trip to a worker costs.
+ */
+const INLINE_SIG_CHECKS = 8
 
 interface AddOutcome { status: AddTxResult, key: string }
+/** {@link Mempool.accept}'s answer when every rule but the signatures passed. */
+interface Unverified { unverified: Coin[] }
 
 /** Unconfirmed transactions on top of the chain's tip. */
 export class Mempool extends EventEmitter<MempoolEvents> {
@@ -48,13 +58,17 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private readonly chain: MempoolChain
   private readonly log: Logger
   private readonly maxChain: number
-  private readonly maxTxWeight: number
+  /** Heaviest transaction accepted (weight units): `tx-size` above it. */
+  readonly maxTxWeight: number
   private readonly expiry: number
   private readonly now: () => number
   private readonly lock = new Mutex()
   private readonly graph = new TxGraph()
   private readonly orphans: TxOrphanPool
   private readonly estimator = new FeeEstimator()
+  private readonly verify: (checks: readonly SigCheck[]) => Promise<number>
+  /** Wtxids (hex) whose signatures failed, and why; oldest first. */
+  private readonly rejected = new Map<string, string>()
   private watch: Set<string> | undefined
   /** Non-coinbase transactions of disconnected blocks, the first disconnected (highest) first. */
   private disconnected: Transaction[][] = []
@@ -77,7 +91,11 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.maxTxWeight = init.maxTxWeight ?? DEFAULT_MAX_TX_WEIGHT
     this.expiry = init.expiry ?? DEFAULT_EXPIRY
     this.now = init.now ?? (() => Math.floor(Date.now() / 1000))
-    this.orphans = new TxOrphanPool(init.orphans)
+    this.orphans = new TxOrphanPool({ maxTxWeight: this.maxTxWeight, ...init.orphans })
+    const pool = init.sigPool
+    this.verify = pool === undefined
+      ? async (checks) => verifySigChecks(checks)
+      : async (checks) => checks.length < INLINE_SIG_CHECKS ? verifySigChecks(checks) : await pool.verify(checks)
   }
 
   /** Follows the chain: 'block' removes what it confirms or conflicts with, a reorg re-adds. */
@@ -182,7 +200,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    *   `bad-txns-inputs-missingorspent` (0, an output a mempool parent does not have), the
    *   `checkTxInputs` reasons (100), `non-final` (0), `non-BIP68-final` (0),
    *   `min relay fee not met` (0), `too-long-mempool-chain` (0), `mempool full` (0),
-   *   `bad-witness-shape` / `bad-txns-signature` (100)
+   *   `bad-witness-shape` / `bad-txns-signature` (100; remembered by wtxid, so the same
+   *   transaction again is refused without verifying it)
    */
   async add (tx: Transaction, options: AddTxOptions = {}): Promise<AddTxResult> {
     return await this.lock.run(async () => {
@@ -202,19 +221,36 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     if (isCoinbase(tx)) throw new VerifyError('tx', 'coinbase', 100, 'a coinbase is only valid as the first transaction of a block')
     const weight = txWeight(tx)
     if (weight > this.maxTxWeight) throw new VerifyError('tx', 'tx-size', 0, `weight ${weight} above ${this.maxTxWeight}`)
-    for (let attempt = 1; ; attempt++) {
-      let result: PoolNode | 'missing' | 'retry'
+    const wkey = hexKey(computeWtxid(tx))
+    const known = this.rejected.get(wkey)
+    if (known !== undefined) throw new VerifyError('tx', known, 100, 'its signatures failed before')
+    // Transactions of disconnected blocks and former entries had their signatures checked, and
+    // a signature commits to the spent coins (BIP341), which their outpoints fix.
+    let verified = origin === 'reorg'
+    for (let attempt = 1; ;) {
+      let result: PoolNode | Unverified | 'missing' | 'retry'
       const touched = new Set<string>()
       this.watch = touched
       try {
         const read = await readCoins(tx, this.graph, this.chain)
-        result = this.accept(tx, id, read, touched, origin, attempt >= MAX_RETRIES, keep)
+        result = this.accept(tx, id, read, touched, origin, attempt >= MAX_RETRIES, verified, keep)
       } finally {
         this.watch = undefined
       }
-      if (result === 'retry') continue
-      if (result !== 'missing') return { status: 'accepted', key }
-      break
+      if (result === 'retry') {
+        attempt++
+        continue
+      }
+      if (result === 'missing') break
+      if ('unverified' in result) {
+        // Verified off this thread (the signature pool) while chain events may change the
+        // mempool, so the coins are read and every other rule checked again afterwards. The
+        // verdict stands: an outpoint's amount and script, which BIP341 signs, never change.
+        await this.checkSignatures(tx, result.unverified, wkey)
+        verified = true
+        continue
+      }
+      return { status: 'accepted', key }
     }
     if (origin === 'reorg') throw new VerifyError('tx', 'bad-txns-inputs-missingorspent', 0)
     if (await this.chain.getTx(id) !== undefined) return { status: 'duplicate', key }
@@ -222,8 +258,24 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     return { status: 'orphan', key }
   }
 
-  /** The synchronous rest of an add: every rule, eviction, insertion, the 'tx' event. */
-  private accept (tx: Transaction, id: Uint8Array, read: ReadCoins, touched: ReadonlySet<string>, origin: TxOrigin, last: boolean, keep?: { time: number }): PoolNode | 'missing' | 'retry' {
+  /** Verifies every input's signature; a failure is remembered by wtxid (`wkey`). */
+  private async checkSignatures (tx: Transaction, coins: readonly Coin[], wkey: string): Promise<void> {
+    try {
+      await verifyTxSignatures(tx, coins, this.verify)
+    } catch (err) {
+      if (err instanceof VerifyError) {
+        if (this.rejected.size >= MAX_REJECTED) this.rejected.delete(this.rejected.keys().next().value as string)
+        this.rejected.set(wkey, err.reason)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * The synchronous rest of an add: every rule, eviction, insertion, the 'tx' event. Unless
+   * `verified`, stops before changing anything and answers the coins whose signatures to check.
+   */
+  private accept (tx: Transaction, id: Uint8Array, read: ReadCoins, touched: ReadonlySet<string>, origin: TxOrigin, last: boolean, verified: boolean, keep?: { time: number }): PoolNode | Unverified | 'missing' | 'retry' {
     const tip = this.chain.tip
     const height = tip.height + 1
     const resolved = resolveInputs(tx, this.graph, read, touched, height, last)
@@ -252,9 +304,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       bytes: entryMemory(tx)
     }
     const evict = planEviction(this.graph, entry, ancestors, this.maxBytes)
-    // Transactions of disconnected blocks and former entries had their signatures checked, and
-    // a signature commits to the spent coins (BIP341), which their outpoints fix.
-    if (origin !== 'reorg') checkTxSignatures(tx, coins)
+    if (!verified) return { unverified: coins }
     const node = this.graph.insert(entry, parents, ancestors)
     this.orphans.remove(node.key)
     this.version++

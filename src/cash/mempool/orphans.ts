@@ -6,6 +6,7 @@
  */
 import type { Transaction } from '../primitives/tx.ts'
 import { txTotalSize, txWeight } from '../primitives/tx.ts'
+import { DEFAULT_MAX_TX_WEIGHT } from './policy.ts'
 import { hexKey, outKey } from './pool.ts'
 
 /** An orphan transaction and who sent it. */
@@ -29,7 +30,7 @@ export interface OrphanLimits {
   maxPerPeer?: number
   /** Most serialized bytes held (default 5 MiB). */
   maxBytes?: number
-  /** Heavier transactions are not kept (default 400,000, Core's standard transaction weight). */
+  /** Heavier transactions are not kept (default {@link DEFAULT_MAX_TX_WEIGHT}, the relay limit). */
   maxTxWeight?: number
   /** Seconds an orphan is kept (default 1200, Core's 20 minutes). */
   ttl?: number
@@ -53,7 +54,7 @@ export class TxOrphanPool {
     this.maxCount = limits.maxCount ?? 100
     this.maxPerPeer = limits.maxPerPeer ?? 25
     this.maxBytes = limits.maxBytes ?? 5 * 1024 * 1024
-    this.maxTxWeight = limits.maxTxWeight ?? 400_000
+    this.maxTxWeight = limits.maxTxWeight ?? DEFAULT_MAX_TX_WEIGHT
     this.ttl = limits.ttl ?? 1200
   }
 

@@ -2,14 +2,14 @@
  * Public types of the mempool: its options, what `add` answers, its events and `info()`.
  * @module
  */
-import type { Chain } from '../chain/index.ts'
+import type { Chain, SigPool } from '../chain/index.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { OrphanLimits } from './orphans.ts'
 import type { FeeRateBucket, MempoolEntry, RemovalReason, TxOrigin } from './policy.ts'
 
 /** What the mempool needs of the chain. */
-export type MempoolChain = Pick<Chain, 'tip' | 'getCoin' | 'getTx' | 'getEntryByHeight' | 'on' | 'off'>
+export type MempoolChain = Pick<Chain, 'tip' | 'getCoins' | 'getTx' | 'getEntryByHeight' | 'on' | 'off'>
 
 /** Options of {@link Mempool}. */
 export interface MempoolInit {
@@ -22,8 +22,13 @@ export interface MempoolInit {
   minFeeRate?: number
   /** Most ancestors and descendants (each counting itself) of an entry (default 25). */
   maxChain?: number
-  /** Heaviest transaction accepted, weight units (default 400,000): `tx-size` above it. */
+  /** Heaviest transaction accepted, weight units (default 100,000): `tx-size` above it. */
   maxTxWeight?: number
+  /**
+   * Worker threads that verify signatures (the chain's, shared), so a heavy transaction does
+   * not hold this thread; without it, signatures are verified on this thread.
+   */
+  sigPool?: Pick<SigPool, 'verify'>
   /** Seconds an entry may wait for a block before it is dropped (default two weeks). */
   expiry?: number
   orphans?: OrphanLimits

@@ -4,8 +4,7 @@
  * signatures last).
  * @module
  */
-import type { Coin } from '../consensus/coins.ts'
-import { MapCoinView } from '../consensus/coins.ts'
+import type { Coin, SigCheck } from '../consensus/coins.ts'
 import { checkSequenceLocks, isFinalTx } from '../consensus/context.ts'
 import { checkTxInputs, txSigChecks } from '../consensus/inputs.ts'
 import type { ChainParams } from '../consensus/params.ts'
@@ -44,9 +43,9 @@ export interface TxCost {
  * @throws VerifyError of kind 'tx'
  */
 export function checkTxPolicy (tx: Transaction, coins: readonly Coin[], ctx: SpendContext): TxCost {
-  const view = new MapCoinView()
-  tx.inputs.forEach((input, i) => { view.add(input.prevout, coins[i] as Coin) })
-  const fee = checkTxInputs(tx, view, ctx.height, ctx.params)
+  // Keyed by the inputs' own outpoint objects: hex keys cost ~10 µs an input, 4 ms for 430.
+  const byPrevout = new Map(tx.inputs.map((input, i) => [input.prevout, coins[i] as Coin]))
+  const fee = checkTxInputs(tx, { getCoin: (prevout) => byPrevout.get(prevout) }, ctx.height, ctx.params)
   if (!isFinalTx(tx, ctx.height, ctx.prevMedianTimePast)) {
     throw new VerifyError('tx', 'non-final', 0, `lock time ${tx.lockTime} not reached at height ${ctx.height}`)
   }
@@ -71,5 +70,18 @@ export function checkTxPolicy (tx: Transaction, coins: readonly Coin[], ctx: Spe
  */
 export function checkTxSignatures (tx: Transaction, coins: readonly Coin[]): void {
   const bad = verifySigChecks(txSigChecks(tx, coins))
+  if (bad !== -1) throw new VerifyError('tx', 'bad-txns-signature', 100, `input ${bad}`)
+}
+
+/**
+ * {@link checkTxSignatures} with the verification done by `verify` (the signature pool's
+ * workers). The sighashes stay on this thread: with the transaction-wide hashes computed once
+ * they cost ~5 µs an input, against ~200 µs to verify one (1,700 inputs: 8 ms against 380 ms).
+ *
+ * @param verify - answers the index of the first invalid check, or -1
+ * @throws VerifyError `bad-txns-signature` (or `bad-witness-shape`), score 100
+ */
+export async function verifyTxSignatures (tx: Transaction, coins: readonly Coin[], verify: (checks: readonly SigCheck[]) => Promise<number>): Promise<void> {
+  const bad = await verify(txSigChecks(tx, coins))
   if (bad !== -1) throw new VerifyError('tx', 'bad-txns-signature', 100, `input ${bad}`)
 }

@@ -5,6 +5,11 @@
  * rule's misbehaviour score. Transactions the mempool accepts from this node (origin
  * 'local') or from its orphan pool once their parent arrived ('orphan') are published here,
  * since gossipsub forwarded neither.
+ *
+ * Checking signatures is the costly part, so what a peer may make this node check is
+ * bounded: a transaction heavier than the mempool takes is refused before it is decoded, each
+ * input costs one signature check from the sender's and the total {@link SigCheckBudget}, and
+ * the checks waiting for the mempool are capped; a transaction over budget is ignored unchecked.
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
@@ -13,11 +18,13 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../../utils/logger.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { verifyErrorVerdict } from './verdict.ts'
+import { SigCheckBudget } from '../mempool/budget.ts'
+import type { SigCheckBudgetInit } from '../mempool/budget.ts'
 import type { Mempool } from '../mempool/index.ts'
 import type { MempoolEntry, TxOrigin } from '../mempool/index.ts'
 import { DecodeError } from '../primitives/errors.ts'
 import { hashToHex } from '../primitives/hash.ts'
-import { decodeTx, encodeTx, txid } from '../primitives/tx.ts'
+import { decodeTx, encodeTx, txid, txWeight } from '../primitives/tx.ts'
 import type { Transaction } from '../primitives/tx.ts'
 
 /** The gossipsub topic of new transactions on `network`. */
@@ -29,7 +36,7 @@ export function txsTopic (network: string): string {
 export interface TxRelayInit {
   pubsub: GossipSub
   topic: string
-  mempool: Pick<Mempool, 'add' | 'on' | 'off' | 'has'>
+  mempool: Pick<Mempool, 'add' | 'on' | 'off' | 'has' | 'maxTxWeight'>
   log: Logger
   penalize: (peer: PeerId, points: number, reason: string) => void
   /**
@@ -39,6 +46,13 @@ export interface TxRelayInit {
   admits?: (peer: PeerId) => boolean
   /** Most gossiped transactions waiting for the mempool at once; more are dropped. Default 1000. */
   maxPending?: number
+  /**
+   * Most signature checks (inputs) of gossiped transactions waiting for the mempool at once;
+   * more are ignored. Default 4,000: under a second of both workers of a 2-core machine.
+   */
+  maxPendingSigChecks?: number
+  /** Signature checks peers may cost (see {@link SigCheckBudget} for the defaults). */
+  budget?: SigCheckBudgetInit
   /** How often this node's own unconfirmed transactions are announced again (ms). Default 15 s. */
   rebroadcastMs?: number
 }
@@ -50,14 +64,17 @@ const MAX_REBROADCAST = 100
 export class TxRelay {
   private readonly init: TxRelayInit
   /** Counters for status and tests. */
-  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0 }
+  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0, overBudget: 0 }
   private pending = 0
+  private pendingSigChecks = 0
+  private readonly budget: SigCheckBudget
   /** This node's own transactions, announced again until they leave the mempool. */
   private readonly own = new Map<string, { txid: Uint8Array, bytes: Uint8Array }>()
   private timer: ReturnType<typeof setInterval> | undefined
 
   constructor (init: TxRelayInit) {
     this.init = init
+    this.budget = new SigCheckBudget(init.budget)
   }
 
   private readonly onTx = (entry: MempoolEntry, origin: TxOrigin): void => {
@@ -125,7 +142,13 @@ export class TxRelay {
   }
 
   private async check (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
-    const { mempool, log, penalize } = this.init
+    const { mempool, penalize } = this.init
+    // A transaction's weight is at least its size: one this large is too heavy (`tx-size`,
+    // no fault) without decoding it.
+    if (data.length > mempool.maxTxWeight) {
+      this.stats.ignored++
+      return TopicValidatorResult.Ignore
+    }
     let tx: Transaction
     try {
       tx = decodeTx(data)
@@ -134,6 +157,26 @@ export class TxRelay {
       if (err instanceof DecodeError) penalize(peer, 100, `gossiped tx: ${err.reason}`)
       return TopicValidatorResult.Reject
     }
+    if (txWeight(tx) > mempool.maxTxWeight) {
+      this.stats.ignored++
+      return TopicValidatorResult.Ignore
+    }
+    // One signature check per input (all the mempool takes are key-path spends).
+    const checks = tx.inputs.length
+    if (this.pendingSigChecks + checks > (this.init.maxPendingSigChecks ?? 4000) || !this.budget.take(peer.toString(), checks)) {
+      this.stats.overBudget++
+      return TopicValidatorResult.Ignore
+    }
+    this.pendingSigChecks += checks
+    try {
+      return await this.add(peer, tx)
+    } finally {
+      this.pendingSigChecks -= checks
+    }
+  }
+
+  private async add (peer: PeerId, tx: Transaction): Promise<TopicValidatorResult> {
+    const { mempool, log, penalize } = this.init
     try {
       const result = await mempool.add(tx, { peer: peer.toString() })
       if (result === 'accepted') {

@@ -46,7 +46,7 @@ describe('mempool: following blocks', () => {
     const chain = h.chain
     const slow: MempoolChain = {
       get tip () { return chain.tip },
-      getCoin: async (o) => { const c = await chain.getCoin(o); reads++; await gate; return c },
+      getCoins: async (o) => { const c = await chain.getCoins(o); reads++; await gate; return c },
       getTx: async (id) => await chain.getTx(id),
       getEntryByHeight: async (n) => await chain.getEntryByHeight(n),
       on: (e, l) => chain.on(e, l),

@@ -121,7 +121,7 @@ describe('mempool: policy limits', () => {
     }
   })
 
-  it('tx-size above maxTxWeight (default: Core\'s 400,000), 0', async () => {
+  it('tx-size above maxTxWeight (default 100,000, a quarter of Core\'s), 0', async () => {
     const h = await openHarness({ maxTxWeight: 400 })
     try {
       const tx = pay(h.tc.coinbaseCoin(1), 1000n)

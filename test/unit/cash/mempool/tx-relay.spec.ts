@@ -66,7 +66,7 @@ describe('TxRelay', () => {
       assert.deepEqual(fake.published.map((b) => b.length), [bytes(parent).length, bytes(child).length])
       assert.ok(bytesEqual(fake.published[1] as Uint8Array, bytes(child)))
       assert.ok(h.mempool.has(txid(child)))
-      assert.deepEqual(relay.stats, { received: 6, accepted: 1, rejected: 2, ignored: 3, published: 2, dropped: 0 })
+      assert.deepEqual(relay.stats, { received: 6, accepted: 1, rejected: 2, ignored: 3, published: 2, dropped: 0, overBudget: 0 })
       relay.stop()
       assert.equal(fake.validators.size, 0)
       assert.equal(fake.subscribed.size, 0)

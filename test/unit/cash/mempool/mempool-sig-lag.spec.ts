@@ -1,0 +1,143 @@
+/**
+ * Heavy transactions with only their last signature bad, arriving through the tx relay's
+ * gossip validator from fresh peer ids, do not stall the event loop: one at Bitcoin Core's
+ * standard weight (1,700 key-path inputs, ~0.35 s of verification on one core) is refused for
+ * its size before its signatures are looked at, and one at peerd's standard weight (430 inputs)
+ * is verified on the signature workers. Real chain (LevelDB), real UTXOs, real worker pool.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { signSchnorr } from 'tiny-secp256k1'
+import { SigPool } from '../../../../src/cash/chain/index.ts'
+import { VerifyError } from '../../../../src/cash/consensus/verify-error.ts'
+import { precomputeSighash, SIGHASH_DEFAULT, taprootSighash } from '../../../../src/cash/primitives/sighash.ts'
+import { encodeTx, txid, txWeight } from '../../../../src/cash/primitives/tx.ts'
+import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
+import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
+import { sighashView } from '../../../utils/cash.ts'
+import type { Spendable } from '../../../utils/cash.ts'
+import { alice, log, mine, openHarness, pay } from './mempool-helpers.ts'
+
+type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
+
+/** Inputs of a transaction at Bitcoin Core's standard weight (391,222 WU). */
+const CORE_SIZE_INPUTS = 1_700
+/** Inputs of one at peerd's (99,122 WU of 100,000). */
+const PEERD_SIZE_INPUTS = 430
+
+/**
+ * Spends `from` to one output for alice, signed with libsecp256k1 (the test's own signing is
+ * 10× faster than the noble signer of test/utils), every signature valid but the last.
+ */
+function lastSigBad (from: readonly Spendable[], flip = 0): Transaction {
+  const total = from.reduce((s, c) => s + c.coin.amount, 0n)
+  const tx: Transaction = {
+    version: 2,
+    inputs: from.map((s) => ({ prevout: s.prevout, scriptSig: new Uint8Array(0), sequence: 0xffffffff, witness: [] })),
+    outputs: [{ amount: total - 1_000_000n, script: alice.script }],
+    lockTime: 0
+  }
+  const view = sighashView(tx)
+  const coins = from.map((s) => s.coin)
+  const pre = precomputeSighash(view, coins)
+  tx.inputs.forEach((input, i) => {
+    const sig = signSchnorr(taprootSighash(view, i, coins, SIGHASH_DEFAULT, pre), (from[i] as Spendable).key.secretKey, new Uint8Array(32))
+    input.witness = [i === tx.inputs.length - 1 ? sig.map((b, at) => at === 32 + (flip % 32) ? b ^ 1 : b) : sig]
+  })
+  return tx
+}
+
+function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator> } {
+  const validators = new Map<string, Validator>()
+  const pubsub = {
+    topicValidators: validators,
+    subscribe: () => {},
+    unsubscribe: () => {},
+    publish: async () => ({ recipients: [] })
+  }
+  return { pubsub: pubsub as unknown as GossipSub, validators }
+}
+
+/**
+ * Event-loop lag: the longest stretch between ticks of a 5 ms timer, as wall time and as CPU
+ * time of this thread. The CPU time is what this process's own work held the loop for; wall
+ * time also counts the time the OS gave other processes, unbounded on a shared machine.
+ */
+function lagProbe (): { stop: () => { wallMs: number, cpuMs: number } } {
+  const cpu = (): number => { const u = process.threadCpuUsage(); return (u.user + u.system) / 1000 }
+  let lastWall = performance.now()
+  let lastCpu = cpu()
+  let wallMs = 0
+  let cpuMs = 0
+  const tick = (): void => {
+    const w = performance.now()
+    const c = cpu()
+    wallMs = Math.max(wallMs, w - lastWall)
+    cpuMs = Math.max(cpuMs, c - lastCpu)
+    lastWall = w
+    lastCpu = c
+  }
+  const timer = setInterval(tick, 5)
+  return { stop: () => { tick(); clearInterval(timer); return { wallMs, cpuMs } } }
+}
+
+let peers = 0
+const freshPeer = (): PeerId => { const id = `attacker-${++peers}`; return { toString: () => id } as unknown as PeerId }
+
+describe('signature checks of relayed transactions', () => {
+  it('keep the event loop responsive while heavy transactions with a bad last signature arrive', async (t) => {
+    const sigPool = new SigPool({ size: 2 })
+    sigPool.start()
+    const h = await openHarness({ sigPool })
+    const fake = fakePubsub()
+    const penalties: string[] = []
+    const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: (_p, points, reason) => { penalties.push(`${points} ${reason}`) } })
+    relay.start()
+    let probe: ReturnType<typeof lagProbe> | undefined
+    try {
+      // Real UTXOs: two coinbases fanned out to 2,130 confirmed outputs.
+      const fanA = pay(h.tc.coinbaseCoin(1), 100_000n, CORE_SIZE_INPUTS)
+      const fanB = pay(h.tc.coinbaseCoin(2), 100_000n, PEERD_SIZE_INPUTS)
+      await mine(h, [fanA, fanB])
+      const outputs = (tx: Transaction): Spendable[] => {
+        const id = txid(tx)
+        return tx.outputs.map((out, index) => ({ prevout: { txid: id, index }, coin: { amount: out.amount, script: out.script, height: h.chain.tip.height, coinbase: false }, key: alice }))
+      }
+      const coreSize = lastSigBad(outputs(fanA))
+      const peerdSize = [0, 1, 2, 3].map((round) => lastSigBad(outputs(fanB), round))
+      assert.ok(txWeight(coreSize) > 390_000 && txWeight(coreSize) <= 400_000, `${txWeight(coreSize)}`)
+      assert.ok(txWeight(peerdSize[0] as Transaction) <= 100_000)
+      const validate = fake.validators.get(txsTopic('regtest')) as Validator
+
+      const messages = [...Array(3).fill(coreSize), ...peerdSize].map((tx: Transaction) => encodeTx(tx, { witness: true }))
+
+      // Several arrive at once, each from a peer id not seen before, as gossip delivers them.
+      const started = performance.now()
+      probe = lagProbe()
+      const results = await Promise.all(messages.map(async (data) => await validate(freshPeer(), { data })))
+      const lag = probe.stop()
+      t.diagnostic(`longest event-loop stall ${lag.cpuMs.toFixed(1)} ms of this thread's CPU, ${lag.wallMs.toFixed(1)} ms of wall time; ${(performance.now() - started).toFixed(0)} ms of validation`)
+      assert.ok(lag.cpuMs < 100, `event loop held for ${lag.cpuMs.toFixed(0)} ms (${lag.wallMs.toFixed(0)} ms of wall time)`)
+      // Core's size is too heavy to relay (no fault of the sender), the bad signatures are invalid.
+      assert.deepEqual(results, [
+        TopicValidatorResult.Ignore, TopicValidatorResult.Ignore, TopicValidatorResult.Ignore,
+        TopicValidatorResult.Reject, TopicValidatorResult.Reject, TopicValidatorResult.Reject, TopicValidatorResult.Reject
+      ])
+      assert.deepEqual(penalties, Array(4).fill('100 invalid tx: bad-txns-signature'))
+      await assert.rejects(h.mempool.add(coreSize), (err) => err instanceof VerifyError && err.reason === 'tx-size')
+      // The same transaction again costs no verification: its wtxid is remembered.
+      const again = performance.now()
+      await assert.rejects(h.mempool.add(peerdSize[0] as Transaction), (err) => err instanceof VerifyError && err.reason === 'bad-txns-signature' && err.score === 100)
+      assert.ok(performance.now() - again < 50)
+      assert.equal(h.mempool.size, 0)
+    } finally {
+      probe?.stop()
+      relay.stop()
+      await h.cleanup()
+      await sigPool.close()
+    }
+  })
+})
