@@ -9,7 +9,6 @@ import type { DashboardFeed } from './feed.ts'
 import { recentBlocks } from './recent-blocks.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
-import { assertSameOrigin } from './sessions.ts'
 import type { DashboardAuth } from './sessions.ts'
 
 /** What the dashboard routes act on. */
@@ -44,6 +43,8 @@ export function dashboardRoutes (deps: DashboardRouteDeps): Route[] {
       auth: false,
       handler: ({ req }) => {
         const s = auth.sessionOf(req)
+        // it reads the session cookie: the same checks as any session request
+        if (s != null) auth.assertDashboardRequest(req)
         return { authenticated: s != null, expiresAt: s?.expiresAt ?? null }
       }
     },
@@ -52,7 +53,7 @@ export function dashboardRoutes (deps: DashboardRouteDeps): Route[] {
       path: '/api/v1/session',
       auth: false,
       handler: ({ req, res, body }) => {
-        assertSameOrigin(req, false)
+        auth.assertSameOrigin(req)
         const token = (body as { token?: unknown } | undefined)?.token
         if (typeof token !== 'string' || token === '') throw new InvalidArgumentError('request body must be a JSON object with a string "token" (from `peerd dashboard`)')
         const s = auth.redeem(token.trim())

@@ -46,7 +46,7 @@ function json (schema: unknown, description: string): unknown {
 const errors = {
   400: json({ $ref: '#/components/schemas/Error' }, 'Invalid argument or malformed JSON'),
   401: json({ $ref: '#/components/schemas/Error' }, 'Missing or wrong cookie'),
-  403: json({ $ref: '#/components/schemas/Error' }, 'A session request from another origin, or a POST without the x-peerd-dashboard header'),
+  403: json({ $ref: '#/components/schemas/Error' }, 'A Host that is not one of the API\'s names (HostNotAllowedError), or a session request from another origin or without the x-peerd-dashboard header (ForbiddenError)'),
   503: json({ $ref: '#/components/schemas/Error' }, 'The node is not running')
 }
 
@@ -111,7 +111,7 @@ export function openApiDocument (): unknown {
     components: {
       securitySchemes: {
         cookie: { type: 'http', scheme: 'bearer', description: 'Content of DATA_DIR/cookie' },
-        session: { type: 'apiKey', in: 'cookie', name: 'peerd_session_PORT', description: "The dashboard's session cookie (PORT is the API's port); a POST must also carry `x-peerd-dashboard: 1` and come from the API's own origin" }
+        session: { type: 'apiKey', in: 'cookie', name: 'peerd_session_PORT', description: "The dashboard's session cookie (PORT is the API's port); a request must also carry `x-peerd-dashboard: 1` and come from the API's own origin" }
       },
       schemas: { Error: error, Peer: peer, Root: root }
     },
@@ -156,7 +156,7 @@ export function openApiDocument (): unknown {
         post: {
           summary: 'Import a file or folder (absolute path readable by the daemon), pin and announce it',
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } } } },
-          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors }
+          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors, 408: json({ $ref: '#/components/schemas/Error' }, 'The upload sent nothing for 60 s (RequestTimeoutError)') }
         }
       },
       '/api/v1/add': {
@@ -164,7 +164,7 @@ export function openApiDocument (): unknown {
           summary: 'Import the request body as one file',
           parameters: [{ name: 'name', in: 'query', schema: { type: 'string' } }],
           requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors }
+          responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors, 408: json({ $ref: '#/components/schemas/Error' }, 'The upload sent nothing for 60 s (RequestTimeoutError)') }
         }
       },
       '/api/v1/get': {

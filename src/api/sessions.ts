@@ -11,7 +11,9 @@
  * gateway serves arbitrary content there) counts as same-site. So the cookie name carries the
  * API's port (two daemons don't log each other out), and {@link DashboardAuth.check} refuses a
  * session-authenticated request that a browser marks as coming from another origin
- * (`Sec-Fetch-Site`), and a state-changing one without the dashboard's own header and origin.
+ * (`Sec-Fetch-Site`), that has an `Origin` other than the API's own, or that lacks the
+ * dashboard's own header: GETs too, since some of them start work (a download for `cat`) and a
+ * browser without Fetch Metadata would otherwise let a same-site page send them.
  *
  * @example
  * ```ts
@@ -30,7 +32,7 @@ import { ForbiddenError } from '../errors.ts'
 export const TOKEN_TTL_MS = 10 * 60_000
 /** How long a session lasts. */
 export const SESSION_TTL_MS = 12 * 60 * 60_000
-/** The header every state-changing dashboard request carries (a cross-origin page can't send it without CORS, which the API never grants). */
+/** The header every dashboard request carries (a cross-origin page can't send it without CORS, which the API never grants). */
 export const CSRF_HEADER = 'x-peerd-dashboard'
 
 const MAX_TOKENS = 32
@@ -42,6 +44,8 @@ export interface DashboardAuthInit {
   cookie: () => string
   /** The API's base URL (its port names the session cookie). */
   apiUrl: () => string
+  /** Whether a browser's `Origin` is one of the API's own URLs. Default: equal to `apiUrl()`. */
+  isOwnOrigin?: (origin: string) => boolean
 }
 
 /** How a request was authenticated. */
@@ -139,31 +143,45 @@ export class DashboardAuth {
     return m != null && equal(m[1] as string, this.init.cookie())
   }
 
+  /** Whether `origin` is the API's own. */
+  private isOwnOrigin (origin: string): boolean {
+    return this.init.isOwnOrigin?.(origin) ?? origin === this.init.apiUrl()
+  }
+
   /**
-   * How `req` is authenticated, or undefined. A session-authenticated request from another
-   * origin, or a state-changing one without the dashboard's header and origin, is a
-   * {@link ForbiddenError}.
+   * How `req` is authenticated, or undefined. A session-authenticated request that fails
+   * {@link DashboardAuth.assertDashboardRequest} is a {@link ForbiddenError}.
    */
-  check (req: IncomingMessage): AuthKind | undefined {
+  check (req: IncomingMessage, options: { navigable?: boolean } = {}): AuthKind | undefined {
     if (this.isBearer(req)) return 'bearer'
     if (this.sessionOf(req) == null) return undefined
-    assertSameOrigin(req, req.method !== 'GET' && req.method !== 'HEAD')
+    this.assertDashboardRequest(req, options)
     return 'session'
   }
-}
 
-/**
- * Refuses a browser request that comes from another origin. With `changes` (a POST), also
- * requires the {@link CSRF_HEADER} header and, when the browser sends one, an `Origin` equal to
- * the API's own.
- */
-export function assertSameOrigin (req: IncomingMessage, changes: boolean): void {
-  const site = req.headers['sec-fetch-site']
-  if (site != null && site !== 'same-origin' && site !== 'none') {
-    throw new ForbiddenError(`refused a dashboard request from another site (Sec-Fetch-Site: ${String(site)})`)
+  /**
+   * Refuses a browser request that comes from another origin: `Sec-Fetch-Site` other than
+   * same-origin (or none), an `Origin` other than the API's own.
+   */
+  assertSameOrigin (req: IncomingMessage): void {
+    const site = req.headers['sec-fetch-site']
+    if (site != null && site !== 'same-origin' && site !== 'none') {
+      throw new ForbiddenError(`refused a dashboard request from another site (Sec-Fetch-Site: ${String(site)})`)
+    }
+    const origin = req.headers.origin
+    if (origin != null && !this.isOwnOrigin(origin)) throw new ForbiddenError(`refused a dashboard request from origin ${origin}: only the API's own address may use a session`)
   }
-  if (!changes) return
-  if (req.headers[CSRF_HEADER] !== '1') throw new ForbiddenError(`a dashboard request that changes something must carry the header ${CSRF_HEADER}: 1`)
-  const origin = req.headers.origin
-  if (origin != null && origin !== `http://${req.headers.host ?? ''}`) throw new ForbiddenError(`refused a dashboard request from origin ${origin}`)
+
+  /**
+   * {@link DashboardAuth.assertSameOrigin}, and the {@link CSRF_HEADER} header on every request.
+   * With `navigable` (a download link), a same-origin navigation may do without the header: the
+   * browser says so in Fetch Metadata, which no page can forge, and the page that navigates
+   * never reads the response.
+   */
+  assertDashboardRequest (req: IncomingMessage, options: { navigable?: boolean } = {}): void {
+    this.assertSameOrigin(req)
+    if (req.headers[CSRF_HEADER] === '1') return
+    if (options.navigable === true && req.method === 'GET' && req.headers['sec-fetch-site'] === 'same-origin' && req.headers['sec-fetch-mode'] === 'navigate') return
+    throw new ForbiddenError(`a dashboard request must carry the header ${CSRF_HEADER}: 1 (the dashboard sends it; a page elsewhere can't)`)
+  }
 }

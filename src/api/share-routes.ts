@@ -44,9 +44,9 @@ export function shareRoutes (node: PeerdNode): Route[] {
       method: 'POST',
       path: '/api/v1/add',
       body: 'raw',
-      handler: async ({ req, url }) => {
+      handler: async ({ stream, url }) => {
         const name = url.searchParams.get('name') ?? 'upload'
-        return await node.share.add(name, req)
+        return await node.share.add(name, stream)
       }
     },
     {
@@ -84,6 +84,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
     {
       method: 'GET',
       path: '/api/v1/cat',
+      navigable: true,
       handler: async ({ url, res }) => {
         const cid = url.searchParams.get('cid')
         if (cid == null || cid === '') throw new InvalidArgumentError('query parameter cid is required')

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { checkAllowedHost } from '../api/hosts.ts'
 import { ConfigError, InvalidArgumentError } from '../errors.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
@@ -50,6 +51,12 @@ export interface DaemonConfig extends NodeConfig {
   api: string
   /** Permit a non-loopback API address. */
   apiAllowRemote: boolean
+  /**
+   * More host names the API answers to, `HOST` (with the API's port) or `HOST:PORT`: a reverse
+   * proxy's or an SSH tunnel's. Its own address, `localhost` and the loopback literals always work;
+   * any other `Host` is refused (DNS rebinding). Default none.
+   */
+  apiAllowedHosts: string[]
   /** `HOST:PORT` of the read-only HTTP gateway (`/ipfs/<CID>`); no gateway when unset. */
   gateway?: string
   /** Permit a non-loopback gateway address. */
@@ -75,6 +82,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   mempoolMaxBytes: 'number',
   api: 'string',
   apiAllowRemote: 'boolean',
+  apiAllowedHosts: 'strings',
   gateway: 'string',
   gatewayAllowRemote: 'boolean'
 }
@@ -175,10 +183,13 @@ export function resolveDaemonConfig (input: Partial<DaemonConfig> & { dataDir: s
   const api = input.api ?? networkParams(node.network).defaultApi
   parseHostPort(api)
   if (input.gateway != null) parseHostPort(input.gateway)
+  const apiAllowedHosts = input.apiAllowedHosts ?? []
+  for (const h of apiAllowedHosts) checkAllowedHost(h)
   return {
     ...node,
     api,
     apiAllowRemote: input.apiAllowRemote ?? false,
+    apiAllowedHosts,
     ...(input.gateway != null ? { gateway: input.gateway } : {}),
     gatewayAllowRemote: input.gatewayAllowRemote ?? false
   }

@@ -80,7 +80,7 @@ export async function startDaemon (config: DaemonConfig, log: Logger): Promise<D
     await stopping
   }
 
-  const api = new ApiServer({ node, cookie, host, port, log: log.child('api'), requestStop: () => { void stop() }, gatewayUrl: () => gatewayUrl })
+  const api = new ApiServer({ node, cookie, host, port, log: log.child('api'), requestStop: () => { void stop() }, gatewayUrl: () => gatewayUrl, allowedHosts: config.apiAllowedHosts })
   let apiUrl: string
   try {
     apiUrl = await api.start()

@@ -4,6 +4,17 @@
  * single byte ranges and ETag revalidation; a folder serves its `index.html` or a listing.
  * Missing blocks are fetched from the network while the response streams.
  *
+ * Every CID shares the gateway's one origin, so content is served inert: file responses carry
+ * `Content-Security-Policy: sandbox` (an HTML or SVG file can't run script, and its origin is
+ * opaque: it can't read other content, nor send the dashboard's SameSite cookie) and
+ * `X-Content-Type-Options: nosniff`. Subdomain isolation (one origin per CID, as Kubo's
+ * subdomain gateway does) would let sites run; it needs wildcard DNS, so it is not done here.
+ *
+ * The gateway answers any `Host` (no DNS rebinding check, unlike the API): it holds no
+ * credentials and reads no cookies, shares no origin with the API (it has its own port), and
+ * answers every client the same; a rebound page can only read content by a CID it already
+ * knows, which this node serves to any peer that asks anyway.
+ *
  * @example
  * ```ts
  * const gateway = new Gateway({ share: node.share, host: '127.0.0.1', port: 8080, log })
@@ -40,6 +51,8 @@ export const MAX_TIMEOUT_SECONDS = 300
 const MAX_LISTING = 10_000
 /** Content under a CID never changes. */
 const IMMUTABLE = 'public, max-age=29030400, immutable'
+/** Content is shown inert: no script, no forms, no plugins, an opaque origin. */
+const SANDBOX = 'sandbox'
 /** Bytes read to guess the type of a file whose name says nothing. */
 const SNIFF_BYTES = 512
 
@@ -290,7 +303,7 @@ export class Gateway {
   }
 
   private immutableHeaders (t: Target, etag: string): OutgoingHttpHeaders {
-    return { etag, 'cache-control': IMMUTABLE, 'x-ipfs-path': t.requestPath, 'x-content-type-options': 'nosniff' }
+    return { etag, 'cache-control': IMMUTABLE, 'x-ipfs-path': t.requestPath, 'x-content-type-options': 'nosniff', 'content-security-policy': SANDBOX }
   }
 
   /** Serves a file (`filePath` inside the root) whole or one range of it. */
@@ -383,7 +396,7 @@ export class Gateway {
       'cache-control': 'public, max-age=604800',
       'content-type': 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(html),
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'"
+      'content-security-policy': "sandbox; default-src 'none'; style-src 'unsafe-inline'"
     })
     res.end(t.head ? undefined : html)
   }

@@ -1,7 +1,47 @@
-/** Starting and stopping the daemon's HTTP servers (the API and the gateway) the same way. */
-import type { Server } from 'node:http'
+/** Starting and stopping the daemon's HTTP servers (the API and the gateway) the same way, and reading request bodies with timeouts. */
+import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { ListenError } from '../errors.ts'
+import { ListenError, PeerdError } from '../errors.ts'
+
+/** A request body stopped arriving (or took longer than its limit); answered with 408. */
+export class RequestTimeoutError extends PeerdError {
+  constructor (message: string) { super(message, 'RequestTimeoutError', 408) }
+}
+
+/** Limits of {@link readBody}. */
+export interface BodyLimits {
+  /** Most milliseconds the client may send nothing while the reader waits for it. */
+  idleMs: number
+  /** Most milliseconds for the whole body, if any. */
+  totalMs?: number
+}
+
+/**
+ * The chunks of a request body, failing with {@link RequestTimeoutError} when the client sends
+ * nothing for `idleMs` while the reader waits (time the reader spends between chunks doesn't
+ * count, so a slow disk is not the client's fault), or when the body takes over `totalMs`. A
+ * large upload that keeps sending takes as long as it needs; a stalled one is cut. The request
+ * is left open when the reader stops, so that an error response can still be sent.
+ */
+export async function * readBody (req: IncomingMessage, limits: BodyLimits): AsyncGenerator<Buffer, void, undefined> {
+  const it = req.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]()
+  const deadline = limits.totalMs != null ? Date.now() + limits.totalMs : Infinity
+  for (;;) {
+    const next = it.next() as Promise<IteratorResult<Buffer>>
+    next.catch(() => {}) // when the timer wins, a later failure of this read has no one to tell
+    let timer: NodeJS.Timeout | undefined
+    const wait = Math.max(0, Math.min(limits.idleMs, deadline - Date.now()))
+    const timedOut = new Promise<'timeout'>(resolve => { timer = setTimeout(resolve, wait, 'timeout') })
+    const r = await Promise.race([next, timedOut]).finally(() => { clearTimeout(timer) })
+    if (r === 'timeout') {
+      throw new RequestTimeoutError(Date.now() >= deadline
+        ? `the request body took longer than ${limits.totalMs as number} ms`
+        : `the request body stalled: nothing arrived for ${limits.idleMs} ms`)
+    }
+    if (r.done === true) return
+    yield r.value
+  }
+}
 
 /**
  * Listens on `host:port` and resolves to the base URL (`http://HOST:PORT`, IPv6 in brackets).

@@ -1,9 +1,10 @@
 /**
  * The daemon's HTTP API over real HTTP: cookie authentication, error bodies and status codes,
- * and the public OpenAPI description.
+ * the host names it answers to, and the public OpenAPI description.
  */
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startDaemonProcess, tempDir } from '../utils/index.ts'
@@ -22,6 +23,7 @@ describe('peerd HTTP API', () => {
   before(async () => {
     const dir = await tempDir('peerd-e2e-api-')
     removeDir = dir.cleanup
+    await writeFile(join(dir.path, 'config.json'), JSON.stringify({ apiAllowedHosts: ['peerd.test', 'proxy.test:8443'] }))
     d = await startDaemonProcess(dir.path)
     url = (await readFile(join(dir.path, 'api'), 'utf8')).trim()
     cookie = (await readFile(join(dir.path, 'cookie'), 'utf8')).trim()
@@ -117,5 +119,34 @@ describe('peerd HTTP API', () => {
     assert.equal(r.status, 405)
     assert.equal(errorName(r.body), 'MethodNotAllowedError')
     assert.equal(r.headers.get('allow'), 'GET')
+  })
+
+  /** GET `path` with the bearer cookie and the given `Host` (which fetch won't set). */
+  async function withHost (host: string, path = '/api/v1/id'): Promise<{ status: number, body: unknown }> {
+    const u = new URL(url)
+    return await new Promise((resolve, reject) => {
+      const req = httpRequest({ host: u.hostname, port: u.port, path, headers: { host, authorization: `Bearer ${cookie}` }, setHost: false }, (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => { text += c })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }) })
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  it('answers only to its own host names and the configured ones (DNS rebinding)', TEST, async () => {
+    const port = new URL(url).port
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `peerd.test:${port}`, 'proxy.test:8443']) {
+      assert.equal((await withHost(host)).status, 200, host)
+    }
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${Number(port) + 1}`, `peerd.test:${Number(port) + 1}`, 'proxy.test']) {
+      const r = await withHost(host)
+      assert.equal(r.status, 403, host)
+      assert.equal(errorName(r.body), 'HostNotAllowedError')
+      assert.match((r.body as { error: ErrorBody }).error.message, /apiAllowedHosts/)
+    }
+    assert.equal((await withHost(`evil.example:${port}`, '/api/v1/openapi.json')).status, 403, 'routes without auth too')
   })
 })

@@ -1,16 +1,32 @@
 /**
  * The dashboard's side of the daemon's HTTP API, without a browser: `peerd dashboard`, the
- * one-time login link and its session cookie, the session's cross-origin and CSRF checks, the
- * bearer cookie still working as before, and the event stream.
+ * one-time login link and its session cookie, the session's cross-origin and CSRF checks (GETs
+ * too), DNS rebinding refused, the bearer cookie still working as before, and the event stream.
  */
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cliJson, runCli, startDaemonProcess, tempDir } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 
 const TEST = { timeout: 30_000 }
+
+/** A request with headers `fetch` won't send (`Host`); resolves to the status and error name. */
+async function raw (url: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number, name?: string }> {
+  const u = new URL(url)
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, method, path, headers, setHost: false }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { text += d })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, name: (JSON.parse(text) as { error?: { name: string } }).error?.name }) })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
 
 describe('dashboard API', () => {
   let d: DaemonProcess | undefined
@@ -69,9 +85,9 @@ describe('dashboard API', () => {
     assert.equal(again.status, 303)
     assert.equal(again.headers.get('location'), '/#login=rejected')
     assert.equal(again.headers.get('set-cookie'), null)
-    const s = await (await fetch(`${url}/api/v1/session`, { headers: { cookie } })).json() as { authenticated: boolean }
+    const s = await (await fetch(`${url}/api/v1/session`, { headers: { cookie, 'x-peerd-dashboard': '1' } })).json() as { authenticated: boolean }
     assert.equal(s.authenticated, true)
-    assert.equal((await fetch(`${url}/api/v1/status`, { headers: { cookie } })).status, 200)
+    assert.equal((await fetch(`${url}/api/v1/status`, { headers: { cookie, 'x-peerd-dashboard': '1' } })).status, 200)
   })
 
   it('checks where session requests come from; the bearer cookie needs nothing more', TEST, async () => {
@@ -83,8 +99,50 @@ describe('dashboard API', () => {
     assert.deepEqual(await post({ cookie }), { status: 403, name: 'ForbiddenError' })
     assert.deepEqual(await post({ cookie, 'x-peerd-dashboard': '1', origin: 'http://127.0.0.1:1' }), { status: 403, name: 'ForbiddenError' })
     assert.deepEqual(await post({ cookie, 'x-peerd-dashboard': '1', origin: url }), { status: 200, name: undefined })
-    assert.equal((await fetch(`${url}/api/v1/id`, { headers: { cookie, 'sec-fetch-site': 'same-site' } })).status, 403)
+    assert.equal((await fetch(`${url}/api/v1/id`, { headers: { cookie, 'x-peerd-dashboard': '1', 'sec-fetch-site': 'same-site' } })).status, 403)
     assert.deepEqual(await post({ authorization: `Bearer ${bearer}` }), { status: 200, name: undefined })
+  })
+
+  it('refuses a session GET without the dashboard header; the dashboard\'s own requests work', TEST, async () => {
+    const cookie = await login()
+    const get = async (path: string, headers: Record<string, string>): Promise<number> => {
+      const r = await fetch(`${url}${path}`, { headers: { cookie, ...headers } })
+      await r.body?.cancel()
+      return r.status
+    }
+    for (const path of ['/api/v1/status', '/api/v1/session', '/api/v1/events', '/api/v1/ls']) {
+      assert.equal(await get(path, {}), 403, path)
+      assert.equal(await get(path, { 'sec-fetch-site': 'same-origin' }), 403, path)
+    }
+    // as the dashboard sends them (Chromium adds Sec-Fetch-Site and, on a POST, Origin)
+    const dash = { 'x-peerd-dashboard': '1', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' }
+    for (const path of ['/api/v1/status', '/api/v1/session', '/api/v1/events', '/api/v1/ls']) assert.equal(await get(path, dash), 200, path)
+    assert.equal((await fetch(`${url}/api/v1/peers/disconnect`, { method: 'POST', headers: { cookie, ...dash, origin: url }, body: '{"peerId":"x"}' })).status, 200)
+    // the download link: a same-origin navigation needs no header (400: the cid is missing, past the auth)
+    // (node:http: fetch sends its own Sec-Fetch-Mode)
+    const nav = { cookie, host: new URL(url).host, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate' }
+    assert.deepEqual(await raw(url, 'GET', '/api/v1/cat', nav), { status: 400, name: 'InvalidArgumentError' })
+    assert.deepEqual(await raw(url, 'GET', '/api/v1/status', nav), { status: 403, name: 'ForbiddenError' })
+  })
+
+  it('refuses DNS rebinding: a foreign Host, and a foreign Origin with the API\'s own Host', TEST, async () => {
+    const cookie = await login()
+    const port = new URL(url).port
+    const dash = { cookie, 'x-peerd-dashboard': '1', 'content-type': 'application/json' }
+    const disconnect = async (headers: Record<string, string>): Promise<{ status: number, name?: string }> =>
+      await raw(url, 'POST', '/api/v1/peers/disconnect', { ...dash, ...headers }, '{"peerId":"x"}')
+    // a rebound page: its requests name its own host, and its origin is that host too
+    const rebound = { host: `evil.example:${port}`, origin: `http://evil.example:${port}` }
+    assert.deepEqual(await disconnect(rebound), { status: 403, name: 'HostNotAllowedError' })
+    assert.deepEqual(await raw(url, 'GET', '/api/v1/status', { ...dash, host: rebound.host }), { status: 403, name: 'HostNotAllowedError' })
+    assert.deepEqual(await raw(url, 'GET', '/api/v1/status', { authorization: `Bearer ${bearer}`, host: 'evil.example' }), { status: 403, name: 'HostNotAllowedError' })
+    assert.equal((await raw(url, 'GET', '/', { host: rebound.host })).status, 403, 'the dashboard\'s pages too')
+    // a foreign origin with the API's own Host
+    assert.deepEqual(await disconnect({ host: `127.0.0.1:${port}`, origin: 'http://evil.example' }), { status: 403, name: 'ForbiddenError' })
+    assert.deepEqual(await disconnect({ host: `127.0.0.1:${port}`, origin: `http://evil.example:${port}` }), { status: 403, name: 'ForbiddenError' })
+    // the API's own names work
+    assert.deepEqual(await disconnect({ host: `127.0.0.1:${port}`, origin: url }), { status: 200, name: undefined })
+    assert.deepEqual(await disconnect({ host: `localhost:${port}`, origin: `http://localhost:${port}` }), { status: 200, name: undefined })
   })
 
   it('logs in with a token in the body too, and logs out', TEST, async () => {

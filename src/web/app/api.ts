@@ -1,10 +1,10 @@
 /**
  * Talking to the daemon from the page. Requests go to the same origin with the session cookie;
- * every POST carries the dashboard header the API requires of session requests (a page on
+ * every request carries the dashboard header the API requires of session requests (a page on
  * another origin can't send it).
  */
 
-/** The header the API requires on a session-authenticated POST. */
+/** The header the API requires on every session-authenticated request. */
 export const DASHBOARD_HEADER = 'x-peerd-dashboard'
 
 /** An error the API answered with. */
@@ -37,7 +37,14 @@ async function parse<T> (res: Response): Promise<T> {
 
 /** GET a JSON route. */
 export async function get<T> (path: string): Promise<T> {
-  return await parse<T>(await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } }))
+  return await parse<T>(await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json', [DASHBOARD_HEADER]: '1' } }))
+}
+
+/** GET a stream (the event stream): the response once its status is OK. */
+export async function getStream (path: string, signal: AbortSignal): Promise<Response> {
+  const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'text/event-stream', [DASHBOARD_HEADER]: '1' }, signal })
+  if (!res.ok || res.body == null) return await parse<never>(res)
+  return res
 }
 
 /** POST `body` as JSON to a route. */

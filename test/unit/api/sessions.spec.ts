@@ -27,10 +27,10 @@ describe('dashboard auth', () => {
     assert.equal(a.redeem('made-up'), undefined)
     assert.equal(a.cookieName(), 'peerd_session_4567')
     assert.match(a.sessionCookie(s.session), /^peerd_session_4567=[\w-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/)
-    assert.equal(a.check(req(cookieOf(a, s.session))), 'session')
+    assert.equal(a.check(req({ ...cookieOf(a, s.session), [CSRF_HEADER]: '1' })), 'session')
     assert.equal(a.check(req({ cookie: `${a.cookieName()}=nope` })), undefined)
     a.end(s.session)
-    assert.equal(a.check(req(cookieOf(a, s.session))), undefined)
+    assert.equal(a.check(req({ ...cookieOf(a, s.session), [CSRF_HEADER]: '1' })), undefined)
   })
 
   it('lets tokens and sessions expire', () => {
@@ -43,9 +43,9 @@ describe('dashboard auth', () => {
       assert.ok(s != null)
       mock.timers.tick(TOKEN_TTL_MS + 1)
       assert.equal(a.redeem(late), undefined, 'token expired')
-      assert.equal(a.check(req(cookieOf(a, s.session))), 'session')
+      assert.equal(a.check(req({ ...cookieOf(a, s.session), [CSRF_HEADER]: '1' })), 'session')
       mock.timers.tick(SESSION_TTL_MS)
-      assert.equal(a.check(req(cookieOf(a, s.session))), undefined, 'session expired')
+      assert.equal(a.check(req({ ...cookieOf(a, s.session), [CSRF_HEADER]: '1' })), undefined, 'session expired')
     } finally {
       mock.timers.reset()
     }
@@ -58,19 +58,36 @@ describe('dashboard auth', () => {
     assert.equal(a.check(req({ authorization: 'Bearer secret-cookiE' })), undefined)
   })
 
-  it('refuses session requests from other origins, and changes without the dashboard header', () => {
+  it('refuses session requests from other origins, and any without the dashboard header', () => {
     const a = auth()
     const s = a.redeem(a.issueToken().token)
     assert.ok(s != null)
-    const c = cookieOf(a, s.session)
-    const host = { host: '127.0.0.1:4567' }
+    const c = { ...cookieOf(a, s.session), [CSRF_HEADER]: '1' }
     assert.throws(() => a.check(req({ ...c, 'sec-fetch-site': 'cross-site' })), { name: 'ForbiddenError' })
     // another port of the same host (the gateway) is "same-site", not same-origin
     assert.throws(() => a.check(req({ ...c, 'sec-fetch-site': 'same-site' })), { name: 'ForbiddenError' })
     assert.equal(a.check(req({ ...c, 'sec-fetch-site': 'same-origin' })), 'session')
-    assert.throws(() => a.check(req({ ...c, ...host }, 'POST')), /x-peerd-dashboard/)
-    assert.throws(() => a.check(req({ ...c, ...host, [CSRF_HEADER]: '1', origin: 'http://127.0.0.1:8080' }, 'POST')), /origin/)
-    assert.equal(a.check(req({ ...c, ...host, [CSRF_HEADER]: '1', origin: 'http://127.0.0.1:4567' }, 'POST')), 'session')
+    assert.throws(() => a.check(req({ ...c, origin: 'http://127.0.0.1:8080' }, 'POST')), /origin/)
+    assert.equal(a.check(req({ ...c, origin: 'http://127.0.0.1:4567' }, 'POST')), 'session')
+    // the origin is compared with the API's own URL, not with the request's Host (DNS rebinding)
+    assert.throws(() => a.check(req({ ...c, host: 'evil.example:4567', origin: 'http://evil.example:4567' }, 'POST')), /origin/)
+    // GETs need the header too; POSTs as before
+    const bare = cookieOf(a, s.session)
+    assert.throws(() => a.check(req(bare)), /x-peerd-dashboard/)
+    assert.throws(() => a.check(req({ ...bare, 'sec-fetch-site': 'same-origin' })), /x-peerd-dashboard/)
+    assert.throws(() => a.check(req(bare, 'POST')), /x-peerd-dashboard/)
+  })
+
+  it('lets a same-origin navigation open a download route without the header, and nothing else', () => {
+    const a = auth()
+    const s = a.redeem(a.issueToken().token)
+    assert.ok(s != null)
+    const nav = { ...cookieOf(a, s.session), 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate' }
+    assert.equal(a.check(req(nav), { navigable: true }), 'session')
+    assert.throws(() => a.check(req(nav)), /x-peerd-dashboard/, 'a route that is not navigable')
+    assert.throws(() => a.check(req({ ...nav, 'sec-fetch-mode': 'no-cors' }), { navigable: true }), /x-peerd-dashboard/)
+    assert.throws(() => a.check(req({ ...nav, 'sec-fetch-site': 'none' }), { navigable: true }), /x-peerd-dashboard/)
+    assert.throws(() => a.check(req(nav, 'POST'), { navigable: true }), /x-peerd-dashboard/)
   })
 
   it('keeps a bounded number of tokens', () => {
