@@ -41,6 +41,21 @@ export class InsufficientFundsError extends PeerdError {
 }
 
 /**
+ * The payment would need more coins (inputs) than fit in a transaction peers relay
+ * (`DEFAULT_MAX_TX_WEIGHT`), though the wallet holds enough: send less, or first send smaller
+ * amounts to yourself to merge coins.
+ */
+export class PaymentTooLargeError extends PeerdError {
+  /** Most inputs a relayed payment can have. */
+  readonly maxInputs: number
+
+  constructor (maxInputs: number, maxWeight: number) {
+    super(`the payment needs more than ${maxInputs} coins, above the ${maxWeight} weight units peers relay; send less, or merge coins first by sending smaller amounts to yourself`, 'PaymentTooLargeError', 400)
+    this.maxInputs = maxInputs
+  }
+}
+
+/**
  * The wallet database cannot be used: another format version, another network, a seed that
  * does not match the stored public key, or records that contradict each other. Never repaired
  * silently.

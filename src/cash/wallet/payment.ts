@@ -15,7 +15,8 @@ import { p2tr, Transaction as BtcTransaction } from '@scure/btc-signer'
 import { bytesEqual } from '../primitives/hash.ts'
 import { compactSizeLength, decodeTx, txVsize } from '../primitives/tx.ts'
 import type { Transaction, TxOutput } from '../primitives/tx.ts'
-import { InsufficientFundsError, WalletDbError } from './errors.ts'
+import { DEFAULT_MAX_TX_WEIGHT } from '../mempool/policy.ts'
+import { InsufficientFundsError, PaymentTooLargeError, WalletDbError } from './errors.ts'
 import { btcNetwork } from './keys.ts'
 import type { WalletCoin } from './layout.ts'
 
@@ -62,14 +63,22 @@ export interface Selection {
  * `amount` plus the fee without a change output, the rest (less than the cost of a change output
  * plus dust) going to the fee. Ties are broken by age (older first), then by outpoint order.
  *
+ * @param maxWeight - heaviest transaction to build: what peers relay
  * @throws InsufficientFundsError with the total of `coins` and what spending all of them would need
+ * @throws PaymentTooLargeError when the coins would pay, but more of them than fit in `maxWeight`
  */
-export function selectCoins (coins: readonly WalletCoin[], amount: bigint, feeRate: number): Selection {
+export function selectCoins (coins: readonly WalletCoin[], amount: bigint, feeRate: number, maxWeight = DEFAULT_MAX_TX_WEIGHT): Selection {
   const sorted = [...coins].sort((a, b) =>
     a.amount !== b.amount ? (b.amount > a.amount ? 1 : -1) : a.height - b.height || a.prevout.index - b.prevout.index)
   const chosen: WalletCoin[] = []
   let total = 0n
   for (const coin of sorted) {
+    if (paymentWeight(chosen.length + 1, 2) > maxWeight) {
+      const all = sorted.reduce((sum, c) => sum + c.amount, 0n)
+      const needed = amount + feeFor(feeRate, paymentVsize(sorted.length, 1))
+      if (all >= needed) throw new PaymentTooLargeError(chosen.length, maxWeight)
+      throw new InsufficientFundsError(all, needed)
+    }
     chosen.push(coin)
     total += coin.amount
     const withChange = feeFor(feeRate, paymentVsize(chosen.length, 2))
