@@ -31,8 +31,11 @@ const params = chainParams('regtest')
 const ADDRESS = encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(7)))
 const VICTIM_HEIGHT = MAX_HEADERS + 1
 
-/** `n` headers from genesis at the regtest limit, one minute apart: n blocks of work, no bodies. */
-function cheapBranch (n: number): BlockHeader[] {
+/**
+ * `n` headers from genesis at the regtest limit, one minute apart: n blocks of work, no bodies.
+ * `tweak` may change a header before it is ground.
+ */
+function cheapBranch (n: number, tweak?: (i: number, header: BlockHeader) => void): BlockHeader[] {
   const out: BlockHeader[] = []
   const genesis = genesisBlock('regtest').header
   let prev = genesis
@@ -45,6 +48,7 @@ function cheapBranch (n: number): BlockHeader[] {
       bits: params.powLimitBits,
       nonce: 0
     }
+    tweak?.(i, header)
     header.nonce = grind(header, params, 0, 1_000_000) as number
     out.push(header)
     prev = header
@@ -118,6 +122,16 @@ describe('cash headers-first against hostile peers', () => {
     assert.ok(counts.headerRequests >= 2, 'asked past the first 2,000 headers')
     assert.equal(victim.cash.chain.tip, tip)
     assert.equal(await victim.cash.chain.getEntry(headerHash(branch[0] as BlockHeader)), undefined)
+  })
+
+  it('a header that fails its context check (time-too-old): no block asked for, its peer banned', TEST, async () => {
+    const genesis = genesisBlock('regtest').header
+    const branch = cheapBranch(10, (i, h) => { if (i === 5) h.time = genesis.time })
+    const liar = await scope.node()
+    const counts = await lieAbout(liar, branch, victim.cash.chain.tip.chainwork)
+    await victim.connect(liar.addresses()[0] as string)
+    await waitFor(() => victim.scores.score(liar.peerId) >= 99, { timeoutMs: 15_000, what: 'the liar penalised 100' })
+    assert.equal(counts.blockRequests, 0, 'no GET_BLOCKS')
   })
 
   it('a junk side block gossiped below the tip is not stored', TEST, async () => {
