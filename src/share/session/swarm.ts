@@ -1,0 +1,139 @@
+/**
+ * The providers of one download session: finds them (connected peers and the DHT, again every
+ * few seconds while the session runs), opens a block stream to each new one and keeps those
+ * that serve the root.
+ */
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { PeerdHost } from '../../net/host.ts'
+import type { Logger } from '../../utils/logger.ts'
+import type { Item } from './item.ts'
+import { ProviderPeer } from './provider-peer.ts'
+import type { ProviderPeerOwner } from './provider-peer.ts'
+
+const PROVIDER_REFRESH_MS = 5_000
+
+/** Options of a {@link Swarm}. */
+export interface SwarmInit {
+  root: CID
+  host: PeerdHost
+  protocol: string
+  log: Logger
+  /** Candidate providers, connected or found in the DHT; called again while the session runs. */
+  findProviders: (root: CID, signal: AbortSignal) => AsyncIterable<PeerId>
+  onMisbehaviour: (peerId: PeerId, reason: string) => void
+  /** The DAG's blocks discovered so far, by key. */
+  items: ReadonlyMap<string, Item>
+  /** Aborted when the session ends. */
+  signal: AbortSignal
+  /** Whether the session has ended (completed or failed). */
+  ended: () => boolean
+  /** Wants may be handed out (a peer joined, left, or has room). */
+  changed: () => void
+  delivered: ProviderPeerOwner['delivered']
+  orphaned: ProviderPeerOwner['orphaned']
+}
+
+/** The provider streams of one session. */
+export class Swarm implements ProviderPeerOwner {
+  /** Peers serving the root, by id. */
+  readonly peers = new Map<string, ProviderPeer>()
+  readonly root: CID
+  readonly log: Logger
+  readonly items: ReadonlyMap<string, Item>
+  readonly changed: () => void
+  readonly delivered: ProviderPeerOwner['delivered']
+  readonly orphaned: ProviderPeerOwner['orphaned']
+  private readonly init: SwarmInit
+  private readonly tried = new Set<string>()
+  /** Block streams being opened (their STATUS answers are awaited before falling back). */
+  private opening = 0
+  /** Peers asked for STATUS that have not answered yet. */
+  private asking = 0
+  /** One provider search has finished (the fallback waits for it). */
+  private searched = false
+
+  constructor (init: SwarmInit) {
+    this.init = init
+    this.root = init.root
+    this.log = init.log
+    this.items = init.items
+    this.changed = init.changed
+    this.delivered = init.delivered
+    this.orphaned = init.orphaned
+  }
+
+  /** Whether a search has ended, every peer found has answered, and none serves. */
+  get empty (): boolean {
+    return this.peers.size === 0 && this.searched && this.opening === 0 && this.asking === 0
+  }
+
+  /** Finds providers and opens a stream to each new one; repeats while the session runs. */
+  async discover (): Promise<void> {
+    const { init } = this
+    while (!init.ended() && !init.signal.aborted) {
+      try {
+        const signal = AbortSignal.any([init.signal, AbortSignal.timeout(30_000)])
+        const opening: Array<Promise<void>> = []
+        for await (const peerId of init.findProviders(init.root, signal)) {
+          if (init.ended()) break
+          const id = peerId.toString()
+          if (this.tried.has(id) || this.peers.has(id) || id === init.host.peerId.toString()) continue
+          this.tried.add(id)
+          opening.push(this.open(peerId))
+        }
+        await Promise.all(opening)
+        this.searched = true
+        this.changed()
+      } catch (err) {
+        init.log.debug('provider search ended', { err })
+      }
+      await new Promise(resolve => setTimeout(resolve, PROVIDER_REFRESH_MS).unref?.())
+      // peers that left may come back: let them be tried again
+      for (const id of this.tried) if (!this.peers.has(id)) this.tried.delete(id)
+    }
+  }
+
+  /** Closes every stream. */
+  closeAll (): void {
+    for (const p of this.peers.values()) p.close()
+  }
+
+  answered (): void {
+    this.asking--
+  }
+
+  joined (peer: ProviderPeer): void {
+    this.peers.set(peer.id, peer)
+    this.log.debug('provider joined', { peerId: peer.id, partial: peer.partial, announcing: peer.has != null })
+  }
+
+  closed (peer: ProviderPeer): void {
+    this.peers.delete(peer.id)
+  }
+
+  misbehaved (peer: ProviderPeer, reason: string): void {
+    this.init.onMisbehaviour(peer.peerId, reason)
+  }
+
+  swarm (): boolean {
+    for (const p of this.peers.values()) if (p.has != null) return true
+    return false
+  }
+
+  private async open (peerId: PeerId): Promise<void> {
+    let stream: Stream
+    this.opening++
+    try {
+      stream = await this.init.host.dialProtocol(peerId, this.init.protocol, { signal: AbortSignal.any([this.init.signal, AbortSignal.timeout(10_000)]) })
+    } catch (err) {
+      this.log.debug('could not open a block stream', { peerId: peerId.toString(), err })
+      return
+    } finally {
+      this.opening--
+    }
+    const peer = new ProviderPeer(peerId, stream, this)
+    this.asking++
+    peer.start()
+  }
+}
