@@ -348,6 +348,11 @@ export class ShareService {
     try {
       const file = await exporter(entry.cid, view, { signal: options.signal })
       if (file.type === 'directory' || file.type === 'object') throw new InvalidArgumentError(`${cidString} is not a file`)
+      // checked here: the exporter's own InvalidParametersError would cross the API as a 500
+      const { offset = 0, length } = options
+      if (!(offset >= 0 && offset <= Number(file.size)) || (length != null && !(length >= 0))) {
+        throw new InvalidArgumentError(`offset ${offset}${length != null ? ` and length ${length}` : ''} are outside ${cidString} (${file.size} bytes)`)
+      }
       yield * file.content({ offset: options.offset, length: options.length, signal: options.signal })
     } finally {
       done()
