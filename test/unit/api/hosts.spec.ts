@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import { describe, it } from 'node:test'
 import { ApiHosts, checkAllowedHost, normalAuthority } from '../../../src/api/hosts.ts'
+import { resolveDaemonConfig } from '../../../src/node/config.ts'
 
 const hostsOf = (listenHost: string, allowed: string[] = []): ApiHosts =>
   new ApiHosts({ listenHost, apiUrl: () => `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:9480`, allowed })
@@ -35,6 +36,10 @@ describe('API host names', () => {
     assert.throws(() => { checkAllowedHost('http://peerd.lan') }, { name: 'InvalidArgumentError' })
     checkAllowedHost('peerd.lan')
     checkAllowedHost('[::1]:8443')
+    // the config key is checked when the daemon's config is resolved
+    assert.deepEqual(resolveDaemonConfig({ dataDir: '/x', apiAllowedHosts: ['peerd.lan'] }).apiAllowedHosts, ['peerd.lan'])
+    assert.deepEqual(resolveDaemonConfig({ dataDir: '/x' }).apiAllowedHosts, [])
+    assert.throws(() => resolveDaemonConfig({ dataDir: '/x', apiAllowedHosts: ['peerd.lan/x'] }), /apiAllowedHosts/)
   })
 
   it('takes its own address, localhost and the loopback literals with its port, and nothing else', () => {
