@@ -22,6 +22,8 @@ export { startDevnet } from './node/devnet.ts'
 export type { Devnet, DevnetNode, DevnetOptions } from './node/devnet.ts'
 export { networkParams, NETWORK_NAMES } from './net/networks.ts'
 export type { NetworkName, NetworkParams } from './net/networks.ts'
+/** Tunes V8's heap for bulk transfers, process-wide: the daemon does; an embedder may choose to. */
+export { tuneHeapForTransfers } from './net/transport.ts'
 export { createLogger } from './utils/logger.ts'
 export type { Logger, LogLevel } from './utils/logger.ts'
 export * from './errors.ts'

@@ -25,7 +25,7 @@ import { VERSION } from '../version.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
 import { networkParams } from './networks.ts'
-import { peerdNoise, peerdYamux, tuneHeapForTransfers } from './transport.ts'
+import { peerdNoise, peerdYamux } from './transport.ts'
 
 /** The services every peerd host runs. */
 export type PeerdServices = {
@@ -55,7 +55,6 @@ export interface HostInit {
 /** Creates (but does not start) the libp2p host. */
 export async function createHost (init: HostInit): Promise<PeerdHost> {
   const { config } = init
-  tuneHeapForTransfers()
   const params = networkParams(config.network)
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = [] // eslint-disable-line @typescript-eslint/no-explicit-any
   if (config.mdns) {

@@ -1,7 +1,7 @@
 /**
  * peerd's connection security and stream multiplexing (Noise and Yamux), and the V8 heap setting
- * a process moving bulk data over them needs. Shared by the host and by the raw-stream benchmark
- * (bench/share/raw-peer.ts), so the two always run the same stack.
+ * a process moving bulk data over them benefits from. Shared by the host and by the raw-stream
+ * benchmark (bench/share/raw-peer.ts), so the two always run the same stack.
  */
 import { setFlagsFromString } from 'node:v8'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -48,7 +48,9 @@ export function heapGrowingPercent (value: string | undefined): number {
 
 /**
  * Tunes V8's garbage collector for moving bulk data, process-wide (idempotent; V8 reads these
- * flags at each collection, so setting them at start-up, before any transfer, is enough):
+ * flags at each collection, so setting them at start-up, before any transfer, is enough). The
+ * library never calls it: the daemon launcher does (src/daemon/launch.ts), and a program
+ * embedding peerd may, as it changes the whole process.
  *
  * - `--external-memory-accounted-in-global-limit` (V8 13, Node.js 24 only: older V8s do not
  *   know it and newer ones behave this way without it; crbug.com/361124432): Buffer memory
@@ -58,15 +60,10 @@ export function heapGrowingPercent (value: string | undefined): number {
  *   own choice; see {@link heapGrowingPercent}), unless the process was started with its own
  *   `--heap-growing-percent`.
  *
- * Why: every 64 KiB Noise frame is encrypted or decrypted into a new buffer, and the block
- * exchange reads and writes 1 MiB blocks, so one GiB moved allocates 2–3 GiB of short-lived
- * buffers per process, and V8 answers with full mark-compacts of the daemon's whole heap
- * (~28 MB live): 70–80 per GiB by default, 25–30 with the first flag (1–1.5 CPU-seconds per
- * daemon per GiB on its worker threads), 3 with both (counted on the downloader in one run;
- * 0.15–0.7 CPU-seconds on the GC threads). Measured on a
- * 1 GiB `peerd get` over loopback on two cores (bench/share/profile.ts, runs after the first):
- * 7.2–7.9 s with the first flag alone, 6.4 s with a growing factor of 3, 5.5–5.9 s with 4.
- * The peak RSS of a 4 GiB get stayed under the 300 MiB target (bench:share:memory: 248 MiB).
+ * Why: every Noise frame and every block moved is a new short-lived buffer, and under V8's
+ * defaults those buffers trigger many full mark-compacts of the whole heap per GiB moved; with
+ * both flags there are a few, which makes a transfer faster without raising its peak memory
+ * (`npm run bench:share` shows the time, `npm run bench:share:memory` the peak RSS).
  */
 export function tuneHeapForTransfers (): void {
   if (heapTuned) return

@@ -1,4 +1,5 @@
 /** `peerd daemon`: runs a node and its API in the foreground until SIGINT/SIGTERM. */
+import { prepareDaemonProcess } from '../../daemon/launch.ts'
 import { readConfigFile, resolveDaemonConfig } from '../../node/config.ts'
 import type { DaemonConfig } from '../../node/config.ts'
 import { isNetworkName, NETWORK_NAMES } from '../../net/networks.ts'
@@ -91,9 +92,8 @@ export const daemon: Command = {
   },
   args: { min: 0, max: 0 },
   async run (ctx) {
-    // The one place peerd sets the process's umask: files LevelDB and libp2p create (whose modes
-    // the library cannot pass) are then private like the ones peerd creates with 0700/0600.
-    process.umask(0o077)
+    // the daemon's process-wide settings (umask, V8 heap flags): the launcher's, not the library's
+    await prepareDaemonProcess()
     const config = await daemonConfigFromArgs(ctx)
     const log = createLogger({ level: config.logLevel })
     // loaded here, not at the top: other commands need none of libp2p and start faster
