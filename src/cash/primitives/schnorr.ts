@@ -1,20 +1,16 @@
 /**
- * BIP340 Schnorr signatures over secp256k1: 64-byte signatures, 32-byte x-only public keys.
- * Cash signs only 32-byte messages (the BIP341 signature hash), so both functions take exactly
- * 32 bytes, although BIP340 itself allows messages of any length.
+ * BIP340 Schnorr signing over secp256k1 for tests and tools (64-byte signatures, 32-byte x-only
+ * public keys): nothing in the node signs with it. The wallet signs with @scure/btc-signer
+ * (src/cash/wallet/payment.ts), and consensus verifies with the one verifier,
+ * `verifySigCheck` in src/cash/consensus/verify.ts (libsecp256k1 via tiny-secp256k1), which
+ * BIP340's vectors test (test/unit/cash/crypto/bip340-schnorr.spec.ts). Cash signs only 32-byte
+ * messages (the BIP341 signature hash), so these take exactly 32 bytes, although BIP340 itself
+ * allows messages of any length.
  *
  * ```ts
  * const sig = signSchnorr(sighash, secretKey)
- * verifySchnorr(sig, sighash, xOnlyPublicKey(secretKey)) // true
+ * verifySigCheck({ sig, msg: sighash, pubkey: xOnlyPublicKey(secretKey) }) // true
  * ```
- *
- * The arithmetic is @noble/curves' (audited, pure JavaScript). Verification is the hot path of
- * block validation (one call per input), and here it does about a thousand a second on one
- * core. A faster verifier can slot in behind `verifySchnorr` without touching its callers:
- * libsecp256k1 built for WASM (tiny-secp256k1) or as a native addon is expected to be an order
- * of magnitude faster (to be measured with bench/ before switching). Whatever replaces it must
- * pass the same BIP340 vectors (test/unit/cash/crypto/bip340-schnorr.spec.ts) and keep the
- * never-throw contract.
  */
 import { schnorr } from '@noble/curves/secp256k1.js'
 
@@ -27,31 +23,6 @@ export const SCHNORR_MESSAGE_LENGTH = 32
 
 function isBytes (value: unknown, length: number): value is Uint8Array {
   return value instanceof Uint8Array && value.length === length
-}
-
-/**
- * BIP340 `Verify(pk, m, sig)`.
- *
- * Never throws: anything that is not a valid signature (wrong lengths, a key that is not an
- * x coordinate on the curve, r ≥ p, s ≥ n, a non-Uint8Array argument) returns `false`, so
- * consensus code can call it on untrusted witness data without a try/catch.
- *
- * @param sig64 - signature `r || s`, 64 bytes
- * @param msg32 - the signed message, 32 bytes (a BIP341 sighash)
- * @param xonlyPubkey32 - x-only public key, 32 bytes
- * @returns whether the signature is valid
- */
-export function verifySchnorr (sig64: Uint8Array, msg32: Uint8Array, xonlyPubkey32: Uint8Array): boolean {
-  if (!isBytes(sig64, SCHNORR_SIGNATURE_LENGTH) ||
-      !isBytes(msg32, SCHNORR_MESSAGE_LENGTH) ||
-      !isBytes(xonlyPubkey32, XONLY_PUBKEY_LENGTH)) return false
-  try {
-    return schnorr.verify(sig64, msg32, xonlyPubkey32)
-  } catch {
-    // noble returns false for invalid points and scalars and only throws on argument types,
-    // which the checks above rule out; this is a belt for the consensus contract.
-    return false
-  }
 }
 
 /**
