@@ -107,7 +107,8 @@ export class CashService {
       chain: this.chain,
       mempool: this.mempool,
       log: init.log.child('wallet'),
-      feeRate: () => this.mempool.estimateFeeRate()
+      feeRate: () => this.mempool.estimateFeeRate(),
+      broadcast: async (tx) => await this.mempool.add(tx) // the tx relay announces local additions
     })
     this.txRelay = new TxRelay({
       pubsub: init.host.services.pubsub,
@@ -243,8 +244,7 @@ export class CashService {
    * Any failure before the mempool accepts it broadcasts nothing.
    */
   async send (request: { address: string, amount: bigint, feeRate?: number, passphrase: string }): Promise<{ txid: string, fee: number }> {
-    const payment = await this.wallet.createPayment(request)
-    await this.mempool.add(payment.tx) // the tx relay announces local additions
+    const payment = await this.wallet.send(request) // kept by the wallet until confirmed
     return { txid: payment.txid, fee: Number(payment.fee) }
   }
 

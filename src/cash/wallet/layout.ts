@@ -17,9 +17,13 @@
  *   created outpoints (u32 count, then txid (32) | index (u32) each) | spent coins (u32 count, then outpoint,
  *   coin fields, u32 script length, script) | history txids (u32 count, 32 bytes each). Kept for the last
  *   `maxReorgDepth + 1` heights; a fork below them makes the wallet rescan from genesis.
+ * - `s` txid → a payment this wallet sent (the raw transaction, witnesses included) until a
+ *   block confirms it or another spends its coins: broadcast again when the wallet opens, so a
+ *   crash does not lose a payment the user was told about. Older peerd ignores these records.
  *
- * Only confirmed state is stored; unconfirmed (mempool) transactions live in memory. Each
- * block's changes (coins, history, undo, tip, new lookahead addresses) are one batch.
+ * Only confirmed state and sent payments are stored; other unconfirmed (mempool) transactions
+ * live in memory. Each block's changes (coins, history, undo, tip, new lookahead addresses) are
+ * one batch.
  */
 import type { OutPoint } from '../primitives/tx.ts'
 import type { Branch } from './keys.ts'
@@ -38,7 +42,8 @@ export const PREFIX = {
   address: 0x61, // 'a'
   coin: 0x63, // 'c'
   history: 0x74, // 't'
-  block: 0x62 // 'b'
+  block: 0x62, // 'b'
+  sent: 0x73 // 's'
 } as const
 
 /** Key of the format version. */
@@ -124,6 +129,8 @@ function keyWith (prefix: number, body: Uint8Array): Uint8Array {
 export function addressKey (script: Uint8Array): Uint8Array { return keyWith(PREFIX.address, script) }
 /** Key of a history record. */
 export function historyKey (txid: Uint8Array): Uint8Array { return keyWith(PREFIX.history, txid) }
+/** Key of a sent payment not yet confirmed. */
+export function sentKey (txid: Uint8Array): Uint8Array { return keyWith(PREFIX.sent, txid) }
 
 /** Key of a coin: txid then the output index big-endian. */
 export function coinKey (prevout: OutPoint): Uint8Array {

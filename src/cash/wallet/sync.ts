@@ -10,7 +10,7 @@ import type { Block } from '../primitives/block.ts'
 import { bytesEqual, hashToHex } from '../primitives/hash.ts'
 import { txid as computeTxid } from '../primitives/tx.ts'
 import type { Logger } from '../../utils/logger.ts'
-import { TIP_KEY, blockKey, coinKey, encodeBlockUndo, encodeCoin, encodeHistory, encodeTip, historyKey } from './layout.ts'
+import { TIP_KEY, blockKey, coinKey, encodeBlockUndo, encodeCoin, encodeHistory, encodeTip, historyKey, sentKey } from './layout.ts'
 import type { BlockUndo } from './layout.ts'
 import type { PendingPool, WalletMempool } from './pending.ts'
 import { scanBlock } from './scan.ts'
@@ -47,7 +47,7 @@ export async function connectBlock (ctx: SyncContext, height: number, hash: Uint
   const ops: WalletOp[] = []
   for (const coin of scan.created) ops.push({ type: 'put', key: coinKey(coin.prevout), value: encodeCoin(coin) })
   for (const coin of scan.spent) ops.push({ type: 'del', key: coinKey(coin.prevout) })
-  for (const rec of scan.history) ops.push({ type: 'put', key: historyKey(rec.txid), value: encodeHistory(rec) })
+  for (const rec of scan.history) ops.push({ type: 'put', key: historyKey(rec.txid), value: encodeHistory(rec) }, { type: 'del', key: sentKey(rec.txid) })
   const undo: BlockUndo = {
     hash,
     prevHash: block.header.prevHash,

@@ -107,6 +107,13 @@ export class WalletDb {
     }
   }
 
+  /** Payments sent and not yet confirmed: txid and raw transaction. */
+  async sentTxs (): Promise<Array<{ txid: Uint8Array, bytes: Uint8Array }>> {
+    const out: Array<{ txid: Uint8Array, bytes: Uint8Array }> = []
+    for await (const [key, value] of this.db.iterator(prefixRange(PREFIX.sent))) out.push({ txid: Uint8Array.from(key.subarray(1)), bytes: Uint8Array.from(value) })
+    return out
+  }
+
   /** The undo record of the block processed at `height`. */
   async blockUndo (height: number): Promise<BlockUndo | undefined> {
     const value = await this.db.get(blockKey(height))

@@ -7,19 +7,20 @@
  */
 import type { ChainEntry } from '../chain/index.ts'
 import { Mutex } from '../chain/lock.ts'
+import { outpointKey } from '../consensus/coins.ts'
 import { txSigChecks } from '../consensus/inputs.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import { verifySigChecks } from '../consensus/verify.ts'
 import { AddressError, decodeAddress, p2trScript } from '../primitives/address.ts'
 import type { Block } from '../primitives/block.ts'
 import { bytesEqual, hashToHex } from '../primitives/hash.ts'
-import { txid as computeTxid, txVsize } from '../primitives/tx.ts'
-import type { TxOutput } from '../primitives/tx.ts'
+import { txid as computeTxid, decodeTx, encodeTx, txVsize } from '../primitives/tx.ts'
+import type { Transaction, TxOutput } from '../primitives/tx.ts'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { WalletClosedError, WalletDbError, WalletExistsError, WalletNotFoundError } from './errors.ts'
 import { AddressDeriver, CHANGE, RECEIVE, accountFromEntropy, mnemonicEntropy, newMnemonic } from './keys.ts'
-import { SECRET_KEY, TIP_KEY, XPUB_KEY, encodeTip } from './layout.ts'
+import { SECRET_KEY, TIP_KEY, XPUB_KEY, encodeTip, sentKey } from './layout.ts'
 import type { WalletTip } from './layout.ts'
 import { signPayment, selectCoins } from './payment.ts'
 import type { Payment, PaymentRequest } from './payment.ts'
@@ -28,6 +29,7 @@ import type { WalletMempool, WalletMempoolEntry } from './pending.ts'
 import { DEFAULT_SCRYPT, openSecret, sealSecret } from './secret-box.ts'
 import type { ScryptParams } from './secret-box.ts'
 import { AddressBook, WalletState } from './state.ts'
+import type { WalletOp } from './state.ts'
 import type { Balance } from './state.ts'
 import { birthUndoOps, catchUp, connectBlock, disconnectTip, loadMempool, persistBook } from './sync.ts'
 import type { SyncContext, WalletChain } from './sync.ts'
@@ -49,6 +51,11 @@ export interface WalletOptions {
   kdf?: ScryptParams
   /** Clock for unconfirmed transactions, Unix seconds. */
   now?: () => number
+  /**
+   * Admits and relays a payment (the mempool's add), for {@link Wallet.send} and to broadcast
+   * unconfirmed payments again when the wallet opens. Rejects when the payment is refused.
+   */
+  broadcast?: (tx: Transaction) => Promise<unknown>
 }
 
 /** One line of {@link Wallet.history}. */
@@ -129,6 +136,7 @@ export class Wallet {
       if (this.ctx !== undefined) {
         await catchUp(this.ctx)
         await loadMempool(this.ctx)
+        await this.resend(this.ctx)
         this.log.info('wallet loaded', { height: this.ctx.state.tip.height, coins: this.ctx.state.coins.size })
       }
     })
@@ -246,6 +254,29 @@ export class Wallet {
    *   WrongPassphraseError, WalletNotFoundError
    */
   async createPayment (request: PaymentRequest): Promise<Payment> {
+    return await this.pay(request, false)
+  }
+
+  /**
+   * {@link createPayment}, then the `broadcast` option: the signed payment is written (flushed)
+   * before it is broadcast and kept until a block confirms it, so a crash after the caller was
+   * told it was sent cannot lose it — the wallet broadcasts it again when it opens. A payment
+   * `broadcast` refuses is forgotten.
+   */
+  async send (request: PaymentRequest): Promise<Payment> {
+    const broadcast = this.options.broadcast
+    if (broadcast === undefined) throw new Error('this wallet was made without a broadcast option')
+    const payment = await this.pay(request, true)
+    try {
+      await broadcast(payment.tx)
+    } catch (err) {
+      await this.lock.run(async () => { await this.db.write([{ type: 'del', key: sentKey(computeTxid(payment.tx)) }]) }).catch(() => {})
+      throw err
+    }
+    return payment
+  }
+
+  private async pay (request: PaymentRequest, record: boolean): Promise<Payment> {
     const script = this.payeeScript(request.address)
     const amount = request.amount
     if (typeof amount !== 'bigint' || amount <= 0n || amount > this.params.maxMoney) {
@@ -275,8 +306,13 @@ export class Wallet {
         // Belt and braces: the signatures must pass our own consensus check before anyone sees them.
         const spent = selection.coins.map((c) => ({ amount: c.amount, script: c.script, height: c.height, coinbase: c.coinbase }))
         if (verifySigChecks(txSigChecks(tx, spent)) !== -1) throw new Error('a payment signature failed the consensus check')
-        if (selection.change > 0n) await persistBook(ctx)
-        return { tx, txid: hashToHex(computeTxid(tx)), fee: selection.fee, vsize: txVsize(tx), change: selection.change }
+        const id = computeTxid(tx)
+        if (record) {
+          // the change address and the payment in one flushed batch
+          await ctx.db.write([...state.book.ops(), { type: 'put', key: sentKey(id), value: encodeTx(tx, { witness: true }) }], { sync: true })
+          state.book.committed()
+        } else if (selection.change > 0n) await persistBook(ctx)
+        return { tx, txid: hashToHex(id), fee: selection.fee, vsize: txVsize(tx), change: selection.change }
       } finally {
         account.wipePrivateData()
       }
@@ -284,6 +320,39 @@ export class Wallet {
   }
 
   // ---- internals ----
+
+  /**
+   * Broadcasts again the payments sent and not confirmed (the mempool died with the process);
+   * forgets those a block confirmed or whose coins another transaction spent. One the mempool
+   * refuses now (the chain still syncing, say) is kept for the next open.
+   */
+  private async resend (ctx: SyncContext): Promise<void> {
+    const { mempool, broadcast } = this.options
+    const stale: WalletOp[] = []
+    for (const { txid, bytes } of await ctx.db.sentTxs()) {
+      let tx: Transaction
+      try {
+        tx = decodeTx(bytes)
+      } catch {
+        stale.push({ type: 'del', key: sentKey(txid) })
+        continue
+      }
+      const confirmed = ctx.state.history.has(hashToHex(txid))
+      if (confirmed || tx.inputs.some((input) => !ctx.state.coins.has(outpointKey(input.prevout)))) {
+        if (!confirmed) this.log.warn('a payment sent earlier can no longer confirm: its coins were spent by another transaction', { txid: hashToHex(txid) })
+        stale.push({ type: 'del', key: sentKey(txid) })
+        continue
+      }
+      if (broadcast === undefined || mempool?.has(txid) === true) continue
+      try {
+        await broadcast(tx)
+        this.log.info('payment broadcast again', { txid: hashToHex(txid) })
+      } catch (err) {
+        this.log.warn('a payment sent earlier was not accepted again; retried at the next start', { txid: hashToHex(txid), err: err as Error })
+      }
+    }
+    await ctx.db.write(stale)
+  }
 
   private payeeScript (address: string): Uint8Array {
     if (typeof address !== 'string') throw new InvalidArgumentError('address must be a string')
