@@ -3,7 +3,8 @@
  * Node.js flags (not `peerd share daemon`, a data dir named "daemon", `peerd help daemon`, nor a
  * process with an IPC channel), and which code runs follows one rule: a checkout runs src/, an
  * installed package dist/. Each start of Node.js is logged by a preload module (NODE_OPTIONS
- * --import), so a relaunch (execve: same process id) shows as a second start.
+ * --import), so a relaunch (execve: same process id) shows as a second start. And the library
+ * itself (createNode) leaves the embedding process alone.
  */
 import assert from 'node:assert/strict'
 import { fork, spawn } from 'node:child_process'
@@ -11,7 +12,7 @@ import type { ChildProcess } from 'node:child_process'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { PEERD_BIN, tempDir } from '../utils/index.ts'
+import { PEERD_BIN, startTestNode, tempDir } from '../utils/index.ts'
 
 const TEST = { timeout: 30_000 }
 const CAN_RELAUNCH = typeof process.execve === 'function'
@@ -48,7 +49,7 @@ async function outcome (child: ChildProcess): Promise<{ code: number | null, std
 /** Runs `bin args` (in `cwd`, with an IPC channel if `ipc`); returns every Node.js start it made. */
 async function starts (bin: string, args: string[], options: { cwd?: string, ipc?: boolean } = {}): Promise<{ starts: Start[], stdout: string, stderr: string, code: number | null }> {
   const log = join(dir, `starts-${++runs}.jsonl`)
-  const env = { ...process.env, NODE_OPTIONS: `--import=${preload}`, PEERD_TEST_STARTS: log }
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=${preload}`, PEERD_TEST_STARTS: log }
   delete env.PEERD_NO_REEXEC
   const child = options.ipc === true
     ? fork(bin, args, { cwd: options.cwd, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
@@ -121,5 +122,26 @@ describe('bin/peerd.js runs src/ in a checkout and dist/ in an installed package
     const bin = await fakePackage(join(dir, 'app', 'node_modules', 'peerd'))
     const r = await starts(bin, ['id'])
     assert.equal(r.stdout, 'dist id', r.stderr)
+  })
+})
+
+describe('the library leaves the embedding process alone', () => {
+  it('createNode sets no V8 heap flags (it never reads $PEERD_HEAP_GROWING)', TEST, async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error): void => { warnings.push(w.message) }
+    process.on('warning', onWarning)
+    const saved = process.env.PEERD_HEAP_GROWING
+    // an unusable value: tuning the heap would warn about it
+    process.env.PEERD_HEAP_GROWING = 'not-a-number'
+    try {
+      const node = await startTestNode({ dataDir: join(dir, 'embedded') })
+      await node.stop()
+      await new Promise<void>(resolve => { setImmediate(resolve) })
+    } finally {
+      process.off('warning', onWarning)
+      if (saved == null) delete process.env.PEERD_HEAP_GROWING
+      else process.env.PEERD_HEAP_GROWING = saved
+    }
+    assert.deepEqual(warnings.filter(w => w.includes('PEERD_HEAP_GROWING')), [])
   })
 })
