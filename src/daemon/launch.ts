@@ -24,7 +24,7 @@ function hasSemiSpaceSize (): boolean {
  * same process id and stdio, so whoever started it still holds it), running `script` with
  * `args`. Returns without doing so when Node.js has a semi-space size already, when this process
  * has an IPC channel (its descriptor would not survive), when `PEERD_NO_REEXEC=1`, or where
- * `process.execve` does not exist (Windows, Node.js before 23.11): the daemon then runs as started.
+ * `process.execve` does not exist (Windows; Node.js before 22.15): the daemon then runs as started.
  */
 export function relaunchWithDaemonFlags (script: string, args: readonly string[]): void {
   if (typeof process.execve !== 'function' || process.channel != null) return
