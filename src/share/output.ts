@@ -32,7 +32,7 @@ export interface BlockRef { path: string, offset: number, size: number }
 
 /** The DAG uses a UnixFS feature peerd does not write. */
 export class UnsupportedDagError extends PeerdError {
-  constructor (message: string) { super(message, 'UnsupportedDagError', 422) }
+  static name = 'UnsupportedDagError'
 }
 
 const MAX_OPEN_FILES = 32
@@ -100,9 +100,11 @@ export class OutputWriter {
       await this.write(where.path, where.offset, data)
       return { children: [], ref: { path: this.tempPath(where.path), offset: where.offset, size: data.byteLength } }
     }
-    const node = dagPb.decode(data instanceof Uint8Array ? data : data.subarray())
+    let node: dagPb.PBNode
     let fs: UnixFS
     try {
+      // the bytes match their CID, but whoever made the content chose them: a malformed node is typed
+      node = dagPb.decode(data instanceof Uint8Array ? data : data.subarray())
       fs = UnixFS.unmarshal(node.Data ?? new Uint8Array())
     } catch (err) {
       throw new UnsupportedDagError(`block ${cid.toString()} is not UnixFS: ${(err as Error).message}`)
@@ -123,6 +125,8 @@ export class OutputWriter {
       for (let i = 0; i < node.Links.length; i++) {
         children.push({ kind: 'file', path: where.path, offset, chunk: true })
         offset += Number(sizes[i] ?? 0n)
+        // block sizes are the content maker's word: past 2^53 a position is no longer exact (and no file is that big)
+        if (!Number.isSafeInteger(offset)) throw new UnsupportedDagError(`file node ${cid.toString()} has block sizes adding up to more than 2^53 bytes`)
       }
       return { children }
     }
