@@ -11,7 +11,9 @@ import { hashToHex } from '../../../../src/cash/primitives/hash.ts'
 import { txid } from '../../../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { createLogger } from '../../../../src/utils/logger.ts'
-import { outputOf, spendTx, TestChain, testKey } from '../../../utils/cash.ts'
+import { signSchnorr } from 'tiny-secp256k1'
+import { precomputeSighash, SIGHASH_DEFAULT, taprootSighash } from '../../../../src/cash/primitives/sighash.ts'
+import { outputOf, sighashView, spendTx, TestChain, testKey } from '../../../utils/cash.ts'
 import type { Spendable, TestKey } from '../../../utils/cash.ts'
 import { openTempChain } from '../chain/chain-helpers.ts'
 import type { TempChain } from '../chain/chain-helpers.ts'
@@ -88,4 +90,49 @@ export function pay (from: Spendable | Spendable[], fee: bigint, outputs = 1, to
 /** Output `index` of an unconfirmed `tx` paying `to` (height: the next block's). */
 export function unconfirmed (h: Harness, tx: Transaction, index = 0, to: TestKey = alice): Spendable {
   return outputOf(tx, index, h.chain.tip.height + 1, to)
+}
+
+/**
+ * Spends `from` to one output to `to`, signed with libsecp256k1 (10× faster than the noble
+ * signer of test/utils, for transactions of thousands of inputs), every signature valid but the last.
+ */
+export function lastSigBad (from: readonly Spendable[], flip = 0, to: TestKey = alice): Transaction {
+  const total = from.reduce((s, c) => s + c.coin.amount, 0n)
+  const tx: Transaction = {
+    version: 2,
+    inputs: from.map((s) => ({ prevout: s.prevout, scriptSig: new Uint8Array(0), sequence: 0xffffffff, witness: [] })),
+    outputs: [{ amount: total - 1_000_000n, script: to.script }],
+    lockTime: 0
+  }
+  const view = sighashView(tx)
+  const coins = from.map((s) => s.coin)
+  const pre = precomputeSighash(view, coins)
+  tx.inputs.forEach((input, i) => {
+    const sig = signSchnorr(taprootSighash(view, i, coins, SIGHASH_DEFAULT, pre), (from[i] as Spendable).key.secretKey, new Uint8Array(32))
+    input.witness = [i === tx.inputs.length - 1 ? sig.map((b, at) => at === 32 + (flip % 32) ? b ^ 1 : b) : sig]
+  })
+  return tx
+}
+
+/**
+ * Event-loop lag: the longest stretch between ticks of a 5 ms timer, as wall time and as CPU
+ * time of this thread. The CPU time is what this process's own work held the loop for; wall
+ * time also counts the time the OS gave other processes, unbounded on a shared machine.
+ */
+export function lagProbe (): { stop: () => { wallMs: number, cpuMs: number } } {
+  const cpu = (): number => { const u = process.threadCpuUsage(); return (u.user + u.system) / 1000 }
+  let lastWall = performance.now()
+  let lastCpu = cpu()
+  let wallMs = 0
+  let cpuMs = 0
+  const tick = (): void => {
+    const w = performance.now()
+    const c = cpu()
+    wallMs = Math.max(wallMs, w - lastWall)
+    cpuMs = Math.max(cpuMs, c - lastCpu)
+    lastWall = w
+    lastCpu = c
+  }
+  const timer = setInterval(tick, 5)
+  return { stop: () => { tick(); clearInterval(timer); return { wallMs, cpuMs } } }
 }

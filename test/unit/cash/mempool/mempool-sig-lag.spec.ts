@@ -10,16 +10,13 @@ import { describe, it } from 'node:test'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { signSchnorr } from 'tiny-secp256k1'
 import { SigPool } from '../../../../src/cash/chain/index.ts'
 import { VerifyError } from '../../../../src/cash/consensus/verify-error.ts'
-import { precomputeSighash, SIGHASH_DEFAULT, taprootSighash } from '../../../../src/cash/primitives/sighash.ts'
 import { encodeTx, txid, txWeight } from '../../../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
-import { sighashView } from '../../../utils/cash.ts'
 import type { Spendable } from '../../../utils/cash.ts'
-import { alice, log, mine, openHarness, pay } from './mempool-helpers.ts'
+import { alice, lagProbe, lastSigBad, log, mine, openHarness, pay } from './mempool-helpers.ts'
 
 type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
 
@@ -27,28 +24,6 @@ type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValid
 const CORE_SIZE_INPUTS = 1_700
 /** Inputs of one at peerd's (99,122 WU of 100,000). */
 const PEERD_SIZE_INPUTS = 430
-
-/**
- * Spends `from` to one output for alice, signed with libsecp256k1 (the test's own signing is
- * 10× faster than the noble signer of test/utils), every signature valid but the last.
- */
-function lastSigBad (from: readonly Spendable[], flip = 0): Transaction {
-  const total = from.reduce((s, c) => s + c.coin.amount, 0n)
-  const tx: Transaction = {
-    version: 2,
-    inputs: from.map((s) => ({ prevout: s.prevout, scriptSig: new Uint8Array(0), sequence: 0xffffffff, witness: [] })),
-    outputs: [{ amount: total - 1_000_000n, script: alice.script }],
-    lockTime: 0
-  }
-  const view = sighashView(tx)
-  const coins = from.map((s) => s.coin)
-  const pre = precomputeSighash(view, coins)
-  tx.inputs.forEach((input, i) => {
-    const sig = signSchnorr(taprootSighash(view, i, coins, SIGHASH_DEFAULT, pre), (from[i] as Spendable).key.secretKey, new Uint8Array(32))
-    input.witness = [i === tx.inputs.length - 1 ? sig.map((b, at) => at === 32 + (flip % 32) ? b ^ 1 : b) : sig]
-  })
-  return tx
-}
 
 function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator> } {
   const validators = new Map<string, Validator>()
@@ -59,29 +34,6 @@ function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator> 
     publish: async () => ({ recipients: [] })
   }
   return { pubsub: pubsub as unknown as GossipSub, validators }
-}
-
-/**
- * Event-loop lag: the longest stretch between ticks of a 5 ms timer, as wall time and as CPU
- * time of this thread. The CPU time is what this process's own work held the loop for; wall
- * time also counts the time the OS gave other processes, unbounded on a shared machine.
- */
-function lagProbe (): { stop: () => { wallMs: number, cpuMs: number } } {
-  const cpu = (): number => { const u = process.threadCpuUsage(); return (u.user + u.system) / 1000 }
-  let lastWall = performance.now()
-  let lastCpu = cpu()
-  let wallMs = 0
-  let cpuMs = 0
-  const tick = (): void => {
-    const w = performance.now()
-    const c = cpu()
-    wallMs = Math.max(wallMs, w - lastWall)
-    cpuMs = Math.max(cpuMs, c - lastCpu)
-    lastWall = w
-    lastCpu = c
-  }
-  const timer = setInterval(tick, 5)
-  return { stop: () => { tick(); clearInterval(timer); return { wallMs, cpuMs } } }
 }
 
 let peers = 0
