@@ -155,7 +155,7 @@ export function openApiDocument (): unknown {
       '/api/v1/share': {
         post: {
           summary: 'Import a file or folder (absolute path readable by the daemon), pin and announce it',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } } } } },
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['path'], properties: { path: { type: 'string' }, hidden: { type: 'boolean', description: 'include entries whose names start with a dot' } } } } } },
           responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors, 408: json({ $ref: '#/components/schemas/Error' }, 'The upload sent nothing for 60 s (RequestTimeoutError)') }
         }
       },
