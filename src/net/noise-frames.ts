@@ -5,9 +5,10 @@
  * a time, so almost every frame of a bulk transfer arrives split across two reads.
  * `@chainsafe/libp2p-noise` 17 then passes the split frame (a list of chunks) to the cipher, but
  * first also computes `dst = chunk.subarray(…)`, a scratch buffer its WebAssembly cipher may
- * decrypt into: for a list that joins the chunks, copying every byte received (479 ms of
- * samples in a CPU profile of a 1 GiB `peerd get`'s downloader, and 1 GiB more garbage). Node.js's
- * cipher (the one peerd uses for frames of 1200 bytes and more) never writes into `dst`.
+ * decrypt into: for a list that joins the chunks, copying every byte received and making as much
+ * garbage (a downloading daemon's CPU profile shows it: `node bench/share/profile.ts --cpu-prof
+ * DIR`). Node.js's cipher (the one peerd uses for frames of 1200 bytes and more) never writes
+ * into `dst`.
  *
  * {@link withFrameDecrypt} replaces the `decrypt` method of Noise's encrypted stream with the same
  * loop, asking for `dst` only when the frame is one buffer (where it is a view, not a copy). It

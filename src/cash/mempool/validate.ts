@@ -43,7 +43,7 @@ export interface TxCost {
  * @throws VerifyError of kind 'tx'
  */
 export function checkTxPolicy (tx: Transaction, coins: readonly Coin[], ctx: SpendContext): TxCost {
-  // Keyed by the inputs' own outpoint objects: hex keys cost ~10 µs an input, 4 ms for 430.
+  // keyed by the inputs' own outpoint objects: a hex key per input would cost more than the lookup
   const byPrevout = new Map(tx.inputs.map((input, i) => [input.prevout, coins[i] as Coin]))
   const fee = checkTxInputs(tx, { getCoin: (prevout) => byPrevout.get(prevout) }, ctx.height, ctx.params)
   if (!isFinalTx(tx, ctx.height, ctx.prevMedianTimePast)) {
@@ -76,7 +76,7 @@ export function checkTxSignatures (tx: Transaction, coins: readonly Coin[]): voi
 /**
  * {@link checkTxSignatures} with the verification done by `verify` (the signature pool's
  * workers). The sighashes stay on this thread: with the transaction-wide hashes computed once
- * they cost ~5 µs an input, against ~200 µs to verify one (1,700 inputs: 8 ms against 380 ms).
+ * they cost ~5 µs an input, against ~200 µs to verify one.
  *
  * @param verify - answers the index of the first invalid check, or -1
  * @throws VerifyError `bad-txns-signature` (or `bad-witness-shape`), score 100

@@ -10,9 +10,9 @@
  * parameters, salt), so none of them can be changed without the tag failing. The nonce is random
  * (24 bytes: random nonces are safe for XChaCha), and so is the salt, for every encryption.
  *
- * Default KDF cost N = 2^17, r = 8, p = 1 (128 MiB, 0.3–0.37 s with Node's native scrypt on
- * the 2-core machine this was measured on; @noble/hashes' scrypt took 0.75 s): the cost
- * Bitcoin-family wallets and RFC 7914's interactive-login figure aim at, paid once per payment.
+ * Default KDF cost N = 2^17, r = 8, p = 1 (128 MiB, a fraction of a second with Node.js's native
+ * scrypt, about twice as fast as @noble/hashes'): the cost Bitcoin-family wallets and RFC 7914's
+ * interactive-login figure aim at, paid once per payment.
  * A wrong passphrase fails the tag: {@link WrongPassphraseError}, never garbage keys.
  */
 import { randomBytes, scrypt as scryptCb } from 'node:crypto'
