@@ -101,15 +101,17 @@ export class SigPool {
   /**
    * Verifies every check.
    *
+   * @param inlineThreshold - fewer checks than this are verified on the calling thread (default:
+   *   the pool's)
    * @returns the index of the first invalid check (malformed lengths count as invalid), or -1
    */
-  async verify (checks: readonly SigCheck[]): Promise<number> {
+  async verify (checks: readonly SigCheck[], inlineThreshold = this.inlineThreshold): Promise<number> {
     // Malformed checks cannot be packed: verify only those before the first one, which is
     // otherwise the answer.
     let end = checks.findIndex(c => !wellFormed(c))
     const malformed = end
     if (end < 0) end = checks.length
-    const first = await this.verifyWellFormed(checks, end)
+    const first = await this.verifyWellFormed(checks, end, Math.max(1, inlineThreshold))
     return first >= 0 ? first : malformed
   }
 
@@ -129,12 +131,12 @@ export class SigPool {
   /** Worker threads running now (they start on first use). */
   get running (): number { return this.slots.length }
 
-  private async verifyWellFormed (checks: readonly SigCheck[], count: number): Promise<number> {
+  private async verifyWellFormed (checks: readonly SigCheck[], count: number, inlineThreshold: number): Promise<number> {
     if (count === 0) return -1
-    if (this.closed || this.broken || this.size === 0 || count < this.inlineThreshold) {
+    if (this.closed || this.broken || this.size === 0 || count < inlineThreshold) {
       return verifySigChecks(checks.slice(0, count))
     }
-    const parts = Math.min(this.size, Math.ceil(count / Math.max(1, this.inlineThreshold)))
+    const parts = Math.min(this.size, Math.ceil(count / inlineThreshold))
     const per = Math.ceil(count / parts)
     const runs: Array<Promise<number>> = []
     for (let start = 0; start < count; start += per) {
