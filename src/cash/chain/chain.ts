@@ -208,6 +208,12 @@ export class Chain extends EventEmitter<ChainEvents> {
     const hash = headerHash(block.header)
     const key = hex(hash)
     const known = this.index.get(hash)
+    // stored with more work than the tip yet not connected: its connection failed on a write
+    // (disk full, I/O error), so a retry connects it instead of being ignored as a duplicate
+    if (known?.status === 'stored' && known.chainwork > tip.chainwork) {
+      await this.activate(known)
+      return 'connected'
+    }
     if (known !== undefined && known.status !== 'invalid') return 'duplicate'
     if (known !== undefined || this.invalid.has(key)) {
       throw new VerifyError('block', 'duplicate-invalid', 100, `block ${hashToHex(hash)} is known to be invalid`)
