@@ -1,100 +1,152 @@
 /**
- * Typed errors shared by the node, the API and the CLI. Each condition has its own class,
- * checked by `name` (as `@libp2p/interface` does), and an HTTP status for the API edge.
+ * Typed errors shared by the node, the API and the CLI. Each condition has its own class with a
+ * stable `static name`, checked by `name` as `@libp2p/interface` does. The library chooses no
+ * HTTP statuses: the API (`src/api/http-status.ts`) and the gateway map classes to statuses.
  */
 
-/** Base class: a peerd error with a stable `name` and the HTTP status the API answers with. */
+/** Base class: a peerd error whose `name` is its class's `static name`. */
 export class PeerdError extends Error {
-  /** HTTP status used when this error crosses the API. */
-  readonly status: number
+  static override name = 'PeerdError'
 
-  constructor (message: string, name: string, status = 500, options?: ErrorOptions) {
+  constructor (message: string, options?: ErrorOptions) {
     super(message, options)
-    this.name = name
-    this.status = status
+    // the subclass's `static name`: survives minification, unlike the class's own name
+    this.name = new.target.name
   }
 }
 
 /** An argument, flag, config value or request body is invalid. */
 export class InvalidArgumentError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'InvalidArgumentError', 400, options) }
+  static override name = 'InvalidArgumentError'
 }
 
 /** A request body is not valid JSON. */
 export class MalformedRequestError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'MalformedRequestError', 400, options) }
+  static override name = 'MalformedRequestError'
 }
 
 /** The API request carried no valid cookie. */
 export class UnauthorizedError extends PeerdError {
+  static override name = 'UnauthorizedError'
+
   constructor (message = 'missing or wrong API cookie: send "Authorization: Bearer <contents of DATA_DIR/cookie>"') {
-    super(message, 'UnauthorizedError', 401)
+    super(message)
   }
 }
 
 /** The request is authenticated but not allowed (a dashboard request from another origin). */
 export class ForbiddenError extends PeerdError {
-  constructor (message: string) { super(message, 'ForbiddenError', 403) }
+  static override name = 'ForbiddenError'
 }
 
 /** An API route or object does not exist. */
 export class NotFoundError extends PeerdError {
-  constructor (message: string) { super(message, 'NotFoundError', 404) }
+  static override name = 'NotFoundError'
 }
 
 /** The HTTP method is not allowed on this route. */
 export class MethodNotAllowedError extends PeerdError {
-  constructor (message: string) { super(message, 'MethodNotAllowedError', 405) }
+  static override name = 'MethodNotAllowedError'
 }
 
 /** A request body is larger than the API accepts. */
 export class PayloadTooLargeError extends PeerdError {
-  constructor (message: string) { super(message, 'PayloadTooLargeError', 413) }
+  static override name = 'PayloadTooLargeError'
 }
 
 /** Another daemon already uses this data directory. */
 export class DataDirLockedError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'DataDirLockedError', 409, options) }
+  static override name = 'DataDirLockedError'
 }
 
 /** The identity key file cannot be read or decoded. It is never replaced silently. */
 export class KeyFileError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'KeyFileError', 500, options) }
+  static override name = 'KeyFileError'
 }
 
 /** The config file cannot be read or is invalid. */
 export class ConfigError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'ConfigError', 400, options) }
+  static override name = 'ConfigError'
 }
 
 /** A listen address could not be bound (in use, not local, not permitted). */
 export class ListenError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'ListenError', 500, options) }
+  static override name = 'ListenError'
 }
 
 /** Dialling a peer failed. */
 export class DialError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'DialError', 502, options) }
+  static override name = 'DialError'
 }
 
 /** The node is not running (not started yet, or stopping). */
 export class NotStartedError extends PeerdError {
-  constructor (message = 'the node is not running') { super(message, 'NotStartedError', 503) }
+  static override name = 'NotStartedError'
+
+  constructor (message = 'the node is not running') { super(message) }
 }
 
 /** The CLI cannot reach a daemon for its data directory. */
 export class DaemonNotRunningError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'DaemonNotRunningError', 503, options) }
+  static override name = 'DaemonNotRunningError'
 }
 
-/** The daemon answered with an error; carries its name and message through to the CLI. */
+/**
+ * The daemon answered with an error. The CLI's side of the API: `name` is the daemon's error
+ * name (so `--json` shows the daemon's condition), `status` the HTTP status it answered with.
+ */
 export class ApiError extends PeerdError {
-  constructor (name: string, message: string, status: number) { super(message, name, status) }
+  static override name = 'ApiError'
+  /** The HTTP status of the daemon's answer. */
+  readonly status: number
+
+  constructor (name: string, message: string, status: number) {
+    super(message)
+    this.name = name
+    this.status = status
+  }
+}
+
+/** The daemon ended a streamed download without a result or an error (see its log). */
+export class DownloadIncompleteError extends PeerdError {
+  static override name = 'DownloadIncompleteError'
+}
+
+/** The user interrupted the command (Ctrl-C); what was done so far is kept. */
+export class InterruptedError extends PeerdError {
+  static override name = 'InterruptedError'
+}
+
+/** A stream from the daemon broke before its end. */
+export class StreamBrokenError extends PeerdError {
+  static override name = 'StreamBrokenError'
 }
 
 /** A command line that does not parse: the CLI prints usage and exits with code 2. */
 export class UsageError extends PeerdError {
-  constructor (message: string) { super(message, 'UsageError', 400) }
+  static override name = 'UsageError'
+}
+
+/** True when a file system error says the disk (or the user's quota) is full. */
+export function isDiskFull (cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code
+  const text = `${typeof code === 'string' ? code : ''} ${(cause as Error | undefined)?.message ?? String(cause)}`
+  return /ENOSPC|EDQUOT|no space left|quota exceeded/i.test(text)
+}
+
+/**
+ * A store's write to disk failed (disk full, I/O error, read-only file system): the base of the
+ * block store's, the chain's and the wallet's write errors. What was stored before is kept.
+ */
+export class DiskWriteError extends PeerdError {
+  static override name = 'DiskWriteError'
+  /** The disk (or the user's quota) is full: freeing space fixes it. */
+  readonly diskFull: boolean
+
+  constructor (message: string, options: { cause: unknown }) {
+    super(message, options)
+    this.diskFull = isDiskFull(options.cause)
+  }
 }
 
 /** Turns anything thrown into `{ name, message }` for JSON output. */

@@ -19,6 +19,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
+import { WalletNotFoundError } from '../cash/wallet/errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import type { Logger } from '../utils/logger.ts'
 import { recentBlocks } from './recent-blocks.ts'
@@ -190,7 +191,7 @@ export class DashboardFeed {
     try {
       balance = await cash.walletBalance()
     } catch (err) {
-      if ((err as Error).name === 'WalletNotFoundError') this.publish('wallet', { exists: false })
+      if ((err as Error).name === WalletNotFoundError.name) this.publish('wallet', { exists: false })
       else this.init.log.debug('dashboard feed: wallet balance failed', { err })
       return
     }

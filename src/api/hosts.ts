@@ -23,7 +23,7 @@ import { InvalidArgumentError, PeerdError } from '../errors.ts'
 
 /** A request addressed to a host name that is not the API's own (DNS rebinding, or a misconfigured proxy). */
 export class HostNotAllowedError extends PeerdError {
-  constructor (message: string) { super(message, 'HostNotAllowedError', 403) }
+  static override name = 'HostNotAllowedError'
 }
 
 /** Options of {@link ApiHosts}. */

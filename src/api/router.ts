@@ -6,11 +6,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
-  errorToJson, MalformedRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
-  PeerdError, UnauthorizedError
+  errorToJson, MalformedRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnauthorizedError
 } from '../errors.ts'
 import { readBody } from '../utils/http-server.ts'
 import type { BodyLimits } from '../utils/http-server.ts'
+import { apiStatus } from './http-status.ts'
 
 /** Largest request body the API reads. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -130,7 +130,7 @@ export function createRouter (routes: Route[], options: RouterOptions) {
         const result = await route.handler({ req, res, url, body, stream, auth })
         if (result !== HANDLED) sendJson(res, 200, result)
       } catch (err) {
-        const status = err instanceof PeerdError ? err.status : 500
+        const status = apiStatus(err)
         if (status >= 500 && status !== 502 && status !== 503) onError(err)
         if (!res.headersSent) sendJson(res, status, { error: errorToJson(err) })
         else res.destroy()

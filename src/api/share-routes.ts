@@ -4,8 +4,9 @@
  */
 import { once } from 'node:events'
 import { isAbsolute } from 'node:path'
-import { errorToJson, InvalidArgumentError, PeerdError } from '../errors.ts'
+import { errorToJson, InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
+import { apiStatus } from './http-status.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
 
@@ -72,7 +73,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
           const result = await started
           line({ event: 'done', ...result })
         } catch (err) {
-          line({ event: 'error', error: errorToJson(err), status: err instanceof PeerdError ? err.status : 500 })
+          line({ event: 'error', error: errorToJson(err), status: apiStatus(err) })
         } finally {
           clearInterval(timer)
           res.end()

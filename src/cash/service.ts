@@ -77,7 +77,7 @@ function mempoolJson (info: MempoolInfo): MempoolJson {
 
 /** Mining was asked for where it is not allowed. */
 export class MiningNotAllowedError extends PeerdError {
-  constructor (message: string) { super(message, 'MiningNotAllowedError', 400) }
+  static override name = 'MiningNotAllowedError'
 }
 
 /** Chain, sync, relay and miner of one node. */

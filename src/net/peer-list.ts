@@ -56,7 +56,7 @@ const PARALLEL = 8
 
 /** A peer broke the peer list protocol. */
 export class PeerListError extends PeerdError {
-  constructor (message: string) { super(message, 'PeerListError', 400) }
+  static override name = 'PeerListError'
 }
 
 /** Encodes an answer: the peer ids (at most {@link MAX_LISTED_PEERS} are kept). */

@@ -31,7 +31,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { base32 } from 'multiformats/bases/base32'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { PeerdError } from '../errors.ts'
+import { DiskWriteError, isDiskFull, PeerdError } from '../errors.ts'
 import { blockKey, MAX_BLOCK_SIZE, verifyBlock } from './block.ts'
 
 /** Modes of the store's folders and files: private, as everything in a data dir. */
@@ -40,32 +40,34 @@ const FILE_MODE = 0o600
 
 /** A block is not in the store. */
 export class BlockNotFoundError extends PeerdError {
-  constructor (cid: CID) { super(`block ${cid.toString()} is not in the local store`, 'BlockNotFoundError', 404) }
+  static override name = 'BlockNotFoundError'
+
+  constructor (cid: CID) { super(`block ${cid.toString()} is not in the local store`) }
 }
 
 /**
  * A block could not be written (disk full, I/O error, read-only file system). Nothing stored
  * before is lost, and nothing half-written is left under a block's name: free space or fix the
- * disk, then retry. 507 when the disk is full, 500 otherwise.
+ * disk, then retry.
  */
-export class BlockWriteError extends PeerdError {
+export class BlockWriteError extends DiskWriteError {
+  static override name = 'BlockWriteError'
   /** The file system's error code (ENOSPC, EIO, …), when there is one. */
   readonly code: string | undefined
 
   constructor (root: string, cause: unknown) {
     const code = (cause as NodeJS.ErrnoException).code
-    const full = code === 'ENOSPC' || code === 'EDQUOT'
-    const advice = full
+    const advice = isDiskFull(cause)
       ? `the disk is full: free space on the disk of ${root}, then retry`
       : `check the disk and file system of ${root} (system log, permissions, read-only mount), then retry`
-    super(`cannot store a block in ${root} (${code ?? (cause as Error).message}): ${advice}; the blocks stored before are kept`, 'BlockWriteError', full ? 507 : 500, { cause })
+    super(`cannot store a block in ${root} (${code ?? (cause as Error).message}): ${advice}; the blocks stored before are kept`, { cause })
     this.code = code
   }
 }
 
 /** A block's bytes do not match its CID. */
 export class InvalidBlockError extends PeerdError {
-  constructor (message: string) { super(message, 'InvalidBlockError', 400) }
+  static override name = 'InvalidBlockError'
 }
 
 async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {

@@ -7,7 +7,7 @@ import { PeerdError } from '../errors.ts'
 
 /** A directory entry name that is unsafe to write. */
 export class UnsafePathError extends PeerdError {
-  constructor (message: string) { super(message, 'UnsafePathError', 422) }
+  static override name = 'UnsafePathError'
 }
 
 /** Throws {@link UnsafePathError} unless `name` is one plain path segment. */

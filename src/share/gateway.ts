@@ -25,11 +25,18 @@ import { closeHttp, listenHttp } from '../utils/http-server.ts'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
-import { exporter } from 'ipfs-unixfs-exporter'
+import {
+  BadPathError, exporter, InvalidParametersError, NoResolverError, NotFoundError, NotUnixFSError, OverReadError, UnderReadError
+} from 'ipfs-unixfs-exporter'
 import type { ReadableStorage, UnixFSDirectory, UnixFSDirectoryEntry, UnixFSEntry } from 'ipfs-unixfs-exporter'
-import { InvalidArgumentError, PeerdError } from '../errors.ts'
+import { InvalidArgumentError, NotStartedError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
+import { BlockMismatchError, WantAbortedError } from './bitswap/errors.ts'
 import { parseCid } from './block.ts'
+import { BlockNotFoundError, InvalidBlockError } from './blockstore.ts'
+import { ContentNotFoundError, DownloadCancelledError, InvalidDagError } from './errors.ts'
+import { UnsafePathError } from './export.ts'
+import { UnsupportedDagError } from './output.ts'
 import type { ShareService } from './service.ts'
 
 /** What the gateway needs of the share service. */
@@ -172,17 +179,36 @@ function formatSize (n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i] as string}`
 }
 
-/** An HTTP status for an error from resolving or reading content. */
-function statusOf (err: unknown): number {
-  switch ((err as Error).name) {
-    case 'InvalidArgumentError': case 'BadPathError': case 'InvalidParametersError': return 400
-    case 'NotFoundError': return 404
-    case 'ContentNotFoundError': return 504 // nobody sent the data in time
-    case 'AbortError': return 503 // a download cancelled under this request (not by its client)
-    case 'NotUnixFSError': case 'NoResolverError': case 'InvalidDagError': case 'InvalidBlockError':
-    case 'OverReadError': case 'UnderReadError': case 'BlockNotFoundError': return 502
-    default: return err instanceof PeerdError && err.status < 500 ? err.status : 500
-  }
+/**
+ * The status the gateway answers each error class with, keyed by its `static name`; anything else
+ * is a 500. Content that is not here in time is a 504 (the IPFS path gateway spec's Gateway
+ * Timeout); content that peers sent but peerd cannot read is a 502.
+ */
+export const GATEWAY_STATUS: ReadonlyMap<string, number> = new Map([
+  [InvalidArgumentError.name, 400],
+  [BadPathError.name, 400],
+  [InvalidParametersError.name, 400],
+  [NotFoundError.name, 404], // a path inside the content (the exporter's NotFoundError)
+  [UnsupportedDagError.name, 422],
+  [UnsafePathError.name, 422],
+  [NotUnixFSError.name, 502],
+  [NoResolverError.name, 502],
+  [InvalidDagError.name, 502],
+  [InvalidBlockError.name, 502],
+  [BlockMismatchError.name, 502],
+  [OverReadError.name, 502],
+  [UnderReadError.name, 502],
+  [BlockNotFoundError.name, 502],
+  // a download cancelled under this request (the node stopping), not by its client
+  [DownloadCancelledError.name, 503],
+  [WantAbortedError.name, 503],
+  [NotStartedError.name, 503],
+  [ContentNotFoundError.name, 504]
+])
+
+/** The HTTP status for an error from resolving or reading content: its class's entry in {@link GATEWAY_STATUS}, else 500. */
+export function gatewayStatus (err: unknown): number {
+  return (err instanceof Error ? GATEWAY_STATUS.get(err.name) : undefined) ?? 500
 }
 
 /** What one request is about. */
@@ -235,7 +261,7 @@ export class Gateway {
         res.destroy()
         return
       }
-      const status = statusOf(err)
+      const status = gatewayStatus(err)
       if (status >= 500 && status !== 504) this.init.log.warn('gateway request failed', { err, url: req.url })
       const message = status === 504
         ? `not found within the timeout: ${(err as Error).message} (a longer ?timeout=SECONDS, up to ${MAX_TIMEOUT_SECONDS}, may help)`

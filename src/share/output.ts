@@ -32,7 +32,7 @@ export interface BlockRef { path: string, offset: number, size: number }
 
 /** The DAG uses a UnixFS feature peerd does not write. */
 export class UnsupportedDagError extends PeerdError {
-  constructor (message: string) { super(message, 'UnsupportedDagError', 422) }
+  static override name = 'UnsupportedDagError'
 }
 
 const MAX_OPEN_FILES = 32

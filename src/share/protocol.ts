@@ -61,7 +61,7 @@ export type Message =
 
 /** A peer broke the protocol. */
 export class ProtocolError extends PeerdError {
-  constructor (message: string) { super(message, 'ProtocolError', 400) }
+  static override name = 'ProtocolError'
 }
 
 function frame (body: Uint8Array[]): Uint8ArrayList {

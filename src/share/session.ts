@@ -21,6 +21,7 @@ import { PeerdError } from '../errors.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
+import { ContentNotFoundError, DownloadCancelledError, StoreFailedError } from './errors.ts'
 import type { OutputWriter } from './output.ts'
 import type { RootListener, RootWatch } from './server.ts'
 import { DagWalk } from './session/dag-walk.ts'
@@ -33,11 +34,6 @@ import { Scheduler } from './session/scheduler.ts'
 import { Swarm } from './session/swarm.ts'
 
 export type { FallbackFetcher }
-
-/** Content could not be found or fetched in time. */
-export class ContentNotFoundError extends PeerdError {
-  constructor (message: string) { super(message, 'ContentNotFoundError', 404) }
-}
 
 /** Options of a {@link Session}. */
 export interface SessionInit {
@@ -97,7 +93,7 @@ export interface SessionResult {
 const MAX_STORING = 16
 
 function storeError (item: Item, err: Error): PeerdError {
-  return err instanceof PeerdError ? err : new PeerdError(`cannot store block ${item.cid.toString()}: ${err.message}`, 'StoreError', 500)
+  return err instanceof PeerdError ? err : new StoreFailedError(`cannot store block ${item.cid.toString()}: ${err.message}`, { cause: err })
 }
 
 /** One download of one root. */
@@ -181,7 +177,7 @@ export class Session {
   /** Fetches the whole DAG; resolves when every block is in the store. */
   async run (): Promise<SessionResult> {
     const outer = this.init.signal
-    const onAbort = (): void => { this.fail(new PeerdError('download cancelled', 'AbortError', 499)) }
+    const onAbort = (): void => { this.fail(new DownloadCancelledError()) }
     outer?.addEventListener('abort', onAbort, { once: true })
     const result = new Promise<SessionResult>((resolve, reject) => { this.finish = { resolve, reject } })
     result.catch(() => {}) // may fail while the walk below runs, before it is awaited

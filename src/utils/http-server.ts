@@ -5,7 +5,7 @@ import { ListenError, PeerdError } from '../errors.ts'
 
 /** A request body stopped arriving (or took longer than its limit); answered with 408. */
 export class RequestTimeoutError extends PeerdError {
-  constructor (message: string) { super(message, 'RequestTimeoutError', 408) }
+  static override name = 'RequestTimeoutError'
 }
 
 /** Limits of {@link readBody}. */

@@ -8,10 +8,12 @@ import { PeerdError } from '../../errors.ts'
  * records that contradict each other. Never repaired silently.
  */
 export class ChainDbError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'ChainDbError', 500, options) }
+  static override name = 'ChainDbError'
 }
 
 /** The chain is not open (never opened, or closed). */
 export class ChainClosedError extends PeerdError {
-  constructor (message = 'the chain is not open') { super(message, 'ChainClosedError', 503) }
+  static override name = 'ChainClosedError'
+
+  constructor (message = 'the chain is not open') { super(message) }
 }

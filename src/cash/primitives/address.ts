@@ -56,11 +56,13 @@ export type AddressErrorReason =
 
 /** An address is malformed, belongs to another network or is not a P2TR address. */
 export class AddressError extends PeerdError {
+  static override name = 'AddressError'
+
   /** Stable machine-readable cause. */
   readonly reason: AddressErrorReason
 
   constructor (reason: AddressErrorReason, message: string) {
-    super(message, 'AddressError', 400)
+    super(message)
     this.reason = reason
   }
 }

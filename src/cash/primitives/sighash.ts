@@ -94,11 +94,13 @@ export type SighashErrorReason =
 
 /** A BIP341 signature hash cannot be computed for these arguments. */
 export class SighashError extends PeerdError {
+  static override name = 'SighashError'
+
   /** Stable machine-readable cause. */
   readonly reason: SighashErrorReason
 
   constructor (reason: SighashErrorReason, message: string) {
-    super(message, 'SighashError', 400)
+    super(message)
     this.reason = reason
   }
 }

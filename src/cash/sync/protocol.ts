@@ -71,7 +71,7 @@ export type ChainResponse =
 
 /** A peer broke the chain protocol. */
 export class ChainProtocolError extends PeerdError {
-  constructor (message: string) { super(message, 'ChainProtocolError', 400) }
+  static override name = 'ChainProtocolError'
 }
 
 function frame (type: number, ...parts: Uint8Array[]): Uint8Array {

@@ -1,40 +1,48 @@
 /**
- * Errors of the wallet. Each condition has its own class, checked by `name`, with the HTTP
- * status the API answers with (`src/errors.ts`). Bad arguments (amounts, addresses, a mnemonic
+ * Errors of the wallet. Each condition has its own class, checked by `name`; the API chooses
+ * its HTTP status (`src/api/http-status.ts`). Bad arguments (amounts, addresses, a mnemonic
  * that does not check out) are `InvalidArgumentError` from `src/errors.ts`.
  */
-import { PeerdError } from '../../errors.ts'
+import { DiskWriteError, isDiskFull, PeerdError } from '../../errors.ts'
 
 /** No wallet has been created or restored in this data directory yet. */
 export class WalletNotFoundError extends PeerdError {
+  static override name = 'WalletNotFoundError'
+
   constructor (message = 'no wallet: create one or restore one from its mnemonic first') {
-    super(message, 'WalletNotFoundError', 404)
+    super(message)
   }
 }
 
 /** `create` or `restore` on a data directory that already holds a wallet (it is never overwritten). */
 export class WalletExistsError extends PeerdError {
+  static override name = 'WalletExistsError'
+
   constructor (message = 'a wallet already exists in this data directory; it is never overwritten') {
-    super(message, 'WalletExistsError', 409)
+    super(message)
   }
 }
 
 /** The passphrase does not decrypt the wallet's seed (the AEAD tag did not verify). */
 export class WrongPassphraseError extends PeerdError {
+  static override name = 'WrongPassphraseError'
+
   constructor (message = 'wrong wallet passphrase', options?: ErrorOptions) {
-    super(message, 'WrongPassphraseError', 403, options)
+    super(message, options)
   }
 }
 
 /** The spendable coins do not cover the amount plus the fee. Amounts in base units. */
 export class InsufficientFundsError extends PeerdError {
+  static override name = 'InsufficientFundsError'
+
   /** Confirmed, mature coins not already spent by a mempool transaction. */
   readonly available: bigint
   /** Amount plus the fee of a transaction spending every available coin. */
   readonly needed: bigint
 
   constructor (available: bigint, needed: bigint) {
-    super(`insufficient funds: ${available} base units spendable, ${needed} needed (amount + fee)`, 'InsufficientFundsError', 400)
+    super(`insufficient funds: ${available} base units spendable, ${needed} needed (amount + fee)`)
     this.available = available
     this.needed = needed
   }
@@ -46,11 +54,13 @@ export class InsufficientFundsError extends PeerdError {
  * amounts to yourself to merge coins.
  */
 export class PaymentTooLargeError extends PeerdError {
+  static override name = 'PaymentTooLargeError'
+
   /** Most inputs a relayed payment can have. */
   readonly maxInputs: number
 
   constructor (maxInputs: number, maxWeight: number) {
-    super(`the payment needs more than ${maxInputs} coins, above the ${maxWeight} weight units peers relay; send less, or merge coins first by sending smaller amounts to yourself`, 'PaymentTooLargeError', 400)
+    super(`the payment needs more than ${maxInputs} coins, above the ${maxWeight} weight units peers relay; send less, or merge coins first by sending smaller amounts to yourself`)
     this.maxInputs = maxInputs
   }
 }
@@ -61,26 +71,28 @@ export class PaymentTooLargeError extends PeerdError {
  * silently.
  */
 export class WalletDbError extends PeerdError {
-  constructor (message: string, options?: ErrorOptions) { super(message, 'WalletDbError', 500, options) }
+  static override name = 'WalletDbError'
 }
 
 /** The wallet is not open (never opened, or closed). */
 export class WalletClosedError extends PeerdError {
-  constructor (message = 'the wallet is not open') { super(message, 'WalletClosedError', 503) }
+  static override name = 'WalletClosedError'
+
+  constructor (message = 'the wallet is not open') { super(message) }
 }
 
 /**
  * A write to the wallet's database failed (disk full, I/O error). The batch is all or nothing:
  * what was stored before is kept, and no address was handed out. Free space or fix the disk,
- * then retry. 507 when the disk is full, 500 otherwise.
+ * then retry.
  */
-export class WalletWriteError extends PeerdError {
+export class WalletWriteError extends DiskWriteError {
+  static override name = 'WalletWriteError'
+
   constructor (location: string, cause: unknown) {
-    const text = `${(cause as { code?: string }).code ?? ''} ${(cause as Error).message ?? String(cause)}`
-    const full = /ENOSPC|EDQUOT|no space left|quota exceeded/i.test(text)
-    const advice = full
+    const advice = isDiskFull(cause)
       ? `the disk is full: free space on the disk of ${location}, then retry`
       : `check the disk and file system of ${location} (system log, permissions, read-only mount), then retry`
-    super(`cannot write the wallet database (${(cause as Error).message ?? String(cause)}): ${advice}; nothing stored before is lost`, 'WalletWriteError', full ? 507 : 500, { cause })
+    super(`cannot write the wallet database (${(cause as Error).message ?? String(cause)}): ${advice}; nothing stored before is lost`, { cause })
   }
 }

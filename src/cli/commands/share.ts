@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { ApiError, DaemonNotRunningError, PeerdError } from '../../errors.ts'
+import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, PeerdError, StreamBrokenError } from '../../errors.ts'
 import type { RootRecord } from '../../share/layout.ts'
 import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
@@ -77,7 +77,7 @@ export const get: Command = {
         }
       }
       bar.done()
-      if (result == null) throw new PeerdError('the daemon ended the download without a result; see its log', 'DownloadError', 500)
+      if (result == null) throw new DownloadIncompleteError('the daemon ended the download without a result; see its log')
       const out = { cid: result.cid, path: result.path, size: result.size, peers: result.peers, seconds: result.seconds }
       if (ctx.json) printJson(out)
       else {
@@ -87,7 +87,7 @@ export const get: Command = {
       return 0
     } catch (err) {
       bar.done()
-      if (interrupted) throw new PeerdError('interrupted; run the same command again to resume from what was fetched', 'Interrupted', 499)
+      if (interrupted) throw new InterruptedError('interrupted; run the same command again to resume from what was fetched')
       if (err instanceof PeerdError) throw err
       // the connection to the daemon broke mid-download: it stopped or was killed
       throw new DaemonNotRunningError(`the daemon stopped during the download (${(err as Error).message}); start it again and run the same command to resume from what was fetched`, { cause: err })
@@ -114,7 +114,7 @@ export const cat: Command = {
       await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), process.stdout)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0
-      throw new PeerdError(`the stream broke: ${(err as Error).message}`, 'StreamError', 500)
+      throw new StreamBrokenError(`the stream broke: ${(err as Error).message}`, { cause: err })
     }
     return 0
   }

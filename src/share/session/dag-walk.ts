@@ -7,9 +7,9 @@
 import { decode as decodeDagPb } from '@ipld/dag-pb'
 import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { PeerdError } from '../../errors.ts'
 import { blockKey, childLinks } from '../block.ts'
 import type { FsBlockstore } from '../blockstore.ts'
+import { InvalidDagError } from '../errors.ts'
 import type { OutputWriter, Placement } from '../output.ts'
 import { childPos, MAX_LINKS, RAW_CODE } from './item.ts'
 import type { Item, Tally } from './item.ts'
@@ -171,12 +171,12 @@ export class DagWalk {
     try {
       pb = decodeDagPb(node)
     } catch (err) {
-      this.owner.fail(new PeerdError(`block ${item.cid.toString()} is not a valid dag-pb node: ${(err as Error).message}`, 'InvalidDagError', 422))
+      this.owner.fail(new InvalidDagError(`block ${item.cid.toString()} is not a valid dag-pb node: ${(err as Error).message}`, { cause: err }))
       return
     }
     const links = pb.Links.map(l => l.Hash)
     if (links.length > MAX_LINKS) {
-      this.owner.fail(new PeerdError(`block ${item.cid.toString()} has ${links.length} links, over the ${MAX_LINKS} peerd follows`, 'InvalidDagError', 422))
+      this.owner.fail(new InvalidDagError(`block ${item.cid.toString()} has ${links.length} links, over the ${MAX_LINKS} peerd follows`))
       return
     }
     if (item.pos === '') tally.total = node.length + pb.Links.reduce((n, l) => n + (l.Tsize ?? 0), 0)

@@ -1,0 +1,102 @@
+/**
+ * The HTTP status the API answers each error class with. The library's errors carry no status:
+ * this edge (and the gateway, for content) chooses it from the class, keyed by its `static name`.
+ * An error without an entry is a 500.
+ * @module
+ */
+import {
+  BadPathError, InvalidParametersError, NoResolverError, NotFoundError as ExporterNotFoundError,
+  NotUnixFSError, OverReadError, UnderReadError
+} from 'ipfs-unixfs-exporter'
+import { ChainClosedError, ChainDbError } from '../cash/chain/errors.ts'
+import { AddressError } from '../cash/primitives/address.ts'
+import { SighashError } from '../cash/primitives/sighash.ts'
+import { MiningNotAllowedError } from '../cash/service.ts'
+import { ChainProtocolError } from '../cash/sync/protocol.ts'
+import {
+  InsufficientFundsError, PaymentTooLargeError, WalletClosedError, WalletDbError, WalletExistsError,
+  WalletNotFoundError, WrongPassphraseError
+} from '../cash/wallet/errors.ts'
+import {
+  ConfigError, DataDirLockedError, DaemonNotRunningError, DialError, DiskWriteError, ForbiddenError, InvalidArgumentError,
+  KeyFileError, ListenError, MalformedRequestError, MethodNotAllowedError, NotFoundError, NotStartedError,
+  PayloadTooLargeError, UnauthorizedError, UsageError
+} from '../errors.ts'
+import { PeerListError } from '../net/peer-list.ts'
+import { BlockMismatchError, InvalidBitswapMessageError, WantAbortedError } from '../share/bitswap/errors.ts'
+import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
+import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, StoreFailedError } from '../share/errors.ts'
+import { UnsafePathError } from '../share/export.ts'
+import { UnsupportedDagError } from '../share/output.ts'
+import { ProtocolError } from '../share/protocol.ts'
+import { RequestTimeoutError } from '../utils/http-server.ts'
+import { HostNotAllowedError } from './hosts.ts'
+
+/** Status by error name. Built from the classes, so a renamed class cannot leave a stale entry. */
+export const API_STATUS: ReadonlyMap<string, number> = new Map([
+  // requests and arguments
+  [InvalidArgumentError.name, 400],
+  [MalformedRequestError.name, 400],
+  [ConfigError.name, 400],
+  [UsageError.name, 400],
+  [AddressError.name, 400],
+  [SighashError.name, 400],
+  [UnauthorizedError.name, 401],
+  [ForbiddenError.name, 403],
+  [HostNotAllowedError.name, 403],
+  [NotFoundError.name, 404],
+  [MethodNotAllowedError.name, 405],
+  [RequestTimeoutError.name, 408],
+  [PayloadTooLargeError.name, 413],
+  // the node
+  [DataDirLockedError.name, 409],
+  [KeyFileError.name, 500],
+  [ListenError.name, 500],
+  [DialError.name, 502],
+  [NotStartedError.name, 503],
+  [DaemonNotRunningError.name, 503],
+  // content
+  [ContentNotFoundError.name, 404],
+  [BlockNotFoundError.name, 404],
+  [ExporterNotFoundError.name, 404],
+  [BadPathError.name, 400],
+  [InvalidParametersError.name, 400],
+  [WantAbortedError.name, 408],
+  [InvalidDagError.name, 422],
+  [UnsupportedDagError.name, 422],
+  [UnsafePathError.name, 422],
+  [NotUnixFSError.name, 422],
+  [NoResolverError.name, 422],
+  [DownloadCancelledError.name, 499],
+  [StoreFailedError.name, 500],
+  [OverReadError.name, 502],
+  [UnderReadError.name, 502],
+  // what peers sent (an API caller only meets these through a download)
+  [InvalidBlockError.name, 502],
+  [BlockMismatchError.name, 502],
+  [InvalidBitswapMessageError.name, 502],
+  [ProtocolError.name, 502],
+  [ChainProtocolError.name, 502],
+  [PeerListError.name, 502],
+  // cash
+  [MiningNotAllowedError.name, 400],
+  [InsufficientFundsError.name, 400],
+  [PaymentTooLargeError.name, 400],
+  [WrongPassphraseError.name, 403],
+  [WalletNotFoundError.name, 404],
+  [WalletExistsError.name, 409],
+  [WalletDbError.name, 500],
+  [ChainDbError.name, 500],
+  [WalletClosedError.name, 503],
+  [ChainClosedError.name, 503]
+])
+
+/**
+ * The status the API answers `err` with: a store's write error is a 507 (Insufficient Storage)
+ * when the disk is full and a 500 otherwise; any other error its class's entry in
+ * {@link API_STATUS}, else 500.
+ */
+export function apiStatus (err: unknown): number {
+  if (err instanceof DiskWriteError) return err.diskFull ? 507 : 500
+  return (err instanceof Error ? API_STATUS.get(err.name) : undefined) ?? 500
+}
