@@ -10,8 +10,15 @@ import { formatCoins, parseCoins } from '../../src/cash/amount.ts'
 import { MAX_MONEY } from '../../src/cash/consensus/subsidy.ts'
 import { decodeAddress, encodeAddress } from '../../src/cash/primitives/address.ts'
 import { hashToHex, hexToHash } from '../../src/cash/primitives/hash.ts'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before } from 'node:test'
+import { parseCommandArgs } from '../../src/cli/command.ts'
+import { COMMANDS } from '../../src/cli/main.ts'
+import { CONFIG_FILE, readConfigFile, resolveDaemonConfig } from '../../src/node/config.ts'
 import { parseCid } from '../../src/share/block.ts'
-import { cidArb, decodeOrTyped, fuzz } from '../utils/fuzz.ts'
+import { cidArb, decodeOrTyped, decodeOrTypedAsync, fuzz, fuzzAsync } from '../utils/fuzz.ts'
+import { tempDir } from '../utils/index.ts'
 
 /** A string with one to three characters replaced, inserted or deleted. */
 function mutatedString (valid: fc.Arbitrary<string>): fc.Arbitrary<string> {
@@ -65,10 +72,47 @@ describe('fuzz: user input', () => {
     })
   })
 
+  it('command lines: every command parses any arguments or throws UsageError', () => {
+    const command = fc.constantFrom(...COMMANDS)
+    const arg = (names: string[]): fc.Arbitrary<string> => fc.oneof(
+      fc.constantFrom(...names.map(n => `--${n}`), '--', '-', '--json', '--help', '--data-dir', '-h', '--no-such-flag', '-1', '-0.5', '1e9', ''),
+      fc.tuple(fc.constantFrom(...names), fc.string({ maxLength: 8 })).map(([n, v]) => `--${n}=${v}`),
+      fc.string({ maxLength: 10 })
+    )
+    fuzz(command.chain(cmd => fc.tuple(fc.constant(cmd), fc.array(arg(Object.keys(cmd.options ?? {}).concat('json')), { maxLength: 6 }))), ([cmd, args]) => {
+      decodeOrTyped(() => parseCommandArgs(cmd, args), ['UsageError'])
+    })
+  })
+
   it('CIDs: every CID peerd handles parses from its text; anything else is a CID or InvalidArgumentError', () => {
     fuzz(cidArb, (cid) => { assert.equal(parseCid(cid.toString()).toString(), cid.toString()) })
     fuzz(hostileStrings(cidArb.map(c => c.toString())), (s) => {
       decodeOrTyped(() => parseCid(s), ['InvalidArgumentError'])
+    })
+  })
+
+  describe('config files', () => {
+    let dir = ''
+    let cleanup: (() => Promise<void>) | undefined
+    before(async () => { ({ path: dir, cleanup } = await tempDir('peerd-fuzz-config-')) })
+    after(async () => { await cleanup?.() })
+
+    it('any config.json is read and resolved, or refused with ConfigError or InvalidArgumentError', async () => {
+      const keys = ['network', 'listen', 'bootstrap', 'mdns', 'relay', 'maxConnections', 'maxConnectionsPerIp', 'minConnections', 'logLevel',
+        'reshare', 'mine', 'mineThreads', 'mempoolMaxBytes', 'api', 'apiAllowRemote', 'gateway', 'gatewayAllowRemote', '__proto__', 'constructor']
+      const value = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom('regtest', 'main', '127.0.0.1:0', '[::1]:99999', '/ip4/127.0.0.1/tcp/0', 'debug'),
+        fc.array(fc.constantFrom('/ip4/127.0.0.1/tcp/0', '/ip4/1.2.3.4/tcp/1/p2p/12D3KooWRALy3EKa1Z5CbVBz1HE15XpYgzNK4nP31nVSi7SNC', '/dns4/x', 'junk', ''), { maxLength: 2 }))
+      const text = fc.oneof(
+        { arbitrary: fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 4 }).map(o => JSON.stringify(o)), weight: 6 },
+        { arbitrary: fc.json({ maxDepth: 2 }), weight: 1 },
+        { arbitrary: fc.string({ maxLength: 40 }), weight: 1 },
+        { arbitrary: fc.constantFrom('{"__proto__": {"network": 1}}', '{"toString": 1}', '{"listen": ["/ip4/127.0.0.1/tcp/0"], "listen": 3}'), weight: 1 }
+      )
+      await fuzzAsync(text, async (t) => {
+        await writeFile(join(dir, CONFIG_FILE), t)
+        const cfg = await decodeOrTypedAsync(async () => await readConfigFile(dir), ['ConfigError'])
+        if (cfg != null) decodeOrTyped(() => resolveDaemonConfig({ ...cfg, dataDir: dir }), ['InvalidArgumentError', 'ConfigError'])
+      }, 0.5)
     })
   })
 })
