@@ -1,7 +1,7 @@
 /**
  * Disk faults while a daemon stores data: ENOSPC and EIO injected into the share block store's
- * file writes and into the wallet's LevelDB batches of one running daemon (its instances only;
- * nothing process-wide). The API answers a 5xx naming the error and what to do (507 for a full
+ * file writes and into the wallet's and the chain's LevelDB batches of one running daemon (its
+ * instances only; nothing process-wide). The API answers a 5xx naming the error and what to do (507 for a full
  * disk), the daemon logs it, everything stored before stays readable, and once the fault is
  * gone the same request succeeds — no address handed out twice, no half-written block left.
  */
@@ -30,10 +30,10 @@ function fsError (code: 'ENOSPC' | 'EIO'): NodeJS.ErrnoException {
 /** An error as classic-level reports a failed batch (its message carries the OS error). */
 function levelError (code: 'ENOSPC' | 'EIO'): Error {
   const text = code === 'ENOSPC' ? 'No space left on device' : 'Input/output error'
-  return Object.assign(new Error(`IO error: /data/wallet/000003.log: ${text}`), { code: 'LEVEL_IO_ERROR' })
+  return Object.assign(new Error(`IO error: 000003.log: ${text}`), { code: 'LEVEL_IO_ERROR' })
 }
 
-describe('fault injection: ENOSPC and EIO in block files and wallet batches', () => {
+describe('fault injection: ENOSPC and EIO in block files, wallet and chain batches', () => {
   let dir: { path: string, cleanup: () => Promise<void> }
   let d: Daemon
   let cookie: string
@@ -132,5 +132,35 @@ describe('fault injection: ENOSPC and EIO in block files and wallet batches', ()
     const after = await api('POST', '/api/v1/wallet/address')
     assert.equal(after.status, 200)
     assert.ok(!handed.includes(after.json.address), 'the addresses handed out before the restart are not handed out again')
+  })
+
+  it('a chain batch that fails answers a 5xx with what to do; the chain keeps its blocks and mines on once the fault is gone', TEST, async () => {
+    const mined = await api('POST', '/api/v1/mine', { blocks: 3 })
+    assert.equal(mined.status, 200, JSON.stringify(mined.json))
+    const before = await api('GET', '/api/v1/chain/info')
+    const level = (d.node.cash.chain as unknown as { db: { db: { batch: (...args: unknown[]) => Promise<void> } } }).db.db
+    const realBatch = level.batch
+    // the block's first batch (store) or its second (connect: coins, undo data, tip) fails
+    for (const [code, passing] of [['ENOSPC', 0], ['EIO', 0], ['ENOSPC', 1]] as const) {
+      let calls = 0
+      level.batch = async (...args: unknown[]) => {
+        if (calls++ < passing) { await realBatch.apply(level, args); return }
+        throw levelError(code)
+      }
+      const failed = await api('POST', '/api/v1/mine', { blocks: 1 })
+      assert.equal(failed.status, code === 'ENOSPC' ? 507 : 500)
+      assert.equal(failed.json.error.name, 'ChainWriteError')
+      assert.match(failed.json.error.message, code === 'ENOSPC' ? /disk is full: free space .* then retry/ : /check the disk .* then retry/)
+      assert.deepEqual(await api('GET', '/api/v1/chain/info'), before, 'the chain did not move')
+    }
+    level.batch = realBatch
+    // the last fault left a block stored but not connected: mining it again connects it
+    const retried = await api('POST', '/api/v1/mine', { blocks: 2 })
+    assert.equal(retried.status, 200, JSON.stringify(retried.json))
+    const heightOf = (a: { json: unknown }): number => (a.json as { height: number }).height
+    assert.equal(heightOf(await api('GET', '/api/v1/chain/info')), heightOf(before) + 2)
+    for (const hash of (mined.json as unknown as { blocks: string[] }).blocks) {
+      assert.equal((await api('GET', `/api/v1/chain/block?id=${hash}`)).status, 200, 'blocks stored before the fault are readable')
+    }
   })
 })

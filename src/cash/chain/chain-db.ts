@@ -6,6 +6,7 @@ import { ClassicLevel } from 'classic-level'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { Coin } from '../consensus/coins.ts'
 import type { OutPoint } from '../primitives/tx.ts'
+import { DiskWriteError, isDiskFull } from '../../errors.ts'
 import { ChainDbError } from './errors.ts'
 import {
   CHAIN_DB_VERSION, PREFIX, TIP_KEY, VERSION_KEY, blockKey, coinKey, decodeCoin, decodeEntry, decodeTxIndex,
@@ -28,6 +29,22 @@ export interface UtxoStats {
   total: bigint
   /** sha256 over `key ‖ value` of every coin in key order (`layout.ts` encodings), hex. */
   digest: string
+}
+
+/**
+ * A write to the chain's database failed (disk full, I/O error): the block was neither stored
+ * nor connected, and the blocks stored before are intact. Free space or fix the disk, then retry
+ * (peers send the block again).
+ */
+export class ChainWriteError extends DiskWriteError {
+  static override name = 'ChainWriteError'
+
+  constructor (location: string, cause: unknown) {
+    const advice = isDiskFull(cause)
+      ? `the disk is full: free space on the disk of ${location}, then retry`
+      : `check the disk and file system of ${location} (system log, permissions, read-only mount), then retry`
+    super(`cannot write the chain database (${(cause as Error).message ?? String(cause)}): ${advice}; the blocks stored before are kept`, { cause })
+  }
 }
 
 /** Opens a chain LevelDB at `location` with the encodings the chain needs. */
@@ -64,9 +81,20 @@ export class ChainDb {
     return false
   }
 
-  /** Writes `ops` as one atomic batch. */
+  /**
+   * Writes `ops` as one atomic batch. Not flushed (no `sync`): a power cut may take back the last
+   * blocks, which peers send again (a wallet ahead of the chain rolls back with its undo records);
+   * a flush per block would slow the initial sync for nothing.
+   *
+   * @throws ChainWriteError when the disk refuses it (nothing of the batch is applied)
+   */
   async write (ops: ChainOp[]): Promise<void> {
-    if (ops.length > 0) await this.db.batch(ops)
+    if (ops.length === 0) return
+    try {
+      await this.db.batch(ops)
+    } catch (err) {
+      throw new ChainWriteError(this.db.location, err)
+    }
   }
 
   /** The stored tip hash. */
