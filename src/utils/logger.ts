@@ -1,7 +1,8 @@
 /**
  * Leveled structured logging to stderr: one JSON object a line when stderr is not a TTY
  * (for log collectors), a short human line on a TTY. Fields whose names look like secrets
- * are redacted, so a cookie or key never reaches a log.
+ * are redacted, and so are BIP32 extended keys anywhere in a line, so a cookie, key or wallet
+ * xpub never reaches a log.
  *
  * @example
  * ```ts
@@ -38,7 +39,16 @@ export interface LoggerOptions {
   pretty?: boolean
 }
 
-const SECRET = /cookie|secret|passphrase|password|mnemonic|private|token|authorization/i
+const SECRET = /cookie|secret|passphrase|password|mnemonic|private|token|authorization|xpub|xprv|tpub|tprv|seed/i
+/**
+ * BIP32 extended keys (base58, 111 characters) wherever they appear in a line: an account xpub
+ * tells whoever reads the log every address of the wallet, past and future.
+ */
+const EXTENDED_KEY = /\b[xt](?:pub|prv)[1-9A-HJ-NP-Za-km-z]{100,}/g
+
+function scrub (text: string): string {
+  return text.replace(EXTENDED_KEY, '[redacted]')
+}
 
 /** Whether `s` names a log level. */
 export function isLogLevel (s: string): s is LogLevel {
@@ -49,10 +59,11 @@ function redact (fields: LogFields): LogFields {
   const out: LogFields = {}
   for (const [k, v] of Object.entries(fields)) {
     if (SECRET.test(k)) out[k] = '[redacted]'
-    else if (v instanceof Error) out[k] = v.message
+    else if (v instanceof Error) out[k] = scrub(v.message)
+    else if (typeof v === 'string') out[k] = scrub(v)
     else if (typeof v === 'bigint') out[k] = v.toString()
     else if (v != null && typeof v === 'object' && typeof (v as { toString?: unknown }).toString === 'function' &&
-      (v as object).constructor !== Object && !Array.isArray(v)) out[k] = String(v)
+      (v as object).constructor !== Object && !Array.isArray(v)) out[k] = scrub(String(v))
     else out[k] = v
   }
   return out
@@ -69,6 +80,7 @@ export function createLogger (options: LoggerOptions = {}): Logger {
     const emit = (lvl: typeof LOG_LEVELS[number], msg: string, fields?: LogFields): void => {
       if (LOG_LEVELS.indexOf(lvl) > max) return
       const clean = fields == null ? {} : redact(fields)
+      msg = scrub(msg)
       if (pretty) {
         const time = new Date().toISOString().slice(11, 19)
         const extra = Object.entries(clean).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')

@@ -24,6 +24,17 @@ describe('logger', () => {
     for (const secret of ['c00k1e', 'hunter2', 'k3y', 'abandon']) assert.ok(!text.includes(secret), secret)
   })
 
+  it('never writes a wallet extended key, whatever the field or message carries it', () => {
+    const xpub = 'tpubDCvUehLFaoEqexm3VxvqGv1ZRg3k6Z9mq3ZpQ3WGMLKcZgnm9KRiKMG1TCSYDU2FVuu2L4UqpLNMgdm9oHQ6ntTbFfDmo2MDdMBwqH3Mm5Y'
+    const lines: string[] = []
+    const log = createLogger({ level: 'trace', pretty: false, write: l => lines.push(l) })
+    log.info(`account ${xpub}`, { xpub, account: xpub, err: new Error(`bad key ${xpub}`), list: 'x' })
+    createLogger({ level: 'trace', pretty: true, write: l => lines.push(l) }).warn('k', { key: `(${xpub})` })
+    const text = lines.join('\n')
+    assert.ok(!text.includes(xpub.slice(4, 40)), text)
+    assert.match(text, /\[redacted\]/)
+  })
+
   it('is silent at level silent', () => {
     const lines: string[] = []
     createLogger({ level: 'silent', write: l => lines.push(l) }).error('boom')
