@@ -1,18 +1,42 @@
 /**
  * The serving side of the block exchange: answers WANTs from the local store (verified on every
- * read), in request order, with a little read-ahead so the disk and the network overlap.
+ * read), in request order, each block once however often it is asked for while queued.
+ * Memory is bounded against peers that ask and never read: a block is read from disk only when
+ * its stream has room (no read-ahead while the send buffer waits to drain) and once its bytes
+ * fit a {@link ByteBudget} held per peer and in total until they leave the stream's buffer; a
+ * peer may have {@link MAX_STREAMS_PER_PEER} block streams open, more are reset, and a peer
+ * that keeps opening them is penalised.
  * A peer that breaks the protocol or floods the queue is reported and its stream reset.
  * Asked about a root this node is downloading itself, it announces the blocks it holds and
  * each one it gets (HAVE), so that downloaders of one file trade with each other.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { ByteBudget, StreamLease } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
+import { PeerdError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
-import { blockKey } from './block.ts'
+import { blockKey, MAX_BLOCK_SIZE } from './block.ts'
 import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
+
+/** Block streams one peer may have open at once (a stream per root it downloads from us). */
+export const MAX_STREAMS_PER_PEER = 8
+/** Bytes of block data held on their way to one peer, and to all peers, by default. */
+export const SEND_BUDGET = { perPeer: 8 * 1024 * 1024, total: 32 * 1024 * 1024 }
+/** Refused streams a peer may open within {@link REFUSAL_WINDOW_MS} before each costs points. */
+const REFUSALS_TOLERATED = 4 * MAX_STREAMS_PER_PEER
+const REFUSAL_WINDOW_MS = 10_000
+/** Points for each refused stream past the tolerated number. */
+const REFUSAL_POINTS = 10
+/** A block frame's bytes besides the block: type, CID and lengths. */
+const FRAME_OVERHEAD = 16 + 128
+
+/** A peer had too many block streams open. */
+export class TooManyStreamsError extends PeerdError {
+  static override name = 'TooManyStreamsError'
+}
 
 /** Told of a download's progress: each block it stores, then that it has them all. */
 export interface RootListener {
@@ -37,27 +61,39 @@ export interface BlockServerInit {
   rootStatus: (cid: CID) => Promise<RootStatus>
   /** Follows this node's own download of a root; undefined when none is running. */
   watch?: (root: CID, listener: RootListener) => RootWatch | undefined
-  onMisbehaviour: (peerId: PeerId, reason: string) => void
+  onMisbehaviour: (peerId: PeerId, reason: string, points?: number) => void
   /** Most wants queued per stream. Default 1024. */
   maxQueue?: number
-  /** Blocks read ahead of the network per stream. Default 4. */
-  readAhead?: number
+  /** Bytes of block data held on their way out (shared with Bitswap). Default {@link SEND_BUDGET}. */
+  budget?: ByteBudget
+  /** Block streams a peer may have open. Default {@link MAX_STREAMS_PER_PEER}. */
+  maxStreamsPerPeer?: number
 }
 
 /** Counters of what was served. */
-export interface ServerStats { blocksSent: number, bytesSent: number, streams: number }
+export interface ServerStats { blocksSent: number, bytesSent: number, streams: number, streamsRefused: number }
 
 /** Serves blocks over the peerd block protocol. */
 export class BlockServer {
   private readonly init: BlockServerInit
   private readonly streams = new Set<Stream>()
-  readonly stats: ServerStats = { blocksSent: 0, bytesSent: 0, streams: 0 }
+  /** Bytes of block data on their way out. */
+  readonly budget: ByteBudget
+  private readonly maxStreamsPerPeer: number
+  /** Open block streams of each peer that has any. */
+  private readonly open = new Map<string, number>()
+  /** Streams refused to a peer lately (bounded: only peers refused within the window). */
+  private readonly refused = new Map<string, { count: number, since: number }>()
+  readonly stats: ServerStats = { blocksSent: 0, bytesSent: 0, streams: 0, streamsRefused: 0 }
 
   constructor (init: BlockServerInit) {
     this.init = init
+    this.budget = init.budget ?? new ByteBudget(SEND_BUDGET)
+    this.maxStreamsPerPeer = init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER
   }
 
   async start (): Promise<void> {
+    // the handler enforces the limit per peer (and penalises); this bounds the streams it sees
     await this.init.host.handle(this.init.protocol, (stream, connection) => { void this.serve(stream, connection) }, {
       maxInboundStreams: 64,
       maxOutboundStreams: 64
@@ -70,13 +106,44 @@ export class BlockServer {
     this.streams.clear()
   }
 
+  /** Counts a new stream of `peer`; false (and the stream reset) when it has too many open. */
+  private admit (peer: PeerId, stream: Stream): boolean {
+    const id = peer.toString()
+    const n = this.open.get(id) ?? 0
+    if (n < this.maxStreamsPerPeer) {
+      this.open.set(id, n + 1)
+      return true
+    }
+    this.stats.streamsRefused++
+    stream.abort(new TooManyStreamsError(`more than ${this.maxStreamsPerPeer} block streams open`))
+    const now = Date.now()
+    for (const [k, r] of this.refused) if (now - r.since > REFUSAL_WINDOW_MS) this.refused.delete(k)
+    const r = this.refused.get(id) ?? { count: 0, since: now }
+    r.count++
+    this.refused.set(id, r)
+    // a few refusals are a busy downloader (a gateway page of many files); many are an attack
+    if (r.count > REFUSALS_TOLERATED) {
+      this.init.onMisbehaviour(peer, `block protocol: kept opening streams past the limit of ${this.maxStreamsPerPeer}`, REFUSAL_POINTS)
+    }
+    return false
+  }
+
+  private leave (peer: PeerId): void {
+    const id = peer.toString()
+    const n = (this.open.get(id) ?? 1) - 1
+    if (n <= 0) this.open.delete(id)
+    else this.open.set(id, n)
+  }
+
   private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer
+    if (!this.admit(peer, stream)) return
     const { blockstore, log } = this.init
     const maxQueue = this.init.maxQueue ?? 1024
-    const readAhead = this.init.readAhead ?? 4
-    const peer = connection.remotePeer
-    const queue: CID[] = []
-    const cancelled = new Set<string>()
+    // wanted blocks in the order asked, each once: asking again for a queued block adds nothing
+    const queue = new Map<string, CID>()
+    const lease = new StreamLease(this.budget, peer.toString(), stream)
+    const ended = new AbortController()
     let pumping = false
     let closed = false
     let unwatch: (() => void) | undefined
@@ -91,28 +158,34 @@ export class BlockServer {
       if (pumping) return
       pumping = true
       try {
-        const reads: Array<{ cid: CID, read: Promise<Uint8Array | undefined> }> = []
-        const fill = (): void => {
-          while (reads.length < readAhead && queue.length > 0) {
-            const cid = queue.shift() as CID
-            if (cancelled.delete(blockKey(cid))) continue
-            reads.push({ cid, read: blockstore.getBytes(cid).catch(() => undefined) })
+        while (!closed && queue.size > 0) {
+          // nothing is read from disk while what was sent before still waits to drain
+          if (stream.writableNeedsDrain) await stream.onDrain()
+          const [key, cid] = queue.entries().next().value as [string, CID]
+          const size = await blockstore.sizeOf(cid).catch(() => undefined)
+          if (closed) break
+          let data: Uint8Array | undefined
+          let reserved = 0
+          if (size != null) {
+            reserved = Math.min(size, MAX_BLOCK_SIZE) + FRAME_OVERHEAD
+            await lease.reserve(reserved, ended.signal)
+            data = await blockstore.getBytes(cid).catch(() => undefined)
+            // cancelled while we waited or read: give the budget back, the bytes are garbage
+            if (closed || !queue.has(key)) {
+              lease.give(reserved)
+              continue
+            }
           }
-        }
-        while (!closed) {
-          // refill on every turn: wants that came in while we were sending must not be stranded
-          fill()
-          if (reads.length === 0) break
-          const { cid, read } = reads.shift() as { cid: CID, read: Promise<Uint8Array | undefined> }
-          const data = await read
-          fill()
-          if (cancelled.delete(blockKey(cid))) continue
+          queue.delete(key)
           if (data == null) {
+            lease.give(reserved)
             await send(encode.dontHave(cid))
           } else {
-            await send(encode.block(cid, data))
+            const ok = stream.send(encode.block(cid, data))
+            lease.sent()
             this.stats.blocksSent++
             this.stats.bytesSent += data.length
+            if (!ok) await stream.onDrain()
           }
         }
       } catch (err) {
@@ -129,13 +202,15 @@ export class BlockServer {
       for await (const body of readFrames(stream, MAX_REQUEST_FRAME)) {
         const msg = decodeMessage(body)
         if (msg.type === 'want') {
-          if (queue.length + msg.cids.length > maxQueue) throw new ProtocolError(`more than ${maxQueue} wants queued`)
-          for (const cid of msg.cids) cancelled.delete(blockKey(cid))
-          queue.push(...msg.cids)
+          for (const cid of msg.cids) {
+            const key = blockKey(cid)
+            if (queue.has(key)) continue
+            if (queue.size >= maxQueue) throw new ProtocolError(`more than ${maxQueue} wants queued`)
+            queue.set(key, cid)
+          }
           void pump()
         } else if (msg.type === 'cancel') {
-          for (const cid of msg.cids) cancelled.add(blockKey(cid))
-          if (cancelled.size > maxQueue * 2) cancelled.clear()
+          for (const cid of msg.cids) queue.delete(blockKey(cid))
         } else if (msg.type === 'status') {
           // a downloader asks once per stream; each answer may queue HAVEs for every block held
           // (unawaited, small frames), so repeated questions would be a way to fill our memory
@@ -160,8 +235,13 @@ export class BlockServer {
         stream.abort(err as Error)
       }
     } finally {
+      closed = true
+      queue.clear()
+      ended.abort()
+      lease.end()
       unwatch?.()
       this.streams.delete(stream)
+      this.leave(peer)
     }
   }
 

@@ -12,6 +12,7 @@ import { exporter } from 'ipfs-unixfs-exporter'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, NotFoundError } from '../errors.ts'
+import { ByteBudget } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 import { blockKey, childLinks, parseCid } from './block.ts'
@@ -25,7 +26,7 @@ import type { RootRecord } from './layout.ts'
 import { blocksProtocol, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
 import { Providers } from './providers.ts'
-import { BlockServer } from './server.ts'
+import { BlockServer, SEND_BUDGET } from './server.ts'
 import type { RootListener, RootWatch } from './server.ts'
 import { Session } from './session.ts'
 import type { FallbackFetcher, SessionProgress, SessionResult } from './session.ts'
@@ -92,6 +93,8 @@ export class ShareService {
   private readonly providers: Providers
   /** Bitswap 1.2, for IPFS nodes (Helia, Kubo), and as the fallback when no peerd peer serves a block. */
   readonly bitswap: Bitswap
+  /** Bytes of block data on their way out to peers, over both protocols. */
+  readonly sendBudget = new ByteBudget(SEND_BUDGET)
   private readonly running = new Map<string, Running>()
   private busy = 0
   private readonly unannounced = new Set<string>()
@@ -111,6 +114,7 @@ export class ShareService {
       host: init.host,
       blockstore: this.blockstore,
       log: init.log.child('bitswap'),
+      budget: this.sendBudget,
       onMisbehaviour: (peer, reason) => { init.penalize(peer, /match/i.test(reason) ? POINTS.badBlock : POINTS.protocol, `bitswap: ${reason}`) }
     })
     this.server = new BlockServer({
@@ -120,7 +124,8 @@ export class ShareService {
       log: init.log,
       rootStatus: async (cid) => await this.rootStatus(cid),
       watch: (root, listener) => this.watchDownload(root, listener),
-      onMisbehaviour: (peer, reason) => { init.penalize(peer, POINTS.protocol, reason) }
+      budget: this.sendBudget,
+      onMisbehaviour: (peer, reason, points) => { init.penalize(peer, points ?? POINTS.protocol, reason) }
     })
   }
 

@@ -6,18 +6,19 @@ import { setMaxListeners } from 'node:events'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { NotStartedError } from '../../errors.ts'
+import { ByteBudget } from '../../net/byte-budget.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { IDENTITY, blockKey, checkCid } from '../block.ts'
 import { BlockNotFoundError } from '../blockstore.ts'
 import type { FsBlockstore } from '../blockstore.ts'
 import {
-  DEFAULT_MAX_WANTS_PER_PEER, INBOUND_PROTOCOLS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OUTBOUND_PROTOCOLS
+  DEFAULT_MAX_WANTS_PER_PEER, DEFAULT_SEND_BUDGET, INBOUND_PROTOCOLS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OUTBOUND_PROTOCOLS
 } from './constants.ts'
 import { WantAbortedError } from './errors.ts'
 import { Ledgers } from './ledger.ts'
 import { MAX_MESSAGE_BYTES, checkBlockMatches, decodeMessage } from './message.ts'
-import type { BitswapMessage, DecodedMessage, MessageBlock } from './message.ts'
+import type { DecodedMessage, MessageBlock } from './message.ts'
 import { Outbox } from './outbox.ts'
 import { readFrames } from './stream-io.ts'
 import { WantManager } from './wants.ts'
@@ -31,6 +32,8 @@ export interface BitswapInit {
   onMisbehaviour?: (peerId: PeerId, reason: string) => void
   /** Wants a peer may leave with us for blocks we lack (default 1024); more are answered but not remembered. */
   maxWantsPerPeer?: number
+  /** Bytes of block data held on their way out, per peer and in total (share it with other senders). Default {@link DEFAULT_SEND_BUDGET}. */
+  budget?: ByteBudget
 }
 
 /** Options of {@link Bitswap.want}. */
@@ -76,6 +79,7 @@ export class Bitswap implements Startable {
   private readonly streams = new Set<Stream>()
   private readonly wants: WantManager
   private readonly ledgers: Ledgers
+  private readonly budget: ByteBudget
   private readonly counters = { blocksSent: 0, bytesSent: 0, blocksReceived: 0, bytesReceived: 0, unwantedBlocks: 0, messagesSent: 0, messagesReceived: 0 }
   private topologyIds: string[] = []
   private unsubscribePut: (() => void) | undefined
@@ -86,6 +90,7 @@ export class Bitswap implements Startable {
     this.blockstore = init.blockstore
     this.log = init.log
     this.onMisbehaviour = init.onMisbehaviour
+    this.budget = init.budget ?? new ByteBudget(DEFAULT_SEND_BUDGET)
     this.wants = new WantManager({
       outbox: (p) => this.outbox(p),
       bitswapPeers: () => [...this.bitswapPeers.values()]
@@ -184,6 +189,8 @@ export class Bitswap implements Startable {
         peerId,
         open: async (signal) => await this.host.dialProtocol(peerId, OUTBOUND_PROTOCOLS, { signal, runOnLimitedConnection: false }),
         load: async (cid) => await this.local(cid).catch(() => undefined),
+        size: async (cid) => await this.blockstore.sizeOf(cid).catch(() => undefined),
+        budget: this.budget,
         onSent: (msg, bytes) => { this.sent(msg, bytes) },
         onError: (err) => { this.log.debug('bitswap send failed', { peerId: k, error: err }) }
       })
@@ -192,10 +199,10 @@ export class Bitswap implements Startable {
     return out
   }
 
-  private sent (msg: BitswapMessage, _bytes: number): void {
+  private sent (msg: { blocks: number, blockBytes: number }, _bytes: number): void {
     this.counters.messagesSent++
-    this.counters.blocksSent += msg.blocks.length
-    for (const b of msg.blocks) this.counters.bytesSent += b.data.length
+    this.counters.blocksSent += msg.blocks
+    this.counters.bytesSent += msg.blockBytes
   }
 
   private onStream (stream: Stream, connection: Connection): void {

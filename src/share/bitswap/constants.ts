@@ -29,3 +29,5 @@ export const SEND_TIMEOUT_MS = 30_000
 export const BLOCK_TIMEOUT_MS = 10_000
 /** Items (blocks, presences, wants) queued for one peer beyond which new ones are dropped. */
 export const MAX_QUEUED_PER_PEER = 8192
+/** Bytes of block data held in memory on their way out, per peer and in total, unless the owner shares its own budget. */
+export const DEFAULT_SEND_BUDGET = { perPeer: 8 * 1024 * 1024, total: 32 * 1024 * 1024 }

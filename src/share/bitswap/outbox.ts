@@ -4,11 +4,16 @@
  * the want it revokes). Items queued in the same tick go out together: one stream is opened,
  * messages of at most 4 MiB are written until nothing is left, and the stream is closed, as
  * go-bitswap and Helia do. Blocks are queued as CIDs and read from the store only when their
- * message is built, so a long queue holds no block bytes.
+ * message is built, so a long queue holds no block bytes; a block asked for again while queued
+ * is queued once. The bytes of a message count against a {@link ByteBudget} (per peer and in
+ * total, shared with the block server) from before they are read until the stream has passed
+ * them on, and the next message is built only once the previous one has drained.
  */
 import { setImmediate } from 'node:timers'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { StreamLease } from '../../net/byte-budget.ts'
+import type { ByteBudget } from '../../net/byte-budget.ts'
 import { blockKey } from '../block.ts'
 import { BITSWAP_120, MAX_QUEUED_PER_PEER, SEND_TIMEOUT_MS } from './constants.ts'
 import { MAX_MESSAGE_BYTES, MESSAGE_LIMITS, encodeMessage } from './message.ts'
@@ -22,8 +27,12 @@ export interface OutboxInit {
   open: (signal: AbortSignal) => Promise<Stream>
   /** A block's bytes from the store, or undefined when it is gone. */
   load: (cid: CID) => Promise<Uint8Array | undefined>
-  /** Told of every message written. */
-  onSent: (msg: BitswapMessage, bytes: number) => void
+  /** A block's size in the store, or undefined when it is gone (to reserve its budget before reading it). */
+  size?: (cid: CID) => Promise<number | undefined>
+  /** Bytes of block data on their way out. */
+  budget?: ByteBudget
+  /** Told of every message written: its blocks and their bytes, and the message's size. */
+  onSent: (sent: { blocks: number, blockBytes: number }, bytes: number) => void
   /** Told when a send fails; what was queued is dropped. */
   onError: (err: Error) => void
 }
@@ -40,6 +49,10 @@ export class Outbox {
   private scheduled = false
   private closed = false
   private stream: Stream | undefined
+  /** Budget reserved for the blocks of the message being built. */
+  private reserved = 0
+  /** Aborted by close(): a wait for budget ends. */
+  private readonly closing = new AbortController()
 
   constructor (init: OutboxInit) {
     this.init = init
@@ -83,6 +96,7 @@ export class Outbox {
   close (): void {
     this.closed = true
     this.clear()
+    this.closing.abort()
     this.stream?.abort(new Error('bitswap outbox closed'))
   }
 
@@ -105,23 +119,30 @@ export class Outbox {
 
   private async run (): Promise<void> {
     let stream: Stream | undefined
+    let lease: StreamLease | undefined
     try {
       while (this.size > 0 && !this.closed) {
-        const msg = await this.nextMessage()
-        if (isEmpty(msg)) continue
         const signal = AbortSignal.timeout(SEND_TIMEOUT_MS)
+        const msg = await this.nextMessage(AbortSignal.any([signal, this.closing.signal]))
+        if (isEmpty(msg)) { this.giveBack(); continue }
         if (stream == null) {
           stream = await this.init.open(signal)
           this.stream = stream
+          if (this.init.budget != null) lease = new StreamLease(this.init.budget, this.init.peerId.toString(), stream)
           // this end never reads: the peer answers on a stream of its own
           await stream.closeRead()
         }
         // 1.1.0 peers know no presences
         if (stream.protocol !== BITSWAP_120) msg.blockPresences = []
-        if (isEmpty(msg)) continue
+        if (isEmpty(msg)) { this.giveBack(); continue }
         const bytes = encodeMessage(msg)
+        const sent = { blocks: msg.blocks.length, blockBytes: msg.blocks.reduce((n, b) => n + b.data.length, 0) }
+        msg.blocks = [] // the encoded copy is what waits to drain: let the block buffers go
+        lease?.adopt(this.reserved)
+        this.reserved = 0
         await writeFrame(stream, bytes, { signal })
-        this.init.onSent(msg, bytes.length)
+        lease?.sent()
+        this.init.onSent(sent, bytes.length)
       }
       await stream?.close({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
     } catch (err) {
@@ -130,6 +151,8 @@ export class Outbox {
       this.clear()
       this.init.onError(err as Error)
     } finally {
+      this.giveBack()
+      lease?.end()
       this.stream = undefined
       this.scheduled = false
       // items queued while the stream was closing
@@ -137,12 +160,30 @@ export class Outbox {
     }
   }
 
+  /** Gives back the budget reserved for a message that was not sent. */
+  private giveBack (): void {
+    if (this.reserved > 0) this.init.budget?.release(this.init.peerId.toString(), this.reserved)
+    this.reserved = 0
+  }
+
   /** Takes up to one message's worth of queued items: blocks first, then presences, then wants. */
-  private async nextMessage (): Promise<BitswapMessage> {
+  private async nextMessage (signal: AbortSignal): Promise<BitswapMessage> {
     const msg: BitswapMessage = { blocks: [], blockPresences: [], pendingBytes: 0 }
     let budget = MAX_MESSAGE_BYTES - SLACK
     for (const [key, cid] of this.blocks) {
       if (msg.blocks.length >= MESSAGE_LIMITS.maxBlocks) break
+      // the size first: a block that would not fit this message is not read, and its bytes are
+      // reserved before they are read
+      const known = this.init.size == null ? undefined : await this.init.size(cid)
+      if (this.init.size != null && known == null) {
+        this.blocks.delete(key)
+        continue
+      }
+      if (known != null && known + cid.bytes.length + 16 > budget && msg.blocks.length > 0) break
+      if (known != null && this.init.budget != null) {
+        await this.init.budget.reserve(this.init.peerId.toString(), known, signal)
+        this.reserved += known
+      }
       const data = await this.init.load(cid)
       if (data == null) {
         this.blocks.delete(key)
