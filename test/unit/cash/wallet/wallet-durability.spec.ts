@@ -3,15 +3,21 @@
  * (seed, account key, the first receive address taken), each handed-out address and a payment's
  * change address are written with LevelDB's `sync` (flushed), so a power cut cannot take one
  * back and hand the address out again. Block updates, which a restart redoes from the chain, are
- * not flushed. A power cut cannot be simulated here: this checks the calls, on a real LevelDB.
+ * not flushed. A sent payment is written before it is broadcast, and broadcast again when the
+ * wallet reopens until a block confirms it. A power cut cannot be simulated here: this checks
+ * the calls, on a real LevelDB.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
-import { decodeIndexes, INDEXES_KEY, SECRET_KEY } from '../../../../src/cash/wallet/layout.ts'
+import { join } from 'node:path'
+import { txid } from '../../../../src/cash/primitives/tx.ts'
+import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
+import { decodeIndexes, INDEXES_KEY, SECRET_KEY, sentKey } from '../../../../src/cash/wallet/layout.ts'
 import type { Wallet } from '../../../../src/cash/wallet/index.ts'
 import type { WalletDb } from '../../../../src/cash/wallet/wallet-db.ts'
 import { testKey } from '../../../utils/cash.ts'
+import { tempDir } from '../../../utils/index.ts'
 import { openTempChain } from '../chain/chain-helpers.ts'
 import type { TempChain } from '../chain/chain-helpers.ts'
 import { WalletScope, mine } from './wallet-helpers.ts'
@@ -51,15 +57,23 @@ describe('wallet: writes the user relies on are flushed to disk', () => {
   let scope: WalletScope
   let wallet: Wallet
   let calls: BatchCall[]
+  let location: string
+  let dir: { path: string, cleanup: () => Promise<void> }
+  /** Payments broadcast, with the number of batches written when each went out. */
+  const broadcasts: Array<{ tx: Transaction, afterBatches: number }> = []
+  const broadcast = async (tx: Transaction): Promise<void> => { broadcasts.push({ tx, afterBatches: calls.length }) }
 
   before(async () => {
     t = await openTempChain(params)
     scope = new WalletScope(t.chain)
-    wallet = await scope.wallet()
+    dir = await tempDir('peerd-wallet-durable-')
+    location = join(dir.path, 'wallet')
+    wallet = await scope.wallet({ broadcast }, location)
     calls = spyOnBatches(wallet)
   })
   after(async () => {
     await scope.cleanup()
+    await dir.cleanup()
     await t.cleanup()
   })
 
@@ -100,5 +114,32 @@ describe('wallet: writes the user relies on are flushed to disk', () => {
     assert.ok(last !== undefined)
     assert.equal(last.sync, true)
     assert.equal(indexesIn(last)?.change, 1)
+  })
+
+  it('writes a sent payment, flushed, before broadcasting it; broadcasts it again on open until a block confirms it', async () => {
+    const payee = (await (await scope.wallet()).create('payee 2')).address
+    calls.length = 0
+    broadcasts.length = 0
+    const payment = await wallet.send({ address: payee, amount: 200_000n, feeRate: 1, passphrase: PASS })
+    const id = txid(payment.tx)
+    const recorded = calls.findIndex((c) => c.ops.some((o) => sameBytes(o.key, sentKey(id))))
+    assert.ok(recorded >= 0, 'the payment is written')
+    assert.equal(calls[recorded]?.sync, true, 'flushed')
+    assert.equal(broadcasts.length, 1)
+    assert.ok(broadcasts[0]?.afterBatches !== undefined && broadcasts[0].afterBatches > recorded, 'written before it is broadcast')
+
+    // the process died with its mempool: the reopened wallet broadcasts the payment again
+    await scope.close(wallet)
+    broadcasts.length = 0
+    wallet = await scope.wallet({ broadcast }, location)
+    assert.deepEqual(broadcasts.map((b) => txid(b.tx)), [id])
+
+    // confirmed: forgotten, not broadcast again
+    await mine(t.chain, testKey(5).script, 1, [payment.tx], payment.fee)
+    await wallet.sync()
+    await scope.close(wallet)
+    broadcasts.length = 0
+    wallet = await scope.wallet({ broadcast }, location)
+    assert.deepEqual(broadcasts, [])
   })
 })
