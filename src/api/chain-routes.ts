@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import type { Route } from './router.ts'
+import type { Block, ChainInfo, Tx } from './types.ts'
 
 function requiredParam (url: URL, name: string): string {
   const v = url.searchParams.get(name)
@@ -18,17 +19,17 @@ export function chainRoutes (node: PeerdNode): Route[] {
     {
       method: 'GET',
       path: '/api/v1/chain/info',
-      handler: async () => node.cash.info()
+      handler: async () => node.cash.info() satisfies ChainInfo
     },
     {
       method: 'GET',
       path: '/api/v1/chain/block',
-      handler: async ({ url }) => await node.cash.block(requiredParam(url, 'id'))
+      handler: async ({ url }) => await node.cash.block(requiredParam(url, 'id')) satisfies Block
     },
     {
       method: 'GET',
       path: '/api/v1/chain/tx',
-      handler: async ({ url }) => await node.cash.tx(requiredParam(url, 'txid'))
+      handler: async ({ url }) => await node.cash.tx(requiredParam(url, 'txid')) satisfies Tx
     },
     {
       method: 'POST',

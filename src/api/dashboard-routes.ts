@@ -10,6 +10,7 @@ import { recentBlocks } from './recent-blocks.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
 import type { DashboardAuth } from './sessions.ts'
+import type { NetworkMap } from './types.ts'
 
 /** What the dashboard routes act on. */
 export interface DashboardRouteDeps {
@@ -83,7 +84,7 @@ export function dashboardRoutes (deps: DashboardRouteDeps): Route[] {
     {
       method: 'GET',
       path: '/api/v1/network',
-      handler: async () => await node.peerList.network()
+      handler: async () => await node.peerList.network() satisfies NetworkMap
     },
     {
       method: 'GET',

@@ -23,24 +23,13 @@ import { WalletNotFoundError } from '../cash/wallet/errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import type { Logger } from '../utils/logger.ts'
 import { recentBlocks } from './recent-blocks.ts'
-import type { BlockSummary } from './recent-blocks.ts'
-
-/** One bandwidth sample. */
-export interface BandwidthSample {
-  /** Milliseconds since the epoch. */
-  t: number
-  bytesIn: number
-  bytesOut: number
-  /** Bytes per second over the last interval. */
-  rateIn: number
-  rateOut: number
-}
+import type { BandwidthSample, BlockSummary, FeedEvents, Status } from './types.ts'
 
 /** Options of {@link DashboardFeed}. */
 export interface DashboardFeedInit {
   node: PeerdNode
   /** The status object, as `GET /api/v1/status` answers it. */
-  status: () => unknown
+  status: () => Status
   log: Logger
   /** Tick interval. Default one second. */
   intervalMs?: number
@@ -122,7 +111,7 @@ export class DashboardFeed {
     res.write(`event: ${event}\ndata: ${data}\n\n`)
   }
 
-  private publish (event: string, value: unknown, always = false): void {
+  private publish<E extends keyof FeedEvents> (event: E, value: FeedEvents[E], always = false): void {
     const data = JSON.stringify(value)
     if (!always && this.last.get(event) === data) return
     this.last.set(event, data)
@@ -167,7 +156,7 @@ export class DashboardFeed {
     }
   }
 
-  private async section (name: string, read: () => unknown): Promise<void> {
+  private async section<E extends keyof FeedEvents> (name: E, read: () => FeedEvents[E] | Promise<FeedEvents[E]>): Promise<void> {
     try {
       this.publish(name, await read())
     } catch (err) {

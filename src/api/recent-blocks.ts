@@ -5,19 +5,7 @@
  * @module
  */
 import type { CashService } from '../cash/service.ts'
-
-/** One block, in brief. */
-export interface BlockSummary {
-  hash: string
-  prevHash: string
-  height: number
-  /** Header time, seconds since the epoch. */
-  time: number
-  difficulty: number
-  txCount: number
-  size: number
-  weight: number
-}
+import type { BlockSummary } from './types.ts'
 
 /**
  * Up to `count` blocks ending at `tip` (a block hash), newest first. `cache` (by hash) is read

@@ -13,6 +13,7 @@ import { shareRoutes } from './share-routes.ts'
 import { dashboardRoutes } from './dashboard-routes.ts'
 import type { DashboardFeed } from './feed.ts'
 import type { DashboardAuth } from './sessions.ts'
+import type { Peer, Status } from './types.ts'
 
 /** What the routes act on. */
 export interface RouteDeps {
@@ -30,7 +31,7 @@ export interface RouteDeps {
 }
 
 /** The status object of `GET /api/v1/status`. */
-export function statusOf (deps: RouteDeps): Record<string, unknown> {
+export function statusOf (deps: RouteDeps): Status {
   return { ...deps.node.status(), api: deps.apiUrl(), pid: process.pid, gateway: deps.gatewayUrl?.() ?? null }
 }
 
@@ -63,7 +64,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
     {
       method: 'GET',
       path: '/api/v1/peers',
-      handler: () => node.peers()
+      handler: () => node.peers() satisfies Peer[]
     },
     {
       method: 'POST',

@@ -9,6 +9,7 @@ import type { PeerdNode } from '../node/node.ts'
 import { apiStatus } from './http-status.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
+import type { Root, Transfer } from './types.ts'
 
 function field (body: unknown, key: string, kind: 'string' | 'number', required: boolean): unknown {
   const v = (body as Record<string, unknown> | undefined)?.[key]
@@ -122,7 +123,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
     {
       method: 'GET',
       path: '/api/v1/ls',
-      handler: async () => await node.share.ls()
+      handler: async () => await node.share.ls() satisfies Root[]
     },
     {
       method: 'POST',
@@ -137,7 +138,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
     {
       method: 'GET',
       path: '/api/v1/transfers',
-      handler: () => node.share.transfers()
+      handler: () => node.share.transfers() satisfies Transfer[]
     }
   ]
 }

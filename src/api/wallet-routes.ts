@@ -7,6 +7,7 @@ import { parseCoins } from '../cash/amount.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
 import type { Route } from './router.ts'
+import type { Balance, HistoryEntry } from './types.ts'
 
 function str (body: unknown, key: string): string {
   const v = (body as Record<string, unknown> | undefined)?.[key]
@@ -35,12 +36,12 @@ export function walletRoutes (node: PeerdNode): Route[] {
     {
       method: 'GET',
       path: '/api/v1/wallet/balance',
-      handler: async () => await node.cash.walletBalance()
+      handler: async () => await node.cash.walletBalance() satisfies Balance
     },
     {
       method: 'GET',
       path: '/api/v1/wallet/history',
-      handler: async () => await node.cash.walletHistory()
+      handler: async () => await node.cash.walletHistory() satisfies HistoryEntry[]
     },
     {
       method: 'POST',

@@ -8,7 +8,7 @@ import uPlot from 'uplot'
 import { navigate } from '../route.ts'
 import { axis, Chart } from '../components/chart.tsx'
 import { ago, formatBytes, formatCoins, shortId } from '../format.ts'
-import type { BlockSummary, ChainInfo, FeedState } from '../types.ts'
+import type { BlockSummary, ChainState, FeedState } from '../types.ts'
 import { Empty, Mono, Section, Stat, Stats } from '../ui.tsx'
 import { BlockDetail, TxDetail } from './chain-detail.tsx'
 
@@ -102,7 +102,7 @@ function bucketName (b: { from: number, to: number | null }): string {
   return b.to == null ? `${b.from}+` : `${b.from}–${b.to}`
 }
 
-function MempoolView ({ chain }: { chain: ChainInfo }) {
+function MempoolView ({ chain }: { chain: ChainState }) {
   const m = chain.mempool
   const buckets = m.histogram.filter(b => b.count > 0)
   const options = useMemo(() => (el: HTMLElement): Omit<uPlot.Options, 'width' | 'height'> => ({

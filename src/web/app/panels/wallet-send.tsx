@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks'
 import { post } from '../api.ts'
 import { formatCoins } from '../format.ts'
-import type { ChainInfo } from '../types.ts'
+import type { ChainState } from '../types.ts'
 import { CopyButton, ErrorText, messageOf, Mono } from '../ui.tsx'
 
 /** vbytes of a one-input, two-output P2TR payment: the fee estimate shown before sending. */
@@ -13,7 +13,7 @@ const TYPICAL_VSIZE = 154
 
 type FeeChoice = 'low' | 'normal' | 'high' | 'custom'
 
-function feeRates (chain: ChainInfo | undefined): Record<Exclude<FeeChoice, 'custom'>, number> {
+function feeRates (chain: ChainState | undefined): Record<Exclude<FeeChoice, 'custom'>, number> {
   const min = Math.max(1, chain?.mempool.minFeeRate ?? 1)
   const normal = Math.max(min, chain?.feeEstimate ?? min)
   return { low: min, normal, high: Math.max(normal * 2, min + 1) }
@@ -28,7 +28,7 @@ function parseCoins (text: string): number | null {
 }
 
 /** See the module comment. */
-export function SendForm ({ chain, spendable }: { chain: ChainInfo | undefined, spendable: number }) {
+export function SendForm ({ chain, spendable }: { chain: ChainState | undefined, spendable: number }) {
   const [step, setStep] = useState<'edit' | 'confirm' | 'sent'>('edit')
   const [address, setAddress] = useState('')
   const [amount, setAmount] = useState('')
