@@ -69,6 +69,11 @@ function redact (fields: LogFields): LogFields {
   return out
 }
 
+/** A logger that writes nothing: the default of components built without one. */
+export const SILENT_LOGGER: Logger = {
+  error () {}, warn () {}, info () {}, debug () {}, trace () {}, child () { return SILENT_LOGGER }
+}
+
 /** Creates the root logger. */
 export function createLogger (options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info'

@@ -23,6 +23,7 @@ import { genesisBlock } from '../consensus/genesis.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import { blockWork } from '../consensus/pow.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
+import { SILENT_LOGGER } from '../../utils/logger.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { ChainDb, openChainLevel, ops, utxoStatsOf } from './chain-db.ts'
 import type { ChainLevel, UtxoStats } from './chain-db.ts'
@@ -105,7 +106,6 @@ export interface ChainOptions {
 }
 
 const MAX_REMEMBERED_INVALID = 10_000
-const silent: Logger = { error () {}, warn () {}, info () {}, debug () {}, trace () {}, child () { return silent } }
 
 /** Chain state on LevelDB. */
 export class Chain extends EventEmitter<ChainEvents> {
@@ -134,7 +134,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     } else {
       throw new TypeError('Chain needs a location or a db')
     }
-    this.log = options.logger ?? silent
+    this.log = options.logger ?? SILENT_LOGGER
     this.ownsPool = !(options.workers instanceof SigPool)
     this.pool = options.workers instanceof SigPool ? options.workers : new SigPool({ size: options.workers, logger: this.log })
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000))

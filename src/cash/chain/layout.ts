@@ -20,6 +20,7 @@ import type { Coin } from '../consensus/coins.ts'
 import { HEADER_SIZE, decodeHeader, encodeHeader } from '../primitives/header.ts'
 import type { BlockHeader } from '../primitives/header.ts'
 import type { OutPoint } from '../primitives/tx.ts'
+import { keyWith } from '../../utils/db-key.ts'
 
 /** On-disk format version of the chain DB. */
 export const CHAIN_DB_VERSION = 1
@@ -64,13 +65,6 @@ export interface TxIndexRecord {
   offset: number
   /** Length of its serialization (witness included). */
   length: number
-}
-
-function keyWith (prefix: number, body: Uint8Array): Uint8Array {
-  const key = new Uint8Array(1 + body.length)
-  key[0] = prefix
-  key.set(body, 1)
-  return key
 }
 
 /** Key of the format version. */

@@ -26,6 +26,7 @@
  * one batch.
  */
 import type { OutPoint } from '../primitives/tx.ts'
+import { keyWith } from '../../utils/db-key.ts'
 import type { Branch } from './keys.ts'
 
 /** On-disk format version of the wallet DB. */
@@ -116,13 +117,6 @@ export interface BlockUndo {
 export interface WalletTip {
   hash: Uint8Array
   height: number
-}
-
-function keyWith (prefix: number, body: Uint8Array): Uint8Array {
-  const key = new Uint8Array(1 + body.length)
-  key[0] = prefix
-  key.set(body, 1)
-  return key
 }
 
 /** Key of a derived address, by its script. */

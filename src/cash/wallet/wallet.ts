@@ -17,6 +17,7 @@ import { bytesEqual, hashToHex } from '../primitives/hash.ts'
 import { txid as computeTxid, decodeTx, encodeTx, txVsize } from '../primitives/tx.ts'
 import type { Transaction, TxOutput } from '../primitives/tx.ts'
 import { InvalidArgumentError } from '../../errors.ts'
+import { SILENT_LOGGER } from '../../utils/logger.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { WalletClosedError, WalletDbError, WalletExistsError, WalletNotFoundError } from './errors.ts'
 import { AddressDeriver, CHANGE, RECEIVE, accountFromEntropy, mnemonicEntropy, newMnemonic } from './keys.ts'
@@ -75,7 +76,6 @@ export interface WalletHistoryEntry {
   coinbase: boolean
 }
 
-const silent: Logger = { error () {}, warn () {}, info () {}, debug () {}, trace () {}, child () { return silent } }
 const MAX_FEE_RATE = 1_000_000
 
 /** An HD wallet of P2TR key-path addresses. */
@@ -93,7 +93,7 @@ export class Wallet {
   constructor (options: WalletOptions) {
     this.options = options
     this.params = options.params
-    this.log = options.log ?? silent
+    this.log = options.log ?? SILENT_LOGGER
     this.db = new WalletDb(options.location)
   }
 
