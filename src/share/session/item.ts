@@ -5,6 +5,7 @@ import type { CID } from 'multiformats/cid'
 import type { Placement } from '../output.ts'
 import type { ProviderPeer } from './provider-peer.ts'
 
+/** Multicodec code of raw blocks (file data: UnixFS leaves). */
 export { code as RAW_CODE } from 'multiformats/codecs/raw'
 
 /** A block of the DAG, from when it is discovered until it is in the store. */
