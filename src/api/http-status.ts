@@ -25,7 +25,7 @@ import {
 import { PeerListError } from '../net/peer-list.ts'
 import { BlockMismatchError, InvalidBitswapMessageError, WantAbortedError } from '../share/bitswap/errors.ts'
 import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
-import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, StoreFailedError } from '../share/errors.ts'
+import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, ShareDbError, StoreFailedError } from '../share/errors.ts'
 import { UnsafePathError } from '../share/export.ts'
 import { UnsupportedDagError } from '../share/output.ts'
 import { ProtocolError } from '../share/protocol.ts'
@@ -69,6 +69,7 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [NoResolverError.name, 422],
   [DownloadCancelledError.name, 499],
   [StoreFailedError.name, 500],
+  [ShareDbError.name, 500],
   [OverReadError.name, 502],
   [UnderReadError.name, 502],
   // what peers sent (an API caller only meets these through a download)

@@ -21,6 +21,11 @@ export class InvalidDagError extends PeerdError {
   static override name = 'InvalidDagError'
 }
 
+/** The share database is in a format this peerd does not read (written by another version). */
+export class ShareDbError extends PeerdError {
+  static override name = 'ShareDbError'
+}
+
 /** A verified block could not be stored or placed in the output (an error without a class of its own). */
 export class StoreFailedError extends PeerdError {
   static override name = 'StoreFailedError'

@@ -8,6 +8,7 @@
  */
 import { Level } from 'level'
 import type { BlockRef, RefStore } from './blockstore.ts'
+import { ShareDbError } from './errors.ts'
 
 /** References a {@link ShareDb.refs} table holds in memory before it writes them. */
 const REF_BATCH = 16
@@ -48,7 +49,7 @@ export class ShareDb {
     let version: unknown
     try { version = await this.db.get('version') } catch { version = undefined }
     if (version == null) await this.db.put('version', SHARE_DB_VERSION)
-    else if (version !== SHARE_DB_VERSION) throw new Error(`share database format ${String(version)} is not supported by this peerd (expects ${SHARE_DB_VERSION})`)
+    else if (version !== SHARE_DB_VERSION) throw new ShareDbError(`share database format ${String(version)} is not supported by this peerd (expects ${SHARE_DB_VERSION})`)
   }
 
   async close (): Promise<void> {

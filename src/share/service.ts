@@ -16,6 +16,7 @@ import { ByteBudget } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 import { blockKey, childLinks, parseCid } from './block.ts'
+import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
 import { OutputWriter } from './output.ts'
@@ -394,7 +395,7 @@ export class ShareService {
     // any that went missing (a moved download, gc) instead of leaving a reader waiting forever
     const running = this.fetch(cid, options.timeoutSeconds ?? 60, undefined, 'sequential')
     running.promise.then(() => { view.settle() }, (err: Error) => { view.fail(err) })
-    const onAbort = (): void => { view.fail(new Error('aborted')) }
+    const onAbort = (): void => { view.fail(new DownloadCancelledError('read cancelled')) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     return {
       view,

@@ -10,7 +10,7 @@ import type { FsBlockstore } from './blockstore.ts'
 /** Waits for blocks until `failed` is set. */
 export class WaitingBlockstore {
   private readonly store: FsBlockstore
-  private readonly waiters = new Map<string, Array<{ resolve: (b: Uint8Array) => void, reject: (e: Error) => void }>>()
+  private readonly waiters = new Map<string, Array<{ cid: CID, resolve: (b: Uint8Array) => void, reject: (e: Error) => void }>>()
   private failure?: Error
   private settled = false
   private readonly unsubscribe: () => void
@@ -40,8 +40,7 @@ export class WaitingBlockstore {
    */
   settle (): void {
     this.settled = true
-    const err = new Error('a block of this content is no longer in the store: fetch it again')
-    for (const list of this.waiters.values()) for (const w of list) w.reject(err)
+    for (const list of this.waiters.values()) for (const w of list) w.reject(new BlockNotFoundError(w.cid))
     this.waiters.clear()
   }
 
@@ -70,7 +69,7 @@ export class WaitingBlockstore {
     if (here != null) return here
     if (this.settled) throw new BlockNotFoundError(cid)
     const key = blockKey(cid)
-    const waiter = { resolve: (_: Uint8Array) => {}, reject: (_: Error) => {} }
+    const waiter = { cid, resolve: (_: Uint8Array) => {}, reject: (_: Error) => {} }
     const arrived = new Promise<Uint8Array>((resolve, reject) => {
       waiter.resolve = resolve
       waiter.reject = reject

@@ -107,4 +107,15 @@ describe('ShareDb references', () => {
     assert.deepEqual(await a.db.get('ref/k1'), ref(1), 'the failed batch was written again')
     assert.deepEqual(await a.db.get('ref/k2'), ref(2))
   })
+
+  it('refuses a database of another format version with a ShareDbError, and leaves it as it was', async () => {
+    const a = await db()
+    await a.db.put('version', 99)
+    await a.close()
+    open.splice(0)
+    const b = new ShareDb(path)
+    open.push(b)
+    await assert.rejects(b.open(), (err: Error) => err.name === 'ShareDbError' && /format 99 is not supported/.test(err.message))
+    assert.equal(await b.db.get('version'), 99)
+  })
 })
