@@ -100,7 +100,7 @@ describe('stalled block streams (daemon process)', () => {
 
     let peak = base
     let sampling = true
-    // sampled through the attack, the honest download, and three seconds more
+    // sampled through the attack, the honest download, and two seconds more
     const sampler = (async () => {
       while (sampling) {
         peak = Math.max(peak, await rss(daemon.child.pid as number).catch(() => 0))
@@ -114,8 +114,7 @@ describe('stalled block streams (daemon process)', () => {
       const got = await honest.share.get(cids[1] as string, { output: out, timeoutSeconds: 20 })
       assert.equal(await sha256File(out), digests[1])
       assert.equal(got.peers, 1)
-      const settled = sampleFor(3_000)
-      await settled
+      await sampleFor(2_000)
     } finally {
       sampling = false
       await sampler
