@@ -22,6 +22,7 @@ import {
   KeyFileError, ListenError, MalformedRequestError, MethodNotAllowedError, NotFoundError, NotStartedError,
   PayloadTooLargeError, UnauthorizedError, UsageError
 } from '../errors.ts'
+import { BudgetAbortedError } from '../net/byte-budget.ts'
 import { PeerListError } from '../net/peer-list.ts'
 import { BlockMismatchError, InvalidBitswapMessageError, WantAbortedError } from '../share/bitswap/errors.ts'
 import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
@@ -55,6 +56,7 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [DialError.name, 502],
   [NotStartedError.name, 503],
   [DaemonNotRunningError.name, 503],
+  [BudgetAbortedError.name, 503],
   // content
   [ContentNotFoundError.name, 404],
   [BlockNotFoundError.name, 404],

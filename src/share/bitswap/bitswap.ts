@@ -10,7 +10,7 @@ import { ByteBudget } from '../../net/byte-budget.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { IDENTITY, blockKey, checkCid } from '../block.ts'
-import { BlockNotFoundError } from '../blockstore.ts'
+import { BlockNotFoundError, InvalidBlockError } from '../blockstore.ts'
 import type { FsBlockstore } from '../blockstore.ts'
 import {
   DEFAULT_MAX_WANTS_PER_PEER, DEFAULT_SEND_BUDGET, INBOUND_PROTOCOLS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OUTBOUND_PROTOCOLS
@@ -254,7 +254,7 @@ export class Bitswap implements Startable {
     try {
       await this.blockstore.put(want.cid, block.data)
     } catch (err) {
-      if ((err as Error).name === 'InvalidBlockError') throw err
+      if (err instanceof InvalidBlockError) throw err
       // our disk, not the peer: keep the want open and the stream alive
       this.log.error('could not store a block received over bitswap', { cid: want.cid.toString(), error: err })
       return
