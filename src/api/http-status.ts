@@ -9,6 +9,7 @@ import {
   NotUnixFSError, OverReadError, UnderReadError
 } from 'ipfs-unixfs-exporter'
 import { ChainClosedError, ChainDbError } from '../cash/chain/errors.ts'
+import { VerifyError } from '../cash/consensus/verify-error.ts'
 import { AddressError } from '../cash/primitives/address.ts'
 import { SighashError } from '../cash/primitives/sighash.ts'
 import { MiningNotAllowedError } from '../cash/service.ts'
@@ -85,6 +86,8 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [MiningNotAllowedError.name, 400],
   [InsufficientFundsError.name, 400],
   [PaymentTooLargeError.name, 400],
+  // the node's own mempool refused a payment (fee rate, policy)
+  [VerifyError.name, 400],
   [WrongPassphraseError.name, 403],
   [WalletNotFoundError.name, 404],
   [WalletExistsError.name, 409],

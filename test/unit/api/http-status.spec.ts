@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import { NotFoundError as ExporterNotFoundError } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import { apiStatus } from '../../../src/api/http-status.ts'
+import { VerifyError } from '../../../src/cash/consensus/verify-error.ts'
 import { WalletNotFoundError, WalletWriteError } from '../../../src/cash/wallet/errors.ts'
 import { ApiError, InvalidArgumentError, NotStartedError, PeerdError } from '../../../src/errors.ts'
 import { InvalidBlockError, BlockWriteError } from '../../../src/share/blockstore.ts'
@@ -39,6 +40,8 @@ describe('API: HTTP status by error class', () => {
     const cases: Array<[Error, number]> = [
       [new InvalidArgumentError('bad'), 400],
       [new WalletNotFoundError(), 404],
+      // docs/api.md: a send the mempool refuses (500 before: not a PeerdError)
+      [new VerifyError('tx', 'min-fee-not-met', 0), 400],
       [new ContentNotFoundError('no data for 60 s'), 404],
       [new ExporterNotFoundError('no such entry in the directory'), 404],
       [new InvalidDagError('not dag-pb'), 422],
