@@ -28,7 +28,7 @@
  * @module
  */
 export { Chain } from './chain.ts'
-export type { AddBlockOptions, AddResult, BlockContext, ChainEvents, ChainOptions, TxLookup } from './chain.ts'
+export type { AddBlockOptions, AddResult, BlockContext, ChainEvents, ChainOptions, TxLookup } from './types.ts'
 export type { ChainEntry } from './block-index.ts'
 export { HeaderBranch } from './header-branch.ts'
 export type { BranchRoot, HeaderBranchInit } from './header-branch.ts'
