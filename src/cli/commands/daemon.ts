@@ -97,7 +97,7 @@ export const daemon: Command = {
     const config = await daemonConfigFromArgs(ctx)
     const log = createLogger({ level: config.logLevel })
     // loaded here, not at the top: other commands need none of libp2p and start faster
-    const { startDaemon } = await import('../../node/daemon.ts')
+    const { startDaemon } = await import('../../daemon/daemon.ts')
     const d = await startDaemon(config, log)
 
     let signals = 0

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parseHostPort, readConfigFile, resolveDaemonConfig, resolveNodeConfig } from '../../../src/node/config.ts'
-import { isLoopbackHost } from '../../../src/node/daemon.ts'
+import { isLoopbackHost } from '../../../src/daemon/daemon.ts'
 import { tempDir } from '../../utils/index.ts'
 
 const PEER = '12D3KooWHhLmhVHuEotzGANMh1mGmxR1nTHYCUF6und3GioJNRqH'

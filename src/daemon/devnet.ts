@@ -10,7 +10,7 @@ import { mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { DAEMON_NODE_FLAGS } from '../daemon/launch.ts'
+import { DAEMON_NODE_FLAGS } from './launch.ts'
 
 /** One devnet node as started. */
 export interface DevnetNode {
