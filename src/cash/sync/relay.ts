@@ -15,6 +15,7 @@ import type { Chain } from '../chain/index.ts'
 import { checkHeader } from '../consensus/check-block.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { verifyErrorVerdict } from './verdict.ts'
+import { GossipTopic } from './gossip-topic.ts'
 import { decodeBlock, DEFAULT_MAX_BLOCK_SIZE } from '../primitives/block.ts'
 import type { Block } from '../primitives/block.ts'
 import { DecodeError } from '../primitives/errors.ts'
@@ -62,9 +63,18 @@ export class BlockRelay {
   private readonly maxPending: number
   private readonly maxPendingBytes: number
   private readonly peerShare: number
+  private readonly gossip: GossipTopic
 
   constructor (init: BlockRelayInit) {
     this.init = init
+    this.gossip = new GossipTopic({
+      pubsub: init.pubsub,
+      topic: init.topic,
+      log: init.log,
+      what: 'block',
+      validate: async (peer, data) => await this.validate(peer, data),
+      stats: this.stats
+    })
     this.maxPending = init.maxPending ?? 64
     this.maxPendingBytes = init.maxPendingBytes ?? 64 * 1024 * 1024
     this.peerShare = init.peerShare ?? 0.25
@@ -76,27 +86,16 @@ export class BlockRelay {
   }
 
   start (): void {
-    const { pubsub, topic } = this.init
-    pubsub.topicValidators.set(topic, async (peer, msg) => await this.validate(peer, msg.data))
-    pubsub.subscribe(topic)
+    this.gossip.start()
   }
 
   stop (): void {
-    const { pubsub, topic } = this.init
-    pubsub.unsubscribe(topic)
-    pubsub.topicValidators.delete(topic)
+    this.gossip.stop()
   }
 
   /** Announces a block this node made or accepted. Having no peer subscribed is not an error. */
   async publish (bytes: Uint8Array): Promise<number> {
-    try {
-      const res = await this.init.pubsub.publish(this.init.topic, bytes)
-      this.stats.published++
-      return res.recipients.length
-    } catch (err) {
-      this.init.log.debug('block not published', { err })
-      return 0
-    }
+    return await this.gossip.publish(bytes)
   }
 
   private async validate (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {

@@ -18,6 +18,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from '../../utils/logger.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { verifyErrorVerdict } from './verdict.ts'
+import { GossipTopic } from './gossip-topic.ts'
 import { SigCheckBudget } from '../mempool/budget.ts'
 import type { SigCheckBudgetInit } from '../mempool/budget.ts'
 import type { Mempool } from '../mempool/index.ts'
@@ -71,9 +72,18 @@ export class TxRelay {
   /** This node's own transactions, announced again until they leave the mempool. */
   private readonly own = new Map<string, { txid: Uint8Array, bytes: Uint8Array }>()
   private timer: ReturnType<typeof setInterval> | undefined
+  private readonly gossip: GossipTopic
 
   constructor (init: TxRelayInit) {
     this.init = init
+    this.gossip = new GossipTopic({
+      pubsub: init.pubsub,
+      topic: init.topic,
+      log: init.log,
+      what: 'transaction',
+      validate: async (peer, data) => await this.validate(peer, data),
+      stats: this.stats
+    })
     this.budget = new SigCheckBudget(init.budget)
   }
 
@@ -95,33 +105,22 @@ export class TxRelay {
   }
 
   start (): void {
-    const { pubsub, topic, mempool } = this.init
-    pubsub.topicValidators.set(topic, async (peer, msg) => await this.validate(peer, msg.data))
-    pubsub.subscribe(topic)
-    mempool.on('tx', this.onTx)
+    this.gossip.start()
+    this.init.mempool.on('tx', this.onTx)
     this.timer = setInterval(() => { this.rebroadcast() }, this.init.rebroadcastMs ?? 15_000)
     this.timer.unref?.()
   }
 
   stop (): void {
-    const { pubsub, topic, mempool } = this.init
-    mempool.off('tx', this.onTx)
+    this.init.mempool.off('tx', this.onTx)
     if (this.timer != null) clearInterval(this.timer)
     this.own.clear()
-    pubsub.unsubscribe(topic)
-    pubsub.topicValidators.delete(topic)
+    this.gossip.stop()
   }
 
   /** Announces a transaction (serialized with its witness). Having no peer subscribed is not an error. */
   async publish (bytes: Uint8Array): Promise<number> {
-    try {
-      const res = await this.init.pubsub.publish(this.init.topic, bytes)
-      this.stats.published++
-      return res.recipients.length
-    } catch (err) {
-      this.init.log.debug('transaction not published', { err })
-      return 0
-    }
+    return await this.gossip.publish(bytes)
   }
 
   private async validate (peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
