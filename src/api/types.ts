@@ -1,26 +1,19 @@
 /**
  * The JSON bodies of the HTTP API and the dashboard's event stream (docs/api.md), as the daemon
  * sends them: the routes and the feed are checked against these types, and the dashboard
- * imports them. Types only and no imports, so the browser build pulls in no Node.js code.
- * Amounts are base units as JSON numbers.
+ * imports them. Types only, here and in the modules they come from (the library's own JSON
+ * types, each in a file without imports of values), so the browser build pulls in no Node.js
+ * code. Amounts are base units as JSON numbers.
  * @module
  */
+import type { BlockJson, TxJson } from '../cash/json-types.ts'
+import type { NodeStatus, PeerSummary } from '../node/types.ts'
+import type { RootRecord, SessionProgress, Transfer } from '../share/types.ts'
 
-/** `GET /api/v1/status`. */
-export interface Status {
-  peerId: string
-  network: string
-  version: string
-  running: boolean
-  /** ISO 8601, or null before the node started. */
-  startedAt: string | null
-  uptimeSeconds: number
-  addresses: string[]
-  peers: number
-  connections: number
-  dataDir: string
-  /** What this node's block server sent to peers since it started. */
-  served: { blocks: number, bytes: number }
+export type { Transfer }
+
+/** `GET /api/v1/status`: the node's status, and where its API and gateway listen. */
+export interface Status extends NodeStatus {
   /** The API's URL. */
   api: string
   pid: number
@@ -29,14 +22,21 @@ export interface Status {
 }
 
 /** One connected peer (`GET /api/v1/peers`). */
-export interface Peer {
-  peerId: string
-  /** Remote addresses of the open connections to this peer. */
-  addresses: string[]
-  direction: 'inbound' | 'outbound'
-  /** Round-trip time of the connection monitor's pings, or null before the first one. */
-  latencyMs: number | null
-}
+export type Peer = PeerSummary
+
+/** Progress of a download. */
+export type Progress = SessionProgress
+
+/** Content the node holds (`GET /api/v1/ls`). */
+export type Root = RootRecord
+
+/** `GET /api/v1/chain/block`. */
+export type Block = BlockJson
+
+/** `GET /api/v1/chain/tx`. */
+export type Tx = TxJson
+
+
 
 /** One bandwidth sample: byte totals and the rates over the last interval. */
 export interface BandwidthSample {
@@ -49,43 +49,8 @@ export interface BandwidthSample {
   rateOut: number
 }
 
-/** Progress of a download. */
-export interface Progress {
-  /** Bytes of blocks held (fetched now or found in the store). */
-  bytes: number
-  /** Estimated bytes of the whole DAG (grows as it is discovered; 0 before the root arrives). */
-  total: number
-  blocks: number
-  /** Peers serving right now. */
-  peers: number
-  /** Bytes fetched from the network in this download. */
-  fetched: number
-  /** Recent download rate, bytes per second. */
-  rate: number
-}
 
-/** A download in progress on the node (`GET /api/v1/transfers`). */
-export interface Transfer {
-  cid: string
-  startedAt: string
-  progress: Progress
-}
 
-/** Content the node holds (`GET /api/v1/ls`). */
-export interface Root {
-  cid: string
-  /** File or folder name it was shared under ('' when fetched by CID alone). */
-  name: string
-  /** Bytes of file data (estimate until complete). */
-  size: number
-  type: 'file' | 'directory' | 'raw' | 'unknown'
-  /** Every block is local. */
-  complete: boolean
-  source: 'share' | 'get'
-  /** Announced and served (`unshare` clears it). */
-  pinned: boolean
-  addedAt: string
-}
 
 /** A mempool fee-rate bucket. */
 export interface FeeBucket {
@@ -129,34 +94,7 @@ export interface BlockSummary {
   weight: number
 }
 
-/** `GET /api/v1/chain/block`. */
-export interface Block extends BlockSummary {
-  confirmations: number
-  version: number
-  merkleRoot: string
-  bits: string
-  nonce: number
-  chainwork: string
-  txs: string[]
-  nextHash: string | null
-}
 
-/** `GET /api/v1/chain/tx`. */
-export interface Tx {
-  txid: string
-  wtxid: string
-  blockHash: string
-  height: number
-  confirmations: number
-  coinbase: boolean
-  version: number
-  lockTime: number
-  size: number
-  vsize: number
-  weight: number
-  inputs: Array<{ txid: string, index: number, sequence: number }>
-  outputs: Array<{ amount: number, address: string | null, script: string }>
-}
 
 /** `GET /api/v1/wallet/balance`. */
 export interface Balance {

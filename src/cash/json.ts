@@ -13,44 +13,11 @@ import { hashToHex } from './primitives/hash.ts'
 import type { BlockHeader } from './primitives/header.ts'
 import { isCoinbase, txid, txTotalSize, txVsize, txWeight, wtxid } from './primitives/tx.ts'
 import type { Transaction } from './primitives/tx.ts'
+import type { BlockJson, TxJson } from './json-types.ts'
 
-/** A block as the API shows it. */
-export interface BlockJson {
-  hash: string
-  height: number
-  /** Blocks on top of it in the best chain, itself included; 0 when it is not on the best chain. */
-  confirmations: number
-  version: number
-  prevHash: string
-  merkleRoot: string
-  time: number
-  bits: string
-  nonce: number
-  difficulty: number
-  chainwork: string
-  size: number
-  weight: number
-  txCount: number
-  txs: string[]
-  nextHash: string | null
-}
+export type { BlockJson, TxJson }
 
-/** A transaction as the API shows it. */
-export interface TxJson {
-  txid: string
-  wtxid: string
-  blockHash: string
-  height: number
-  confirmations: number
-  coinbase: boolean
-  version: number
-  lockTime: number
-  size: number
-  vsize: number
-  weight: number
-  inputs: Array<{ txid: string, index: number, sequence: number }>
-  outputs: Array<{ amount: number, address: string | null, script: string }>
-}
+
 
 /** Difficulty as Bitcoin shows it: how many times harder than the easiest allowed target. */
 export function difficultyOf (bits: number, params: ChainParams): number {

@@ -11,7 +11,6 @@ import { PeerdGater } from '../net/gater.ts'
 import { createHost } from '../net/host.ts'
 import type { PeerdHost } from '../net/host.ts'
 import { networkParams } from '../net/networks.ts'
-import type { NetworkName } from '../net/networks.ts'
 import { PeerKeeper } from '../net/peer-keeper.ts'
 import { PeerListService } from '../net/peer-list.ts'
 import { PeerScores } from '../net/scores.ts'
@@ -24,6 +23,9 @@ import { parseMultiaddr, resolveNodeConfig } from './config.ts'
 import type { NodeConfig } from './config.ts'
 import { dataDirPaths, ensureDataDir, isGroupOrWorldReadable, loadOrCreateKey, openLockedStore } from './data-dir.ts'
 import type { DataDirPaths } from './data-dir.ts'
+import type { NodeStatus, PeerSummary } from './types.ts'
+
+export type { NodeStatus, PeerSummary }
 
 /** How long `disconnect` keeps a peer away. */
 const DISCONNECT_HOLD_MS = 10 * 60_000
@@ -37,31 +39,7 @@ export interface NodeOptions extends Partial<NodeConfig> {
   start?: boolean
 }
 
-/** A connected peer, as `peerd peers` shows it. */
-export interface PeerSummary {
-  peerId: string
-  /** Remote addresses of the open connections to this peer. */
-  addresses: string[]
-  direction: 'inbound' | 'outbound'
-  /** Round-trip time measured by the connection monitor's pings, or null before the first one. */
-  latencyMs: number | null
-}
 
-/** A snapshot of the node, as `peerd status` shows it. */
-export interface NodeStatus {
-  peerId: string
-  network: NetworkName
-  version: string
-  running: boolean
-  startedAt: string | null
-  uptimeSeconds: number
-  addresses: string[]
-  peers: number
-  connections: number
-  dataDir: string
-  /** What this node's block server sent to peers since it started (blocks and bytes). */
-  served: { blocks: number, bytes: number }
-}
 
 /** A running (or stopped) peerd node. */
 export class PeerdNode {

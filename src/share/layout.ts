@@ -9,6 +9,9 @@
 import { Level } from 'level'
 import type { BlockRef, RefStore } from './blockstore.ts'
 import { ShareDbError } from './errors.ts'
+import type { RootRecord } from './types.ts'
+
+export type { RootRecord }
 
 /** References a {@link ShareDb.refs} table holds in memory before it writes them. */
 const REF_BATCH = 16
@@ -18,22 +21,6 @@ const REF_DELAY_MS = 10
 /** On-disk format version of the share DB. */
 export const SHARE_DB_VERSION = 1
 
-/** What this node holds of one root. */
-export interface RootRecord {
-  cid: string
-  /** File or folder name it was shared under ('' when fetched by CID alone). */
-  name: string
-  /** Bytes of file data (sum of the files for a directory; estimate until complete). */
-  size: number
-  type: 'file' | 'directory' | 'raw' | 'unknown'
-  /** Every block is local. */
-  complete: boolean
-  /** How it got here. */
-  source: 'share' | 'get'
-  /** Whether this node announces it and serves it (`unshare` clears it; `gc` then frees it). */
-  pinned: boolean
-  addedAt: string
-}
 
 /** The roots table. */
 export class ShareDb {

@@ -30,8 +30,11 @@ import { Providers } from './providers.ts'
 import { BlockServer, SEND_BUDGET } from './server.ts'
 import type { RootListener, RootWatch } from './server.ts'
 import { Session } from './session.ts'
-import type { FallbackFetcher, SessionProgress, SessionResult } from './session.ts'
+import type { FallbackFetcher, SessionResult } from './session.ts'
+import type { SessionProgress, Transfer } from './types.ts'
 import { WaitingBlockstore } from './waiting-store.ts'
+
+export type { Transfer }
 
 /** Options of the share service. */
 export interface ShareInit {
@@ -65,12 +68,6 @@ export interface GetResult {
   seconds: number
 }
 
-/** A download in progress. */
-export interface Transfer {
-  cid: string
-  startedAt: string
-  progress: SessionProgress
-}
 
 interface Running {
   cid: string

@@ -32,8 +32,9 @@ import type { Item } from './session/item.ts'
 import type { ProviderPeer } from './session/provider-peer.ts'
 import { Scheduler } from './session/scheduler.ts'
 import { Swarm } from './session/swarm.ts'
+import type { SessionProgress } from './types.ts'
 
-export type { FallbackFetcher }
+export type { FallbackFetcher, SessionProgress }
 
 /** Options of a {@link Session}. */
 export interface SessionInit {
@@ -58,20 +59,6 @@ export interface SessionInit {
   signal?: AbortSignal
 }
 
-/** Progress of a session. */
-export interface SessionProgress {
-  /** Bytes of blocks held (fetched now or found in the store). */
-  bytes: number
-  /** Estimated bytes of the whole DAG (grows as it is discovered; 0 before the root arrives). */
-  total: number
-  blocks: number
-  /** Peers serving right now. */
-  peers: number
-  /** Bytes fetched from the network in this session. */
-  fetched: number
-  /** Recent download rate, bytes per second. */
-  rate: number
-}
 
 /** Outcome of a finished session. */
 export interface SessionResult {

@@ -1,0 +1,32 @@
+/**
+ * The JSON shapes of the node's status and peers, as `peerd status`, `peerd peers` and the API
+ * show them. Types only: the dashboard's build reads them through `src/api/types.ts`.
+ * @module
+ */
+import type { NetworkName } from '../net/networks.ts'
+
+/** A connected peer, as `peerd peers` shows it. */
+export interface PeerSummary {
+  peerId: string
+  /** Remote addresses of the open connections to this peer. */
+  addresses: string[]
+  direction: 'inbound' | 'outbound'
+  /** Round-trip time measured by the connection monitor's pings, or null before the first one. */
+  latencyMs: number | null
+}
+
+/** A snapshot of the node, as `peerd status` shows it. */
+export interface NodeStatus {
+  peerId: string
+  network: NetworkName
+  version: string
+  running: boolean
+  startedAt: string | null
+  uptimeSeconds: number
+  addresses: string[]
+  peers: number
+  connections: number
+  dataDir: string
+  /** What this node's block server sent to peers since it started (blocks and bytes). */
+  served: { blocks: number, bytes: number }
+}

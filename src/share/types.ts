@@ -1,0 +1,44 @@
+/**
+ * The JSON shapes of what the node holds and downloads, as the API shows them. Types only and
+ * no imports: the dashboard's build reads them through `src/api/types.ts`.
+ * @module
+ */
+
+/** What this node holds of one root. */
+export interface RootRecord {
+  cid: string
+  /** File or folder name it was shared under ('' when fetched by CID alone). */
+  name: string
+  /** Bytes of file data (sum of the files for a directory; estimate until complete). */
+  size: number
+  type: 'file' | 'directory' | 'raw' | 'unknown'
+  /** Every block is local. */
+  complete: boolean
+  /** How it got here. */
+  source: 'share' | 'get'
+  /** Whether this node announces it and serves it (`unshare` clears it; `gc` then frees it). */
+  pinned: boolean
+  addedAt: string
+}
+
+/** Progress of a session. */
+export interface SessionProgress {
+  /** Bytes of blocks held (fetched now or found in the store). */
+  bytes: number
+  /** Estimated bytes of the whole DAG (grows as it is discovered; 0 before the root arrives). */
+  total: number
+  blocks: number
+  /** Peers serving right now. */
+  peers: number
+  /** Bytes fetched from the network in this session. */
+  fetched: number
+  /** Recent download rate, bytes per second. */
+  rate: number
+}
+
+/** A download in progress. */
+export interface Transfer {
+  cid: string
+  startedAt: string
+  progress: SessionProgress
+}
