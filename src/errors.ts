@@ -128,7 +128,7 @@ export class UsageError extends PeerdError {
 }
 
 /** True when a file system error says the disk (or the user's quota) is full. */
-export function isDiskFull (cause: unknown): boolean {
+function isDiskFull (cause: unknown): boolean {
   const code = (cause as { code?: unknown } | undefined)?.code
   const text = `${typeof code === 'string' ? code : ''} ${(cause as Error | undefined)?.message ?? String(cause)}`
   return /ENOSPC|EDQUOT|no space left|quota exceeded/i.test(text)
@@ -143,9 +143,17 @@ export class DiskWriteError extends PeerdError {
   /** The disk (or the user's quota) is full: freeing space fixes it. */
   readonly diskFull: boolean
 
-  constructor (message: string, options: { cause: unknown }) {
-    super(message, options)
-    this.diskFull = isDiskFull(options.cause)
+  /**
+   * The message says what failed, why (`detail`, by default the cause's message), what to do
+   * about the disk under `location`, and what is `kept`.
+   */
+  constructor (failed: string, location: string, cause: unknown, kept: string, detail = (cause as Error | undefined)?.message ?? String(cause)) {
+    const full = isDiskFull(cause)
+    const advice = full
+      ? `the disk is full: free space on the disk of ${location}, then retry`
+      : `check the disk and file system of ${location} (system log, permissions, read-only mount), then retry`
+    super(`${failed} (${detail}): ${advice}; ${kept}`, { cause })
+    this.diskFull = full
   }
 }
 

@@ -31,7 +31,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { base32 } from 'multiformats/bases/base32'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { DiskWriteError, isDiskFull, PeerdError } from '../errors.ts'
+import { DiskWriteError, PeerdError } from '../errors.ts'
 import { blockKey, MAX_BLOCK_SIZE, verifyBlock } from './block.ts'
 
 /** Modes of the store's folders and files: private, as everything in a data dir. */
@@ -57,10 +57,7 @@ export class BlockWriteError extends DiskWriteError {
 
   constructor (root: string, cause: unknown) {
     const code = (cause as NodeJS.ErrnoException).code
-    const advice = isDiskFull(cause)
-      ? `the disk is full: free space on the disk of ${root}, then retry`
-      : `check the disk and file system of ${root} (system log, permissions, read-only mount), then retry`
-    super(`cannot store a block in ${root} (${code ?? (cause as Error).message}): ${advice}; the blocks stored before are kept`, { cause })
+    super(`cannot store a block in ${root}`, root, cause, 'the blocks stored before are kept', code ?? (cause as Error).message)
     this.code = code
   }
 }

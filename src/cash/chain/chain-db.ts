@@ -6,7 +6,7 @@ import { ClassicLevel } from 'classic-level'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { Coin } from '../consensus/coins.ts'
 import type { OutPoint } from '../primitives/tx.ts'
-import { DiskWriteError, isDiskFull } from '../../errors.ts'
+import { DiskWriteError } from '../../errors.ts'
 import { ChainDbError } from './errors.ts'
 import {
   CHAIN_DB_VERSION, PREFIX, TIP_KEY, VERSION_KEY, blockKey, coinKey, decodeCoin, decodeEntry, decodeTxIndex,
@@ -40,10 +40,7 @@ export class ChainWriteError extends DiskWriteError {
   static override name = 'ChainWriteError'
 
   constructor (location: string, cause: unknown) {
-    const advice = isDiskFull(cause)
-      ? `the disk is full: free space on the disk of ${location}, then retry`
-      : `check the disk and file system of ${location} (system log, permissions, read-only mount), then retry`
-    super(`cannot write the chain database (${(cause as Error).message ?? String(cause)}): ${advice}; the blocks stored before are kept`, { cause })
+    super('cannot write the chain database', location, cause, 'the blocks stored before are kept')
   }
 }
 

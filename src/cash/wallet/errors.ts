@@ -3,7 +3,7 @@
  * its HTTP status (`src/api/http-status.ts`). Bad arguments (amounts, addresses, a mnemonic
  * that does not check out) are `InvalidArgumentError` from `src/errors.ts`.
  */
-import { DiskWriteError, isDiskFull, PeerdError } from '../../errors.ts'
+import { DiskWriteError, PeerdError } from '../../errors.ts'
 
 /** No wallet has been created or restored in this data directory yet. */
 export class WalletNotFoundError extends PeerdError {
@@ -90,9 +90,6 @@ export class WalletWriteError extends DiskWriteError {
   static override name = 'WalletWriteError'
 
   constructor (location: string, cause: unknown) {
-    const advice = isDiskFull(cause)
-      ? `the disk is full: free space on the disk of ${location}, then retry`
-      : `check the disk and file system of ${location} (system log, permissions, read-only mount), then retry`
-    super(`cannot write the wallet database (${(cause as Error).message ?? String(cause)}): ${advice}; nothing stored before is lost`, { cause })
+    super('cannot write the wallet database', location, cause, 'nothing stored before is lost')
   }
 }
