@@ -26,10 +26,11 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
 import {
-  BadPathError, exporter, InvalidParametersError, NoResolverError, NotFoundError, NotUnixFSError, OverReadError, UnderReadError
+  BadPathError, exporter, InvalidParametersError, NoResolverError, NotFoundError as ExporterNotFoundError, NotUnixFSError,
+  OverReadError, UnderReadError
 } from 'ipfs-unixfs-exporter'
 import type { ReadableStorage, UnixFSDirectory, UnixFSDirectoryEntry, UnixFSEntry } from 'ipfs-unixfs-exporter'
-import { InvalidArgumentError, NotStartedError } from '../errors.ts'
+import { InvalidArgumentError, NotFoundError, NotStartedError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import { BlockMismatchError, WantAbortedError } from './bitswap/errors.ts'
 import { parseCid } from './block.ts'
@@ -188,7 +189,8 @@ export const GATEWAY_STATUS: ReadonlyMap<string, number> = new Map([
   [InvalidArgumentError.name, 400],
   [BadPathError.name, 400],
   [InvalidParametersError.name, 400],
-  [NotFoundError.name, 404], // a path inside the content (the exporter's NotFoundError)
+  // no such path inside the content; the exporter's NotFoundError has the same name
+  [NotFoundError.name, 404],
   [UnsupportedDagError.name, 422],
   [UnsafePathError.name, 422],
   [NotUnixFSError.name, 502],
@@ -205,6 +207,11 @@ export const GATEWAY_STATUS: ReadonlyMap<string, number> = new Map([
   [NotStartedError.name, 503],
   [ContentNotFoundError.name, 504]
 ])
+
+/** No such path inside the content: ShareService.resolve's NotFoundError, or the exporter's. */
+function isNotFound (err: unknown): boolean {
+  return err instanceof NotFoundError || err instanceof ExporterNotFoundError
+}
 
 /** The HTTP status for an error from resolving or reading content: its class's entry in {@link GATEWAY_STATUS}, else 500. */
 export function gatewayStatus (err: unknown): number {
@@ -403,7 +410,7 @@ export class Gateway {
           return
         }
       } catch (err) {
-        if ((err as Error).name !== 'NotFoundError') throw err
+        if (!isNotFound(err)) throw err
       }
     }
 
@@ -457,9 +464,9 @@ export class Gateway {
     try {
       return await local()
     } catch (err) {
-      if ((err as Error).name !== 'BlockNotFoundError') throw err
+      if (!(err instanceof BlockNotFoundError)) throw err
     }
-    await this.resolve(t, [...t.path, '\0']).catch((err: Error) => { if (err.name !== 'NotFoundError') throw err })
+    await this.resolve(t, [...t.path, '\0']).catch((err: Error) => { if (!isNotFound(err)) throw err })
     return await local()
   }
 
@@ -475,7 +482,7 @@ export class Gateway {
       try {
         fill(rows[i] as ListingRow, await exporter(e.cid, this.init.share.blockstore, { signal: t.signal }))
       } catch (err) {
-        if ((err as Error).name !== 'BlockNotFoundError') throw err
+        if (!(err instanceof BlockNotFoundError)) throw err
         if (!e.name.includes('/')) missing.push(i)
       }
     }

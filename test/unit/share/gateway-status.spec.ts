@@ -4,7 +4,7 @@ import {
   BadPathError, InvalidParametersError, NoResolverError, NotFoundError, NotUnixFSError, OverReadError, UnderReadError
 } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
-import { InvalidArgumentError, NotStartedError, PeerdError } from '../../../src/errors.ts'
+import { InvalidArgumentError, NotFoundError as PeerdNotFoundError, NotStartedError, PeerdError } from '../../../src/errors.ts'
 import { BlockMismatchError, WantAbortedError } from '../../../src/share/bitswap/errors.ts'
 import { BlockNotFoundError, BlockWriteError, InvalidBlockError } from '../../../src/share/blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, StoreFailedError } from '../../../src/share/errors.ts'
@@ -21,6 +21,7 @@ describe('gateway: HTTP status by error class', () => {
       [new BadPathError('bad path'), 400],
       [new InvalidParametersError('bad offset'), 400],
       [new NotFoundError('no such entry'), 404],
+      [new PeerdNotFoundError('no entry named x'), 404],
       [new UnsupportedDagError('hamt'), 422],
       [new UnsafePathError('../x'), 422],
       [new NotUnixFSError('not unixfs'), 502],
