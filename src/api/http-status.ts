@@ -24,13 +24,13 @@ import {
   PayloadTooLargeError, UnauthorizedError, UsageError
 } from '../errors.ts'
 import { BudgetAbortedError } from '../net/byte-budget.ts'
+import { FrameTooLargeError, MalformedFrameError, ProtocolError } from '../net/frames.ts'
 import { PeerListError } from '../net/peer-list.ts'
 import { BlockMismatchError, InvalidBitswapMessageError, WantAbortedError } from '../share/bitswap/errors.ts'
 import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, ShareDbError, StoreFailedError } from '../share/errors.ts'
 import { UnsafePathError } from '../share/export.ts'
 import { UnsupportedDagError } from '../share/output.ts'
-import { ProtocolError } from '../share/protocol.ts'
 import { RequestTimeoutError } from '../utils/http-server.ts'
 import { HostNotAllowedError } from './hosts.ts'
 
@@ -80,6 +80,8 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [BlockMismatchError.name, 502],
   [InvalidBitswapMessageError.name, 502],
   [ProtocolError.name, 502],
+  [FrameTooLargeError.name, 502],
+  [MalformedFrameError.name, 502],
   [ChainProtocolError.name, 502],
   [PeerListError.name, 502],
   // cash

@@ -26,9 +26,8 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import * as varint from 'uint8-varint'
-import { PeerdError } from '../errors.ts'
-import { readFrames } from '../share/protocol.ts'
 import type { Logger } from '../utils/logger.ts'
+import { encodeFrame, ProtocolError, readFrames } from './frames.ts'
 import type { PeerdHost } from './host.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
 
@@ -55,7 +54,7 @@ const CACHE_MS = 5_000
 const PARALLEL = 8
 
 /** A peer broke the peer list protocol. */
-export class PeerListError extends PeerdError {
+export class PeerListError extends ProtocolError {
   static override name = 'PeerListError'
 }
 
@@ -68,13 +67,7 @@ export function encodePeerList (ids: string[]): Uint8Array {
     const bytes = new TextEncoder().encode(id)
     parts.push(varint.encode(bytes.length), bytes)
   }
-  const len = parts.reduce((n, p) => n + p.length, 0)
-  const head = varint.encode(len)
-  const out = new Uint8Array(head.length + len)
-  out.set(head, 0)
-  let at = head.length
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
+  return encodeFrame(...parts)
 }
 
 /** Decodes an answer's body (without the frame length); every id must parse as a peer id. */

@@ -10,13 +10,13 @@
  * ROOT again with status COMPLETE when it has them all: downloaders then fetch from each other
  * the blocks they know the other has (BitTorrent's HAVE and bitfield), rarest first.
  *
- * Limits are checked before anything is allocated: a frame is at most MAX_FRAME bytes, a list
- * at most MAX_WANTS CIDs, each CID at most MAX_CID_BYTES.
+ * Frames are net's (`src/net/frames.ts`). Limits are checked before anything is allocated: a
+ * frame is at most MAX_FRAME bytes, a list at most MAX_WANTS CIDs, each CID at most MAX_CID_BYTES.
  */
 import type { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
-import { Uint8ArrayList } from 'uint8arraylist'
-import { PeerdError } from '../errors.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { encodeFrameList as frame, ProtocolError, readFrameLists as readNetFrameLists, readFrames as readNetFrames } from '../net/frames.ts'
 import { decodeCid, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 
 /** Protocol id of the block exchange on `network`. */
@@ -59,15 +59,8 @@ export type Message =
   | { type: 'root', cid: CID, status: RootStatus }
   | { type: 'have', cids: CID[] }
 
-/** A peer broke the protocol. */
-export class ProtocolError extends PeerdError {
-  static override name = 'ProtocolError'
-}
-
-function frame (body: Uint8Array[]): Uint8ArrayList {
-  const len = body.reduce((n, b) => n + b.length, 0)
-  return new Uint8ArrayList(varint.encode(len), ...body)
-}
+/** A peer broke the protocol (net's class: the frame reader's errors are ones too). */
+export { ProtocolError }
 
 function cidField (cid: CID): Uint8Array[] {
   return [varint.encode(cid.bytes.length), cid.bytes]
@@ -75,7 +68,7 @@ function cidField (cid: CID): Uint8Array[] {
 
 function cidList (type: number, cids: CID[]): Uint8ArrayList {
   if (cids.length === 0 || cids.length > MAX_WANTS) throw new ProtocolError(`a list holds 1 to ${MAX_WANTS} CIDs, not ${cids.length}`)
-  return frame([Uint8Array.of(type), varint.encode(cids.length), ...cids.flatMap(cidField)])
+  return frame(Uint8Array.of(type), varint.encode(cids.length), ...cids.flatMap(cidField))
 }
 
 /** Encoders, each returning one whole frame. */
@@ -83,11 +76,11 @@ export const encode = {
   want: (cids: CID[]) => cidList(MSG.WANT, cids),
   cancel: (cids: CID[]) => cidList(MSG.CANCEL, cids),
   have: (cids: CID[]) => cidList(MSG.HAVE, cids),
-  status: (cid: CID) => frame([Uint8Array.of(MSG.STATUS), ...cidField(cid)]),
+  status: (cid: CID) => frame(Uint8Array.of(MSG.STATUS), ...cidField(cid)),
   /** The block's bytes are referenced, not copied. */
-  block: (cid: CID, data: Uint8Array) => frame([Uint8Array.of(MSG.BLOCK), ...cidField(cid), data]),
-  dontHave: (cid: CID) => frame([Uint8Array.of(MSG.DONT_HAVE), ...cidField(cid)]),
-  root: (cid: CID, status: RootStatus) => frame([Uint8Array.of(MSG.ROOT), ...cidField(cid), Uint8Array.of(status)])
+  block: (cid: CID, data: Uint8Array) => frame(Uint8Array.of(MSG.BLOCK), ...cidField(cid), data),
+  dontHave: (cid: CID) => frame(Uint8Array.of(MSG.DONT_HAVE), ...cidField(cid)),
+  root: (cid: CID, status: RootStatus) => frame(Uint8Array.of(MSG.ROOT), ...cidField(cid), Uint8Array.of(status))
 }
 
 /** Reads fields from one frame body, failing on any overrun. */
@@ -196,36 +189,17 @@ export function decodeFrame (body: Uint8ArrayList): Message | BlockFrame {
 }
 
 /**
- * Splits a byte stream into frames, never buffering more than one frame; a declared length
- * over MAX_FRAME fails before any of it is read.
+ * Splits a byte stream into frame bodies ({@link readNetFrames} with the block exchange's limit):
+ * a declared length over MAX_FRAME fails before any of it is read.
  */
-export async function * readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxFrame = MAX_FRAME): AsyncGenerator<Uint8Array> {
-  for await (const body of readFrameLists(source, maxFrame)) yield body.subarray()
+export function readFrames (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxFrame = MAX_FRAME): AsyncGenerator<Uint8Array> {
+  return readNetFrames(source, maxFrame)
 }
 
 /** Largest frame a downloader sends (a WANT of MAX_WANTS CIDs of the longest size): what a server accepts. */
 export const MAX_REQUEST_FRAME = 1 + 10 + MAX_WANTS * (10 + MAX_CID_BYTES)
 
 /** {@link readFrames}, yielding each frame as the chunks it arrived in (no copy). */
-export async function * readFrameLists (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxFrame = MAX_FRAME): AsyncGenerator<Uint8ArrayList> {
-  const buf = new Uint8ArrayList()
-  for await (const chunk of source) {
-    buf.append(chunk)
-    while (buf.byteLength > 0) {
-      let len: number
-      try {
-        len = varint.decode(buf)
-      } catch {
-        if (buf.byteLength >= 10) throw new ProtocolError('bad frame length')
-        break // the varint itself is split across chunks
-      }
-      if (len > maxFrame) throw new ProtocolError(`frame of ${len} bytes over the ${maxFrame} limit`)
-      const head = varint.encodingLength(len)
-      if (buf.byteLength < head + len) break
-      const body = buf.sublist(head, head + len)
-      buf.consume(head + len)
-      yield body
-    }
-  }
-  if (buf.byteLength > 0) throw new ProtocolError('stream ended inside a frame')
+export function readFrameLists (source: AsyncIterable<Uint8Array | Uint8ArrayList>, maxFrame = MAX_FRAME): AsyncGenerator<Uint8ArrayList> {
+  return readNetFrameLists(source, maxFrame)
 }

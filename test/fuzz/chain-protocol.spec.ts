@@ -13,7 +13,7 @@ import {
 } from '../../src/cash/sync/protocol.ts'
 import type { ChainRequest, ChainResponse } from '../../src/cash/sync/protocol.ts'
 import type { BlockHeader } from '../../src/cash/primitives/header.ts'
-import { readFrames } from '../../src/share/protocol.ts'
+import { readFrames } from '../../src/net/frames.ts'
 import { concatBytes, decodeOrTyped, decodeOrTypedAsync, fuzz, fuzzAsync, hostileBytes, splitAt } from '../utils/fuzz.ts'
 
 const TYPED = ['ChainProtocolError']
@@ -86,7 +86,7 @@ describe('fuzz: chain protocol', () => {
     await fuzzAsync(fc.tuple(hostileBytes(stream.map(rs => concatBytes(rs.map(encodeResponse)))), fc.array(fc.nat(), { maxLength: 6 })), async ([bytes, cuts]) => {
       await decodeOrTypedAsync(async () => {
         for await (const b of readFrames(chunks(splitAt(bytes, cuts)), MAX_RESPONSE_FRAME)) decodeResponse(b)
-      }, [...TYPED, 'ProtocolError'])
+      }, [...TYPED, 'FrameTooLargeError', 'MalformedFrameError'])
     })
   })
 
@@ -95,9 +95,9 @@ describe('fuzz: chain protocol', () => {
     const headers = concatBytes([Uint8Array.of(0x82), varint.encode(2 ** 32), new Uint8Array(80)])
     assert.throws(() => decodeResponse(headers), { name: 'ChainProtocolError' })
     const frame = concatBytes([varint.encode(4 * 2 ** 30), Uint8Array.of(0x83)])
-    await assert.rejects(collect(readFrames(chunks([frame]), MAX_RESPONSE_FRAME)), { name: 'ProtocolError' })
+    await assert.rejects(collect(readFrames(chunks([frame]), MAX_RESPONSE_FRAME)), { name: 'FrameTooLargeError' })
     const request = concatBytes([varint.encode(MAX_REQUEST_FRAME + 1), Uint8Array.of(0x02)])
-    await assert.rejects(collect(readFrames(chunks([request]), MAX_REQUEST_FRAME)), { name: 'ProtocolError' })
+    await assert.rejects(collect(readFrames(chunks([request]), MAX_REQUEST_FRAME)), { name: 'FrameTooLargeError' })
     assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024)
     assert.ok(MAX_HEADERS * 80 < MAX_RESPONSE_FRAME)
   })

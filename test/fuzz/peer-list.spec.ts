@@ -1,7 +1,7 @@
 /**
  * Fuzzing the peer list answer (`src/net/peer-list.ts`): lists of real peer ids round-trip;
  * mutated and random bodies, and streams of them cut anywhere, decode to peer ids that
- * re-encode to the same bytes, or throw `PeerListError` (`ProtocolError` from the frame reader),
+ * re-encode to the same bytes, or throw `PeerListError` (`FrameTooLargeError` or `MalformedFrameError` from the frame reader),
  * never another error; a frame length or count claiming gigabytes is refused unread.
  */
 import assert from 'node:assert/strict'
@@ -13,7 +13,7 @@ import { base58btc } from 'multiformats/bases/base58'
 import * as Digest from 'multiformats/hashes/digest'
 import * as varint from 'uint8-varint'
 import { MAX_FRAME, MAX_LISTED_PEERS, decodePeerList, encodePeerList } from '../../src/net/peer-list.ts'
-import { readFrames } from '../../src/share/protocol.ts'
+import { readFrames } from '../../src/net/frames.ts'
 import { concatBytes, decodeOrTyped, decodeOrTypedAsync, fuzz, fuzzAsync, hostileBytes, splitAt } from '../utils/fuzz.ts'
 
 const TYPED = ['PeerListError']
@@ -62,7 +62,7 @@ describe('fuzz: peer list', () => {
     await fuzzAsync(fc.tuple(hostileBytes(list().map(encodePeerList)), fc.array(fc.nat(), { maxLength: 8 })), async ([bytes, cuts]) => {
       await decodeOrTypedAsync(async () => {
         for await (const b of readFrames(chunks(splitAt(bytes, cuts)), MAX_FRAME)) decodePeerList(b)
-      }, [...TYPED, 'ProtocolError'])
+      }, [...TYPED, 'FrameTooLargeError', 'MalformedFrameError'])
     }, 0.5)
   })
 
@@ -84,7 +84,7 @@ describe('fuzz: peer list', () => {
 
   it('refuses a frame or a count of gigabytes unread', async () => {
     const before = process.memoryUsage().arrayBuffers
-    await assert.rejects(async () => { for await (const _ of readFrames(chunks([varint.encode(2 ** 32)]), MAX_FRAME)) assert.fail() }, { name: 'ProtocolError' })
+    await assert.rejects(async () => { for await (const _ of readFrames(chunks([varint.encode(2 ** 32)]), MAX_FRAME)) assert.fail() }, { name: 'FrameTooLargeError' })
     assert.throws(() => decodePeerList(concatBytes([varint.encode(2 ** 32), new Uint8Array(64)])), { name: 'PeerListError' })
     assert.throws(() => decodePeerList(concatBytes([Uint8Array.of(1), varint.encode(2 ** 32), new Uint8Array(64)])), { name: 'PeerListError' })
     assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024)

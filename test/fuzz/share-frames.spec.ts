@@ -1,8 +1,9 @@
 /**
  * Fuzzing the block exchange's frames (`src/share/protocol.ts`): every message round-trips; a
  * valid stream of frames cut into arbitrary chunks reads back the same frames through the real
- * stream decoder; mutated and random bodies and streams give messages or `ProtocolError`,
- * never another error; a length prefix claiming gigabytes is refused before it is read.
+ * stream decoder; mutated and random bodies and streams give messages or `ProtocolError` (the
+ * frame reader's `FrameTooLargeError`, `MalformedFrameError`), never another
+ * error; a length prefix claiming gigabytes is refused before it is read.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -17,6 +18,8 @@ import type { Message, RootStatus } from '../../src/share/protocol.ts'
 import { cidArb, concatBytes, decodeOrTyped, decodeOrTypedAsync, fuzz, fuzzAsync, hostileBytes, splitAt } from '../utils/fuzz.ts'
 
 const TYPED = ['ProtocolError']
+/** The frame reader's errors (src/net/frames.ts). */
+const FRAME_ERRORS = ['FrameTooLargeError', 'MalformedFrameError']
 
 const cids = fc.array(cidArb, { minLength: 1, maxLength: 8 })
 const status = fc.constantFrom(...Object.values(ROOT_STATUS)) as fc.Arbitrary<RootStatus>
@@ -98,22 +101,22 @@ describe('fuzz: share frames', () => {
     }, 0.5)
   })
 
-  it('reads mutated and random streams, in arbitrary chunks, to messages or ProtocolError', async () => {
+  it('reads mutated and random streams, in arbitrary chunks, to messages or typed errors', async () => {
     const streams = fc.array(message, { minLength: 1, maxLength: 4 }).map(ms => concatBytes(ms.map(frameOf)))
     await fuzzAsync(fc.tuple(hostileBytes(streams), fc.array(fc.nat(), { maxLength: 8 })), async ([bytes, cuts]) => {
       await decodeOrTypedAsync(async () => {
         for await (const l of readFrameLists(chunks(splitAt(bytes, cuts)), MAX_REQUEST_FRAME)) decodeFrame(l)
-      }, TYPED)
+      }, [...TYPED, ...FRAME_ERRORS])
     })
   })
 
   it('refuses a length prefix of gigabytes, and lists over MAX_WANTS, before reading them', async () => {
     const before = process.memoryUsage().arrayBuffers
     for (const len of [MAX_FRAME + 1, 2 ** 32, 2 ** 53 - 1]) {
-      await assert.rejects(collect(readFrames(chunks([varint.encode(len), Uint8Array.of(0x81)]))), { name: 'ProtocolError' })
+      await assert.rejects(collect(readFrames(chunks([varint.encode(len), Uint8Array.of(0x81)]))), { name: 'FrameTooLargeError' })
     }
     // ten continuation bytes: not a varint at all
-    await assert.rejects(collect(readFrames(chunks([new Uint8Array(10).fill(0xff)]))), { name: 'ProtocolError' })
+    await assert.rejects(collect(readFrames(chunks([new Uint8Array(10).fill(0xff)]))), { name: 'MalformedFrameError' })
     assert.throws(() => decodeMessage(concatBytes([Uint8Array.of(0x01), varint.encode(MAX_WANTS + 1)])), { name: 'ProtocolError' })
     assert.throws(() => decodeMessage(concatBytes([Uint8Array.of(0x01), varint.encode(2 ** 40)])), { name: 'ProtocolError' })
     assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024)

@@ -4,8 +4,8 @@
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
+import { readFrames } from '../../net/frames.ts'
 import type { PeerdHost } from '../../net/host.ts'
-import { readFrames } from '../../share/protocol.ts'
 import { bytesEqual } from '../primitives/hash.ts'
 import type { BlockHeader } from '../primitives/header.ts'
 import { ChainProtocolError, MAX_RESPONSE_FRAME, decodeResponse, encodeRequest } from './protocol.ts'

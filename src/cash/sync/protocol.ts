@@ -24,7 +24,7 @@
  * @module
  */
 import * as varint from 'uint8-varint'
-import { PeerdError } from '../../errors.ts'
+import { encodeFrame, ProtocolError } from '../../net/frames.ts'
 import { DEFAULT_MAX_BLOCK_SIZE } from '../primitives/block.ts'
 import { HASH_SIZE } from '../primitives/hash.ts'
 import { HEADER_SIZE, decodeHeader, encodeHeader } from '../primitives/header.ts'
@@ -69,23 +69,13 @@ export type ChainResponse =
   | { type: 'block', bytes: Uint8Array }
   | { type: 'not-found', hash: Uint8Array }
 
-/** A peer broke the chain protocol. */
-export class ChainProtocolError extends PeerdError {
+/** A peer broke the chain protocol (a {@link ProtocolError}, like the frame reader's errors). */
+export class ChainProtocolError extends ProtocolError {
   static override name = 'ChainProtocolError'
 }
 
 function frame (type: number, ...parts: Uint8Array[]): Uint8Array {
-  const len = 1 + parts.reduce((n, p) => n + p.length, 0)
-  const head = varint.encode(len)
-  const out = new Uint8Array(head.length + len)
-  out.set(head, 0)
-  out[head.length] = type
-  let at = head.length + 1
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return encodeFrame(Uint8Array.of(type), ...parts)
 }
 
 function checkHash (hash: Uint8Array): Uint8Array {

@@ -9,9 +9,9 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { ByteRate } from '../../net/byte-budget.ts'
+import { ProtocolError, readFrames } from '../../net/frames.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import { PeerRateLimiter } from '../../net/rate-limit.ts'
-import { readFrames } from '../../share/protocol.ts'
 import { PeerdError } from '../../errors.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
@@ -128,7 +128,7 @@ export class ChainServer {
       }
       await stream.close().catch(() => {})
     } catch (err) {
-      if (err instanceof ChainProtocolError || (err as Error).name === 'ProtocolError') {
+      if (err instanceof ProtocolError) { // the chain protocol's or the framing's
         this.init.penalize(peer, 20, `chain protocol: ${(err as Error).message}`)
       } else {
         this.init.log.debug('chain stream ended', { peerId: peer.toString(), err })

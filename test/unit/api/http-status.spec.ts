@@ -10,6 +10,7 @@ import { WalletNotFoundError, WalletWriteError } from '../../../src/cash/wallet/
 import { ApiError, InvalidArgumentError, NotStartedError, PeerdError } from '../../../src/errors.ts'
 import { InvalidBlockError, BlockWriteError } from '../../../src/share/blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, StoreFailedError } from '../../../src/share/errors.ts'
+import { FrameTooLargeError } from '../../../src/net/frames.ts'
 import { ProtocolError } from '../../../src/share/protocol.ts'
 
 const SRC = join(import.meta.dirname, '../../../src')
@@ -50,6 +51,7 @@ describe('API: HTTP status by error class', () => {
       // a peer's fault, not the caller's: the API is its gateway
       [new InvalidBlockError('bytes do not match'), 502],
       [new ProtocolError('bad frame'), 502],
+      [new FrameTooLargeError('frame of 2^32 bytes'), 502],
       [new NotStartedError(), 503],
       [new BlockWriteError('/data/blocks', full), 507],
       [new BlockWriteError('/data/blocks', io), 500],
