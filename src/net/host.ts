@@ -20,11 +20,11 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import type { NodeConfig } from '../node/config.ts'
 import { VERSION } from '../version.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
 import { networkParams } from './networks.ts'
+import type { NetworkName } from './networks.ts'
 import { peerdNoise, peerdYamux } from './transport.ts'
 
 /** The services every peerd host runs. */
@@ -42,9 +42,25 @@ export type PeerdServices = {
 /** A peerd libp2p host. */
 export type PeerdHost = Libp2p<PeerdServices>
 
+/** The host's settings (the node maps its own config onto them). */
+export interface HostConfig {
+  /** Network whose protocol IDs, DHT and mDNS tag the host uses. */
+  network: NetworkName
+  /** Multiaddrs to listen on. */
+  listen: string[]
+  /** Discover peers on the local network by mDNS. */
+  mdns: boolean
+  /** Serve as a circuit relay (v2). */
+  relay: boolean
+  /** Most connections in total. */
+  maxConnections: number
+  /** Most inbound connections from one IP address (also the per-second inbound threshold's floor). */
+  maxConnectionsPerIp: number
+}
+
 /** What {@link createHost} needs. */
 export interface HostInit {
-  config: NodeConfig
+  config: HostConfig
   privateKey: PrivateKey
   datastore: Datastore
   gater: PeerdGater

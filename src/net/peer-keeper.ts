@@ -8,12 +8,12 @@ import type { Connection, IdentifyResult, PeerId, PeerInfo, Startable } from '@l
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DialError } from '../errors.ts'
-import { parseMultiaddr } from '../node/config.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { PeerdGater } from './gater.ts'
 import type { PeerdHost } from './host.ts'
 import { LruMap } from './lru.ts'
 import type { NetworkParams } from './networks.ts'
+import { parseMultiaddr } from './multiaddrs.ts'
 
 /** Peer store metadata key holding the last time (ms since epoch, decimal) a peer was connected. */
 export const LAST_SEEN_KEY = 'peerd/last-seen'

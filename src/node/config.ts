@@ -4,12 +4,11 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { checkAllowedHost } from '../api/hosts.ts'
 import { ConfigError, InvalidArgumentError } from '../errors.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
+import { parseMultiaddr } from '../net/multiaddrs.ts'
 import { isLogLevel } from '../utils/logger.ts'
 import type { LogLevel } from '../utils/logger.ts'
 
@@ -117,15 +116,6 @@ export async function readConfigFile (dataDir: string): Promise<Partial<DaemonCo
     out[key] = v
   }
   return out as Partial<DaemonConfig>
-}
-
-/** Parses a multiaddr, turning a parse failure into an {@link InvalidArgumentError}. */
-export function parseMultiaddr (s: string, what = 'multiaddr'): Multiaddr {
-  try {
-    return multiaddr(s)
-  } catch (err) {
-    throw new InvalidArgumentError(`invalid ${what} "${s}": ${(err as Error).message}`, { cause: err })
-  }
 }
 
 /** Fills defaults in and validates; throws {@link InvalidArgumentError} on the first bad value. */

@@ -11,6 +11,7 @@ import { PeerdGater } from '../net/gater.ts'
 import { createHost } from '../net/host.ts'
 import type { PeerdHost } from '../net/host.ts'
 import { networkParams } from '../net/networks.ts'
+import { parseMultiaddr } from '../net/multiaddrs.ts'
 import { PeerKeeper } from '../net/peer-keeper.ts'
 import { PeerListService } from '../net/peer-list.ts'
 import { PeerScores } from '../net/scores.ts'
@@ -19,7 +20,7 @@ import { ShareService } from '../share/service.ts'
 import { createLogger } from '../utils/logger.ts'
 import type { Logger } from '../utils/logger.ts'
 import { VERSION } from '../version.ts'
-import { parseMultiaddr, resolveNodeConfig } from './config.ts'
+import { resolveNodeConfig } from './config.ts'
 import type { NodeConfig } from './config.ts'
 import { dataDirPaths, ensureDataDir, isGroupOrWorldReadable, loadOrCreateKey, openLockedStore } from './data-dir.ts'
 import type { DataDirPaths } from './data-dir.ts'
@@ -289,7 +290,9 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
     const bandwidth = new BandwidthMeter()
-    const host = await createHost({ config, privateKey: key, datastore, gater, bandwidth })
+    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp } = config
+    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp }
+    const host = await createHost({ config: hostConfig, privateKey: key, datastore, gater, bandwidth })
     ref.host = host
     const keeper = new PeerKeeper({
       host,
