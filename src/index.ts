@@ -14,8 +14,10 @@
  */
 export { createNode, PeerdNode } from './node/node.ts'
 export type { NodeOptions, NodeStatus, PeerSummary } from './node/node.ts'
-export { readConfigFile, resolveDaemonConfig, resolveNodeConfig } from './node/config.ts'
-export type { NodeConfig, DaemonConfig } from './node/config.ts'
+export { resolveNodeConfig } from './node/config.ts'
+export type { NodeConfig } from './node/config.ts'
+export { readConfigFile, resolveDaemonConfig } from './daemon/config.ts'
+export type { DaemonConfig } from './daemon/config.ts'
 export { startDaemon } from './daemon/daemon.ts'
 export type { Daemon } from './daemon/daemon.ts'
 export { startDevnet } from './daemon/devnet.ts'

@@ -12,11 +12,11 @@ import { ApiServer } from '../api/server.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { Gateway } from '../share/gateway.ts'
 import type { Logger } from '../utils/logger.ts'
-import { parseHostPort } from '../node/config.ts'
-import type { DaemonConfig } from '../node/config.ts'
 import { dataDirWarning, FILE_MODE, removeFile, writeFileAtomic } from '../node/data-dir.ts'
 import { createNode } from '../node/node.ts'
 import type { PeerdNode } from '../node/node.ts'
+import { parseHostPort } from './config.ts'
+import type { DaemonConfig } from './config.ts'
 
 /** Whether `host` is a loopback name or address. */
 export function isLoopbackHost (host: string): boolean {

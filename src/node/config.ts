@@ -1,11 +1,10 @@
 /**
- * Node configuration: the options `createNode` takes, the config file in the data dir
- * (`config.json`), and their validation. Flags given to the CLI override the file.
+ * Node configuration: the options `createNode` takes, their defaults and validation. The
+ * daemon's config (`src/daemon/config.ts`) extends it with the API and gateway and reads it from
+ * `config.json`.
  */
-import { readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { checkAllowedHost } from '../api/hosts.ts'
-import { ConfigError, InvalidArgumentError } from '../errors.ts'
+import { resolve } from 'node:path'
+import { InvalidArgumentError } from '../errors.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
@@ -42,80 +41,6 @@ export interface NodeConfig {
   mineThreads?: number
   /** Memory cap of the mempool in bytes (default 64 MiB); the lowest fee rates go first past it. */
   mempoolMaxBytes?: number
-}
-
-/** Options of a daemon: a node plus its HTTP API. */
-export interface DaemonConfig extends NodeConfig {
-  /** `HOST:PORT` of the HTTP API (port 0 picks a free port). */
-  api: string
-  /** Permit a non-loopback API address. */
-  apiAllowRemote: boolean
-  /**
-   * More host names the API answers to, `HOST` (with the API's port) or `HOST:PORT`: a reverse
-   * proxy's or an SSH tunnel's. Its own address, `localhost` and the loopback literals always work;
-   * any other `Host` is refused (DNS rebinding). Default none.
-   */
-  apiAllowedHosts: string[]
-  /** `HOST:PORT` of the read-only HTTP gateway (`/ipfs/<CID>`); no gateway when unset. */
-  gateway?: string
-  /** Permit a non-loopback gateway address. */
-  gatewayAllowRemote: boolean
-}
-
-/** The config file name inside the data dir. */
-export const CONFIG_FILE = 'config.json'
-
-const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | 'boolean' | 'number'> = {
-  network: 'string',
-  listen: 'strings',
-  bootstrap: 'strings',
-  mdns: 'boolean',
-  relay: 'boolean',
-  maxConnections: 'number',
-  maxConnectionsPerIp: 'number',
-  minConnections: 'number',
-  logLevel: 'string',
-  reshare: 'boolean',
-  mine: 'string',
-  mineThreads: 'number',
-  mempoolMaxBytes: 'number',
-  api: 'string',
-  apiAllowRemote: 'boolean',
-  apiAllowedHosts: 'strings',
-  gateway: 'string',
-  gatewayAllowRemote: 'boolean'
-}
-
-/** Reads `config.json` from the data dir; a missing file is an empty config. */
-export async function readConfigFile (dataDir: string): Promise<Partial<DaemonConfig>> {
-  const path = join(dataDir, CONFIG_FILE)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err })
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err })
-  }
-  if (value == null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object`)
-  }
-  const out: Record<string, unknown> = {}
-  for (const [key, v] of Object.entries(value)) {
-    const kind = KEYS[key as keyof typeof KEYS]
-    if (kind == null) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${Object.keys(KEYS).join(', ')})`)
-    const ok = kind === 'strings'
-      ? Array.isArray(v) && v.every(s => typeof s === 'string')
-      : typeof v === kind
-    if (!ok) throw new ConfigError(`config file ${path}: "${key}" must be ${kind === 'strings' ? 'an array of strings' : `a ${kind}`}`)
-    out[key] = v
-  }
-  return out as Partial<DaemonConfig>
 }
 
 /** Fills defaults in and validates; throws {@link InvalidArgumentError} on the first bad value. */
@@ -165,30 +90,4 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
   }
   if (!isLogLevel(config.logLevel)) throw new InvalidArgumentError(`unknown log level "${String(config.logLevel)}"`)
   return config
-}
-
-/** Defaults and validation for a daemon's config. */
-export function resolveDaemonConfig (input: Partial<DaemonConfig> & { dataDir: string }): DaemonConfig {
-  const node = resolveNodeConfig(input)
-  const api = input.api ?? networkParams(node.network).defaultApi
-  parseHostPort(api)
-  if (input.gateway != null) parseHostPort(input.gateway)
-  const apiAllowedHosts = input.apiAllowedHosts ?? []
-  for (const h of apiAllowedHosts) checkAllowedHost(h)
-  return {
-    ...node,
-    api,
-    apiAllowRemote: input.apiAllowRemote ?? false,
-    apiAllowedHosts,
-    ...(input.gateway != null ? { gateway: input.gateway } : {}),
-    gatewayAllowRemote: input.gatewayAllowRemote ?? false
-  }
-}
-
-/** Splits `HOST:PORT` (`[::1]:PORT` for IPv6). */
-export function parseHostPort (s: string): { host: string, port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s)
-  const port = m == null ? NaN : Number(m[3])
-  if (m == null || port > 65535) throw new InvalidArgumentError(`invalid address "${s}": expected HOST:PORT, e.g. 127.0.0.1:9480 (port 0 picks a free port)`)
-  return { host: (m[1] ?? m[2]) as string, port }
 }

@@ -1,7 +1,7 @@
 /** `peerd daemon`: runs a node and its API in the foreground until SIGINT/SIGTERM. */
 import { prepareDaemonProcess } from '../../daemon/launch.ts'
-import { readConfigFile, resolveDaemonConfig } from '../../node/config.ts'
-import type { DaemonConfig } from '../../node/config.ts'
+import { readConfigFile, resolveDaemonConfig } from '../../daemon/config.ts'
+import type { DaemonConfig } from '../../daemon/config.ts'
 import { isNetworkName, NETWORK_NAMES } from '../../net/networks.ts'
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../utils/logger.ts'
 import { UsageError } from '../../errors.ts'

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import { describe, it } from 'node:test'
 import { ApiHosts, checkAllowedHost, normalAuthority } from '../../../src/api/hosts.ts'
-import { resolveDaemonConfig } from '../../../src/node/config.ts'
+import { resolveDaemonConfig } from '../../../src/daemon/config.ts'
 
 const hostsOf = (listenHost: string, allowed: string[] = []): ApiHosts =>
   new ApiHosts({ listenHost, apiUrl: () => `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:9480`, allowed })
