@@ -11,12 +11,13 @@
  * @module
  */
 
+import type { NetworkName } from '../../net/networks.ts'
 import { genesisInfo } from './genesis.ts'
 import { blockWork, encodeCompact } from './pow.ts'
 import { COIN, MAX_MONEY } from './subsidy.ts'
 
-/** The networks a node can run. */
-export type Network = 'main' | 'regtest'
+/** The networks a node can run: net's list (`NETWORK_NAMES`), declared once there. */
+export type Network = NetworkName
 
 /** The genesis block as consensus code refers to it (the block itself: `genesisBlock(network)`). */
 export interface ChainGenesis {

@@ -50,7 +50,7 @@ function mb (n: number | undefined): number | undefined {
 export const daemon: Command = {
   name: 'daemon',
   summary: 'run a node and its HTTP API in the foreground',
-  usage: 'daemon [--network main|regtest] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns] [--mine ADDRESS]',
+  usage: `daemon [--network ${NETWORK_NAMES.join('|')}] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns] [--mine ADDRESS]`,
   help: `  --network NAME               main (default) or regtest
   --listen MULTIADDR           listen address, repeatable; port 0 picks a free port
                                (default main: /ip4/0.0.0.0/tcp/9470 and /ip4/0.0.0.0/tcp/9471/ws;

@@ -5,8 +5,10 @@ import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import type { Network } from '../../../../src/cash/consensus/params.ts'
 import { bitLength, blockWork, checkProofOfWork, decodeCompact, encodeCompact } from '../../../../src/cash/consensus/pow.ts'
 import { COIN, totalSupply } from '../../../../src/cash/consensus/subsidy.ts'
+import { NETWORK_NAMES } from '../../../../src/net/networks.ts'
 
-const networks: Network[] = ['main', 'regtest']
+// every network the node knows: one added to net's list gets these checks (and needs chainParams)
+const networks: readonly Network[] = NETWORK_NAMES
 
 describe('chainParams sanity (after Bitcoin Core pow_tests.cpp sanity_check_chainparams)', () => {
   for (const network of networks) {
