@@ -1,7 +1,7 @@
 /** `peerd id`, `peers`, `connect`, `disconnect`, `status` and `stop`: one API call each. */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { access } from 'node:fs/promises'
-import type { NodeStatus, PeerSummary } from '../../node/node.ts'
+import type { Peer, Status } from '../../api/types.ts'
 import { dataDirPaths } from '../../node/paths.ts'
 import { ApiClient } from '../client.ts'
 import type { Command } from '../command.ts'
@@ -32,7 +32,7 @@ export const peers: Command = {
   options: {},
   args: { min: 0, max: 0 },
   async run (ctx) {
-    const list = await new ApiClient(ctx.dataDir).get<PeerSummary[]>('/api/v1/peers')
+    const list = await new ApiClient(ctx.dataDir).get<Peer[]>('/api/v1/peers')
     if (ctx.json) printJson(list)
     else if (list.length === 0) printLines('no peers connected')
     else {
@@ -50,7 +50,7 @@ export const connect: Command = {
   options: {},
   args: { min: 1, max: 1 },
   async run (ctx) {
-    const p = await new ApiClient(ctx.dataDir).post<PeerSummary>('/api/v1/peers/connect', { address: ctx.positionals[0] })
+    const p = await new ApiClient(ctx.dataDir).post<Peer>('/api/v1/peers/connect', { address: ctx.positionals[0] })
     if (ctx.json) printJson(p)
     else printLines(`connected to ${p.peerId} (${p.direction}, latency ${formatLatency(p.latencyMs)})`)
     return 0
@@ -78,7 +78,7 @@ export const status: Command = {
   options: {},
   args: { min: 0, max: 0 },
   async run (ctx) {
-    const s = await new ApiClient(ctx.dataDir).get<NodeStatus & { api: string, pid: number }>('/api/v1/status')
+    const s = await new ApiClient(ctx.dataDir).get<Status>('/api/v1/status')
     if (ctx.json) printJson(s)
     else {
       printLines(

@@ -1,7 +1,6 @@
 /** `peerd chain info|block|tx` and `peerd mine`: the ledger. */
+import type { Block, ChainInfo, Tx } from '../../api/types.ts'
 import { formatCoins } from '../../cash/amount.ts'
-import type { ChainInfo } from '../../cash/service.ts'
-import type { BlockJson, TxJson } from '../../cash/json.ts'
 import { UsageError } from '../../errors.ts'
 import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
@@ -25,7 +24,7 @@ function showInfo (info: ChainInfo): string[] {
   ]
 }
 
-function showBlock (b: BlockJson): string[] {
+function showBlock (b: Block): string[] {
   return [
     `block ${b.hash}`,
     `height:        ${b.height} (${b.confirmations > 0 ? plural(b.confirmations, 'confirmation') : 'not on the best chain'})`,
@@ -40,7 +39,7 @@ function showBlock (b: BlockJson): string[] {
   ]
 }
 
-function showTx (t: TxJson): string[] {
+function showTx (t: Tx): string[] {
   return [
     `transaction ${t.txid}`,
     `block:   ${t.blockHash} (height ${t.height}, ${plural(t.confirmations, 'confirmation')})`,
@@ -71,11 +70,11 @@ export const chain: Command = {
     if (sub === 'block' || sub === 'tx') {
       if (arg == null) throw new UsageError(`chain ${sub} needs ${sub === 'block' ? 'a block hash or height' : 'a txid'}`)
       if (sub === 'block') {
-        const b = await api.get<BlockJson>(`/api/v1/chain/block?id=${encodeURIComponent(arg)}`)
+        const b = await api.get<Block>(`/api/v1/chain/block?id=${encodeURIComponent(arg)}`)
         if (ctx.json) printJson(b)
         else printLines(...showBlock(b))
       } else {
-        const t = await api.get<TxJson>(`/api/v1/chain/tx?txid=${encodeURIComponent(arg)}`)
+        const t = await api.get<Tx>(`/api/v1/chain/tx?txid=${encodeURIComponent(arg)}`)
         if (ctx.json) printJson(t)
         else printLines(...showTx(t))
       }

@@ -3,8 +3,8 @@ import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import type { Root } from '../../api/types.ts'
 import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, PeerdError, StreamBrokenError } from '../../errors.ts'
-import type { RootRecord } from '../../share/layout.ts'
 import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
 import type { Command } from '../command.ts'
@@ -21,7 +21,7 @@ export const share: Command = {
   args: { min: 1, max: 1 },
   async run (ctx) {
     const path = resolve(ctx.positionals[0] as string)
-    const r = await new ApiClient(ctx.dataDir).post<RootRecord & { skipped: string[] }>('/api/v1/share', { path, hidden: ctx.values.hidden === true })
+    const r = await new ApiClient(ctx.dataDir).post<Root & { skipped: string[] }>('/api/v1/share', { path, hidden: ctx.values.hidden === true })
     if (ctx.json) printJson({ cid: r.cid, size: r.size })
     else {
       printLines(r.cid, `  ${r.type} ${r.name}, ${formatBytes(r.size)}`)
@@ -127,7 +127,7 @@ export const ls: Command = {
   options: {},
   args: { min: 0, max: 0 },
   async run (ctx) {
-    const list = await new ApiClient(ctx.dataDir).get<RootRecord[]>('/api/v1/ls')
+    const list = await new ApiClient(ctx.dataDir).get<Root[]>('/api/v1/ls')
     if (ctx.json) printJson(list.map(r => ({ cid: r.cid, name: r.name, size: r.size, type: r.type, complete: r.complete, source: r.source, addedAt: r.addedAt })))
     else if (list.length === 0) printLines('nothing shared or downloaded yet')
     else printLines(...table(['CID', 'SIZE', 'STATE', 'NAME'], list.map(r => [r.cid, formatBytes(r.size), r.complete ? 'complete' : 'partial', r.name])))
@@ -142,7 +142,7 @@ export const unshare: Command = {
   options: {},
   args: { min: 1, max: 1 },
   async run (ctx) {
-    const r = await new ApiClient(ctx.dataDir).post<RootRecord>('/api/v1/unshare', { cid: ctx.positionals[0] })
+    const r = await new ApiClient(ctx.dataDir).post<Root>('/api/v1/unshare', { cid: ctx.positionals[0] })
     if (ctx.json) printJson({ cid: r.cid, unshared: true })
     else printLines(`unshared ${r.cid}; run \`peerd gc\` to free its space`)
     return 0
