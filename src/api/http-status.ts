@@ -27,6 +27,7 @@ import { BudgetAbortedError } from '../net/byte-budget.ts'
 import { FrameTooLargeError, MalformedFrameError, ProtocolError } from '../net/frames.ts'
 import { PeerListError } from '../net/peer-list.ts'
 import { BlockMismatchError, InvalidBitswapMessageError, WantAbortedError } from '../share/bitswap/errors.ts'
+import { IdentityTooLargeError } from '../share/block.ts'
 import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, ShareDbError, StoreFailedError } from '../share/errors.ts'
 import { UnsafePathError } from '../share/export.ts'
@@ -38,6 +39,7 @@ import { HostNotAllowedError } from './hosts.ts'
 export const API_STATUS: ReadonlyMap<string, number> = new Map([
   // requests and arguments
   [InvalidArgumentError.name, 400],
+  [IdentityTooLargeError.name, 400],
   [MalformedRequestError.name, 400],
   [ConfigError.name, 400],
   [UsageError.name, 400],

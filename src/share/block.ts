@@ -15,8 +15,36 @@ export const SHA2_256 = 0x12
 export const IDENTITY = 0x00
 /** Largest block peerd stores, sends or accepts (1 MiB chunks plus dag-pb framing; Bitswap's limit is 2 MiB). */
 export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
-/** Longest CID accepted in a message (a sha2-256 CIDv1 is 36 bytes). */
-export const MAX_CID_BYTES = 128
+/**
+ * Longest identity digest accepted: the block inlined in an identity CID (boxo's
+ * verifcid.DefaultMaxIdentityDigestSize; Kubo's `--inline-limit` stops there too).
+ */
+export const MAX_IDENTITY_DIGEST = 128
+/**
+ * Longest CID accepted in a message: a CIDv1 of raw or dag-pb with the longest identity digest
+ * (version, codec, hash code, a 2-byte length, 128 bytes); a sha2-256 CIDv1 is 36 bytes.
+ */
+export const MAX_CID_BYTES = 5 + MAX_IDENTITY_DIGEST
+
+/** An identity CID inlines more than {@link MAX_IDENTITY_DIGEST} bytes. */
+export class IdentityTooLargeError extends InvalidArgumentError {
+  static override name = 'IdentityTooLargeError'
+}
+
+/** Whether `cid` uses the identity hash: its block is its digest. */
+export function isIdentity (cid: CID): boolean {
+  return cid.multihash.code === IDENTITY
+}
+
+/**
+ * The block of an identity CID (its digest: the data is in the CID itself, so it is never
+ * fetched nor stored), or undefined for any other CID.
+ */
+export function identityBlock (cid: CID): Uint8Array | undefined {
+  if (!isIdentity(cid)) return undefined
+  if (cid.multihash.size > MAX_IDENTITY_DIGEST) throw new IdentityTooLargeError(`an identity CID inlines ${cid.multihash.size} bytes, over the ${MAX_IDENTITY_DIGEST} peerd accepts`)
+  return cid.multihash.digest
+}
 
 /** Parses a CID string, accepting only codecs and hashes peerd handles. */
 export function parseCid (s: string): CID {
@@ -30,7 +58,7 @@ export function parseCid (s: string): CID {
   return cid
 }
 
-/** Throws unless `cid` uses raw or dag-pb and sha2-256 (or identity). */
+/** Throws unless `cid` uses raw or dag-pb and sha2-256 (or identity, up to {@link MAX_IDENTITY_DIGEST} bytes). */
 export function checkCid (cid: CID): void {
   if (cid.code !== raw.code && cid.code !== dagPb.code) {
     throw new InvalidArgumentError(`unsupported CID codec 0x${cid.code.toString(16)} in ${cid.toString()}: peerd handles raw and dag-pb (UnixFS)`)
@@ -38,6 +66,7 @@ export function checkCid (cid: CID): void {
   if (cid.multihash.code !== SHA2_256 && cid.multihash.code !== IDENTITY) {
     throw new InvalidArgumentError(`unsupported hash 0x${cid.multihash.code.toString(16)} in ${cid.toString()}: peerd handles sha2-256`)
   }
+  identityBlock(cid)
 }
 
 /** Decodes CID bytes from the wire; undefined when malformed or of a kind peerd does not handle. */

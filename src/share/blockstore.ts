@@ -19,6 +19,11 @@
  *
  * A block that fails is deleted and reported missing, so it is fetched again rather than served.
  *
+ * An identity CID's block is its own digest: the store holds it without a file, as Helia's
+ * IdentityBlockstore does, so it is never written, fetched or deleted, and every reader (the DAG
+ * walk, both servers, the exporter) finds it at once. One inlining more than
+ * MAX_IDENTITY_DIGEST bytes is not held (a download refuses a DAG that links to one).
+ *
  * Implements interface-blockstore, so the UnixFS importer and exporter work on it directly.
  */
 import { randomBytes } from 'node:crypto'
@@ -32,7 +37,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { base32 } from 'multiformats/bases/base32'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { DiskWriteError, PeerdError } from '../errors.ts'
-import { blockKey, MAX_BLOCK_SIZE, verifyBlock } from './block.ts'
+import { blockKey, identityBlock, isIdentity, MAX_BLOCK_SIZE, MAX_IDENTITY_DIGEST, verifyBlock } from './block.ts'
 
 /** Modes of the store's folders and files: private, as everything in a data dir. */
 const DIR_MODE = 0o700
@@ -77,6 +82,11 @@ async function collect (bytes: InputPair['bytes']): Promise<Uint8Array> {
     parts.push(p)
   }
   return Buffer.concat(parts)
+}
+
+/** The block of identity CID `cid` (see the module's comment), or undefined when it inlines too much. */
+function inlined (cid: CID): Uint8Array | undefined {
+  return cid.multihash.size <= MAX_IDENTITY_DIGEST ? cid.multihash.digest : undefined
 }
 
 /** A file's state as the file system reports it, to tell whether its content may have changed. */
@@ -255,6 +265,7 @@ export class FsBlockstore implements Blockstore {
   }
 
   async has (cid: CID): Promise<boolean> {
+    if (isIdentity(cid)) return inlined(cid) != null
     try {
       await stat(this.pathOf(cid).file)
       return true
@@ -269,12 +280,14 @@ export class FsBlockstore implements Blockstore {
 
   /** The reference of a block kept inside a file, if it is kept that way. */
   async refOf (cid: CID): Promise<BlockRef | undefined> {
+    if (isIdentity(cid)) return undefined
     return await this.refs?.get(blockKey(cid))
   }
 
   /** Records that verified block `cid` lives at `ref` (already written there). */
   async putRef (cid: CID, ref: BlockRef, data: Uint8Array | Uint8ArrayList): Promise<void> {
     if (this.refs == null) throw new Error('this block store keeps no references')
+    if (isIdentity(cid)) return
     await this.refs.put(blockKey(cid), ref)
     if (data instanceof Uint8Array) this.remember(blockKey(cid), data)
     let joined: Uint8Array | undefined = data instanceof Uint8Array ? data : undefined
@@ -314,6 +327,7 @@ export class FsBlockstore implements Blockstore {
 
   /** Stores a block after checking it hashes to `cid`. */
   async put (cid: CID, bytes: InputPair['bytes'], _options?: AbortOptions): Promise<CID> {
+    identityBlock(cid) // an identity CID over the limit is refused, not stored
     const data = await collect(bytes)
     if (data.length > MAX_BLOCK_SIZE) throw new InvalidBlockError(`block ${cid.toString()} is ${data.length} bytes, over the ${MAX_BLOCK_SIZE} limit`)
     if (!verifyBlock(cid, data)) throw new InvalidBlockError(`block bytes do not match ${cid.toString()}`)
@@ -326,6 +340,7 @@ export class FsBlockstore implements Blockstore {
    * must verify before it blames a peer, so the store does not hash it twice).
    */
   async putVerified (cid: CID, data: Uint8Array): Promise<void> {
+    if (isIdentity(cid)) return
     const { dir, file } = this.pathOf(cid)
     const tmp = join(this.tmp, randomBytes(8).toString('hex'))
     try {
@@ -370,6 +385,11 @@ export class FsBlockstore implements Blockstore {
 
   /** Size in bytes of a stored block (not verified). */
   async sizeOf (cid: CID): Promise<number> {
+    if (isIdentity(cid)) {
+      const inline = inlined(cid)
+      if (inline == null) throw new BlockNotFoundError(cid)
+      return inline.length
+    }
     try {
       return (await stat(this.pathOf(cid).file)).size
     } catch {
@@ -386,6 +406,11 @@ export class FsBlockstore implements Blockstore {
 
   /** The verified bytes of a block. */
   async getBytes (cid: CID): Promise<Uint8Array> {
+    if (isIdentity(cid)) {
+      const inline = inlined(cid)
+      if (inline == null) throw new BlockNotFoundError(cid)
+      return inline
+    }
     const key = blockKey(cid)
     const hit = this.cache.get(key)
     if (hit != null) return hit
@@ -416,6 +441,7 @@ export class FsBlockstore implements Blockstore {
   }
 
   async delete (cid: CID): Promise<void> {
+    if (isIdentity(cid)) return
     const key = blockKey(cid)
     this.hashed.delete(key)
     const hit = this.cache.get(key)

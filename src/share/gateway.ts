@@ -33,7 +33,7 @@ import type { ReadableStorage, UnixFSDirectory, UnixFSDirectoryEntry, UnixFSEntr
 import { InvalidArgumentError, NotFoundError, NotStartedError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import { BlockMismatchError, WantAbortedError } from './bitswap/errors.ts'
-import { parseCid } from './block.ts'
+import { IdentityTooLargeError, parseCid } from './block.ts'
 import { BlockNotFoundError, InvalidBlockError } from './blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError } from './errors.ts'
 import { UnsafePathError } from './export.ts'
@@ -187,6 +187,7 @@ function formatSize (n: number): string {
  */
 export const GATEWAY_STATUS: ReadonlyMap<string, number> = new Map([
   [InvalidArgumentError.name, 400],
+  [IdentityTooLargeError.name, 400],
   [BadPathError.name, 400],
   [InvalidParametersError.name, 400],
   // no such path inside the content; the exporter's NotFoundError has the same name

@@ -17,7 +17,7 @@ import type { PeerdHost } from '../net/host.ts'
 import { PeerdError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
-import { blockKey, MAX_BLOCK_SIZE } from './block.ts'
+import { blockKey, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
 
@@ -31,7 +31,7 @@ const REFUSAL_WINDOW_MS = 10_000
 /** Points for each refused stream past the tolerated number. */
 const REFUSAL_POINTS = 10
 /** A block frame's bytes besides the block: type, CID and lengths. */
-const FRAME_OVERHEAD = 16 + 128
+const FRAME_OVERHEAD = 16 + MAX_CID_BYTES
 
 /** A peer had too many block streams open. */
 export class TooManyStreamsError extends PeerdError {

@@ -15,7 +15,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.ts'
 import { ByteBudget } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
-import { blockKey, childLinks, parseCid } from './block.ts'
+import { blockKey, childLinks, identityBlock, parseCid } from './block.ts'
 import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
@@ -30,6 +30,7 @@ import { Providers } from './providers.ts'
 import { BlockServer, SEND_BUDGET } from './server.ts'
 import type { RootListener, RootWatch } from './server.ts'
 import { Session } from './session.ts'
+import { RAW_CODE } from './session/item.ts'
 import type { FallbackFetcher, SessionResult } from './session.ts'
 import type { SessionProgress, Transfer } from './types.ts'
 import { WaitingBlockstore } from './waiting-store.ts'
@@ -151,6 +152,7 @@ export class ShareService {
 
   /** Announces `cid` now, or, without peers, as soon as one connects. */
   private announce (cid: CID): void {
+    if (identityBlock(cid) != null) return // every node reads it from the CID: nothing to provide
     void this.providers.provide(cid).then(ok => { if (!ok && this.started) this.unannounced.add(cid.toString()) })
   }
 
@@ -170,7 +172,8 @@ export class ShareService {
   async announceAll (): Promise<void> {
     for (const rec of await this.db.all()) {
       if (!this.started) return
-      if (rec.pinned && rec.complete) await this.providers.provide(CID.parse(rec.cid))
+      const cid = CID.parse(rec.cid)
+      if (rec.pinned && rec.complete && identityBlock(cid) == null) await this.providers.provide(cid)
     }
   }
 
@@ -460,7 +463,7 @@ export class ShareService {
       const key = blockKey(cid)
       if (live.has(key)) return
       live.add(key)
-      if (cid.code === 0x55 || !await this.blockstore.has(cid)) return
+      if (cid.code === RAW_CODE || !await this.blockstore.has(cid)) return
       const bytes = await this.blockstore.getBytes(cid).catch(() => undefined)
       if (bytes == null) return
       for (const child of childLinks(cid, bytes)) await mark(child)

@@ -9,7 +9,7 @@ import { NotStartedError } from '../../errors.ts'
 import { ByteBudget } from '../../net/byte-budget.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
-import { IDENTITY, blockKey, checkCid } from '../block.ts'
+import { blockKey, checkCid, identityBlock } from '../block.ts'
 import { BlockNotFoundError, InvalidBlockError } from '../blockstore.ts'
 import type { FsBlockstore } from '../blockstore.ts'
 import {
@@ -156,7 +156,8 @@ export class Bitswap implements Startable {
     if (!this.running) throw new NotStartedError('bitswap is not running')
     checkCid(cid)
     if (options.signal?.aborted === true) throw new WantAbortedError(cid, { cause: options.signal.reason })
-    if (cid.multihash.code === IDENTITY) return cid.multihash.digest
+    const inline = identityBlock(cid) // the data is in the CID: never asked of peers
+    if (inline != null) return inline
     const local = await this.local(cid)
     if (local != null) return local
     // one caller may want a whole DAG's blocks under one signal

@@ -8,7 +8,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { IDENTITY, MAX_CID_BYTES, SHA2_256, checkCid } from '../block.ts'
+import { IDENTITY, MAX_CID_BYTES, MAX_IDENTITY_DIGEST, SHA2_256, checkCid } from '../block.ts'
 import { InvalidBitswapMessageError } from './errors.ts'
 
 /** The four numbers of a CID prefix. */
@@ -66,7 +66,7 @@ export function cidFromPrefix (prefix: CidPrefix, data: Uint8Array): CID | undef
     if (prefix.hashLength !== 32) throw new InvalidBitswapMessageError(`sha2-256 prefix with a ${prefix.hashLength}-byte digest`)
     digest = Digest.create(SHA2_256, createHash('sha256').update(data).digest())
   } else if (prefix.hashCode === IDENTITY) {
-    if (prefix.hashLength !== data.length || data.length > MAX_CID_BYTES) return undefined
+    if (prefix.hashLength !== data.length || data.length > MAX_IDENTITY_DIGEST) return undefined
     digest = Digest.create(IDENTITY, data)
   } else {
     return undefined

@@ -7,7 +7,7 @@
 import { decode as decodeDagPb } from '@ipld/dag-pb'
 import type { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { blockKey, childLinks } from '../block.ts'
+import { blockKey, childLinks, isIdentity, MAX_IDENTITY_DIGEST } from '../block.ts'
 import type { FsBlockstore } from '../blockstore.ts'
 import { InvalidDagError } from '../errors.ts'
 import type { OutputWriter, Placement } from '../output.ts'
@@ -177,6 +177,13 @@ export class DagWalk {
     const links = pb.Links.map(l => l.Hash)
     if (links.length > MAX_LINKS) {
       this.owner.fail(new InvalidDagError(`block ${item.cid.toString()} has ${links.length} links, over the ${MAX_LINKS} peerd follows`))
+      return
+    }
+    // an identity link's block is in the link itself (the store reads it from there); one that
+    // inlines too much would never arrive from anyone
+    const inlined = links.find(l => isIdentity(l) && l.multihash.size > MAX_IDENTITY_DIGEST)
+    if (inlined != null) {
+      this.owner.fail(new InvalidDagError(`block ${item.cid.toString()} links to an identity CID of ${inlined.multihash.size} bytes, over the ${MAX_IDENTITY_DIGEST} peerd accepts`))
       return
     }
     if (item.pos === '') tally.total = node.length + pb.Links.reduce((n, l) => n + (l.Tsize ?? 0), 0)

@@ -12,7 +12,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
-import { blockKey, MAX_BLOCK_SIZE } from '../../../src/share/block.ts'
+import { blockKey, MAX_BLOCK_SIZE, MAX_IDENTITY_DIGEST } from '../../../src/share/block.ts'
 import { FsBlockstore } from '../../../src/share/blockstore.ts'
 import type { BlockRef, RefStore } from '../../../src/share/blockstore.ts'
 import { tempDir } from '../../utils/index.ts'
@@ -140,12 +140,34 @@ describe('FsBlockstore', () => {
       assert.equal(await store.sizeOf(cidOf(max)), MAX_BLOCK_SIZE)
     })
 
-    it('accepts an identity CID whose digest is the bytes', async () => {
+    it('holds every identity CID (its block is its digest) without writing, deleting or listing it', async () => {
       const store = await fresh()
+      const heard: string[] = []
+      store.onPut(cid => heard.push(cid.toString()))
       const inline = CID.createV1(raw.code, Digest.create(0x00, text('tiny')))
+      const empty = CID.parse('bafkqaaa')
+      const inlineNode = CID.createV1(dagPb.code, Digest.create(0x00, node))
+      // held before anything is put: read from the CID itself
+      for (const [cid, bytes] of [[inline, text('tiny')], [empty, new Uint8Array()], [inlineNode, node]] as const) {
+        assert.equal(await store.has(cid), true)
+        assert.deepEqual(new Uint8Array(await store.getBytes(cid)), bytes)
+        assert.deepEqual(await collect(store.get(cid)), bytes)
+        assert.equal(await store.sizeOf(cid), bytes.length)
+      }
       await store.put(inline, text('tiny'))
-      assert.deepEqual(new Uint8Array(await (await fresh()).getBytes(inline)), text('tiny'))
       await assert.rejects(store.put(inline, text('tinY')), invalid(/do not match/))
+      await store.delete(inline)
+      assert.equal(await store.has(inline), true)
+      assert.deepEqual(await filesUnder(root), [], 'no block file')
+      assert.deepEqual(heard, [], 'nothing new stored')
+      // over MAX_IDENTITY_DIGEST: refused on put, and held by nobody
+      const big = new Uint8Array(MAX_IDENTITY_DIGEST + 1).fill(7)
+      const tooBig = CID.createV1(raw.code, Digest.create(0x00, big))
+      await assert.rejects(store.put(tooBig, big), (err: Error) => err.name === 'IdentityTooLargeError')
+      assert.equal(await store.has(tooBig), false)
+      await assert.rejects(store.getBytes(tooBig), notFound)
+      const atLimit = CID.createV1(raw.code, Digest.create(0x00, big.subarray(1)))
+      assert.equal(await store.sizeOf(atLimit), MAX_IDENTITY_DIGEST)
     })
 
     it('tells listeners of each stored block until they unsubscribe', async () => {

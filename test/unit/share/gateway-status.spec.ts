@@ -6,6 +6,7 @@ import {
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, NotFoundError as PeerdNotFoundError, NotStartedError, PeerdError } from '../../../src/errors.ts'
 import { BlockMismatchError, WantAbortedError } from '../../../src/share/bitswap/errors.ts'
+import { IdentityTooLargeError } from '../../../src/share/block.ts'
 import { BlockNotFoundError, BlockWriteError, InvalidBlockError } from '../../../src/share/blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, StoreFailedError } from '../../../src/share/errors.ts'
 import { UnsafePathError } from '../../../src/share/export.ts'
@@ -18,6 +19,7 @@ describe('gateway: HTTP status by error class', () => {
   it('maps each content error class to its status', () => {
     const cases: Array<[Error, number]> = [
       [new InvalidArgumentError('bad cid'), 400],
+      [new IdentityTooLargeError('an identity CID inlines 129 bytes'), 400],
       [new BadPathError('bad path'), 400],
       [new InvalidParametersError('bad offset'), 400],
       [new NotFoundError('no such entry'), 404],

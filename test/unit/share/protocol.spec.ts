@@ -13,7 +13,7 @@ import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { MAX_BLOCK_SIZE, MAX_CID_BYTES } from '../../../src/share/block.ts'
+import { MAX_BLOCK_SIZE, MAX_CID_BYTES, MAX_IDENTITY_DIGEST } from '../../../src/share/block.ts'
 import {
   MAX_FRAME, MAX_WANTS, MSG, ProtocolError, ROOT_STATUS, blocksProtocol, decodeMessage, encode, readFrames
 } from '../../../src/share/protocol.ts'
@@ -230,12 +230,12 @@ describe('peerd block protocol codec', () => {
       const long = CID.createV1(raw.code, Digest.create(0x00, new Uint8Array(200).fill(1)))
       assert.ok(long.bytes.length > MAX_CID_BYTES)
       for (const frame of [encode.status(long), encode.want([long]), encode.dontHave(long), encode.block(long, new Uint8Array(200).fill(1)), encode.root(long, ROOT_STATUS.NONE)]) {
-        assert.throws(() => decodeMessage(bodyOf(frame)), protocolError(/over its limit 128/))
+        assert.throws(() => decodeMessage(bodyOf(frame)), protocolError(new RegExp(`over its limit ${MAX_CID_BYTES}`)))
       }
       // the declared length is checked before the bytes: a header with no CID after it
-      assert.throws(() => decodeMessage(concat([MSG.STATUS], varint.encode(MAX_CID_BYTES + 1))), protocolError(/over its limit 128/))
-      // the longest accepted CID: an identity CID of exactly MAX_CID_BYTES
-      const edge = CID.createV1(raw.code, Digest.create(0x00, new Uint8Array(MAX_CID_BYTES - 4).fill(2)))
+      assert.throws(() => decodeMessage(concat([MSG.STATUS], varint.encode(MAX_CID_BYTES + 1))), protocolError(new RegExp(`over its limit ${MAX_CID_BYTES}`)))
+      // the longest accepted CID, of exactly MAX_CID_BYTES: an identity CID of the longest digest
+      const edge = CID.createV1(raw.code, Digest.create(0x00, new Uint8Array(MAX_IDENTITY_DIGEST).fill(2)))
       assert.equal(edge.bytes.length, MAX_CID_BYTES)
       assertSameMessage(decodeMessage(bodyOf(encode.status(edge))), { type: 'status', cid: edge })
     })
