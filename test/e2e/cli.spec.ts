@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { runCli, cliJson, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { before, describe, it } from 'node:test'
+import { runCli, cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { assertFailed, errorOf, exists, randomPeerId } from '../utils/cli.ts'
 
 const TEST = { timeout: 60_000 }
@@ -14,36 +15,6 @@ const TEST = { timeout: 60_000 }
 interface IdResult { peerId: string, addresses: string[] }
 interface PeerResult { peerId: string, addresses: string[], direction: string, latencyMs: number | null }
 interface StatusResult { peerId: string, network: string, peers: number }
-
-/** Tracks what a suite started so its `after` hook can stop and remove everything. */
-function resources (): {
-  dir: () => Promise<string>
-  daemon: (dataDir: string, extra?: string[]) => Promise<DaemonProcess>
-  release: () => Promise<void>
-} {
-  const cleanups: Array<() => Promise<void>> = []
-  const daemons: DaemonProcess[] = []
-  return {
-    dir: async () => {
-      const d = await tempDir('peerd-e2e-cli-')
-      cleanups.push(d.cleanup)
-      return d.path
-    },
-    daemon: async (dataDir, extra) => {
-      const d = await startDaemonProcess(dataDir, extra)
-      daemons.push(d)
-      return d
-    },
-    release: async () => {
-      await Promise.allSettled(daemons.map(async d => {
-        const force = setTimeout(() => { void d.kill() }, 10_000)
-        await d.stop()
-        clearTimeout(force)
-      }))
-      await Promise.allSettled(cleanups.map(async c => { await c() }))
-    }
-  }
-}
 
 /** A TCP (non-WebSocket) address of a daemon. */
 function tcpAddress (d: DaemonProcess): string {
@@ -53,15 +24,14 @@ function tcpAddress (d: DaemonProcess): string {
 }
 
 describe('peerd CLI with two daemons', () => {
-  const res = resources()
+  const td = teardown()
   let a: DaemonProcess
   let b: DaemonProcess
 
   before(async () => {
-    const [dirA, dirB] = await Promise.all([res.dir(), res.dir()])
-    ;[a, b] = await Promise.all([res.daemon(dirA), res.daemon(dirB)])
+    const [dirA, dirB] = await Promise.all([td.dir('peerd-e2e-cli-'), td.dir('peerd-e2e-cli-')])
+    ;[a, b] = await Promise.all([startDaemonProcess(dirA).then(d => td.daemon(d)), startDaemonProcess(dirB).then(d => td.daemon(d))])
   })
-  after(async () => { await res.release() })
 
   it('`id --json` gives the peer id the daemon printed and addresses ending in /p2p/<peerId>', TEST, async () => {
     for (const d of [a, b]) {
@@ -146,8 +116,7 @@ describe('peerd CLI with two daemons', () => {
 })
 
 describe('peerd CLI with bad input', () => {
-  const res = resources()
-  after(async () => { await res.release() })
+  const td = teardown()
 
   it('an unknown command exits 2 with usage on stderr', TEST, async () => {
     const r = await runCli(['frobnicate'])
@@ -163,41 +132,41 @@ describe('peerd CLI with bad input', () => {
   })
 
   it('`connect` without an argument exits 2', TEST, async () => {
-    const r = await runCli(['connect', '--data-dir', await res.dir()])
+    const r = await runCli(['connect', '--data-dir', await td.dir('peerd-e2e-cli-')])
     assert.equal(r.code, 2, r.stdout + r.stderr)
     assert.match(r.stderr, /missing argument/)
   })
 
   it('`id --json` on a data dir without a daemon fails with DaemonNotRunningError', TEST, async () => {
-    const r = await runCli(['id', '--json', '--data-dir', await res.dir()], { timeoutMs: 20_000 })
+    const r = await runCli(['id', '--json', '--data-dir', await td.dir('peerd-e2e-cli-')], { timeoutMs: 20_000 })
     assertFailed(r)
     assert.equal(errorOf(r).name, 'DaemonNotRunningError')
   })
 
   it('`daemon --network bogus` exits 2', TEST, async () => {
-    const r = await runCli(['daemon', '--data-dir', await res.dir(), '--network', 'bogus', '--api', '127.0.0.1:0', '--no-mdns'], { timeoutMs: 20_000 })
+    const r = await runCli(['daemon', '--data-dir', await td.dir('peerd-e2e-cli-'), '--network', 'bogus', '--api', '127.0.0.1:0', '--no-mdns'], { timeoutMs: 20_000 })
     assert.equal(r.code, 2, r.stdout + r.stderr)
     assert.match(r.stderr, /bogus/)
   })
 
   it('`daemon --listen /not/a/multiaddr` fails naming the address', TEST, async () => {
-    const dir = await res.dir()
+    const dir = await td.dir('peerd-e2e-cli-')
     const r = await runCli(['daemon', '--data-dir', dir, '--network', 'regtest', '--listen', '/not/a/multiaddr', '--api', '127.0.0.1:0', '--no-mdns'], { timeoutMs: 20_000 })
     assertFailed(r)
     assert.ok(r.stderr.includes('/not/a/multiaddr'), r.stderr)
   })
 
   it('`daemon --api 0.0.0.0:0` is refused without --api-allow-remote', TEST, async () => {
-    const r = await runCli(['daemon', '--data-dir', await res.dir(), '--network', 'regtest', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '0.0.0.0:0', '--no-mdns'], { timeoutMs: 20_000 })
+    const r = await runCli(['daemon', '--data-dir', await td.dir('peerd-e2e-cli-'), '--network', 'regtest', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '0.0.0.0:0', '--no-mdns'], { timeoutMs: 20_000 })
     assertFailed(r)
     assert.match(r.stderr, /--api-allow-remote/)
   })
 
   it('a daemon whose listen port is in use exits non-zero with "already in use"', TEST, async () => {
-    const a = await res.daemon(await res.dir())
+    const a = td.daemon(await startDaemonProcess(await td.dir('peerd-e2e-cli-')))
     const taken = tcpAddress(a).replace(/\/p2p\/[^/]+$/, '')
     assert.match(taken, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
-    const r = await runCli(['daemon', '--data-dir', await res.dir(), '--network', 'regtest', '--listen', taken, '--api', '127.0.0.1:0', '--no-mdns'], { timeoutMs: 20_000 })
+    const r = await runCli(['daemon', '--data-dir', await td.dir('peerd-e2e-cli-'), '--network', 'regtest', '--listen', taken, '--api', '127.0.0.1:0', '--no-mdns'], { timeoutMs: 20_000 })
     assertFailed(r)
     assert.match(r.stdout + r.stderr, /already in use/)
     // A is unaffected

@@ -8,9 +8,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
-import { cliJson, runCli, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { describe, it } from 'node:test'
+import { cliJson, runCli, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { assertFailed, errorOf, exists, randomPeerId } from '../utils/cli.ts'
 
 const TEST = { timeout: 60_000 }
@@ -19,28 +20,14 @@ interface IdResult { peerId: string, addresses: string[] }
 interface PeerResult { peerId: string, addresses: string[], direction: string, latencyMs: number | null }
 interface StatusResult { peerId: string, network: string, running: boolean, peers: number }
 
-const daemons: DaemonProcess[] = []
-const cleanups: Array<() => Promise<void>> = []
-
-after(async () => {
-  await Promise.allSettled(daemons.map(async d => {
-    const force = setTimeout(() => { void d.kill() }, 10_000)
-    await d.stop()
-    clearTimeout(force)
-  }))
-  await Promise.allSettled(cleanups.map(async c => { await c() }))
-})
+const td = teardown()
 
 async function newDir (): Promise<string> {
-  const d = await tempDir('peerd-e2e-life-')
-  cleanups.push(d.cleanup)
-  return d.path
+  return await td.dir('peerd-e2e-life-')
 }
 
 async function daemon (dataDir: string, extra?: string[]): Promise<DaemonProcess> {
-  const d = await startDaemonProcess(dataDir, extra)
-  daemons.push(d)
-  return d
+  return td.daemon(await startDaemonProcess(dataDir, extra))
 }
 
 /** Waits for the daemon process to exit by itself; returns its exit code. */

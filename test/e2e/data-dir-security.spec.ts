@@ -9,8 +9,9 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
-import { cliJson, PEERD_BIN, runCli, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { describe, it } from 'node:test'
+import { cliJson, PEERD_BIN, runCli, startDaemonProcess, waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 90_000 }
 const EXTENDED_KEY = /[xt]pub[1-9A-HJ-NP-Za-km-z]{20,}/
@@ -52,25 +53,23 @@ async function modesUnder (root: string): Promise<Array<{ path: string, dir: boo
 }
 
 describe('data dir security: private modes, a warning, no keys in the log', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c() })
+  const td = teardown()
 
   it('a pre-existing 0755 data dir gets 0700 folders and 0600 files; the daemon warns and logs no xpub', TEST, async () => {
-    const dir = await tempDir('peerd-e2e-modes-')
-    cleanups.push(dir.cleanup)
-    const dataDir = join(dir.path, 'node')
+    const dir = await td.dir('peerd-e2e-modes-')
+    const dataDir = join(dir, 'node')
     await mkdir(dataDir)
     await chmod(dataDir, 0o755)
-    const passFile = join(dir.path, 'pass')
+    const passFile = join(dir, 'pass')
     await writeFile(passFile, 'horse battery staple\n')
 
     const d = await startTextDaemon(dataDir)
-    cleanups.push(d.stop)
+    td.add(d.stop, 'stop the text daemon')
     const dd = ['--data-dir', dataDir]
     const created = await cliJson<{ mnemonic: string, address: string }>(['wallet', 'create', '--passphrase-file', passFile, '--json', ...dd])
     await cliJson(['wallet', 'address', '--json', ...dd])
     await cliJson(['mine', '--blocks', '2', '--json', ...dd])
-    const file = join(dir.path, 'hello.txt')
+    const file = join(dir, 'hello.txt')
     await writeFile(file, 'hello, private world\n'.repeat(1000))
     const shared = await runCli(['share', file, '--json', ...dd])
     assert.equal(shared.code, 0, shared.stdout + shared.stderr)
@@ -96,8 +95,7 @@ describe('data dir security: private modes, a warning, no keys in the log', () =
 
     // made private, the data dir draws no warning
     await chmod(dataDir, 0o700)
-    const again = await startDaemonProcess(dataDir)
-    cleanups.push(again.stop)
+    const again = td.daemon(await startDaemonProcess(dataDir))
     await again.stop()
     assert.doesNotMatch(again.stderr(), /open to other users/)
   })

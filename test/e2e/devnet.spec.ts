@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { after, describe, it } from 'node:test'
-import { cliJson, PEERD_BIN, processExists, tempDir, waitFor } from '../utils/index.ts'
+import { describe, it } from 'node:test'
+import { cliJson, PEERD_BIN, processExists, waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { exists } from '../utils/cli.ts'
 
 const TEST = { timeout: 60_000 }
@@ -24,24 +25,18 @@ interface DevnetProcess {
   stderr: () => string
 }
 
-const children: ChildProcess[] = []
-const pids: number[] = []
-const cleanups: Array<() => Promise<void>> = []
-
-after(async () => {
-  // the devnet first (its nodes follow it), then any node still around
-  for (const c of children) if (c.exitCode == null && c.signalCode == null) c.kill('SIGKILL')
-  await waitFor(() => pids.every(pid => !processExists(pid)), { timeoutMs: 20_000, what: 'devnet nodes to exit' })
-    .catch(() => { for (const pid of pids) if (processExists(pid)) process.kill(pid, 'SIGKILL') })
-  await Promise.allSettled(cleanups.map(async c => { await c() }))
-})
+const td = teardown()
 
 /** Starts `peerd devnet --nodes N --json` and waits for its "ready" line. */
 async function startDevnet (nodes: number): Promise<DevnetProcess> {
-  const dir = await tempDir('peerd-e2e-devnet-')
-  cleanups.push(dir.cleanup)
-  const child = spawn(process.execPath, [PEERD_BIN, 'devnet', '--nodes', String(nodes), '--dir', dir.path, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
+  const dir = await td.dir('peerd-e2e-devnet-')
+  const pids: number[] = []
+  // torn down last first: the devnet is killed, its nodes follow it (or are killed), then the dir goes
+  td.add(async () => {
+    await waitFor(() => pids.every(pid => !processExists(pid)), { timeoutMs: 20_000, what: 'devnet nodes to exit' })
+      .catch(() => { for (const pid of pids) if (processExists(pid)) process.kill(pid, 'SIGKILL') })
+  }, 'the devnet nodes to exit')
+  const child = td.child(spawn(process.execPath, [PEERD_BIN, 'devnet', '--nodes', String(nodes), '--dir', dir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] }))
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })

@@ -7,13 +7,14 @@
 import assert from 'node:assert/strict'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 import {
   daemonProgress, exists, fractionDone, MiB, partPath, runCliBytes, sha256File, sha256Hex, spawnCli, tcpAddress,
-  Teardown, treeDigest, unknownCid, writeRandomFile
+  treeDigest, unknownCid, writeRandomFile
 } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 import type { CliBytesResult } from '../utils/share.ts'
 
 const TEST = { timeout: 60_000 }
@@ -45,7 +46,7 @@ function errorOf (r: CliBytesResult): ErrorBody {
 }
 
 describe('peerd share, get, cat, ls, unshare and gc with two daemons', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let a: DaemonProcess
   let b: DaemonProcess
@@ -63,9 +64,9 @@ describe('peerd share, get, cat, ls, unshare and gc with two daemons', () => {
     await runCliBytes([...args, '--data-dir', d.dataDir], { cwd: root, timeoutMs: 30_000 })
 
   before(async () => {
-    root = await teardown.dir('peerd-e2e-share-')
-    a = teardown.daemon(await startDaemonProcess(join(root, 'a')))
-    b = teardown.daemon(await startDaemonProcess(join(root, 'b'), ['--bootstrap', tcpAddress(a)]))
+    root = await td.dir('peerd-e2e-share-')
+    a = td.daemon(await startDaemonProcess(join(root, 'a')))
+    b = td.daemon(await startDaemonProcess(join(root, 'b'), ['--bootstrap', tcpAddress(a)]))
     file = join(root, 'file.bin')
     fileDigest = await writeRandomFile(file, fileSize)
     tree = join(root, 'tree')
@@ -78,7 +79,6 @@ describe('peerd share, get, cat, ls, unshare and gc with two daemons', () => {
       what: 'B to connect to A'
     })
   })
-  after(async () => { await teardown.run() })
 
   it('`share FILE --json` gives the CID and the file size', TEST, async () => {
     const r = jsonOf<ShareJson>(await peerd(a, 'share', file, '--json'))
@@ -212,7 +212,7 @@ describe('peerd share, get, cat, ls, unshare and gc with two daemons', () => {
     const digest = await writeRandomFile(big, size)
     const { cid } = jsonOf<ShareJson>(await peerd(a, 'share', big, '--json'))
     const out = join(root, 'downloads', 'big.bin')
-    const run = teardown.cli(spawnCli(['get', cid, '-o', out, '--data-dir', b.dataDir, '--json'], { timeoutMs: 60_000 }))
+    const run = td.cli(spawnCli(['get', cid, '-o', out, '--data-dir', b.dataDir, '--json'], { timeoutMs: 60_000 }))
     let seenRunning = false
     while (true) {
       const p = await daemonProgress(b, cid).catch(() => undefined)

@@ -9,12 +9,11 @@
 import assert from 'node:assert/strict'
 import { Agent, METHODS, request as httpRequest } from 'node:http'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { ApiServer } from '../../src/api/server.ts'
-import type { PeerdNode } from '../../src/node/node.ts'
 import { fuzzAsync } from '../utils/fuzz.ts'
-import { startTestNode, tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const COOKIE = 'fuzz-cookie-0123456789abcdef'
 
@@ -76,30 +75,21 @@ const requestCase: fc.Arbitrary<Case> = fc.record({ method, path, query, body, a
 interface Answer { status: number, type: string, text: string, streaming: boolean }
 
 describe('fuzz: API router', () => {
-  let node: PeerdNode | undefined
-  let api: ApiServer | undefined
-  let cleanup: (() => Promise<void>) | undefined
+  const td = teardown()
   let base = ''
   let dir = ''
   let stored = ''
   const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+  td.add(() => { agent.destroy() }, 'destroy the HTTP agent')
 
   before(async () => {
-    const d = await tempDir('peerd-fuzz-api-')
-    cleanup = d.cleanup
-    dir = d.path
-    node = await startTestNode({ dataDir: join(dir, 'node') })
-    api = new ApiServer({ node, cookie: COOKIE, host: '127.0.0.1', port: 0, log: node.log, requestStop: () => {}, webRoot: join(dir, 'no-web') })
+    dir = await td.dir('peerd-fuzz-api-')
+    const node = await td.testNode()
+    const api = new ApiServer({ node, cookie: COOKIE, host: '127.0.0.1', port: 0, log: node.log, requestStop: () => {}, webRoot: join(dir, 'no-web') })
     base = await api.start()
+    td.node(api)
     // content the node holds, so reads with offsets and lengths reach the file reader
     stored = (await node.share.add('fuzz.txt', (async function * () { yield new Uint8Array(3000).fill(120) })())).cid
-  })
-
-  after(async () => {
-    agent.destroy()
-    await api?.stop()
-    await node?.stop()
-    await cleanup?.()
   })
 
   /**

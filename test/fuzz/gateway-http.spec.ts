@@ -9,12 +9,11 @@ import assert from 'node:assert/strict'
 import { Agent, METHODS, request as httpRequest } from 'node:http'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import fc from 'fast-check'
-import type { PeerdNode } from '../../src/node/node.ts'
 import { Gateway } from '../../src/share/gateway.ts'
 import { fuzzAsync } from '../utils/fuzz.ts'
-import { startTestNode, tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const FILE = '$FILE'
 const DIR = '$DIR'
@@ -56,34 +55,25 @@ const method = fc.oneof({ arbitrary: fc.constantFrom('GET', 'HEAD'), weight: 8 }
 const requestCase: fc.Arbitrary<Case> = fc.record({ method, path, query, headers })
 
 describe('fuzz: gateway over HTTP', () => {
-  let node: PeerdNode | undefined
-  let gateway: Gateway | undefined
-  let cleanup: (() => Promise<void>) | undefined
+  const td = teardown()
   let base = ''
   let file = ''
   let folder = ''
   const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+  td.add(() => { agent.destroy() }, 'destroy the HTTP agent')
 
   before(async () => {
-    const d = await tempDir('peerd-fuzz-gateway-')
-    cleanup = d.cleanup
-    node = await startTestNode({ dataDir: join(d.path, 'node') })
+    const node = await td.testNode()
     file = (await node.share.add('a.txt', (async function * () { yield new Uint8Array(SIZE).fill(97) })())).cid
-    const src = join(d.path, 'folder')
+    const src = join(await td.dir('peerd-fuzz-gateway-'), 'folder')
     await mkdir(join(src, 'sub'), { recursive: true })
     await writeFile(join(src, 'a.txt'), 'hello')
     await writeFile(join(src, 'index.html'), '<p>hi</p>')
     await writeFile(join(src, 'sub', 'b.bin'), new Uint8Array(100))
     folder = (await node.share.share(src)).cid
-    gateway = new Gateway({ share: node.share, host: '127.0.0.1', port: 0, log: node.log })
+    const gateway = new Gateway({ share: node.share, host: '127.0.0.1', port: 0, log: node.log })
     base = await gateway.start()
-  })
-
-  after(async () => {
-    agent.destroy()
-    await gateway?.stop()
-    await node?.stop()
-    await cleanup?.()
+    td.node(gateway)
   })
 
   const fill = (s: string): string => s.replaceAll(FILE, file).replaceAll(DIR, folder)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { withBitswap } from '@helia/bitswap'
@@ -26,7 +26,8 @@ import type { PeerdNode } from '../../src/node/node.ts'
 import { BITSWAP_120, Bitswap, PresenceType, WantType, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
 import type { DecodedMessage, WantlistEntry } from '../../src/share/bitswap/index.ts'
 import { FsBlockstore } from '../../src/share/blockstore.ts'
-import { startTestNode, tempDir, waitFor } from '../utils/index.ts'
+import { startTestNode, waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const MiB = 1024 * 1024
 
@@ -48,6 +49,16 @@ function createLoopbackHelia () {
   }))
 }
 
+/** A bare libp2p peer with no listen address: it speaks whatever protocol a test hands it. */
+async function rawPeer (): Promise<Libp2p> {
+  return await createLibp2p({
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+}
+
 async function importInto (blockstore: FsBlockstore | MemoryBlockstore, content: Uint8Array): Promise<CID> {
   let root: CID | undefined
   for await (const entry of importer([{ path: 'f', content }], blockstore, { profile: 'unixfs-v1-2025' })) root = entry.cid
@@ -62,7 +73,7 @@ async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
 }
 
 describe('bitswap interop with a real Helia node', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
+  const td = teardown()
   const misbehaviour: Array<{ peerId: string, reason: string }> = []
   let node: PeerdNode
   let blockstore: FsBlockstore
@@ -70,13 +81,11 @@ describe('bitswap interop with a real Helia node', () => {
   let helia: Awaited<ReturnType<typeof startHelia>>
 
   before(async () => {
-    const dir = await tempDir()
-    cleanups.push(dir.cleanup)
-    node = await startTestNode({ dataDir: dir.path })
-    cleanups.push(async () => { await node.stop() })
+    const dir = await td.dir()
+    node = td.node(await startTestNode({ dataDir: dir }))
     // this test drives its own Bitswap instance (to watch its reports): the node's steps aside
     await node.share.bitswap.stop()
-    blockstore = new FsBlockstore(join(dir.path, 'bitswap-blocks'))
+    blockstore = new FsBlockstore(join(dir, 'bitswap-blocks'))
     await blockstore.open()
     bitswap = new Bitswap({
       host: node.libp2p,
@@ -85,15 +94,12 @@ describe('bitswap interop with a real Helia node', () => {
       onMisbehaviour: (peerId, reason) => { misbehaviour.push({ peerId: peerId.toString(), reason }) }
     })
     await bitswap.start()
-    cleanups.push(async () => { await bitswap.stop() })
+    td.node(bitswap)
 
-    helia = await startHelia()
-    cleanups.push(async () => { await helia.stop() })
+    helia = td.node(await startHelia())
     await helia.libp2p.dial(multiaddr(node.addresses()[0] as string))
     await waitFor(() => bitswap.stats().peers === 1, { what: 'peerd to see Helia speaks bitswap' })
   })
-
-  after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}) })
 
   it('Helia fetches a 3 MiB file that peerd imported', { timeout: 30_000 }, async () => {
     const content = randomBytes(3 * MiB)
@@ -134,8 +140,7 @@ describe('bitswap interop with a real Helia node', () => {
   })
 
   it('asks the peer that answers Have once the peer asked for the block answers DontHave', { timeout: 20_000 }, async () => {
-    const other = await startHelia()
-    cleanups.push(async () => { await other.stop() })
+    const other = td.node(await startHelia())
     await other.libp2p.dial(multiaddr(node.addresses()[0] as string))
     await waitFor(() => bitswap.stats().peers === 2, { what: 'peerd to see the second Helia' })
     // over 1 KiB, so Helia answers want-have with Have rather than the block itself
@@ -151,13 +156,7 @@ describe('bitswap interop with a real Helia node', () => {
   })
 
   it('serves a raw 1.2.0 client: presences, remembered wants sent once stored, cancel, cap and disconnect', { timeout: 20_000 }, async () => {
-    const client: Libp2p = await createLibp2p({
-      addresses: { listen: [] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    })
-    cleanups.push(async () => { await client.stop() })
+    const client = td.node(await rawPeer())
     const received: DecodedMessage[] = []
     await client.handle(BITSWAP_120, (stream) => {
       void (async () => {
@@ -214,13 +213,7 @@ describe('bitswap interop with a real Helia node', () => {
   })
 
   it('a hostile peer sending garbage is reported and reset; the node keeps serving Helia', { timeout: 30_000 }, async () => {
-    const hostile: Libp2p = await createLibp2p({
-      addresses: { listen: [] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    })
-    cleanups.push(async () => { await hostile.stop() })
+    const hostile = td.node(await rawPeer())
     const peerd: PeerId = node.libp2p.peerId
     await hostile.dial(multiaddr(node.addresses()[0] as string))
 

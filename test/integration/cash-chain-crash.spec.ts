@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { ChainDb, utxoStatsOf } from '../../src/cash/chain/chain-db.ts'
@@ -21,7 +21,7 @@ import { decodeBlock } from '../../src/cash/primitives/block.ts'
 import { bytesEqual, hashToHex } from '../../src/cash/primitives/hash.ts'
 import { decodeTx, txid } from '../../src/cash/primitives/tx.ts'
 import type { OutPoint } from '../../src/cash/primitives/tx.ts'
-import { tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const WRITER = fileURLToPath(new URL('./fixtures/cash-chain-writer.ts', import.meta.url))
 const KILLS = 5
@@ -127,20 +127,18 @@ async function inspectRaw (path: string): Promise<number> {
 }
 
 describe('chain store under kill -9', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  after(async () => { for (const c of cleanups) await c() })
+  const td = teardown()
 
   it(`stays consistent through ${KILLS} SIGKILLs at random moments while mining and reorganising`, async (ctx) => {
-    const d = await tempDir('peerd-chain-crash-')
-    cleanups.push(d.cleanup)
+    const dir = await td.dir('peerd-chain-crash-')
     const heights: number[] = []
     for (let i = 0; i < KILLS; i++) {
       const delay = 100 + Math.floor(Math.random() * 1500)
-      await runWriter(d.path, 1_000_000, delay)
-      const height = await inspectRaw(d.path)
+      await runWriter(dir, 1_000_000, delay)
+      const height = await inspectRaw(dir)
       heights.push(height)
       ctx.diagnostic(`kill ${i + 1} after ${delay} ms: tip height ${height}`)
-      const chain = new Chain({ location: d.path, params, now: () => 2_000_000_000, workers: 0 })
+      const chain = new Chain({ location: dir, params, now: () => 2_000_000_000, workers: 0 })
       await chain.open()
       try {
         assert.ok(chain.tip.height >= height)
@@ -149,11 +147,11 @@ describe('chain store under kill -9', () => {
       } finally {
         await chain.close()
       }
-      await inspectRaw(d.path)
+      await inspectRaw(dir)
     }
     assert.ok(heights.some((h, i) => i > 0 && h > (heights[i - 1] as number)), 'progress across restarts')
-    const last = await runWriter(d.path, 12)
+    const last = await runWriter(dir, 12)
     assert.equal(last.signal, null)
-    assert.equal(await inspectRaw(d.path), last.tipHeight)
+    assert.equal(await inspectRaw(dir), last.tipHeight)
   })
 })

@@ -5,14 +5,15 @@
  * so the honest block, relayed next by another peer, connects and its relayer keeps a clean score.
  */
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { encodeBlock } from '../../src/cash/primitives/block.ts'
 import { headerHash } from '../../src/cash/primitives/header.ts'
 import { hashToHex } from '../../src/cash/primitives/hash.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { TestChain, testKey } from '../utils/cash.ts'
-import { nodeScope, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { forge64 } from '../unit/cash/consensus/forgery.ts'
 
 const TEST = { timeout: 120_000 }
@@ -26,11 +27,10 @@ async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
 }
 
 describe('cash: 64-byte transaction forgery over gossip', () => {
-  const scope = nodeScope()
-  after(async () => { await scope.cleanup() })
+  const td = teardown()
 
   it('the forged block is refused as mutated; the honest block still propagates and its relayer is not penalised', TEST, async () => {
-    const [hostile, victim, relayer] = await Promise.all([scope.node(), scope.node(), scope.node()])
+    const [hostile, victim, relayer] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
     const tc = new TestChain(victim.cash.params)
     const setup = tc.mineEmpty(victim.cash.params.coinbaseMaturity + 1)
     for (const n of [hostile, victim, relayer]) {

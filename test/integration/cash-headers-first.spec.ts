@@ -6,7 +6,7 @@
  * heavier branch is still followed.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { genesisBlock } from '../../src/cash/consensus/genesis.ts'
@@ -24,7 +24,8 @@ import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { readFrames } from '../../src/share/protocol.ts'
 import { junkBlock } from '../unit/cash/chain/junk.ts'
-import { nodeScope, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 const params = chainParams('regtest')
@@ -101,19 +102,18 @@ async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
 }
 
 describe('cash headers-first against hostile peers', () => {
-  const scope = nodeScope()
+  const td = teardown()
   let victim: PeerdNode
   before(async () => {
-    victim = await scope.node()
+    victim = await td.testNode()
     await victim.cash.mine(VICTIM_HEIGHT, ADDRESS)
   })
-  after(async () => { await scope.cleanup() })
 
   it('a 2,000-header branch with less work than the tip: no block asked for, its peer penalised', TEST, async () => {
     const branch = cheapBranch(MAX_HEADERS)
     const tip = victim.cash.chain.tip
     assert.ok(BigInt(MAX_HEADERS + 1) * blockWork(params.powLimitBits) < tip.chainwork, 'the branch has less work')
-    const liar = await scope.node()
+    const liar = await td.testNode()
     const counts = await lieAbout(liar, branch, tip.chainwork)
     await victim.connect(liar.addresses()[0] as string)
     await waitFor(() => victim.scores.score(liar.peerId) > 0, { timeoutMs: 15_000, what: 'the liar penalised' })
@@ -127,7 +127,7 @@ describe('cash headers-first against hostile peers', () => {
   it('a header that fails its context check (time-too-old): no block asked for, its peer banned', TEST, async () => {
     const genesis = genesisBlock('regtest').header
     const branch = cheapBranch(10, (i, h) => { if (i === 5) h.time = genesis.time })
-    const liar = await scope.node()
+    const liar = await td.testNode()
     const counts = await lieAbout(liar, branch, victim.cash.chain.tip.chainwork)
     await victim.connect(liar.addresses()[0] as string)
     await waitFor(() => victim.scores.score(liar.peerId) >= 99, { timeoutMs: 15_000, what: 'the liar penalised 100' })
@@ -135,7 +135,7 @@ describe('cash headers-first against hostile peers', () => {
   })
 
   it('a junk side block gossiped below the tip is not stored', TEST, async () => {
-    const sender = await scope.node()
+    const sender = await td.testNode()
     await sender.cash.sync.stop() // it would download the victim's chain: not needed here
     await link(sender, victim)
     const parent = await victim.cash.chain.getEntryByHeight(VICTIM_HEIGHT - 5)
@@ -154,7 +154,7 @@ describe('cash headers-first against hostile peers', () => {
   })
 
   it('a heavier branch that out-works the tip only in its second round of headers is downloaded, and the victim reorganises', TEST, async () => {
-    const honest = await scope.node()
+    const honest = await td.testNode()
     await honest.cash.mine(VICTIM_HEIGHT + 2, encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(8)))) // shares only genesis
     const want = honest.cash.chain.tip
     await victim.connect(honest.addresses()[0] as string)

@@ -5,7 +5,7 @@
  * penalised while the block goes no further.
  */
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { assembleBlock, grind } from '../../src/cash/miner/template.ts'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { encodeBlock } from '../../src/cash/primitives/block.ts'
@@ -13,7 +13,8 @@ import { hashToHex } from '../../src/cash/primitives/hash.ts'
 import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { nodeScope, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 120_000 }
 const ADDRESS = encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(7)))
@@ -41,11 +42,10 @@ async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
 }
 
 describe('cash network', () => {
-  const scope = nodeScope()
-  after(async () => { await scope.cleanup() })
+  const td = teardown()
 
   it('blocks mined on A reach B, and C through B', TEST, async () => {
-    const [a, b, c] = await Promise.all([scope.node(), scope.node(), scope.node()])
+    const [a, b, c] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
     await link(b, a)
     await link(c, b)
     const hashes = await a.cash.mine(5, ADDRESS)
@@ -61,18 +61,18 @@ describe('cash network', () => {
   })
 
   it('a node that joins late syncs 500 blocks', TEST, async () => {
-    const a = await scope.node()
+    const a = await td.testNode()
     await a.cash.mine(500, ADDRESS)
     const want = tipOf(a)
     assert.equal(want.height, 500)
-    const late = await scope.node()
+    const late = await td.testNode()
     await late.connect(a.addresses()[0] as string)
     await waitForTip(late, want)
     assert.equal((await late.cash.block('250')).hash, (await a.cash.block('250')).hash)
   })
 
   it('two nodes that mined apart end on the chain with more work', TEST, async () => {
-    const [a, b] = await Promise.all([scope.node(), scope.node()])
+    const [a, b] = await Promise.all([td.testNode(), td.testNode()])
     await a.cash.mine(12, ADDRESS)
     await b.cash.mine(20, OTHER_ADDRESS) // another payout: the two chains share no block
     const forkA = tipOf(a)
@@ -87,7 +87,7 @@ describe('cash network', () => {
   })
 
   it('an invalid block costs its sender and goes no further', TEST, async () => {
-    const [hostile, victim, bystander] = await Promise.all([scope.node(), scope.node(), scope.node()])
+    const [hostile, victim, bystander] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
     await link(hostile, victim)
     await link(bystander, victim)
     await victim.cash.mine(2, ADDRESS)

@@ -6,13 +6,14 @@
  * mnemonic on a new node finds the same coins.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { COIN } from '../../src/cash/consensus/subsidy.ts'
 import { hashToHex, hexToHash } from '../../src/cash/primitives/hash.ts'
 import { txid } from '../../src/cash/primitives/tx.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { nodeScope, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 120_000 }
 const SUBSIDY = 5n * COIN
@@ -45,14 +46,14 @@ async function sameTip (nodes: PeerdNode[], what = 'one tip'): Promise<string> {
 }
 
 describe('cash payments', () => {
-  const scope = nodeScope()
+  const td = teardown()
   let a: PeerdNode
   let b: PeerdNode
   let c: PeerdNode
   let mnemonicC: string
 
   before(async () => {
-    ;[a, b, c] = await Promise.all([scope.node(), scope.node(), scope.node()])
+    ;[a, b, c] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
     await a.cash.walletCreate('pass-a')
     await b.cash.walletCreate('pass-b')
     mnemonicC = (await c.cash.walletCreate('pass-c')).mnemonic
@@ -60,7 +61,6 @@ describe('cash payments', () => {
     await link(b, c)
     await link(a, c)
   })
-  after(async () => { await scope.cleanup() })
 
   it('pays A → B → C, unconfirmed then confirmed, exact to the base unit', TEST, async () => {
     await a.cash.mine(12, undefined) // to A's wallet; regtest maturity is 10 blocks
@@ -159,7 +159,7 @@ describe('cash payments', () => {
 
   it('restoring a mnemonic on a new node finds the same coins', TEST, async () => {
     await a.cash.mine(1, undefined) // nothing left unconfirmed
-    const d = await scope.node()
+    const d = await td.testNode()
     await link(d, a)
     await sameTip([a, b, c, d])
     await waitFor(() => c.cash.mempool.size === 0 && bal(c).unconfirmed === 0n, { what: 'C settled' })

@@ -7,14 +7,15 @@
  * workers, the repeat is refused by its remembered wtxid; both senders are banned.
  */
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { encodeTx, txid, txWeight } from '../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../src/cash/primitives/tx.ts'
 import { txsTopic } from '../../src/cash/sync/tx-relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import type { Spendable } from '../utils/cash.ts'
-import { nodeScope, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { alice, lagProbe, lastSigBad, pay } from '../unit/cash/mempool/mempool-helpers.ts'
 
 const TEST = { timeout: 120_000 }
@@ -34,11 +35,10 @@ function outputs (tx: Transaction, height: number): Spendable[] {
 }
 
 describe('hostile transactions over gossip', () => {
-  const scope = nodeScope()
-  after(async () => { await scope.cleanup() })
+  const td = teardown()
 
   it('do not hold the event loop: the heaviest is refused unchecked, the rest verified off the main thread', TEST, async (t) => {
-    const [victim, hostile, fresh] = await Promise.all([scope.node(), scope.node(), scope.node()])
+    const [victim, hostile, fresh] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
     const cash = victim.cash
     // Real coins: four coinbases of alice fanned out to 4 × 533 outputs (each fan-out within the
     // standard weight), confirmed.

@@ -7,7 +7,7 @@
  * small budgets, beside the nodes' own chain servers.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { hexToHash } from '../../src/cash/primitives/hash.ts'
 import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
@@ -15,15 +15,14 @@ import { ChainClient } from '../../src/cash/sync/client.ts'
 import { ChainServer } from '../../src/cash/sync/server.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { createLogger } from '../../src/utils/logger.ts'
-import { nodeScope } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 const STREAMS = 8
 const ADDRESS = encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(7)))
 
 describe('upload budget of the chain server', () => {
-  const scope = nodeScope()
-  const servers: ChainServer[] = []
+  const td = teardown()
   let a: PeerdNode
   let b: PeerdNode
   let hashes: Uint8Array[]
@@ -43,21 +42,17 @@ describe('upload budget of the chain server', () => {
       ...budget
     })
     await server.start()
-    servers.push(server)
+    td.node(server)
     return new ChainClient({ host: b.libp2p, protocol })
   }
 
   before(async () => {
-    a = await scope.node()
-    b = await scope.node()
+    a = await td.testNode()
+    b = await td.testNode()
     await b.connect(a.addresses()[0] as string)
     hashes = (await a.cash.mine(16, ADDRESS)).map(hexToHash)
     blockBytes = 0
     for (const h of hashes) blockBytes += (await a.cash.chain.getBlockBytes(h) as Uint8Array).length
-  })
-  after(async () => {
-    for (const s of servers) await s.stop()
-    await scope.cleanup()
   })
 
   it('a peer asking for 16 blocks again and again, on 8 streams at once, is sent at most the burst plus the rate times the time', TEST, async (t) => {

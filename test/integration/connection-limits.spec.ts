@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
-import { nodeScope, waitFor } from '../utils/index.ts'
+import { describe, it } from 'node:test'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 describe('connection limits', () => {
-  const { node, cleanup } = nodeScope()
-  after(cleanup)
+  const td = teardown()
 
   it('refuses inbound connections from one IP address past the per-IP limit', { timeout: 30_000 }, async () => {
-    const a = await node({ maxConnectionsPerIp: 2 })
-    const others = [await node(), await node(), await node()]
+    const a = await td.testNode({ maxConnectionsPerIp: 2 })
+    const others = [await td.testNode(), await td.testNode(), await td.testNode()]
     const addr = a.addresses()[0] as string
     await others[0]?.connect(addr)
     await others[1]?.connect(addr)

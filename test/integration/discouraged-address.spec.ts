@@ -6,20 +6,20 @@
  * test/unit/net/peer-scores.spec.ts).
  */
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { isConnected, nodeScope, waitFor } from '../utils/index.ts'
+import { isConnected, waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 describe('discouraged address', () => {
-  const { node, cleanup } = nodeScope()
-  after(cleanup)
+  const td = teardown()
 
   it('refuses a banned peer that returns with a new peer id from the same address', { timeout: 60_000 }, async () => {
     // two connection slots: with one taken, a discouraged loopback address has none to spare
-    const victim = await node({ maxConnections: 2 })
-    const honest = await node()
-    const attacker = await node()
+    const victim = await td.testNode({ maxConnections: 2 })
+    const honest = await td.testNode()
+    const attacker = await td.testNode()
     const addr = victim.addresses()[0] as string
 
     await honest.connect(addr)
@@ -33,7 +33,7 @@ describe('discouraged address', () => {
     await waitFor(() => victim.scores.isBanned(attacker.libp2p.peerId) && !isConnected(victim, attacker), { timeoutMs: 15_000, what: 'the attacker banned and dropped' })
 
     // the same machine under a fresh identity: the slot it left is not given back to it
-    const again: PeerdNode = await node()
+    const again: PeerdNode = await td.testNode()
     assert.notEqual(again.peerId, attacker.peerId)
     await assert.rejects(again.connect(addr), (err: Error) => err.name === 'DialError')
     assert.equal(isConnected(victim, again), false)

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Chain } from '../../src/cash/chain/index.ts'
 import { chainParams } from '../../src/cash/consensus/params.ts'
@@ -20,8 +20,9 @@ import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
 import { Wallet } from '../../src/cash/wallet/index.ts'
 import type { Balance } from '../../src/cash/wallet/index.ts'
 import { ApiClient } from '../../src/cli/client.ts'
-import { startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { FAST_KDF } from '../unit/cash/wallet/wallet-helpers.ts'
 
 const TEST = { timeout: 60_000 }
@@ -52,24 +53,21 @@ function untilKilled<T> (request: () => Promise<T>): { got: T[], done: Promise<v
 }
 
 describe('fault injection: kill -9 during wallet create, address generation and send', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c() })
+  const td = teardown()
   const start = async (dataDir: string): Promise<{ d: DaemonProcess, api: ApiClient }> => {
-    const d = await startDaemonProcess(dataDir)
-    cleanups.push(d.kill)
+    const d = td.daemon(await startDaemonProcess(dataDir))
     return { d, api: new ApiClient(dataDir) } // a client per run: the API's port changes
   }
 
   it('a create that answered survives the kill; one that did not can be made again', TEST, async () => {
-    const dir = await tempDir('peerd-kill-create-')
-    cleanups.push(dir.cleanup)
-    const first = await start(dir.path)
+    const dir = await td.dir('peerd-kill-create-')
+    const first = await start(dir)
     const creating = first.api.post<{ mnemonic: string, address: string }>('/api/v1/wallet/create', { passphrase: PASS }).catch(() => undefined)
     await sleep(killPoint('wallet create', 0, 1200)) // create takes ~0.6 s (scrypt): both outcomes happen
     await first.d.kill()
     const answered = await creating
 
-    const { d, api } = await start(dir.path)
+    const { d, api } = await start(dir)
     const exists = await api.get('/api/v1/wallet/balance').then(() => true, (err: { name?: string }) => {
       assert.equal(err.name, 'WalletNotFoundError')
       return false
@@ -87,9 +85,8 @@ describe('fault injection: kill -9 during wallet create, address generation and 
   })
 
   it('addresses and payments killed mid-way: no address twice, and the wallet equals a full rescan', TEST, async () => {
-    const dir = await tempDir('peerd-kill-wallet-')
-    cleanups.push(dir.cleanup)
-    let { d, api } = await start(dir.path)
+    const dir = await td.dir('peerd-kill-wallet-')
+    let { d, api } = await start(dir)
     const { mnemonic, address } = await api.post<{ mnemonic: string, address: string }>('/api/v1/wallet/create', { passphrase: PASS })
     const handed = [address]
     // mined to an address in use, so that a restore's gap limit finds every coinbase however
@@ -110,7 +107,7 @@ describe('fault injection: kill -9 during wallet create, address generation and 
       handed.push(...addresses.got)
       const answered = sends.got
       console.log(`# ${handed.length} addresses handed out so far, ${answered.length} payments answered before the kill`)
-      ;({ d, api } = await start(dir.path))
+      ;({ d, api } = await start(dir))
       handed.push((await api.post<{ address: string }>('/api/v1/wallet/address')).address)
       assert.equal(new Set(handed).size, handed.length, `an address was handed out twice (after the kill during ${what}, ${handed.length} handed out)`)
       // the mempool died with the daemon, not the payments the user was told about; one made now goes through too
@@ -123,10 +120,10 @@ describe('fault injection: kill -9 during wallet create, address generation and 
     await d.stop()
 
     // the wallet as the daemon kept it, and as a rescan of the same chain rebuilds it
-    const chain = new Chain({ location: join(dir.path, 'chain'), params })
+    const chain = new Chain({ location: join(dir, 'chain'), params })
     await chain.open()
-    const kept = new Wallet({ location: join(dir.path, 'wallet'), params, chain })
-    const rescanned = new Wallet({ location: join(dir.path, 'restored'), params, chain, kdf: FAST_KDF })
+    const kept = new Wallet({ location: join(dir, 'wallet'), params, chain })
+    const rescanned = new Wallet({ location: join(dir, 'restored'), params, chain, kdf: FAST_KDF })
     try {
       await kept.open()
       await rescanned.open()

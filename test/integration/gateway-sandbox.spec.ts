@@ -5,11 +5,10 @@
  * on loopback.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Gateway } from '../../src/share/gateway.ts'
-import type { PeerdNode } from '../../src/node/node.ts'
 import { createLogger } from '../../src/utils/logger.ts'
-import { startTestNode, tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -35,30 +34,22 @@ function assertSandboxed (res: Response, what: string): void {
 }
 
 describe('gateway content is sandboxed', () => {
-  let node: PeerdNode | undefined
-  let gateway: Gateway | undefined
-  let cleanup: (() => Promise<void>) | undefined
+  const td = teardown()
   let gw = ''
   let html = ''
   let site = ''
 
   before(async () => {
-    const dir = await tempDir('peerd-gw-sandbox-')
-    cleanup = dir.cleanup
-    node = await startTestNode({ dataDir: join(dir.path, 'node') })
-    gateway = new Gateway({ share: node.share, host: '127.0.0.1', port: 0, log: createLogger({ level: 'silent' }) })
+    const node = await td.testNode()
+    const gateway = new Gateway({ share: node.share, host: '127.0.0.1', port: 0, log: createLogger({ level: 'silent' }) })
     gw = await gateway.start()
+    td.node(gateway)
     html = (await node.share.add('page.html', (async function * () { yield Buffer.from(PAGE) })())).cid
-    const folder = join(dir.path, 'site')
+    const folder = join(await td.dir('peerd-gw-sandbox-'), 'site')
     await mkdir(join(folder, 'www'), { recursive: true })
     await writeFile(join(folder, 'www', 'index.html'), PAGE)
     await writeFile(join(folder, 'pic.svg'), '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     site = (await node.share.share(folder)).cid
-  })
-  after(async () => {
-    await gateway?.stop()
-    await node?.stop()
-    await cleanup?.()
   })
 
   it('serves an HTML file sandboxed: it can run no script', TEST, async () => {

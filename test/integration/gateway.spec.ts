@@ -3,12 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { runCli, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { runCli, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const MiB = 1024 * 1024
 const ODD_NAME = 'two words <b>x & "y".txt'
@@ -24,8 +25,7 @@ async function bytesOf (res: Response): Promise<Buffer> {
 }
 
 describe('HTTP gateway of a daemon', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}) })
+  const td = teardown()
 
   let a: DaemonProcess
   let gw: string
@@ -34,18 +34,16 @@ describe('HTTP gateway of a daemon', () => {
   let folderCid: string
 
   before(async () => {
-    const dir = await tempDir()
-    cleanups.push(dir.cleanup)
-    a = await startDaemonProcess(join(dir.path, 'a'), ['--gateway', '127.0.0.1:0'])
-    cleanups.push(a.stop)
+    const dir = await td.dir()
+    a = td.daemon(await startDaemonProcess(join(dir, 'a'), ['--gateway', '127.0.0.1:0']))
     gw = (await readFile(join(a.dataDir, 'gateway'), 'utf8')).trim()
     assert.match(gw, /^http:\/\/127\.0\.0\.1:\d+$/)
 
     big = randomBytes(3 * MiB)
-    await writeFile(join(dir.path, 'big.bin'), big)
-    bigCid = await share(join(dir.path, 'big.bin'), a.dataDir)
+    await writeFile(join(dir, 'big.bin'), big)
+    bigCid = await share(join(dir, 'big.bin'), a.dataDir)
 
-    const site = join(dir.path, 'site')
+    const site = join(dir, 'site')
     await mkdir(join(site, 'sub'), { recursive: true })
     await mkdir(join(site, 'www'))
     await writeFile(join(site, 'notes.txt'), 'hello gateway\n')
@@ -220,10 +218,8 @@ describe('HTTP gateway of a daemon', () => {
   })
 
   it('a second node\'s gateway fetches the content from the first over the network', { timeout: 90_000 }, async () => {
-    const dir = await tempDir()
-    cleanups.push(dir.cleanup)
-    const b = await startDaemonProcess(join(dir.path, 'b'), ['--gateway', '127.0.0.1:0', '--bootstrap', a.addresses[0] as string])
-    cleanups.push(b.stop)
+    const dir = await td.dir()
+    const b = td.daemon(await startDaemonProcess(join(dir, 'b'), ['--gateway', '127.0.0.1:0', '--bootstrap', a.addresses[0] as string]))
     const gwB = (await readFile(join(b.dataDir, 'gateway'), 'utf8')).trim()
     assert.notEqual(gwB, gw)
     await waitFor(async () => {

@@ -1,40 +1,28 @@
 import assert from 'node:assert/strict'
-import type { ChildProcess } from 'node:child_process'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { createLan, netnsUnavailable } from '../utils/netns.ts'
-import type { Topology } from '../utils/netns.ts'
-import { PEERD_BIN, tempDir, waitFor } from '../utils/index.ts'
+import { PEERD_BIN, waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 // mDNS multicasts onto the LAN, so this test runs its nodes on hosts of their own
 // (network namespaces on a private bridge) rather than on the machine's real network.
 const unavailable = await netnsUnavailable()
 
 describe('three nodes find each other by mDNS alone', { skip: unavailable }, () => {
-  let lan: Topology | undefined
-  const children: ChildProcess[] = []
-  const cleanups: Array<() => Promise<void>> = []
-  after(async () => {
-    for (const c of children) if (c.exitCode == null && c.signalCode == null) c.kill('SIGKILL')
-    await Promise.all(children.map(async c => {
-      if (c.exitCode == null && c.signalCode == null) await new Promise(resolve => c.once('exit', resolve))
-    }))
-    await lan?.destroy()
-    for (const c of cleanups) await c()
-  })
+  const td = teardown()
 
   it('every node connects to both others with no bootstrap address', { timeout: 60_000 }, async () => {
-    lan = await createLan(3)
+    const lan = await createLan(3)
+    td.add(async () => { await lan.destroy() }, 'remove the LAN')
     const dirs: string[] = []
     for (const host of lan.hosts) {
-      const d = await tempDir()
-      cleanups.push(d.cleanup)
-      dirs.push(d.path)
-      const child = host.spawn(process.execPath, [PEERD_BIN, 'daemon', '--data-dir', d.path, '--network', 'regtest',
-        '--listen', `/ip4/${host.ip}/tcp/0`, '--api', '127.0.0.1:0', '--log-level', 'warn'], { stdio: 'ignore' })
-      children.push(child)
+      const dir = await td.dir()
+      dirs.push(dir)
+      td.child(host.spawn(process.execPath, [PEERD_BIN, 'daemon', '--data-dir', dir, '--network', 'regtest',
+        '--listen', `/ip4/${host.ip}/tcp/0`, '--api', '127.0.0.1:0', '--log-level', 'warn'], { stdio: 'ignore' }))
     }
     const peersOf = async (i: number): Promise<Array<{ peerId: string, addresses: string[] }>> => {
-      const host = lan?.hosts[i]
+      const host = lan.hosts[i]
       if (host == null) throw new Error('no host')
       const { stdout } = await host.exec(process.execPath, [PEERD_BIN, 'peers', '--json', '--data-dir', dirs[i] as string])
       return JSON.parse(stdout)

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { networkParams } from '../../src/net/networks.ts'
-import { startTestNode, tempDir, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 describe('networks never mix', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c() })
+  const td = teardown()
 
   it('scopes protocol ids by network', () => {
     assert.notEqual(networkParams('main').dhtProtocol, networkParams('regtest').dhtProtocol)
@@ -15,13 +15,8 @@ describe('networks never mix', () => {
   })
 
   it('a regtest node drops a main-network node that dials it, and refuses it after', { timeout: 30_000 }, async () => {
-    const dr = await tempDir()
-    const dm = await tempDir()
-    cleanups.push(dr.cleanup, dm.cleanup)
-    const reg = await startTestNode({ dataDir: dr.path, network: 'regtest' })
-    cleanups.push(async () => { await reg.stop() })
-    const main = await startTestNode({ dataDir: dm.path, network: 'main' })
-    cleanups.push(async () => { await main.stop() })
+    const reg = await td.testNode({ network: 'regtest' })
+    const main = await td.testNode({ network: 'main' })
 
     // the transport handshake succeeds; identify then shows the other network and both sides hang up
     await assert.rejects(main.connect(reg.addresses()[0] as string), (err: Error) => err.name === 'DialError' && /network|closed/.test(err.message))

@@ -4,20 +4,20 @@
  * limited. The bandwidth meter counts the bytes on the wire.
  */
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isConnected, nodeScope, waitFor } from '../utils/index.ts'
+import { isConnected, waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 describe('network map over the peer list protocol', () => {
-  const scope = nodeScope()
-  after(scope.cleanup)
+  const td = teardown()
 
   it('sees a peer of a peer, and the links between them', { timeout: 30_000 }, async () => {
     // A and C keep no minimum of peers, so neither dials the other once B tells them about it
     // (A finding C by itself made this test fail about once in four CI runs)
-    const a = await scope.node({ minConnections: 0 })
-    const b = await scope.node()
-    const c = await scope.node({ minConnections: 0 })
+    const a = await td.testNode({ minConnections: 0 })
+    const b = await td.testNode()
+    const c = await td.testNode({ minConnections: 0 })
     await a.connect(b.addresses()[0] as string)
     await c.connect(b.addresses()[0] as string)
     await waitFor(() => isConnected(b, a) && isConnected(b, c), { what: 'A–B–C' })

@@ -6,26 +6,24 @@
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { startTestNode } from '../utils/index.ts'
-import { MiB, Teardown, treeDigest, waitForBlockProtocol } from '../utils/share.ts'
+import { MiB, treeDigest, waitForBlockProtocol } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 
 describe('share DAGs with many children and repeated blocks', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let a: PeerdNode
   let b: PeerdNode
   let c: PeerdNode
 
   before(async () => {
-    root = await teardown.dir('peerd-share-dag-')
-    const start = async (name: string): Promise<PeerdNode> => teardown.node(await startTestNode({ dataDir: join(root, name) }))
-    ;[a, b, c] = await Promise.all([start('a'), start('b'), start('c')])
+    root = await td.dir('peerd-share-dag-')
+    ;[a, b, c] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
   })
-  after(async () => { await teardown.run() })
 
   it('gets a folder of 150 files, repeated chunks among them, from a seeder, again from the store, and from a downloader', TEST, async () => {
     const src = join(root, 'tree')

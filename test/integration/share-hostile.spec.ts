@@ -6,15 +6,16 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
 import type { PeerdNode } from '../../src/node/node.ts'
 import type { FsBlockstore } from '../../src/share/blockstore.ts'
 import { decodeMessage, encode, MAX_FRAME, readFrames, ROOT_STATUS } from '../../src/share/protocol.ts'
-import { isConnected, startTestNode, waitFor } from '../utils/index.ts'
-import { MiB, sha256File, Teardown, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { isConnected, waitFor } from '../utils/index.ts'
+import { MiB, sha256File, waitForBlockProtocol, withBlockHandler, writeRandomFile } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 
@@ -70,27 +71,15 @@ function garbageProvider (stats: FakeStats): (stream: Stream) => void {
 }
 
 describe('hostile peers on the block protocol', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let a: PeerdNode
   let c: PeerdNode
 
-  const newNode = async (name: string): Promise<PeerdNode> =>
-    teardown.node(await startTestNode({ dataDir: join(root, name) }))
-
-  /** A plain peerd node whose block protocol handler is replaced by `handler`. */
-  const fakeNode = async (name: string, handler: (stream: Stream) => void): Promise<PeerdNode> => {
-    const node = await newNode(name)
-    await node.libp2p.unhandle(node.share.protocol)
-    await node.libp2p.handle(node.share.protocol, handler)
-    return node
-  }
-
   before(async () => {
-    root = await teardown.dir('peerd-share-hostile-')
-    ;[a, c] = await Promise.all([newNode('a'), newNode('c')])
+    root = await td.dir('peerd-share-hostile-')
+    ;[a, c] = await Promise.all([td.testNode(), td.testNode()])
   })
-  after(async () => { await teardown.run() })
 
   it('a provider sending corrupted blocks is banned and disconnected; the download completes from the honest one', TEST, async () => {
     const file = join(root, 'data-8m.bin')
@@ -98,7 +87,7 @@ describe('hostile peers on the block protocol', () => {
     const { cid } = await a.share.share(file)
 
     const stats: FakeStats = { statuses: 0, wants: 0, blocksSent: 0 }
-    const hostile = await fakeNode('hostile', corruptingProvider(a.share.blockstore, stats))
+    const hostile = await withBlockHandler(await td.testNode(), corruptingProvider(a.share.blockstore, stats))
     await c.connect(hostile.addresses()[0] as string)
     await c.connect(a.addresses()[0] as string)
     await Promise.all([waitForBlockProtocol(c, hostile), waitForBlockProtocol(c, a)])
@@ -128,7 +117,7 @@ describe('hostile peers on the block protocol', () => {
 
     // as a provider: answers C's STATUS with a frame of an unknown type
     const stats: FakeStats = { statuses: 0, wants: 0, blocksSent: 0 }
-    const garbage = await fakeNode('garbage', garbageProvider(stats))
+    const garbage = await withBlockHandler(await td.testNode(), garbageProvider(stats))
     await c.connect(garbage.addresses()[0] as string)
     await Promise.all([waitForBlockProtocol(c, garbage), waitForBlockProtocol(c, a)])
     const out = join(root, 'out', 'data-4m.bin')
@@ -165,7 +154,7 @@ describe('hostile peers on the block protocol', () => {
     const file = join(root, 'data-2m.bin')
     await writeRandomFile(file, 2 * MiB)
     const { cid } = await c.share.share(file)
-    const asker = await newNode('asker')
+    const asker = await td.testNode()
     await asker.connect(c.addresses()[0] as string)
     await waitForBlockProtocol(asker, c)
 

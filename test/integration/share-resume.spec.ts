@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { SessionProgress } from '../../src/share/session.ts'
 import { cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
-import { daemonProgress, exists, fractionDone, MiB, partPath, runCliBytes, sha256File, spawnCli, tcpAddress, Teardown, writeRandomFile } from '../utils/share.ts'
+import { daemonProgress, exists, fractionDone, MiB, partPath, runCliBytes, sha256File, spawnCli, tcpAddress, writeRandomFile } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 import type { CliBytesResult } from '../utils/share.ts'
 
 const TEST = { timeout: 90_000 }
@@ -37,7 +38,7 @@ function resumedBytes (samples: SessionProgress[]): number {
 }
 
 describe('resuming an interrupted download (daemon processes)', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let a: DaemonProcess
   let b: DaemonProcess
@@ -45,7 +46,7 @@ describe('resuming an interrupted download (daemon processes)', () => {
   let killed: CliBytesResult | undefined
 
   const startB = async (): Promise<DaemonProcess> => {
-    const d = teardown.daemon(await startDaemonProcess(join(root, 'b'), ['--bootstrap', tcpAddress(a)]))
+    const d = td.daemon(await startDaemonProcess(join(root, 'b'), ['--bootstrap', tcpAddress(a)]))
     await waitFor(async () => (await cliJson<Array<{ peerId: string }>>(['peers', '--data-dir', d.dataDir])).some(p => p.peerId === a.peerId), {
       what: 'B to connect to A'
     })
@@ -54,7 +55,7 @@ describe('resuming an interrupted download (daemon processes)', () => {
 
   /** Starts `peerd get` on B and waits until B's daemon is at least `fraction` through it. */
   const startGet = async (cid: string, out: string, size: number, fraction: number, json: boolean): Promise<{ run: ReturnType<typeof spawnCli>, at: number }> => {
-    const run = teardown.cli(spawnCli(['get', cid, '-o', out, '--data-dir', b.dataDir, ...(json ? ['--json'] : [])], { timeoutMs: 60_000 }))
+    const run = td.cli(spawnCli(['get', cid, '-o', out, '--data-dir', b.dataDir, ...(json ? ['--json'] : [])], { timeoutMs: 60_000 }))
     const at = await waitFor(async () => {
       const f = fractionDone(await daemonProgress(b, cid), size)
       return f >= fraction ? f : undefined
@@ -64,11 +65,10 @@ describe('resuming an interrupted download (daemon processes)', () => {
   }
 
   before(async () => {
-    root = await teardown.dir('peerd-share-resume-')
-    a = teardown.daemon(await startDaemonProcess(join(root, 'a')))
+    root = await td.dir('peerd-share-resume-')
+    a = td.daemon(await startDaemonProcess(join(root, 'a')))
     b = await startB()
   })
-  after(async () => { await teardown.run() })
 
   it('after kill -9 of the downloading daemon, the same get resumes and fetches only what is missing', TEST, async () => {
     const size = 128 * MiB

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
@@ -20,9 +20,10 @@ import { encodeMessage, WantType } from '../../src/share/bitswap/message.ts'
 import type { ByteBudget } from '../../src/net/byte-budget.ts'
 import { MAX_BLOCK_SIZE } from '../../src/share/block.ts'
 import { encode, MAX_WANTS } from '../../src/share/protocol.ts'
-import { cliJson, startDaemonProcess, startTestNode, waitFor } from '../utils/index.ts'
+import { cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
-import { MiB, sha256File, tcpAddress, Teardown, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { MiB, sha256File, tcpAddress, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 const STREAMS = 64
@@ -62,21 +63,17 @@ async function stall (from: PeerdNode, to: PeerId, protocol: string, cid: string
 }
 
 describe('stalled block streams (daemon process)', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let daemon: DaemonProcess
   let hostile: PeerdNode
   let honest: PeerdNode
 
   before(async () => {
-    root = await teardown.dir('peerd-share-stalled-')
-    daemon = teardown.daemon(await startDaemonProcess(join(root, 'daemon')))
-    ;[hostile, honest] = await Promise.all([
-      startTestNode({ dataDir: join(root, 'hostile') }).then(n => teardown.node(n)),
-      startTestNode({ dataDir: join(root, 'honest') }).then(n => teardown.node(n))
-    ])
+    root = await td.dir('peerd-share-stalled-')
+    daemon = td.daemon(await startDaemonProcess(join(root, 'daemon')))
+    ;[hostile, honest] = await Promise.all([td.testNode(), td.testNode()])
   })
-  after(async () => { await teardown.run() })
 
   it('64 streams × 1,024 wants of one 1 MiB block, never read, grow the daemon by < 64 MiB; an honest download completes meanwhile', TEST, async (t) => {
     // one chunk of 1 MiB: the root is that raw block
@@ -131,16 +128,11 @@ describe('stalled block streams (daemon process)', () => {
 })
 
 describe('stalled block streams within the limits (in-process nodes)', () => {
-  const teardown = new Teardown()
-  let root: string
-
-  after(async () => { await teardown.run() })
+  const td = teardown()
 
   it('hostile peers at the stream limit and a Bitswap peer that never reads: held block data stays within the budget, each stream gets the block once, an honest download completes', TEST, async (t) => {
-    root = await teardown.dir('peerd-share-stalled-in-')
-    const [a, h1, h2, h3, honest] = await Promise.all(['a', 'h1', 'h2', 'h3', 'honest'].map(async name =>
-      teardown.node(await startTestNode({ dataDir: join(root, name) }))))
-    if (a == null || h1 == null || h2 == null || h3 == null || honest == null) throw new Error('unreachable')
+    const root = await td.dir('peerd-share-stalled-in-')
+    const [a, h1, h2, h3, honest] = await Promise.all([td.testNode(), td.testNode(), td.testNode(), td.testNode(), td.testNode()])
     const bait = join(root, 'bait.bin')
     await writeRandomFile(bait, MiB)
     const { cid: baitCid } = await a.share.share(bait)

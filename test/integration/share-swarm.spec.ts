@@ -6,31 +6,28 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { QueryEvent } from '@libp2p/kad-dht'
 import type { PeerdGater } from '../../src/net/gater.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { isConnected, startTestNode, waitFor } from '../utils/index.ts'
-import { fractionDone, MiB, sha256File, Teardown, unknownCid, waitForBlockProtocol, waitForProviderRecord, writeRandomFile } from '../utils/share.ts'
+import { isConnected, waitFor } from '../utils/index.ts'
+import { fractionDone, MiB, sha256File, unknownCid, waitForBlockProtocol, waitForProviderRecord, writeRandomFile } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 
 describe('share swarm', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let a: PeerdNode
   let b: PeerdNode
   let c: PeerdNode
 
-  const newNode = async (name: string, extra: { bootstrap?: string[] } = {}): Promise<PeerdNode> =>
-    teardown.node(await startTestNode({ dataDir: join(root, name), ...extra }))
-
   before(async () => {
-    root = await teardown.dir('peerd-share-swarm-')
-    a = await newNode('a')
-    ;[b, c] = await Promise.all([newNode('b', { bootstrap: [a.addresses()[0] as string] }), newNode('c')])
+    root = await td.dir('peerd-share-swarm-')
+    a = await td.testNode()
+    ;[b, c] = await Promise.all([td.testNode({ bootstrap: [a.addresses()[0] as string] }), td.testNode()])
   })
-  after(async () => { await teardown.run() })
 
   it('every downloader becomes a server: C fetches 32 MiB from both A and B', TEST, async () => {
     const file = join(root, 'data-32m.bin')
@@ -81,7 +78,7 @@ describe('share swarm', () => {
     // B's share() announces; wait until the record is in the DHT
     await waitForProviderRecord(a, shared.cid, b)
 
-    const d = await newNode('d')
+    const d = await td.testNode()
     // Kademlia itself connects peers that meet in its queries (and libp2p redials its closest
     // peers), so D would soon be connected to B and find it without the DHT. Keep them apart
     // with D's connection gater until D's provider lookup returns B: the ban is lifted then.

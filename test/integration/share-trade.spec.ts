@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Connection, Stream } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { PeerdNode } from '../../src/node/node.ts'
@@ -19,8 +19,9 @@ import { blockKey } from '../../src/share/block.ts'
 import type { FsBlockstore } from '../../src/share/blockstore.ts'
 import { decodeMessage, encode, readFrames, ROOT_STATUS } from '../../src/share/protocol.ts'
 import type { Message } from '../../src/share/protocol.ts'
-import { startTestNode, waitFor } from '../utils/index.ts'
-import { MiB, sha256File, Teardown, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { waitFor } from '../utils/index.ts'
+import { MiB, sha256File, waitForBlockProtocol, withBlockHandler, writeRandomFile } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 90_000 }
 
@@ -81,25 +82,14 @@ const announced = (messages: Message[]): Set<string> =>
   new Set(messages.flatMap(m => m.type === 'have' ? m.cids.map(blockKey) : []))
 
 describe('downloaders trade blocks', () => {
-  const teardown = new Teardown()
+  const td = teardown()
   let root: string
   let source: PeerdNode
 
-  const newNode = async (name: string): Promise<PeerdNode> =>
-    teardown.node(await startTestNode({ dataDir: join(root, name) }))
-
-  const fakeNode = async (name: string, handler: (stream: Stream, connection: Connection) => void): Promise<PeerdNode> => {
-    const node = await newNode(name)
-    await node.libp2p.unhandle(node.share.protocol)
-    await node.libp2p.handle(node.share.protocol, handler)
-    return node
-  }
-
   before(async () => {
-    root = await teardown.dir('peerd-share-trade-')
-    source = await newNode('source') // holds the file; connected to nobody
+    root = await td.dir('peerd-share-trade-')
+    source = await td.testNode() // holds the file; connected to nobody
   })
-  after(async () => { await teardown.run() })
 
   it('a downloader announces what it holds, serves it to another downloader, and the seeder is asked only for the rest', TEST, async () => {
     const file = join(root, 'data-8m.bin')
@@ -109,11 +99,11 @@ describe('downloaders trade blocks', () => {
 
     const gateLog: Log = { wants: new Map(), sent: new Set(), leaves: 0 }
     const seedLog: Log = { wants: new Map(), sent: new Set(), leaves: 0 }
-    const gate = await fakeNode('gate', provider(source.share.blockstore, gateLog, { release: 3 }))
+    const gate = await withBlockHandler(await td.testNode(), provider(source.share.blockstore, gateLog, { release: 3 }))
     // the seeder answers at once but sends its first block (the root, asked before B has
     // answered) a moment later: C then knows what B holds before it picks any leaf
-    const seeder = await fakeNode('seeder', provider(source.share.blockstore, seedLog, { firstBlockMs: 300 }))
-    const [b, c, t] = await Promise.all([newNode('b'), newNode('c'), newNode('t')])
+    const seeder = await withBlockHandler(await td.testNode(), provider(source.share.blockstore, seedLog, { firstBlockMs: 300 }))
+    const [b, c, t] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
 
     // B downloads through the gate alone and stops at the root and three leaves
     await b.connect(gate.addresses()[0] as string)

@@ -142,21 +142,3 @@ export function processExists (pid: number): boolean {
     return false
   }
 }
-
-/**
- * A scope for in-process test nodes: `node(opts)` starts one in a fresh temp dir; `cleanup()`
- * (call it from `after`) stops every node and removes every dir, last first.
- */
-export function nodeScope (): { node: (opts?: Partial<NodeOptions>) => Promise<PeerdNode>, cleanup: () => Promise<void> } {
-  const cleanups: Array<() => Promise<unknown>> = []
-  return {
-    node: async (opts = {}) => {
-      const d = await tempDir()
-      cleanups.push(d.cleanup)
-      const n = await startTestNode({ dataDir: d.path, ...opts })
-      cleanups.push(async () => { await n.stop() })
-      return n
-    },
-    cleanup: async () => { for (const c of cleanups.reverse()) await c() }
-  }
-}

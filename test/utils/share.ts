@@ -11,9 +11,10 @@ import { basename, dirname, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import type { StreamHandler } from '@libp2p/interface'
 import type { PeerdNode } from '../../src/node/node.ts'
 import type { SessionProgress } from '../../src/share/session.ts'
-import { PEERD_BIN, tempDir, waitFor } from './index.ts'
+import { PEERD_BIN, waitFor } from './index.ts'
 import type { DaemonProcess } from './index.ts'
 
 export const MiB = 1024 * 1024
@@ -77,65 +78,16 @@ export async function unknownCid (): Promise<string> {
   return CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
 }
 
+/** `node` with its block protocol handler replaced by `handler`: a scripted or hostile provider. */
+export async function withBlockHandler (node: PeerdNode, handler: StreamHandler): Promise<PeerdNode> {
+  await node.libp2p.unhandle(node.share.protocol)
+  await node.libp2p.handle(node.share.protocol, handler)
+  return node
+}
+
 /** Whether `path` exists. */
 export async function exists (path: string): Promise<boolean> {
   return await stat(path).then(() => true, () => false)
-}
-
-/**
- * Things a suite started, stopped and removed in reverse order by `run()` (for its `after`
- * hook), each step even when an earlier one failed.
- */
-export class Teardown {
-  private readonly steps: Array<() => Promise<unknown>> = []
-
-  /** Registers a cleanup step. */
-  add (step: () => Promise<unknown>): void {
-    this.steps.push(step)
-  }
-
-  /** A fresh temporary dir, removed on teardown. */
-  async dir (prefix = 'peerd-share-'): Promise<string> {
-    const d = await tempDir(prefix)
-    this.add(d.cleanup)
-    return d.path
-  }
-
-  /** Registers a node to stop. */
-  node<T extends PeerdNode> (node: T): T {
-    this.add(async () => { await node.stop() })
-    return node
-  }
-
-  /** Registers a daemon process to stop (SIGTERM, SIGKILL after 10 s). */
-  daemon (d: DaemonProcess): DaemonProcess {
-    this.add(async () => {
-      const force = setTimeout(() => { void d.kill() }, 10_000)
-      await d.stop()
-      clearTimeout(force)
-    })
-    return d
-  }
-
-  /** Registers a CLI process to kill if it is still running. */
-  cli (run: CliProcess): CliProcess {
-    this.add(async () => {
-      if (run.child.exitCode == null && run.child.signalCode == null) run.child.kill('SIGKILL')
-      await run.result
-    })
-    return run
-  }
-
-  /** Runs every step, last registered first. */
-  async run (): Promise<void> {
-    for (const step of this.steps.splice(0).reverse()) {
-      try {
-        await step()
-      } catch (err) {
-        console.error('teardown step failed:', err)
-      }
-    }
-  }
 }
 
 /** A CLI run that keeps stdout as bytes. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { Chain } from '../../../../src/cash/chain/index.ts'
 import { checkProofOfWork } from '../../../../src/cash/consensus/pow.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
@@ -14,21 +14,19 @@ import { p2trScript } from '../../../../src/cash/primitives/address.ts'
 import { headerHash } from '../../../../src/cash/primitives/header.ts'
 import { xOnlyPublicKey } from '../../../../src/cash/primitives/schnorr.ts'
 import { createLogger } from '../../../../src/utils/logger.ts'
-import { tempDir, waitFor } from '../../../utils/index.ts'
+import { waitFor } from '../../../utils/index.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const SCRIPT = p2trScript(xOnlyPublicKey(new Uint8Array(32).fill(5)))
 const log = createLogger({ level: 'silent' })
 
 describe('miner', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c() })
+  const td = teardown()
 
   async function openChain (network: 'main' | 'regtest'): Promise<Chain> {
-    const dir = await tempDir('peerd-miner-')
-    cleanups.push(dir.cleanup)
-    const chain = new Chain({ location: join(dir.path, 'chain'), params: chainParams(network), workers: 0 })
+    const chain = new Chain({ location: join(await td.dir('peerd-miner-'), 'chain'), params: chainParams(network), workers: 0 })
     await chain.open()
-    cleanups.push(async () => { await chain.close() })
+    td.add(async () => { await chain.close() }, 'close the chain')
     return chain
   }
 
