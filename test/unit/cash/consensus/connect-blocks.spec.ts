@@ -2,7 +2,7 @@
  * Valid chains through the whole pipeline (checkBlock, checkHeaderContext, checkBlockContext,
  * applyBlock, signature verification) on regtest from genesis: a matured coinbase spent,
  * spend chains inside one block, BIP68 relative locks and BIP113 lock times at their exact
- * boundaries; and applyBlock's speed on a block of thousands of payments.
+ * boundaries; and a block of thousands of payments (its speed is `npm run bench:cash` (b)).
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -123,8 +123,8 @@ describe('lock times on a chain', () => {
   })
 })
 
-describe('performance', () => {
-  it('checkBlock + applyBlock handle 3000 one-input two-output payments quickly', () => {
+describe('a block of thousands of payments', () => {
+  it('checkBlock + applyBlock handle 3000 one-input two-output payments', () => {
     const n = 3000
     const view = new MapCoinView()
     const txs: Transaction[] = []
@@ -140,14 +140,9 @@ describe('performance', () => {
       })
     }
     const block = assembleBlock({ prevHash: new Uint8Array(32), height: 50, time: 2e9, bits: params.powLimitBits, payoutScript: alice.script, txs, fees: BigInt(n) * 1_000n, params })
-    const t0 = performance.now()
     const txids = checkBlock(block, params)
-    const t1 = performance.now()
     const applied = applyBlock(block, 50, view, params, { prevMedianTimePast: 0, mtpAt: () => 0, txids })
-    const t2 = performance.now()
     assert.equal(applied.sigChecks.length, n)
     assert.equal(applied.created.length, 2 * n + 1)
-    console.log(`# checkBlock ${(t1 - t0).toFixed(0)} ms, applyBlock ${(t2 - t1).toFixed(0)} ms for ${n} txs`)
-    assert.ok(t2 - t0 < 5_000, `took ${t2 - t0} ms`)
   })
 })

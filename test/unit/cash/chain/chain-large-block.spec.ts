@@ -1,7 +1,7 @@
 /**
- * How long connecting a large block takes: a block of 2,000 one-input two-output payments
- * (2,000 Schnorr signatures), with the signature pool on two workers. The bound is loose (CI
- * machines are shared); the measured time is printed as a test diagnostic.
+ * A large block through the chain with the signature pool on two workers: 2,000 one-input
+ * two-output payments (2,000 Schnorr signatures) connect, and one bad signature among them is
+ * found. How fast is `npm run bench:cash` (b), printed as a ratio to one core's verifications.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -65,13 +65,9 @@ describe('Chain: connecting a large block', () => {
     assert.equal(t.chain.tip, tip)
   })
 
-  it(`connects ${TXS} one-input two-output transactions in well under the bound`, async (ctx) => {
+  it(`connects ${TXS} one-input two-output transactions`, async () => {
     const before = (await t.chain.utxoStats()).count
-    const start = performance.now()
     assert.equal(await t.chain.addBlock(big), 'connected')
-    const ms = performance.now() - start
-    ctx.diagnostic(`addBlock of ${TXS} txs: ${ms.toFixed(0)} ms`)
     assert.equal((await t.chain.utxoStats()).count, before - TXS + 2 * TXS + 1)
-    assert.ok(ms < 4000, `took ${ms.toFixed(0)} ms`)
   })
 })
