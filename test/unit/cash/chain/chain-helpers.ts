@@ -3,6 +3,7 @@
  * TestChain, and feeding blocks.
  */
 import assert from 'node:assert/strict'
+import { after, before } from 'node:test'
 import { Chain } from '../../../../src/cash/chain/index.ts'
 import type { AddResult, ChainOptions } from '../../../../src/cash/chain/index.ts'
 import { VerifyError } from '../../../../src/cash/consensus/verify-error.ts'
@@ -46,6 +47,30 @@ export async function openTempChain (params: ChainParams, options: Partial<Chain
     }
   }
   return t
+}
+
+/**
+ * A suite's chain: opened in `before` holding `blocks` empty blocks mined on `a` (which then
+ * holds them too), closed and removed in `after`. Read it inside tests only.
+ */
+export function suiteChain (a: TestChain, blocks: number): TempChain {
+  let inner: TempChain | undefined
+  const open = (): TempChain => {
+    if (inner == null) throw new Error('the suite chain opens in before()')
+    return inner
+  }
+  before(async () => {
+    inner = await openTempChain(a.params)
+    a.mineEmpty(blocks)
+    await addAll(inner.chain, a.blocks.slice(1))
+  })
+  after(async () => { await inner?.cleanup() })
+  return {
+    get chain () { return open().chain },
+    get path () { return open().path },
+    reopen: async () => await open().reopen(),
+    cleanup: async () => { await open().cleanup() }
+  }
 }
 
 /** A TestChain that shares `base`'s blocks up to `height`, paying its coinbases to `payout`. */

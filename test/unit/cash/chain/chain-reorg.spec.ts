@@ -10,7 +10,7 @@ import { bytesEqual } from '../../../../src/cash/primitives/hash.ts'
 import { txid } from '../../../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { spendTx, testKey, TestChain } from '../../../utils/cash.ts'
-import { addAll, digestOfOnly, forkAt, hashOf, openTempChain, rejectsWith } from './chain-helpers.ts'
+import { addAll, digestOfOnly, forkAt, hashOf, openTempChain, rejectsWith, suiteChain } from './chain-helpers.ts'
 import type { TempChain } from './chain-helpers.ts'
 
 const params = chainParams('regtest')
@@ -151,14 +151,8 @@ describe('Chain: reorganisations', () => {
 
 describe('Chain: reorganisation depth limit', () => {
   const limited = { ...chainParams('regtest'), maxReorgDepth: 3 }
-  let t: TempChain
   const a = new TestChain(limited)
-  before(async () => {
-    t = await openTempChain(limited)
-    a.mineEmpty(10)
-    await addAll(t.chain, a.blocks.slice(1))
-  })
-  after(async () => { await t.cleanup() })
+  const t = suiteChain(a, 10)
 
   it('refuses a branch forking deeper than maxReorgDepth (score 0, not remembered)', async () => {
     const deep = forkAt(a, 6)

@@ -5,7 +5,7 @@
  * branches that fork deeper than maxReorgDepth are deleted.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { ChainDb } from '../../../../src/cash/chain/chain-db.ts'
 import { openChainLevel } from '../../../../src/cash/chain/index.ts'
 import { nextBits } from '../../../../src/cash/consensus/context.ts'
@@ -16,8 +16,7 @@ import { encodeBlock } from '../../../../src/cash/primitives/block.ts'
 import type { Block } from '../../../../src/cash/primitives/block.ts'
 import { bytesEqual } from '../../../../src/cash/primitives/hash.ts'
 import { TestChain, testKey } from '../../../utils/cash.ts'
-import { addAll, forkAt, hashOf, NOW, openTempChain, rejectsWith } from './chain-helpers.ts'
-import type { TempChain } from './chain-helpers.ts'
+import { addAll, forkAt, hashOf, NOW, openTempChain, rejectsWith, suiteChain } from './chain-helpers.ts'
 import { junkBlock } from './junk.ts'
 
 const params = chainParams('regtest')
@@ -35,14 +34,8 @@ function verifyError (fn: () => unknown): VerifyError {
 }
 
 describe('Chain: unsolicited blocks', () => {
-  let t: TempChain
   const a = new TestChain(params)
-  before(async () => {
-    t = await openTempChain(params)
-    a.mineEmpty(12)
-    await addAll(t.chain, a.blocks.slice(1))
-  })
-  after(async () => { await t.cleanup() })
+  const t = suiteChain(a, 12)
 
   it('does not store an unsolicited junk side block with less work than the tip', async () => {
     const junk = junkBlock((a.blocks[9] as Block).header, 9, params)
@@ -86,14 +79,8 @@ describe('Chain: unsolicited blocks', () => {
 })
 
 describe('Chain: header branches', () => {
-  let t: TempChain
   const a = new TestChain(params)
-  before(async () => {
-    t = await openTempChain(params)
-    a.mineEmpty(10)
-    await addAll(t.chain, a.blocks.slice(1))
-  })
-  after(async () => { await t.cleanup() })
+  const t = suiteChain(a, 10)
 
   it('sums the work of headers that follow a stored block, and hands their hashes out once', () => {
     const fork = forkAt(a, 6)
@@ -184,14 +171,8 @@ describe('Chain: header branches', () => {
 
 describe('Chain: pruning stale side branches', () => {
   const limited = { ...params, maxReorgDepth: 3 }
-  let t: TempChain
   const a = new TestChain(limited)
-  before(async () => {
-    t = await openTempChain(limited)
-    a.mineEmpty(10)
-    await addAll(t.chain, a.blocks.slice(1))
-  })
-  after(async () => { await t.cleanup() })
+  const t = suiteChain(a, 10)
 
   it('keeps a side branch a reorganisation could still reach, deletes it once it forks deeper', async () => {
     const side = forkAt(a, 8, testKey(7))

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { SigPool } from '../../../../src/cash/chain/index.ts'
 import { VerifyError } from '../../../../src/cash/consensus/verify-error.ts'
@@ -17,24 +16,13 @@ import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
 import type { Spendable } from '../../../utils/cash.ts'
 import { alice, lagProbe, lastSigBad, log, mine, openHarness, pay } from './mempool-helpers.ts'
-
-type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
+import { fakePubsub } from '../../../utils/gossip.ts'
+import type { Validator } from '../../../utils/gossip.ts'
 
 /** Inputs of a transaction at Bitcoin Core's standard weight (391,222 WU). */
 const CORE_SIZE_INPUTS = 1_700
 /** Inputs of one at peerd's (99,122 WU of 100,000). */
 const PEERD_SIZE_INPUTS = 430
-
-function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator> } {
-  const validators = new Map<string, Validator>()
-  const pubsub = {
-    topicValidators: validators,
-    subscribe: () => {},
-    unsubscribe: () => {},
-    publish: async () => ({ recipients: [] })
-  }
-  return { pubsub: pubsub as unknown as GossipSub, validators }
-}
 
 let peers = 0
 const freshPeer = (): PeerId => { const id = `attacker-${++peers}`; return { toString: () => id } as unknown as PeerId }

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { SigCheckBudget } from '../../../../src/cash/mempool/budget.ts'
 import { encodeTx, txid } from '../../../../src/cash/primitives/tx.ts'
@@ -14,14 +13,8 @@ import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
 import type { TxRelayInit } from '../../../../src/cash/sync/tx-relay.ts'
 import { log, openHarness, pay } from './mempool-helpers.ts'
-
-type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
-
-function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator> } {
-  const validators = new Map<string, Validator>()
-  const pubsub = { topicValidators: validators, subscribe: () => {}, unsubscribe: () => {}, publish: async () => ({ recipients: [] }) }
-  return { pubsub: pubsub as unknown as GossipSub, validators }
-}
+import { fakePubsub } from '../../../utils/gossip.ts'
+import type { Validator } from '../../../utils/gossip.ts'
 
 const peerId = (id: string): PeerId => ({ toString: () => id }) as unknown as PeerId
 const bytes = (tx: Transaction): Uint8Array => encodeTx(tx, { witness: true })

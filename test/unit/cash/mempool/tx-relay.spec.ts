@@ -7,29 +7,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { encodeTx, txid } from '../../../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
 import { bytesEqual } from '../../../../src/cash/primitives/hash.ts'
 import { log, openHarness, pay, unconfirmed } from './mempool-helpers.ts'
-
-type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
-
-/** The parts of gossipsub TxRelay uses, recording what it does. */
-function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator>, published: Uint8Array[], subscribed: Set<string> } {
-  const validators = new Map<string, Validator>()
-  const published: Uint8Array[] = []
-  const subscribed = new Set<string>()
-  const pubsub = {
-    topicValidators: validators,
-    subscribe: (t: string) => { subscribed.add(t) },
-    unsubscribe: (t: string) => { subscribed.delete(t) },
-    publish: async (_t: string, data: Uint8Array) => { published.push(data); return { recipients: [] } }
-  }
-  return { pubsub: pubsub as unknown as GossipSub, validators, published, subscribed }
-}
+import { fakePubsub } from '../../../utils/gossip.ts'
+import type { Validator } from '../../../utils/gossip.ts'
 
 const peer = { toString: () => 'peer-1' } as unknown as PeerId
 const bytes = (tx: Transaction): Uint8Array => encodeTx(tx, { witness: true })

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Chain } from '../../../../src/cash/chain/index.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
@@ -22,25 +21,13 @@ import { TestChain, testKey } from '../../../utils/cash.ts'
 import { forge64 } from '../consensus/forgery.ts'
 import { hashOf, openTempChain } from '../chain/chain-helpers.ts'
 import type { TempChain } from '../chain/chain-helpers.ts'
-
-type Validator = (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>
+import { fakePubsub } from '../../../utils/gossip.ts'
+import type { Validator } from '../../../utils/gossip.ts'
 
 const params = chainParams('regtest')
 const topic = blocksTopic('regtest')
 const peerA = { toString: () => 'peer-a' } as unknown as PeerId
 const peerB = { toString: () => 'peer-b' } as unknown as PeerId
-
-/** The parts of gossipsub BlockRelay uses. */
-function fakePubsub (): { pubsub: GossipSub, validators: Map<string, Validator> } {
-  const validators = new Map<string, Validator>()
-  const pubsub = {
-    topicValidators: validators,
-    subscribe: () => {},
-    unsubscribe: () => {},
-    publish: async () => ({ recipients: [] })
-  }
-  return { pubsub: pubsub as unknown as GossipSub, validators }
-}
 
 describe('BlockRelay', () => {
   let t: TempChain
