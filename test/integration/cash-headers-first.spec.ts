@@ -129,7 +129,8 @@ describe('cash headers-first against hostile peers', () => {
     const branch = cheapBranch(10, (i, h) => { if (i === 5) h.time = genesis.time })
     const liar = await td.testNode()
     const counts = await lieAbout(liar, branch, victim.cash.chain.tip.chainwork)
-    await victim.connect(liar.addresses()[0] as string)
+    // The victim may fetch the bad headers and ban the liar before connect() finishes identify.
+    await victim.connect(liar.addresses()[0] as string).catch(() => {})
     await waitFor(() => victim.scores.score(liar.peerId) >= 99, { timeoutMs: 15_000, what: 'the liar penalised 100' })
     assert.equal(counts.blockRequests, 0, 'no GET_BLOCKS')
   })
