@@ -9,11 +9,11 @@ import { createHash, randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { ApiServer } from '../../src/api/server.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { createLogger } from '../../src/utils/logger.ts'
-import { startTestNode, tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const IDLE_MS = 1000
 const TEST = { timeout: 20_000 }
@@ -21,17 +21,14 @@ const TEST = { timeout: 20_000 }
 interface Answer { status: number, headers: IncomingMessage['headers'], body: unknown, ms: number }
 
 describe('API request body timeouts', () => {
-  let node: PeerdNode | undefined
-  let api: ApiServer | undefined
-  let cleanup: (() => Promise<void>) | undefined
+  const td = teardown()
+  let node: PeerdNode
   let url: URL
   const cookie = randomBytes(16).toString('hex')
 
   before(async () => {
-    const dir = await tempDir('peerd-api-timeouts-')
-    cleanup = dir.cleanup
-    node = await startTestNode({ dataDir: dir.path })
-    api = new ApiServer({
+    node = await td.testNode()
+    const api = new ApiServer({
       node,
       cookie,
       host: '127.0.0.1',
@@ -41,11 +38,7 @@ describe('API request body timeouts', () => {
       timeouts: { bodyIdle: IDLE_MS, jsonBody: 2 * IDLE_MS }
     })
     url = new URL(await api.start())
-  })
-  after(async () => {
-    await api?.stop()
-    await node?.stop()
-    await cleanup?.()
+    td.node(api)
   })
 
   /**
@@ -90,7 +83,7 @@ describe('API request body timeouts', () => {
     const root = r.body as { cid: string, size: number }
     assert.equal(root.size, 16 * 4096)
     const back: Buffer[] = []
-    for await (const c of (node as PeerdNode).share.cat(root.cid)) back.push(Buffer.from(c))
+    for await (const c of node.share.cat(root.cid)) back.push(Buffer.from(c))
     assert.equal(createHash('sha256').update(Buffer.concat(back)).digest('hex'), createHash('sha256').update(Buffer.concat(chunks)).digest('hex'))
   })
 
@@ -102,7 +95,7 @@ describe('API request body timeouts', () => {
     assert.ok(r.ms >= IDLE_MS && r.ms < IDLE_MS + 2000, `answered after ${r.ms} ms`)
     assert.equal(r.headers.connection, 'close')
     // nothing half-imported was kept
-    assert.ok(!(await (node as PeerdNode).share.ls()).some(x => x.name === 'stalled.bin'))
+    assert.ok(!(await node.share.ls()).some(x => x.name === 'stalled.bin'))
   })
 
   it('cuts a JSON body that stalls, and one that takes longer than its total limit', TEST, async () => {

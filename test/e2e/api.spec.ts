@@ -6,37 +6,27 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { startDaemonProcess, tempDir } from '../utils/index.ts'
+import { before, describe, it } from 'node:test'
+import { startDaemonProcess } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 
 interface ErrorBody { name: string, message: string }
 
 describe('peerd HTTP API', () => {
-  let d: DaemonProcess | undefined
-  let removeDir: (() => Promise<void>) | undefined
+  const td = teardown()
+  let d: DaemonProcess
   let url = ''
   let cookie = ''
 
   before(async () => {
-    const dir = await tempDir('peerd-e2e-api-')
-    removeDir = dir.cleanup
-    await writeFile(join(dir.path, 'config.json'), JSON.stringify({ apiAllowedHosts: ['peerd.test', 'proxy.test:8443'] }))
-    d = await startDaemonProcess(dir.path)
-    url = (await readFile(join(dir.path, 'api'), 'utf8')).trim()
-    cookie = (await readFile(join(dir.path, 'cookie'), 'utf8')).trim()
-  })
-
-  after(async () => {
-    if (d != null) {
-      const daemon = d
-      const force = setTimeout(() => { void daemon.kill() }, 10_000)
-      await daemon.stop()
-      clearTimeout(force)
-    }
-    await removeDir?.()
+    const dir = await td.dir('peerd-e2e-api-')
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ apiAllowedHosts: ['peerd.test', 'proxy.test:8443'] }))
+    d = td.daemon(await startDaemonProcess(dir))
+    url = (await readFile(join(dir, 'api'), 'utf8')).trim()
+    cookie = (await readFile(join(dir, 'cookie'), 'utf8')).trim()
   })
 
   /** Sends a request; returns the status, headers and parsed JSON body. */
@@ -60,7 +50,7 @@ describe('peerd HTTP API', () => {
   }
 
   it('the api file points at the URL the daemon printed', TEST, () => {
-    assert.equal(url, d?.api)
+    assert.equal(url, d.api)
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
     assert.match(cookie, /^\S{16,}$/)
   })

@@ -3,12 +3,13 @@
  * JSON shapes the issue fixes and the errors of bad input.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
-import { cliJson, runCli, startDaemonProcess, tempDir } from '../utils/index.ts'
+import { cliJson, runCli, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 import { assertFailed, errorOf } from '../utils/cli.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 const ADDRESS = encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(9)))
@@ -19,18 +20,14 @@ interface BlockView { hash: string, height: number, confirmations: number, prevH
 interface TxView { txid: string, coinbase: boolean, height: number, outputs: Array<{ amount: number, address: string | null }> }
 
 describe('peerd chain and mine (CLI)', () => {
-  let dir: { path: string, cleanup: () => Promise<void> }
+  const td = teardown()
   let d: DaemonProcess
   let dd: string[]
 
   before(async () => {
-    dir = await tempDir('peerd-e2e-chain-')
-    d = await startDaemonProcess(dir.path)
-    dd = ['--data-dir', dir.path]
-  })
-  after(async () => {
-    await d?.stop()
-    await dir?.cleanup()
+    const dir = await td.dir('peerd-e2e-chain-')
+    d = td.daemon(await startDaemonProcess(dir))
+    dd = ['--data-dir', dir]
   })
 
   it('a new node is at its genesis block', TEST, async () => {
@@ -71,26 +68,16 @@ describe('peerd chain and mine (CLI)', () => {
   })
 
   it('daemon --mine mines continuously (paced on regtest) and the other node follows', TEST, async () => {
-    const minerDir = await tempDir('peerd-e2e-miner-')
-    const miner = await startDaemonProcess(minerDir.path, ['--mine', ADDRESS, '--mine-threads', '1', '--bootstrap', d.addresses[0] as string])
-    try {
-      const start = (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height
-      const mm = ['--data-dir', minerDir.path]
-      const info = await cliJson<Info & { miner: { mining: boolean, threads: number } }>(['chain', 'info', '--json', ...mm])
-      assert.equal(info.miner.mining, true)
-      assert.equal(info.miner.threads, 1)
-      // the first node learns the miner's blocks by gossip and sync
-      const t0 = Date.now()
-      let seen = start
-      while (seen < start + 3 && Date.now() - t0 < 30_000) {
-        await new Promise((resolve) => setTimeout(resolve, 250))
-        seen = (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height
-      }
-      assert.ok(seen >= start + 3, `height ${seen}, started at ${start}`)
-    } finally {
-      await miner.stop()
-      await minerDir.cleanup()
-    }
+    const minerDir = await td.dir('peerd-e2e-miner-')
+    const miner = td.daemon(await startDaemonProcess(minerDir, ['--mine', ADDRESS, '--mine-threads', '1', '--bootstrap', d.addresses[0] as string]))
+    const start = (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height
+    const info = await cliJson<Info & { miner: { mining: boolean, threads: number } }>(['chain', 'info', '--json', '--data-dir', minerDir])
+    assert.equal(info.miner.mining, true)
+    assert.equal(info.miner.threads, 1)
+    // the first node learns the miner's blocks by gossip and sync
+    await waitFor(async () => (await cliJson<Info>(['chain', 'info', '--json', ...dd])).height >= start + 3,
+      { timeoutMs: 30_000, intervalMs: 250, what: `three mined blocks past height ${start}` })
+    await miner.stop()
   })
 
   it('bad input gets a clear error and a non-zero exit', TEST, async () => {

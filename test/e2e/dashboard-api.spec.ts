@@ -7,9 +7,10 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { cliJson, runCli, startDaemonProcess, tempDir } from '../utils/index.ts'
+import { before, describe, it } from 'node:test'
+import { cliJson, runCli, startDaemonProcess } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 30_000 }
 
@@ -29,25 +30,22 @@ async function raw (url: string, method: string, path: string, headers: Record<s
 }
 
 describe('dashboard API', () => {
-  let d: DaemonProcess | undefined
-  let dir: { path: string, cleanup: () => Promise<void> }
+  const td = teardown()
+  let d: DaemonProcess
+  let dir: string
   let url = ''
   let bearer = ''
 
   before(async () => {
-    dir = await tempDir('peerd-e2e-dashapi-')
-    d = await startDaemonProcess(dir.path)
+    dir = await td.dir('peerd-e2e-dashapi-')
+    d = td.daemon(await startDaemonProcess(dir))
     url = d.api
-    bearer = (await readFile(join(dir.path, 'cookie'), 'utf8')).trim()
-  })
-  after(async () => {
-    await d?.stop()
-    await dir?.cleanup()
+    bearer = (await readFile(join(dir, 'cookie'), 'utf8')).trim()
   })
 
   /** A fresh login link from the CLI. */
   async function link (): Promise<string> {
-    const r = await cliJson<{ url: string, expiresAt: string }>(['dashboard', '--no-open', '--data-dir', dir.path])
+    const r = await cliJson<{ url: string, expiresAt: string }>(['dashboard', '--no-open', '--data-dir', dir])
     assert.ok(Date.parse(r.expiresAt) > Date.now() + 9 * 60_000)
     return r.url
   }
@@ -66,7 +64,7 @@ describe('dashboard API', () => {
     const u = new URL(await link())
     assert.equal(u.origin, url)
     assert.equal(u.pathname, '/')
-    const human = await runCli(['dashboard', '--no-open', '--data-dir', dir.path])
+    const human = await runCli(['dashboard', '--no-open', '--data-dir', dir])
     assert.equal(human.code, 0, human.stderr)
     assert.match(human.stdout, /^dashboard: http:\/\/127\.0\.0\.1:\d+\/\?token=\S+\n.*once.*10 minutes/)
   })
@@ -180,7 +178,7 @@ describe('dashboard API', () => {
       }
     }
     abort.abort()
-    assert.equal((seen.get('status') as { peerId: string }).peerId, d?.peerId)
+    assert.equal((seen.get('status') as { peerId: string }).peerId, d.peerId)
     assert.equal((seen.get('status') as { gateway: unknown }).gateway, null)
     assert.equal((seen.get('chain') as { height: number }).height, 0)
     assert.deepEqual(seen.get('wallet'), { exists: false })

@@ -10,15 +10,16 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { MemoryBlockstore } from 'blockstore-core'
 import { importer } from 'ipfs-unixfs-importer'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { IMPORT_OPTIONS } from '../../src/share/importer.ts'
 import { buildWeb, isStale } from '../../src/web/build.ts'
 import { findChromium, launchChromium } from '../utils/browser.ts'
-import { cliJson, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 const SHOTS = fileURLToPath(new URL('../../test-results/dashboard/', import.meta.url))
@@ -26,13 +27,15 @@ const chromium = await findChromium()
 const skip = 'skip' in chromium ? `needs Chromium: ${chromium.skip}` : false
 
 describe('the dashboard in a browser', { skip }, () => {
-  let dir: { path: string, cleanup: () => Promise<void> }
+  const td = teardown()
+  let dir: string
   const nodes: DaemonProcess[] = []
-  let browser: Browser | undefined
+  let browser: Browser
   let context: BrowserContext
   let page: Page
   let passFile: string
   const started = Date.now()
+  td.add(() => { console.error(`# screenshots: ${SHOTS} (dashboard test took ${((Date.now() - started) / 1000).toFixed(1)} s)`) }, 'the screenshots line')
 
   const dd = (n: DaemonProcess): string[] => ['--data-dir', n.dataDir]
   const node1 = (): DaemonProcess => nodes[0] as DaemonProcess
@@ -72,17 +75,18 @@ describe('the dashboard in a browser', { skip }, () => {
     if ('skip' in chromium) return
     await mkdir(SHOTS, { recursive: true })
     if (isStale()) await buildWeb()
-    dir = await tempDir('peerd-e2e-dashboard-')
-    nodes.push(await startDaemonProcess(join(dir.path, 'node1')))
+    dir = await td.dir('peerd-e2e-dashboard-')
+    nodes.push(td.daemon(await startDaemonProcess(join(dir, 'node1'))))
     const boot = ['--bootstrap', node1().addresses[0] as string]
     nodes.push(...await Promise.all([
-      startDaemonProcess(join(dir.path, 'node2'), boot),
-      startDaemonProcess(join(dir.path, 'node3'), boot)
+      startDaemonProcess(join(dir, 'node2'), boot).then(d => td.daemon(d)),
+      startDaemonProcess(join(dir, 'node3'), boot).then(d => td.daemon(d))
     ]))
-    passFile = join(dir.path, 'pass')
+    passFile = join(dir, 'pass')
     await writeFile(passFile, 'dashboard test\n')
     await Promise.all([node1(), node2()].map(async n => await cliJson(['wallet', 'create', '--passphrase-file', passFile, ...dd(n)])))
     browser = await launchChromium(chromium.path)
+    td.add(async () => { await browser.close() }, 'close the browser')
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     // fail a step with its own message well before the test's time is up
     context.setDefaultTimeout(20_000)
@@ -90,16 +94,10 @@ describe('the dashboard in a browser', { skip }, () => {
     page.on('pageerror', (err) => { console.error('# page error:', err.message) })
   }, { timeout: 120_000 })
 
-  after(async () => {
-    await browser?.close().catch(() => {})
-    await Promise.allSettled(nodes.map(async n => await n.stop()))
-    await dir?.cleanup()
-    console.error(`# screenshots: ${SHOTS} (dashboard test took ${((Date.now() - started) / 1000).toFixed(1)} s)`)
-  })
 
   it('asks for a token without a session, and logs in once through the `peerd dashboard` link', TEST, async () => {
     const url = await loginUrl(node1())
-    const stranger = await (browser as Browser).newContext()
+    const stranger = await browser.newContext()
     const anon = await stranger.newPage()
     await anon.goto(new URL('/', url).href)
     await anon.getByLabel('Login token or link').waitFor()
@@ -132,7 +130,7 @@ describe('the dashboard in a browser', { skip }, () => {
   })
 
   it('downloads a file by CID with progress to completion', TEST, async () => {
-    const file = join(dir.path, 'video.bin')
+    const file = join(dir, 'video.bin')
     const bytes = randomBytes(6 * 1024 * 1024)
     await writeFile(file, bytes)
     // the CID the share will have, so node 1 can ask for it before anyone has it

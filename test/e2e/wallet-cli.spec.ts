@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
-import { cliJson, runCli, startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { cliJson, runCli, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 import { assertFailed, errorOf } from '../utils/cli.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 90_000 }
 const COIN = 100_000_000
@@ -21,7 +22,8 @@ interface Balance { confirmed: number, unconfirmed: number, immature: number }
 interface Info { height: number, tip: string, mempool: { size: number } }
 
 describe('peerd wallet and send (CLI)', () => {
-  let dir: { path: string, cleanup: () => Promise<void> }
+  const td = teardown()
+  let dir: string
   let a: DaemonProcess
   let b: DaemonProcess
   let da: string[]
@@ -30,17 +32,13 @@ describe('peerd wallet and send (CLI)', () => {
   let mnemonic: string
 
   before(async () => {
-    dir = await tempDir('peerd-e2e-wallet-')
-    a = await startDaemonProcess(join(dir.path, 'a'))
-    b = await startDaemonProcess(join(dir.path, 'b'), ['--bootstrap', a.addresses[0] as string])
+    dir = await td.dir('peerd-e2e-wallet-')
+    a = td.daemon(await startDaemonProcess(join(dir, 'a')))
+    b = td.daemon(await startDaemonProcess(join(dir, 'b'), ['--bootstrap', a.addresses[0] as string]))
     da = ['--data-dir', a.dataDir]
     db = ['--data-dir', b.dataDir]
-    passA = join(dir.path, 'pass-a')
+    passA = join(dir, 'pass-a')
     await writeFile(passA, 'correct horse\n')
-  })
-  after(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()])
-    await dir?.cleanup()
   })
 
   it('creates wallets; the passphrase comes from a file or the environment', TEST, async () => {
@@ -99,7 +97,7 @@ describe('peerd wallet and send (CLI)', () => {
       assertFailed(r)
       assert.match(errorOf(r).message, why, args.join(' '))
     }
-    const wrongPass = join(dir.path, 'wrong')
+    const wrongPass = join(dir, 'wrong')
     await writeFile(wrongPass, 'not it\n')
     const wrong = await runCli(['send', good, '1', '--passphrase-file', wrongPass, '--json', ...da])
     assertFailed(wrong)
@@ -108,20 +106,16 @@ describe('peerd wallet and send (CLI)', () => {
   })
 
   it('restores the wallet from its mnemonic on another node', TEST, async () => {
-    const c = await startDaemonProcess(join(dir.path, 'c'), ['--bootstrap', a.addresses[0] as string])
-    try {
-      const dc = ['--data-dir', c.dataDir]
-      const tipA = (await cliJson<Info>(['chain', 'info', '--json', ...da])).tip
-      await waitFor(async () => (await cliJson<Info>(['chain', 'info', '--json', ...dc])).tip === tipA, { what: 'C synced' })
-      const words = join(dir.path, 'words')
-      await writeFile(words, mnemonic + '\n')
-      const r = await cliJson<{ address: string }>(['wallet', 'restore', '--mnemonic-file', words, '--passphrase-file', passA, '--json', ...dc])
-      assert.match(r.address, /^pdrt1p/)
-      const want = await cliJson<Balance>(['wallet', 'balance', '--json', ...da])
-      const got = await cliJson<Balance>(['wallet', 'balance', '--json', ...dc])
-      assert.equal(got.confirmed + got.immature, want.confirmed + want.immature)
-    } finally {
-      await c.stop()
-    }
+    const c = td.daemon(await startDaemonProcess(join(dir, 'c'), ['--bootstrap', a.addresses[0] as string]))
+    const dc = ['--data-dir', c.dataDir]
+    const tipA = (await cliJson<Info>(['chain', 'info', '--json', ...da])).tip
+    await waitFor(async () => (await cliJson<Info>(['chain', 'info', '--json', ...dc])).tip === tipA, { what: 'C synced' })
+    const words = join(dir, 'words')
+    await writeFile(words, mnemonic + '\n')
+    const r = await cliJson<{ address: string }>(['wallet', 'restore', '--mnemonic-file', words, '--passphrase-file', passA, '--json', ...dc])
+    assert.match(r.address, /^pdrt1p/)
+    const want = await cliJson<Balance>(['wallet', 'balance', '--json', ...da])
+    const got = await cliJson<Balance>(['wallet', 'balance', '--json', ...dc])
+    assert.equal(got.confirmed + got.immature, want.confirmed + want.immature)
   })
 })

@@ -5,15 +5,16 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { Chain } from '../../src/cash/chain/index.ts'
 import { chainParams } from '../../src/cash/consensus/params.ts'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
 import type { ChainInfo } from '../../src/cash/service.ts'
 import { ApiClient } from '../../src/cli/client.ts'
-import { startDaemonProcess, tempDir, waitFor } from '../utils/index.ts'
+import { startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 180_000 }
 const ADDRESS = encodeAddress('pdrt', xOnlyPublicKey(new Uint8Array(32).fill(3)))
@@ -39,50 +40,40 @@ async function checkConsistent (dataDir: string): Promise<number> {
 }
 
 describe('cash: kill -9 during mining and sync', () => {
-  const daemons: DaemonProcess[] = []
-  const dirs: Array<{ cleanup: () => Promise<void> }> = []
-  const start = async (dataDir: string, extra: string[] = []): Promise<DaemonProcess> => {
-    const d = await startDaemonProcess(dataDir, extra)
-    daemons.push(d)
-    return d
-  }
-  after(async () => {
-    await Promise.allSettled(daemons.map(async (d) => { await d.kill() }))
-    await Promise.allSettled(dirs.map(async (d) => { await d.cleanup() }))
-  })
+  const td = teardown()
+  const start = async (dataDir: string, extra: string[] = []): Promise<DaemonProcess> => td.daemon(await startDaemonProcess(dataDir, extra))
 
   it('a miner killed mid-run restarts consistent; a node killed mid-sync restarts and catches up', TEST, async () => {
-    const dirA = await tempDir('peerd-crash-a-')
-    const dirB = await tempDir('peerd-crash-b-')
-    dirs.push(dirA, dirB)
+    const dirA = await td.dir('peerd-crash-a-')
+    const dirB = await td.dir('peerd-crash-b-')
 
     // 1. kill -9 while mining
-    let a = await start(dirA.path)
-    const mining = new ApiClient(dirA.path).post('/api/v1/mine', { blocks: 5000, address: ADDRESS }).catch(() => {})
+    let a = await start(dirA)
+    const mining = new ApiClient(dirA).post('/api/v1/mine', { blocks: 5000, address: ADDRESS }).catch(() => {})
     await waitFor(async () => (await info(a)).height >= 200, { timeoutMs: 60_000, what: 'mining under way' })
     await a.kill()
     await mining
-    const minedHeight = await checkConsistent(dirA.path)
+    const minedHeight = await checkConsistent(dirA)
     assert.ok(minedHeight >= 200 && minedHeight < 5000, `height ${minedHeight}`)
 
-    a = await start(dirA.path)
+    a = await start(dirA)
     assert.equal((await info(a)).height, minedHeight, 'the restarted miner lost blocks')
-    await new ApiClient(dirA.path).post('/api/v1/mine', { blocks: 3000 - minedHeight, address: ADDRESS })
+    await new ApiClient(dirA).post('/api/v1/mine', { blocks: 3000 - minedHeight, address: ADDRESS })
     const tipA = await info(a)
     assert.equal(tipA.height, 3000)
 
     // 2. kill -9 while syncing
     const bootstrap = ['--bootstrap', a.addresses.find((x) => !x.includes('/ws')) as string]
-    let b = await start(dirB.path, bootstrap)
+    let b = await start(dirB, bootstrap)
     await waitFor(async () => (await info(b)).height > 0, { timeoutMs: 60_000, intervalMs: 20, what: 'sync under way' })
     await b.kill()
-    const partial = await checkConsistent(dirB.path)
+    const partial = await checkConsistent(dirB)
     assert.ok(partial <= 3000)
     console.log(`# killed mid-sync at height ${partial} of 3000, mid-mining at ${minedHeight}`)
 
-    b = await start(dirB.path, bootstrap)
+    b = await start(dirB, bootstrap)
     await waitFor(async () => (await info(b)).tip === tipA.tip, { timeoutMs: 90_000, what: `B at A's tip (${tipA.height})` })
     await b.stop()
-    assert.equal(await checkConsistent(dirB.path), 3000)
+    assert.equal(await checkConsistent(dirB), 3000)
   })
 })
