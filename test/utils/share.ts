@@ -78,6 +78,21 @@ export async function unknownCid (): Promise<string> {
   return CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
 }
 
+/** Deterministic pseudo-random bytes (xorshift32 from a seed other than 0): a failure can be replayed, and chunks of it differ. */
+export function prng (seed: number): (n: number) => Uint8Array {
+  let s = seed >>> 0
+  return (n: number) => {
+    const out = new Uint8Array(n)
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13; s >>>= 0
+      s ^= s >>> 17
+      s ^= s << 5; s >>>= 0
+      out[i] = s & 0xff
+    }
+    return out
+  }
+}
+
 /** `node` with its block protocol handler replaced by `handler`: a scripted or hostile provider. */
 export async function withBlockHandler (node: PeerdNode, handler: StreamHandler): Promise<PeerdNode> {
   await node.libp2p.unhandle(node.share.protocol)

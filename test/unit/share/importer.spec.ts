@@ -16,21 +16,9 @@ import * as raw from 'multiformats/codecs/raw'
 import { FsBlockstore } from '../../../src/share/blockstore.ts'
 import { importPath, importStream } from '../../../src/share/importer.ts'
 import { tempDir } from '../../utils/index.ts'
+import { prng } from '../../utils/share.ts'
 
 const MiB = 1024 * 1024
-
-/** Deterministic bytes that do not repeat within a chunk (so chunks differ). */
-function bytes (n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n)
-  let s = seed >>> 0 || 1
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5; s >>>= 0
-    out[i] = s & 0xff
-  }
-  return out
-}
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -85,7 +73,7 @@ describe('importer', () => {
   describe('importPath of a file', () => {
     for (const [what, size] of [['a small file', 1000], ['a multi-block file (2.5 MiB)', 2.5 * MiB], ['an empty file', 0]] as const) {
       it(`${what}: the root exports to its bytes`, async () => {
-        const data = bytes(size, size + 1)
+        const data = prng(size + 1)(size)
         const path = join(dir.path, `file-${size}.bin`)
         await writeFile(path, data)
         let progress = 0
@@ -104,7 +92,7 @@ describe('importer', () => {
     }
 
     it('gives the same CID as importStream of the same bytes, and again on a second import', async () => {
-      const data = bytes(MiB + 17, 3)
+      const data = prng(3)(MiB + 17)
       const path = join(dir.path, 'same.bin')
       await writeFile(path, data)
       const fromPath = await importPath(path, store)
@@ -121,10 +109,10 @@ describe('importer', () => {
     let folder: string
     const files: Record<string, Uint8Array> = {
       'a.txt': new TextEncoder().encode('alpha\n'),
-      'big.bin': bytes(MiB + MiB / 2, 9),
+      'big.bin': prng(9)(MiB + MiB / 2),
       'empty.txt': new Uint8Array(),
       'nested/b.txt': new TextEncoder().encode('beta\n'),
-      'nested/deeper/c.bin': bytes(4097, 11),
+      'nested/deeper/c.bin': prng(11)(4097),
       'nested/deeper/empty-too': new Uint8Array(),
       '.hidden': new TextEncoder().encode('dotfiles are shared too\n'),
       'spaced name ü.txt': new TextEncoder().encode('utf-8 names\n')

@@ -18,6 +18,7 @@ import {
   MAX_FRAME, MAX_WANTS, MSG, ProtocolError, ROOT_STATUS, blocksProtocol, decodeMessage, encode, readFrames
 } from '../../../src/share/protocol.ts'
 import type { Message } from '../../../src/share/protocol.ts'
+import { prng } from '../../utils/share.ts'
 
 const DAG_CBOR = 0x71
 const SHA2_512 = 0x13
@@ -62,21 +63,6 @@ async function readAll (source: AsyncIterable<Uint8Array | Uint8ArrayList>): Pro
   const out: Uint8Array[] = []
   for await (const body of readFrames(source)) out.push(body)
   return out
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so a failure can be replayed. */
-function prng (seed: number): (n: number) => Uint8Array {
-  let s = seed >>> 0
-  return (n: number) => {
-    const out = new Uint8Array(n)
-    for (let i = 0; i < n; i++) {
-      s ^= s << 13; s >>>= 0
-      s ^= s >>> 17
-      s ^= s << 5; s >>>= 0
-      out[i] = s & 0xff
-    }
-    return out
-  }
 }
 
 /** A ProtocolError: the codec's own, or one of the frame reader's subclasses (src/net/frames.ts). */
