@@ -9,6 +9,7 @@
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
+import { ProtocolError } from '../../net/frames.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
@@ -167,7 +168,8 @@ export class ChainSync {
         this.requestSync(peer)
       }
     } catch (err) {
-      if (err instanceof ChainProtocolError) this.init.penalize(peer, 20, `chain protocol: ${err.message}`)
+      // the chain protocol's errors and the frame reader's (a frame over the limit) alike
+      if (err instanceof ProtocolError) this.init.penalize(peer, 20, `chain protocol: ${err.message}`)
       else this.init.log.debug('chain status failed', { peerId: peer.toString(), err })
     }
   }
@@ -312,7 +314,7 @@ export class ChainSync {
             got = await this.client.blocks(peer, batch, this.abort.signal)
           } catch (err) {
             retry.push(i)
-            if (err instanceof ChainProtocolError) penalize(peer, 20, `chain protocol: ${err.message}`)
+            if (err instanceof ProtocolError) penalize(peer, 20, `chain protocol: ${err.message}`)
             return
           }
           if (got.some((b) => b == null)) {
