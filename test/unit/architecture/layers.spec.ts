@@ -32,7 +32,8 @@ const ALLOWED: Record<string, { values: string[], types?: string[] }> = {
   node: { values: ['net', 'share', 'cash', 'onion', 'utils', 'errors', 'version'] },
   api: { values: ['node', 'share', 'cash', 'onion', 'net', 'utils', 'errors', 'version'] },
   daemon: { values: ['api', 'node', 'share', 'cash', 'onion', 'net', 'utils', 'errors', 'version'] },
-  // the CLI runs the daemon and devnet in-process; for everything else it reads the API's types
+  // the CLI runs the daemon and devnet in-process; otherwise it talks to the API (its types), and
+  // takes only the data dir's paths from node, amount formatting from cash, the network list from net
   cli: { values: ['daemon', 'node', 'cash', 'net', 'utils', 'errors', 'version'], types: ['api'] },
   web: { values: [], types: ['api'] },
   index: { values: ['daemon', 'api', 'node', 'share', 'cash', 'onion', 'net', 'utils', 'errors', 'version'] }
