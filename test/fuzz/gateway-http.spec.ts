@@ -3,14 +3,20 @@
  * file and a folder, its gateway on loopback, then requests of any method, path (CIDs real or
  * not, segments percent-encoded or not), query (`timeout`, `filename`) and `Range`,
  * `If-None-Match` and `If-Range` headers. Every answer is a valid status, never a 500 and never
- * a hang; a 206 carries a `Content-Range` inside the content and exactly that many bytes.
+ * a hang; a 206 carries a `Content-Range` inside the content and exactly that many bytes. The
+ * roots include identity CIDs (the data inside the CID): never a 5xx, since nothing is fetched.
  */
 import assert from 'node:assert/strict'
 import { Agent, METHODS, request as httpRequest } from 'node:http'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
+import * as dagPb from '@ipld/dag-pb'
 import fc from 'fast-check'
+import { UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
 import { Gateway } from '../../src/share/gateway.ts'
 import { fuzzAsync } from '../utils/fuzz.ts'
 import { teardown } from '../utils/teardown.ts'
@@ -18,6 +24,16 @@ import { teardown } from '../utils/teardown.ts'
 const FILE = '$FILE'
 const DIR = '$DIR'
 const SIZE = 5000
+
+const inline = (codec: number, bytes: Uint8Array): string => CID.createV1(codec, Digest.create(0x00, bytes)).toString()
+const HELLO = inline(raw.code, new TextEncoder().encode('hello'))
+/** Identity CIDs: empty, "hello", a folder holding "hello" as a.txt (all inlined), and one inlining too much (400). */
+const INLINE = [
+  'bafkqaaa',
+  HELLO,
+  inline(dagPb.code, dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: [{ Hash: CID.parse(HELLO), Name: 'a.txt', Tsize: 5 }] }))),
+  inline(raw.code, new Uint8Array(129).fill(97))
+]
 
 interface Case { method: string, path: string, query: string, headers: Record<string, string> }
 
@@ -28,6 +44,7 @@ const segment = fc.oneof(
 const root = fc.oneof(
   { arbitrary: fc.constantFrom(FILE, DIR), weight: 6 },
   { arbitrary: fc.constantFrom('bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', 'not-a-cid', ''), weight: 2 },
+  { arbitrary: fc.constantFrom(...INLINE), weight: 2 },
   { arbitrary: fc.string({ maxLength: 12 }).map(encodeURIComponent), weight: 1 }
 )
 const path = fc.oneof(
@@ -101,6 +118,7 @@ describe('fuzz: gateway over HTTP', () => {
       const what = `${c.method} ${c.path}${c.query} ${JSON.stringify(c.headers)} → ${a.status} ${a.body.subarray(0, 120).toString()}`
       assert.ok(a.status >= 200 && a.status <= 599, what)
       assert.ok(a.status < 500 || [502, 503, 504].includes(a.status), what)
+      if (INLINE.some(cid => c.path.startsWith(`/ipfs/${cid}`))) assert.ok(a.status < 500, what)
       if (a.status === 206) {
         const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(a.headers['content-range']))
         assert.ok(m != null, what)
