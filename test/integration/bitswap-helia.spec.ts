@@ -9,7 +9,7 @@ import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
 import * as dagPb from '@ipld/dag-pb'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core'
@@ -17,7 +17,6 @@ import { createHeliaLight } from 'helia'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
 import * as lp from 'it-length-prefixed'
-import { createLibp2p } from 'libp2p'
 import type { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
@@ -26,7 +25,7 @@ import type { PeerdNode } from '../../src/node/node.ts'
 import { BITSWAP_120, Bitswap, PresenceType, WantType, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
 import type { DecodedMessage, WantlistEntry } from '../../src/share/bitswap/index.ts'
 import { FsBlockstore } from '../../src/share/blockstore.ts'
-import { startTestNode, waitFor } from '../utils/index.ts'
+import { rawPeer, startTestNode, waitFor } from '../utils/index.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const MiB = 1024 * 1024
@@ -47,16 +46,6 @@ function createLoopbackHelia () {
     peerDiscovery: [],
     services: { identify: identify() }
   }))
-}
-
-/** A bare libp2p peer with no listen address: it speaks whatever protocol a test hands it. */
-async function rawPeer (): Promise<Libp2p> {
-  return await createLibp2p({
-    addresses: { listen: [] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
 }
 
 async function importInto (blockstore: FsBlockstore | MemoryBlockstore, content: Uint8Array): Promise<CID> {

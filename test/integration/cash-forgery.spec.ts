@@ -10,21 +10,14 @@ import { encodeBlock } from '../../src/cash/primitives/block.ts'
 import { headerHash } from '../../src/cash/primitives/header.ts'
 import { hashToHex } from '../../src/cash/primitives/hash.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
-import type { PeerdNode } from '../../src/node/node.ts'
 import { TestChain, testKey } from '../utils/cash.ts'
 import { waitFor } from '../utils/index.ts'
+import { linkOnTopic } from '../utils/gossip.ts'
 import { teardown } from '../utils/teardown.ts'
 import { forge64 } from '../unit/cash/consensus/forgery.ts'
 
 const TEST = { timeout: 120_000 }
 const topic = blocksTopic('regtest')
-
-/** Connects `a` to `b` and waits until each sees the other on the blocks topic. */
-async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
-  await a.connect(b.addresses()[0] as string)
-  await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.libp2p.peerId)) &&
-    b.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(a.libp2p.peerId)), { timeoutMs: 15_000, what: 'gossip subscription' })
-}
 
 describe('cash: 64-byte transaction forgery over gossip', () => {
   const td = teardown()
@@ -36,8 +29,8 @@ describe('cash: 64-byte transaction forgery over gossip', () => {
     for (const n of [hostile, victim, relayer]) {
       for (const block of setup) assert.equal(await n.cash.chain.addBlock(block), 'connected')
     }
-    await link(hostile, victim)
-    await link(relayer, victim)
+    await linkOnTopic(hostile, victim, topic)
+    await linkOnTopic(relayer, victim, topic)
     // the relayer may have found the hostile peer by itself: keep them apart (both ways)
     await relayer.disconnect(hostile.peerId)
     await hostile.disconnect(relayer.peerId)

@@ -25,6 +25,7 @@ import type { PeerdNode } from '../../src/node/node.ts'
 import { readFrames } from '../../src/share/protocol.ts'
 import { junkBlock } from '../unit/cash/chain/junk.ts'
 import { waitFor } from '../utils/index.ts'
+import { linkOnTopic } from '../utils/gossip.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
@@ -93,14 +94,6 @@ async function lieAbout (node: PeerdNode, branch: BlockHeader[], claim: bigint):
   return counts
 }
 
-/** Connects `a` to `b` and waits until each sees the other on the blocks topic. */
-async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
-  await a.connect(b.addresses()[0] as string)
-  const topic = blocksTopic('regtest')
-  await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.libp2p.peerId)) &&
-    b.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(a.libp2p.peerId)), { timeoutMs: 15_000, what: 'gossip subscription' })
-}
-
 describe('cash headers-first against hostile peers', () => {
   const td = teardown()
   let victim: PeerdNode
@@ -138,7 +131,7 @@ describe('cash headers-first against hostile peers', () => {
   it('a junk side block gossiped below the tip is not stored', TEST, async () => {
     const sender = await td.testNode()
     await sender.cash.sync.stop() // it would download the victim's chain: not needed here
-    await link(sender, victim)
+    await linkOnTopic(sender, victim, blocksTopic('regtest'))
     const parent = await victim.cash.chain.getEntryByHeight(VICTIM_HEIGHT - 5)
     assert.ok(parent !== undefined)
     const junk = junkBlock(parent.header, parent.height, params)

@@ -14,6 +14,7 @@ import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { waitFor } from '../utils/index.ts'
+import { linkOnTopic } from '../utils/gossip.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 120_000 }
@@ -33,21 +34,13 @@ async function waitForTip (node: PeerdNode, want: { height: number, tip: string 
   }, { timeoutMs, what: `node at height ${want.height} (it is at ${tipOf(node).height})` })
 }
 
-/** Connects `a` to `b` and waits until each sees the other on the blocks topic. */
-async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
-  await a.connect(b.addresses()[0] as string)
-  const topic = blocksTopic('regtest')
-  await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.libp2p.peerId)) &&
-    b.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(a.libp2p.peerId)), { timeoutMs: 15_000, what: 'gossip subscription' })
-}
-
 describe('cash network', () => {
   const td = teardown()
 
   it('blocks mined on A reach B, and C through B', TEST, async () => {
     const [a, b, c] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
-    await link(b, a)
-    await link(c, b)
+    await linkOnTopic(b, a, blocksTopic('regtest'))
+    await linkOnTopic(c, b, blocksTopic('regtest'))
     const hashes = await a.cash.mine(5, ADDRESS)
     assert.equal(hashes.length, 5)
     const want = tipOf(a)
@@ -78,7 +71,7 @@ describe('cash network', () => {
     const forkA = tipOf(a)
     const best = tipOf(b)
     assert.notEqual(forkA.tip, best.tip)
-    await link(a, b)
+    await linkOnTopic(a, b, blocksTopic('regtest'))
     await waitForTip(a, best)
     assert.deepEqual(tipOf(b), best)
     // A's old blocks are no longer on its best chain
@@ -88,8 +81,8 @@ describe('cash network', () => {
 
   it('an invalid block costs its sender and goes no further', TEST, async () => {
     const [hostile, victim, bystander] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
-    await link(hostile, victim)
-    await link(bystander, victim)
+    await linkOnTopic(hostile, victim, blocksTopic('regtest'))
+    await linkOnTopic(bystander, victim, blocksTopic('regtest'))
     await victim.cash.mine(2, ADDRESS)
     await waitForTip(hostile, tipOf(victim))
     await waitForTip(bystander, tipOf(victim))

@@ -13,6 +13,7 @@ import { txid } from '../../src/cash/primitives/tx.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { waitFor } from '../utils/index.ts'
+import { linkOnTopic } from '../utils/gossip.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 120_000 }
@@ -27,10 +28,7 @@ const tip = (n: PeerdNode): string => n.cash.info().tip
 async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
   a.unban(b.peerId)
   b.unban(a.peerId)
-  await a.connect(b.addresses()[0] as string)
-  const topic = blocksTopic('regtest')
-  await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.libp2p.peerId)) &&
-    b.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(a.libp2p.peerId)), { timeoutMs: 15_000, what: 'gossip mesh' })
+  await linkOnTopic(a, b, blocksTopic('regtest'))
 }
 
 async function cut (a: PeerdNode, b: PeerdNode): Promise<void> {

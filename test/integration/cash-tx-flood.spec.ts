@@ -12,21 +12,14 @@ import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { encodeTx, txid, txWeight } from '../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../src/cash/primitives/tx.ts'
 import { txsTopic } from '../../src/cash/sync/tx-relay.ts'
-import type { PeerdNode } from '../../src/node/node.ts'
 import type { Spendable } from '../utils/cash.ts'
 import { waitFor } from '../utils/index.ts'
+import { linkOnTopic } from '../utils/gossip.ts'
 import { teardown } from '../utils/teardown.ts'
 import { alice, lagProbe, lastSigBad, pay } from '../unit/cash/mempool/mempool-helpers.ts'
 
 const TEST = { timeout: 120_000 }
 const topic = txsTopic('regtest')
-
-/** Connects `a` to `b` and waits until each sees the other on the transactions topic. */
-async function link (a: PeerdNode, b: PeerdNode): Promise<void> {
-  await a.connect(b.addresses()[0] as string)
-  await waitFor(() => a.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(b.libp2p.peerId)) &&
-    b.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(a.libp2p.peerId)), { timeoutMs: 15_000, what: 'gossip subscription' })
-}
 
 /** Every output of a confirmed `tx` at `height`, spendable by alice. */
 function outputs (tx: Transaction, height: number): Spendable[] {
@@ -59,8 +52,8 @@ describe('hostile transactions over gossip', () => {
     assert.ok(txWeight(coreSize) > 390_000 && txWeight(coreSize) <= 400_000)
     assert.ok(txWeight(peerdSize) <= 100_000)
 
-    await link(hostile, victim)
-    await link(fresh, victim)
+    await linkOnTopic(hostile, victim, topic)
+    await linkOnTopic(fresh, victim, topic)
     const stats = { ...cash.txRelay.stats }
     const probe = lagProbe()
     let lag

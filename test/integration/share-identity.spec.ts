@@ -9,16 +9,11 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
-import type { Libp2p } from '@libp2p/interface'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { UnixFS } from 'ipfs-unixfs'
 import * as lp from 'it-length-prefixed'
-import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -28,8 +23,9 @@ import { MAX_IDENTITY_DIGEST } from '../../src/share/block.ts'
 import { BITSWAP_120, PresenceType, WantType, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
 import type { DecodedMessage } from '../../src/share/bitswap/index.ts'
 import { Gateway } from '../../src/share/gateway.ts'
-import { startTestNode, tempDir, waitFor } from '../utils/index.ts'
+import { rawPeer, waitFor } from '../utils/index.ts'
 import { waitForBlockProtocol } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const identityCid = (codec: number, bytes: Uint8Array): CID => CID.createV1(codec, Digest.create(0x00, bytes))
@@ -37,28 +33,18 @@ const pbNode = (data: UnixFS, links: Array<{ cid: CID, size: number, name?: stri
   dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links.map(l => ({ Hash: l.cid, Tsize: l.size, Name: l.name })) }))
 
 describe('identity CIDs', () => {
+  const td = teardown()
   let a: PeerdNode | undefined
   let b: PeerdNode | undefined
-  let client: Libp2p | undefined
-  let gateway: Gateway | undefined
-  let cleanup: (() => Promise<void>) | undefined
   let root = ''
   let base = ''
 
   before(async () => {
-    const d = await tempDir('peerd-identity-')
-    cleanup = d.cleanup
-    root = d.path
-    ;[a, b] = await Promise.all([startTestNode({ dataDir: join(root, 'a') }), startTestNode({ dataDir: join(root, 'b') })])
-    gateway = new Gateway({ share: a.share, host: '127.0.0.1', port: 0, log: a.log })
+    root = await td.dir('peerd-identity-')
+    ;[a, b] = await Promise.all([td.testNode(), td.testNode()])
+    const gateway = new Gateway({ share: a.share, host: '127.0.0.1', port: 0, log: a.log })
     base = await gateway.start()
-  })
-
-  after(async () => {
-    await client?.stop()
-    await gateway?.stop()
-    await Promise.all([a?.stop(), b?.stop()])
-    await cleanup?.()
+    td.node(gateway)
   })
 
   /** A gateway GET with a 3 s content timeout: content not served at once would be a 504 after it. */
@@ -125,7 +111,7 @@ describe('identity CIDs', () => {
 
   it('a Bitswap peer asking for an identity CID is answered from the CID: a Have and the block', { timeout: 20_000 }, async () => {
     assert.ok(a != null)
-    client = await createLibp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    const client = td.node(await rawPeer())
     const received: DecodedMessage[] = []
     await client.handle(BITSWAP_120, (stream) => {
       void (async () => {

@@ -10,6 +10,11 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
 import { createNode } from '../../src/node/node.ts'
 import type { NodeOptions, PeerdNode } from '../../src/node/node.ts'
 
@@ -48,6 +53,16 @@ export async function startTestNode (options: Partial<NodeOptions> & { dataDir: 
     listen: ['/ip4/127.0.0.1/tcp/0'],
     logLevel: (process.env.PEERD_TEST_LOG as NodeOptions['logLevel']) ?? 'silent',
     ...options
+  })
+}
+
+/** A bare libp2p peer with no listen address (TCP, Noise, Yamux): it speaks whatever protocol a test hands it. */
+export async function rawPeer (): Promise<Libp2p> {
+  return await createLibp2p({
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
   })
 }
 
