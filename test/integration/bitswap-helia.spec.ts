@@ -22,10 +22,11 @@ import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { CID as CIDClass } from 'multiformats/cid'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { BITSWAP_120, Bitswap, PresenceType, WantType, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
-import type { DecodedMessage, WantlistEntry } from '../../src/share/bitswap/index.ts'
+import { Bitswap, PresenceType, WantType } from '../../src/share/bitswap/index.ts'
+import type { WantlistEntry } from '../../src/share/bitswap/index.ts'
 import { FsBlockstore } from '../../src/share/blockstore.ts'
 import { rawPeer, startTestNode, waitFor } from '../utils/index.ts'
+import { bitswapClient } from '../utils/share.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const MiB = 1024 * 1024
@@ -145,19 +146,7 @@ describe('bitswap interop with a real Helia node', () => {
   })
 
   it('serves a raw 1.2.0 client: presences, remembered wants sent once stored, cancel, cap and disconnect', { timeout: 20_000 }, async () => {
-    const client = td.node(await rawPeer())
-    const received: DecodedMessage[] = []
-    await client.handle(BITSWAP_120, (stream) => {
-      void (async () => {
-        for await (const frame of lp.decode(stream)) received.push(decodeMessage(frame.subarray()))
-      })().catch(() => {})
-    })
-    await client.dial(multiaddr(node.addresses()[0] as string))
-    // one long-lived stream for every message, as Kubo does
-    const stream = await client.dialProtocol(node.libp2p.peerId, BITSWAP_120)
-    const send = (entries: WantlistEntry[]): void => {
-      stream.send(lp.encode.single(encodeMessage({ wantlist: { entries, full: false }, blocks: [], blockPresences: [], pendingBytes: 0 })))
-    }
+    const { peer: client, send, received } = await bitswapClient(td, node)
     const entry = (cid: CID, wantType: WantType, sendDontHave: boolean, cancel = false): WantlistEntry => ({ cid, priority: 1, cancel, wantType, sendDontHave })
     const rawBlock = (): { cid: CID, data: Uint8Array } => {
       const data = randomBytes(4096)

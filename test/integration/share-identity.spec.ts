@@ -11,20 +11,17 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
-import { multiaddr } from '@multiformats/multiaddr'
 import { UnixFS } from 'ipfs-unixfs'
-import * as lp from 'it-length-prefixed'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as Digest from 'multiformats/hashes/digest'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { MAX_IDENTITY_DIGEST } from '../../src/share/block.ts'
-import { BITSWAP_120, PresenceType, WantType, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
-import type { DecodedMessage } from '../../src/share/bitswap/index.ts'
+import { PresenceType, WantType } from '../../src/share/bitswap/index.ts'
 import { Gateway } from '../../src/share/gateway.ts'
-import { rawPeer, waitFor } from '../utils/index.ts'
-import { waitForBlockProtocol } from '../utils/share.ts'
+import { waitFor } from '../utils/index.ts'
+import { bitswapClient, waitForBlockProtocol } from '../utils/share.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -111,21 +108,13 @@ describe('identity CIDs', () => {
 
   it('a Bitswap peer asking for an identity CID is answered from the CID: a Have and the block', { timeout: 20_000 }, async () => {
     assert.ok(a != null)
-    const client = td.node(await rawPeer())
-    const received: DecodedMessage[] = []
-    await client.handle(BITSWAP_120, (stream) => {
-      void (async () => {
-        for await (const frame of lp.decode(stream)) received.push(decodeMessage(frame.subarray()))
-      })().catch(() => {})
-    })
-    await client.dial(multiaddr(a.addresses()[0] as string))
-    const stream = await client.dialProtocol(a.libp2p.peerId, BITSWAP_120)
+    const { send, received } = await bitswapClient(td, a)
     const hello = identityCid(raw.code, text('hello'))
     const entries = [
       { cid: hello, priority: 1, cancel: false, wantType: WantType.Block, sendDontHave: true },
       { cid: CID.parse('bafkqaaa'), priority: 1, cancel: false, wantType: WantType.Have, sendDontHave: true }
     ]
-    stream.send(lp.encode.single(encodeMessage({ wantlist: { entries, full: false }, blocks: [], blockPresences: [], pendingBytes: 0 })))
+    send(entries)
     const answered = await waitFor(() => {
       const blocks = received.flatMap(m => m.blocks)
       const presences = received.flatMap(m => m.blockPresences)

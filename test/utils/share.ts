@@ -11,11 +11,16 @@ import { basename, dirname, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { StreamHandler } from '@libp2p/interface'
+import type { Libp2p, StreamHandler } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import * as lp from 'it-length-prefixed'
 import type { PeerdNode } from '../../src/node/node.ts'
+import { BITSWAP_120, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
+import type { DecodedMessage, WantlistEntry } from '../../src/share/bitswap/index.ts'
 import type { SessionProgress } from '../../src/share/session.ts'
-import { PEERD_BIN, waitFor } from './index.ts'
+import { PEERD_BIN, rawPeer, waitFor } from './index.ts'
 import type { DaemonProcess } from './index.ts'
+import type { Teardown } from './teardown.ts'
 
 export const MiB = 1024 * 1024
 
@@ -91,6 +96,23 @@ export function prng (seed: number): (n: number) => Uint8Array {
     }
     return out
   }
+}
+
+/** A bare peer speaking Bitswap 1.2.0 to `node` on one long-lived stream, as Kubo does: `send` wants, read `received`. */
+export async function bitswapClient (td: Teardown, node: PeerdNode): Promise<{ peer: Libp2p, send: (entries: WantlistEntry[]) => void, received: DecodedMessage[] }> {
+  const peer = td.node(await rawPeer())
+  const received: DecodedMessage[] = []
+  await peer.handle(BITSWAP_120, (stream) => {
+    void (async () => {
+      for await (const frame of lp.decode(stream)) received.push(decodeMessage(frame.subarray()))
+    })().catch(() => {})
+  })
+  await peer.dial(multiaddr(node.addresses()[0] as string))
+  const stream = await peer.dialProtocol(node.libp2p.peerId, BITSWAP_120)
+  const send = (entries: WantlistEntry[]): void => {
+    stream.send(lp.encode.single(encodeMessage({ wantlist: { entries, full: false }, blocks: [], blockPresences: [], pendingBytes: 0 })))
+  }
+  return { peer, send, received }
 }
 
 /** `node` with its block protocol handler replaced by `handler`: a scripted or hostile provider. */
