@@ -15,6 +15,7 @@ import type { TxRelayInit } from '../../../../src/cash/sync/tx-relay.ts'
 import { log, openHarness, pay } from './mempool-helpers.ts'
 import { fakePubsub } from '../../../utils/gossip.ts'
 import type { Validator } from '../../../utils/gossip.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const peerId = (id: string): PeerId => ({ toString: () => id }) as unknown as PeerId
 const bytes = (tx: Transaction): Uint8Array => encodeTx(tx, { witness: true })
@@ -50,8 +51,10 @@ describe('SigCheckBudget', () => {
 })
 
 describe('TxRelay signature-check budget', () => {
-  it('ignores, unchecked, what a peer sends past its budget and what fresh peers send past the total', async () => {
+  it('ignores, unchecked, what a peer sends past its budget and what fresh peers send past the total', async (t) => {
+    const td = teardown(t)
     const h = await openHarness()
+    td.add(h.cleanup, 'close the harness')
     const fake = fakePubsub()
     let adds = 0
     const mempool = {
@@ -63,33 +66,31 @@ describe('TxRelay signature-check budget', () => {
     } as unknown as TxRelayInit['mempool']
     let now = 0
     const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool, log, penalize: () => {}, budget: { peerPerSec: 1, peerBurst: 4, totalPerSec: 1, totalBurst: 8, now: () => now } })
-    try {
-      relay.start()
-      const validate = fake.validators.get(txsTopic('regtest')) as Validator
-      // two-input payments: two signature checks each
-      const txs = [1, 3, 5, 7, 9].map((n) => pay([h.tc.coinbaseCoin(n), h.tc.coinbaseCoin(n + 1)], 1000n))
-      const peer = peerId('greedy')
-      assert.equal(await validate(peer, { data: bytes(txs[0] as Transaction) }), TopicValidatorResult.Accept)
-      assert.equal(await validate(peer, { data: bytes(txs[1] as Transaction) }), TopicValidatorResult.Accept)
-      assert.equal(await validate(peer, { data: bytes(txs[2] as Transaction) }), TopicValidatorResult.Ignore)
-      assert.equal(adds, 2, 'the third never reached the mempool')
-      assert.equal(h.mempool.has(txid(txs[2] as Transaction)), false)
-      // a fresh peer id has a full bucket of its own, but the total is spent after 8 checks
-      assert.equal(await validate(peerId('fresh-1'), { data: bytes(txs[2] as Transaction) }), TopicValidatorResult.Accept)
-      assert.equal(await validate(peerId('fresh-2'), { data: bytes(txs[3] as Transaction) }), TopicValidatorResult.Accept)
-      assert.equal(await validate(peerId('fresh-3'), { data: bytes(txs[4] as Transaction) }), TopicValidatorResult.Ignore)
-      assert.equal(adds, 4)
-      now += 2000
-      assert.equal(await validate(peerId('fresh-3'), { data: bytes(txs[4] as Transaction) }), TopicValidatorResult.Accept, 'earned again')
-      assert.equal(relay.stats.overBudget, 2)
-    } finally {
-      relay.stop()
-      await h.cleanup()
-    }
+    td.node(relay)
+    relay.start()
+    const validate = fake.validators.get(txsTopic('regtest')) as Validator
+    // two-input payments: two signature checks each
+    const txs = [1, 3, 5, 7, 9].map((n) => pay([h.tc.coinbaseCoin(n), h.tc.coinbaseCoin(n + 1)], 1000n))
+    const peer = peerId('greedy')
+    assert.equal(await validate(peer, { data: bytes(txs[0] as Transaction) }), TopicValidatorResult.Accept)
+    assert.equal(await validate(peer, { data: bytes(txs[1] as Transaction) }), TopicValidatorResult.Accept)
+    assert.equal(await validate(peer, { data: bytes(txs[2] as Transaction) }), TopicValidatorResult.Ignore)
+    assert.equal(adds, 2, 'the third never reached the mempool')
+    assert.equal(h.mempool.has(txid(txs[2] as Transaction)), false)
+    // a fresh peer id has a full bucket of its own, but the total is spent after 8 checks
+    assert.equal(await validate(peerId('fresh-1'), { data: bytes(txs[2] as Transaction) }), TopicValidatorResult.Accept)
+    assert.equal(await validate(peerId('fresh-2'), { data: bytes(txs[3] as Transaction) }), TopicValidatorResult.Accept)
+    assert.equal(await validate(peerId('fresh-3'), { data: bytes(txs[4] as Transaction) }), TopicValidatorResult.Ignore)
+    assert.equal(adds, 4)
+    now += 2000
+    assert.equal(await validate(peerId('fresh-3'), { data: bytes(txs[4] as Transaction) }), TopicValidatorResult.Accept, 'earned again')
+    assert.equal(relay.stats.overBudget, 2)
   })
 
-  it('caps the signature checks queued for the mempool', async () => {
+  it('caps the signature checks queued for the mempool', async (t) => {
+    const td = teardown(t)
     const h = await openHarness()
+    td.add(h.cleanup, 'close the harness')
     const fake = fakePubsub()
     let release!: () => void
     const gate = new Promise<void>((resolve) => { release = resolve })
@@ -102,20 +103,16 @@ describe('TxRelay signature-check budget', () => {
       maxTxWeight: h.mempool.maxTxWeight
     } as unknown as TxRelayInit['mempool']
     const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool, log, penalize: () => {}, maxPendingSigChecks: 5 })
-    try {
-      relay.start()
-      const validate = fake.validators.get(txsTopic('regtest')) as Validator
-      const txs = [1, 3, 5].map((n) => pay([h.tc.coinbaseCoin(n), h.tc.coinbaseCoin(n + 1)], 1000n))
-      const results = Promise.all(txs.map(async (tx, i) => await validate(peerId(`peer-${i}`), { data: bytes(tx) })))
-      await new Promise((resolve) => setImmediate(resolve))
-      assert.equal(adds, 2, '2 + 2 checks queued, 2 more is past 5')
-      release()
-      assert.deepEqual(await results, [TopicValidatorResult.Accept, TopicValidatorResult.Accept, TopicValidatorResult.Ignore])
-      assert.equal(await validate(peerId('c'), { data: bytes(txs[2] as Transaction) }), TopicValidatorResult.Accept, 'the queue drained')
-    } finally {
-      release()
-      relay.stop()
-      await h.cleanup()
-    }
+    td.node(relay)
+    td.add(() => { release() })
+    relay.start()
+    const validate = fake.validators.get(txsTopic('regtest')) as Validator
+    const txs = [1, 3, 5].map((n) => pay([h.tc.coinbaseCoin(n), h.tc.coinbaseCoin(n + 1)], 1000n))
+    const results = Promise.all(txs.map(async (tx, i) => await validate(peerId(`peer-${i}`), { data: bytes(tx) })))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(adds, 2, '2 + 2 checks queued, 2 more is past 5')
+    release()
+    assert.deepEqual(await results, [TopicValidatorResult.Accept, TopicValidatorResult.Accept, TopicValidatorResult.Ignore])
+    assert.equal(await validate(peerId('c'), { data: bytes(txs[2] as Transaction) }), TopicValidatorResult.Accept, 'the queue drained')
   })
 })
