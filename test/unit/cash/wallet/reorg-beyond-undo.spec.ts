@@ -4,15 +4,14 @@
  * makes the wallet rescan from genesis, and it ends with the right coins either way.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Chain, ChainEntry } from '../../../../src/cash/chain/index.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import { headerHash } from '../../../../src/cash/primitives/header.ts'
 import type { Logger } from '../../../../src/utils/logger.ts'
 import { testKey } from '../../../utils/cash.ts'
-import { openTempChain } from '../chain/chain-helpers.ts'
-import type { TempChain } from '../chain/chain-helpers.ts'
 import { WalletScope, blockOn, mine } from './wallet-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 
@@ -35,17 +34,12 @@ async function branch (chain: Chain, from: ChainEntry, n: number, script: Uint8A
 }
 
 describe('wallet: reorganisations below its birth and past its undo records', () => {
-  let t: TempChain
+  const td = teardown()
   let scope: WalletScope
 
   before(async () => {
-    t = await openTempChain(params)
-    scope = new WalletScope(t.chain)
-    await mine(t.chain, testKey(5).script, 5)
-  })
-  after(async () => {
-    await scope.cleanup()
-    await t.cleanup()
+    scope = await WalletScope.create(td, params)
+    await mine(scope.chain, testKey(5).script, 5)
   })
 
   it('follows a fork below the height it was created at without a rescan', async () => {
@@ -53,7 +47,7 @@ describe('wallet: reorganisations below its birth and past its undo records', ()
     const w = await scope.wallet({ log })
     await w.create('pw')
     assert.equal(w.height, 5)
-    await branch(t.chain, await t.chain.getEntryByHeight(2) as ChainEntry, 4, w.payoutScript(), 3)
+    await branch(scope.chain, await scope.chain.getEntryByHeight(2) as ChainEntry, 4, w.payoutScript(), 3)
     await w.sync()
     assert.equal(w.height, 6)
     assert.deepEqual(warnings, [])
@@ -65,14 +59,14 @@ describe('wallet: reorganisations below its birth and past its undo records', ()
     const w = await scope.wallet({ log, params: { ...params, maxReorgDepth: 1 } }) // keeps 2 undo records
     await w.create('pw')
     const script = w.payoutScript()
-    await mine(t.chain, script, 3)
+    await mine(scope.chain, script, 3)
     await w.sync()
     assert.deepEqual(w.balance().immature, 3n * params.initialSubsidy)
-    const forkHeight = t.chain.tip.height - 4
+    const forkHeight = scope.chain.tip.height - 4
     // The new branch pays the wallet twice (the same fresh address), then beats the old tip.
-    await branch(t.chain, await t.chain.getEntryByHeight(forkHeight) as ChainEntry, 5, script, 5)
+    await branch(scope.chain, await scope.chain.getEntryByHeight(forkHeight) as ChainEntry, 5, script, 5)
     await w.sync()
-    assert.equal(w.height, t.chain.tip.height)
+    assert.equal(w.height, scope.chain.tip.height)
     assert.match(warnings.join('\n'), /rescanning from genesis/)
     assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 0n, immature: 5n * params.initialSubsidy })
     assert.equal(w.history().length, 5)

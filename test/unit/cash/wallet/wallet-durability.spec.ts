@@ -8,7 +8,7 @@
  * the calls, on a real LevelDB.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import { join } from 'node:path'
 import { txid } from '../../../../src/cash/primitives/tx.ts'
@@ -17,10 +17,8 @@ import { decodeIndexes, INDEXES_KEY, SECRET_KEY, sentKey } from '../../../../src
 import type { Wallet } from '../../../../src/cash/wallet/index.ts'
 import type { WalletDb } from '../../../../src/cash/wallet/wallet-db.ts'
 import { testKey } from '../../../utils/cash.ts'
-import { tempDir } from '../../../utils/index.ts'
-import { openTempChain } from '../chain/chain-helpers.ts'
-import type { TempChain } from '../chain/chain-helpers.ts'
 import { WalletScope, mine } from './wallet-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const PASS = 'durable passphrase'
@@ -53,28 +51,20 @@ function spyOnBatches (wallet: Wallet): BatchCall[] {
 }
 
 describe('wallet: writes the user relies on are flushed to disk', () => {
-  let t: TempChain
+  const td = teardown()
   let scope: WalletScope
   let wallet: Wallet
   let calls: BatchCall[]
   let location: string
-  let dir: { path: string, cleanup: () => Promise<void> }
   /** Payments broadcast, with the number of batches written when each went out. */
   const broadcasts: Array<{ tx: Transaction, afterBatches: number }> = []
   const broadcast = async (tx: Transaction): Promise<void> => { broadcasts.push({ tx, afterBatches: calls.length }) }
 
   before(async () => {
-    t = await openTempChain(params)
-    scope = new WalletScope(t.chain)
-    dir = await tempDir('peerd-wallet-durable-')
-    location = join(dir.path, 'wallet')
+    scope = await WalletScope.create(td, params)
+    location = join(await td.dir('peerd-wallet-durable-'), 'wallet')
     wallet = await scope.wallet({ broadcast }, location)
     calls = spyOnBatches(wallet)
-  })
-  after(async () => {
-    await scope.cleanup()
-    await dir.cleanup()
-    await t.cleanup()
   })
 
   it('creates the wallet, its first address taken, in one flushed batch', async () => {
@@ -100,8 +90,8 @@ describe('wallet: writes the user relies on are flushed to disk', () => {
 
   it("flushes a payment's change address; block updates are not flushed", async () => {
     calls.length = 0
-    await mine(t.chain, wallet.payoutScript())
-    await mine(t.chain, testKey(5).script, params.coinbaseMaturity)
+    await mine(scope.chain, wallet.payoutScript())
+    await mine(scope.chain, testKey(5).script, params.coinbaseMaturity)
     await wallet.sync()
     assert.ok(calls.length >= params.coinbaseMaturity)
     assert.ok(calls.every((c) => !c.sync), 'blocks are redone from the chain after a crash')
@@ -135,7 +125,7 @@ describe('wallet: writes the user relies on are flushed to disk', () => {
     assert.deepEqual(broadcasts.map((b) => txid(b.tx)), [id])
 
     // confirmed: forgotten, not broadcast again
-    await mine(t.chain, testKey(5).script, 1, [payment.tx], payment.fee)
+    await mine(scope.chain, testKey(5).script, 1, [payment.tx], payment.fee)
     await wallet.sync()
     await scope.close(wallet)
     broadcasts.length = 0

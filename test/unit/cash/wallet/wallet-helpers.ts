@@ -14,7 +14,8 @@ import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { Wallet } from '../../../../src/cash/wallet/index.ts'
 import type { WalletOptions } from '../../../../src/cash/wallet/index.ts'
 import { regrind } from '../../../utils/cash.ts'
-import { tempDir } from '../../../utils/index.ts'
+import type { Teardown } from '../../../utils/teardown.ts'
+import { openTempChain } from '../chain/chain-helpers.ts'
 
 /** A KDF cost that keeps tests fast (the default is measured in secret-box.spec.ts). */
 export const FAST_KDF = { logN: 10, r: 8, p: 1 }
@@ -47,29 +48,33 @@ export async function mine (chain: Chain, script: Uint8Array, n = 1, txs: Transa
   return out
 }
 
-/** Wallets on one chain in temp dirs, each reopenable; `cleanup()` closes and removes them all. */
+/** Wallets on one chain in temp dirs, each reopenable; `td` closes them and removes their dirs. */
 export class WalletScope {
   readonly chain: Chain
   readonly params: ChainParams
-  private readonly dirs: Array<{ path: string, cleanup: () => Promise<void> }> = []
+  private readonly td: Teardown
   private readonly open = new Set<Wallet>()
 
-  constructor (chain: Chain) {
+  constructor (chain: Chain, td: Teardown) {
     this.chain = chain
     this.params = chain.params
+    this.td = td
+  }
+
+  /** A scope on a new temp chain, which `td` closes after the wallets. */
+  static async create (td: Teardown, params: ChainParams): Promise<WalletScope> {
+    const t = await openTempChain(params)
+    td.add(t.cleanup, 'close the chain')
+    return new WalletScope(t.chain, td)
   }
 
   /** A new wallet in a new directory (or `location`), opened. */
   async wallet (options: Partial<WalletOptions> = {}, location?: string): Promise<Wallet> {
-    let path = location
-    if (path === undefined) {
-      const dir = await tempDir('peerd-wallet-')
-      this.dirs.push(dir)
-      path = join(dir.path, 'wallet')
-    }
+    const path = location ?? join(await this.td.dir('peerd-wallet-'), 'wallet')
     const wallet = new Wallet({ location: path, params: this.params, chain: this.chain, kdf: FAST_KDF, ...options })
     await wallet.open()
     this.open.add(wallet)
+    this.td.add(async () => { if (this.open.delete(wallet)) await wallet.close() }, 'close a wallet')
     return wallet
   }
 
@@ -77,11 +82,6 @@ export class WalletScope {
   async close (wallet: Wallet): Promise<void> {
     this.open.delete(wallet)
     await wallet.close()
-  }
-
-  async cleanup (): Promise<void> {
-    for (const w of this.open) await w.close()
-    for (const d of this.dirs) await d.cleanup()
   }
 }
 

@@ -4,29 +4,23 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import { decodeAddress } from '../../../../src/cash/primitives/address.ts'
 import { LOOKAHEAD, Wallet } from '../../../../src/cash/wallet/index.ts'
 import { tempDir } from '../../../utils/index.ts'
-import { openTempChain } from '../chain/chain-helpers.ts'
-import type { TempChain } from '../chain/chain-helpers.ts'
 import { FAST_KDF, WalletScope, mine } from './wallet-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 
 describe('wallet: create, restore, reopen', () => {
-  let t: TempChain
+  const td = teardown()
   let scope: WalletScope
 
   before(async () => {
-    t = await openTempChain(params)
-    scope = new WalletScope(t.chain)
-    await mine(t.chain, new Uint8Array([0x51, 0x20, ...new Uint8Array(32).fill(3)]), 3)
-  })
-  after(async () => {
-    await scope.cleanup()
-    await t.cleanup()
+    scope = await WalletScope.create(td, params)
+    await mine(scope.chain, new Uint8Array([0x51, 0x20, ...new Uint8Array(32).fill(3)]), 3)
   })
 
   it('creates a 24-word mnemonic and a regtest P2TR address, starting at the chain tip', async () => {
@@ -86,7 +80,7 @@ describe('wallet: create, restore, reopen', () => {
       await scope.close(again)
 
       // The same directory opened for another network is refused.
-      const main = new Wallet({ location, params: chainParams('main'), chain: t.chain, kdf: FAST_KDF })
+      const main = new Wallet({ location, params: chainParams('main'), chain: scope.chain, kdf: FAST_KDF })
       await assert.rejects(main.open(), { name: 'WalletDbError', message: /another network/ })
       await main.close()
     } finally {

@@ -4,16 +4,15 @@
  * payment back to the mempool, and its removal.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Chain } from '../../../../src/cash/chain/index.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import type { Block } from '../../../../src/cash/primitives/block.ts'
 import { headerHash } from '../../../../src/cash/primitives/header.ts'
 import type { Payment, Wallet, WalletMempool } from '../../../../src/cash/wallet/index.ts'
 import { testKey } from '../../../utils/cash.ts'
-import { openTempChain } from '../chain/chain-helpers.ts'
-import type { TempChain } from '../chain/chain-helpers.ts'
 import { FakeMempool, WalletScope, blockOn, mine } from './wallet-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const SUBSIDY = params.initialSubsidy
@@ -21,7 +20,7 @@ const OTHER = testKey(5).script
 const AMOUNT = 70_000_000n
 
 describe('wallet: unconfirmed transactions from the mempool', () => {
-  let t: TempChain
+  const td = teardown()
   let chain: Chain
   let scope: WalletScope
   const mempool = new FakeMempool()
@@ -31,9 +30,8 @@ describe('wallet: unconfirmed transactions from the mempool', () => {
   let bobMnemonic: string
 
   before(async () => {
-    t = await openTempChain(params)
-    chain = t.chain
-    scope = new WalletScope(chain)
+    scope = await WalletScope.create(td, params)
+    chain = scope.chain
     // Typed as the interface, to check the real mempool's EventEmitter shape fits it.
     const mp: WalletMempool = mempool
     alice = await scope.wallet({ mempool: mp })
@@ -44,10 +42,6 @@ describe('wallet: unconfirmed transactions from the mempool', () => {
     await mine(chain, OTHER, params.coinbaseMaturity - 1)
     await alice.sync()
     assert.equal(alice.balance().confirmed, SUBSIDY)
-  })
-  after(async () => {
-    await scope.cleanup()
-    await t.cleanup()
   })
 
   it('counts a mempool payment as unconfirmed on both sides', async () => {

@@ -5,7 +5,7 @@
  * that finds the same coins, and catching up with a reorganisation made while closed.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Chain } from '../../../../src/cash/chain/index.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import { encodeAddress, decodeAddress } from '../../../../src/cash/primitives/address.ts'
@@ -15,9 +15,8 @@ import { headerHash } from '../../../../src/cash/primitives/header.ts'
 import { txid } from '../../../../src/cash/primitives/tx.ts'
 import type { Payment, Wallet } from '../../../../src/cash/wallet/index.ts'
 import { testKey } from '../../../utils/cash.ts'
-import { openTempChain } from '../chain/chain-helpers.ts'
-import type { TempChain } from '../chain/chain-helpers.ts'
 import { WalletScope, blockOn, mine } from './wallet-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const SUBSIDY = params.initialSubsidy
@@ -25,7 +24,7 @@ const OTHER = testKey(5).script
 const PASS = 'alice passphrase'
 
 describe('wallet: mining, payments and reorganisations on a real chain', () => {
-  let t: TempChain
+  const td = teardown()
   let chain: Chain
   let scope: WalletScope
   let alice: Wallet
@@ -38,17 +37,12 @@ describe('wallet: mining, payments and reorganisations on a real chain', () => {
   const FEE_RATE = 2
 
   before(async () => {
-    t = await openTempChain(params)
-    chain = t.chain
-    scope = new WalletScope(chain)
+    scope = await WalletScope.create(td, params)
+    chain = scope.chain
     alice = await scope.wallet()
     bob = await scope.wallet()
     aliceMnemonic = (await alice.create(PASS)).mnemonic
     bobAddress = (await bob.create('bob passphrase')).address
-  })
-  after(async () => {
-    await scope.cleanup()
-    await t.cleanup()
   })
 
   it('sees a mined coinbase as immature until coinbaseMaturity, then confirmed', async () => {
