@@ -10,6 +10,7 @@ import { outputOf, spendTx, testKey } from '../../../utils/cash.ts'
 import { rejectsWith } from '../chain/chain-helpers.ts'
 import { alice, mine, openHarness, pay, PAYMENT_BYTES, unconfirmed } from './mempool-helpers.ts'
 import type { Harness } from './mempool-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 /** A copy of `tx` with one bit of its first signature flipped. */
 function badSig (tx: Transaction): Transaction {
@@ -107,40 +108,34 @@ describe('mempool: rejection reasons', () => {
 })
 
 describe('mempool: policy limits', () => {
-  it('too-long-mempool-chain past maxChain, 0', async () => {
+  it('too-long-mempool-chain past maxChain, 0', async (t) => {
+    const td = teardown(t)
     const h = await openHarness({ maxChain: 2 })
-    try {
-      const a = pay(h.tc.coinbaseCoin(1), 1000n)
-      const b = pay(unconfirmed(h, a), 1000n)
-      const c = pay(unconfirmed(h, b), 1000n)
-      assert.equal(await h.mempool.add(a), 'accepted')
-      assert.equal(await h.mempool.add(b), 'accepted')
-      await rejectsWith(h.mempool.add(c), 'too-long-mempool-chain', 0)
-    } finally {
-      await h.cleanup()
-    }
+    td.add(h.cleanup, 'close the harness')
+    const a = pay(h.tc.coinbaseCoin(1), 1000n)
+    const b = pay(unconfirmed(h, a), 1000n)
+    const c = pay(unconfirmed(h, b), 1000n)
+    assert.equal(await h.mempool.add(a), 'accepted')
+    assert.equal(await h.mempool.add(b), 'accepted')
+    await rejectsWith(h.mempool.add(c), 'too-long-mempool-chain', 0)
   })
 
-  it('tx-size above maxTxWeight (default 100,000, a quarter of Core\'s), 0', async () => {
+  it('tx-size above maxTxWeight (default 100,000, a quarter of Core\'s), 0', async (t) => {
+    const td = teardown(t)
     const h = await openHarness({ maxTxWeight: 400 })
-    try {
-      const tx = pay(h.tc.coinbaseCoin(1), 1000n)
-      assert.ok(txWeight(tx) > 400)
-      await rejectsWith(h.mempool.add(tx), 'tx-size', 0)
-    } finally {
-      await h.cleanup()
-    }
+    td.add(h.cleanup, 'close the harness')
+    const tx = pay(h.tc.coinbaseCoin(1), 1000n)
+    assert.ok(txWeight(tx) > 400)
+    await rejectsWith(h.mempool.add(tx), 'tx-size', 0)
   })
 
-  it('mempool full when the newcomer would pay the lowest fee rate, 0', async () => {
+  it('mempool full when the newcomer would pay the lowest fee rate, 0', async (t) => {
+    const td = teardown(t)
     const h = await openHarness({ maxBytes: 2 * PAYMENT_BYTES })
-    try {
-      assert.equal(await h.mempool.add(pay(h.tc.coinbaseCoin(1), 2000n)), 'accepted')
-      assert.equal(await h.mempool.add(pay(h.tc.coinbaseCoin(2), 3000n)), 'accepted')
-      await rejectsWith(h.mempool.add(pay(h.tc.coinbaseCoin(3), 2000n)), 'mempool full', 0)
-      assert.equal(h.mempool.size, 2)
-    } finally {
-      await h.cleanup()
-    }
+    td.add(h.cleanup, 'close the harness')
+    assert.equal(await h.mempool.add(pay(h.tc.coinbaseCoin(1), 2000n)), 'accepted')
+    assert.equal(await h.mempool.add(pay(h.tc.coinbaseCoin(2), 3000n)), 'accepted')
+    await rejectsWith(h.mempool.add(pay(h.tc.coinbaseCoin(3), 2000n)), 'mempool full', 0)
+    assert.equal(h.mempool.size, 2)
   })
 })

@@ -13,6 +13,7 @@ import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { testKey } from '../../../utils/cash.ts'
 import { idOf, log, openHarness, params, pay, unconfirmed } from './mempool-helpers.ts'
 import type { Harness } from './mempool-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 describe('mempool: unconfirmed chains and block templates', () => {
   let h: Harness
@@ -87,20 +88,18 @@ describe('mempool: unconfirmed chains and block templates', () => {
 })
 
 describe('mempool: fee estimate from a full template', () => {
-  it('asks for more than the cheapest package of a full next block', async () => {
+  it('asks for more than the cheapest package of a full next block', async (t) => {
+    const td = teardown(t)
     const txs = (h: Harness): Transaction[] => [1, 2, 3, 4, 5, 6].map((i) => pay(h.tc.coinbaseCoin(i), BigInt(111 * i * 10)))
     // blocks with room for three of the six transactions (10, 20, … 60 per vbyte)
     const probe = await openHarness()
     const room = COINBASE_RESERVE + txs(probe).slice(3).reduce((s, tx) => s + txWeight(tx), 0)
     await probe.cleanup()
     const h = await openHarness({ params: { ...params, maxBlockWeight: room } })
-    try {
-      for (const tx of txs(h)) assert.equal(await h.mempool.add(tx), 'accepted')
-      // the template takes 60, 50 and 40 per vbyte; beating 40 needs 41
-      assert.equal(h.mempool.estimateFeeRate(), 41)
-      assert.equal(h.mempool.selectForBlock(room).txs.length, 3)
-    } finally {
-      await h.cleanup()
-    }
+    td.add(h.cleanup, 'close the harness')
+    for (const tx of txs(h)) assert.equal(await h.mempool.add(tx), 'accepted')
+    // the template takes 60, 50 and 40 per vbyte; beating 40 needs 41
+    assert.equal(h.mempool.estimateFeeRate(), 41)
+    assert.equal(h.mempool.selectForBlock(room).txs.length, 3)
   })
 })
