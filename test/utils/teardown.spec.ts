@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
-import { describe, it } from 'node:test'
+import { beforeEach, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Teardown, teardown } from './teardown.ts'
+import { Teardown, teardown, teardownEach } from './teardown.ts'
 
 describe('Teardown', () => {
   it('runs closers last registered first, once', async () => {
@@ -53,5 +53,15 @@ describe('Teardown', () => {
     let ran = false
     await t.test('inner', (inner) => { teardown(inner).add(() => { ran = true }) })
     assert.equal(ran, true)
+  })
+
+  describe('teardownEach()', () => {
+    const td = teardownEach()
+    let made = 0
+    let closed = 0
+    beforeEach(() => { made++; td.add(() => { closed++ }) })
+
+    it('has nothing closed before the first test ends', () => { assert.deepEqual([made, closed], [1, 0]) })
+    it('closed what the first test had before the second', () => { assert.deepEqual([made, closed], [2, 1]) })
   })
 })

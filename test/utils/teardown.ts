@@ -13,7 +13,7 @@
  * ```
  */
 import type { ChildProcess } from 'node:child_process'
-import { after } from 'node:test'
+import { after, afterEach } from 'node:test'
 import type { TestContext } from 'node:test'
 import type { NodeOptions, PeerdNode } from '../../src/node/node.ts'
 import { startTestNode, tempDir } from './index.ts'
@@ -119,5 +119,12 @@ export function teardown (t?: TestContext, options: { timeoutMs?: number } = {})
   const td = new Teardown(options)
   if (t != null) t.after(async () => { await td.run() })
   else after(async () => { await td.run() })
+  return td
+}
+
+/** A Teardown run after every test of the suite whose body calls it (`afterEach`): for what `beforeEach` makes. */
+export function teardownEach (options: { timeoutMs?: number } = {}): Teardown {
+  const td = new Teardown(options)
+  afterEach(async () => { await td.run() })
   return td
 }

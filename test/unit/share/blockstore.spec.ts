@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, it } from 'node:test'
+import { beforeEach, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -15,7 +15,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { blockKey, MAX_BLOCK_SIZE, MAX_IDENTITY_DIGEST } from '../../../src/share/block.ts'
 import { FsBlockstore } from '../../../src/share/blockstore.ts'
 import type { BlockRef, RefStore } from '../../../src/share/blockstore.ts'
-import { tempDir } from '../../utils/index.ts'
+import { teardownEach } from '../../utils/teardown.ts'
 
 function sha256 (data: Uint8Array): Uint8Array {
   return createHash('sha256').update(data).digest()
@@ -66,7 +66,8 @@ const invalid = (pattern: RegExp) => (err: Error): boolean => {
 }
 
 describe('FsBlockstore', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
+  const td = teardownEach()
+  let dir: string
   let root: string
   /** A store on `root` with no memory cache, so every read goes to disk. */
   const fresh = async (refs?: RefStore): Promise<FsBlockstore> => {
@@ -82,10 +83,9 @@ describe('FsBlockstore', () => {
   const nodeV0 = CID.createV0(Digest.create(0x12, sha256(node)) as Digest.Digest<0x12, 32>)
 
   beforeEach(async () => {
-    dir = await tempDir('peerd-blockstore-')
-    root = join(dir.path, 'blocks')
+    dir = await td.dir('peerd-blockstore-')
+    root = join(dir, 'blocks')
   })
-  afterEach(async () => { await dir.cleanup() })
 
   describe('put', () => {
     it('stores verified bytes and reads them back from disk', async () => {
@@ -293,7 +293,7 @@ describe('FsBlockstore', () => {
     it('a block kept in a downloaded file (the user\'s to edit) is hashed on every read, and dropped once it changes', async () => {
       const refs = new MemoryRefs()
       const store = await trusting({ refs })
-      const file = join(dir.path, 'download.bin')
+      const file = join(dir, 'download.bin')
       await writeFile(file, Buffer.concat([text('0123456789'), hello, text('tail')]))
       await touchPast(file)
       await store.putRef(helloCid, { path: file, offset: 10, size: hello.length }, hello)
@@ -311,7 +311,7 @@ describe('FsBlockstore', () => {
     it('reads a block kept at an offset inside a file', async () => {
       const refs = new MemoryRefs()
       const store = await fresh(refs)
-      const file = join(dir.path, 'download.bin')
+      const file = join(dir, 'download.bin')
       await writeFile(file, Buffer.concat([text('0123456789'), hello, text('tail')]))
       const heard: string[] = []
       store.onPut(cid => heard.push(cid.toString()))
@@ -339,7 +339,7 @@ describe('FsBlockstore', () => {
       it(`a referenced block is missing, and its reference dropped, when the file ${what}`, async () => {
         const refs = new MemoryRefs()
         const store = await fresh(refs)
-        const file = join(dir.path, 'download.bin')
+        const file = join(dir, 'download.bin')
         await writeFile(file, Buffer.concat([text('0123456789'), hello, text('tail')]))
         await store.putRef(helloCid, { path: file, offset: 10, size: hello.length }, hello)
         await change(file)
@@ -362,7 +362,7 @@ describe('FsBlockstore', () => {
     it('delete forgets the reference but leaves the file, which is the user\'s', async () => {
       const refs = new MemoryRefs()
       const store = await fresh(refs)
-      const file = join(dir.path, 'download.bin')
+      const file = join(dir, 'download.bin')
       await writeFile(file, hello)
       await store.putRef(helloCid, { path: file, offset: 0, size: hello.length }, hello)
       await store.delete(helloCid)
@@ -448,7 +448,7 @@ describe('FsBlockstore', () => {
     })
 
     it('works on a folder that does not exist yet', async () => {
-      root = join(dir.path, 'deep', 'er', 'blocks')
+      root = join(dir, 'deep', 'er', 'blocks')
       const store = await fresh()
       assert.ok((await stat(join(root, 'tmp'))).isDirectory())
       await store.put(helloCid, hello)

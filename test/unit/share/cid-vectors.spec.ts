@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { createCipheriv, createHash } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
 import { MemoryBlockstore } from 'blockstore-core'
 import { UnixFS } from 'ipfs-unixfs'
@@ -20,6 +20,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { FsBlockstore } from '../../../src/share/blockstore.ts'
 import { IMPORT_OPTIONS, importPath, importStream } from '../../../src/share/importer.ts'
 import { tempDir } from '../../utils/index.ts'
+import { teardown } from '../../utils/teardown.ts'
 
 type Recipe =
   | { generator: 'utf8', text: string }
@@ -114,15 +115,15 @@ async function writeTree (dir: string, tree: Tree): Promise<void> {
 }
 
 describe('UnixFS CID vectors (unixfs-v1-2025, expected CIDs from Kubo)', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
+  const td = teardown()
+  let dir: string
   let blockstore: FsBlockstore
 
   before(async () => {
-    dir = await tempDir('peerd-cid-vectors-')
-    blockstore = new FsBlockstore(join(dir.path, 'blocks'))
+    dir = await td.dir('peerd-cid-vectors-')
+    blockstore = new FsBlockstore(join(dir, 'blocks'))
     await blockstore.open()
   })
-  after(async () => { await dir.cleanup() })
 
   it('the vector file is for the profile peerd imports with, and every vector names a known source', () => {
     assert.equal(vectors.profile, IMPORT_OPTIONS.profile)
@@ -174,7 +175,7 @@ describe('UnixFS CID vectors (unixfs-v1-2025, expected CIDs from Kubo)', () => {
     const recipe = v.recipe
     if ('tree' in recipe) {
       it(`directory ${v.name} via importPath`, async () => {
-        const path = join(dir.path, 'trees', v.name)
+        const path = join(dir, 'trees', v.name)
         await writeTree(path, recipe.tree)
         const root = await importPath(path, blockstore)
         assert.equal(root.type, 'directory')
@@ -218,7 +219,7 @@ describe('UnixFS CID vectors (unixfs-v1-2025, expected CIDs from Kubo)', () => {
 
     it(`directory ${v.name} via importPath into FsBlockstore`, { skip: SLOW ? false : 'set PEERD_SLOW_VECTORS=1 (writes 4766 files)' }, async () => {
       const names = await hamtNames(recipe.seed, recipe.count, recipe.nameLen, recipe.lastNameLen)
-      const path = join(dir.path, 'hamt', v.name)
+      const path = join(dir, 'hamt', v.name)
       await mkdir(path, { recursive: true })
       for (const n of names) await writeFile(join(path, n), 'x')
       const root = await importPath(path, blockstore)

@@ -9,13 +9,13 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { FsBlockstore } from '../../../src/share/blockstore.ts'
 import { importPath, importStream } from '../../../src/share/importer.ts'
-import { tempDir } from '../../utils/index.ts'
+import { teardown } from '../../utils/teardown.ts'
 import { prng } from '../../utils/share.ts'
 
 const MiB = 1024 * 1024
@@ -60,21 +60,21 @@ async function exported (cid: CID, store: FsBlockstore, rel = ''): Promise<Listi
 }
 
 describe('importer', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
+  const td = teardown()
+  let dir: string
   let store: FsBlockstore
 
   before(async () => {
-    dir = await tempDir('peerd-importer-')
-    store = new FsBlockstore(join(dir.path, 'blocks'), { cacheBytes: 0 }) // exports read from disk
+    dir = await td.dir('peerd-importer-')
+    store = new FsBlockstore(join(dir, 'blocks'), { cacheBytes: 0 }) // exports read from disk
     await store.open()
   })
-  after(async () => { await dir.cleanup() })
 
   describe('importPath of a file', () => {
     for (const [what, size] of [['a small file', 1000], ['a multi-block file (2.5 MiB)', 2.5 * MiB], ['an empty file', 0]] as const) {
       it(`${what}: the root exports to its bytes`, async () => {
         const data = prng(size + 1)(size)
-        const path = join(dir.path, `file-${size}.bin`)
+        const path = join(dir, `file-${size}.bin`)
         await writeFile(path, data)
         let progress = 0
         const root = await importPath(path, store, { onBytes: n => { progress += n } })
@@ -93,7 +93,7 @@ describe('importer', () => {
 
     it('gives the same CID as importStream of the same bytes, and again on a second import', async () => {
       const data = prng(3)(MiB + 17)
-      const path = join(dir.path, 'same.bin')
+      const path = join(dir, 'same.bin')
       await writeFile(path, data)
       const fromPath = await importPath(path, store)
       const fromStream = await importStream('whatever-name', (async function * () {
@@ -119,7 +119,7 @@ describe('importer', () => {
     }
 
     before(async () => {
-      folder = join(dir.path, 'shared')
+      folder = join(dir, 'shared')
       for (const [rel, data] of Object.entries(files)) {
         await mkdir(join(folder, rel, '..'), { recursive: true })
         await writeFile(join(folder, rel), data)
@@ -149,7 +149,7 @@ describe('importer', () => {
     })
 
     it('gives the same CID however the folder was made (entries are sorted)', async () => {
-      const copy = join(dir.path, 'copy', 'shared')
+      const copy = join(dir, 'copy', 'shared')
       // the same tree written in reverse order, under another parent
       for (const [rel, data] of Object.entries(files).reverse()) {
         await mkdir(join(copy, rel, '..'), { recursive: true })
@@ -161,7 +161,7 @@ describe('importer', () => {
     })
 
     it('stores symbolic links as UnixFS symlinks without following them (as Kubo does); skips special files', async () => {
-      const withLinks = join(dir.path, 'with-links')
+      const withLinks = join(dir, 'with-links')
       await mkdir(join(withLinks, 'sub'), { recursive: true })
       await writeFile(join(withLinks, 'real.txt'), 'real\n')
       await writeFile(join(withLinks, 'sub', 'inner.txt'), 'inner\n')
@@ -190,14 +190,14 @@ describe('importer', () => {
     })
 
     it('refuses a path that is itself a symbolic link (it is not followed)', async () => {
-      const link = join(dir.path, 'link-to-shared')
+      const link = join(dir, 'link-to-shared')
       await symlink(folder, link)
       await assert.rejects(importPath(link, store), (err: Error) => err.name === 'InvalidArgumentError' && /neither a file nor a directory/.test(err.message))
     })
   })
 
   it('a missing path is an InvalidArgumentError naming it', async () => {
-    const missing = join(dir.path, 'no', 'such', 'thing')
+    const missing = join(dir, 'no', 'such', 'thing')
     await assert.rejects(importPath(missing, store), (err: Error) => {
       assert.equal(err.name, 'InvalidArgumentError')
       assert.match(err.message, /no such file or directory/)

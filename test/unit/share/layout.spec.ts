@@ -5,29 +5,24 @@
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, it } from 'node:test'
+import { beforeEach, describe, it } from 'node:test'
 import { ShareDb } from '../../../src/share/layout.ts'
-import { tempDir } from '../../utils/index.ts'
+import { teardownEach } from '../../utils/teardown.ts'
 
 describe('ShareDb references', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
+  const td = teardownEach()
   let path: string
-  const open: ShareDb[] = []
+  // closed once more at teardown, harmless for one a test closed itself or that failed to open
+  const closing = (d: ShareDb): ShareDb => { td.add(async () => { await d.close().catch(() => {}) }, 'close a ShareDb'); return d }
   const db = async (): Promise<ShareDb> => {
-    const d = new ShareDb(path)
+    const d = closing(new ShareDb(path))
     await d.open()
-    open.push(d)
     return d
   }
   const ref = (i: number): { path: string, offset: number, size: number } => ({ path: '/data/.out.bin.abcdefghijkl.peerd-part', offset: i * 1024, size: 1024 })
 
   beforeEach(async () => {
-    dir = await tempDir('peerd-sharedb-')
-    path = join(dir.path, 'share')
-  })
-  afterEach(async () => {
-    for (const d of open.splice(0)) await d.close().catch(() => {})
-    await dir.cleanup()
+    path = join(await td.dir('peerd-sharedb-'), 'share')
   })
 
   it('reads a reference back at once, and from disk after a flush', async () => {
@@ -112,9 +107,7 @@ describe('ShareDb references', () => {
     const a = await db()
     await a.db.put('version', 99)
     await a.close()
-    open.splice(0)
-    const b = new ShareDb(path)
-    open.push(b)
+    const b = closing(new ShareDb(path))
     await assert.rejects(b.open(), (err: Error) => err.name === 'ShareDbError' && /format 99 is not supported/.test(err.message))
     assert.equal(await b.db.get('version'), 99)
   })

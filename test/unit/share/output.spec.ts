@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
-import { afterEach, beforeEach, describe, it } from 'node:test'
+import { beforeEach, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
 import { MemoryBlockstore } from 'blockstore-core'
 import { UnixFS } from 'ipfs-unixfs'
@@ -24,7 +24,7 @@ import { checkEntryName } from '../../../src/share/export.ts'
 import { IMPORT_OPTIONS } from '../../../src/share/importer.ts'
 import { OutputWriter } from '../../../src/share/output.ts'
 import type { BlockRef, Placement } from '../../../src/share/output.ts'
-import { tempDir } from '../../utils/index.ts'
+import { teardownEach } from '../../utils/teardown.ts'
 
 function sha256 (data: Uint8Array): Uint8Array {
   return createHash('sha256').update(data).digest()
@@ -144,23 +144,23 @@ const unsupported = (err: Error): boolean => {
 }
 
 describe('OutputWriter', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>
+  const td = teardownEach()
+  let dir: string
   let sandbox: string
 
   beforeEach(async () => {
-    dir = await tempDir('peerd-output-')
-    sandbox = join(dir.path, 'sandbox')
+    dir = await td.dir('peerd-output-')
+    sandbox = join(dir, 'sandbox')
     await mkdir(sandbox)
   })
-  afterEach(async () => { await dir.cleanup() })
 
   /** Asserts that nothing exists under the test folder but `allowed` and what is inside it. */
   async function assertOnlyUnder (allowed: string): Promise<void> {
     const within = (from: string, to: string): boolean => { const r = relative(from, to); return r === '' || (!r.startsWith('..') && !r.startsWith(sep)) }
-    for (const p of await tree(dir.path)) {
-      const abs = join(dir.path, p)
+    for (const p of await tree(dir)) {
+      const abs = join(dir, p)
       // inside the allowed folder, or one of the folders leading to it
-      assert.ok(within(allowed, abs) || within(abs, allowed), `${p} was written outside ${relative(dir.path, allowed)}`)
+      assert.ok(within(allowed, abs) || within(abs, allowed), `${p} was written outside ${relative(dir, allowed)}`)
     }
   }
 
