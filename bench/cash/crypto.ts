@@ -1,6 +1,6 @@
 /**
  * (a) Schnorr verifications per second of the crypto libraries alone, on this one thread:
- * @noble/curves' `schnorr.verify` (what `src/cash/primitives/schnorr.ts` uses) and, for
+ * @noble/curves' `schnorr.verify` (the library of the tests' signer, test/utils/schnorr.ts) and, for
  * information, tiny-secp256k1's `verifySchnorr` (libsecp256k1 in WASM; what
  * `src/cash/consensus/verify.ts` and the chain's signature pool use). Both verify the same
  * valid signatures of distinct messages under 16 keys, round and round, for a fixed time.

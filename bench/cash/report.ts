@@ -123,7 +123,7 @@ export function formatReport (machine: MachineInfo, r: CashResults, rs: Ratio[])
   }
   if (r.a != null) {
     const { noble, tiny } = r.a
-    row('a', 'noble schnorr.verify, 1 core', `${grouped(noble.perSecond)} verify/s`, `@noble/curves (src/cash/primitives/schnorr.ts); ${grouped(noble.verifications)} in ${noble.seconds.toFixed(1)} s${others(noble.background)}`)
+    row('a', 'noble schnorr.verify, 1 core', `${grouped(noble.perSecond)} verify/s`, `@noble/curves (the tests' signer, test/utils/schnorr.ts); ${grouped(noble.verifications)} in ${noble.seconds.toFixed(1)} s${others(noble.background)}`)
     row('a\'', 'tiny-secp256k1 verifySchnorr, 1 core', `${grouped(tiny.perSecond)} verify/s`, `information: libsecp256k1 in WASM (src/cash/consensus/verify.ts, the chain's SigPool)${others(tiny.background)}`)
   }
   if (r.b != null) {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
-import { xOnlyPublicKey } from '../../src/cash/primitives/schnorr.ts'
+import { xOnlyPublicKey } from '../utils/schnorr.ts'
 import { cliJson, runCli, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 import { assertFailed, errorOf } from '../utils/cli.ts'

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { SigCheck } from '../../../../src/cash/consensus/coins.ts'
 import { packSigChecks, SigPool, unpackSigChecks } from '../../../../src/cash/chain/sig-pool.ts'
-import { signSchnorr, xOnlyPublicKey } from '../../../../src/cash/primitives/schnorr.ts'
+import { signSchnorr, xOnlyPublicKey } from '../../../utils/schnorr.ts'
 
 function makeChecks (n: number): SigCheck[] {
   const out: SigCheck[] = []

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { verifySigCheck } from '../../../../src/cash/consensus/verify.ts'
-import { signSchnorr, xOnlyPublicKey } from '../../../../src/cash/primitives/schnorr.ts'
+import { signSchnorr, xOnlyPublicKey } from '../../../utils/schnorr.ts'
 
 interface Row {
   index: number

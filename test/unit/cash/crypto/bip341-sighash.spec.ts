@@ -16,7 +16,7 @@ import { tapLeafHash } from '@scure/btc-signer/payment.js'
 import { taprootTweakPrivKey, taprootTweakPubkey } from '@scure/btc-signer/utils.js'
 import { decodeAddress, encodeAddress, p2trScript, programFromScript } from '../../../../src/cash/primitives/address.ts'
 import { verifySigCheck } from '../../../../src/cash/consensus/verify.ts'
-import { signSchnorr, xOnlyPublicKey } from '../../../../src/cash/primitives/schnorr.ts'
+import { signSchnorr, xOnlyPublicKey } from '../../../utils/schnorr.ts'
 import {
   SIGHASH_DEFAULT, SighashError, TAPROOT_HASH_TYPES, isValidTaprootHashType, precomputeSighash, taprootSigMsg, taprootSighash
 } from '../../../../src/cash/primitives/sighash.ts'

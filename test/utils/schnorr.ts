@@ -1,6 +1,6 @@
 /**
- * BIP340 Schnorr signing over secp256k1 for tests and tools (64-byte signatures, 32-byte x-only
- * public keys): nothing in the node signs with it. The wallet signs with @scure/btc-signer
+ * BIP340 Schnorr signing over secp256k1 for the tests (64-byte signatures, 32-byte x-only public
+ * keys): nothing in src/ signs with it. The wallet signs with @scure/btc-signer
  * (src/cash/wallet/payment.ts), and consensus verifies with the one verifier,
  * `verifySigCheck` in src/cash/consensus/verify.ts (libsecp256k1 via tiny-secp256k1), which
  * BIP340's vectors test (test/unit/cash/crypto/bip340-schnorr.spec.ts). Cash signs only 32-byte
