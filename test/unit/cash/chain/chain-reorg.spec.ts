@@ -12,6 +12,7 @@ import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { spendTx, testKey, TestChain } from '../../../utils/cash.ts'
 import { addAll, digestOfOnly, forkAt, hashOf, openTempChain, rejectsWith, suiteChain } from './chain-helpers.ts'
 import type { TempChain } from './chain-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const alice = testKey(2)
@@ -173,32 +174,29 @@ describe('Chain: reorganisation depth limit', () => {
 })
 
 describe('Chain: recovery at open', () => {
-  it('connects a stored block with more work than the tip (a crash between storing and connecting it)', async () => {
+  it('connects a stored block with more work than the tip (a crash between storing and connecting it)', async (ctx) => {
     const a = new TestChain(params)
     a.mineEmpty(5)
     const t = await openTempChain(params)
-    try {
-      await addAll(t.chain, a.blocks.slice(1, 5))
-      const prev = t.chain.tip
-      await t.chain.close()
-      // What the first of the two batches of addBlock leaves: the entry and the bytes, status 'stored'.
-      const level = openChainLevel(t.path)
-      const db = new ChainDb(level)
-      await db.open()
-      const block = a.blocks[5] as Block
-      const hash = hashOf(block)
-      await db.write([
-        ops.entry(hash, { header: block.header, height: 5, chainwork: prev.chainwork + blockWork(block.header.bits), status: 'stored' }),
-        ops.block(hash, encodeBlock(block))
-      ])
-      await level.close()
-      const chain = await t.reopen()
-      assert.ok(bytesEqual(chain.tip.hash, hash))
-      assert.equal(chain.tip.status, 'valid')
-      assert.deepEqual(await chain.utxoStats(), await chain.rebuildUtxoFromBlocks())
-      assert.equal((await chain.utxoStats()).count, 5)
-    } finally {
-      await t.cleanup()
-    }
+    teardown(ctx).add(t.cleanup, 'close the chain')
+    await addAll(t.chain, a.blocks.slice(1, 5))
+    const prev = t.chain.tip
+    await t.chain.close()
+    // What the first of the two batches of addBlock leaves: the entry and the bytes, status 'stored'.
+    const level = openChainLevel(t.path)
+    const db = new ChainDb(level)
+    await db.open()
+    const block = a.blocks[5] as Block
+    const hash = hashOf(block)
+    await db.write([
+      ops.entry(hash, { header: block.header, height: 5, chainwork: prev.chainwork + blockWork(block.header.bits), status: 'stored' }),
+      ops.block(hash, encodeBlock(block))
+    ])
+    await level.close()
+    const chain = await t.reopen()
+    assert.ok(bytesEqual(chain.tip.hash, hash))
+    assert.equal(chain.tip.status, 'valid')
+    assert.deepEqual(await chain.utxoStats(), await chain.rebuildUtxoFromBlocks())
+    assert.equal((await chain.utxoStats()).count, 5)
   })
 })

@@ -18,6 +18,7 @@ import { bytesEqual } from '../../../../src/cash/primitives/hash.ts'
 import { TestChain, testKey } from '../../../utils/cash.ts'
 import { addAll, forkAt, hashOf, NOW, openTempChain, rejectsWith, suiteChain } from './chain-helpers.ts'
 import { junkBlock } from './junk.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const WORK = blockWork(params.powLimitBits)
@@ -63,18 +64,15 @@ describe('Chain: unsolicited blocks', () => {
     assert.ok(bytesEqual(t.chain.tip.hash, hashOf(rival.tip)))
   })
 
-  it('ignores unsolicited blocks while the chain is below params.minimumChainWork', async () => {
+  it('ignores unsolicited blocks while the chain is below params.minimumChainWork', async (t) => {
     const strict = { ...params, minimumChainWork: 21n * WORK } // genesis and 20 blocks
     const s = await openTempChain(strict)
-    try {
-      const c = new TestChain(strict)
-      c.mineEmpty(21)
-      assert.equal(await s.chain.addBlock(c.blocks[1] as Block, { unsolicited: true }), 'ignored')
-      assert.deepEqual(await addAll(s.chain, c.blocks.slice(1, 20)), new Array(19).fill('connected'), 'asked-for blocks connect')
-      assert.equal(await s.chain.addBlock(c.blocks[20] as Block, { unsolicited: true }), 'connected', 'at the minimum')
-    } finally {
-      await s.cleanup()
-    }
+    teardown(t).add(s.cleanup, 'close the chain')
+    const c = new TestChain(strict)
+    c.mineEmpty(21)
+    assert.equal(await s.chain.addBlock(c.blocks[1] as Block, { unsolicited: true }), 'ignored')
+    assert.deepEqual(await addAll(s.chain, c.blocks.slice(1, 20)), new Array(19).fill('connected'), 'asked-for blocks connect')
+    assert.equal(await s.chain.addBlock(c.blocks[20] as Block, { unsolicited: true }), 'connected', 'at the minimum')
   })
 })
 
@@ -130,42 +128,36 @@ describe('Chain: header branches', () => {
     assert.equal(verifyError(() => t.chain.headerBranch(hashOf(bad))).reason, 'bad-prevblk')
   })
 
-  it('checks the bits a header claims against ASERT given its parent', async () => {
+  it('checks the bits a header claims against ASERT given its parent', async (t) => {
     const asert = { ...params, noRetargeting: false }
     const s = await openTempChain(asert)
-    try {
-      const c = new TestChain(asert)
-      c.mineEmpty(3)
-      await addAll(s.chain, c.blocks.slice(1))
-      const branch = s.chain.headerBranch(hashOf(c.tip))
-      assert.ok(branch !== undefined)
-      // blocks a second apart instead of a minute: ASERT makes the next ones harder
-      for (let i = 0; i < 12; i++) c.mine([], { time: c.tip.header.time + 1 })
-      branch.extend(c.blocks.slice(4).map(b => b.header))
-      const expected = nextBits({ height: c.height, time: c.tip.header.time }, asert)
-      assert.notEqual(expected, asert.powLimitBits, 'the target moved')
-      const easy = c.makeBlock([], { bits: asert.powLimitBits, time: c.tip.header.time + 1 })
-      const err = verifyError(() => { branch.extend([easy.header]) })
-      assert.deepEqual([err.reason, err.score], ['bad-diffbits', 100])
-      assert.equal(branch.chainwork, s.chain.tip.chainwork + c.blocks.slice(4).reduce((w, b) => w + blockWork(b.header.bits), 0n))
-    } finally {
-      await s.cleanup()
-    }
+    teardown(t).add(s.cleanup, 'close the chain')
+    const c = new TestChain(asert)
+    c.mineEmpty(3)
+    await addAll(s.chain, c.blocks.slice(1))
+    const branch = s.chain.headerBranch(hashOf(c.tip))
+    assert.ok(branch !== undefined)
+    // blocks a second apart instead of a minute: ASERT makes the next ones harder
+    for (let i = 0; i < 12; i++) c.mine([], { time: c.tip.header.time + 1 })
+    branch.extend(c.blocks.slice(4).map(b => b.header))
+    const expected = nextBits({ height: c.height, time: c.tip.header.time }, asert)
+    assert.notEqual(expected, asert.powLimitBits, 'the target moved')
+    const easy = c.makeBlock([], { bits: asert.powLimitBits, time: c.tip.header.time + 1 })
+    const err = verifyError(() => { branch.extend([easy.header]) })
+    assert.deepEqual([err.reason, err.score], ['bad-diffbits', 100])
+    assert.equal(branch.chainwork, s.chain.tip.chainwork + c.blocks.slice(4).reduce((w, b) => w + blockWork(b.header.bits), 0n))
   })
 
-  it('refuses a branch from an invalid block or forking deeper than maxReorgDepth', async () => {
+  it('refuses a branch from an invalid block or forking deeper than maxReorgDepth', async (t) => {
     const limited = { ...params, maxReorgDepth: 3 }
     const s = await openTempChain(limited)
-    try {
-      const c = new TestChain(limited)
-      c.mineEmpty(8)
-      await addAll(s.chain, c.blocks.slice(1))
-      assert.ok(s.chain.headerBranch(hashOf(c.blocks[5] as Block)) !== undefined, '3 below the tip')
-      const err = verifyError(() => s.chain.headerBranch(hashOf(c.blocks[4] as Block)))
-      assert.deepEqual([err.reason, err.score], ['bad-fork-prior-to-checkpoint', 0])
-    } finally {
-      await s.cleanup()
-    }
+    teardown(t).add(s.cleanup, 'close the chain')
+    const c = new TestChain(limited)
+    c.mineEmpty(8)
+    await addAll(s.chain, c.blocks.slice(1))
+    assert.ok(s.chain.headerBranch(hashOf(c.blocks[5] as Block)) !== undefined, '3 below the tip')
+    const err = verifyError(() => s.chain.headerBranch(hashOf(c.blocks[4] as Block)))
+    assert.deepEqual([err.reason, err.score], ['bad-fork-prior-to-checkpoint', 0])
   })
 })
 
