@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Chain } from '../../../../src/cash/chain/index.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import { checkProofOfWork } from '../../../../src/cash/consensus/pow.ts'
@@ -12,6 +12,7 @@ import { txid } from '../../../../src/cash/primitives/tx.ts'
 import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { addAll, hashOf, openTempChain, rejectsWith } from './chain-helpers.ts'
 import type { TempChain } from './chain-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const alice = testKey(2)
@@ -26,6 +27,7 @@ function badSig (tx: Transaction): Transaction {
 }
 
 describe('Chain: connecting blocks', () => {
+  const td = teardown()
   let t: TempChain
   let chain: Chain
   const tc = new TestChain(params)
@@ -33,9 +35,9 @@ describe('Chain: connecting blocks', () => {
 
   before(async () => {
     t = await openTempChain(params)
+    td.add(t.cleanup, 'close the chain')
     chain = t.chain
   })
-  after(async () => { await t.cleanup() })
 
   it('starts at genesis with an empty UTXO set', async () => {
     assert.equal(chain.tip.height, 0)

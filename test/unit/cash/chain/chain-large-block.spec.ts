@@ -4,7 +4,7 @@
  * found. How fast is `npm run bench:cash` (b), printed as a ratio to one core's verifications.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { signSchnorr } from 'tiny-secp256k1'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import type { Block } from '../../../../src/cash/primitives/block.ts'
@@ -14,6 +14,7 @@ import { outputOf, sighashView, spendTx, testKey, TestChain } from '../../../uti
 import type { Spendable } from '../../../utils/cash.ts'
 import { addAll, openTempChain, rejectsWith } from './chain-helpers.ts'
 import type { TempChain } from './chain-helpers.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const TXS = 2000
 const params = chainParams('regtest')
@@ -35,12 +36,14 @@ function fastSpend (from: Spendable, outputs: Transaction['outputs']): Transacti
 }
 
 describe('Chain: connecting a large block', () => {
+  const td = teardown()
   let t: TempChain
   let big: Block
   let badBig: Block
 
   before(async () => {
     t = await openTempChain(params, { workers: 2 })
+    td.add(t.cleanup, 'close the chain')
     const tc = new TestChain(params)
     tc.mineEmpty(params.coinbaseMaturity)
     const each = (params.initialSubsidy - 100_000n) / BigInt(TXS)
@@ -57,7 +60,6 @@ describe('Chain: connecting a large block', () => {
     corrupt[TXS - 300] = { ...victim, inputs: [{ ...(victim.inputs[0] as Transaction['inputs'][number]), witness: [sig] }] }
     badBig = tc.makeBlock(corrupt)
   })
-  after(async () => { await t.cleanup() })
 
   it('finds one bad signature among thousands on the workers', async () => {
     const tip = t.chain.tip

@@ -5,7 +5,7 @@
  * 64-byte transaction forgery is run against a real Chain on LevelDB.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Chain } from '../../../../src/cash/chain/index.ts'
 import { checkBlock, checkBlockMutation } from '../../../../src/cash/consensus/check-block.ts'
 import { checkTransaction, FORBIDDEN_TX_SIZE } from '../../../../src/cash/consensus/check-tx.ts'
@@ -19,6 +19,7 @@ import { assertVerifyError, regrind, spendTx, TestChain, testKey } from '../../.
 import { hashOf, openTempChain, rejectsWith } from '../chain/chain-helpers.ts'
 import type { TempChain } from '../chain/chain-helpers.ts'
 import { forge64 } from './forgery.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const payee = testKey(2)
@@ -113,16 +114,17 @@ describe('block mutation (IsBlockMutated, BIP54)', () => {
 })
 
 describe('Chain: the 64-byte forgery does not poison the honest block', () => {
+  const td = teardown()
   let t: TempChain
   let chain: Chain
   const tc = new TestChain(params)
 
   before(async () => {
     t = await openTempChain(params)
+    td.add(t.cleanup, 'close the chain')
     chain = t.chain
     for (const block of tc.mineEmpty(params.coinbaseMaturity + 1)) assert.equal(await chain.addBlock(block), 'connected')
   })
-  after(async () => { await t.cleanup() })
 
   it('refuses the forgery as malleated, remembers nothing, then connects the honest block', async () => {
     const { honest, forged } = forge64(tc, tc.coinbaseCoin(1), payee)

@@ -5,7 +5,7 @@
  * cannot take all of them), and a mutated block does not stop the honest one.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Chain } from '../../../../src/cash/chain/index.ts'
@@ -23,6 +23,7 @@ import { hashOf, openTempChain } from '../chain/chain-helpers.ts'
 import type { TempChain } from '../chain/chain-helpers.ts'
 import { fakePubsub } from '../../../utils/gossip.ts'
 import type { Validator } from '../../../utils/gossip.ts'
+import { teardown } from '../../../utils/teardown.ts'
 
 const params = chainParams('regtest')
 const topic = blocksTopic('regtest')
@@ -30,6 +31,7 @@ const peerA = { toString: () => 'peer-a' } as unknown as PeerId
 const peerB = { toString: () => 'peer-b' } as unknown as PeerId
 
 describe('BlockRelay', () => {
+  const td = teardown()
   let t: TempChain
   let chain: Chain
   const tc = new TestChain(params)
@@ -56,12 +58,10 @@ describe('BlockRelay', () => {
 
   before(async () => {
     t = await openTempChain(params)
+    td.add(t.cleanup, 'close the chain')
+    td.add(() => { relay?.stop() }, 'stop the relay')
     chain = t.chain
     for (const block of tc.mineEmpty(params.coinbaseMaturity + 2)) assert.equal(await chain.addBlock(block), 'connected')
-  })
-  after(async () => {
-    relay?.stop()
-    await t.cleanup()
   })
 
   it('rejects a header without its proof of work before decoding the rest', async () => {
