@@ -11,28 +11,26 @@ import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { PEERD_BIN, startTestNode, tempDir } from '../utils/index.ts'
+import { before, describe, it } from 'node:test'
+import { PEERD_BIN, startTestNode } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 30_000 }
 const CAN_RELAUNCH = typeof process.execve === 'function'
 
 interface Start { pid: number, execArgv: string[] }
 
+const td = teardown()
 let dir: string
-let cleanup: () => Promise<void>
 let preload: string
 let runs = 0
 
 before(async () => {
-  const d = await tempDir('peerd-e2e-launcher-')
-  dir = d.path
-  cleanup = d.cleanup
+  dir = await td.dir('peerd-e2e-launcher-')
   preload = join(dir, 'log-start.mjs')
   await writeFile(preload, "import { appendFileSync } from 'node:fs'\n" +
     'appendFileSync(process.env.PEERD_TEST_STARTS, JSON.stringify({ pid: process.pid, execArgv: process.execArgv }) + "\\n")\n')
 })
-after(async () => { await cleanup() })
 
 /** Waits for a child to exit; collects its output. */
 async function outcome (child: ChildProcess): Promise<{ code: number | null, stdout: string, stderr: string }> {

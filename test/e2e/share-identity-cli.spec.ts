@@ -5,20 +5,21 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
-import { startDaemonProcess, tempDir } from '../utils/index.ts'
+import { startDaemonProcess } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 import { runCliBytes } from '../utils/share.ts'
 import type { CliBytesResult } from '../utils/share.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const inline = (bytes: Uint8Array): string => CID.createV1(raw.code, Digest.create(0x00, bytes)).toString()
 
 describe('peerd get and cat of identity CIDs', () => {
+  const td = teardown()
   let daemon: DaemonProcess | undefined
-  let cleanup: (() => Promise<void>) | undefined
   let root = ''
 
   const peerd = async (...args: string[]): Promise<CliBytesResult> => {
@@ -28,15 +29,8 @@ describe('peerd get and cat of identity CIDs', () => {
   }
 
   before(async () => {
-    const d = await tempDir('peerd-e2e-identity-')
-    cleanup = d.cleanup
-    root = d.path
-    daemon = await startDaemonProcess(join(root, 'node'))
-  })
-
-  after(async () => {
-    await daemon?.stop()
-    await cleanup?.()
+    root = await td.dir('peerd-e2e-identity-')
+    daemon = td.daemon(await startDaemonProcess(join(root, 'node')))
   })
 
   it('get saves an inlined "hello", cat prints it and bafkqaaa (empty); over 128 bytes inlined is an IdentityTooLargeError', { timeout: 30_000 }, async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
 import fc from 'fast-check'
 import { UnixFS } from 'ipfs-unixfs'
@@ -19,7 +19,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { OutputWriter } from '../../src/share/output.ts'
 import type { Placement } from '../../src/share/output.ts'
 import { decodeOrTypedAsync, fuzzAsync, hostileBytes } from '../utils/fuzz.ts'
-import { tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TYPED = ['UnsupportedDagError', 'UnsafePathError', 'InvalidArgumentError']
 
@@ -60,11 +60,10 @@ const placement: fc.Arbitrary<Placement> = fc.oneof(
 )
 
 describe('fuzz: UnixFS nodes placed by a download', () => {
+  const td = teardown()
   let dir = ''
-  let cleanup: (() => Promise<void>) | undefined
   let n = 0
-  before(async () => { ({ path: dir, cleanup } = await tempDir('peerd-fuzz-unixfs-')) })
-  after(async () => { await cleanup?.() })
+  before(async () => { dir = await td.dir('peerd-fuzz-unixfs-') })
 
   it('places any node or refuses it with a typed error; children sit at offsets a file can have', async () => {
     await fuzzAsync(fc.tuple(hostileBytes(node, 200), placement), async ([bytes, where]) => {

@@ -12,13 +12,13 @@ import { decodeAddress, encodeAddress } from '../../src/cash/primitives/address.
 import { hashToHex, hexToHash } from '../../src/cash/primitives/hash.ts'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before } from 'node:test'
+import { before } from 'node:test'
 import { parseCommandArgs } from '../../src/cli/command.ts'
 import { COMMANDS } from '../../src/cli/main.ts'
 import { CONFIG_FILE, readConfigFile, resolveDaemonConfig } from '../../src/daemon/config.ts'
 import { parseCid } from '../../src/share/block.ts'
 import { cidArb, decodeOrTyped, decodeOrTypedAsync, fuzz, fuzzAsync } from '../utils/fuzz.ts'
-import { tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 /** A string with one to three characters replaced, inserted or deleted. */
 function mutatedString (valid: fc.Arbitrary<string>): fc.Arbitrary<string> {
@@ -92,10 +92,9 @@ describe('fuzz: user input', () => {
   })
 
   describe('config files', () => {
+    const td = teardown()
     let dir = ''
-    let cleanup: (() => Promise<void>) | undefined
-    before(async () => { ({ path: dir, cleanup } = await tempDir('peerd-fuzz-config-')) })
-    after(async () => { await cleanup?.() })
+    before(async () => { dir = await td.dir('peerd-fuzz-config-') })
 
     it('any config.json is read and resolved, or refused with ConfigError or InvalidArgumentError', async () => {
       const keys = ['network', 'listen', 'bootstrap', 'mdns', 'relay', 'maxConnections', 'maxConnectionsPerIp', 'minConnections', 'logLevel',

@@ -4,27 +4,18 @@
  * reader's errors are ProtocolErrors (`src/net/frames.ts`). Two real nodes on loopback TCP.
  */
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import * as varint from 'uint8-varint'
 import { chainProtocol } from '../../src/cash/sync/protocol.ts'
-import type { PeerdNode } from '../../src/node/node.ts'
-import { startTestNode, tempDir, waitFor } from '../utils/index.ts'
+import { waitFor } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 describe('cash sync: a peer answering with an oversized frame', () => {
-  const cleanups: Array<() => Promise<unknown>> = []
-  after(async () => { for (const c of cleanups.reverse()) await c() })
-
-  async function node (): Promise<PeerdNode> {
-    const dir = await tempDir()
-    cleanups.push(dir.cleanup)
-    const n = await startTestNode({ dataDir: dir.path })
-    cleanups.push(async () => { await n.stop() })
-    return n
-  }
+  const td = teardown()
 
   it('is penalized for a STATUS answer declaring 4 GiB, which is never read', { timeout: 30_000 }, async () => {
-    const [victim, liar] = await Promise.all([node(), node()])
+    const [victim, liar] = await Promise.all([td.testNode(), td.testNode()])
     await liar.cash.sync.stop()
     let answered = 0
     await liar.libp2p.handle(chainProtocol('regtest'), (stream: Stream) => {

@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { WalletDb } from '../../src/cash/wallet/wallet-db.ts'
 import { resolveDaemonConfig } from '../../src/daemon/config.ts'
 import { startDaemon } from '../../src/daemon/daemon.ts'
 import type { Daemon } from '../../src/daemon/daemon.ts'
 import { createLogger } from '../../src/utils/logger.ts'
-import { tempDir } from '../utils/index.ts'
+import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
 
@@ -34,7 +34,8 @@ function levelError (code: 'ENOSPC' | 'EIO'): Error {
 }
 
 describe('fault injection: ENOSPC and EIO in block files, wallet and chain batches', () => {
-  let dir: { path: string, cleanup: () => Promise<void> }
+  const td = teardown()
+  let dir: string
   let d: Daemon
   let cookie: string
   const log: string[] = []
@@ -50,18 +51,16 @@ describe('fault injection: ENOSPC and EIO in block files, wallet and chain batch
     return { status: res.status, json: JSON.parse(text) as Answer }
   }
   const start = async (): Promise<void> => {
-    const config = resolveDaemonConfig({ dataDir: join(dir.path, 'node'), network: 'regtest', listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0', mdns: false })
+    const config = resolveDaemonConfig({ dataDir: join(dir, 'node'), network: 'regtest', listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0', mdns: false })
     d = await startDaemon(config, createLogger({ level: 'info', pretty: false, write: (l) => { log.push(l) } }))
     cookie = (await readFile(d.node.paths.cookie, 'utf8')).trim()
   }
 
   before(async () => {
-    dir = await tempDir('peerd-fault-')
+    dir = await td.dir('peerd-fault-')
+    // the daemon restarts within tests: whichever runs last is stopped
+    td.add(async () => { await d?.stop() }, 'stop the daemon')
     await start()
-  })
-  after(async () => {
-    await d?.stop()
-    await dir?.cleanup()
   })
 
   it('a block write that fails answers 507/500 with what to do, keeps the stored blocks, and succeeds once retried', TEST, async () => {
@@ -90,7 +89,7 @@ describe('fault injection: ENOSPC and EIO in block files, wallet and chain batch
     }
     store.writeBlockFile = real
     // nothing half-written is left behind, under a block's name or in the temporary folder
-    assert.deepEqual(await readdir(join(dir.path, 'node', 'blocks', 'tmp')), [])
+    assert.deepEqual(await readdir(join(dir, 'node', 'blocks', 'tmp')), [])
 
     const cat = await fetch(`${d.apiUrl}/api/v1/cat?cid=${firstCid}`, { headers: { authorization: `Bearer ${cookie}` } })
     assert.equal(cat.status, 200)

@@ -8,10 +8,10 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { StaticSite } from '../../../src/api/static.ts'
 import { closeHttp, listenHttp } from '../../../src/utils/http-server.ts'
-import { tempDir } from '../../utils/index.ts'
+import { teardown } from '../../utils/teardown.ts'
 
 async function serve (root: string): Promise<{ url: string, server: Server }> {
   const site = new StaticSite({ root })
@@ -36,27 +36,24 @@ async function get (url: string, path: string, headers: Record<string, string> =
 }
 
 describe('dashboard static files', () => {
-  let dir: { path: string, cleanup: () => Promise<void> }
+  const td = teardown()
   let built: { url: string, server: Server }
   let empty: { url: string, server: Server }
 
   before(async () => {
-    dir = await tempDir('peerd-static-')
-    const root = join(dir.path, 'web')
+    const dir = await td.dir('peerd-static-')
+    const root = join(dir, 'web')
     await mkdir(join(root, 'assets'), { recursive: true })
     await writeFile(join(root, 'index.html'), '<!doctype html><title>t</title>')
     await writeFile(join(root, 'assets', 'app-abc123.js'), 'console.log(1)')
     await writeFile(join(root, 'assets', 'app-abc123.css'), 'body{}')
     await writeFile(join(root, '.secret'), 'TOP-SECRET')
-    await writeFile(join(dir.path, 'outside.txt'), 'TOP-SECRET')
-    await symlink(join(dir.path, 'outside.txt'), join(root, 'assets', 'link.txt'))
+    await writeFile(join(dir, 'outside.txt'), 'TOP-SECRET')
+    await symlink(join(dir, 'outside.txt'), join(root, 'assets', 'link.txt'))
     built = await serve(root)
-    empty = await serve(join(dir.path, 'missing'))
-  })
-  after(async () => {
-    await closeHttp(built.server)
-    await closeHttp(empty.server)
-    await dir.cleanup()
+    td.add(async () => { await closeHttp(built.server) }, 'close the server')
+    empty = await serve(join(dir, 'missing'))
+    td.add(async () => { await closeHttp(empty.server) }, 'close the server')
   })
 
   it('serves index.html at / with a strict CSP, revalidated', async () => {
