@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { ChainDb, ops } from '../../../../src/cash/chain/chain-db.ts'
 import { openChainLevel } from '../../../../src/cash/chain/index.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
@@ -24,6 +24,7 @@ function badSig (tx: Transaction): Transaction {
 }
 
 describe('Chain: reorganisations', () => {
+  const td = teardown()
   let t: TempChain
   // Branch A: 12 empty blocks, then blocks 13..20, block 16 spending coinbase 1 to alice.
   const a = new TestChain(params)
@@ -33,6 +34,7 @@ describe('Chain: reorganisations', () => {
 
   before(async () => {
     t = await openTempChain(params)
+    td.add(t.cleanup, 'close the chain')
     a.mineEmpty(12)
     for (let h = 13; h <= 20; h++) {
       if (h === 16) {
@@ -54,7 +56,6 @@ describe('Chain: reorganisations', () => {
     }
     await addAll(t.chain, a.blocks.slice(1))
   })
-  after(async () => { await t.cleanup() })
 
   it('stores a branch with less or equal work as side', async () => {
     const results = await addAll(t.chain, b.blocks.slice(16, 21))

@@ -3,7 +3,7 @@
  * real chain; and the non-error answers 'duplicate' and 'orphan'.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { txid, txVsize, txWeight } from '../../../../src/cash/primitives/tx.ts'
 import { outputOf, spendTx, testKey } from '../../../utils/cash.ts'
@@ -21,13 +21,16 @@ function badSig (tx: Transaction): Transaction {
 }
 
 describe('mempool: rejection reasons', () => {
+  const td = teardown()
   let h: Harness
   // Coinbases of heights 1..11 are mature at the next height (21 + 1 ≥ h + 10).
   let next = 1
   const coin = (): ReturnType<Harness['tc']['coinbaseCoin']> => h.tc.coinbaseCoin(next++)
 
-  before(async () => { h = await openHarness() })
-  after(async () => { await h.cleanup() })
+  before(async () => {
+    h = await openHarness()
+    td.add(h.cleanup, 'close the harness')
+  })
 
   it('context-free rules (checkTransaction), score 100', async () => {
     const tx = pay(coin(), 1000n)

@@ -5,7 +5,7 @@
  * the chain accepts.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { COINBASE_RESERVE } from '../../../../src/cash/mempool/index.ts'
 import { Miner } from '../../../../src/cash/miner/miner.ts'
 import { txid, txWeight } from '../../../../src/cash/primitives/tx.ts'
@@ -16,6 +16,7 @@ import type { Harness } from './mempool-helpers.ts'
 import { teardown } from '../../../utils/teardown.ts'
 
 describe('mempool: unconfirmed chains and block templates', () => {
+  const td = teardown()
   let h: Harness
   let parent: Transaction
   let child: Transaction
@@ -24,13 +25,13 @@ describe('mempool: unconfirmed chains and block templates', () => {
 
   before(async () => {
     h = await openHarness()
+    td.add(h.cleanup, 'close the harness')
     // vsize 111 (one input, one output) or 154 (two outputs)
     parent = pay(h.tc.coinbaseCoin(1), 154n, 2) // 1 per vbyte
     child = pay(unconfirmed(h, parent, 0), 2220n) // 20 per vbyte; with its parent (2374 / 265) ≈ 9
     medium = pay(h.tc.coinbaseCoin(2), 555n) // 5 per vbyte
     high = pay(h.tc.coinbaseCoin(3), 3330n) // 30 per vbyte
   })
-  after(async () => { await h.cleanup() })
 
   it('accepts a child of a mempool transaction and serves both as coins', async () => {
     assert.equal(await h.mempool.add(parent), 'accepted')
