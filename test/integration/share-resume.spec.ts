@@ -53,6 +53,15 @@ describe('resuming an interrupted download (daemon processes)', () => {
     return d
   }
 
+  /** Runs `peerd get --json` on B to the end, sampling B's progress meanwhile. */
+  const getAgain = async (cid: string, out: string): Promise<{ got: GetJson, samples: SessionProgress[] }> => {
+    const watch = sampleProgress(b, cid)
+    const r = await runCliBytes(['get', cid, '-o', out, '--data-dir', b.dataDir, '--json'], { timeoutMs: 60_000 })
+    await watch.stop()
+    assert.equal(r.code, 0, r.stdout.toString() + r.stderr)
+    return { got: JSON.parse(r.stdout.toString()) as GetJson, samples: watch.samples }
+  }
+
   /** Starts `peerd get` on B and waits until B's daemon is at least `fraction` through it. */
   const startGet = async (cid: string, out: string, size: number, fraction: number, json: boolean): Promise<{ run: ReturnType<typeof spawnCli>, at: number }> => {
     const run = td.cli(spawnCli(['get', cid, '-o', out, '--data-dir', b.dataDir, ...(json ? ['--json'] : [])], { timeoutMs: 60_000 }))
@@ -89,20 +98,16 @@ describe('resuming an interrupted download (daemon processes)', () => {
     assert.equal(await exists(out), false, 'an incomplete file was moved to the target path')
 
     b = await startB()
-    const watch = sampleProgress(b, cid)
-    const second = await runCliBytes(['get', cid, '-o', out, '--data-dir', b.dataDir, '--json'], { timeoutMs: 60_000 })
-    await watch.stop()
-    assert.equal(second.code, 0, second.stdout.toString() + second.stderr)
-    const got = JSON.parse(second.stdout.toString()) as GetJson
+    const { got, samples } = await getAgain(cid, out)
     assert.equal(got.cid, cid)
     assert.equal(got.path, out)
     assert.equal(got.size, size)
     assert.equal(await sha256File(out), digest, 'the resumed file differs')
     assert.equal(await exists(partPath(out, cid)), false, 'the temporary output was left behind')
 
-    assert.ok(watch.samples.length > 0, 'no progress seen during the second get')
-    const resumed = resumedBytes(watch.samples)
-    const fetched = Math.max(...watch.samples.map(p => p.fetched))
+    assert.ok(samples.length > 0, 'no progress seen during the second get')
+    const resumed = resumedBytes(samples)
+    const fetched = Math.max(...samples.map(p => p.fetched))
     assert.ok(resumed >= 0.2 * size, `the second get reused only ${resumed} bytes of the ${size} (the first got past 30%)`)
     assert.ok(fetched < size, `the second get fetched ${fetched} bytes: the whole file again`)
   })
@@ -141,13 +146,9 @@ describe('resuming an interrupted download (daemon processes)', () => {
     assert.equal(await exists(out), false)
     assert.equal(await exists(partPath(out, cid)), true, 'the partial output was not kept for a resume')
 
-    const watch = sampleProgress(b, cid)
-    const second = await runCliBytes(['get', cid, '-o', out, '--data-dir', b.dataDir, '--json'], { timeoutMs: 60_000 })
-    await watch.stop()
-    assert.equal(second.code, 0, second.stdout.toString() + second.stderr)
-    const got = JSON.parse(second.stdout.toString()) as GetJson
+    const { got, samples } = await getAgain(cid, out)
     assert.equal(got.size, size)
     assert.equal(await sha256File(out), digest)
-    assert.ok(resumedBytes(watch.samples) >= 0.2 * size, `the second get reused only ${resumedBytes(watch.samples)} bytes`)
+    assert.ok(resumedBytes(samples) >= 0.2 * size, `the second get reused only ${resumedBytes(samples)} bytes`)
   })
 })
