@@ -74,8 +74,7 @@ export interface SessionResult {
  * Block writes in flight per session (16 verified blocks held in memory: 16 MiB with 1 MiB
  * chunks, at most 32 MiB with blocks of MAX_BLOCK_SIZE):
  * enough that a write held up by the page cache does not stop the reading of the next blocks
- * (8 → 16: a 1 GiB get 5.5–6.5 s, median 6.2, → 5.3–6.2 s, median 5.6, in four paired
- * profile runs each on two cores).
+ * (`npm run bench:share` shows the get's speed).
  */
 const MAX_STORING = 16
 

@@ -5,23 +5,16 @@
  */
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Item } from './item.ts'
+import type { SessionInit } from '../session.ts'
 import { ProviderPeer } from './provider-peer.ts'
 import type { ProviderPeerOwner } from './provider-peer.ts'
 
 const PROVIDER_REFRESH_MS = 5_000
 
 /** Options of a {@link Swarm}. */
-export interface SwarmInit {
-  root: CID
-  host: PeerdHost
-  protocol: string
-  log: Logger
-  /** Candidate providers, connected or found in the DHT; called again while the session runs. */
-  findProviders: (root: CID, signal: AbortSignal) => AsyncIterable<PeerId>
-  onMisbehaviour: (peerId: PeerId, reason: string) => void
+export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol' | 'log' | 'findProviders' | 'onMisbehaviour'> {
   /** The DAG's blocks discovered so far, by key. */
   items: ReadonlyMap<string, Item>
   /** Aborted when the session ends. */
