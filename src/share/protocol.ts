@@ -1,5 +1,5 @@
 /**
- * peerd's block exchange wire format, `/peerd/<network>/blocks/1.0.0`.
+ * peerd's block exchange wire format, `/peerd/<network>/blocks/1.1.0`.
  *
  * One stream per download and peer. Every message is a frame: an unsigned varint length, then
  * a type byte and its fields. The downloader sends WANT (CIDs it wants, answered in order),
