@@ -48,12 +48,7 @@ export class Swarm implements ProviderPeerOwner {
 
   constructor (init: SwarmInit) {
     this.init = init
-    this.root = init.root
-    this.log = init.log
-    this.items = init.items
-    this.changed = init.changed
-    this.delivered = init.delivered
-    this.orphaned = init.orphaned
+    ;({ root: this.root, log: this.log, items: this.items, changed: this.changed, delivered: this.delivered, orphaned: this.orphaned } = init)
   }
 
   /** Whether a search has ended, every peer found has answered, and none serves. */
