@@ -115,11 +115,18 @@ export class PeerdGater implements ConnectionGater {
     return this.isBanned(peerId)
   }
 
+  /** Refuses to dial a discouraged address (not loopback, where the milder rule is for inbound only), as Core dials none. */
+  denyDialMultiaddr (ma: Multiaddr): boolean {
+    const ip = peerIpOf(ma)
+    return ip != null && !isLoopback(ip) && this.discouragement(ip) != null
+  }
+
   denyInboundConnection (maConn: MultiaddrConnection): boolean {
     const ip = ipOf(maConn.remoteAddr)
     if (ip == null) return false
     const connections = this.init.connections()
-    const why = this.discouragement(ip)
+    // a relayed connection's address is its relay's: the relay's discouragement says nothing of the peer
+    const why = peerIpOf(maConn.remoteAddr) == null ? undefined : this.discouragement(ip)
     if (why != null) {
       if (!isLoopback(ip)) {
         this.init.onDeny?.('discouraged address', { ip, by: why })

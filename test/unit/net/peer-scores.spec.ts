@@ -152,6 +152,28 @@ describe('peer scores', () => {
     assert.equal(scores.addressScore('198.51.100.9'), 0)
   })
 
+  it('refuse no relayed peer for its relay\'s discouraged address or network', () => {
+    const { gater } = setup()
+    gater.discourage('198.51.100.9', 60_000)
+    gater.discourage('198.51.100.9', 60_000, { network: true })
+    const relay = '/ip4/198.51.100.9/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+    const relayed = { remoteAddr: multiaddr(`${relay}/p2p-circuit/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq`) } as unknown as MultiaddrConnection
+    assert.equal(gater.denyInboundConnection(relayed), false, 'a peer behind the relay was refused')
+    assert.equal(gater.denyInboundConnection(inbound('198.51.100.9')), true, 'the relay\'s own address is still refused')
+  })
+
+  it('dial no discouraged address (but loopback, and a peer behind a discouraged relay)', () => {
+    const { gater } = setup()
+    gater.discourage('203.0.113.7', 60_000)
+    gater.discourage('2001:db8:99::1', 60_000, { network: true })
+    gater.discourage('127.0.0.1', 60_000)
+    assert.equal(gater.denyDialMultiaddr(multiaddr('/ip4/203.0.113.7/tcp/4001')), true)
+    assert.equal(gater.denyDialMultiaddr(multiaddr('/ip6/2001:db8:99:5::3/tcp/4001')), true, 'an address of a discouraged /48')
+    assert.equal(gater.denyDialMultiaddr(multiaddr('/ip4/203.0.113.8/tcp/4001')), false)
+    assert.equal(gater.denyDialMultiaddr(multiaddr('/ip4/127.0.0.1/tcp/4001')), false, 'local nodes share 127.0.0.1')
+    assert.equal(gater.denyDialMultiaddr(multiaddr('/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK/p2p-circuit/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq')), false)
+  })
+
   it('on loopback, discourage only the address and refuse it only when no connection slot is spare', () => {
     const { scores, gater, open, hungUp } = setup({ maxConnections: 4 })
     for (let i = 0; i < 5; i++) {
