@@ -1,15 +1,19 @@
 /**
  * Signature-check budgets for relayed transactions: a token bucket per peer (in a bounded
  * map) and one for all peers together, so neither one peer nor many fresh peer ids can keep
- * the signature workers busy. A transaction costs one check per input, charged before the
- * mempool looks at it.
+ * the signature workers busy. The mempool charges a transaction one check per input when its
+ * signatures are about to be verified, not before: junk refused by a cheaper rule, or held as
+ * an orphan, must not spend the total that honest peers share.
  *
  * ```ts
  * const budget = new SigCheckBudget()
- * if (!budget.take(peerId.toString(), tx.inputs.length)) return 'ignore' // over budget: not checked
+ * if (!budget.take(peerId.toString(), tx.inputs.length)) throw overBudget // not verified
  * ```
  * @module
  */
+
+/** The reason (score 0) of a transaction refused, unverified, because its sender's budget or the total is spent. */
+export const SIG_BUDGET_REASON = 'sigcheck-budget'
 
 /** Checks a second one peer earns: ~10% of one core's verification (bench:cash a′). */
 export const DEFAULT_PEER_CHECKS_PER_SEC = 500

@@ -22,6 +22,7 @@ import { blockWeight } from '../primitives/block.ts'
 import { isCoinbase, txid as computeTxid, txWeight, wtxid as computeWtxid } from '../primitives/tx.ts'
 import type { OutPoint, Transaction } from '../primitives/tx.ts'
 import { planEviction, readCoins, resolveInputs } from './admission.ts'
+import { SIG_BUDGET_REASON, SigCheckBudget } from './budget.ts'
 import type { ReadCoins } from './admission.ts'
 import { FeeEstimator } from './estimate.ts'
 import { TxOrphanPool } from './orphans.ts'
@@ -62,6 +63,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
   private readonly orphans: TxOrphanPool
   private readonly estimator = new FeeEstimator()
   private readonly verify: (checks: readonly SigCheck[]) => Promise<number>
+  private readonly budget: SigCheckBudget
   /** Wtxids (hex) whose signatures failed, and why; oldest first. */
   private readonly rejected = new Map<string, string>()
   private watch: Set<string> | undefined
@@ -87,6 +89,7 @@ export class Mempool extends EventEmitter<MempoolEvents> {
     this.expiry = init.expiry ?? DEFAULT_EXPIRY
     this.now = init.now ?? (() => Math.floor(Date.now() / 1000))
     this.orphans = new TxOrphanPool({ maxTxWeight: this.maxTxWeight, ...init.orphans })
+    this.budget = new SigCheckBudget(init.sigBudget)
     const pool = init.sigPool
     this.verify = pool === undefined
       ? async (checks) => verifySigChecks(checks)
@@ -197,7 +200,8 @@ export class Mempool extends EventEmitter<MempoolEvents> {
    *   `checkTxInputs` reasons (100), `non-final` (0), `non-BIP68-final` (0),
    *   `min relay fee not met` (0), `too-long-mempool-chain` (0), `mempool full` (0),
    *   `bad-witness-shape` / `bad-txns-signature` (100; remembered by wtxid, so the same
-   *   transaction again is refused without verifying it)
+   *   transaction again is refused without verifying it); `sigcheck-budget` (0, a peer's transaction
+   *   when its sender's signature-check budget or the total is spent)
    */
   async add (tx: Transaction, options: AddTxOptions = {}): Promise<AddTxResult> {
     return await this.lock.run(async () => {
@@ -239,6 +243,11 @@ export class Mempool extends EventEmitter<MempoolEvents> {
       }
       if (result === 'missing') break
       if ('unverified' in result) {
+        // Charged only now that the checks will run: a peer's junk that a cheaper rule refused
+        // or that waits as an orphan must not spend the total that honest peers share.
+        if (peer !== '' && !this.budget.take(peer, result.unverified.length)) {
+          throw new VerifyError('tx', SIG_BUDGET_REASON, 0, `${result.unverified.length} signature checks over its sender's budget`)
+        }
         // Verified off this thread (the signature pool) while chain events may change the
         // mempool, so the coins are read and every other rule checked again afterwards. The
         // verdict stands: an outpoint's amount and script, which BIP341 signs, never change.

@@ -5,6 +5,7 @@
 import type { Chain, SigPool } from '../chain/index.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import type { Logger } from '../../utils/logger.ts'
+import type { SigCheckBudgetInit } from './budget.ts'
 import type { OrphanLimits } from './orphans.ts'
 import type { FeeRateBucket, MempoolEntry, RemovalReason, TxOrigin } from './policy.ts'
 
@@ -29,6 +30,12 @@ export interface MempoolInit {
    * not hold this thread; without it, signatures are verified on this thread.
    */
   sigPool?: Pick<SigPool, 'verify'>
+  /**
+   * Signature checks peers' transactions may cost (see {@link SigCheckBudget} for the
+   * defaults), charged to the sender just before they are verified (an orphan's when its
+   * parent arrives); over budget, the transaction is refused unverified (`sigcheck-budget`, 0).
+   */
+  sigBudget?: SigCheckBudgetInit
   /** Seconds an entry may wait for a block before it is dropped (default two weeks). */
   expiry?: number
   orphans?: OrphanLimits

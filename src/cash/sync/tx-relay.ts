@@ -7,9 +7,10 @@
  * since gossipsub forwarded neither.
  *
  * Checking signatures is the costly part, so what a peer may make this node check is
- * bounded: a transaction heavier than the mempool takes is refused before it is decoded, each
- * input costs one signature check from the sender's and the total {@link SigCheckBudget}, and
- * the checks waiting for the mempool are capped; a transaction over budget is ignored unchecked.
+ * bounded: a transaction heavier than the mempool takes is refused before it is decoded, the
+ * checks waiting for the mempool are capped, and the mempool charges each input whose
+ * signature it is about to verify to the sender's and the total signature-check budget
+ * (`sigcheck-budget`); a transaction over budget is ignored unverified.
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
@@ -19,8 +20,7 @@ import type { Logger } from '../../utils/logger.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { verifyErrorVerdict } from './verdict.ts'
 import { GossipTopic } from './gossip-topic.ts'
-import { SigCheckBudget } from '../mempool/budget.ts'
-import type { SigCheckBudgetInit } from '../mempool/budget.ts'
+import { SIG_BUDGET_REASON } from '../mempool/budget.ts'
 import type { Mempool } from '../mempool/index.ts'
 import type { MempoolEntry, TxOrigin } from '../mempool/index.ts'
 import { DecodeError } from '../primitives/errors.ts'
@@ -52,8 +52,6 @@ export interface TxRelayInit {
    * more are ignored. Default 4,000: under a second of both workers of a 2-core machine.
    */
   maxPendingSigChecks?: number
-  /** Signature checks peers may cost (see {@link SigCheckBudget} for the defaults). */
-  budget?: SigCheckBudgetInit
   /** How often this node's own unconfirmed transactions are announced again (ms). Default 15 s. */
   rebroadcastMs?: number
 }
@@ -68,7 +66,6 @@ export class TxRelay {
   readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0, overBudget: 0 }
   private pending = 0
   private pendingSigChecks = 0
-  private readonly budget: SigCheckBudget
   /** This node's own transactions, announced again until they leave the mempool. */
   private readonly own = new Map<string, { txid: Uint8Array, bytes: Uint8Array }>()
   private timer: ReturnType<typeof setInterval> | undefined
@@ -84,7 +81,6 @@ export class TxRelay {
       validate: async (peer, data) => await this.validate(peer, data),
       stats: this.stats
     })
-    this.budget = new SigCheckBudget(init.budget)
   }
 
   private readonly onTx = (entry: MempoolEntry, origin: TxOrigin): void => {
@@ -162,7 +158,7 @@ export class TxRelay {
     }
     // One signature check per input (all the mempool takes are key-path spends).
     const checks = tx.inputs.length
-    if (this.pendingSigChecks + checks > (this.init.maxPendingSigChecks ?? 4000) || !this.budget.take(peer.toString(), checks)) {
+    if (this.pendingSigChecks + checks > (this.init.maxPendingSigChecks ?? 4000)) {
       this.stats.overBudget++
       return TopicValidatorResult.Ignore
     }
@@ -185,6 +181,10 @@ export class TxRelay {
       this.stats.ignored++
       return TopicValidatorResult.Ignore
     } catch (err) {
+      if (err instanceof VerifyError && err.reason === SIG_BUDGET_REASON) {
+        this.stats.overBudget++
+        return TopicValidatorResult.Ignore
+      }
       if (err instanceof VerifyError) {
         log.debug('rejected a gossiped transaction', { txid: hashToHex(txid(tx)), reason: err.reason, peerId: peer.toString() })
         return verifyErrorVerdict(err, peer, 'tx', penalize, this.stats)
