@@ -22,7 +22,7 @@
  * Every message has a fixed length, checked before any work. As tor does, both sides refuse an
  * all-zero Diffie-Hellman output, which is what a low-order or zero public key gives.
  */
-import { createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { HandshakeError, HandshakeReplayError } from './errors.ts'
 import type { ReplayFilter } from './replay.ts'
@@ -103,20 +103,25 @@ function privateKeyObject (raw: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.from(concat(PKCS8_PREFIX, raw)), format: 'der', type: 'pkcs8' })
 }
 
+/** A peer's raw X25519 public key as a KeyObject (every 32 bytes are one; a refusal is typed all the same). */
 function publicKeyObject (raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.from(concat(SPKI_PREFIX, raw)), format: 'der', type: 'spki' })
+  try {
+    return createPublicKey({ key: Buffer.from(concat(SPKI_PREFIX, raw)), format: 'der', type: 'spki' })
+  } catch (err) {
+    throw new HandshakeError('ntor: the peer\'s key is not an X25519 key', { cause: err })
+  }
 }
 
-function rawPublicKey (privateKey: KeyObject): Uint8Array {
-  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
+function rawPublicKey (publicKey: KeyObject): Uint8Array {
+  const der = publicKey.export({ format: 'der', type: 'spki' })
   return new Uint8Array(der.subarray(SPKI_PREFIX.length))
 }
 
 /** X25519, refusing an all-zero result (OpenSSL already fails on it; the check stays, as in tor). */
-function exp (privateKey: KeyObject, publicKey: Uint8Array): Uint8Array {
+function exp (privateKey: KeyObject, publicKey: KeyObject): Uint8Array {
   let shared: Uint8Array
   try {
-    shared = diffieHellman({ privateKey, publicKey: publicKeyObject(publicKey) })
+    shared = diffieHellman({ privateKey, publicKey })
   } catch (err) {
     throw new HandshakeError('ntor: the peer\'s key is low-order or invalid', { cause: err })
   }
@@ -151,9 +156,14 @@ function derive (params: NtorParams, xy: Uint8Array, xb: Uint8Array, id: Uint8Ar
 }
 
 function ephemeral (raw: Uint8Array | undefined): { privateKey: KeyObject, publicKey: Uint8Array } {
-  if (raw != null) checkLength('an ephemeral key', raw, KEY_BYTES)
-  const privateKey = privateKeyObject(raw ?? randomBytes(KEY_BYTES))
-  return { privateKey, publicKey: rawPublicKey(privateKey) }
+  if (raw == null) {
+    // OpenSSL's own key generation costs less than importing random bytes as a key
+    const pair = generateKeyPairSync('x25519')
+    return { privateKey: pair.privateKey, publicKey: rawPublicKey(pair.publicKey) }
+  }
+  checkLength('an ephemeral key', raw, KEY_BYTES)
+  const privateKey = privateKeyObject(raw)
+  return { privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) }
 }
 
 /** A relay's ntor ID in peerd: SHA-256 of its libp2p public key in protobuf encoding (`publicKeyToProtobuf`). */
@@ -208,8 +218,9 @@ export function ntorServerHandshake (onionskin: Uint8Array, relay: NtorRelayKeys
   if (!idOk || !keyOk) throw new HandshakeError('ntor: the onionskin is for another relay or onion key')
   if (options.replay != null && !options.replay.add(B, X)) throw new HandshakeReplayError('ntor: this onionskin was seen before under this onion key')
   const { privateKey: y, publicKey: Y } = ephemeral(options.ephemeralKey)
-  const xy = exp(y, X)
-  const xb = exp(privateKeyObject(relay.onionKeyPair.privateKey), X)
+  const xKey = publicKeyObject(X)
+  const xy = exp(y, xKey)
+  const xb = exp(privateKeyObject(relay.onionKeyPair.privateKey), xKey)
   const { auth, keys } = derive(params, xy, xb, id, B, X, Y)
   xy.fill(0)
   xb.fill(0)
@@ -225,8 +236,8 @@ export function ntorClientComplete (state: NtorClientState, reply: Uint8Array): 
   checkLength('a reply', reply, NTOR_REPLY_BYTES)
   const Y = reply.slice(0, KEY_BYTES)
   const authGot = reply.slice(KEY_BYTES)
-  const xy = exp(state.privateKey, Y)
-  const xb = exp(state.privateKey, state.onionKey)
+  const xy = exp(state.privateKey, publicKeyObject(Y))
+  const xb = exp(state.privateKey, publicKeyObject(state.onionKey))
   const { auth, keys } = derive(state.params, xy, xb, state.id, state.onionKey, state.publicKey, Y)
   xy.fill(0)
   xb.fill(0)
