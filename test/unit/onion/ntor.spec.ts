@@ -10,6 +10,7 @@ import { describe, it } from 'node:test'
 import { HandshakeError, HandshakeReplayError } from '../../../src/onion/errors.ts'
 import { NTOR_REPLY_BYTES, PEERD_NTOR, TOR_NTOR, ntorClientComplete, ntorClientCreate, ntorKeyPair, ntorRelayId, ntorServerHandshake } from '../../../src/onion/ntor.ts'
 import type { NtorRelayKeys } from '../../../src/onion/ntor.ts'
+import { RELAY_KEY_MATERIAL_LEN, splitRelayKeys } from '../../../src/onion/relay-crypto.ts'
 import { ReplayFilter } from '../../../src/onion/replay.ts'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
@@ -75,6 +76,14 @@ describe('ntor handshake', () => {
       seen.add(toHex(keys))
     }
     assert.equal(seen.size, 3)
+  })
+
+  it('peerd\'s KEY_LEN is one hop\'s relay key material (Df | Db | Kf | Kb)', () => {
+    assert.equal(PEERD_NTOR.keyLen, RELAY_KEY_MATERIAL_LEN)
+    const r = relay()
+    const { keys } = ntorServerHandshake(ntorClientCreate(r.id, r.onionKeyPair.publicKey).onionskin, r)
+    const split = splitRelayKeys(keys)
+    assert.deepEqual([split.df, split.db, split.kf, split.kb].map(k => k.length), [32, 32, 32, 32])
   })
 
   it('a flipped bit anywhere in the reply → HandshakeError', () => {
