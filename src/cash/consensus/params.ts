@@ -13,7 +13,7 @@
 
 import type { NetworkName } from '../../net/networks.ts'
 import { genesisInfo } from './genesis.ts'
-import { blockWork, encodeCompact } from './pow.ts'
+import { encodeCompact } from './pow.ts'
 import { COIN, MAX_MONEY } from './subsidy.ts'
 
 /** The networks a node can run: net's list (`NETWORK_NAMES`), declared once there. */
@@ -108,10 +108,10 @@ export interface ChainParams {
  * Max reorg depth 1,000 blocks (≈ 17 hours): a fork deeper than that is treated as an attack
  * or a partition for an operator to resolve rather than followed automatically.
  *
- * Minimum chain work: genesis and one day of blocks (1,440) at powLimit, the least any chain
- * that has run since genesis can show (ASERT keeps the target at or below powLimit); raise it
- * to the work of a recent block at each release, as Bitcoin Core does. It must stay below the
- * network's real work, or new nodes could not join.
+ * Minimum chain work: none yet, as Bitcoin's at its launch. Above the network's real work,
+ * nodes ignore each other's blocks and fetch none from headers, so a network that has not run
+ * that long would split into lone miners, past `maxReorgDepth` for good. Once main runs, set it
+ * at each release to the work of a block some weeks old, as Bitcoin Core does.
  */
 function main (): ChainParams {
   const powLimit = (1n << 236n) - 1n
@@ -130,7 +130,7 @@ function main (): ChainParams {
     medianTimeSpan: 11,
     maxFutureBlockTime: 2 * 60 * 60,
     maxReorgDepth: 1_000,
-    minimumChainWork: 1_441n * blockWork(encodeCompact(powLimit)),
+    minimumChainWork: 0n,
     bech32Hrp: 'pd',
     genesis: genesisInfo('main')
   }

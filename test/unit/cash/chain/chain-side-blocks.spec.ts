@@ -9,9 +9,12 @@ import { describe, it } from 'node:test'
 import { ChainDb } from '../../../../src/cash/chain/chain-db.ts'
 import { openChainLevel } from '../../../../src/cash/chain/index.ts'
 import { nextBits } from '../../../../src/cash/consensus/context.ts'
+import { genesisBlock } from '../../../../src/cash/consensus/genesis.ts'
 import { chainParams } from '../../../../src/cash/consensus/params.ts'
 import { blockWork, checkProofOfWork } from '../../../../src/cash/consensus/pow.ts'
 import { VerifyError } from '../../../../src/cash/consensus/verify-error.ts'
+import { assembleBlock } from '../../../../src/cash/miner/template.ts'
+import { p2trScript } from '../../../../src/cash/primitives/address.ts'
 import { encodeBlock } from '../../../../src/cash/primitives/block.ts'
 import type { Block } from '../../../../src/cash/primitives/block.ts'
 import { bytesEqual } from '../../../../src/cash/primitives/hash.ts'
@@ -73,6 +76,21 @@ describe('Chain: unsolicited blocks', () => {
     assert.equal(await s.chain.addBlock(c.blocks[1] as Block, { unsolicited: true }), 'ignored')
     assert.deepEqual(await addAll(s.chain, c.blocks.slice(1, 20)), new Array(19).fill('connected'), 'asked-for blocks connect')
     assert.equal(await s.chain.addBlock(c.blocks[20] as Block, { unsolicited: true }), 'connected', 'at the minimum')
+  })
+
+  it('on main, a network that has just started can be joined: another miner\'s block 1, gossiped, connects', async (t) => {
+    // Were main's minimum chain work above its genesis, every node would ignore every other
+    // miner's first blocks and fetch none of their headers' blocks: each would mine alone, and
+    // past maxReorgDepth the forks could never merge.
+    const main = chainParams('main')
+    const s = await openTempChain(main)
+    teardown(t).add(s.cleanup, 'close the chain')
+    const genesis = genesisBlock('main').header
+    const ctx = s.chain.nextBlockContext()
+    const block = assembleBlock({ prevHash: ctx.prevHash, height: 1, time: genesis.time + 600, bits: ctx.bits, payoutScript: p2trScript(new Uint8Array(32).fill(7)), txs: [], fees: 0n, params: main })
+    block.header.nonce = 734_275 // found once by grind (2^20 tries on average at main's powLimit)
+    assert.ok(checkProofOfWork(hashOf(block), block.header.bits, main.powLimit))
+    assert.equal(await s.chain.addBlock(block, { unsolicited: true }), 'connected')
   })
 })
 
