@@ -27,10 +27,11 @@ import type { RootRecord } from './layout.ts'
 import { blocksProtocol, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
 import { Providers } from './providers.ts'
-import { BlockServer, SEND_BUDGET } from './server.ts'
+import { BlockServer, MAX_STREAMS_PER_PEER, SEND_BUDGET } from './server.ts'
 import type { RootListener, RootWatch } from './server.ts'
 import { Session } from './session.ts'
 import { RAW_CODE } from './session/item.ts'
+import { StreamSlots } from './session/swarm.ts'
 import type { FallbackFetcher, SessionResult } from './session.ts'
 import type { SessionProgress, Transfer } from './types.ts'
 import { WaitingBlockstore } from './waiting-store.ts'
@@ -89,6 +90,8 @@ export class ShareService {
   private readonly init: ShareInit
   private readonly db: ShareDb
   private readonly server: BlockServer
+  /** Block streams open to each provider over all downloads, within what its server admits. */
+  private readonly streamSlots = new StreamSlots(MAX_STREAMS_PER_PEER)
   private readonly providers: Providers
   /** Bitswap 1.2, for IPFS nodes (Helia, Kubo), and as the fallback when no peerd peer serves a block. */
   readonly bitswap: Bitswap
@@ -258,6 +261,7 @@ export class ShareService {
       protocol: this.protocol,
       log: this.init.log,
       findProviders: (root, signal) => this.providers.find(root, signal),
+      streamSlots: this.streamSlots,
       onMisbehaviour: (peer, reason) => {
         this.init.penalize(peer, /match/.test(reason) ? POINTS.badBlock : POINTS.protocol, reason)
       },

@@ -32,6 +32,7 @@ import type { Item } from './session/item.ts'
 import type { ProviderPeer } from './session/provider-peer.ts'
 import { Scheduler } from './session/scheduler.ts'
 import { Swarm } from './session/swarm.ts'
+import type { StreamSlots } from './session/swarm.ts'
 import type { SessionProgress } from './types.ts'
 
 export type { FallbackFetcher, SessionProgress }
@@ -46,6 +47,8 @@ export interface SessionInit {
   /** Candidate providers, connected or found in the DHT; called again while the session runs. */
   findProviders: (root: CID, signal: AbortSignal) => AsyncIterable<PeerId>
   onMisbehaviour: (peerId: PeerId, reason: string) => void
+  /** Block streams to each provider, shared by the node's sessions. Default: no limit. */
+  streamSlots?: StreamSlots
   fallback?: FallbackFetcher
   /** Writes the content into its output file(s) as blocks arrive. */
   writer?: OutputWriter
@@ -127,6 +130,7 @@ export class Session {
       log: init.log,
       findProviders: init.findProviders,
       onMisbehaviour: init.onMisbehaviour,
+      streamSlots: init.streamSlots,
       items: this.walk.items,
       signal: this.abort.signal,
       ended: () => this.done,

@@ -14,7 +14,7 @@ import type { ProviderPeerOwner } from './provider-peer.ts'
 const PROVIDER_REFRESH_MS = 5_000
 
 /** Options of a {@link Swarm}. */
-export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol' | 'log' | 'findProviders' | 'onMisbehaviour'> {
+export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol' | 'log' | 'findProviders' | 'onMisbehaviour' | 'streamSlots'> {
   /** The DAG's blocks discovered so far, by key. */
   items: ReadonlyMap<string, Item>
   /** Aborted when the session ends. */
@@ -25,6 +25,42 @@ export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol
   changed: () => void
   delivered: ProviderPeerOwner['delivered']
   orphaned: ProviderPeerOwner['orphaned']
+}
+
+/**
+ * Block streams open to each provider, over all of a node's downloads: a provider refuses (and
+ * past a few refusals, penalises) a peer with more than its limit open, so many downloads at once
+ * from one provider wait for a slot (the Bitswap fallback serves them meanwhile).
+ */
+export class StreamSlots {
+  /** Streams one peer may have open. */
+  readonly max: number
+  // only peers with a stream open
+  private readonly open = new Map<string, number>()
+
+  constructor (max: number) {
+    this.max = max
+  }
+
+  /** Takes a slot of `peer`; false when all are held. */
+  take (peer: string): boolean {
+    const n = this.open.get(peer) ?? 0
+    if (n >= this.max) return false
+    this.open.set(peer, n + 1)
+    return true
+  }
+
+  /** Gives back a slot of `peer`. */
+  give (peer: string): void {
+    const n = (this.open.get(peer) ?? 0) - 1
+    if (n <= 0) this.open.delete(peer)
+    else this.open.set(peer, n)
+  }
+
+  /** Slots of `peer` held now. */
+  held (peer: string): number {
+    return this.open.get(peer) ?? 0
+  }
 }
 
 /** The provider streams of one session. */
@@ -98,6 +134,7 @@ export class Swarm implements ProviderPeerOwner {
 
   closed (peer: ProviderPeer): void {
     this.peers.delete(peer.id)
+    this.init.streamSlots?.give(peer.id)
   }
 
   misbehaved (peer: ProviderPeer, reason: string): void {
@@ -110,11 +147,15 @@ export class Swarm implements ProviderPeerOwner {
   }
 
   private async open (peerId: PeerId): Promise<void> {
+    const slots = this.init.streamSlots
+    // every slot of this peer is held by other downloads: try it again at the next search
+    if (slots != null && !slots.take(peerId.toString())) return
     let stream: Stream
     this.opening++
     try {
       stream = await this.init.host.dialProtocol(peerId, this.init.protocol, { signal: AbortSignal.any([this.init.signal, AbortSignal.timeout(10_000)]) })
     } catch (err) {
+      slots?.give(peerId.toString())
       this.log.debug('could not open a block stream', { peerId: peerId.toString(), err })
       return
     } finally {
