@@ -340,7 +340,7 @@ export class CellReader {
     return this.filled
   }
 
-  /** The cells `chunk` completes, decoded; a malformed cell throws its typed error. */
+  /** The cells `chunk` completes, decoded; a malformed cell throws its typed error (the link is then closed, the reader dropped). */
   push (chunk: Uint8Array | Uint8ArrayList): Cell[] {
     const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
     const cells: Cell[] = []

@@ -112,7 +112,9 @@ class Direction {
 
   /** Adds or removes this layer (CTR: the same operation), advancing the counter. */
   crypt (body: Uint8Array): Uint8Array {
-    return new Uint8Array(this.cipher.update(body))
+    const out = this.cipher.update(body)
+    // a plain Uint8Array view, no copy: a Buffer's slice() would not copy what decoders slice out
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
   }
 
   /** Zeroes `recognized` and the digest field, absorbs the body, writes the digest; in place. */
