@@ -5,9 +5,10 @@
  * must process the same cells in the same order) and a running SHA-256 digest seeded with a
  * secret. Native `node:crypto` only.
  *
- * Keys: HKDF-SHA256-Expand(KEY_SEED, "peerd-onion-1:relay-keys", 128), with KEY_SEED the
- * handshake's secret (ntor's KEY_SEED), split as Df (32) | Db (32) | Kf (32) | Kb (32): the
- * forward and backward digest seeds, the forward and backward cipher keys.
+ * Keys: the handshake's key output, 128 bytes of HKDF-SHA256 expansion (`ntor.ts`, whose
+ * `PEERD_NTOR.keyLen` is {@link RELAY_KEY_MATERIAL_LEN}), split by {@link splitRelayKeys} as
+ * Df (32) | Db (32) | Kf (32) | Kb (32): the forward and backward digest seeds, the forward and
+ * backward AES-256 keys (Tor splits its ntor output the same way, with SHA-1 and AES-128 sizes).
  *
  * Sending (the client to hop i, or hop i back to the client): `recognized` and the digest field
  * zero, the running digest of that hop and direction absorbs the whole 509-byte body, and its
@@ -34,20 +35,18 @@
  *
  * ```ts
  * const layers = new OnionLayers()
- * layers.addHop(deriveRelayKeys(keySeed))           // after each CREATED2 / EXTENDED2
+ * layers.addHop(splitRelayKeys(ntorClientComplete(state, reply)))   // after each CREATED2 / EXTENDED2
  * const wire = layers.encryptForward(encodeRelayBody(msg), 2)
  * const { hop, body } = layers.decryptBackward(wireBack)
  * ```
  * @module
  */
-import { createCipheriv, createHash, createHmac } from 'node:crypto'
+import { createCipheriv, createHash } from 'node:crypto'
 import type { Cipheriv, Hash } from 'node:crypto'
 import { InvalidArgumentError } from '../errors.ts'
 import { CELL_BODY_LEN, RELAY_DIGEST_AT, RELAY_RECOGNIZED_AT } from './cell.ts'
 import { CellIntegrityError } from './errors.ts'
 
-/** HKDF's info string for the relay keys. */
-export const RELAY_KEYS_INFO = 'peerd-onion-1:relay-keys'
 /** Bytes of each key and digest seed. */
 export const RELAY_KEY_LEN = 32
 /** Bytes of key material for one hop: Df | Db | Kf | Kb. */
@@ -68,30 +67,11 @@ export interface RelayKeys {
   kb: Uint8Array
 }
 
-/** RFC 5869's HKDF-Expand with HMAC-SHA256, `prk` taken as the pseudorandom key as it is. */
-export function hkdfExpandSha256 (prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new InvalidArgumentError(`HKDF-Expand length ${length} out of range`)
-  const out = new Uint8Array(length)
-  let block = new Uint8Array(0)
-  for (let i = 1, at = 0; at < length; i++) {
-    block = createHmac('sha256', prk).update(block).update(info).update(Uint8Array.of(i)).digest()
-    out.set(block.subarray(0, length - at), at)
-    at += block.length
-  }
-  return out
-}
-
 /** Splits {@link RELAY_KEY_MATERIAL_LEN} bytes of key material as Df | Db | Kf | Kb. */
 export function splitRelayKeys (material: Uint8Array): RelayKeys {
   if (material.length !== RELAY_KEY_MATERIAL_LEN) throw new InvalidArgumentError(`relay key material of ${material.length} bytes, not ${RELAY_KEY_MATERIAL_LEN}`)
   const part = (i: number): Uint8Array => material.slice(i * RELAY_KEY_LEN, (i + 1) * RELAY_KEY_LEN)
   return { df: part(0), db: part(1), kf: part(2), kb: part(3) }
-}
-
-/** One hop's keys from a handshake's KEY_SEED (at least 32 secret bytes). */
-export function deriveRelayKeys (keySeed: Uint8Array): RelayKeys {
-  if (keySeed.length < 32) throw new InvalidArgumentError(`KEY_SEED of ${keySeed.length} bytes, under 32`)
-  return splitRelayKeys(hkdfExpandSha256(keySeed, new TextEncoder().encode(RELAY_KEYS_INFO), RELAY_KEY_MATERIAL_LEN))
 }
 
 function checkBody (body: Uint8Array): void {

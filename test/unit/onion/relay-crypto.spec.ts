@@ -3,20 +3,21 @@
  * hop i is recognized at hop i only; cells from each hop come back to the client as that hop's;
  * a bit flipped anywhere in a body by any relay (or link) between sender and recipient is a
  * `CellIntegrityError` at the recipient; the cipher counters and digests stay in step over
- * 1,000 cells in both directions; the key derivation matches RFC 5869's HKDF-Expand.
+ * 1,000 cells in both directions; a circuit keyed by real ntor handshakes works the same.
  */
 import assert from 'node:assert/strict'
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { CELL_BODY_LEN, RelayCommand, decodeRelayBody, encodeRelayBody } from '../../../src/onion/cell.ts'
-import { HopCrypto, OnionLayers, RELAY_KEY_MATERIAL_LEN, deriveRelayKeys, hkdfExpandSha256, splitRelayKeys } from '../../../src/onion/relay-crypto.ts'
+import { ntorClientComplete, ntorClientCreate, ntorKeyPair, ntorServerHandshake } from '../../../src/onion/ntor.ts'
+import { HopCrypto, OnionLayers, RELAY_KEY_MATERIAL_LEN, splitRelayKeys } from '../../../src/onion/relay-crypto.ts'
 
 /** A circuit of `n` hops: the client's layers and each relay's state, keyed alike. */
 function circuit (n = 3): { client: OnionLayers, hops: HopCrypto[] } {
   const client = new OnionLayers()
   const hops: HopCrypto[] = []
   for (let i = 0; i < n; i++) {
-    const keys = splitRelayKeys(randomBytes(RELAY_KEY_MATERIAL_LEN)) // deriveRelayKeys is tested below
+    const keys = splitRelayKeys(randomBytes(RELAY_KEY_MATERIAL_LEN))
     client.addHop(keys)
     hops.push(new HopCrypto(keys))
   }
@@ -153,23 +154,32 @@ describe('relay crypto (tor1 with AES-256-CTR and SHA-256)', () => {
 
   it('a hop with other keys recognizes nothing', () => {
     const { client } = circuit(1)
-    const stranger = new HopCrypto(deriveRelayKeys(randomBytes(32)))
+    const stranger = new HopCrypto(splitRelayKeys(randomBytes(RELAY_KEY_MATERIAL_LEN)))
     assert.throws(() => stranger.decryptForward(client.encryptForward(message('x'), 0), { lastHop: true }), { name: 'CellIntegrityError' })
     assert.throws(() => client.decryptBackward(stranger.encryptBackward(message('y'))), { name: 'CellIntegrityError' })
   })
 
-  it('derives Df | Db | Kf | Kb with HKDF-SHA256-Expand, as node:crypto\'s HKDF computes it', () => {
-    const seed = randomBytes(32)
-    const info = new TextEncoder().encode('peerd-onion-1:relay-keys')
-    // HKDF(salt, ikm) = Expand(Extract(salt, ikm)); an empty-salt Extract is HMAC(zeros, ikm)
-    const prk = createHmac('sha256', new Uint8Array(32)).update(seed).digest()
-    assert.deepEqual(hkdfExpandSha256(prk, info, 100), new Uint8Array(hkdfSync('sha256', seed, new Uint8Array(0), info, 100)))
-    const material = hkdfExpandSha256(seed, info, RELAY_KEY_MATERIAL_LEN)
-    const keys = deriveRelayKeys(seed)
-    assert.deepEqual(keys, splitRelayKeys(material))
-    assert.deepEqual(keys.kb, material.subarray(96, 128))
-    assert.throws(() => deriveRelayKeys(randomBytes(31)), { name: 'InvalidArgumentError' })
+  it('a circuit keyed by ntor handshakes with each hop carries cells both ways', () => {
+    const client = new OnionLayers()
+    const hops: HopCrypto[] = []
+    for (let i = 0; i < 3; i++) {
+      const relay = { id: randomBytes(32), onionKeyPair: ntorKeyPair() }
+      const { state, onionskin } = ntorClientCreate(relay.id, relay.onionKeyPair.publicKey)
+      const { reply, keys } = ntorServerHandshake(onionskin, relay)
+      hops.push(new HopCrypto(splitRelayKeys(keys)))
+      client.addHop(splitRelayKeys(ntorClientComplete(state, reply)))
+    }
+    for (const hop of [0, 1, 2]) {
+      assert.equal(sendForward(hops, client.encryptForward(message(`to ${hop}`), hop)).at, hop)
+      assert.equal(text(client.decryptBackward(sendBackward(hops, hop, message(`from ${hop}`))).body), `from ${hop}`)
+    }
+  })
+
+  it('refuses key material and bodies of the wrong size, and hops the circuit does not have', () => {
+    assert.throws(() => splitRelayKeys(randomBytes(RELAY_KEY_MATERIAL_LEN - 1)), { name: 'InvalidArgumentError' })
     assert.throws(() => new OnionLayers().encryptForward(message('x'), 0), { name: 'InvalidArgumentError' })
+    assert.throws(() => circuit(1).client.encryptForward(message('x'), 1), { name: 'InvalidArgumentError' })
     assert.throws(() => circuit(1).hops[0]?.relayBackward(new Uint8Array(10)), { name: 'InvalidArgumentError' })
+    assert.throws(() => circuit(1).client.decryptBackward(new Uint8Array(CELL_BODY_LEN + 1)), { name: 'InvalidArgumentError' })
   })
 })
