@@ -19,9 +19,10 @@
  * else it passes the cell on untouched. The client peels Kb of hop 1, 2, … until a hop recognizes
  * the cell.
  *
- * SHA-256, not SHA3-256: OpenSSL computes it with the CPU's SHA extensions several times faster,
- * and the digest's weakness to length extension does not matter here, since only 4 bytes of it
- * are ever sent, encrypted.
+ * SHA-256, not SHA3-256: OpenSSL computes it faster (with the CPU's SHA extensions where
+ * present), it is the handshake's hash already, and its weakness to length extension does not
+ * matter here: the running digest starts from a secret seed and only 4 bytes of it are ever
+ * sent, encrypted.
  *
  * What tor1 detects: any change to a cell between its sender and its recipient (a relay or the
  * link flipping a bit in any of the 509 bytes) fails the recipient's check, which raises
