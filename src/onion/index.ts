@@ -1,6 +1,8 @@
 /**
- * Onion routing (issue 16, "Onion I"). So far: the ntor handshake that sets up a circuit's keys
- * with each hop, and the relay's replay filter.
+ * Onion routing (issue 16, "Onion I"). So far, the pure parts: the ntor handshake that sets up a
+ * circuit's keys with each hop, the relay's replay filter, the fixed-size cell codec and the
+ * layered relay crypto (tor1 with AES-256-CTR and a running SHA-256 digest). Nothing is wired
+ * into the node yet.
  *
  *     import { ntorClientCreate, ntorClientComplete, ntorServerHandshake, ntorKeyPair, ntorRelayId, ReplayFilter } from './onion/index.ts'
  *
@@ -11,8 +13,16 @@
  *     const { state, onionskin } = ntorClientCreate(relay.id, relay.onionKeyPair.publicKey) // client → relay
  *     const { reply, keys } = ntorServerHandshake(onionskin, relay, { replay })              // relay → client
  *     const same = ntorClientComplete(state, reply)                                          // HandshakeError unless AUTH verifies
+ *
+ *     // both ends key the hop's layer from the handshake's 128 bytes
+ *     const layers = new OnionLayers(); layers.addHop(splitRelayKeys(same))
+ *     const hop = new HopCrypto(splitRelayKeys(keys))
  */
-export { HandshakeError, HandshakeReplayError } from './errors.ts'
+export { CellIntegrityError, CellSizeError, HandshakeError, HandshakeReplayError, MalformedCellError, UnknownCellCommandError, UnknownRelayCommandError } from './errors.ts'
+export { CELL_BODY_LEN, CELL_LEN, CellCommand, CellReader, RELAY_DATA_MAX, RelayCommand, decodeCell, decodeCreate2, decodeCreated2, decodeDestroy, decodeExtend2, decodeRelayBody, encodeCell, encodeCreate2, encodeCreated2, encodeDestroy, encodeExtend2, encodeRelayBody, extend2PeerId, peerIdSpecifier } from './cell.ts'
+export type { Cell, Create2, Extend2, LinkSpecifier, RelayMessage } from './cell.ts'
+export { HopCrypto, OnionLayers, RELAY_KEY_MATERIAL_LEN, splitRelayKeys } from './relay-crypto.ts'
+export type { RelayKeys } from './relay-crypto.ts'
 export { AUTH_BYTES, KEY_BYTES, NTOR_REPLY_BYTES, PEERD_NTOR, TOR_NTOR, ntorClientComplete, ntorClientCreate, ntorKeyPair, ntorRelayId, ntorServerHandshake } from './ntor.ts'
 export type { NtorClientState, NtorKeyPair, NtorOptions, NtorParams, NtorRelayKeys, NtorServerOptions } from './ntor.ts'
 export { ReplayFilter } from './replay.ts'
