@@ -140,10 +140,12 @@ export class CashService {
   async start (): Promise<void> {
     await this.chain.open()
     this.mempool.start()
+    // before the wallet: it broadcasts again the payments a crash left unannounced, and only
+    // a started relay hears them (and keeps announcing them until they are mined)
+    this.txRelay.start()
     await this.wallet.open()
     await this.sync.start()
     this.relay.start()
-    this.txRelay.start()
     if (this.init.mine != null) this.miner.start(this.payoutScript(this.init.mine))
     this.init.log.info('chain ready', { network: this.params.network, height: this.chain.tip.height })
   }
