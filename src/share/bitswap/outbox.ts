@@ -37,6 +37,8 @@ export interface OutboxInit {
   onError: (err: Error) => void
 }
 
+// a new stream is tried again this soon when this peer's earlier ones are still closing
+const STREAM_RETRY_MS = 50
 // room left in a message for framing and field tags
 const SLACK = 64 * 1024
 
@@ -120,11 +122,11 @@ export class Outbox {
   private async run (): Promise<void> {
     let stream: Stream | undefined
     let lease: StreamLease | undefined
+    let retry = false
     try {
       while (this.size > 0 && !this.closed) {
         const signal = AbortSignal.timeout(SEND_TIMEOUT_MS)
-        const msg = await this.nextMessage(AbortSignal.any([signal, this.closing.signal]))
-        if (isEmpty(msg)) { this.giveBack(); continue }
+        // the stream first: items are taken from the queue only once there is one to send them on
         if (stream == null) {
           stream = await this.init.open(signal)
           this.stream = stream
@@ -132,6 +134,7 @@ export class Outbox {
           // this end never reads: the peer answers on a stream of its own
           await stream.closeRead()
         }
+        const msg = await this.nextMessage(AbortSignal.any([signal, this.closing.signal]))
         // 1.1.0 peers know no presences
         if (stream.protocol !== BITSWAP_120) msg.blockPresences = []
         if (isEmpty(msg)) { this.giveBack(); continue }
@@ -147,16 +150,26 @@ export class Outbox {
       await stream?.close({ signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
     } catch (err) {
       stream?.abort(err as Error)
-      // the peer is unreachable or broke the stream: what was queued for it is stale
-      this.clear()
-      this.init.onError(err as Error)
+      if (stream == null && (err as Error).name === 'TooManyOutboundProtocolStreamsError') {
+        // our earlier streams to this peer are still closing: the queue waits for one to go
+        retry = true
+      } else {
+        // the peer is unreachable or broke the stream: what was queued for it is stale
+        this.clear()
+        this.init.onError(err as Error)
+      }
     } finally {
       this.giveBack()
       lease?.end()
       this.stream = undefined
       this.scheduled = false
-      // items queued while the stream was closing
-      if (this.size > 0) this.schedule()
+      if (retry && !this.closed) {
+        this.scheduled = true
+        setTimeout(() => { void this.run() }, STREAM_RETRY_MS).unref()
+      } else if (this.size > 0) {
+        // items queued while the stream was closing
+        this.schedule()
+      }
     }
   }
 
