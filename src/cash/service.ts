@@ -62,6 +62,7 @@ export interface ChainInfo {
   mempool: MempoolJson
   sync: SyncState
   miner: MinerStatus
+  /** Always 0: a block whose parent is unknown is not kept (its sender is asked for headers instead). */
   orphans: number
 }
 
@@ -125,7 +126,7 @@ export class CashService {
       chain: this.chain,
       log: init.log,
       penalize: init.penalize,
-      onOrphan: (orphan) => { this.sync.addOrphan(orphan) }
+      onUnknownParent: (peer) => { this.sync.requestSync(peer) }
     })
     this.miner = new Miner({
       chain: this.chain,
@@ -184,7 +185,7 @@ export class CashService {
       mempool: mempoolJson(this.mempool.info()),
       sync: this.sync.state(),
       miner: this.miner.status(),
-      orphans: this.sync.orphans.size
+      orphans: 0 // no block is kept without its parent (headers-first fetches it); the field stays for the API
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * The ledger across real nodes on loopback TCP (regtest): blocks mined on one node reach the
  * others by gossip, a node that joins late catches up by headers-first sync, two nodes that
- * mined apart converge on the chain with more work, and a peer that sends an invalid block is
- * penalised while the block goes no further.
+ * mined apart converge on the chain with more work, a node that missed a block catches up by
+ * headers when its child arrives, and a peer that sends an invalid block is penalised while the
+ * block goes no further.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -77,6 +78,36 @@ describe('cash network', () => {
     // A's old blocks are no longer on its best chain
     const old = await a.cash.block(forkA.tip)
     assert.equal(old.confirmations, 0)
+  })
+
+  it('a node that missed a block catches up by headers when the next one arrives', TEST, async () => {
+    const [a, b, c] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
+    await linkOnTopic(b, a, blocksTopic('regtest'))
+    await linkOnTopic(c, b, blocksTopic('regtest'))
+    await a.cash.mine(2, ADDRESS)
+    await waitForTip(c, tipOf(a))
+    // a block A connects but never announces: B and C miss it
+    const ctx = a.cash.chain.nextBlockContext()
+    const missed = assembleBlock({
+      prevHash: ctx.prevHash,
+      height: ctx.height,
+      time: Math.max(ctx.minTime, Math.floor(Date.now() / 1000)),
+      bits: ctx.bits,
+      payoutScript: a.cash.payoutScript(ADDRESS),
+      txs: [],
+      fees: 0n,
+      params: a.cash.params
+    })
+    missed.header.nonce = grind(missed.header, a.cash.params, 0, 1_000_000) as number
+    assert.equal(await a.cash.chain.addBlock(missed), 'connected')
+    const receivedBefore = b.cash.relay.stats.unknownParent
+    await a.cash.mine(1, ADDRESS)
+    const want = tipOf(a)
+    assert.equal(want.height, 4)
+    // its child is not kept: B asks A for headers and downloads both (well within the 20 s poll)
+    await waitForTip(b, want, 5_000)
+    assert.equal(b.cash.relay.stats.unknownParent, receivedBefore + 1)
+    assert.equal(b.cash.relay.stats.decoded, 2)
   })
 
   it('an invalid block costs its sender and goes no further', TEST, async () => {

@@ -43,8 +43,7 @@ export async function acceptBlock (s: ChainState, block: Block, options: AddBloc
   }
   const prev = s.index.get(block.header.prevHash)
   if (prev === undefined) {
-    checkBody(s, block, key) // the caller keeps orphans: only well-formed ones
-    return 'orphan'
+    return 'orphan' // not decoded further: the caller asks its sender for headers
   }
   if (prev.status === 'invalid') {
     s.invalid.add(key)

@@ -137,7 +137,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * stored; inputs and signatures when it is connected.
    *
    * @returns 'connected' (new tip), 'reorganized', 'side' (stored, not more work than the tip),
-   *   'orphan' (parent unknown: not stored, the caller keeps it), 'duplicate' or 'ignored'
+   *   'orphan' (parent unknown: not stored, the caller asks for headers), 'duplicate' or 'ignored'
    *   (`unsolicited` with too little work: not stored)
    * @throws VerifyError when the block (or, during a reorganisation, a block of its branch) is
    *   invalid; 'duplicate-invalid' for a block already found invalid; 'bad-prevblk' for a child

@@ -13,7 +13,7 @@
  * chain.on('disconnect', (entry, block) => mempool.readd(block))
  * try {
  *   const result = await chain.addBlock(block, { bytes, peer, unsolicited: true }) // a block a peer pushed
- *   // 'connected' | 'reorganized' | 'side' | 'orphan' (keep it, ask for its parent) | 'duplicate'
+ *   // 'connected' | 'reorganized' | 'side' | 'orphan' (not stored: ask its sender for headers) | 'duplicate'
  *   // | 'ignored' (unsolicited with less work than the tip: not stored)
  * } catch (err) {
  *   if (err instanceof VerifyError) scores.penalize(peer, err.score, err.reason)

@@ -4,7 +4,10 @@
  * only valid blocks are forwarded; an invalid one is rejected, costs its sender the rule's
  * misbehaviour score and goes no further. The 80-byte header is judged before the rest is
  * decoded (size, proof of work against its own bits, known invalid, already known), and the
- * blocks waiting for the chain are bounded in number and bytes, per peer and in all.
+ * blocks waiting for the chain are bounded in number and bytes, per peer and in all. A block
+ * whose parent is unknown is neither decoded nor kept: as Bitcoin Core does, the node asks its
+ * sender for headers (at most once per peer per {@link BlockRelayInit.unknownParentIntervalMs})
+ * and headers-first sync decides whether its branch is worth downloading.
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
@@ -34,8 +37,12 @@ export interface BlockRelayInit {
   chain: Chain
   log: Logger
   penalize: (peer: PeerId, points: number, reason: string) => void
-  /** A block whose parent is unknown arrived from `peer`. */
-  onOrphan: (orphan: { hash: Uint8Array, block: Block, bytes: Uint8Array, peer: PeerId }) => void
+  /** A block whose parent is unknown arrived from `peer`: catch up with its headers. */
+  onUnknownParent: (peer: PeerId) => void
+  /** Least time between two header requests one peer's unknown-parent blocks cause (ms). Default 5 s. */
+  unknownParentIntervalMs?: number
+  /** Most peers whose last such request is remembered; the oldest is forgotten. Default 1,024. */
+  maxUnknownParentPeers?: number
   /** Most gossiped blocks decoded and waiting for the chain at once; more are dropped. Default 64. */
   maxPending?: number
   /** Most bytes of such blocks at once. Default 64 MiB (16 blocks of the largest size). */
@@ -54,16 +61,20 @@ interface Pending { count: number, bytes: number }
 export class BlockRelay {
   private readonly init: BlockRelayInit
   /** Counters for status and tests. */
-  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0, decoded: 0 }
+  readonly stats = { received: 0, accepted: 0, rejected: 0, ignored: 0, published: 0, dropped: 0, decoded: 0, unknownParent: 0, headerRequests: 0 }
   /** The last drop's reason, for status and tests. */
   lastDrop: BlockDropReason | undefined
   private readonly pending: Pending = { count: 0, bytes: 0 }
   /** Per peer id; an entry lives while that peer has a block waiting, so at most maxPending. */
   private readonly pendingByPeer = new Map<string, Pending>()
+  /** Hashes of the blocks waiting for the chain, with how many copies (at most maxPending): a child may follow its parent in. */
+  private readonly pendingHashes = new Map<string, number>()
   private readonly maxPending: number
   private readonly maxPendingBytes: number
   private readonly peerShare: number
   private readonly gossip: GossipTopic
+  /** When each peer last made us ask for headers (ms), oldest first; bounded by maxUnknownParentPeers. */
+  private readonly headerRequests = new Map<string, number>()
 
   constructor (init: BlockRelayInit) {
     this.init = init
@@ -111,8 +122,9 @@ export class BlockRelay {
     }
     const headerBytes = data.subarray(0, HEADER_SIZE)
     const hash = sha256d(headerBytes)
+    const header = decodeHeader(headerBytes)
     try {
-      checkHeader(decodeHeader(headerBytes), chain.params, hash)
+      checkHeader(header, chain.params, hash)
       if (chain.isKnownInvalid(hash)) throw new VerifyError('block', 'duplicate-invalid', 100, `block ${hashToHex(hash)} is known to be invalid`)
     } catch (err) {
       if (!(err instanceof VerifyError)) throw err
@@ -135,11 +147,20 @@ export class BlockRelay {
       return TopicValidatorResult.Ignore
     }
     this.pendingByPeer.set(key, mine)
+    const hex = hashToHex(hash)
+    this.pendingHashes.set(hex, (this.pendingHashes.get(hex) ?? 0) + 1)
     for (const p of [this.pending, mine]) {
       p.count++
       p.bytes += data.length
     }
     try {
+      // An unknown parent: anyone can make such blocks at the cost of their own bits, so they are
+      // not decoded or kept; their sender's headers show whether a branch with more work exists.
+      // A parent still waiting for the chain here is known enough: the child queues behind it.
+      if (await chain.getEntry(header.prevHash) === undefined && !this.pendingHashes.has(hashToHex(header.prevHash))) {
+        this.unknownParent(peer)
+        return TopicValidatorResult.Ignore
+      }
       return await this.check(peer, data, hash)
     } finally {
       for (const p of [this.pending, mine]) {
@@ -147,7 +168,28 @@ export class BlockRelay {
         p.bytes -= data.length
       }
       if (mine.count === 0) this.pendingByPeer.delete(key)
+      const copies = (this.pendingHashes.get(hex) ?? 1) - 1
+      if (copies > 0) this.pendingHashes.set(hex, copies)
+      else this.pendingHashes.delete(hex)
     }
+  }
+
+  /** Counts an unknown-parent block from `peer` and asks it for headers, unless it did so lately. */
+  private unknownParent (peer: PeerId): void {
+    this.stats.unknownParent++
+    this.stats.ignored++
+    const key = peer.toString()
+    const now = Date.now()
+    const last = this.headerRequests.get(key)
+    if (last !== undefined && now - last < (this.init.unknownParentIntervalMs ?? 5_000)) return
+    this.headerRequests.delete(key) // re-inserted last: the map stays in request order
+    this.headerRequests.set(key, now)
+    for (const k of this.headerRequests.keys()) {
+      if (this.headerRequests.size <= (this.init.maxUnknownParentPeers ?? 1024)) break
+      this.headerRequests.delete(k)
+    }
+    this.stats.headerRequests++
+    this.init.onUnknownParent(peer)
   }
 
   /** Why a block of `size` bytes from a peer with `mine` waiting would overflow a bound, if it would. */
@@ -176,7 +218,10 @@ export class BlockRelay {
         this.stats.accepted++
         return TopicValidatorResult.Accept
       }
-      if (result === 'orphan') this.init.onOrphan({ hash, block, bytes: data, peer })
+      if (result === 'orphan') {
+        this.unknownParent(peer) // its parent went between the check above and now
+        return TopicValidatorResult.Ignore
+      }
       this.stats.ignored++
       return TopicValidatorResult.Ignore
     } catch (err) {

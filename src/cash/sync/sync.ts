@@ -22,8 +22,6 @@ import { bytesEqual, hashToHex } from '../primitives/hash.ts'
 import { headerHash } from '../primitives/header.ts'
 import { ChainClient } from './client.ts'
 import type { PeerTip } from './client.ts'
-import { OrphanPool } from './orphans.ts'
-import type { Orphan } from './orphans.ts'
 import { ChainProtocolError, MAX_GET_BLOCKS, MAX_HEADERS, MAX_LOCATOR, chainProtocol } from './protocol.ts'
 import { ChainServer } from './server.ts'
 
@@ -77,7 +75,6 @@ class Pulse {
 
 /** Keeps the local chain caught up with the peers'. */
 export class ChainSync {
-  readonly orphans = new OrphanPool()
   private readonly init: ChainSyncInit
   private readonly client: ChainClient
   private readonly server: ChainServer
@@ -107,17 +104,11 @@ export class ChainSync {
     this.peers.delete(evt.detail.toString())
   }
 
-  private readonly onBlock = (entry: { hash: Uint8Array }): void => {
-    // blocks that were waiting for this one can connect now
-    for (const orphan of this.orphans.takeChildren(entry.hash)) void this.connectOrphan(orphan)
-  }
-
   async start (): Promise<void> {
     this.abort = new AbortController()
     await this.server.start()
     this.init.host.addEventListener('peer:identify', this.onIdentify)
     this.init.host.addEventListener('peer:disconnect', this.onDisconnect)
-    this.init.chain.on('block', this.onBlock)
     this.timer = setInterval(() => { void this.poll() }, this.init.pollIntervalMs ?? 20_000)
     this.timer.unref?.()
     // peers connected before the service started
@@ -136,10 +127,8 @@ export class ChainSync {
     if (this.timer != null) clearInterval(this.timer)
     this.init.host.removeEventListener('peer:identify', this.onIdentify)
     this.init.host.removeEventListener('peer:disconnect', this.onDisconnect)
-    this.init.chain.off('block', this.onBlock)
     await this.server.stop()
     await this.loop?.catch(() => {})
-    this.orphans.clear()
   }
 
   /** Where sync stands. */
@@ -150,11 +139,6 @@ export class ChainSync {
       bestHeight: Math.max(this.bestHeight, this.init.chain.tip.height),
       peers: this.peers.size
     }
-  }
-
-  /** A gossiped block whose parent is unknown: keep it and catch up with the peer that sent it. */
-  addOrphan (orphan: Orphan): void {
-    if (this.orphans.add(orphan) && orphan.peer != null) this.requestSync(orphan.peer)
   }
 
   /** Asks `peer` for its tip and syncs from it when it has more work. */
@@ -370,14 +354,6 @@ export class ChainSync {
       done = true
       pulse.notify()
       await Promise.allSettled(running)
-    }
-  }
-
-  private async connectOrphan (orphan: Orphan): Promise<void> {
-    try {
-      await this.init.chain.addBlock(orphan.block, { bytes: orphan.bytes, peer: orphan.peer?.toString(), unsolicited: true })
-    } catch (err) {
-      if (err instanceof VerifyError && err.score > 0 && orphan.peer != null) this.init.penalize(orphan.peer, err.score, `invalid block: ${err.reason}`)
     }
   }
 }

@@ -2,7 +2,8 @@
  * BlockRelay's topic validator against a real Chain (LevelDB) and a stand-in gossipsub: the
  * 80-byte header is judged before the body is decoded (size, proof of work, known invalid,
  * already known), a flood of blocks waiting for the chain is shed past its bounds (one peer
- * cannot take all of them), and a mutated block does not stop the honest one.
+ * cannot take all of them), a mutated block does not stop the honest one, and blocks whose
+ * parent is unknown are not decoded or kept: they ask their sender for headers, at most once a while.
  */
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
@@ -14,11 +15,13 @@ import { checkProofOfWork } from '../../../../src/cash/consensus/pow.ts'
 import { DEFAULT_MAX_BLOCK_SIZE, encodeBlock } from '../../../../src/cash/primitives/block.ts'
 import type { Block } from '../../../../src/cash/primitives/block.ts'
 import { encodeHeader } from '../../../../src/cash/primitives/header.ts'
+import { sha256d } from '../../../../src/cash/primitives/hash.ts'
 import { BlockRelay, blocksTopic } from '../../../../src/cash/sync/relay.ts'
 import type { BlockRelayInit } from '../../../../src/cash/sync/relay.ts'
 import { createLogger } from '../../../../src/utils/logger.ts'
 import { TestChain, testKey } from '../../../utils/cash.ts'
 import { forge64 } from '../consensus/forgery.ts'
+import { junkBlock } from '../chain/junk.ts'
 import { hashOf, openTempChain } from '../chain/chain-helpers.ts'
 import type { TempChain } from '../chain/chain-helpers.ts'
 import { fakePubsub } from '../../../utils/gossip.ts'
@@ -38,18 +41,20 @@ describe('BlockRelay', () => {
   let relay: BlockRelay
   let validate: Validator
   let penalties: Array<[string, number, string]>
+  let headerRequests: string[]
 
   const open = (options: Partial<BlockRelayInit> = {}): void => {
     relay?.stop()
     const fake = fakePubsub()
     penalties = []
+    headerRequests = []
     relay = new BlockRelay({
       pubsub: fake.pubsub,
       topic,
       chain,
       log: createLogger({ level: 'silent' }),
       penalize: (peer, points, reason) => { penalties.push([peer.toString(), points, reason]) },
-      onOrphan: () => {},
+      onUnknownParent: (peer) => { headerRequests.push(peer.toString()) },
       ...options
     })
     relay.start()
@@ -144,5 +149,29 @@ describe('BlockRelay', () => {
     assert.equal(relay.stats.dropped, 3)
     assert.equal(relay.lastDrop, 'pending-full')
     assert.deepEqual(relay.pendingStatus(), { blocks: 0, bytes: 0, peers: 0 })
+  })
+
+  it('a flood of blocks with unknown parents is not decoded or kept: one header request per peer a while', async () => {
+    open({ maxUnknownParentPeers: 2 })
+    // valid proof of work on a parent this node never saw, ~300 KB of well-formed junk each
+    const other = new TestChain(params, testKey(7))
+    other.mineEmpty(1)
+    const flood: Uint8Array[] = []
+    for (let i = 0; i < 12; i++) flood.push(encodeBlock(junkBlock(other.tip.header, 1, params, 1800)))
+    assert.ok((flood[0] as Uint8Array).length > 290_000, `${(flood[0] as Uint8Array).length} bytes`)
+    const results = await Promise.all(flood.map(async (data, i) => await validate(i % 2 === 0 ? peerA : peerB, { data })))
+    assert.ok(results.every((r) => r === TopicValidatorResult.Ignore))
+    assert.equal(relay.stats.decoded, 0, 'no unknown-parent block decoded')
+    assert.equal(relay.stats.unknownParent, 12)
+    assert.deepEqual(headerRequests.sort(), ['peer-a', 'peer-b'])
+    assert.deepEqual(penalties, [])
+    for (const data of flood) assert.equal(await chain.getEntry(sha256d(data.subarray(0, 80))), undefined)
+    assert.deepEqual(relay.pendingStatus(), { blocks: 0, bytes: 0, peers: 0 })
+    // the per-peer map is bounded: a third peer pushes out the oldest, which may ask again
+    const peerC = { toString: () => 'peer-c' } as unknown as PeerId
+    await validate(peerC, { data: flood[0] as Uint8Array })
+    await validate(peerB, { data: flood[0] as Uint8Array })
+    await validate(peerA, { data: flood[0] as Uint8Array })
+    assert.deepEqual(headerRequests.slice(2), ['peer-c', 'peer-a'])
   })
 })
