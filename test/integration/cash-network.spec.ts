@@ -2,7 +2,8 @@
  * The ledger across real nodes on loopback TCP (regtest): blocks mined on one node reach the
  * others by gossip, a node that joins late catches up by headers-first sync, two nodes that
  * mined apart converge on the chain with more work, a node that missed a block catches up by
- * headers when its child arrives, and a peer that sends an invalid block is penalised while the
+ * headers when its child arrives, a branch's blocks are fetched only from peers that announced
+ * it, and a peer that sends an invalid block is penalised while the
  * block goes no further.
  */
 import assert from 'node:assert/strict'
@@ -108,6 +109,21 @@ describe('cash network', () => {
     await waitForTip(b, want, 5_000)
     assert.equal(b.cash.relay.stats.unknownParent, receivedBefore + 1)
     assert.equal(b.cash.relay.stats.decoded, 2)
+  })
+
+  it('blocks of a branch are fetched only from peers that announced it', TEST, async () => {
+    const [h, v, p] = await Promise.all([td.testNode(), td.testNode(), td.testNode()])
+    await h.cash.mine(10, ADDRESS)
+    await v.connect(h.addresses()[0] as string)
+    await waitForTip(v, tipOf(h))
+    await p.cash.mine(100, OTHER_ADDRESS) // another chain with more work, which H does not have: 7 batches
+    const askedOfH = h.cash.sync.serverStats().blocksAsked
+    const askedOfP = p.cash.sync.serverStats().blocksAsked
+    await v.connect(p.addresses()[0] as string)
+    await waitForTip(v, tipOf(p))
+    // H, whose tip is not on P's branch, was not asked for its blocks (nor could be blamed for one)
+    assert.equal(h.cash.sync.serverStats().blocksAsked, askedOfH)
+    assert.ok(p.cash.sync.serverStats().blocksAsked - askedOfP >= 100, 'P served its branch')
   })
 
   it('an invalid block costs its sender and goes no further', TEST, async () => {

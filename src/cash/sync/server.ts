@@ -42,7 +42,7 @@ export interface ChainServerInit {
 export const UPLOAD_BUDGET = { bytesPerSecond: 8 * 1024 * 1024, byteBurst: 64 * 1024 * 1024 }
 
 /** Counters of what was served and refused. */
-export interface ChainServerStats { blocksSent: number, bytesSent: number, refused: number }
+export interface ChainServerStats { blocksAsked: number, blocksSent: number, bytesSent: number, refused: number }
 
 /** Serves this node's chain to peers. */
 export class ChainServer {
@@ -51,8 +51,8 @@ export class ChainServer {
   private readonly upload: ByteRate
   private readonly streams = new Set<Stream>()
   private stopping = new AbortController()
-  /** Blocks sent, and blocks or headers answers refused for want of budget. */
-  readonly stats: ChainServerStats = { blocksSent: 0, bytesSent: 0, refused: 0 }
+  /** Blocks asked for and sent, and blocks or headers answers refused for want of budget. */
+  readonly stats: ChainServerStats = { blocksAsked: 0, blocksSent: 0, bytesSent: 0, refused: 0 }
 
   constructor (init: ChainServerInit) {
     this.init = init
@@ -113,6 +113,7 @@ export class ChainServer {
         await send(frame)
       } else {
         for (const hash of req.hashes.slice(0, MAX_GET_BLOCKS)) {
+          this.stats.blocksAsked++
           // the block is read only once the peer has budget; its size is charged after the read
           // (the bucket may go into debt by one block, paid back before the next)
           const bytes = await this.waitForBudget(peer, stream) ? await chain.getBlockBytes(hash) : undefined

@@ -3,8 +3,8 @@
  * connect, on a periodic poll, or when it announces a block whose parent is unknown), the node
  * asks it for headers after its locator and checks them in context (proof of work, ASERT bits
  * given the parent, median time past, clock), summing their work. Only once that computed work
- * beats the tip (and the network's minimum) does it download the blocks, in parallel from every
- * peer that can serve them (batches of {@link MAX_GET_BLOCKS}, a bounded window ahead of the
+ * beats the tip (and the network's minimum) does it download the blocks, in parallel from that
+ * peer and those whose announced tip is on the branch (batches of {@link MAX_GET_BLOCKS}, a bounded window ahead of the
  * chain), and hand them to the chain in order. Repeats until the peer has no more headers.
  * @module
  */
@@ -15,6 +15,7 @@ import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
 import type { HeaderBranch } from '../chain/index.ts'
 import type { ChainParams } from '../consensus/params.ts'
+import type { ChainServerStats } from './server.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
 import { decodeBlock } from '../primitives/block.ts'
 import { DecodeError } from '../primitives/errors.ts'
@@ -141,6 +142,11 @@ export class ChainSync {
     }
   }
 
+  /** What this node served to peers over the chain protocol. */
+  serverStats (): ChainServerStats {
+    return { ...this.server.stats }
+  }
+
   /** Asks `peer` for its tip and syncs from it when it has more work. */
   async checkPeer (peer: PeerId): Promise<void> {
     try {
@@ -250,13 +256,18 @@ export class ChainSync {
     }
   }
 
-  /** Peers to fetch blocks from: the one that showed the headers, then others with at least our work. */
-  private sources (primary: PeerId): PeerId[] {
+  /**
+   * Peers to fetch `hashes` from: the one that showed their headers, then those whose announced
+   * tip is one of them (its chain holds the blocks before it), as Core asks only peers whose best
+   * known header descends from a block. A peer that never announced the branch is not asked,
+   * so it is never blamed for one of its blocks.
+   */
+  private sources (primary: PeerId, hashes: Uint8Array[]): PeerId[] {
     const out = [primary]
-    const ours = this.init.chain.tip.chainwork
+    const wanted = new Set(hashes.map(hashToHex))
     for (const p of this.peers.values()) {
       if (p.id.equals(primary)) continue
-      if (p.tip != null && p.tip.chainwork >= ours) out.push(p.id)
+      if (p.tip != null && wanted.has(hashToHex(p.tip.hash))) out.push(p.id)
     }
     return out
   }
@@ -314,7 +325,7 @@ export class ChainSync {
       }
     }
 
-    const sources = this.sources(primary)
+    const sources = this.sources(primary, hashes)
     // two requests in flight per peer keep its pipe full while one batch is being connected
     const running = sources.flatMap((peer) => [worker(peer), worker(peer)])
     try {
