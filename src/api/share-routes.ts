@@ -101,7 +101,8 @@ export function shareRoutes (node: PeerdNode): Route[] {
         })[Symbol.asyncIterator]()
         // the first chunk decides between an error response and a stream
         const first = await it.next()
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' })
+        // the dashboard's download link opens this on the API's origin: keep the bytes inert there too
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': 'sandbox' })
         try {
           // waits for drain end when the client leaves (the abort), so nothing is left hanging
           if (first.done !== true) {

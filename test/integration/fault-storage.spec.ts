@@ -93,6 +93,8 @@ describe('fault injection: ENOSPC and EIO in block files, wallet and chain batch
 
     const cat = await fetch(`${d.apiUrl}/api/v1/cat?cid=${firstCid}`, { headers: { authorization: `Bearer ${cookie}` } })
     assert.equal(cat.status, 200)
+    assert.equal(cat.headers.get('x-content-type-options'), 'nosniff', 'cat on the API origin is never sniffed')
+    assert.equal(cat.headers.get('content-security-policy'), 'sandbox', 'nor run as a page')
     assert.deepEqual(new Uint8Array(await cat.arrayBuffer()), first, 'what was stored before is intact')
 
     const retried = await api('POST', '/api/v1/add?name=second.txt', second)
