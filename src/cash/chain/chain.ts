@@ -26,7 +26,7 @@ import type { Logger } from '../../utils/logger.ts'
 import { acceptBlock } from './accept.ts'
 import { BlockIndex } from './block-index.ts'
 import type { ChainEntry, IndexEntry } from './block-index.ts'
-import { ChainDb, openChainLevel, ops } from './chain-db.ts'
+import { ChainDb, ChainWriteError, openChainLevel, ops } from './chain-db.ts'
 import type { UtxoStats } from './chain-db.ts'
 import { InvalidHashes } from './chain-state.ts'
 import type { ChainState } from './chain-state.ts'
@@ -55,6 +55,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** What `accept.ts`, `reorg.ts`, `prune.ts` and `queries.ts` work on. */
   private readonly state: ChainState
   private opened = false
+  /** A block write failed: a stored branch may out-work the tip until {@link activateBestChain} connects it. */
+  private stuck = false
 
   constructor (options: ChainOptions) {
     super()
@@ -144,7 +146,38 @@ export class Chain extends EventEmitter<ChainEvents> {
    *   of one; 'bad-fork-prior-to-checkpoint' (score 0) for a fork deeper than `maxReorgDepth`
    */
   async addBlock (block: Block, options: AddBlockOptions = {}): Promise<AddResult> {
-    return await this.lock.run(async () => await acceptBlock(this.state, block, options))
+    return await this.lock.run(async () => {
+      try {
+        return await acceptBlock(this.state, block, options)
+      } catch (err) {
+        if (err instanceof ChainWriteError) this.stuck = true
+        throw err
+      }
+    })
+  }
+
+  /**
+   * After a failed block write, connects the stored branch with the most work (Core's
+   * ActivateBestChain, run after every block and at startup); a stored block is otherwise
+   * connected again only when its child arrives, since repeats of a known block are ignored.
+   * Cheap when no write failed. Returns whether the tip moved.
+   *
+   * @throws ChainWriteError when the disk still refuses the write
+   */
+  async activateBestChain (): Promise<boolean> {
+    if (!this.stuck) return false
+    return await this.lock.run(async () => {
+      if (!this.opened) return false
+      const before = this.state.tip()
+      try {
+        await activateBest(this.state)
+      } catch (err) {
+        if (!(err instanceof ChainWriteError)) this.stuck = false
+        throw err
+      }
+      this.stuck = false
+      return this.state.tip() !== before
+    })
   }
 
   // ---- queries ----

@@ -164,7 +164,14 @@ export class ChainSync {
     }
   }
 
-  private async poll (): Promise<void> {
+  /** The periodic round (public for tests): connect a branch a failed write left stored, then ask a random peer for its tip. */
+  async poll (): Promise<void> {
+    try {
+      // a block stored but left unconnected by a failed write is connected once the disk takes it
+      if (await this.init.chain.activateBestChain()) this.init.log.info('connected a stored branch after a failed write', { height: this.init.chain.tip.height })
+    } catch (err) {
+      this.init.log.warn('the chain still cannot connect its best stored branch', { err: (err as Error).message })
+    }
     const all = [...this.peers.values()]
     const pick = all[Math.floor(Math.random() * all.length)]
     if (pick != null) await this.checkPeer(pick.id)
