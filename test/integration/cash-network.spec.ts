@@ -36,6 +36,23 @@ async function waitForTip (node: PeerdNode, want: { height: number, tip: string 
   }, { timeoutMs, what: `node at height ${want.height} (it is at ${tipOf(node).height})` })
 }
 
+/** Connects on `node` a block it announces to no one (the block its peers will miss). */
+async function connectSilently (node: PeerdNode): Promise<void> {
+  const ctx = node.cash.chain.nextBlockContext()
+  const block = assembleBlock({
+    prevHash: ctx.prevHash,
+    height: ctx.height,
+    time: Math.max(ctx.minTime, Math.floor(Date.now() / 1000)),
+    bits: ctx.bits,
+    payoutScript: node.cash.payoutScript(ADDRESS),
+    txs: [],
+    fees: 0n,
+    params: node.cash.params
+  })
+  block.header.nonce = grind(block.header, node.cash.params, 0, 1_000_000) as number
+  assert.equal(await node.cash.chain.addBlock(block), 'connected')
+}
+
 describe('cash network', () => {
   const td = teardown()
 
@@ -87,20 +104,7 @@ describe('cash network', () => {
     await linkOnTopic(c, b, blocksTopic('regtest'))
     await a.cash.mine(2, ADDRESS)
     await waitForTip(c, tipOf(a))
-    // a block A connects but never announces: B and C miss it
-    const ctx = a.cash.chain.nextBlockContext()
-    const missed = assembleBlock({
-      prevHash: ctx.prevHash,
-      height: ctx.height,
-      time: Math.max(ctx.minTime, Math.floor(Date.now() / 1000)),
-      bits: ctx.bits,
-      payoutScript: a.cash.payoutScript(ADDRESS),
-      txs: [],
-      fees: 0n,
-      params: a.cash.params
-    })
-    missed.header.nonce = grind(missed.header, a.cash.params, 0, 1_000_000) as number
-    assert.equal(await a.cash.chain.addBlock(missed), 'connected')
+    await connectSilently(a) // B and C miss this block
     const receivedBefore = b.cash.relay.stats.unknownParent
     const decodedBefore = b.cash.relay.stats.decoded
     await a.cash.mine(1, ADDRESS)

@@ -33,6 +33,8 @@ import { ChainServer } from './server.ts'
 export const MAX_LOW_WORK_HEADERS = 50 * MAX_HEADERS
 /** Penalty for a header chain that does not have the work its peer claimed (two of them ban). */
 export const LOW_WORK_PENALTY = 50
+/** Most peers waiting for a sync; past it the oldest request is dropped (the 20 s poll asks again). */
+const MAX_SYNC_QUEUE = 64
 /** Times one sync may start over when the peer's answers move to another branch. */
 const MAX_BRANCH_RESTARTS = 3
 
@@ -81,7 +83,8 @@ export class ChainSync {
   private readonly server: ChainServer
   private readonly protocol: string
   private readonly peers = new Map<string, { id: PeerId, tip?: PeerTip }>()
-  private candidate: PeerId | undefined
+  /** Peers to sync from next, in request order (one place each, at most {@link MAX_SYNC_QUEUE}). */
+  private readonly candidates = new Map<string, PeerId>()
   private current: PeerId | undefined
   private loop: Promise<void> | undefined
   private abort = new AbortController()
@@ -126,6 +129,7 @@ export class ChainSync {
   async stop (): Promise<void> {
     this.abort.abort(new Error('node stopping'))
     if (this.timer != null) clearInterval(this.timer)
+    this.candidates.clear()
     this.init.host.removeEventListener('peer:identify', this.onIdentify)
     this.init.host.removeEventListener('peer:disconnect', this.onDisconnect)
     await this.server.stop()
@@ -177,14 +181,26 @@ export class ChainSync {
     if (pick != null) await this.checkPeer(pick.id)
   }
 
-  /** Starts (or queues) a sync from `peer`. */
+  /**
+   * Starts (or queues) a sync from `peer`. Each peer waits in its own place, so one peer's
+   * requests (its unknown-parent blocks) cannot replace another's.
+   */
   requestSync (peer: PeerId): void {
-    this.candidate = peer
+    const key = peer.toString()
+    if (!this.candidates.has(key)) {
+      this.candidates.set(key, peer)
+      for (const k of this.candidates.keys()) {
+        if (this.candidates.size <= MAX_SYNC_QUEUE) break
+        this.candidates.delete(k)
+      }
+    }
     if (this.loop != null) return
     this.loop = (async () => {
-      while (this.candidate != null && !this.abort.signal.aborted) {
-        const next = this.candidate
-        this.candidate = undefined
+      for (;;) {
+        const first = this.candidates.entries().next()
+        if (first.done === true || this.abort.signal.aborted) break
+        const [k, next] = first.value
+        this.candidates.delete(k)
         this.current = next
         try {
           await this.syncFrom(next)
