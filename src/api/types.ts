@@ -72,8 +72,6 @@ export interface ChainInfo {
   mempool: { size: number, bytes: number, maxBytes: number, vsize: number, fees: number, minFeeRate: number, orphans: number, histogram: FeeBucket[] }
   sync: { syncing: boolean, peer: string | null, bestHeight: number, peers: number }
   miner: { mining: boolean, threads: number, hashRate: number, blocksFound: number }
-  /** Blocks held whose parent is not known yet. */
-  orphans: number
 }
 
 /** The feed's `chain` event: the chain info and the next-block fee rate estimate. */

@@ -62,8 +62,6 @@ export interface ChainInfo {
   mempool: MempoolJson
   sync: SyncState
   miner: MinerStatus
-  /** Always 0: a block whose parent is unknown is not kept (its sender is asked for headers instead). */
-  orphans: number
 }
 
 /** {@link MempoolInfo} with amounts as JSON numbers (base units). */
@@ -184,8 +182,7 @@ export class CashService {
       medianTime: tip.medianTimePast,
       mempool: mempoolJson(this.mempool.info()),
       sync: this.sync.state(),
-      miner: this.miner.status(),
-      orphans: 0 // no block is kept without its parent (headers-first fetches it); the field stays for the API
+      miner: this.miner.status()
     }
   }
 
