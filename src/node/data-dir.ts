@@ -91,21 +91,36 @@ export async function isGroupOrWorldReadable (path: string): Promise<boolean> {
   return (s.mode & 0o077) !== 0
 }
 
+/** The file-system calls {@link writeFileAtomic} makes, replaceable per call (tests inject failures). */
+export interface AtomicWriteFs {
+  open: typeof open
+  chmod: typeof chmod
+  rename: typeof rename
+}
+
+const nodeFs: AtomicWriteFs = { open, chmod, rename }
+
 /**
  * Writes `data` to a temporary file with `mode`, flushes it, renames it over `path` and flushes
  * the folder, so that after a power cut `path` holds the old or the new content, never nothing.
+ * When a step before the rename fails, the temporary file is removed and `path` is untouched.
  */
-export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = FILE_MODE): Promise<void> {
+export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = FILE_MODE, fs: AtomicWriteFs = nodeFs): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
-  const fh = await open(tmp, 'wx', mode)
+  const fh = await fs.open(tmp, 'wx', mode)
   try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
+    try {
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await fs.chmod(tmp, mode) // the umask may have narrowed or the file system widened it
+    await fs.rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {}) // a full disk must not also collect half-written copies
+    throw err
   }
-  await chmod(tmp, mode) // the umask may have narrowed or the file system widened it
-  await rename(tmp, path)
   await syncDir(dirname(path))
 }
 
