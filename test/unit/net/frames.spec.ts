@@ -60,14 +60,27 @@ describe('net: length-prefixed frames', () => {
     const err = await readAll(source).catch((e: unknown) => e)
     assert.ok(err instanceof FrameTooLargeError, String(err))
     assert.ok(err instanceof ProtocolError)
-    assert.match(err.message, /4294967296 bytes over the 1024 limit/)
+    assert.match(err.message, /prefix longer than 2 bytes, over the 1024 limit/)
     assert.equal(pulledBody, false)
-    // exactly the limit is accepted
+    // exactly the limit is accepted; one more, in a prefix of the limit's length, is refused with its value
     assert.equal((await readAll(chunks(encodeFrame(new Uint8Array(1024))))).length, 1)
+    await assert.rejects(readAll(chunks(varint.encode(1025))), { name: 'FrameTooLargeError', message: /frame of 1025 bytes over the 1024 limit/ })
+  })
+
+  it('refuses a length prefix that is not minimally encoded, cut anywhere', async () => {
+    for (const padded of [[0x80, 0x00], [0x80, 0x80, 0x80, 0x00], [0x81, 0x00, 0x01], [0xff, 0x80, 0x00]]) {
+      const stream = Uint8Array.from([...padded, ...new Uint8Array(300)])
+      await assert.rejects(readAll(chunks(stream), 2 ** 30), MalformedFrameError, String(padded))
+      await assert.rejects(readAll(chunks(...Array.from(stream, b => Uint8Array.of(b))), 2 ** 30), MalformedFrameError, String(padded))
+    }
+    // a one-byte zero is the minimal encoding of 0; 0x80 0x01 is 128
+    assert.deepEqual(await readAll(chunks(Uint8Array.of(0x00))), [[]])
+    assert.equal((await readAll(chunks(Uint8Array.from([0x80, 0x01, ...new Uint8Array(128)]))))[0]?.length, 128)
   })
 
   it('refuses a length that is not a varint, and a stream ending inside a frame', async () => {
-    await assert.rejects(readAll(chunks(new Uint8Array(10).fill(0xff)), 2 ** 40), MalformedFrameError)
+    await assert.rejects(readAll(chunks(new Uint8Array(10).fill(0xff)), 2 ** 40), FrameTooLargeError)
+    await assert.rejects(readAll(chunks(Uint8Array.of(0xff, 0xff))), MalformedFrameError)
     await assert.rejects(readAll(chunks(encodeFrame(Uint8Array.of(1, 2)).subarray(0, 2))), { name: 'MalformedFrameError', message: /ended inside a frame/ })
     await assert.rejects(readAll(chunks(Uint8Array.of(0x80))), MalformedFrameError)
   })
