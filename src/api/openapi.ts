@@ -222,10 +222,13 @@ export function openApiDocument (): unknown {
         }
       },
       '/api/v1/wallet/create': {
-        post: { summary: 'Create the wallet; answers the recovery words once', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['passphrase'], properties: { passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { mnemonic: { type: 'string' }, address: { type: 'string' } } }, 'Created'), ...errors } }
+        post: { summary: 'Create the wallet; answers its recovery words', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['passphrase'], properties: { passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { mnemonic: { type: 'string' }, address: { type: 'string' } } }, 'Created'), ...errors } }
       },
       '/api/v1/wallet/restore': {
         post: { summary: 'Restore the wallet from its recovery words and rescan the chain', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['mnemonic', 'passphrase'], properties: { mnemonic: { type: 'string' }, passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { address: { type: 'string' } } }, 'Restored'), ...errors } }
+      },
+      '/api/v1/wallet/mnemonic': {
+        post: { summary: "The wallet's recovery words again, decrypted with its passphrase (never logged)", requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['passphrase'], properties: { passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { mnemonic: { type: 'string' } } }, 'Recovery words'), ...errors } }
       },
       '/api/v1/wallet/address': {
         post: { summary: 'A fresh receive address', responses: { 200: json({ type: 'object', properties: { address: { type: 'string' } } }, 'Address'), ...errors } }

@@ -1,5 +1,6 @@
 /**
- * Wallet routes of the API: create, restore, a fresh address, balance, history, and send.
+ * Wallet routes of the API: create, restore, the recovery words, a fresh address, balance,
+ * history, and send.
  * The passphrase travels in the request body (loopback, cookie-authenticated) and is used only
  * to decrypt the keys for the one operation.
  */
@@ -27,6 +28,11 @@ export function walletRoutes (node: PeerdNode): Route[] {
       method: 'POST',
       path: '/api/v1/wallet/restore',
       handler: async ({ body }) => await node.cash.walletRestore(str(body, 'mnemonic'), str(body, 'passphrase'))
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/wallet/mnemonic',
+      handler: async ({ body }) => await node.cash.walletMnemonic(str(body, 'passphrase'))
     },
     {
       method: 'POST',

@@ -215,6 +215,11 @@ export class CashService {
     return await this.wallet.create(passphrase)
   }
 
+  /** The wallet's recovery words again, decrypted with its passphrase. */
+  async walletMnemonic (passphrase: string): Promise<{ mnemonic: string }> {
+    return { mnemonic: await this.wallet.mnemonic(passphrase) }
+  }
+
   /** Restores the wallet from its mnemonic and rescans the chain. */
   async walletRestore (mnemonic: string, passphrase: string): Promise<{ address: string }> {
     return await this.wallet.restore(mnemonic, passphrase)

@@ -2,7 +2,8 @@
  * `peerd wallet …` and `peerd send` against real regtest daemon processes: create (passphrase
  * from a file or the environment, never from a missing TTY), mine to the wallet, balances in
  * base units, a payment between two daemons, and every kind of bad input refused with a clear
- * error and nothing broadcast. Restore from the mnemonic file on a third daemon.
+ * error and nothing broadcast. The words again with `wallet mnemonic`, never logged. Restore
+ * from the mnemonic file on a third daemon.
  */
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
@@ -58,6 +59,23 @@ describe('peerd wallet and send (CLI)', () => {
     assert.equal(viaEnv.code, 0, viaEnv.stdout + viaEnv.stderr)
     const addr = await cliJson<{ address: string }>(['wallet', 'address', '--json', ...db])
     assert.notEqual(addr.address, (JSON.parse(viaEnv.stdout) as { address: string }).address, 'a fresh address each time')
+  })
+
+  it('shows the recovery words again given the passphrase, never in the log', TEST, async () => {
+    const again = await cliJson<{ mnemonic: string }>(['wallet', 'mnemonic', '--passphrase-file', passA, '--json', ...da])
+    assert.equal(again.mnemonic, mnemonic)
+    const human = await runCli(['wallet', 'mnemonic', '--passphrase-file', passA, ...da])
+    assert.equal(human.code, 0, human.stderr)
+    assert.ok(human.stdout.includes(mnemonic), human.stdout)
+    const wrongPass = join(dir, 'wrong-mnemonic')
+    await writeFile(wrongPass, 'not it\n')
+    const wrong = await runCli(['wallet', 'mnemonic', '--passphrase-file', wrongPass, '--json', ...da])
+    assertFailed(wrong)
+    assert.equal(errorOf(wrong).name, 'WrongPassphraseError')
+    assert.ok(!wrong.stdout.includes(mnemonic.split(' ')[0] + ' ' + mnemonic.split(' ')[1]))
+    const log = a.stderr()
+    assert.ok(log.length > 0, 'the daemon logged something')
+    for (const w of [mnemonic, mnemonic.split(' ').slice(0, 3).join(' ')]) assert.ok(!log.includes(w), 'recovery words in the daemon log')
   })
 
   it('mines to the wallet and pays another node', TEST, async () => {

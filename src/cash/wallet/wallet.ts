@@ -20,7 +20,7 @@ import { InvalidArgumentError } from '../../errors.ts'
 import { SILENT_LOGGER } from '../../utils/logger.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { WalletClosedError, WalletDbError, WalletExistsError, WalletNotFoundError } from './errors.ts'
-import { AddressDeriver, CHANGE, RECEIVE, accountFromEntropy, mnemonicEntropy, newMnemonic } from './keys.ts'
+import { AddressDeriver, CHANGE, RECEIVE, accountFromEntropy, entropyMnemonic, mnemonicEntropy, newMnemonic } from './keys.ts'
 import { SECRET_KEY, TIP_KEY, XPUB_KEY, encodeTip, sentKey } from './layout.ts'
 import type { WalletTip } from './layout.ts'
 import { signPayment, selectCoins } from './payment.ts'
@@ -203,6 +203,25 @@ export class Wallet {
       await loadMempool(ctx)
       this.log.info('wallet restored', { height: ctx.state.tip.height, coins: ctx.state.coins.size })
       return { address: ctx.state.book.address(RECEIVE, ctx.state.book.fresh(RECEIVE)) }
+    })
+  }
+
+  /**
+   * The wallet's recovery words, decrypted with the passphrase: for a user who never saw them
+   * (the daemon died between creating the wallet and answering). Not logged.
+   *
+   * @throws WrongPassphraseError, WalletNotFoundError; WalletDbError when the seed does not match the account
+   */
+  async mnemonic (passphrase: string): Promise<string> {
+    return await this.lock.run(async () => {
+      this.wallet()
+      const entropy = await openSecret(this.sealed as Uint8Array, passphrase)
+      try {
+        if (accountFromEntropy(entropy, this.params.network).publicExtendedKey !== this.xpub) throw new WalletDbError('the decrypted seed does not match the stored account key')
+        return entropyMnemonic(entropy)
+      } finally {
+        entropy.fill(0)
+      }
     })
   }
 

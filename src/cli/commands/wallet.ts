@@ -1,4 +1,4 @@
-/** `peerd wallet create|restore|address|balance|history` and `peerd send`. */
+/** `peerd wallet create|restore|mnemonic|address|balance|history` and `peerd send`. */
 import { readFile } from 'node:fs/promises'
 import { formatCoins, parseCoins } from '../../cash/amount.ts'
 import { UsageError } from '../../errors.ts'
@@ -15,8 +15,8 @@ const PASS_HELP = `  --passphrase-file FILE   read the wallet passphrase from FI
 
 export const wallet: Command = {
   name: 'wallet',
-  summary: "the node's wallet: create, restore, address, balance, history",
-  usage: 'wallet create [--passphrase-file F] [--json]\n       peerd wallet restore --mnemonic-file F [--passphrase-file F] [--json]\n       peerd wallet address|balance|history [--json]',
+  summary: "the node's wallet: create, restore, mnemonic, address, balance, history",
+  usage: 'wallet create [--passphrase-file F] [--json]\n       peerd wallet restore --mnemonic-file F [--passphrase-file F] [--json]\n       peerd wallet mnemonic [--passphrase-file F] [--json]\n       peerd wallet address|balance|history [--json]',
   help: `${PASS_HELP}
   --mnemonic-file FILE     (restore) the file holding the recovery words`,
   options: { 'passphrase-file': { type: 'string' }, 'mnemonic-file': { type: 'string' } },
@@ -32,8 +32,8 @@ export const wallet: Command = {
         if (ctx.json) printJson(r)
         else {
           printLines('wallet created. Write these recovery words down and keep them safe:', '', `  ${r.mnemonic}`, '',
-            'They are shown only this once. With them (and no passphrase) anyone can spend the coins;',
-            'without them a lost data dir means lost coins.', '', `first address: ${r.address}`)
+            'With them (and no passphrase) anyone can spend the coins; without them a lost data dir',
+            'means lost coins. `peerd wallet mnemonic` shows them again, given the passphrase.', '', `first address: ${r.address}`)
         }
         return 0
       }
@@ -50,6 +50,13 @@ export const wallet: Command = {
         const r = await api.post<{ address: string }>('/api/v1/wallet/restore', { mnemonic, passphrase })
         if (ctx.json) printJson(r)
         else printLines('wallet restored; the chain was rescanned for its coins', `first address: ${r.address}`)
+        return 0
+      }
+      case 'mnemonic': {
+        const passphrase = await readPassphrase({ file: passFile })
+        const r = await api.post<{ mnemonic: string }>('/api/v1/wallet/mnemonic', { passphrase })
+        if (ctx.json) printJson(r)
+        else printLines('the recovery words of this wallet (keep them secret):', '', `  ${r.mnemonic}`)
         return 0
       }
       case 'address': {
@@ -77,7 +84,7 @@ export const wallet: Command = {
         return 0
       }
       default:
-        throw new UsageError(`unknown wallet subcommand "${String(sub)}" (use create, restore, address, balance or history)`)
+        throw new UsageError(`unknown wallet subcommand "${String(sub)}" (use create, restore, mnemonic, address, balance or history)`)
     }
   }
 }
