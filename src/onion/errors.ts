@@ -50,3 +50,16 @@ export class UnknownRelayCommandError extends MalformedCellError {
 export class CellIntegrityError extends PeerdError {
   static override name = 'CellIntegrityError'
 }
+
+/** A link or circuit limit was reached (links per relay, circuits per link, pending extends). */
+export class OnionLimitError extends PeerdError {
+  static override name = 'OnionLimitError'
+}
+
+/**
+ * A circuit ended: a DESTROY from a hop, its link closed, a build timed out, or a local
+ * `destroy()`. Nothing more can be sent on it; the client builds another.
+ */
+export class CircuitClosedError extends PeerdError {
+  static override name = 'CircuitClosedError'
+}

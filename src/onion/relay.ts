@@ -1,0 +1,264 @@
+/**
+ * A middle relay (issue 16): answers CREATE2 with the ntor handshake, keeps one {@link HopCrypto}
+ * per circuit, removes its layer from forward cells and adds it to backward ones, and extends a
+ * circuit to the peer an EXTEND2 names (tor-spec "Routing relay cells", "EXTEND and EXTENDED").
+ *
+ * A circuit here is two ends: `prev` (the link towards the client, the id the client's side
+ * picked) and, once extended, `next` (a link to the next hop, an id this relay picked). DESTROY
+ * from either side frees both and goes on to the other; a link closing does the same for each of
+ * its circuits. A forward cell the last hop does not recognize fails tor1's integrity check: the
+ * circuit is destroyed both ways.
+ *
+ * The onion key lives in memory and is read by clients in-process ({@link OnionRelay.onionKey})
+ * until relay descriptors (a later piece) publish it.
+ *
+ * ```ts
+ * const relay = new OnionRelay({ host, network: 'regtest', onMessage: (c, msg) => c.reply(RelayCommand.DATA, msg.streamId, msg.data) })
+ * await relay.start()
+ * const hop = { peerId: host.peerId, onionKey: relay.onionKey }
+ * ```
+ * @module
+ */
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
+import { CellCommand, HANDSHAKE_NTOR, RelayCommand, decodeCreate2, decodeCreated2, decodeExtend2, decodeRelayBody, encodeCreate2, encodeCreated2, encodeDestroy, encodeRelayBody, extend2PeerId } from './cell.ts'
+import type { Cell, RelayMessage } from './cell.ts'
+import { MalformedCellError, OnionLimitError } from './errors.ts'
+import { LinkManager } from './link.ts'
+import type { LinkHost, OnionLink } from './link.ts'
+import { ntorKeyPair, ntorRelayId, ntorServerHandshake } from './ntor.ts'
+import type { NtorKeyPair } from './ntor.ts'
+import { HopCrypto, splitRelayKeys } from './relay-crypto.ts'
+import { ReplayFilter } from './replay.ts'
+
+/** DESTROY reasons (tor-spec): none, protocol, internal, connect failed, finished. */
+export const DestroyReason = { NONE: 0, PROTOCOL: 1, INTERNAL: 2, CONNECTFAILED: 6, FINISHED: 9 } as const
+/** How long an EXTEND2 may wait for the next hop's CREATED2. */
+const EXTEND_TIMEOUT_MS = 10_000
+
+/** One end of a circuit on a link. */
+interface End {
+  link: OnionLink
+  circId: number
+}
+
+/** A circuit this relay is a hop of. */
+interface RelayCircuit {
+  prev: End
+  next?: End
+  crypto: HopCrypto
+  /** An EXTEND2 sent on, waiting for CREATED2. */
+  extending?: NodeJS.Timeout
+  /** Peers this relay exchanged cells with for this circuit (the issue's log). */
+  peers: Set<string>
+  closed: boolean
+}
+
+/** What {@link OnionRelayInit.onMessage} gets: the circuit's view for its own relay messages. */
+export interface RelayCircuitHandle {
+  /** Sends a relay message back to the client, sealed as this hop's. */
+  reply: (command: RelayCommand, streamId: number, data: Uint8Array) => void
+  destroy: () => void
+}
+
+/** Options of {@link OnionRelay}. */
+export interface OnionRelayInit {
+  host: LinkHost
+  network: string
+  /** Defaults to a fresh key pair. */
+  onionKeyPair?: NtorKeyPair
+  maxLinks?: number
+  maxCircuitsPerLink?: number
+  /** A relay message addressed to this hop, other than EXTEND2 (streams are a later piece). */
+  onMessage?: (circuit: RelayCircuitHandle, msg: RelayMessage) => void
+  /** Sees every chunk written to a link. */
+  onWrite?: (peer: PeerId, chunk: Uint8Array) => void
+}
+
+/** A relay's counters. */
+export interface RelayStats {
+  circuitsCreated: number
+  /** Forward cells this hop recognized, per relay command. */
+  recognized: Record<number, number>
+  integrityFailures: number
+  linkErrors: number
+}
+
+/** A middle relay on one libp2p host; see the module header. */
+export class OnionRelay {
+  readonly relayId: Uint8Array
+  readonly links: LinkManager
+  readonly stats: RelayStats = { circuitsCreated: 0, recognized: {}, integrityFailures: 0, linkErrors: 0 }
+  private readonly init: OnionRelayInit
+  private readonly keyPair: NtorKeyPair
+  private readonly replay = new ReplayFilter()
+  private readonly circuits = new Set<RelayCircuit>()
+
+  constructor (init: OnionRelayInit) {
+    this.init = init
+    const publicKey = init.host.peerId.publicKey
+    if (publicKey == null) throw new OnionLimitError('a relay needs a peer id with an inlined public key')
+    this.relayId = ntorRelayId(publicKeyToProtobuf(publicKey))
+    this.keyPair = init.onionKeyPair ?? ntorKeyPair()
+    this.links = new LinkManager({
+      host: init.host,
+      network: init.network,
+      maxLinks: init.maxLinks,
+      maxCircuitsPerLink: init.maxCircuitsPerLink,
+      onCreate: (link, cell) => { this.create(link, cell) },
+      onWrite: init.onWrite == null ? undefined : (link, chunk) => init.onWrite?.(link.remotePeer, chunk),
+      onLinkError: () => { this.stats.linkErrors++ }
+    })
+  }
+
+  /** The onion key's public half (what a client's handshake names). */
+  get onionKey (): Uint8Array {
+    return this.keyPair.publicKey
+  }
+
+  async start (): Promise<void> {
+    await this.links.start()
+  }
+
+  async stop (): Promise<void> {
+    for (const c of [...this.circuits]) this.destroy(c, DestroyReason.FINISHED)
+    await this.links.stop()
+  }
+
+  /** Live circuits: the peers each one exchanged cells with. */
+  circuitPeers (): string[][] {
+    return [...this.circuits].map(c => [...c.peers])
+  }
+
+  /** Live circuits. */
+  get circuitCount (): number {
+    return this.circuits.size
+  }
+
+  /** A hook for a hostile relay in tests: what a forward cell this hop passes on becomes. */
+  protected passForward (body: Uint8Array): Uint8Array {
+    return body
+  }
+
+  private create (link: OnionLink, cell: Cell): void {
+    let reply: Uint8Array
+    let keys: Uint8Array
+    try {
+      const create = decodeCreate2(cell.body)
+      if (create.handshakeType !== HANDSHAKE_NTOR) throw new MalformedCellError(`handshake type ${create.handshakeType}`)
+      ;({ reply, keys } = ntorServerHandshake(create.handshake, { id: this.relayId, onionKeyPair: this.keyPair }, { replay: this.replay }))
+    } catch {
+      link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.PROTOCOL) })
+      return
+    }
+    const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), closed: false }
+    keys.fill(0)
+    try {
+      link.accept(cell.circId, { cell: c => { this.fromPrev(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) } })
+    } catch {
+      link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.INTERNAL) })
+      return
+    }
+    this.circuits.add(circuit)
+    this.stats.circuitsCreated++
+    link.send({ circId: cell.circId, command: CellCommand.CREATED2, body: encodeCreated2(reply) })
+  }
+
+  private fromPrev (circuit: RelayCircuit, cell: Cell): void {
+    if (circuit.closed) return
+    if (cell.command === CellCommand.DESTROY) {
+      this.destroy(circuit, DestroyReason.NONE, circuit.prev)
+      return
+    }
+    if (cell.command !== CellCommand.RELAY && cell.command !== CellCommand.RELAY_EARLY) {
+      this.destroy(circuit, DestroyReason.PROTOCOL)
+      return
+    }
+    try {
+      const { recognized, body } = circuit.crypto.decryptForward(cell.body, { lastHop: circuit.next == null })
+      if (!recognized) {
+        const next = circuit.next as End
+        next.link.send({ circId: next.circId, command: cell.command, body: this.passForward(body) })
+        return
+      }
+      const msg = decodeRelayBody(body)
+      this.stats.recognized[msg.command] = (this.stats.recognized[msg.command] ?? 0) + 1
+      if (msg.command === RelayCommand.EXTEND2) {
+        // tor accepts EXTEND2 only in RELAY_EARLY, which a hop may pass on only a few times
+        if (cell.command !== CellCommand.RELAY_EARLY) throw new MalformedCellError('EXTEND2 outside RELAY_EARLY')
+        void this.extend(circuit, msg.data)
+        return
+      }
+      this.init.onMessage?.(this.handle(circuit), msg)
+    } catch (err) {
+      if ((err as Error).name === 'CellIntegrityError') this.stats.integrityFailures++
+      this.destroy(circuit, DestroyReason.PROTOCOL)
+    }
+  }
+
+  private handle (circuit: RelayCircuit): RelayCircuitHandle {
+    return {
+      reply: (command, streamId, data) => { this.sendBack(circuit, encodeRelayBody({ command, streamId, data })) },
+      destroy: () => { this.destroy(circuit, DestroyReason.FINISHED) }
+    }
+  }
+
+  private sendBack (circuit: RelayCircuit, plain: Uint8Array): void {
+    if (circuit.closed) return
+    circuit.prev.link.send({ circId: circuit.prev.circId, command: CellCommand.RELAY, body: circuit.crypto.encryptBackward(plain) })
+  }
+
+  private async extend (circuit: RelayCircuit, data: Uint8Array): Promise<void> {
+    try {
+      if (circuit.next != null || circuit.extending != null) throw new MalformedCellError('EXTEND2 on a circuit already extended')
+      const extend = decodeExtend2(data)
+      if (extend.handshakeType !== HANDSHAKE_NTOR) throw new MalformedCellError(`handshake type ${extend.handshakeType}`)
+      const peer = peerIdFromMultihash(Digest.decode(extend2PeerId(extend)))
+      if (peer.equals(this.init.host.peerId)) throw new MalformedCellError('EXTEND2 to this relay')
+      circuit.extending = setTimeout(() => { this.destroy(circuit, DestroyReason.CONNECTFAILED) }, EXTEND_TIMEOUT_MS)
+      const link = await this.links.get(peer)
+      if (circuit.closed) return
+      const circId = link.register({ cell: c => { this.fromNext(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.next) } })
+      circuit.next = { link, circId }
+      circuit.peers.add(peer.toString())
+      link.send({ circId, command: CellCommand.CREATE2, body: encodeCreate2({ handshakeType: extend.handshakeType, handshake: extend.handshake }) })
+    } catch {
+      this.destroy(circuit, DestroyReason.CONNECTFAILED)
+    }
+  }
+
+  private fromNext (circuit: RelayCircuit, cell: Cell): void {
+    if (circuit.closed) return
+    try {
+      if (cell.command === CellCommand.DESTROY) {
+        this.destroy(circuit, DestroyReason.NONE, circuit.next)
+      } else if (cell.command === CellCommand.CREATED2 && circuit.extending != null) {
+        clearTimeout(circuit.extending)
+        circuit.extending = undefined
+        const reply = decodeCreated2(cell.body)
+        this.sendBack(circuit, encodeRelayBody({ command: RelayCommand.EXTENDED2, streamId: 0, data: encodeCreated2(reply) }))
+      } else if (cell.command === CellCommand.RELAY && circuit.extending == null) {
+        circuit.prev.link.send({ circId: circuit.prev.circId, command: CellCommand.RELAY, body: circuit.crypto.relayBackward(cell.body) })
+      } else {
+        throw new MalformedCellError(`cell command ${cell.command} from the next hop`)
+      }
+    } catch {
+      this.destroy(circuit, DestroyReason.PROTOCOL)
+    }
+  }
+
+  /** Frees the circuit and sends DESTROY on each of its links but `from` (which already knows). */
+  private destroy (circuit: RelayCircuit, reason: number, from?: End): void {
+    if (circuit.closed) return
+    circuit.closed = true
+    clearTimeout(circuit.extending)
+    this.circuits.delete(circuit)
+    for (const end of [circuit.prev, circuit.next]) {
+      if (end == null) continue
+      end.link.unregister(end.circId)
+      if (end !== from) end.link.send({ circId: end.circId, command: CellCommand.DESTROY, body: encodeDestroy(reason) })
+    }
+  }
+}
