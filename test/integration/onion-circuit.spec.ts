@@ -99,13 +99,20 @@ describe('onion circuits through three relays', () => {
     assert.equal(circuit.hops, 3)
     const replies: Array<{ hop: number, data: string }> = []
     circuit.onMessage = (hop, msg) => { replies.push({ hop, data: new TextDecoder().decode(msg.data) }) }
+    circuit.send(RelayCommand.DROP, 0, new TextEncoder().encode('for A'), 0)
+    circuit.send(RelayCommand.DROP, 0, new TextEncoder().encode('for B'), 1)
     circuit.send(RelayCommand.DROP, 0, new TextEncoder().encode('drop me'))
     circuit.send(RelayCommand.DATA, 7, new TextEncoder().encode('ping'))
     await waitFor(() => replies.length > 0, { timeoutMs: 5_000, what: 'the reply' })
     assert.deepEqual(replies, [{ hop: 2, data: 'pong ping' }])
-    assert.deepEqual(got, [[], [], [{ command: RelayCommand.DROP, data: 'drop me' }, { command: RelayCommand.DATA, data: 'ping' }]])
+    assert.deepEqual(got, [
+      [{ command: RelayCommand.DROP, data: 'for A' }],
+      [{ command: RelayCommand.DROP, data: 'for B' }],
+      [{ command: RelayCommand.DROP, data: 'drop me' }, { command: RelayCommand.DATA, data: 'ping' }]
+    ])
     for (const i of [0, 1]) {
-      assert.equal(recognized(i, RelayCommand.DATA) + recognized(i, RelayCommand.DROP), 0, `relay ${i} recognized a message for hop 3`)
+      assert.equal(recognized(i, RelayCommand.DATA), 0, `relay ${i} recognized a message for hop 3`)
+      assert.equal(recognized(i, RelayCommand.DROP), 1, `relay ${i} recognized another hop's DROP`)
       assert.equal(recognized(i, RelayCommand.EXTEND2), 1, `relay ${i} extended once`)
     }
 
@@ -120,6 +127,16 @@ describe('onion circuits through three relays', () => {
 
     circuit.destroy()
     await waitFor(() => relays.every(r => r.circuitCount === 0), { timeoutMs: 5_000, what: 'the DESTROY to free every relay\'s entry' })
+  })
+
+  it('bounds the circuits on one link', async (t) => {
+    const bounded = new LinkManager({ host: client, network: NETWORK, maxCircuitsPerLink: 1 })
+    t.after(async () => { await bounded.stop() })
+    const circuit = await buildCircuit(bounded, path.slice(0, 1))
+    await assert.rejects(buildCircuit(bounded, path.slice(0, 1)), { name: 'OnionLimitError' })
+    circuit.destroy()
+    await waitFor(() => (relays[0] as OnionRelay).circuitCount === 0, { timeoutMs: 5_000, what: 'A to free the circuit' })
+    ;(await buildCircuit(bounded, path.slice(0, 1))).destroy()
   })
 
   it('closes a link that sends malformed cells, and the relay keeps serving', async () => {
