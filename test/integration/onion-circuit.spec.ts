@@ -16,6 +16,7 @@ import { CELL_LEN, CellCommand, RelayCommand, encodeCell, encodeCreate2 } from '
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import type { Circuit, PathHop } from '../../src/onion/circuit.ts'
 import { LinkManager, onionLinkProtocol } from '../../src/onion/link.ts'
+import { ntorClientCreate } from '../../src/onion/ntor.ts'
 import { OnionRelay } from '../../src/onion/relay.ts'
 import type { OnionRelayInit } from '../../src/onion/relay.ts'
 import { teardown } from '../utils/teardown.ts'
@@ -137,6 +138,22 @@ describe('onion circuits through three relays', () => {
     circuit.destroy()
     await waitFor(() => (relays[0] as OnionRelay).circuitCount === 0, { timeoutMs: 5_000, what: 'A to free the circuit' })
     ;(await buildCircuit(bounded, path.slice(0, 1))).destroy()
+  })
+
+  it('refuses a replayed CREATE2 handshake with DESTROY', async () => {
+    const link = await links.get((hosts[0] as Libp2p).peerId)
+    const { onionskin } = ntorClientCreate(tampering.relayId, tampering.onionKey)
+    const answers: number[] = []
+    const ids: number[] = []
+    for (let i = 0; i < 2; i++) {
+      const circId = link.register({ cell: c => { answers.push(c.command); link.unregister(circId) }, linkClosed: () => {} })
+      ids.push(circId)
+      link.send({ circId, command: CellCommand.CREATE2, body: encodeCreate2({ handshakeType: 2, handshake: onionskin }) })
+      await waitFor(() => answers.length > i, { timeoutMs: 5_000, what: `an answer to CREATE2 number ${i + 1}` })
+    }
+    assert.deepEqual(answers, [CellCommand.CREATED2, CellCommand.DESTROY])
+    link.send({ circId: ids[0] as number, command: CellCommand.DESTROY, body: new Uint8Array(1) })
+    await waitFor(() => tampering.circuitCount === 0, { timeoutMs: 5_000, what: 'A to free the first circuit' })
   })
 
   it('closes a link that sends malformed cells, and the relay keeps serving', async () => {
