@@ -71,9 +71,12 @@ export class Circuit {
     return this.closedWith != null
   }
 
-  /** Sends a relay message to `hop` (default: the last). */
-  send (command: RelayCommand, streamId: number, data: Uint8Array, hop = this.layers.length - 1): void {
-    this.sendRelay(CellCommand.RELAY, { command, streamId, data }, hop)
+  /**
+   * Sends a relay message to `hop` (default: the last); `early` sends it as RELAY_EARLY, of which
+   * each relay passes on at most 8 per circuit (the build uses one per extension).
+   */
+  send (command: RelayCommand, streamId: number, data: Uint8Array, hop = this.layers.length - 1, early = false): void {
+    this.sendRelay(early ? CellCommand.RELAY_EARLY : CellCommand.RELAY, { command, streamId, data }, hop)
   }
 
   private sendRelay (cellCommand: typeof CellCommand.RELAY | typeof CellCommand.RELAY_EARLY, msg: RelayMessage, hop: number): void {

@@ -35,6 +35,8 @@ import { ReplayFilter } from './replay.ts'
 
 /** DESTROY reasons (tor-spec): none, protocol, internal, connect failed, finished. */
 export const DestroyReason = { NONE: 0, PROTOCOL: 1, INTERNAL: 2, CONNECTFAILED: 6, FINISHED: 9 } as const
+/** Most RELAY_EARLY cells a circuit may carry forward (tor-spec: 8), which caps how long it can grow. */
+export const MAX_RELAY_EARLY = 8
 /** How long an EXTEND2 may wait for the next hop's CREATED2. */
 const EXTEND_TIMEOUT_MS = 10_000
 
@@ -53,6 +55,8 @@ interface RelayCircuit {
   extending?: NodeJS.Timeout
   /** Peers this relay exchanged cells with for this circuit (the log). */
   peers: Set<string>
+  /** RELAY_EARLY cells from the previous hop so far. */
+  early: number
   closed: boolean
 }
 
@@ -153,7 +157,7 @@ export class OnionRelay {
       link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.PROTOCOL) })
       return
     }
-    const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), closed: false }
+    const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), early: 0, closed: false }
     keys.fill(0)
     try {
       link.accept(cell.circId, { cell: c => { this.fromPrev(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) } })
@@ -172,7 +176,8 @@ export class OnionRelay {
       this.destroy(circuit, DestroyReason.NONE, circuit.prev)
       return
     }
-    if (cell.command !== CellCommand.RELAY && cell.command !== CellCommand.RELAY_EARLY) {
+    if ((cell.command !== CellCommand.RELAY && cell.command !== CellCommand.RELAY_EARLY) ||
+      (cell.command === CellCommand.RELAY_EARLY && ++circuit.early > MAX_RELAY_EARLY)) {
       this.destroy(circuit, DestroyReason.PROTOCOL)
       return
     }
@@ -186,7 +191,7 @@ export class OnionRelay {
       const msg = decodeRelayBody(body)
       this.stats.recognized[msg.command] = (this.stats.recognized[msg.command] ?? 0) + 1
       if (msg.command === RelayCommand.EXTEND2) {
-        // tor accepts EXTEND2 only in RELAY_EARLY, which a hop may pass on only a few times
+        // tor accepts EXTEND2 only in RELAY_EARLY, of which a circuit carries at most MAX_RELAY_EARLY
         if (cell.command !== CellCommand.RELAY_EARLY) throw new MalformedCellError('EXTEND2 outside RELAY_EARLY')
         void this.extend(circuit, msg.data)
         return

@@ -140,6 +140,20 @@ describe('onion circuits through three relays', () => {
     ;(await buildCircuit(bounded, path.slice(0, 1))).destroy()
   })
 
+  it('destroys a circuit that carries more than 8 RELAY_EARLY cells', async () => {
+    const circuit = await buildCircuit(links, path)
+    const replies: string[] = []
+    circuit.onMessage = (_hop, msg) => { replies.push(new TextDecoder().decode(msg.data)) }
+    // the build's two EXTEND2 cells passed A as RELAY_EARLY: six more reach the limit of 8
+    for (let i = 0; i < 6; i++) circuit.send(RelayCommand.DROP, 0, new Uint8Array(0), 2, true)
+    circuit.send(RelayCommand.DATA, 1, new TextEncoder().encode('eight'))
+    await waitFor(() => replies.length > 0, { timeoutMs: 5_000, what: 'a reply after 8 RELAY_EARLY cells' })
+    const closed = closedWithin(circuit, 5_000)
+    circuit.send(RelayCommand.DROP, 0, new Uint8Array(0), 2, true)
+    assert.equal((await closed).name, 'CircuitClosedError')
+    await waitFor(() => relays.every(r => r.circuitCount === 0), { timeoutMs: 5_000, what: 'every relay to free the circuit' })
+  })
+
   it('refuses a replayed CREATE2 handshake with DESTROY', async () => {
     const link = await links.get((hosts[0] as Libp2p).peerId)
     const { onionskin } = ntorClientCreate(tampering.relayId, tampering.onionKey)
