@@ -11,6 +11,7 @@ import { describe, it } from 'node:test'
 import { assembleBlock, grind } from '../../src/cash/miner/template.ts'
 import { encodeAddress } from '../../src/cash/primitives/address.ts'
 import { encodeBlock } from '../../src/cash/primitives/block.ts'
+import type { Block } from '../../src/cash/primitives/block.ts'
 import { hashToHex } from '../../src/cash/primitives/hash.ts'
 import { xOnlyPublicKey } from '../utils/schnorr.ts'
 import { blocksTopic } from '../../src/cash/sync/relay.ts'
@@ -36,8 +37,8 @@ async function waitForTip (node: PeerdNode, want: { height: number, tip: string 
   }, { timeoutMs, what: `node at height ${want.height} (it is at ${tipOf(node).height})` })
 }
 
-/** Connects on `node` a block it announces to no one (the block its peers will miss). */
-async function connectSilently (node: PeerdNode): Promise<void> {
+/** A coinbase-only block on `node`'s tip, mined, whose coinbase claims `fees` on top of the subsidy. */
+function nextBlock (node: PeerdNode, fees = 0n): Block {
   const ctx = node.cash.chain.nextBlockContext()
   const block = assembleBlock({
     prevHash: ctx.prevHash,
@@ -46,11 +47,16 @@ async function connectSilently (node: PeerdNode): Promise<void> {
     bits: ctx.bits,
     payoutScript: node.cash.payoutScript(ADDRESS),
     txs: [],
-    fees: 0n,
+    fees,
     params: node.cash.params
   })
   block.header.nonce = grind(block.header, node.cash.params, 0, 1_000_000) as number
-  assert.equal(await node.cash.chain.addBlock(block), 'connected')
+  return block
+}
+
+/** Connects on `node` a block it announces to no one (the block its peers will miss). */
+async function connectSilently (node: PeerdNode): Promise<void> {
+  assert.equal(await node.cash.chain.addBlock(nextBlock(node)), 'connected')
 }
 
 describe('cash network', () => {
@@ -145,18 +151,7 @@ describe('cash network', () => {
     const seenByBystander = bystander.cash.relay.stats.received
 
     // a block that pays its coinbase one base unit more than the subsidy (no fees to claim)
-    const ctx = hostile.cash.chain.nextBlockContext()
-    const block = assembleBlock({
-      prevHash: ctx.prevHash,
-      height: ctx.height,
-      time: Math.max(ctx.minTime, Math.floor(Date.now() / 1000)),
-      bits: ctx.bits,
-      payoutScript: hostile.cash.payoutScript(ADDRESS),
-      txs: [],
-      fees: 1n,
-      params: hostile.cash.params
-    })
-    block.header.nonce = grind(block.header, hostile.cash.params, 0, 1_000_000) as number
+    const block = nextBlock(hostile, 1n)
     await hostile.libp2p.services.pubsub.publish(blocksTopic('regtest'), encodeBlock(block))
 
     await waitFor(() => victim.cash.relay.stats.rejected >= 1, { timeoutMs: 15_000, what: 'the victim to reject the block' })

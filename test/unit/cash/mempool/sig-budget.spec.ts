@@ -15,12 +15,24 @@ import type { Transaction } from '../../../../src/cash/primitives/tx.ts'
 import { TxRelay, txsTopic } from '../../../../src/cash/sync/tx-relay.ts'
 import type { TxRelayInit } from '../../../../src/cash/sync/tx-relay.ts'
 import { alice, log, openHarness, pay } from './mempool-helpers.ts'
+import type { Harness } from './mempool-helpers.ts'
 import { fakePubsub } from '../../../utils/gossip.ts'
 import type { Validator } from '../../../utils/gossip.ts'
 import { teardown } from '../../../utils/teardown.ts'
+import type { Teardown } from '../../../utils/teardown.ts'
 
 const peerId = (id: string): PeerId => ({ toString: () => id }) as unknown as PeerId
 const bytes = (tx: Transaction): Uint8Array => encodeTx(tx, { witness: true })
+
+/** A started tx relay over `h`'s mempool on a fake pubsub, and its topic validator; both closed by `td`. */
+function relayOn (td: Teardown, h: Harness): { relay: TxRelay, validate: Validator } {
+  td.add(h.cleanup, 'close the harness')
+  const fake = fakePubsub()
+  const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: () => {} })
+  td.node(relay)
+  relay.start()
+  return { relay, validate: fake.validators.get(txsTopic('regtest')) as Validator }
+}
 
 describe('SigCheckBudget', () => {
   it('lets a peer spend its burst, then what it earns per second', () => {
@@ -61,12 +73,7 @@ describe('TxRelay signature-check budget', () => {
       sigPool: { verify: async (checks) => { verified += checks.length; return verifySigChecks(checks) } },
       sigBudget: { peerPerSec: 1, peerBurst: 4, totalPerSec: 1, totalBurst: 8, now: () => now }
     })
-    td.add(h.cleanup, 'close the harness')
-    const fake = fakePubsub()
-    const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: () => {} })
-    td.node(relay)
-    relay.start()
-    const validate = fake.validators.get(txsTopic('regtest')) as Validator
+    const { relay, validate } = relayOn(td, h)
     // two-input payments: two signature checks each
     const txs = [1, 3, 5, 7, 9].map((n) => pay([h.tc.coinbaseCoin(n), h.tc.coinbaseCoin(n + 1)], 1000n))
     const peer = peerId('greedy')
@@ -89,12 +96,7 @@ describe('TxRelay signature-check budget', () => {
     const td = teardown(t)
     // the default budgets, on a clock that stands still: nothing is earned back during the test
     const h = await openHarness({ sigBudget: { now: () => 0 } })
-    td.add(h.cleanup, 'close the harness')
-    const fake = fakePubsub()
-    const relay = new TxRelay({ pubsub: fake.pubsub, topic: txsTopic('regtest'), mempool: h.mempool, log, penalize: () => {} })
-    td.node(relay)
-    relay.start()
-    const validate = fake.validators.get(txsTopic('regtest')) as Validator
+    const { relay, validate } = relayOn(td, h)
     // 400 inputs of outputs that do not exist: an orphan, never verified, free to make
     const junk = (n: number): Transaction => ({
       version: 2,
