@@ -9,6 +9,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { PeerdError } from '../errors.ts'
+import { LruMap } from './lru.ts'
 
 /** A wait for budget was given up (the stream closed or the node stopped). */
 export class BudgetAbortedError extends PeerdError {
@@ -200,14 +201,13 @@ export interface ByteRateInit {
 export class ByteRate {
   private readonly rate: number
   private readonly burst: number
-  private readonly maxPeers: number
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
+  private readonly buckets: LruMap<string, { tokens: number, at: number }>
   private readonly now: () => number
 
   constructor (init: ByteRateInit, now: () => number = Date.now) {
     this.rate = init.bytesPerSecond
     this.burst = init.burst
-    this.maxPeers = init.maxPeers ?? 4096
+    this.buckets = new LruMap(init.maxPeers ?? 4096)
     this.now = now
   }
 
@@ -216,15 +216,10 @@ export class ByteRate {
     let b = this.buckets.get(peer)
     if (b == null) {
       b = { tokens: this.burst, at: t }
+      this.buckets.set(peer, b)
     } else {
-      this.buckets.delete(peer) // re-inserted below: the map's order is least recently seen first
       b.tokens = Math.min(this.burst, b.tokens + (t - b.at) / 1000 * this.rate)
       b.at = t
-    }
-    this.buckets.set(peer, b)
-    while (this.buckets.size > this.maxPeers) {
-      const oldest = this.buckets.keys().next().value as string
-      this.buckets.delete(oldest)
     }
     return b
   }
