@@ -9,7 +9,6 @@ import { checkSequenceLocks, isFinalTx } from '../consensus/context.ts'
 import { checkTxInputs, txSigChecks } from '../consensus/inputs.ts'
 import type { ChainParams } from '../consensus/params.ts'
 import { VerifyError } from '../consensus/verify-error.ts'
-import { verifySigChecks } from '../consensus/verify.ts'
 import type { Transaction } from '../primitives/tx.ts'
 import { txWeight, WITNESS_SCALE_FACTOR } from '../primitives/tx.ts'
 import { minFee } from './policy.ts'
@@ -64,19 +63,9 @@ export function checkTxPolicy (tx: Transaction, coins: readonly Coin[], ctx: Spe
 }
 
 /**
- * Every input's BIP340 signature over its BIP341 sighash, on this thread.
- *
- * @throws VerifyError `bad-txns-signature` (or `bad-witness-shape`), score 100
- */
-export function checkTxSignatures (tx: Transaction, coins: readonly Coin[]): void {
-  const bad = verifySigChecks(txSigChecks(tx, coins))
-  if (bad !== -1) throw new VerifyError('tx', 'bad-txns-signature', 100, `input ${bad}`)
-}
-
-/**
- * {@link checkTxSignatures} with the verification done by `verify` (the signature pool's
- * workers). The sighashes stay on this thread: with the transaction-wide hashes computed once
- * they cost ~5 µs an input, against ~200 µs to verify one.
+ * Every input's BIP340 signature over its BIP341 sighash, verified by `verify` (the signature
+ * pool's workers, or this thread). The sighashes stay on this thread: with the transaction-wide
+ * hashes computed once they cost ~5 µs an input, against ~200 µs to verify one.
  *
  * @param verify - answers the index of the first invalid check, or -1
  * @throws VerifyError `bad-txns-signature` (or `bad-witness-shape`), score 100
