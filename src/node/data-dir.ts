@@ -35,8 +35,9 @@ export async function ensureDataDir (root: string): Promise<void> {
  * the API cookie), or undefined when it is private.
  */
 export async function dataDirWarning (root: string): Promise<string | undefined> {
-  if (!await isGroupOrWorldReadable(root)) return undefined
-  return `data dir ${root} is open to other users (mode ${((await stat(root)).mode & 0o777).toString(8)}): it holds the wallet, the identity key and the API cookie. Run \`chmod -R go-rwx ${root}\``
+  const mode = (await stat(root)).mode & 0o777
+  if ((mode & 0o077) === 0) return undefined
+  return `data dir ${root} is open to other users (mode ${mode.toString(8)}): it holds the wallet, the identity key and the API cookie. Run \`chmod -R go-rwx ${root}\``
 }
 
 /**
