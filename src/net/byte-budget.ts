@@ -151,9 +151,7 @@ export class StreamLease {
 
   /** Call after a send: keeps held only what still waits in the stream's write buffer. */
   sent (): void {
-    const open = this.stream.status === 'open' || this.stream.writeStatus === 'closing'
-    const waiting = open ? this.stream.writeBufferLength : 0
-    if (waiting < this.held) this.give(this.held - waiting)
+    this.update()
     if (this.held > 0 && !this.listening) {
       this.listening = true
       this.stream.addEventListener('idle', this.update)
