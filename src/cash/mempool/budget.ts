@@ -12,6 +12,8 @@
  * @module
  */
 
+import { LruMap } from '../../net/lru.ts'
+
 /** The reason (score 0) of a transaction refused, unverified, because its sender's budget or the total is spent. */
 export const SIG_BUDGET_REASON = 'sigcheck-budget'
 
@@ -45,9 +47,8 @@ export class SigCheckBudget {
   private readonly peerBurst: number
   private readonly totalPerSec: number
   private readonly totalBurst: number
-  private readonly maxPeers: number
   private readonly now: () => number
-  private readonly peers = new Map<string, Bucket>()
+  private readonly peers: LruMap<string, Bucket>
   private readonly total: Bucket
 
   constructor (init: SigCheckBudgetInit = {}) {
@@ -55,7 +56,7 @@ export class SigCheckBudget {
     this.peerBurst = init.peerBurst ?? DEFAULT_PEER_CHECKS_BURST
     this.totalPerSec = init.totalPerSec ?? DEFAULT_TOTAL_CHECKS_PER_SEC
     this.totalBurst = init.totalBurst ?? DEFAULT_TOTAL_CHECKS_BURST
-    this.maxPeers = init.maxPeers ?? DEFAULT_MAX_PEERS
+    this.peers = new LruMap(init.maxPeers ?? DEFAULT_MAX_PEERS)
     this.now = init.now ?? (() => performance.now())
     this.total = { tokens: this.totalBurst, at: this.now() }
   }
@@ -73,15 +74,11 @@ export class SigCheckBudget {
     let bucket = this.peers.get(peer)
     if (bucket === undefined) {
       bucket = { tokens: this.peerBurst, at: now }
+      // Past maxPeers the least recently charged peer is forgotten: it starts again with a full
+      // bucket, and the total bucket still bounds them all.
+      this.peers.set(peer, bucket)
     } else {
-      this.peers.delete(peer) // re-inserted below: the map stays in least-recently-charged order
       refill(bucket, now, this.peerPerSec, this.peerBurst)
-    }
-    this.peers.set(peer, bucket)
-    if (this.peers.size > this.maxPeers) {
-      // A forgotten peer starts again with a full bucket; the total bucket still bounds them all.
-      const oldest = this.peers.keys().next().value as string
-      this.peers.delete(oldest)
     }
     if (bucket.tokens < checks || this.total.tokens < checks) return false
     bucket.tokens -= checks
