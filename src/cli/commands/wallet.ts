@@ -1,14 +1,12 @@
 /** `peerd wallet create|restore|mnemonic|address|balance|history` and `peerd send`. */
 import { readFile } from 'node:fs/promises'
+import type { Balance, HistoryEntry } from '../../api/types.ts'
 import { formatCoins, parseCoins } from '../../cash/amount.ts'
 import { UsageError } from '../../errors.ts'
 import { ApiClient } from '../client.ts'
 import type { Command } from '../command.ts'
 import { printJson, printLines, table } from '../output.ts'
 import { readPassphrase } from '../passphrase.ts'
-
-interface Balance { confirmed: number, unconfirmed: number, immature: number }
-interface HistoryItem { txid: string, height: number | null, time: number, amount: number, fee: number | null, confirmations: number }
 
 const PASS_HELP = `  --passphrase-file FILE   read the wallet passphrase from FILE (first line); else
                            $PEERD_WALLET_PASSPHRASE, else a prompt on the terminal`
@@ -72,7 +70,7 @@ export const wallet: Command = {
         return 0
       }
       case 'history': {
-        const h = await api.get<HistoryItem[]>('/api/v1/wallet/history')
+        const h = await api.get<HistoryEntry[]>('/api/v1/wallet/history')
         if (ctx.json) printJson(h)
         else if (h.length === 0) printLines('no transactions yet')
         else {
