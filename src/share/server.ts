@@ -17,6 +17,7 @@ import type { PeerdHost } from '../net/host.ts'
 import { PeerdError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
+import { StreamSlots } from './session/swarm.ts'
 import { blockKey, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
@@ -79,9 +80,8 @@ export class BlockServer {
   private readonly streams = new Set<Stream>()
   /** Bytes of block data on their way out. */
   readonly budget: ByteBudget
-  private readonly maxStreamsPerPeer: number
   /** Open block streams of each peer that has any. */
-  private readonly open = new Map<string, number>()
+  private readonly slots: StreamSlots
   /** Streams refused to a peer lately (bounded: only peers refused within the window). */
   private readonly refused = new Map<string, { count: number, since: number }>()
   readonly stats: ServerStats = { blocksSent: 0, bytesSent: 0, streams: 0, streamsRefused: 0 }
@@ -89,7 +89,7 @@ export class BlockServer {
   constructor (init: BlockServerInit) {
     this.init = init
     this.budget = init.budget ?? new ByteBudget(SEND_BUDGET)
-    this.maxStreamsPerPeer = init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER
+    this.slots = new StreamSlots(init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER)
   }
 
   async start (): Promise<void> {
@@ -109,13 +109,9 @@ export class BlockServer {
   /** Counts a new stream of `peer`; false (and the stream reset) when it has too many open. */
   private admit (peer: PeerId, stream: Stream): boolean {
     const id = peer.toString()
-    const n = this.open.get(id) ?? 0
-    if (n < this.maxStreamsPerPeer) {
-      this.open.set(id, n + 1)
-      return true
-    }
+    if (this.slots.take(id)) return true
     this.stats.streamsRefused++
-    stream.abort(new TooManyStreamsError(`more than ${this.maxStreamsPerPeer} block streams open`))
+    stream.abort(new TooManyStreamsError(`more than ${this.slots.max} block streams open`))
     const now = Date.now()
     for (const [k, r] of this.refused) if (now - r.since > REFUSAL_WINDOW_MS) this.refused.delete(k)
     const r = this.refused.get(id) ?? { count: 0, since: now }
@@ -123,16 +119,9 @@ export class BlockServer {
     this.refused.set(id, r)
     // a few refusals are a busy downloader (a gateway page of many files); many are an attack
     if (r.count > REFUSALS_TOLERATED) {
-      this.init.onMisbehaviour(peer, `block protocol: kept opening streams past the limit of ${this.maxStreamsPerPeer}`, REFUSAL_POINTS)
+      this.init.onMisbehaviour(peer, `block protocol: kept opening streams past the limit of ${this.slots.max}`, REFUSAL_POINTS)
     }
     return false
-  }
-
-  private leave (peer: PeerId): void {
-    const id = peer.toString()
-    const n = (this.open.get(id) ?? 1) - 1
-    if (n <= 0) this.open.delete(id)
-    else this.open.set(id, n)
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -241,7 +230,7 @@ export class BlockServer {
       lease.end()
       unwatch?.()
       this.streams.delete(stream)
-      this.leave(peer)
+      this.slots.give(peer.toString())
     }
   }
 
