@@ -13,6 +13,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
+import { LruMap } from '../../net/lru.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
 import { checkHeader } from '../consensus/check-block.ts'
@@ -73,8 +74,8 @@ export class BlockRelay {
   private readonly maxPendingBytes: number
   private readonly peerShare: number
   private readonly gossip: GossipTopic
-  /** When each peer last made us ask for headers (ms), oldest first; bounded by maxUnknownParentPeers. */
-  private readonly headerRequests = new Map<string, number>()
+  /** When each peer last made us ask for headers (ms), oldest forgotten past maxUnknownParentPeers. */
+  private readonly headerRequests: LruMap<string, number>
 
   constructor (init: BlockRelayInit) {
     this.init = init
@@ -89,6 +90,7 @@ export class BlockRelay {
     this.maxPending = init.maxPending ?? 64
     this.maxPendingBytes = init.maxPendingBytes ?? 64 * 1024 * 1024
     this.peerShare = init.peerShare ?? 0.25
+    this.headerRequests = new LruMap(init.maxUnknownParentPeers ?? 1024)
   }
 
   /** Blocks (and their bytes) decoded and waiting for the chain now, and the peers that sent them. */
@@ -180,14 +182,9 @@ export class BlockRelay {
     this.stats.ignored++
     const key = peer.toString()
     const now = Date.now()
-    const last = this.headerRequests.get(key)
+    const last = this.headerRequests.peek(key) // a throttled block leaves the order as it is
     if (last !== undefined && now - last < (this.init.unknownParentIntervalMs ?? 5_000)) return
-    this.headerRequests.delete(key) // re-inserted last: the map stays in request order
     this.headerRequests.set(key, now)
-    for (const k of this.headerRequests.keys()) {
-      if (this.headerRequests.size <= (this.init.maxUnknownParentPeers ?? 1024)) break
-      this.headerRequests.delete(k)
-    }
     this.stats.headerRequests++
     this.init.onUnknownParent(peer)
   }
