@@ -36,8 +36,6 @@ export type Block = BlockJson
 /** `GET /api/v1/chain/tx`. */
 export type Tx = TxJson
 
-
-
 /** One bandwidth sample: byte totals and the rates over the last interval. */
 export interface BandwidthSample {
   /** Milliseconds since the epoch. */
@@ -48,9 +46,6 @@ export interface BandwidthSample {
   rateIn: number
   rateOut: number
 }
-
-
-
 
 /** A mempool fee-rate bucket. */
 export interface FeeBucket {
@@ -91,8 +86,6 @@ export interface BlockSummary {
   size: number
   weight: number
 }
-
-
 
 /** `GET /api/v1/wallet/balance`. */
 export interface Balance {
