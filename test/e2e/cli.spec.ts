@@ -9,19 +9,13 @@ import { runCli, cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
 import { teardown } from '../utils/teardown.ts'
 import { assertFailed, errorOf, exists, randomPeerId } from '../utils/cli.ts'
+import { tcpAddress } from '../utils/share.ts'
 
 const TEST = { timeout: 60_000 }
 
 interface IdResult { peerId: string, addresses: string[] }
 interface PeerResult { peerId: string, addresses: string[], direction: string, latencyMs: number | null }
 interface StatusResult { peerId: string, network: string, peers: number }
-
-/** A TCP (non-WebSocket) address of a daemon. */
-function tcpAddress (d: DaemonProcess): string {
-  const a = d.addresses.find(x => x.includes('/tcp/') && !x.includes('/ws'))
-  assert.ok(a != null, `no TCP address in ${JSON.stringify(d.addresses)}`)
-  return a
-}
 
 describe('peerd CLI with two daemons', () => {
   const td = teardown()
