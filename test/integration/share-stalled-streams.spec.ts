@@ -19,6 +19,7 @@ import { BITSWAP_120 } from '../../src/share/bitswap/constants.ts'
 import { encodeMessage, WantType } from '../../src/share/bitswap/message.ts'
 import type { ByteBudget } from '../../src/net/byte-budget.ts'
 import { MAX_BLOCK_SIZE } from '../../src/share/block.ts'
+import { MAX_STREAMS_PER_PEER } from '../../src/share/server.ts'
 import { encode, MAX_WANTS } from '../../src/share/protocol.ts'
 import { cliJson, startDaemonProcess, waitFor } from '../utils/index.ts'
 import type { DaemonProcess } from '../utils/index.ts'
@@ -28,8 +29,6 @@ import { teardown } from '../utils/teardown.ts'
 const TEST = { timeout: 60_000 }
 const STREAMS = 64
 const WANTS_PER_STREAM = 1024
-/** Block streams a peer may have open (the server's MAX_STREAMS_PER_PEER). */
-const MAX_STREAMS_PER_PEER = 8
 
 /** Resolves after `ms` of wall time: the length of a measurement, not a wait for something to settle. */
 async function sampleFor (ms: number): Promise<void> {
