@@ -29,7 +29,6 @@ export class MalformedFrameError extends ProtocolError {
   static override name = 'MalformedFrameError'
 }
 
-
 /** One frame of `parts` as chunks, without copying them (a block's bytes stay where they are). */
 export function encodeFrameList (...parts: Uint8Array[]): Uint8ArrayList {
   const len = parts.reduce((n, p) => n + p.length, 0)
