@@ -25,7 +25,7 @@ import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { CellCommand, HANDSHAKE_NTOR, RelayCommand, decodeCreate2, decodeCreated2, decodeExtend2, decodeRelayBody, encodeCreate2, encodeCreated2, encodeDestroy, encodeRelayBody, extend2PeerId } from './cell.ts'
 import type { Cell, RelayMessage } from './cell.ts'
-import { MalformedCellError, OnionLimitError } from './errors.ts'
+import { CellIntegrityError, MalformedCellError, OnionLimitError } from './errors.ts'
 import { LinkManager } from './link.ts'
 import type { LinkHost, OnionLink } from './link.ts'
 import { ntorKeyPair, ntorRelayId, ntorServerHandshake } from './ntor.ts'
@@ -198,7 +198,7 @@ export class OnionRelay {
       }
       this.init.onMessage?.(this.handle(circuit), msg)
     } catch (err) {
-      if ((err as Error).name === 'CellIntegrityError') this.stats.integrityFailures++
+      if (err instanceof CellIntegrityError) this.stats.integrityFailures++
       this.destroy(circuit, DestroyReason.PROTOCOL)
     }
   }
