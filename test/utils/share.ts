@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes, randomFillSync } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -122,10 +122,7 @@ export async function withBlockHandler (node: PeerdNode, handler: StreamHandler)
   return node
 }
 
-/** Whether `path` exists. */
-export async function exists (path: string): Promise<boolean> {
-  return await stat(path).then(() => true, () => false)
-}
+export { exists } from './cli.ts'
 
 /** A CLI run that keeps stdout as bytes. */
 export interface CliBytesResult { code: number | null, signal: NodeJS.Signals | null, stdout: Buffer, stderr: string, ms: number }
