@@ -17,8 +17,6 @@ import type { BlockJson, TxJson } from './json-types.ts'
 
 export type { BlockJson, TxJson }
 
-
-
 /** Difficulty as Bitcoin shows it: how many times harder than the easiest allowed target. */
 export function difficultyOf (bits: number, params: ChainParams): number {
   const target = decodeCompact(bits).target
