@@ -11,7 +11,15 @@
  * (wrong size at the end, unknown command, a circuit id from the wrong half) closes the link with
  * its typed error: every circuit on it hears `linkClosed`, the stream is aborted.
  *
- * No flow control yet: `send` queues in the stream's buffer (SENDMEs are a later piece).
+ * Outbound cells wait in the link's {@link LinkQueue} (link-queue.ts: per-circuit FIFOs written
+ * in tor's EWMA order while the stream accepts more), never in the stream's own buffer. Bounds, as
+ * tor's: a circuit with more than `maxQueuedCellsPerCircuit` cells queued is killed (its owner's
+ * `overflow`, else the link sends DESTROY RESOURCELIMIT itself and tells the owner `linkClosed`),
+ * and past `maxQueuedBytes` over all links the circuit with the longest queue is killed (tor's
+ * OOM handler). `rate` caps the bytes all links write a second: cells wait in the queues, so
+ * the cap slows senders through circuit flow control instead of dropping cells. CREATE2 from
+ * one peer is rate limited and capped in flight; beyond, DESTROY RESOURCELIMIT without the
+ * handshake's X25519 work.
  *
  * ```ts
  * const links = new LinkManager({ host, network: 'regtest', onCreate: (link, cell) => relay.create(link, cell) })
@@ -24,9 +32,12 @@
  */
 import { randomInt } from 'node:crypto'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { CellCommand, CellReader, encodeCell } from './cell.ts'
+import { PeerRateLimiter } from '../net/rate-limit.ts'
+import { CELL_LEN, CellCommand, CellReader, encodeCell, encodeDestroy } from './cell.ts'
 import type { Cell } from './cell.ts'
 import { MalformedCellError, OnionLimitError } from './errors.ts'
+import { CellBucket, LinkQueue, MAX_CONTROL_CELLS, MAX_QUEUED_CELLS_PER_CIRCUIT, cellHeader } from './link-queue.ts'
+import type { RateInit } from './link-queue.ts'
 
 /** Protocol id of onion links on `network`. */
 export function onionLinkProtocol (network: string): string {
@@ -37,6 +48,14 @@ export function onionLinkProtocol (network: string): string {
 export const MAX_LINKS = 256
 /** Default most circuits on one link. */
 export const MAX_CIRCUITS_PER_LINK = 1024
+/** Default most bytes of cells queued over all links of a manager (tor's OOM handler's role). */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024
+/** Default CREATE2 a peer may send a second on average, and at once. */
+export const CREATE_RATE = { perSec: 10, burst: 50 }
+/** Default most CREATE2 of one link whose answer is not written yet. */
+export const MAX_PENDING_CREATES = 64
+/** DESTROY reason RESOURCELIMIT (tor-spec): a queue or creation limit was reached. */
+export const DESTROY_RESOURCELIMIT = 5
 const HIGH_BIT = 0x80000000
 
 /** What a link needs of a libp2p host. */
@@ -48,6 +67,27 @@ export interface CircuitEndpoint {
   cell: (cell: Cell) => void
   /** The link closed (the circuit is gone on it). */
   linkClosed: (err?: Error) => void
+  /**
+   * The circuit's queue on this link passed its cap (or it had the longest queue when the
+   * manager's total passed its cap); its queued cells were dropped. The owner should destroy it.
+   * Without this hook the link unregisters the circuit, sends DESTROY RESOURCELIMIT on it and
+   * calls `linkClosed` with an {@link OnionLimitError}.
+   */
+  overflow?: () => void
+}
+
+/** Counters of a {@link LinkManager} (what `peerd onion status` shows). */
+export interface LinkStats {
+  cellsWritten: number
+  bytesWritten: number
+  cellsRead: number
+  bytesRead: number
+  /** Cells sent on a circuit id not (or no longer) registered, or dropped with a killed circuit's queue. */
+  cellsDropped: number
+  /** Circuits killed for their queue's length. */
+  circuitsKilled: number
+  /** CREATE2 refused by the per-peer rate or the in-flight cap. */
+  createsRefused: number
 }
 
 /** Options of {@link LinkManager}. */
@@ -58,6 +98,18 @@ export interface LinkManagerInit {
   maxCircuitsPerLink?: number
   /** A CREATE2 on a circuit id the peer may use and that is free here (a relay answers it). */
   onCreate?: (link: OnionLink, cell: Cell) => void
+  /** Bandwidth cap over all links (every cell written spends `CELL_LEN` bytes); none: no cap. */
+  rate?: RateInit
+  /** Default {@link MAX_QUEUED_CELLS_PER_CIRCUIT}. */
+  maxQueuedCellsPerCircuit?: number
+  /** Default {@link MAX_QUEUED_BYTES}. */
+  maxQueuedBytes?: number
+  /** CREATE2 per peer; default {@link CREATE_RATE}. */
+  createRate?: { perSec: number, burst: number }
+  /** Default {@link MAX_PENDING_CREATES}. */
+  maxPendingCreates?: number
+  /** The clock of the rate and the EWMA (tests). */
+  now?: () => number
   /** Sees every chunk written to a link (metrics, tests). */
   onWrite?: (link: OnionLink, chunk: Uint8Array) => void
   /** A link closed on an error (a malformed cell, a reset stream). */
@@ -72,6 +124,9 @@ export class OnionLink {
   private readonly stream: Stream
   private readonly manager: LinkManager
   private readonly circuits = new Map<number, CircuitEndpoint>()
+  /** CREATE2 handed to `onCreate` whose CREATED2 or DESTROY is not written yet. */
+  private readonly pendingCreates = new Set<number>()
+  private readonly queue: LinkQueue
   private closedFlag = false
 
   constructor (stream: Stream, remotePeer: PeerId, initiator: boolean, manager: LinkManager) {
@@ -79,6 +134,14 @@ export class OnionLink {
     this.remotePeer = remotePeer
     this.initiator = initiator
     this.manager = manager
+    this.queue = new LinkQueue({
+      sink: stream,
+      bucket: manager.bucket,
+      now: manager.init.now,
+      onWritten: cell => { this.written(cell) },
+      onError: err => { this.close(err) },
+      onSizeChange: delta => { manager.queueChanged(delta) }
+    })
   }
 
   get closed (): boolean {
@@ -108,9 +171,21 @@ export class OnionLink {
     this.circuits.set(circId, endpoint)
   }
 
-  /** Frees a circuit id (its circuit was destroyed). */
+  /** Frees a circuit id (its circuit was destroyed) and drops its queued cells. */
   unregister (circId: number): void {
     this.circuits.delete(circId)
+    this.pendingCreates.delete(circId)
+    this.manager.stats.cellsDropped += this.queue.drop(circId)
+  }
+
+  /** @internal The circuit with the longest queue on this link. */
+  largestQueue (): { circId: number, cells: number } | undefined {
+    return this.queue.mux.largest()
+  }
+
+  /** Cells queued on this link, for `circId` or in all. */
+  queuedCells (circId?: number): number {
+    return circId == null ? this.queue.size : this.queue.mux.sizeOf(circId)
   }
 
   private checkRoom (): void {
@@ -118,16 +193,62 @@ export class OnionLink {
     if (this.circuits.size >= this.manager.maxCircuitsPerLink) throw new OnionLimitError(`link to ${this.remotePeer.toString()} has ${this.circuits.size} circuits, the most allowed`)
   }
 
-  /** Writes one cell (`CELL_LEN` bytes, one chunk); a closed link drops it. */
+  /**
+   * Queues one cell (`CELL_LEN` bytes, written as one chunk) and writes what the stream and the
+   * rate allow. A DESTROY drops its circuit's queued cells and goes ahead of every circuit's; a
+   * cell for an unregistered circuit id, or on a closed link, is dropped.
+   */
   send (cell: Cell): void {
     if (this.closedFlag) return
     const bytes = encodeCell(cell)
-    try {
-      this.stream.send(bytes)
-      this.manager.init.onWrite?.(this, bytes)
-    } catch (err) {
-      this.close(err as Error)
+    if (cell.command === CellCommand.DESTROY) {
+      this.manager.stats.cellsDropped += this.queue.drop(cell.circId)
+      this.control(bytes)
+      return
     }
+    if (!this.circuits.has(cell.circId)) {
+      this.manager.stats.cellsDropped++
+      return
+    }
+    if (this.queue.mux.sizeOf(cell.circId) >= this.manager.maxQueuedCellsPerCircuit) {
+      this.manager.stats.cellsDropped++
+      this.overflow(cell.circId)
+      return
+    }
+    this.queue.push(cell.circId, bytes)
+    this.manager.checkTotal()
+  }
+
+  private control (bytes: Uint8Array): void {
+    if (this.queue.mux.controlSize >= MAX_CONTROL_CELLS) {
+      this.close(new OnionLimitError(`${MAX_CONTROL_CELLS} DESTROY cells queued to ${this.remotePeer.toString()}, which is not reading`))
+      return
+    }
+    this.queue.pushControl(bytes)
+  }
+
+  /** @internal Kills `circId` for its queue's length (see {@link CircuitEndpoint.overflow}). */
+  overflow (circId: number): void {
+    this.manager.stats.circuitsKilled++
+    this.manager.stats.cellsDropped += this.queue.drop(circId)
+    const endpoint = this.circuits.get(circId)
+    if (endpoint?.overflow != null) {
+      try { endpoint.overflow() } catch { /* the owner's failure must not leave the queue growing */ }
+      this.manager.stats.cellsDropped += this.queue.drop(circId)
+      return
+    }
+    this.unregister(circId)
+    this.control(encodeCell({ circId, command: CellCommand.DESTROY, body: encodeDestroy(DESTROY_RESOURCELIMIT) }))
+    try { endpoint?.linkClosed(new OnionLimitError(`circuit ${circId} queued over ${this.manager.maxQueuedCellsPerCircuit} cells to ${this.remotePeer.toString()}`)) } catch { /* as above */ }
+  }
+
+  private written (cell: Uint8Array): void {
+    const stats = this.manager.stats
+    stats.cellsWritten++
+    stats.bytesWritten += cell.length
+    const { circId, command } = cellHeader(cell)
+    if (command === CellCommand.CREATED2 || command === CellCommand.DESTROY) this.pendingCreates.delete(circId)
+    this.manager.init.onWrite?.(this, cell)
   }
 
   /** Reads cells until the stream ends or a cell is malformed, then closes the link. */
@@ -136,7 +257,11 @@ export class OnionLink {
     let error: Error | undefined
     try {
       for await (const chunk of this.stream) {
-        for (const cell of reader.push(chunk)) this.dispatch(cell)
+        this.manager.stats.bytesRead += chunk.byteLength
+        for (const cell of reader.push(chunk)) {
+          this.manager.stats.cellsRead++
+          this.dispatch(cell)
+        }
         if (this.closedFlag) return
       }
       reader.end()
@@ -156,7 +281,15 @@ export class OnionLink {
     if (cell.command !== CellCommand.CREATE2) return // a cell for a circuit already gone (tor drops these)
     const peersHalf = ((cell.circId & HIGH_BIT) !== 0) !== this.initiator
     if (!peersHalf) throw new MalformedCellError(`CREATE2 on circuit id ${cell.circId}, which is not the peer's to pick`)
-    this.manager.init.onCreate?.(this, cell)
+    if (this.manager.init.onCreate == null) return
+    // refused before the handshake: its X25519 work is what a CREATE2 flood would cost
+    if (this.pendingCreates.size >= this.manager.maxPendingCreates || !this.manager.createLimiter.take(this.remotePeer.toString())) {
+      this.manager.stats.createsRefused++
+      this.control(encodeCell({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DESTROY_RESOURCELIMIT) }))
+      return
+    }
+    this.pendingCreates.add(cell.circId)
+    this.manager.init.onCreate(this, cell)
   }
 
   /** Closes the link: its circuits hear `linkClosed`, the stream is aborted on an error. */
@@ -169,10 +302,16 @@ export class OnionLink {
     for (const e of endpoints) {
       try { e.linkClosed(err) } catch { /* one circuit's cleanup must not stop the others' */ }
     }
+    this.pendingCreates.clear()
     if (err != null) {
+      this.queue.close()
       this.manager.init.onLinkError?.(this, err)
       this.stream.abort(err)
     } else {
+      // a clean close still delivers what was queued (the DESTROYs of a stopping relay)
+      this.queue.close(cell => {
+        try { this.stream.send(cell) } catch { /* the stream is already gone */ }
+      })
       void this.stream.close().catch((e: Error) => { this.stream.abort(e) })
     }
   }
@@ -183,16 +322,63 @@ export class LinkManager {
   readonly protocol: string
   readonly maxLinks: number
   readonly maxCircuitsPerLink: number
+  readonly maxQueuedCellsPerCircuit: number
+  readonly maxQueuedBytes: number
+  readonly maxPendingCreates: number
   readonly init: LinkManagerInit
+  /** @internal The bandwidth cap shared by all links. */
+  readonly bucket?: CellBucket
+  /** @internal CREATE2 per peer. */
+  readonly createLimiter: PeerRateLimiter
+  readonly stats: LinkStats = { cellsWritten: 0, bytesWritten: 0, cellsRead: 0, bytesRead: 0, cellsDropped: 0, circuitsKilled: 0, createsRefused: 0 }
   private readonly links = new Map<string, Set<OnionLink>>()
   private readonly dialing = new Map<string, Promise<OnionLink>>()
   private count = 0
+  private queued = 0
+  private killing = false
 
   constructor (init: LinkManagerInit) {
     this.init = init
     this.protocol = onionLinkProtocol(init.network)
     this.maxLinks = init.maxLinks ?? MAX_LINKS
     this.maxCircuitsPerLink = init.maxCircuitsPerLink ?? MAX_CIRCUITS_PER_LINK
+    this.maxQueuedCellsPerCircuit = init.maxQueuedCellsPerCircuit ?? MAX_QUEUED_CELLS_PER_CIRCUIT
+    this.maxQueuedBytes = init.maxQueuedBytes ?? MAX_QUEUED_BYTES
+    this.maxPendingCreates = init.maxPendingCreates ?? MAX_PENDING_CREATES
+    this.bucket = init.rate == null ? undefined : new CellBucket(init.rate, init.now)
+    const createRate = init.createRate ?? CREATE_RATE
+    this.createLimiter = new PeerRateLimiter(createRate.perSec, createRate.burst)
+  }
+
+  /** Cells queued now over all links. */
+  get queuedCells (): number {
+    return this.queued
+  }
+
+  /** @internal A link's queue grew or shrank. */
+  queueChanged (delta: number): void {
+    this.queued += delta
+  }
+
+  /** @internal Past {@link maxQueuedBytes}, kills the circuits with the longest queues until under it. */
+  checkTotal (): void {
+    if (this.killing) return
+    this.killing = true
+    try {
+      while (this.queued * CELL_LEN > this.maxQueuedBytes) {
+        let worst: { link: OnionLink, circId: number, cells: number } | undefined
+        for (const set of this.links.values()) {
+          for (const link of set) {
+            const l = link.largestQueue()
+            if (l != null && l.cells > (worst?.cells ?? 0)) worst = { link, ...l }
+          }
+        }
+        if (worst == null) return
+        worst.link.overflow(worst.circId)
+      }
+    } finally {
+      this.killing = false
+    }
   }
 
   async start (): Promise<void> {

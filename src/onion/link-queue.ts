@@ -1,0 +1,287 @@
+/**
+ * The outbound side of an onion link: per-circuit cell queues, the order they are written in,
+ * and the byte bucket that caps a relay's bandwidth (issue 16, point 1).
+ *
+ * A link writes its cells into a libp2p stream; when the stream's buffer is full (`send()`
+ * returned false, `writableNeedsDrain`), cells wait here until its 'drain', so a fast sender
+ * fills bounded queues instead of the process's memory. The order is tor's EWMA circuitmux
+ * (proposal 2009 "cell EWMA", `circuitmux_ewma.c`): each circuit carries an exponentially
+ * decaying count of the cells it wrote (half-life 30 s, tor's default), and the queued circuit
+ * with the lowest count goes next, so an interactive circuit's cell overtakes a bulk transfer's
+ * backlog instead of waiting behind it as round-robin would make it wait one turn per busy
+ * circuit. DESTROY cells go in a control queue ahead of every circuit (queueing one drops its
+ * circuit's data cells, as tor clears a closing circuit's queue).
+ *
+ * ```ts
+ * const q = new LinkQueue({ sink: stream, bucket: new CellBucket({ bytesPerSec: 1e6 }), onWritten: cell => count(cell) })
+ * q.push(circId, encodeCell(cell))   // false: past the circuit's cap, the caller kills it
+ * ```
+ * @module
+ */
+import { ByteRate } from '../net/byte-budget.ts'
+import { CELL_LEN, CIRCID_LEN } from './cell.ts'
+
+/** Default most cells queued for one circuit (≈ 500 KiB); past it the circuit is killed. */
+export const MAX_QUEUED_CELLS_PER_CIRCUIT = 1000
+/** Default most control cells (DESTROY) queued on one link; past it the peer is not reading and the link closes. */
+export const MAX_CONTROL_CELLS = 4096
+/** Half-life of a circuit's EWMA cell count (tor's CircuitPriorityHalflifeMsec default). */
+export const EWMA_HALFLIFE_MS = 30_000
+
+/** What a {@link LinkQueue} writes into: the parts of a libp2p `Stream` it uses. */
+export interface CellSink {
+  readonly writableNeedsDrain: boolean
+  send: (bytes: Uint8Array) => boolean
+  onDrain: () => Promise<void>
+}
+
+/** A bandwidth cap: bytes a second, and the most spent at once. */
+export interface RateInit {
+  bytesPerSec: number
+  /** Default one second's worth (tor requires a burst of at least the rate). */
+  burstBytes?: number
+}
+
+/**
+ * One token bucket of bytes shared by all links of a manager: every cell written spends
+ * {@link CELL_LEN}. It reuses `ByteRate` (net/byte-budget.ts) under a single key.
+ */
+export class CellBucket {
+  private readonly rate: ByteRate
+
+  constructor (init: RateInit, now: () => number = Date.now) {
+    if (!(init.bytesPerSec > 0)) throw new RangeError(`a relay rate of ${init.bytesPerSec} bytes/s`)
+    const burst = Math.max(init.burstBytes ?? init.bytesPerSec, CELL_LEN)
+    this.rate = new ByteRate({ bytesPerSecond: init.bytesPerSec, burst, maxPeers: 1 }, now)
+  }
+
+  /** Milliseconds until one more cell may be written (0: now). */
+  waitMs (): number {
+    return this.rate.waitMs('', CELL_LEN)
+  }
+
+  /** Spends one cell's bytes. */
+  spend (): void {
+    this.rate.spend('', CELL_LEN)
+  }
+}
+
+/** A FIFO of cells with O(1) shift. */
+class Fifo {
+  private items: Uint8Array[] = []
+  private head = 0
+
+  get length (): number { return this.items.length - this.head }
+
+  push (cell: Uint8Array): void { this.items.push(cell) }
+
+  shift (): Uint8Array | undefined {
+    if (this.head >= this.items.length) return undefined
+    const cell = this.items[this.head++]
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return cell
+  }
+
+  clear (): number {
+    const n = this.length
+    this.items = []
+    this.head = 0
+    return n
+  }
+}
+
+interface CircuitQueue { cells: Fifo, ewma: number, at: number }
+
+/**
+ * Tor's EWMA circuitmux, without I/O: per-circuit FIFOs and the choice of which circuit writes
+ * next. Counts decay continuously (`ewma · 2^(-Δt/halflife)`) rather than in tor's 10 s ticks.
+ */
+export class CircuitMux {
+  private readonly control = new Fifo()
+  private readonly circuits = new Map<number, CircuitQueue>()
+  private readonly halflifeMs: number
+  private cells = 0
+
+  constructor (halflifeMs = EWMA_HALFLIFE_MS) {
+    this.halflifeMs = halflifeMs
+  }
+
+  /** Cells queued (control and circuits). */
+  get size (): number { return this.cells }
+
+  /** Cells queued for `circId`. */
+  sizeOf (circId: number): number { return this.circuits.get(circId)?.cells.length ?? 0 }
+
+  /** Control cells queued. */
+  get controlSize (): number { return this.control.length }
+
+  /** Queues a circuit's cell; returns that circuit's queue length. */
+  push (circId: number, cell: Uint8Array): number {
+    let q = this.circuits.get(circId)
+    if (q == null) { q = { cells: new Fifo(), ewma: 0, at: 0 }; this.circuits.set(circId, q) }
+    q.cells.push(cell)
+    this.cells++
+    return q.cells.length
+  }
+
+  /** Queues a control cell, written before any circuit's. */
+  pushControl (cell: Uint8Array): void {
+    this.control.push(cell)
+    this.cells++
+  }
+
+  /** Forgets `circId`'s queue and history; returns the cells dropped. */
+  drop (circId: number): number {
+    const q = this.circuits.get(circId)
+    if (q == null) return 0
+    this.circuits.delete(circId)
+    const n = q.cells.clear()
+    this.cells -= n
+    return n
+  }
+
+  /** The next cell to write at time `now`: a control cell, else the quietest queued circuit's. */
+  shift (now: number): Uint8Array | undefined {
+    const c = this.control.shift()
+    if (c != null) { this.cells--; return c }
+    let best: CircuitQueue | undefined
+    let bestValue = Infinity
+    for (const q of this.circuits.values()) {
+      if (q.cells.length === 0) continue
+      const value = this.decayed(q, now)
+      if (value < bestValue) { best = q; bestValue = value }
+    }
+    if (best == null) return undefined
+    best.ewma = bestValue + 1
+    best.at = now
+    this.cells--
+    return best.cells.shift()
+  }
+
+  /** The circuit with the most cells queued, if any has some. */
+  largest (): { circId: number, cells: number } | undefined {
+    let out: { circId: number, cells: number } | undefined
+    for (const [circId, q] of this.circuits) if (q.cells.length > (out?.cells ?? 0)) out = { circId, cells: q.cells.length }
+    return out
+  }
+
+  private decayed (q: CircuitQueue, now: number): number {
+    return q.ewma === 0 ? 0 : q.ewma * Math.pow(2, -(now - q.at) / this.halflifeMs)
+  }
+}
+
+/** Options of {@link LinkQueue}. */
+export interface LinkQueueInit {
+  sink: CellSink
+  /** Shared by the manager's links; none: no bandwidth cap. */
+  bucket?: CellBucket
+  now?: () => number
+  /** Sees each cell as it is handed to the sink. */
+  onWritten?: (cell: Uint8Array) => void
+  /** The sink failed (its stream closed): the link closes. */
+  onError?: (err: Error) => void
+  /** Called when a cell was written or dropped, so a manager can keep a total. */
+  onSizeChange?: (delta: number) => void
+}
+
+/**
+ * A link's outbound queue: a {@link CircuitMux} pumped into a {@link CellSink} while the sink
+ * accepts more and the bucket has tokens. It waits for the sink's drain or the bucket's refill
+ * with one pending wake-up at a time.
+ */
+export class LinkQueue {
+  readonly mux = new CircuitMux()
+  private readonly init: LinkQueueInit
+  private readonly now: () => number
+  private waiting = false
+  private timer?: NodeJS.Timeout
+  private closed = false
+
+  constructor (init: LinkQueueInit) {
+    this.init = init
+    this.now = init.now ?? Date.now
+  }
+
+  /** Cells waiting. */
+  get size (): number { return this.mux.size }
+
+  /** Queues a circuit's cell and writes what it can; returns the circuit's queue length. */
+  push (circId: number, cell: Uint8Array): number {
+    const n = this.mux.push(circId, cell)
+    this.init.onSizeChange?.(1)
+    this.pump()
+    return n
+  }
+
+  /** Queues a control cell (DESTROY) ahead of every circuit's and writes what it can. */
+  pushControl (cell: Uint8Array): void {
+    this.mux.pushControl(cell)
+    this.init.onSizeChange?.(1)
+    this.pump()
+  }
+
+  /** Drops `circId`'s queued cells; returns how many. */
+  drop (circId: number): number {
+    const n = this.mux.drop(circId)
+    if (n > 0) this.init.onSizeChange?.(-n)
+    return n
+  }
+
+  /** Stops writing; what is queued goes to `flush` (a clean close), else is dropped. */
+  close (flush?: (cell: Uint8Array) => void): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.timer)
+    const n = this.mux.size
+    for (let cell = this.mux.shift(0); cell != null; cell = this.mux.shift(0)) flush?.(cell)
+    if (n > 0) this.init.onSizeChange?.(-n)
+  }
+
+  /** Writes queued cells until the queue empties, the sink is full or the bucket is empty. */
+  pump (): void {
+    if (this.waiting || this.closed) return
+    const { sink, bucket } = this.init
+    while (this.mux.size > 0) {
+      if (sink.writableNeedsDrain) { this.waitForDrain(); return }
+      const wait = bucket?.waitMs() ?? 0
+      if (wait > 0) {
+        this.waiting = true
+        this.timer = setTimeout(() => { this.waiting = false; this.pump() }, wait)
+        return
+      }
+      const cell = this.mux.shift(this.now()) as Uint8Array
+      bucket?.spend()
+      this.init.onSizeChange?.(-1)
+      try {
+        sink.send(cell)
+      } catch (err) {
+        this.close()
+        this.init.onError?.(err as Error)
+        return
+      }
+      this.init.onWritten?.(cell)
+    }
+  }
+
+  private waitForDrain (): void {
+    this.waiting = true
+    this.init.sink.onDrain().then(() => {
+      this.waiting = false
+      this.pump()
+    }, (err: Error) => {
+      this.waiting = false
+      if (this.closed) return
+      this.close()
+      this.init.onError?.(err)
+    })
+  }
+}
+
+/** The circuit id and command of an encoded cell. */
+export function cellHeader (cell: Uint8Array): { circId: number, command: number } {
+  const circId = new DataView(cell.buffer, cell.byteOffset, CIRCID_LEN).getUint32(0)
+  return { circId, command: cell[CIRCID_LEN] as number }
+}
