@@ -39,6 +39,49 @@ const root = {
   }
 }
 
+const circuit = {
+  type: 'object',
+  required: ['id', 'purpose', 'state', 'hops', 'createdAt', 'ageSeconds', 'buildMs', 'bytesSent', 'bytesReceived', 'streams', 'dirty'],
+  properties: {
+    id: { type: 'string' },
+    purpose: { type: 'string', enum: ['socks', 'peerd', 'test'] },
+    state: { type: 'string', enum: ['building', 'open', 'closed'] },
+    hops: { type: 'array', description: 'guard first', items: { type: 'object', required: ['peerId'], properties: { peerId: { type: 'string' }, address: { type: 'string' } } } },
+    createdAt: { type: 'string' },
+    ageSeconds: { type: 'number' },
+    buildMs: { type: ['number', 'null'] },
+    bytesSent: { type: 'integer' },
+    bytesReceived: { type: 'integer' },
+    streams: { type: 'integer' },
+    dirty: { type: 'boolean', description: 'retired: no new streams use it' },
+    isolation: { type: 'string' }
+  }
+}
+
+const onionStatus = {
+  type: 'object',
+  required: ['relay', 'socks', 'relaysKnown', 'guards', 'circuitsOpen'],
+  properties: {
+    relay: {
+      type: 'object',
+      required: ['enabled', 'rateBytesPerSec', 'circuits', 'cellsRelayed', 'bytesRelayed', 'exit', 'exitPolicy'],
+      properties: {
+        enabled: { type: 'boolean' },
+        rateBytesPerSec: { type: 'integer' },
+        circuits: { type: 'integer' },
+        cellsRelayed: { type: 'integer' },
+        bytesRelayed: { type: 'integer' },
+        exit: { type: 'boolean' },
+        exitPolicy: { type: 'array', items: { type: 'string' } }
+      }
+    },
+    socks: { type: ['string', 'null'] },
+    relaysKnown: { type: 'integer' },
+    guards: { type: 'array', items: { type: 'object', required: ['peerId', 'addedAt', 'reachable'], properties: { peerId: { type: 'string' }, addedAt: { type: 'string' }, reachable: { type: 'boolean' } } } },
+    circuitsOpen: { type: 'integer' }
+  }
+}
+
 function json (schema: unknown, description: string): unknown {
   return { description, content: { 'application/json': { schema } } }
 }
@@ -99,6 +142,22 @@ function dashboardPaths (): Record<string, unknown> {
   }
 }
 
+/** The onion routes. */
+function onionPaths (): Record<string, unknown> {
+  const notRunning = json({ $ref: '#/components/schemas/Error' }, 'The node is not running, or runs no onion service (NotStartedError)')
+  return {
+    '/api/v1/onion/status': {
+      get: { summary: "This node's onion state: relay and exit settings and traffic, the SOCKS address, relays known, entry guards, circuits open", responses: { 200: json({ $ref: '#/components/schemas/OnionStatus' }, 'Onion status'), ...errors, 503: notRunning } }
+    },
+    '/api/v1/onion/circuits': {
+      get: { summary: "This node's circuits: hops (guard first), age, build time, bytes, streams", responses: { 200: json({ type: 'object', required: ['circuits'], properties: { circuits: { type: 'array', items: { $ref: '#/components/schemas/Circuit' } } } }, 'Circuits'), ...errors, 503: notRunning } }
+    },
+    '/api/v1/onion/new-circuits': {
+      post: { summary: 'Retire every open circuit for new streams (streams already open keep theirs); new streams build new circuits', responses: { 200: json({ type: 'object', required: ['retired'], properties: { retired: { type: 'integer' } } }, 'How many circuits were retired'), ...errors, 503: notRunning } }
+    }
+  }
+}
+
 /** The document. */
 export function openApiDocument (): unknown {
   return {
@@ -113,7 +172,7 @@ export function openApiDocument (): unknown {
         cookie: { type: 'http', scheme: 'bearer', description: 'Content of DATA_DIR/cookie' },
         session: { type: 'apiKey', in: 'cookie', name: 'peerd_session_PORT', description: "The dashboard's session cookie (PORT is the API's port); a request must also carry `x-peerd-dashboard: 1` and come from the API's own origin" }
       },
-      schemas: { Error: error, Peer: peer, Root: root }
+      schemas: { Error: error, Peer: peer, Root: root, OnionStatus: onionStatus, Circuit: circuit }
     },
     security: [{ cookie: [] }, { session: [] }],
     paths: {
@@ -242,6 +301,7 @@ export function openApiDocument (): unknown {
       '/api/v1/send': {
         post: { summary: 'Pay an amount of coins to an address from the wallet', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['address', 'amount', 'passphrase'], properties: { address: { type: 'string' }, amount: { type: 'string', description: 'coins, e.g. "1.25"' }, feeRate: { type: 'number' }, passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { txid: { type: 'string' }, fee: { type: 'integer' } } }, 'Sent'), ...errors } }
       },
+      ...onionPaths(),
       ...dashboardPaths(),
       '/api/v1/stop': {
         post: {

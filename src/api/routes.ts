@@ -11,6 +11,7 @@ import { chainRoutes } from './chain-routes.ts'
 import { walletRoutes } from './wallet-routes.ts'
 import { shareRoutes } from './share-routes.ts'
 import { dashboardRoutes } from './dashboard-routes.ts'
+import { onionRoutes } from './onion-routes.ts'
 import type { DashboardFeed } from './feed.ts'
 import type { DashboardAuth } from './sessions.ts'
 import type { Peer, Status } from './types.ts'
@@ -79,6 +80,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
     ...shareRoutes(node),
     ...chainRoutes(node),
     ...walletRoutes(node),
+    ...onionRoutes(node),
     ...dashboardRoutes({ node, auth: deps.auth, feed: deps.feed, apiUrl: deps.apiUrl }),
     {
       method: 'POST',

@@ -6,10 +6,13 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkAllowedHost } from '../api/hosts.ts'
-import { ConfigError, InvalidArgumentError } from '../errors.ts'
+import { ConfigError } from '../errors.ts'
 import { networkParams } from '../net/networks.ts'
-import { resolveNodeConfig } from '../node/config.ts'
+import { parseHostPort, resolveNodeConfig } from '../node/config.ts'
 import type { NodeConfig } from '../node/config.ts'
+
+/** `HOST:PORT` splitting lives with the node's config (the SOCKS address needs it); the daemon's addresses use the same. */
+export { parseHostPort }
 
 /** Options of a daemon: a node plus its HTTP API. */
 export interface DaemonConfig extends NodeConfig {
@@ -46,6 +49,12 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   mine: 'string',
   mineThreads: 'number',
   mempoolMaxBytes: 'number',
+  onionRelay: 'boolean',
+  onionRelayRate: 'number',
+  onionExit: 'boolean',
+  onionExitPolicy: 'strings',
+  socks: 'string',
+  socksAllowRemote: 'boolean',
   api: 'string',
   apiAllowRemote: 'boolean',
   apiAllowedHosts: 'strings',
@@ -101,12 +110,4 @@ export function resolveDaemonConfig (input: Partial<DaemonConfig> & { dataDir: s
     ...(input.gateway != null ? { gateway: input.gateway } : {}),
     gatewayAllowRemote: input.gatewayAllowRemote ?? false
   }
-}
-
-/** Splits `HOST:PORT` (`[::1]:PORT` for IPv6). */
-export function parseHostPort (s: string): { host: string, port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s)
-  const port = m == null ? NaN : Number(m[3])
-  if (m == null || port > 65535) throw new InvalidArgumentError(`invalid address "${s}": expected HOST:PORT, e.g. 127.0.0.1:9480 (port 0 picks a free port)`)
-  return { host: (m[1] ?? m[2]) as string, port }
 }

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path'
 import { InvalidArgumentError } from '../errors.ts'
+import { isLoopback } from '../net/addresses.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
@@ -41,7 +42,26 @@ export interface NodeConfig {
   mineThreads?: number
   /** Memory cap of the mempool in bytes (default 64 MiB); the lowest fee rates go first past it. */
   mempoolMaxBytes?: number
+  /** Relay onion circuits for others (a middle relay). Default true. */
+  onionRelay: boolean
+  /** Relay bandwidth cap in bytes per second. Default {@link DEFAULT_ONION_RELAY_RATE}. */
+  onionRelayRate: number
+  /** Be an onion exit: open TCP connections for circuits, as the exit policy allows. Default false. */
+  onionExit: boolean
+  /** The exit policy, one rule an entry (`accept *:443`, `reject *:*`), first match wins; the onion service's default when unset. */
+  onionExitPolicy?: string[]
+  /** `HOST:PORT` of the SOCKS5 proxy into circuits; no proxy when unset. */
+  socks?: string
+  /** Permit a non-loopback SOCKS address. Default false. */
+  socksAllowRemote: boolean
 }
+
+/** Default relay bandwidth cap: 1 MB/s, a modest share of a home link. */
+export const DEFAULT_ONION_RELAY_RATE = 1_000_000
+/** Smallest relay rate accepted: below a few cells a second no circuit gets anywhere. */
+export const MIN_ONION_RELAY_RATE = 10_000
+/** Largest relay rate accepted (10 GB/s), past any link a node has. */
+export const MAX_ONION_RELAY_RATE = 10_000_000_000
 
 /** Fills defaults in and validates; throws {@link InvalidArgumentError} on the first bad value. */
 export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: string }): NodeConfig {
@@ -62,8 +82,15 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     reshare: input.reshare ?? true,
     ...(input.mine != null ? { mine: input.mine } : {}),
     ...(input.mineThreads != null ? { mineThreads: input.mineThreads } : {}),
-    ...(input.mempoolMaxBytes != null ? { mempoolMaxBytes: input.mempoolMaxBytes } : {})
+    ...(input.mempoolMaxBytes != null ? { mempoolMaxBytes: input.mempoolMaxBytes } : {}),
+    onionRelay: input.onionRelay ?? true,
+    onionRelayRate: input.onionRelayRate ?? DEFAULT_ONION_RELAY_RATE,
+    onionExit: input.onionExit ?? false,
+    ...(input.onionExitPolicy != null ? { onionExitPolicy: input.onionExitPolicy } : {}),
+    ...(input.socks != null ? { socks: input.socks } : {}),
+    socksAllowRemote: input.socksAllowRemote ?? false
   }
+  checkOnionConfig(config)
   if (config.mempoolMaxBytes != null && !(Number.isInteger(config.mempoolMaxBytes) && config.mempoolMaxBytes >= 1 << 20)) {
     throw new InvalidArgumentError(`mempoolMaxBytes must be a whole number of bytes, at least 1 MiB, got ${config.mempoolMaxBytes}`)
   }
@@ -90,4 +117,68 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
   }
   if (!isLogLevel(config.logLevel)) throw new InvalidArgumentError(`unknown log level "${String(config.logLevel)}"`)
   return config
+}
+
+/** Checks the onion settings of a resolved config; throws {@link InvalidArgumentError} saying what to change. */
+function checkOnionConfig (config: NodeConfig): void {
+  const rate = config.onionRelayRate
+  if (!(Number.isInteger(rate) && rate >= MIN_ONION_RELAY_RATE && rate <= MAX_ONION_RELAY_RATE)) {
+    throw new InvalidArgumentError(`onionRelayRate must be a whole number of bytes per second from ${MIN_ONION_RELAY_RATE} to ${MAX_ONION_RELAY_RATE}, not ${rate} (the flag takes units: --onion-relay-rate 1.5MB)`)
+  }
+  if (config.onionExit && !config.onionRelay) {
+    throw new InvalidArgumentError('an onion exit is a relay: drop --no-onion-relay (onionRelay: false) or --onion-exit (onionExit: true)')
+  }
+  if (config.onionExitPolicy != null) checkExitPolicy(config.onionExitPolicy)
+  if (config.socks != null) {
+    const { host } = parseHostPort(config.socks, '--socks')
+    if (!isLoopbackName(host) && !config.socksAllowRemote) {
+      throw new InvalidArgumentError(`refusing a SOCKS proxy on non-loopback address ${config.socks}: anyone who can reach it could use this node's circuits. Use 127.0.0.1:PORT, or pass --socks-allow-remote (socksAllowRemote: true) if you mean it`)
+    }
+  }
+}
+
+/** Whether `host` is `localhost` or a loopback address. */
+function isLoopbackName (host: string): boolean {
+  return host === 'localhost' || isLoopback(host)
+}
+
+/** Splits `HOST:PORT` (`[::1]:PORT` for IPv6); `what` names the setting in the error. */
+export function parseHostPort (s: string, what = 'address'): { host: string, port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s)
+  const port = m == null ? NaN : Number(m[3])
+  if (m == null || port > 65535) throw new InvalidArgumentError(`invalid ${what} "${s}": expected HOST:PORT, e.g. 127.0.0.1:9480 (port 0 picks a free port)`)
+  return { host: (m[1] ?? m[2]) as string, port }
+}
+
+const RATE_UNITS: Record<string, number> = {
+  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+  bit: 1 / 8, kbit: 1e3 / 8, mbit: 1e6 / 8, gbit: 1e9 / 8
+}
+
+/**
+ * Parses a byte rate as the `--onion-relay-rate` flag takes it: bytes per second, with an
+ * optional unit (`1500000`, `1.5MB`, `500kB`, `12Mbit`, `2MiB`, `/s` allowed). Prefixes are
+ * 1000-based except the `i` ones; bits are divided by 8. Undefined for anything else (`Mb` is
+ * refused: megabits or megabytes?).
+ */
+export function parseByteRate (text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim().replace(/\/s$/, ''))
+  if (m == null) return undefined
+  // `Mbps` is megabits, `MBps` megabytes
+  const unit = (m[2] as string).replace(/bps$/, 'bit').replace(/Bps$/, 'B')
+  // a lone `b` (`Mb`, `kb`) could be bits or bytes
+  if (/^[kmg]?i?b$/i.test(unit) && !unit.endsWith('B')) return undefined
+  const factor = RATE_UNITS[unit.toLowerCase()]
+  if (factor == null) return undefined
+  return Math.round(Number(m[1]) * factor)
+}
+
+/** Checks each rule of an exit policy; throws {@link InvalidArgumentError} naming the first bad one. */
+function checkExitPolicy (rules: string[]): void {
+  if (rules.length === 0) throw new InvalidArgumentError('onionExitPolicy is empty: give rules such as "accept *:80,accept *:443,reject *:*"')
+  for (const rule of rules) {
+    if (!/^(accept|reject)6? +\S+:\S+$/.test(rule.trim())) {
+      throw new InvalidArgumentError(`exit policy rule "${rule}" is not "accept|reject ADDRESS:PORT" (e.g. "accept *:443", "reject 10.0.0.0/8:*")`)
+    }
+  }
 }

@@ -3,6 +3,7 @@ import { prepareDaemonProcess } from '../../daemon/launch.ts'
 import { readConfigFile, resolveDaemonConfig } from '../../daemon/config.ts'
 import type { DaemonConfig } from '../../daemon/config.ts'
 import { isNetworkName, NETWORK_NAMES } from '../../net/networks.ts'
+import { parseByteRate } from '../../node/config.ts'
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../utils/logger.ts'
 import { UsageError } from '../../errors.ts'
 import { intOption, listOption } from '../command.ts'
@@ -34,7 +35,13 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     logLevel: logLevel as DaemonConfig['logLevel'] | undefined,
     mine: v.mine as string | undefined,
     mineThreads: intOption(v, 'mine-threads', 1, 256),
-    mempoolMaxBytes: mb(intOption(v, 'mempool-max-mb', 1, 1 << 20))
+    mempoolMaxBytes: mb(intOption(v, 'mempool-max-mb', 1, 1 << 20)),
+    onionRelay: v['no-onion-relay'] === true ? false : undefined,
+    onionRelayRate: rateOption(v['onion-relay-rate']),
+    onionExit: v['onion-exit'] === true ? true : undefined,
+    onionExitPolicy: policyOption(v['onion-exit-policy']),
+    socks: v.socks as string | undefined,
+    socksAllowRemote: v['socks-allow-remote'] === true ? true : undefined
   }
   const merged: Partial<DaemonConfig> = { ...file }
   for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
@@ -47,10 +54,24 @@ function mb (n: number | undefined): number | undefined {
   return n == null ? undefined : n * 1024 * 1024
 }
 
+/** `--onion-relay-rate`: bytes per second with an optional unit. */
+function rateOption (v: unknown): number | undefined {
+  if (v == null) return undefined
+  const rate = parseByteRate(String(v))
+  if (rate == null) throw new UsageError(`--onion-relay-rate takes bytes per second, a number with an optional unit: 1500000, 1.5MB, 500kB or 12Mbit (1000-based; bits are divided by 8), not "${String(v)}"`)
+  return rate
+}
+
+/** `--onion-exit-policy`: comma-separated rules, kept in order. */
+function policyOption (v: unknown): string[] | undefined {
+  if (v == null) return undefined
+  return String(v).split(',').map(r => r.trim().replace(/\s+/g, ' '))
+}
+
 export const daemon: Command = {
   name: 'daemon',
   summary: 'run a node and its HTTP API in the foreground',
-  usage: `daemon [--network ${NETWORK_NAMES.join('|')}] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns] [--mine ADDRESS]`,
+  usage: `daemon [--network ${NETWORK_NAMES.join('|')}] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns] [--mine ADDRESS] [--socks HOST:PORT] [--onion-exit]`,
   help: `  --network NAME               main (default) or regtest
   --listen MULTIADDR           listen address, repeatable; port 0 picks a free port
                                (default main: /ip4/0.0.0.0/tcp/9470 and /ip4/0.0.0.0/tcp/9471/ws;
@@ -69,6 +90,14 @@ export const daemon: Command = {
   --mine ADDRESS               mine continuously on every core, paying to ADDRESS
   --mine-threads N             mining threads (default: one per core)
   --mempool-max-mb N           memory cap of the mempool in MiB (default 64)
+  --no-onion-relay             do not relay onion circuits for others
+  --onion-relay-rate RATE      onion relay bandwidth cap, bytes/s: 1500000, 1.5MB, 500kB, 12Mbit
+                               (default 1MB)
+  --onion-exit                 be an onion exit: open TCP connections as the exit policy allows
+  --onion-exit-policy RULES    comma-separated rules, first match wins, e.g.
+                               "accept *:80,accept *:443,reject *:*"
+  --socks HOST:PORT            SOCKS5 proxy into onion circuits, e.g. 127.0.0.1:9050 (default: off)
+  --socks-allow-remote         permit a non-loopback SOCKS address
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
   Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
   options: {
@@ -88,7 +117,13 @@ export const daemon: Command = {
     'log-level': { type: 'string' },
     mine: { type: 'string' },
     'mine-threads': { type: 'string' },
-    'mempool-max-mb': { type: 'string' }
+    'mempool-max-mb': { type: 'string' },
+    'no-onion-relay': { type: 'boolean' },
+    'onion-relay-rate': { type: 'string' },
+    'onion-exit': { type: 'boolean' },
+    'onion-exit-policy': { type: 'string' },
+    socks: { type: 'string' },
+    'socks-allow-remote': { type: 'boolean' }
   },
   args: { min: 0, max: 0 },
   async run (ctx) {
