@@ -9,6 +9,7 @@ import { isLoopback } from '../net/addresses.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
+import { parseExitPolicy } from '../onion/exit-policy.ts'
 import { isLogLevel } from '../utils/logger.ts'
 import type { LogLevel } from '../utils/logger.ts'
 
@@ -128,7 +129,11 @@ function checkOnionConfig (config: NodeConfig): void {
   if (config.onionExit && !config.onionRelay) {
     throw new InvalidArgumentError('an onion exit is a relay: drop --no-onion-relay (onionRelay: false) or --onion-exit (onionExit: true)')
   }
-  if (config.onionExitPolicy != null) checkExitPolicy(config.onionExitPolicy)
+  if (config.onionExitPolicy != null) {
+    if (config.onionExitPolicy.length === 0) throw new InvalidArgumentError('onionExitPolicy is empty: give rules such as "accept *:80,accept *:443,reject *:*", or leave it unset for the default')
+    // parsed here too so that a bad rule stops the daemon at start, naming the rule
+    parseExitPolicy(config.onionExitPolicy)
+  }
   if (config.socks != null) {
     const { host } = parseHostPort(config.socks, '--socks')
     if (!isLoopbackName(host) && !config.socksAllowRemote) {
@@ -171,14 +176,4 @@ export function parseByteRate (text: string): number | undefined {
   const factor = RATE_UNITS[unit.toLowerCase()]
   if (factor == null) return undefined
   return Math.round(Number(m[1]) * factor)
-}
-
-/** Checks each rule of an exit policy; throws {@link InvalidArgumentError} naming the first bad one. */
-function checkExitPolicy (rules: string[]): void {
-  if (rules.length === 0) throw new InvalidArgumentError('onionExitPolicy is empty: give rules such as "accept *:80,accept *:443,reject *:*"')
-  for (const rule of rules) {
-    if (!/^(accept|reject)6? +\S+:\S+$/.test(rule.trim())) {
-      throw new InvalidArgumentError(`exit policy rule "${rule}" is not "accept|reject ADDRESS:PORT" (e.g. "accept *:443", "reject 10.0.0.0/8:*")`)
-    }
-  }
 }
