@@ -32,6 +32,7 @@ import { canonicalIp } from '../net/addresses.ts'
 import {
   DescriptorNetworkError, DescriptorTimeError, DescriptorTooLargeError, ExpiredDescriptorError, ForgedDescriptorError, MalformedDescriptorError
 } from './directory-errors.ts'
+import { MAX_EXIT_POLICY_RULE_LEN, parseExitPolicy } from './exit-policy.ts'
 import { KEY_BYTES } from './ntor.ts'
 
 /** Descriptor format version. */
@@ -47,7 +48,7 @@ export const MAX_ADDRESS_BYTES = 128
 /** Most exit policy rules. */
 export const MAX_EXIT_RULES = 64
 /** Longest exit policy rule (bytes). */
-export const MAX_EXIT_RULE_BYTES = 100
+export const MAX_EXIT_RULE_BYTES = MAX_EXIT_POLICY_RULE_LEN
 /** Longest network name. */
 export const MAX_NETWORK_BYTES = 32
 /** Longest lifetime of a descriptor (tor's descriptors are republished within 18 h, kept ≤ 5 days; a relay here must refresh daily). */
@@ -192,8 +193,16 @@ function checkFamily (s: string): void {
 }
 
 function checkRule (s: string): void {
-  // the rule's meaning is checked where it is used (exit selection); here only its text
-  if (s.length === 0 || s.trim() !== s) throw new MalformedDescriptorError(`exit rule ${JSON.stringify(s.slice(0, 40))} is empty or padded`)
+  // one rule per entry: a comma or newline would make one entry several rules
+  if (s.length === 0 || s.trim() !== s || /[,\n]/.test(s)) throw new MalformedDescriptorError(`exit rule ${JSON.stringify(s.slice(0, 40))} is empty, padded or several rules`)
+}
+
+function checkPolicy (rules: readonly string[]): void {
+  try {
+    parseExitPolicy(rules)
+  } catch (err) {
+    throw new MalformedDescriptorError(`exit policy does not parse: ${(err as Error).message}`, { cause: err })
+  }
 }
 
 /** The bytes the signature covers, from the unsigned body. */
@@ -226,6 +235,7 @@ function encodeBody (f: Required<DescriptorFields>, publicKey: Uint8Array): Uint
     [f.addresses, MAX_ADDRESSES, MAX_ADDRESS_BYTES, 'address', checkAddress]
   ] as const) {
     const items = checkList(list, max, itemMax, what, check)
+    if (what === 'exit rule') checkPolicy(list)
     w.u8(items.length)
     for (const item of items) w.bytes8(item)
   }
@@ -295,6 +305,7 @@ export function decodeDescriptor (bytes: Uint8Array): RelayDescriptor & { readon
   if ((flags & ~FLAG_EXIT) !== 0) throw new MalformedDescriptorError(`unknown flags 0x${flags.toString(16)}`)
   const exitPolicy = r.list(MAX_EXIT_RULES, MAX_EXIT_RULE_BYTES, 'exit rule')
   exitPolicy.forEach(checkRule)
+  checkPolicy(exitPolicy)
   const family = r.list(MAX_FAMILY, MAX_PEER_ID_CHARS, 'family')
   family.forEach(checkFamily)
   const addresses = r.list(MAX_ADDRESSES, MAX_ADDRESS_BYTES, 'address')
