@@ -13,7 +13,8 @@
  * circuit's data cells, as tor clears a closing circuit's queue).
  *
  * ```ts
- * const q = new LinkQueue({ sink: stream, bucket: new CellBucket({ bytesPerSec: 1e6 }), onWritten: cell => count(cell) })
+ * const bucket = new CellBucket({ bytesPerSec: 1e6 })
+ * const q = new LinkQueue({ sink: stream, bucket: () => bucket, onWritten: cell => count(cell) })
  * q.push(circId, encodeCell(cell))   // false: past the circuit's cap, the caller kills it
  * ```
  * @module
@@ -176,8 +177,8 @@ export class CircuitMux {
 /** Options of {@link LinkQueue}. */
 export interface LinkQueueInit {
   sink: CellSink
-  /** Shared by the manager's links; none: no bandwidth cap. */
-  bucket?: CellBucket
+  /** The bucket shared by the manager's links, read at each write (the cap may change); none: no cap. */
+  bucket?: () => CellBucket | undefined
   now?: () => number
   /** Sees each cell as it is handed to the sink. */
   onWritten?: (cell: Uint8Array) => void
@@ -243,8 +244,9 @@ export class LinkQueue {
   /** Writes queued cells until the queue empties, the sink is full or the bucket is empty. */
   pump (): void {
     if (this.waiting || this.closed) return
-    const { sink, bucket } = this.init
+    const sink = this.init.sink
     while (this.mux.size > 0) {
+      const bucket = this.init.bucket?.()
       if (sink.writableNeedsDrain) { this.waitForDrain(); return }
       const wait = bucket?.waitMs() ?? 0
       if (wait > 0) {

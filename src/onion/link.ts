@@ -136,7 +136,7 @@ export class OnionLink {
     this.manager = manager
     this.queue = new LinkQueue({
       sink: stream,
-      bucket: manager.bucket,
+      bucket: () => manager.bucket,
       now: manager.init.now,
       onWritten: cell => { this.written(cell) },
       onError: err => { this.close(err) },
@@ -176,6 +176,11 @@ export class OnionLink {
     this.circuits.delete(circId)
     this.pendingCreates.delete(circId)
     this.manager.stats.cellsDropped += this.queue.drop(circId)
+  }
+
+  /** @internal Writes what the queue may now (the rate changed). */
+  pump (): void {
+    this.queue.pump()
   }
 
   /** @internal The circuit with the longest queue on this link. */
@@ -327,7 +332,7 @@ export class LinkManager {
   readonly maxPendingCreates: number
   readonly init: LinkManagerInit
   /** @internal The bandwidth cap shared by all links. */
-  readonly bucket?: CellBucket
+  bucket?: CellBucket
   /** @internal CREATE2 per peer. */
   readonly createLimiter: PeerRateLimiter
   readonly stats: LinkStats = { cellsWritten: 0, bytesWritten: 0, cellsRead: 0, bytesRead: 0, cellsDropped: 0, circuitsKilled: 0, createsRefused: 0 }
@@ -348,6 +353,12 @@ export class LinkManager {
     this.bucket = init.rate == null ? undefined : new CellBucket(init.rate, init.now)
     const createRate = init.createRate ?? CREATE_RATE
     this.createLimiter = new PeerRateLimiter(createRate.perSec, createRate.burst)
+  }
+
+  /** Sets or lifts (`undefined`) the bandwidth cap of all links, e.g. when `--onion-relay-rate` changes. */
+  setRate (rate: RateInit | undefined): void {
+    this.bucket = rate == null ? undefined : new CellBucket(rate, this.init.now)
+    for (const set of this.links.values()) for (const link of set) link.pump()
   }
 
   /** Cells queued now over all links. */

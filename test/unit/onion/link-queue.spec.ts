@@ -146,7 +146,7 @@ describe('onion link queue', () => {
     // 5140 bytes/s = 10 cells/s, a burst of 3 cells
     const bucket = new CellBucket({ bytesPerSec: 10 * CELL_LEN, burstBytes: 3 * CELL_LEN }, now)
     const sink = new StallingSink(1_000_000)
-    const q = new LinkQueue({ sink, bucket, now })
+    const q = new LinkQueue({ sink, bucket: () => bucket, now })
     for (let i = 0; i < 10; i++) q.push(1, cell(1))
     assert.equal(sink.written.length, 3, 'the burst')
     assert.equal(bucket.waitMs(), 100)
