@@ -7,6 +7,11 @@
  * The client needs each hop's onion key: for now the caller passes it (`relay.onionKey` in
  * process); relay descriptors that publish it are a later piece.
  *
+ * Streams (`edge.ts`, `stream.ts`): {@link Circuit.openStream} sends BEGIN to the last hop and
+ * resolves with a Duplex once CONNECTED comes back. From the first `openStream` on, the last hop's
+ * stream commands (BEGIN, DATA, END, CONNECTED, SENDME) go to the circuit's {@link StreamEdge}
+ * instead of `onMessage`; a flow-control violation there (a forged SENDME) tears the circuit down.
+ *
  * A circuit ends on a DESTROY from its first hop (any hop's teardown propagates to it), on its
  * link closing, on a backward cell no hop recognizes (tor1's integrity check: the circuit is
  * destroyed), or on `destroy()`. `onClose` hears it once, with the reason.
@@ -16,6 +21,7 @@
  * const circuit = await buildCircuit(links, [{ peerId: a, onionKey: keyA }, { peerId: b, onionKey: keyB }, { peerId: c, onionKey: keyC }])
  * circuit.onMessage = (hop, msg) => { … }
  * circuit.send(RelayCommand.DATA, 1, bytes)      // to the last hop
+ * const stream = await circuit.openStream({ host: '127.0.0.1', port: 8080 })
  * ```
  * @module
  */
@@ -23,10 +29,12 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { CellCommand, HANDSHAKE_NTOR, RelayCommand, decodeCreated2, decodeRelayBody, encodeCreate2, encodeDestroy, encodeExtend2, encodeRelayBody, peerIdSpecifier } from './cell.ts'
 import type { Cell, RelayMessage } from './cell.ts'
+import { StreamEdge, STREAM_COMMANDS } from './edge.ts'
 import { CircuitClosedError, HandshakeError, MalformedCellError } from './errors.ts'
 import type { LinkManager, OnionLink } from './link.ts'
 import { ntorClientComplete, ntorClientCreate, ntorRelayId } from './ntor.ts'
 import { OnionLayers, splitRelayKeys } from './relay-crypto.ts'
+import type { OnionStream } from './stream.ts'
 
 /** One hop of a path: the relay's peer id (with its public key) and onion key. */
 export interface PathHop {
@@ -44,10 +52,21 @@ function relayIdOf (peerId: PeerId): Uint8Array {
   return ntorRelayId(publicKeyToProtobuf(peerId.publicKey))
 }
 
+/** What {@link Circuit.openStream} reaches: a host and port resolved at the exit, or a peerd protocol on a peer. */
+export type OpenTarget = { host: string, port: number } | { peer: PeerId | string, protocol: string }
+
 /** A client circuit; see the module header. */
 export class Circuit {
   readonly link: OnionLink
   readonly circId: number
+  /** When the build started (ms since the epoch). */
+  readonly createdAt = Date.now()
+  /** How long the build took (ms); 0 until built. */
+  buildMs = 0
+  /** The hops' peer ids, first hop first (set by {@link buildCircuit}). */
+  hopPeers: PeerId[] = []
+  /** Called when the number of open streams changes. */
+  onStreamCount?: (open: number) => void
   /** Called with each relay message a hop sends back, and the hop's index (0: first hop). */
   onMessage?: (hop: number, msg: RelayMessage) => void
   /** Called once when the circuit ends. */
@@ -55,6 +74,7 @@ export class Circuit {
   private readonly layers = new OnionLayers()
   private closedWith?: CircuitClosedError
   private waiting?: { resolve: (cell: Cell | RelayMessage) => void, reject: (err: Error) => void }
+  private edge?: StreamEdge
 
   /** Takes a free circuit id on `link` (see {@link buildCircuit}). */
   constructor (link: OnionLink) {
@@ -69,6 +89,45 @@ export class Circuit {
 
   get closed (): boolean {
     return this.closedWith != null
+  }
+
+  /** Stream DATA bytes sent and received. */
+  get bytesSent (): number {
+    return this.edge?.bytesSent ?? 0
+  }
+
+  get bytesReceived (): number {
+    return this.edge?.bytesReceived ?? 0
+  }
+
+  /** Open streams. */
+  get streamsOpen (): number {
+    return this.edge?.size ?? 0
+  }
+
+  /** The stream edge's state (congestion window, counters), once a stream was opened. */
+  get streams (): StreamEdge | undefined {
+    return this.edge
+  }
+
+  /**
+   * Opens a stream through the last hop: to `host:port` (a name is resolved at the exit) or to
+   * `protocol` on peerd node `peer`. Resolves after CONNECTED; rejects with `StreamRefusedError`
+   * (its `reason` is tor's END reason) or, when the circuit closes, `StreamClosedError`.
+   */
+  async openStream (target: OpenTarget, options: { signal?: AbortSignal } = {}): Promise<OnionStream> {
+    if (this.closedWith != null) throw this.closedWith
+    const last = (): number => this.layers.length - 1
+    this.edge ??= new StreamEdge({
+      transport: {
+        send: (command, streamId, data) => { this.sendRelay(CellCommand.RELAY, { command, streamId, data }, last()) },
+        lastSentDigest: () => this.layers.lastForwardDigest(last()),
+        lastReceivedDigest: () => this.layers.lastBackwardDigest(last())
+      },
+      onStreamCount: n => { this.onStreamCount?.(n) }
+    })
+    const t = 'peer' in target ? { peer: target.peer.toString(), protocol: target.protocol } : target
+    return await this.edge.open(t, options)
   }
 
   /**
@@ -110,6 +169,7 @@ export class Circuit {
       const { hop, body } = this.layers.decryptBackward(cell.body)
       const msg = decodeRelayBody(body)
       if (msg.command === RelayCommand.EXTENDED2 && this.waiting != null && hop === this.layers.length - 1) this.waiting.resolve(msg)
+      else if (this.edge != null && hop === this.layers.length - 1 && STREAM_COMMANDS.has(msg.command)) this.edge.receive(msg)
       else this.onMessage?.(hop, msg)
     } catch (err) {
       this.fail(err as Error)
@@ -133,6 +193,7 @@ export class Circuit {
     this.link.unregister(this.circId)
     this.waiting?.reject(err)
     this.waiting = undefined
+    this.edge?.close(err)
     this.onClose?.(err)
   }
 
@@ -174,6 +235,7 @@ export async function buildCircuit (links: LinkManager, path: PathHop[], options
   const link = await links.get(first.peerId, options)
   const built = new Circuit(link)
   const circId = built.circId
+  const started = performance.now()
   try {
     for (const [i, hop] of path.entries()) {
       const { state, onionskin } = ntorClientCreate(relayIdOf(hop.peerId), hop.onionKey)
@@ -187,5 +249,7 @@ export async function buildCircuit (links: LinkManager, path: PathHop[], options
     built.destroy()
     throw err
   }
+  built.buildMs = performance.now() - started
+  built.hopPeers = path.map(h => h.peerId)
   return built
 }

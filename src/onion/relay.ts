@@ -10,7 +10,11 @@
  * circuit is destroyed both ways.
  *
  * The onion key lives in memory and is read by clients in-process ({@link OnionRelay.onionKey})
- * until relay descriptors (a later piece) publish it.
+ * until relay descriptors (a later piece) publish it. With `onionKeys` (a rotating key ring) the
+ * relay answers with whichever of its keys the onionskin names (`ID | B | X`: B picks it).
+ *
+ * Relay messages recognized here (other than EXTEND2) go to {@link OnionRelay.onMessage} with one
+ * {@link RelayCircuitHandle} per circuit; the exit edge (`exit.ts`) sets that hook to serve streams.
  *
  * ```ts
  * const relay = new OnionRelay({ host, network: 'regtest', onMessage: (c, msg) => c.reply(RelayCommand.DATA, msg.streamId, msg.data) })
@@ -28,7 +32,7 @@ import type { Cell, RelayMessage } from './cell.ts'
 import { CellIntegrityError, MalformedCellError, OnionLimitError } from './errors.ts'
 import { LinkManager } from './link.ts'
 import type { LinkHost, OnionLink } from './link.ts'
-import { ntorKeyPair, ntorRelayId, ntorServerHandshake } from './ntor.ts'
+import { KEY_BYTES, ntorKeyPair, ntorRelayId, ntorServerHandshake } from './ntor.ts'
 import type { NtorKeyPair } from './ntor.ts'
 import { HopCrypto, splitRelayKeys } from './relay-crypto.ts'
 import { ReplayFilter } from './replay.ts'
@@ -51,6 +55,10 @@ interface RelayCircuit {
   prev: End
   next?: End
   crypto: HopCrypto
+  /** The handle {@link OnionRelayInit.onMessage} sees, made on the first message. */
+  handle?: RelayCircuitHandle
+  /** Called once when the circuit is freed. */
+  closers: Array<() => void>
   /** An EXTEND2 sent on, waiting for CREATED2. */
   extending?: NodeJS.Timeout
   /** Peers this relay exchanged cells with for this circuit (the issue's log). */
@@ -62,9 +70,27 @@ interface RelayCircuit {
 
 /** What {@link OnionRelayInit.onMessage} gets: the circuit's view for its own relay messages. */
 export interface RelayCircuitHandle {
-  /** Sends a relay message back to the client, sealed as this hop's. */
+  /** A number unique among this relay's circuits over its life. */
+  readonly id: number
+  /** Whether this hop is the circuit's last (it was never extended). */
+  readonly lastHop: boolean
+  readonly closed: boolean
+  /** Sends a relay message back to the client, sealed as this hop's (dropped once closed). */
   reply: (command: RelayCommand, streamId: number, data: Uint8Array) => void
+  /** Tears the circuit down both ways. */
   destroy: () => void
+  /** Calls `fn` once when the circuit is freed (at once if it already is). */
+  onClose: (fn: () => void) => void
+  /** Full running digest of the last forward cell this hop recognized (a SENDME tag it must echo). */
+  readonly lastForwardDigest: Uint8Array
+  /** Full running digest of the last backward cell this hop sent (the tag a SENDME must carry). */
+  readonly lastBackwardDigest: Uint8Array
+}
+
+/** A rotating set of onion keys (the newest, and any still accepted by public key). */
+export interface OnionKeyRing {
+  current: () => NtorKeyPair
+  find: (publicKey: Uint8Array) => NtorKeyPair | undefined
 }
 
 /** Options of {@link OnionRelay}. */
@@ -73,6 +99,8 @@ export interface OnionRelayInit {
   network: string
   /** Defaults to a fresh key pair. */
   onionKeyPair?: NtorKeyPair
+  /** A key ring instead of one key: a handshake uses the key its onionskin names. */
+  onionKeys?: OnionKeyRing
   maxLinks?: number
   maxCircuitsPerLink?: number
   /** A relay message addressed to this hop, other than EXTEND2 (streams are a later piece). */
@@ -84,6 +112,8 @@ export interface OnionRelayInit {
 /** A relay's counters. */
 export interface RelayStats {
   circuitsCreated: number
+  /** Cells passed on to the next or the previous hop. */
+  cellsRelayed: number
   /** Forward cells this hop recognized, per relay command. */
   recognized: Record<number, number>
   integrityFailures: number
@@ -94,9 +124,12 @@ export interface RelayStats {
 export class OnionRelay {
   readonly relayId: Uint8Array
   readonly links: LinkManager
-  readonly stats: RelayStats = { circuitsCreated: 0, recognized: {}, integrityFailures: 0, linkErrors: 0 }
+  readonly stats: RelayStats = { circuitsCreated: 0, cellsRelayed: 0, recognized: {}, integrityFailures: 0, linkErrors: 0 }
+  /** Relay messages for this hop other than EXTEND2 (starts as the init's; `exit.ts` replaces it); a throw tears the circuit down (DESTROY, protocol). */
+  onMessage?: (circuit: RelayCircuitHandle, msg: RelayMessage) => void
   private readonly init: OnionRelayInit
   private readonly keyPair: NtorKeyPair
+  private nextHandleId = 1
   private readonly replay = new ReplayFilter()
   private readonly circuits = new Set<RelayCircuit>()
 
@@ -105,7 +138,8 @@ export class OnionRelay {
     const publicKey = init.host.peerId.publicKey
     if (publicKey == null) throw new OnionLimitError('a relay needs a peer id with an inlined public key')
     this.relayId = ntorRelayId(publicKeyToProtobuf(publicKey))
-    this.keyPair = init.onionKeyPair ?? ntorKeyPair()
+    this.keyPair = init.onionKeys?.current() ?? init.onionKeyPair ?? ntorKeyPair()
+    this.onMessage = init.onMessage
     this.links = new LinkManager({
       host: init.host,
       network: init.network,
@@ -117,9 +151,22 @@ export class OnionRelay {
     })
   }
 
-  /** The onion key's public half (what a client's handshake names). */
+  /** The onion key's public half (what a client's handshake names): the key ring's current one if there is a ring. */
   get onionKey (): Uint8Array {
-    return this.keyPair.publicKey
+    return (this.init.onionKeys?.current() ?? this.keyPair).publicKey
+  }
+
+  /** The libp2p host this relay runs on. */
+  get host (): LinkHost {
+    return this.init.host
+  }
+
+  /** The key an onionskin (`ID | B | X`) names: from the ring if there is one, else this relay's only key. */
+  private keyFor (onionskin: Uint8Array): NtorKeyPair {
+    const ring = this.init.onionKeys
+    if (ring == null) return this.keyPair
+    const named = onionskin.subarray(this.relayId.length, this.relayId.length + KEY_BYTES)
+    return ring.find(named) ?? ring.current()
   }
 
   async start (): Promise<void> {
@@ -152,12 +199,12 @@ export class OnionRelay {
     try {
       const create = decodeCreate2(cell.body)
       if (create.handshakeType !== HANDSHAKE_NTOR) throw new MalformedCellError(`handshake type ${create.handshakeType}`)
-      ;({ reply, keys } = ntorServerHandshake(create.handshake, { id: this.relayId, onionKeyPair: this.keyPair }, { replay: this.replay }))
+      ;({ reply, keys } = ntorServerHandshake(create.handshake, { id: this.relayId, onionKeyPair: this.keyFor(create.handshake) }, { replay: this.replay }))
     } catch {
       link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.PROTOCOL) })
       return
     }
-    const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), early: 0, closed: false }
+    const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), early: 0, closed: false, closers: [] }
     keys.fill(0)
     try {
       link.accept(cell.circId, { cell: c => { this.fromPrev(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) } })
@@ -185,6 +232,7 @@ export class OnionRelay {
       const { recognized, body } = circuit.crypto.decryptForward(cell.body, { lastHop: circuit.next == null })
       if (!recognized) {
         const next = circuit.next as End
+        this.stats.cellsRelayed++
         next.link.send({ circId: next.circId, command: cell.command, body: this.passForward(body) })
         return
       }
@@ -196,7 +244,7 @@ export class OnionRelay {
         void this.extend(circuit, msg.data)
         return
       }
-      this.init.onMessage?.(this.handle(circuit), msg)
+      this.onMessage?.(this.handle(circuit), msg)
     } catch (err) {
       if (err instanceof CellIntegrityError) this.stats.integrityFailures++
       this.destroy(circuit, DestroyReason.PROTOCOL)
@@ -204,10 +252,19 @@ export class OnionRelay {
   }
 
   private handle (circuit: RelayCircuit): RelayCircuitHandle {
-    return {
+    if (circuit.handle != null) return circuit.handle
+    const crypto = circuit.crypto
+    circuit.handle = {
+      id: this.nextHandleId++,
+      get lastHop () { return circuit.next == null && circuit.extending == null },
+      get closed () { return circuit.closed },
       reply: (command, streamId, data) => { this.sendBack(circuit, encodeRelayBody({ command, streamId, data })) },
-      destroy: () => { this.destroy(circuit, DestroyReason.FINISHED) }
+      destroy: () => { this.destroy(circuit, DestroyReason.FINISHED) },
+      onClose: (fn) => { if (circuit.closed) fn(); else circuit.closers.push(fn) },
+      get lastForwardDigest () { return crypto.lastForwardDigest },
+      get lastBackwardDigest () { return crypto.lastBackwardDigest }
     }
+    return circuit.handle
   }
 
   private sendBack (circuit: RelayCircuit, plain: Uint8Array): void {
@@ -245,6 +302,7 @@ export class OnionRelay {
         const reply = decodeCreated2(cell.body)
         this.sendBack(circuit, encodeRelayBody({ command: RelayCommand.EXTENDED2, streamId: 0, data: encodeCreated2(reply) }))
       } else if (cell.command === CellCommand.RELAY && circuit.extending == null) {
+        this.stats.cellsRelayed++
         circuit.prev.link.send({ circId: circuit.prev.circId, command: CellCommand.RELAY, body: circuit.crypto.relayBackward(cell.body) })
       } else {
         throw new MalformedCellError(`cell command ${cell.command} from the next hop`)
@@ -264,6 +322,9 @@ export class OnionRelay {
       if (end == null) continue
       end.link.unregister(end.circId)
       if (end !== from) end.link.send({ circId: end.circId, command: CellCommand.DESTROY, body: encodeDestroy(reason) })
+    }
+    for (const fn of circuit.closers.splice(0)) {
+      try { fn() } catch { /* one listener's failure must not keep the others from hearing */ }
     }
   }
 }
