@@ -1,18 +1,19 @@
 /**
  * The onion link's outbound queue (issue 16): a quiet circuit's cells overtake a busy circuit's
  * backlog (tor's EWMA circuitmux), a circuit past its queue cap is killed through `overflow` (or
- * by the link's own DESTROY RESOURCELIMIT), the manager's total cap kills the longest queue, and
+ * by the link's own DESTROY RESOURCELIMIT), the manager's total cap kills the longest queue,
+ * CREATE2 past the in-flight cap or the per-peer rate is refused before the relay sees it, and
  * the bandwidth bucket spends 514 bytes a cell and refills on the clock.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CELL_LEN, CellCommand, encodeCell } from '../../../src/onion/cell.ts'
+import { CELL_LEN, CellCommand, encodeCell, encodeCreate2 } from '../../../src/onion/cell.ts'
 import { CellBucket, LinkQueue, cellHeader } from '../../../src/onion/link-queue.ts'
 import type { CellSink } from '../../../src/onion/link-queue.ts'
 import { DESTROY_RESOURCELIMIT, LinkManager } from '../../../src/onion/link.ts'
-import type { LinkHost, OnionLink } from '../../../src/onion/link.ts'
+import type { LinkHost, LinkManagerInit, OnionLink } from '../../../src/onion/link.ts'
 
 const PEER = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
 
@@ -50,14 +51,18 @@ async function settle (): Promise<void> {
   await new Promise(resolve => setImmediate(resolve))
 }
 
-/** An OnionLink over a stream that never drains, and its manager. */
-function stalledLink (init: { maxQueuedCellsPerCircuit?: number, maxQueuedBytes?: number } = {}): { link: OnionLink, manager: LinkManager, sink: StallingSink } {
+/** An OnionLink over a stream that never drains and delivers `incoming` then nothing more, and its manager. */
+function stalledLink (init: Partial<LinkManagerInit> = {}, incoming: Uint8Array[] = []): { link: OnionLink, manager: LinkManager, sink: StallingSink } {
   const sink = new StallingSink(0)
   const stream = Object.assign(sink, {
     abort: () => {},
     close: async () => {},
-    // a peer that never sends: the link's reader waits for ever
-    [Symbol.asyncIterator]: () => ({ next: async () => await new Promise<IteratorResult<Uint8Array>>(() => {}) })
+    // the peer sends `incoming`, then nothing: the link's reader waits for ever
+    [Symbol.asyncIterator]: () => ({
+      next: async () => incoming.length > 0
+        ? { done: false, value: incoming.shift() as Uint8Array }
+        : await new Promise<IteratorResult<Uint8Array>>(() => {})
+    })
   }) as unknown as Stream
   const host = { peerId: PEER } as unknown as LinkHost & Pick<Libp2p, 'peerId'>
   const manager = new LinkManager({ host, network: 'regtest', ...init })
@@ -137,6 +142,26 @@ describe('onion link queue', () => {
     link.send({ circId: small, command: CellCommand.RELAY, body: new Uint8Array(0) })
     assert.deepEqual(killed, ['big'])
     assert.equal(manager.queuedCells, 31)
+  })
+
+  it('refuses CREATE2 past the in-flight cap and the per-peer rate with DESTROY RESOURCELIMIT, before onCreate', async () => {
+    const creates = (from: number, n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => encodeCell({ circId: from + i, command: CellCommand.CREATE2, body: encodeCreate2({ handshakeType: 2, handshake: new Uint8Array(84) }) }))
+    const handed: number[] = []
+    // the link is the opener, so the peer's ids are those without the high bit
+    const { manager, sink } = stalledLink({ createRate: { perSec: 1000, burst: 1000 }, maxPendingCreates: 8, onCreate: (_l, c) => { handed.push(c.circId) } }, [...creates(1, 100)])
+    await settle()
+    assert.deepEqual(handed, [1, 2, 3, 4, 5, 6, 7, 8], 'unanswered CREATE2 cap the ones in flight')
+    assert.equal(manager.stats.createsRefused, 92)
+    sink.release(1000)
+    await settle()
+    const destroys = sink.written.filter(c => cellHeader(c).command === CellCommand.DESTROY)
+    assert.equal(destroys.length, 92)
+    assert.ok(destroys.every(c => c[5] === DESTROY_RESOURCELIMIT))
+
+    const limited = stalledLink({ createRate: { perSec: 1, burst: 5 }, onCreate: (_l, c) => { handed.push(c.circId) } }, [...creates(1001, 20)])
+    await settle()
+    assert.deepEqual(handed.slice(8), [1001, 1002, 1003, 1004, 1005], 'the burst of the per-peer rate')
+    assert.equal(limited.manager.stats.createsRefused, 15)
   })
 
   it('spends 514 bytes a cell from the bucket and refills it on the clock', (t) => {
