@@ -327,8 +327,8 @@ describe('SOCKS5 server: listen and stop', () => {
     for (const listen of ['0.0.0.0:9050', '192.168.1.2:9050', '[::]:9050', 'example.com:9050']) {
       assert.throws(() => new SocksServer({ listen, connect }), /not loopback/, listen)
     }
-    for (const listen of ['127.0.0.1:0', '127.0.0.2:0', '[::1]:0', 'localhost:0']) new SocksServer({ listen, connect }) // eslint-disable-line no-new
-    new SocksServer({ listen: '0.0.0.0:0', connect, allowRemote: true }) // eslint-disable-line no-new
+    for (const listen of ['127.0.0.1:0', '127.0.0.2:0', '[::1]:0', 'localhost:0']) new SocksServer({ listen, connect })
+    new SocksServer({ listen: '0.0.0.0:0', connect, allowRemote: true })
     for (const listen of ['127.0.0.1', '127.0.0.1:70000', ':9050', '::1:9050']) {
       assert.throws(() => new SocksServer({ listen, connect }), { name: 'InvalidArgumentError' }, listen)
     }
