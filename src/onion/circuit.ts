@@ -30,7 +30,7 @@ import type { PeerId } from '@libp2p/interface'
 import { CellCommand, HANDSHAKE_NTOR, RelayCommand, decodeCreated2, decodeRelayBody, encodeCreate2, encodeDestroy, encodeExtend2, encodeRelayBody, peerIdSpecifier } from './cell.ts'
 import type { Cell, RelayMessage } from './cell.ts'
 import { StreamEdge, STREAM_COMMANDS } from './edge.ts'
-import { CircuitClosedError, HandshakeError, MalformedCellError } from './errors.ts'
+import { CircuitClosedError, HandshakeError, MalformedCellError, OnionLimitError } from './errors.ts'
 import type { LinkManager, OnionLink } from './link.ts'
 import { ntorClientComplete, ntorClientCreate, ntorRelayId } from './ntor.ts'
 import { OnionLayers, splitRelayKeys } from './relay-crypto.ts'
@@ -79,7 +79,11 @@ export class Circuit {
   /** Takes a free circuit id on `link` (see {@link buildCircuit}). */
   constructor (link: OnionLink) {
     this.link = link
-    this.circId = link.register({ cell: c => { this.cell(c) }, linkClosed: err => { this.linkClosed(err) } })
+    this.circId = link.register({
+      cell: c => { this.cell(c) },
+      linkClosed: err => { this.linkClosed(err) },
+      overflow: () => { this.fail(new OnionLimitError('the circuit\'s queue on the link to the first hop overflowed')) }
+    })
   }
 
   /** Hops built so far. */
@@ -122,7 +126,8 @@ export class Circuit {
       transport: {
         send: (command, streamId, data) => { this.sendRelay(CellCommand.RELAY, { command, streamId, data }, last()) },
         lastSentDigest: () => this.layers.lastForwardDigest(last()),
-        lastReceivedDigest: () => this.layers.lastBackwardDigest(last())
+        lastReceivedDigest: () => this.layers.lastBackwardDigest(last()),
+        queued: () => this.link.queuedCells(this.circId)
       },
       onStreamCount: n => { this.onStreamCount?.(n) }
     })

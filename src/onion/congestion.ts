@@ -117,8 +117,12 @@ export class VegasController {
     if (this.inflight % this.params.sendmeInc === 0 && this.stamps.length < 4096) this.stamps.push(now)
   }
 
-  /** A circuit SENDME (already authenticated) arrived at `now`; {@link FlowControlError} if nothing was in flight. */
-  acknowledged (now: number): void {
+  /**
+   * A circuit SENDME (already authenticated) arrived at `now`; `blocked`: this node's own link
+   * queue for the circuit is full (tor's blocked channel, a congestion signal). {@link FlowControlError}
+   * if nothing was in flight.
+   */
+  acknowledged (now: number, blocked = false): void {
     const p = this.params
     if (this.inflight < p.sendmeInc) throw new FlowControlError('a circuit SENDME for cells never sent')
     if (this.nextEvent > 0) this.nextEvent--
@@ -130,7 +134,7 @@ export class VegasController {
     this.sample(Math.max(now - sentAt, 0.001))
     const queueUse = this.queueUse
     if (this.inSlowStart) {
-      if (queueUse < p.gamma) {
+      if (queueUse < p.gamma && !blocked) {
         const inc = this.slowStartInc()
         this.cwnd += inc
         // once slow start grows slower than steady state would, it is over
@@ -145,7 +149,7 @@ export class VegasController {
       }
     } else if (this.nextEvent === 0) {
       if (queueUse > p.delta) this.cwnd = this.bdp + p.delta - p.cwndInc
-      else if (queueUse > p.beta) this.cwnd -= p.cwndInc
+      else if (queueUse > p.beta || blocked) this.cwnd -= p.cwndInc
       else if (queueUse < p.alpha) this.cwnd += p.cwndInc
       this.nextEvent = this.updateRate()
     }

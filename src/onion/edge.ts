@@ -37,6 +37,12 @@ import type { StreamSink, StreamTarget } from './stream.ts'
 
 /** Most open streams on one circuit at the exit (more: END RESOURCELIMIT). */
 export const MAX_STREAMS_PER_CIRCUIT = 256
+/**
+ * Cells of this circuit this end lets wait in its own link queue: past it, sending pauses until a
+ * SENDME (those queued cells are in flight, so one comes) and Vegas counts the circuit blocked.
+ * Well under the link's per-circuit cap of 1000, past which the link kills the circuit.
+ */
+export const LOCAL_QUEUE_MAX = 500
 /** How long a client waits for CONNECTED unless its signal says otherwise. */
 export const BEGIN_TIMEOUT_MS = 30_000
 /** The top-level name of the peer form of BEGIN. */
@@ -52,6 +58,8 @@ export interface EdgeTransport {
   lastSentDigest: () => Uint8Array
   /** Full running digest after the last cell this end received. */
   lastReceivedDigest: () => Uint8Array
+  /** Cells of this circuit waiting in this node's link queue (tor's blocked-channel signal). */
+  queued?: () => number
 }
 
 /** Options of {@link StreamEdge}. */
@@ -260,7 +268,7 @@ export class StreamEdge implements StreamSink {
   private sendme (msg: RelayMessage): void {
     if (msg.streamId === 0) {
       this.tags.acknowledge(decodeSendme(msg.data))
-      this.cc.acknowledged(this.now())
+      this.cc.acknowledged(this.now(), this.linkBlocked())
     } else {
       const stream = this.streams.get(msg.streamId)
       if (stream == null) return
@@ -351,7 +359,7 @@ export class StreamEdge implements StreamSink {
     if (this.pumping) return
     this.pumping = true
     try {
-      while (this.closedWith == null && this.ready.length > 0 && this.cc.canSend()) {
+      while (this.closedWith == null && this.ready.length > 0 && this.cc.canSend() && !this.linkBlocked()) {
         const stream = this.ready.shift() as OnionStream
         const out = this.outgoing.get(stream)
         if (out == null) continue
@@ -372,6 +380,10 @@ export class StreamEdge implements StreamSink {
     } finally {
       this.pumping = false
     }
+  }
+
+  private linkBlocked (): boolean {
+    return (this.init.transport.queued?.() ?? 0) >= LOCAL_QUEUE_MAX
   }
 
   private sendData (stream: OnionStream, data: Uint8Array): void {

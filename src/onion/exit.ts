@@ -137,7 +137,8 @@ export class ExitEdge {
       transport: {
         send: (command, streamId, data) => { circuit.reply(command, streamId, data) },
         lastSentDigest: () => circuit.lastBackwardDigest,
-        lastReceivedDigest: () => circuit.lastForwardDigest
+        lastReceivedDigest: () => circuit.lastForwardDigest,
+        queued: () => circuit.queuedBackward
       },
       maxStreams: this.init.maxStreamsPerCircuit ?? MAX_STREAMS_PER_CIRCUIT,
       onBegin: (stream) => { void this.begin(edge, stream) }

@@ -37,8 +37,8 @@ import type { NtorKeyPair } from './ntor.ts'
 import { HopCrypto, splitRelayKeys } from './relay-crypto.ts'
 import { ReplayFilter } from './replay.ts'
 
-/** DESTROY reasons (tor-spec): none, protocol, internal, connect failed, finished. */
-export const DestroyReason = { NONE: 0, PROTOCOL: 1, INTERNAL: 2, CONNECTFAILED: 6, FINISHED: 9 } as const
+/** DESTROY reasons (tor-spec): none, protocol, internal, resource limit, connect failed, finished. */
+export const DestroyReason = { NONE: 0, PROTOCOL: 1, INTERNAL: 2, RESOURCELIMIT: 5, CONNECTFAILED: 6, FINISHED: 9 } as const
 /** Most RELAY_EARLY cells a circuit may carry forward (tor-spec: 8), which caps how long it can grow. */
 export const MAX_RELAY_EARLY = 8
 /** How long an EXTEND2 may wait for the next hop's CREATED2. */
@@ -85,6 +85,8 @@ export interface RelayCircuitHandle {
   readonly lastForwardDigest: Uint8Array
   /** Full running digest of the last backward cell this hop sent (the tag a SENDME must carry). */
   readonly lastBackwardDigest: Uint8Array
+  /** Cells waiting in this relay's queue towards the client (the congestion signal tor calls a blocked channel). */
+  readonly queuedBackward: number
 }
 
 /** A rotating set of onion keys (the newest, and any still accepted by public key). */
@@ -207,7 +209,7 @@ export class OnionRelay {
     const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), early: 0, closed: false, closers: [] }
     keys.fill(0)
     try {
-      link.accept(cell.circId, { cell: c => { this.fromPrev(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) } })
+      link.accept(cell.circId, { cell: c => { this.fromPrev(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) }, overflow: () => { this.destroy(circuit, DestroyReason.RESOURCELIMIT) } })
     } catch {
       link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.INTERNAL) })
       return
@@ -262,7 +264,8 @@ export class OnionRelay {
       destroy: () => { this.destroy(circuit, DestroyReason.FINISHED) },
       onClose: (fn) => { if (circuit.closed) fn(); else circuit.closers.push(fn) },
       get lastForwardDigest () { return crypto.lastForwardDigest },
-      get lastBackwardDigest () { return crypto.lastBackwardDigest }
+      get lastBackwardDigest () { return crypto.lastBackwardDigest },
+      get queuedBackward () { return circuit.prev.link.queuedCells(circuit.prev.circId) }
     }
     return circuit.handle
   }
@@ -282,7 +285,7 @@ export class OnionRelay {
       circuit.extending = setTimeout(() => { this.destroy(circuit, DestroyReason.CONNECTFAILED) }, EXTEND_TIMEOUT_MS)
       const link = await this.links.get(peer)
       if (circuit.closed) return
-      const circId = link.register({ cell: c => { this.fromNext(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.next) } })
+      const circId = link.register({ cell: c => { this.fromNext(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.next) }, overflow: () => { this.destroy(circuit, DestroyReason.RESOURCELIMIT) } })
       circuit.next = { link, circId }
       circuit.peers.add(peer.toString())
       link.send({ circId, command: CellCommand.CREATE2, body: encodeCreate2({ handshakeType: extend.handshakeType, handshake: extend.handshake }) })
