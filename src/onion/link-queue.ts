@@ -13,14 +13,14 @@
  * circuit's data cells, as tor clears a closing circuit's queue).
  *
  * ```ts
- * const bucket = new CellBucket({ bytesPerSec: 1e6 })
+ * const bucket = new CellBucket({ bytesPerSec: 1e6 })  // relay-rate.ts
  * const q = new LinkQueue({ sink: stream, bucket: () => bucket, onWritten: cell => count(cell) })
  * q.push(circId, encodeCell(cell))   // false: past the circuit's cap, the caller kills it
  * ```
  * @module
  */
-import { ByteRate } from '../net/byte-budget.ts'
-import { CELL_LEN, CIRCID_LEN } from './cell.ts'
+import { CIRCID_LEN } from './cell.ts'
+import type { CellBucket } from './relay-rate.ts'
 
 /** Default most cells queued for one circuit (≈ 500 KiB); past it the circuit is killed. */
 export const MAX_QUEUED_CELLS_PER_CIRCUIT = 1000
@@ -34,37 +34,6 @@ export interface CellSink {
   readonly writableNeedsDrain: boolean
   send: (bytes: Uint8Array) => boolean
   onDrain: () => Promise<void>
-}
-
-/** A bandwidth cap: bytes a second, and the most spent at once. */
-export interface RateInit {
-  bytesPerSec: number
-  /** Default one second's worth (tor requires a burst of at least the rate). */
-  burstBytes?: number
-}
-
-/**
- * One token bucket of bytes shared by all links of a manager: every cell written spends
- * {@link CELL_LEN}. It reuses `ByteRate` (net/byte-budget.ts) under a single key.
- */
-export class CellBucket {
-  private readonly rate: ByteRate
-
-  constructor (init: RateInit, now: () => number = Date.now) {
-    if (!(init.bytesPerSec > 0)) throw new RangeError(`a relay rate of ${init.bytesPerSec} bytes/s`)
-    const burst = Math.max(init.burstBytes ?? init.bytesPerSec, CELL_LEN)
-    this.rate = new ByteRate({ bytesPerSecond: init.bytesPerSec, burst, maxPeers: 1 }, now)
-  }
-
-  /** Milliseconds until one more cell may be written (0: now). */
-  waitMs (): number {
-    return this.rate.waitMs('', CELL_LEN)
-  }
-
-  /** Spends one cell's bytes. */
-  spend (): void {
-    this.rate.spend('', CELL_LEN)
-  }
 }
 
 /** A FIFO of cells with O(1) shift. */

@@ -36,8 +36,9 @@ import { PeerRateLimiter } from '../net/rate-limit.ts'
 import { CELL_LEN, CellCommand, CellReader, encodeCell, encodeDestroy } from './cell.ts'
 import type { Cell } from './cell.ts'
 import { MalformedCellError, OnionLimitError } from './errors.ts'
-import { CellBucket, LinkQueue, MAX_CONTROL_CELLS, MAX_QUEUED_CELLS_PER_CIRCUIT, cellHeader } from './link-queue.ts'
-import type { RateInit } from './link-queue.ts'
+import { LinkQueue, MAX_CONTROL_CELLS, MAX_QUEUED_CELLS_PER_CIRCUIT, cellHeader } from './link-queue.ts'
+import { CREATE_RATE, CellBucket, DESTROY_RESOURCELIMIT, MAX_PENDING_CREATES, MAX_QUEUED_BYTES } from './relay-rate.ts'
+import type { LinkLimits, LinkStats, RateInit } from './relay-rate.ts'
 
 /** Protocol id of onion links on `network`. */
 export function onionLinkProtocol (network: string): string {
@@ -48,14 +49,6 @@ export function onionLinkProtocol (network: string): string {
 export const MAX_LINKS = 256
 /** Default most circuits on one link. */
 export const MAX_CIRCUITS_PER_LINK = 1024
-/** Default most bytes of cells queued over all links of a manager (tor's OOM handler's role). */
-export const MAX_QUEUED_BYTES = 64 * 1024 * 1024
-/** Default CREATE2 a peer may send a second on average, and at once. */
-export const CREATE_RATE = { perSec: 10, burst: 50 }
-/** Default most CREATE2 of one link whose answer is not written yet. */
-export const MAX_PENDING_CREATES = 64
-/** DESTROY reason RESOURCELIMIT (tor-spec): a queue or creation limit was reached. */
-export const DESTROY_RESOURCELIMIT = 5
 const HIGH_BIT = 0x80000000
 
 /** What a link needs of a libp2p host. */
@@ -76,40 +69,14 @@ export interface CircuitEndpoint {
   overflow?: () => void
 }
 
-/** Counters of a {@link LinkManager} (what `peerd onion status` shows). */
-export interface LinkStats {
-  cellsWritten: number
-  bytesWritten: number
-  cellsRead: number
-  bytesRead: number
-  /** Cells sent on a circuit id not (or no longer) registered, or dropped with a killed circuit's queue. */
-  cellsDropped: number
-  /** Circuits killed for their queue's length. */
-  circuitsKilled: number
-  /** CREATE2 refused by the per-peer rate or the in-flight cap. */
-  createsRefused: number
-}
-
 /** Options of {@link LinkManager}. */
-export interface LinkManagerInit {
+export interface LinkManagerInit extends LinkLimits {
   host: LinkHost
   network: string
   maxLinks?: number
   maxCircuitsPerLink?: number
   /** A CREATE2 on a circuit id the peer may use and that is free here (a relay answers it). */
   onCreate?: (link: OnionLink, cell: Cell) => void
-  /** Bandwidth cap over all links (every cell written spends `CELL_LEN` bytes); none: no cap. */
-  rate?: RateInit
-  /** Default {@link MAX_QUEUED_CELLS_PER_CIRCUIT}. */
-  maxQueuedCellsPerCircuit?: number
-  /** Default {@link MAX_QUEUED_BYTES}. */
-  maxQueuedBytes?: number
-  /** CREATE2 per peer; default {@link CREATE_RATE}. */
-  createRate?: { perSec: number, burst: number }
-  /** Default {@link MAX_PENDING_CREATES}. */
-  maxPendingCreates?: number
-  /** The clock of the rate and the EWMA (tests). */
-  now?: () => number
   /** Sees every chunk written to a link (metrics, tests). */
   onWrite?: (link: OnionLink, chunk: Uint8Array) => void
   /** A link closed on an error (a malformed cell, a reset stream). */

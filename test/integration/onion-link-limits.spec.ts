@@ -15,10 +15,11 @@ import { CELL_LEN, CellCommand, CellReader, RelayCommand, encodeCell, encodeCrea
 import type { Cell } from '../../src/onion/cell.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import type { Circuit } from '../../src/onion/circuit.ts'
-import { DESTROY_RESOURCELIMIT, LinkManager, onionLinkProtocol } from '../../src/onion/link.ts'
+import { LinkManager, onionLinkProtocol } from '../../src/onion/link.ts'
 import { ntorClientCreate } from '../../src/onion/ntor.ts'
 import { OnionRelay } from '../../src/onion/relay.ts'
 import type { RelayCircuitHandle } from '../../src/onion/relay.ts'
+import { DESTROY_RESOURCELIMIT } from '../../src/onion/relay-rate.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 

@@ -10,10 +10,11 @@ import { describe, it } from 'node:test'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CELL_LEN, CellCommand, encodeCell, encodeCreate2 } from '../../../src/onion/cell.ts'
-import { CellBucket, LinkQueue, cellHeader } from '../../../src/onion/link-queue.ts'
+import { LinkQueue, cellHeader } from '../../../src/onion/link-queue.ts'
 import type { CellSink } from '../../../src/onion/link-queue.ts'
-import { DESTROY_RESOURCELIMIT, LinkManager } from '../../../src/onion/link.ts'
+import { LinkManager } from '../../../src/onion/link.ts'
 import type { LinkHost, LinkManagerInit, OnionLink } from '../../../src/onion/link.ts'
+import { CellBucket, DESTROY_RESOURCELIMIT } from '../../../src/onion/relay-rate.ts'
 
 const PEER = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
 
