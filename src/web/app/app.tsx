@@ -1,6 +1,6 @@
 /**
  * The dashboard: a login form without a session, otherwise a header, a tab bar (one link per
- * panel, `#overview` … `#wallet`, so the back button and bookmarks work) and the active panel,
+ * panel, `#overview` … `#onion`, so the back button and bookmarks work) and the active panel,
  * all fed by the live event stream.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
@@ -9,6 +9,7 @@ import { useFeed } from './feed.ts'
 import { shortId } from './format.ts'
 import { ChainPanel } from './panels/chain.tsx'
 import { LoginPanel } from './panels/login.tsx'
+import { OnionPanel } from './panels/onion.tsx'
 import { OverviewPanel } from './panels/overview.tsx'
 import { PeersPanel } from './panels/peers.tsx'
 import { SharePanel } from './panels/share.tsx'
@@ -81,6 +82,7 @@ function Dashboard ({ onLogout }: { onLogout: () => void }) {
         {route.panel === 'share' && <SharePanel state={state} />}
         {route.panel === 'chain' && <ChainPanel state={state} args={route.args} />}
         {route.panel === 'wallet' && <WalletPanel state={state} />}
+        {route.panel === 'onion' && <OnionPanel state={state} />}
       </main>
     </div>
   )

@@ -7,7 +7,8 @@ export const PANELS = [
   { id: 'peers', title: 'Peers' },
   { id: 'share', title: 'Share' },
   { id: 'chain', title: 'Chain' },
-  { id: 'wallet', title: 'Wallet' }
+  { id: 'wallet', title: 'Wallet' },
+  { id: 'onion', title: 'Onion' }
 ] as const
 
 /** A parsed location. */

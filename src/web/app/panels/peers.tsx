@@ -11,12 +11,13 @@ import { ago } from '../format.ts'
 import type { FeedState, Peer } from '../types.ts'
 import { CopyButton, Empty, ErrorText, messageOf, Mono, Section } from '../ui.tsx'
 
-function label (id: string): string {
+/** A peer id as a graph label: its tail. */
+export function label (id: string): string {
   return `…${id.slice(-6)}`
 }
 
-/** The graph's nodes and links: live connections first, the crawl for what lies beyond. */
-function networkGraph (state: FeedState): { nodes: GraphNode[], links: Array<[string, string]> } {
+/** The graph's nodes and links: live connections first, the crawl for what lies beyond (the Onion panel draws its circuits on it). */
+export function networkGraph (state: FeedState): { nodes: GraphNode[], links: Array<[string, string]> } {
   const self = state.status?.peerId
   if (self == null) return { nodes: [], links: [] }
   const nodes = new Map<string, GraphNode>([[self, { id: self, label: 'this node', kind: 'self' }]])
