@@ -114,9 +114,9 @@ export class ExitEdge {
     return n
   }
 
-  /** The edge of a live circuit (tests and stats). */
-  edgeOf (circuitId: number): StreamEdge | undefined {
-    return this.edges.get(circuitId)
+  /** The stream edges of live circuits (stats, tests). */
+  liveEdges (): StreamEdge[] {
+    return [...this.edges.values()]
   }
 
   private message (circuit: RelayCircuitHandle, msg: RelayMessage): void {
