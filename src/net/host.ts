@@ -11,7 +11,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
 import type { Identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import type { KadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, Selectors, Validators } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
@@ -66,6 +66,13 @@ export interface HostInit {
   gater: PeerdGater
   /** Counts the bytes of every transport connection (the dashboard's bandwidth chart). */
   bandwidth?: BandwidthMeter
+  /**
+   * DHT record validators by key namespace (`/<namespace>/…`), beside libp2p's own `pk`: a
+   * service that stores signed records in the DHT passes its checks here (net knows no services).
+   */
+  dhtValidators?: Validators
+  /** DHT record selectors by key namespace: which of several valid records for a key wins. */
+  dhtSelectors?: Selectors
 }
 
 /** Creates (but does not start) the libp2p host. */
@@ -91,7 +98,9 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
       peerInfoMapper: passthroughMapper,
       logPrefix: 'peerd:dht',
       datastorePrefix: `/peerd/${config.network}/dht`,
-      metricsPrefix: 'peerd_dht'
+      metricsPrefix: 'peerd_dht',
+      validators: init.dhtValidators,
+      selectors: init.dhtSelectors
     }),
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,
