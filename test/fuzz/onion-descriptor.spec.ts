@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import fc from 'fast-check'
 import { decodeDescriptor, signDescriptor, verifyDescriptor } from '../../src/onion/descriptor.ts'
@@ -26,7 +26,7 @@ describe('fuzz: relay descriptors', () => {
 
   before(async () => {
     // a fixed seed key, so a fuzz seed replays the same cases
-    key = await generateKeyPair('Ed25519', new Uint8Array(32).fill(3))
+    key = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(3))
     valid = [
       await signDescriptor({ network: 'main', onionKey: ntorKeyPair(new Uint8Array(32).fill(5)).publicKey, published: NOW, expires: NOW + 3600_000, bandwidth: 1000, addresses: ['/ip4/198.51.100.1/tcp/1'] }, key),
       await signDescriptor({ network: 'main', onionKey: new Uint8Array(32).fill(9), published: NOW, expires: NOW + 3600_000, bandwidth: 7, exit: true, exitPolicy: ['accept *:443', 'reject *:*'], family: ['12D3KooWGRUVh7pW5RbnoQ5eCHAd5N4gqgJ8C7Ch1CzxkQqXqbUu'], addresses: ['/ip4/198.51.100.2/tcp/1', '/ip6/2001:db8::1/tcp/2'] }, key)
