@@ -186,6 +186,14 @@ function checkAddress (s: string): void {
   if (canonical !== s) throw new MalformedDescriptorError(`address ${JSON.stringify(s.slice(0, 40))} is not a canonical multiaddr`)
 }
 
+function canonicalAddress (s: string): string {
+  try {
+    return multiaddr(s).toString()
+  } catch (err) {
+    throw new MalformedDescriptorError(`address ${JSON.stringify(String(s).slice(0, 40))} is not a multiaddr`, { cause: err })
+  }
+}
+
 function checkFamily (s: string): void {
   let canonical: string | undefined
   try { canonical = peerIdFromString(s).toString() } catch { canonical = undefined }
@@ -258,7 +266,8 @@ export async function signDescriptor (fields: DescriptorFields, privateKey: Priv
     exit: fields.exit ?? false,
     exitPolicy: fields.exitPolicy ?? [],
     family: fields.family ?? [],
-    addresses: fields.addresses ?? []
+    // canonical text, so `/ip6/2001:db8:0::1` and `/ip6/2001:db8::1` are one address
+    addresses: (fields.addresses ?? []).map(canonicalAddress)
   }
   const body = encodeBody(full, publicKeyToProtobuf(privateKey.publicKey))
   const signature = await privateKey.sign(signedBytes(full.network, body))

@@ -169,10 +169,10 @@ export class RelayDirectory {
 
   /**
    * Verifies `bytes` and keeps it if it is new, or newer than the relay's held descriptor, and
-   * within the caps. `from` (the peer that sent it) is for the caller's penalties only.
+   * within the caps. `_from`, the peer that sent it, is not used here: the caller penalises it by
+   * the result's `score`.
    */
-  async add (bytes: Uint8Array, from?: PeerId): Promise<AddResult> {
-    void from
+  async add (bytes: Uint8Array, _from?: PeerId): Promise<AddResult> {
     let descriptor: RelayDescriptor
     try {
       descriptor = await verifyDescriptor(bytes, { network: this.network, now: this.now() })

@@ -83,9 +83,16 @@ export function relayWeight (d: RelayDescriptor): number {
   return Math.min(Math.max(d.bandwidth, 0), MAX_WEIGHT_BANDWIDTH)
 }
 
-/** The /16 (IPv4) or /32 (IPv6) networks of a descriptor's addresses. */
+const subnets = new WeakMap<RelayDescriptor, Set<string>>()
+
+/** The /16 (IPv4) or /32 (IPv6) networks of a descriptor's addresses (cached: a draw compares each relay with two others). */
 function subnetsOf (d: RelayDescriptor): Set<string> {
-  return new Set(descriptorIps(d).map(ip => isIPv4(ip) ? ip.split('.').slice(0, 2).join('.') + '/16' : ip.split(':').slice(0, 2).join(':') + '::/32'))
+  let s = subnets.get(d)
+  if (s == null) {
+    s = new Set(descriptorIps(d).map(ip => isIPv4(ip) ? ip.split('.').slice(0, 2).join('.') + '/16' : ip.split(':').slice(0, 2).join(':') + '::/32'))
+    subnets.set(d, s)
+  }
+  return s
 }
 
 /** Whether two relays may not share a circuit: the same relay, or (unless relaxed) same subnet or mutual family. */

@@ -111,7 +111,10 @@ describe('relay descriptors', () => {
     const many = await Promise.all(Array.from({ length: MAX_FAMILY + 1 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
     await assert.rejects(signDescriptor(await fields({ family: many }), key), MalformedDescriptorError)
     await assert.rejects(signDescriptor(await fields({ addresses: Array.from({ length: 9 }, (_, i) => `/ip4/10.0.0.${i}/tcp/1`) }), key), MalformedDescriptorError)
-    await assert.rejects(signDescriptor(await fields({ addresses: ['/ip4/010.0.0.1/tcp/1'] }), key), MalformedDescriptorError)
+    await assert.rejects(signDescriptor(await fields({ addresses: ['/ip4/300.0.0.1/tcp/1'] }), key), MalformedDescriptorError)
+    // addresses are signed in canonical text: one address, one encoding
+    const canonical = decodeDescriptor(await signDescriptor(await fields({ addresses: ['/ip6/2001:db8:0::1/tcp/1'] }), key))
+    assert.deepEqual(canonical.addresses, ['/ip6/2001:db8::1/tcp/1'])
     await assert.rejects(signDescriptor(await fields({ family: ['not-a-peer-id'] }), key), MalformedDescriptorError)
     await assert.rejects(signDescriptor(await fields({ onionKey: new Uint8Array(31) }), key), MalformedDescriptorError)
     await assert.rejects(signDescriptor(await fields({ bandwidth: -1 }), key), MalformedDescriptorError)
