@@ -28,7 +28,8 @@
  * @module
  */
 import { randomInt } from 'node:crypto'
-import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, PeerStore, Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import { FrameTooLargeError, ProtocolError, encodeFrame, readFrames } from '../net/frames.ts'
 import { LruMap } from '../net/lru.ts'
 import { PeerRateLimiter } from '../net/rate-limit.ts'
@@ -81,6 +82,11 @@ export interface RelayExchangeInit {
   /** Signs a fresh descriptor of this node; absent when it is not a relay. */
   descriptor?: () => Promise<Uint8Array>
   dht?: DescriptorDht
+  /**
+   * Where a new descriptor's addresses go (the host's peer store), so that a circuit can be
+   * extended to a relay this node never met: EXTEND2 names only a peer id.
+   */
+  peerStore?: Pick<PeerStore, 'merge'>
   /** A peer sent something only a broken or hostile peer sends. */
   onMisbehaviour?: (peer: PeerId, reason: string, score: number) => void
 }
@@ -196,7 +202,7 @@ export class RelayExchange {
     let result: AddResult | undefined
     for await (const event of this.init.dht.get(descriptorDhtKey(peer), { signal })) {
       if (event.name !== 'VALUE' || event.value == null) continue
-      const r = await this.init.directory.add(event.value)
+      const r = await this.add(event.value)
       if (r.status !== 'refused') return r
       result = r
     }
@@ -218,7 +224,7 @@ export class RelayExchange {
       let count = 0
       for await (const body of readFrames(stream, MAX_FRAME)) {
         if (++count > MAX_RESPONSE_DESCRIPTORS) throw this.misbehaved(peer, 'relays-too-many', 20, `more than ${MAX_RESPONSE_DESCRIPTORS} descriptors`)
-        const r = await this.init.directory.add(body, peer)
+        const r = await this.add(body, peer)
         if (r.status === 'refused') {
           result.refused++
           if (r.score > 0) throw this.misbehaved(peer, r.reason, r.score, r.error.message)
@@ -234,6 +240,17 @@ export class RelayExchange {
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
+  }
+
+  /** Adds a descriptor to the view and, when new, its addresses to the peer store. */
+  private async add (bytes: Uint8Array, from?: PeerId): Promise<AddResult> {
+    const r = await this.init.directory.add(bytes, from)
+    const store = this.init.peerStore
+    if (r.status === 'added' && store != null && !r.entry.descriptor.peerId.equals(this.init.host.peerId)) {
+      const multiaddrs = r.entry.descriptor.addresses.map(a => multiaddr(a))
+      await store.merge(r.entry.descriptor.peerId, { multiaddrs }).catch(() => {})
+    }
+    return r
   }
 
   private misbehaved (peer: PeerId, reason: string, score: number, message: string): ProtocolError {
@@ -270,7 +287,7 @@ export class RelayExchange {
         await stream.close({ signal })
       } else if (first[0] === PUSH) {
         if (!this.pushLimiter.take(peer.toString())) throw new ProtocolError('relays protocol: pushes too often')
-        const r = await this.init.directory.add(first.subarray(1), peer)
+        const r = await this.add(first.subarray(1), peer)
         if (r.status === 'refused' && r.score > 0) throw this.misbehaved(peer, r.reason, r.score, r.error.message)
         await stream.close({ signal })
       } else {

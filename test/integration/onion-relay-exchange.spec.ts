@@ -3,7 +3,9 @@
  * without authorities"): four relays that meet each end with all four descriptors in their
  * views; a newcomer that meets one of them learns all four by asking; a peer that serves or
  * pushes a forged descriptor is reported through onMisbehaviour; a second view request within a
- * minute is reset; a descriptor put in the DHT is found by a node that never met its relay.
+ * minute is reset; a descriptor put in the DHT is found by a node that never met its relay; a
+ * client builds a three-hop circuit along a path selected from the view it learned, with the
+ * onion keys (from each relay's key ring) the descriptors carry.
  */
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
@@ -20,7 +22,13 @@ import { createLibp2p } from 'libp2p'
 import { encodeFrame, readFrames } from '../../src/net/frames.ts'
 import { signDescriptor } from '../../src/onion/descriptor.ts'
 import { RelayDirectory } from '../../src/onion/directory.ts'
+import { LinkManager } from '../../src/onion/link.ts'
 import { ntorKeyPair } from '../../src/onion/ntor.ts'
+import { OnionKeyRing } from '../../src/onion/onion-keys.ts'
+import { selectPath } from '../../src/onion/path.ts'
+import { OnionRelay } from '../../src/onion/relay.ts'
+import { buildCircuit } from '../../src/onion/circuit.ts'
+import { RelayCommand } from '../../src/onion/cell.ts'
 import { DHT_NAMESPACE, MAX_FRAME, RelayExchange, descriptorSelector, descriptorValidator, relaysProtocol } from '../../src/onion/relay-exchange.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
@@ -29,24 +37,34 @@ const NETWORK = 'regtest'
 
 type DhtHost = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown }>
 
-async function host (privateKey: PrivateKey): Promise<DhtHost> {
+/** A host on loopback; without `dht` it learns other peers' addresses only from what it is told. */
+async function host (privateKey: PrivateKey, dht = true): Promise<DhtHost> {
+  const services = {
+    identify: identify(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: `/peerd/${NETWORK}/kad/1.0.0`,
+      clientMode: false,
+      peerInfoMapper: passthroughMapper,
+      validators: { [DHT_NAMESPACE]: descriptorValidator(NETWORK) },
+      selectors: { [DHT_NAMESPACE]: descriptorSelector }
+    })
+  }
+  if (!dht) return await createLibp2p({
+    privateKey,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: services.identify, ping: services.ping }
+  }) as unknown as DhtHost
   return await createLibp2p({
     privateKey,
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({
-        protocol: `/peerd/${NETWORK}/kad/1.0.0`,
-        clientMode: false,
-        peerInfoMapper: passthroughMapper,
-        validators: { [DHT_NAMESPACE]: descriptorValidator(NETWORK) },
-        selectors: { [DHT_NAMESPACE]: descriptorSelector }
-      })
-    }
+    services
   })
 }
 
@@ -62,19 +80,32 @@ describe('relay descriptor exchange between libp2p hosts', () => {
   const td = teardown()
   const nodes: Node[] = []
 
-  async function node (options: { relay: boolean, start: boolean }): Promise<Node> {
+  async function node (options: { relay: boolean, start: boolean, dht?: boolean }): Promise<Node> {
     const key = await generateKeyPair('Ed25519')
-    const h = td.node(await host(key))
+    const dht = options.dht ?? true
+    const h = td.node(await host(key, dht))
     const directory = await RelayDirectory.open(await td.dir(), { network: NETWORK })
     td.add(async () => { await directory.close() }, 'close a directory')
     const misbehaviour: Node['misbehaviour'] = []
-    const onionKey = ntorKeyPair().publicKey
+    let ring: OnionKeyRing | undefined
+    if (options.relay) {
+      ring = await OnionKeyRing.open(await td.dir())
+      const relay = new OnionRelay({
+        host: h,
+        network: NETWORK,
+        onionKeys: ring,
+        onMessage: (circuit, msg) => { if (msg.command === RelayCommand.DATA) circuit.reply(RelayCommand.DATA, msg.streamId, msg.data) }
+      })
+      await relay.start()
+      td.add(async () => { await relay.stop() }, 'stop a relay')
+    }
     const exchange = new RelayExchange({
       host: h,
       network: NETWORK,
       directory,
-      dht: h.services.dht,
-      descriptor: options.relay ? async () => await signDescriptor({ network: NETWORK, onionKey, bandwidth: 1_000_000, addresses: h.getMultiaddrs().map(String) }, key) : undefined,
+      dht: dht ? h.services.dht : undefined,
+      peerStore: h.peerStore,
+      descriptor: ring != null ? async () => await signDescriptor({ network: NETWORK, onionKey: (ring as OnionKeyRing).current().publicKey, bandwidth: 1_000_000, addresses: h.getMultiaddrs().map(String) }, key) : undefined,
       onMisbehaviour: (peer, reason, score) => { misbehaviour.push({ peer: peer.toString(), reason, score }) }
     })
     if (options.start) { await exchange.start(); td.add(async () => { await exchange.stop() }, 'stop an exchange') }
@@ -114,6 +145,26 @@ describe('relay descriptor exchange between libp2p hosts', () => {
     await waitFor(() => newcomer.directory.size === 4, { timeoutMs: 10_000, what: 'the newcomer\'s view' })
     // it is no relay: nobody learned a descriptor of it
     assert.ok(nodes.every(n => n.directory.get(newcomer.host.peerId) == null))
+  })
+
+  it('a client builds a circuit along a path selected from the view it learned', async () => {
+    const client = await node({ relay: false, start: true, dht: false })
+    await client.host.dial((nodes[1] as Node).host.getMultiaddrs())
+    await waitFor(() => client.directory.size === 4, { timeoutMs: 10_000, what: 'the client\'s view' })
+    const links = new LinkManager({ host: client.host, network: NETWORK })
+    await links.start()
+    td.add(async () => { await links.stop() }, 'stop the client links')
+    for (let i = 0; i < 3; i++) {
+      // no DHT: a guard it never met is dialled at the address its descriptor carries
+      const exclude = i === 0 ? [(nodes[1] as Node).host.peerId] : [] // the first circuit avoids the one relay it met
+      const path = selectPath({ relays: client.directory.relays(), target: { kind: 'peerd' }, network: NETWORK, self: client.host.peerId, exclude })
+      const circuit = await buildCircuit(links, path)
+      assert.equal(circuit.hops, 3)
+      const reply = new Promise<string>((resolve) => { circuit.onMessage = (_hop, msg) => { resolve(new TextDecoder().decode(msg.data)) } })
+      circuit.send(RelayCommand.DATA, 1, new TextEncoder().encode(`hello ${i}`))
+      assert.equal(await reply, `hello ${i}`)
+      circuit.destroy()
+    }
   })
 
   it('reports a peer that serves a forged descriptor, and one that pushes one', async () => {
