@@ -62,6 +62,8 @@ const ATYP_NAME = 3
 const ATYP_IPV6 = 4
 /** After one side of a relayed connection closes, how long the other has to take what is left. */
 const DRAIN_MS = 30_000
+/** How long a refused client has to read its reply and close before it is cut off. */
+const LINGER_MS = 2000
 
 /** A parse step's outcome: need more bytes, or consumed `used` bytes. */
 type Step<T> = { more: true } | { more: false, used: number, value: T }
@@ -229,7 +231,7 @@ export class SocksServer {
       clearTimeout(timer)
       socket.removeListener('data', onData)
       socket.removeListener('end', onEnd)
-      if (bytes !== undefined) socket.end(bytes)
+      if (bytes !== undefined) endWith(socket, bytes)
       else socket.destroy()
     }
     const onData = (chunk: Buffer): void => {
@@ -304,9 +306,21 @@ export class SocksServer {
         // a replyFor that throws leaves the general failure
       }
       if (!Number.isInteger(code) || code < 1 || code > 255) code = SocksReply.GENERAL
-      socket.end(reply(code))
+      endWith(socket, reply(code))
     })
   }
+}
+
+/**
+ * Sends a last reply and closes. What the client still sends is read and dropped until its FIN
+ * (closing with unread bytes would send a RST that can cut the reply off), for at most LINGER_MS.
+ */
+function endWith (socket: net.Socket, bytes: Buffer): void {
+  socket.end(bytes)
+  socket.resume()
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  timer.unref()
+  socket.once('close', () => { clearTimeout(timer) })
 }
 
 /**

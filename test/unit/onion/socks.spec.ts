@@ -251,6 +251,17 @@ describe('SOCKS5 server: refusals', () => {
 })
 
 describe('SOCKS5 server: hostile clients', () => {
+  it('a refused client that keeps its side open is closed soon after the reply', async () => {
+    const { server, port } = await socksServer({ connect: async () => { throw new Error('no') } })
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    c.on('error', () => {})
+    c.write(Buffer.from([...GREET_NONE, ...connectV4(80)]))
+    c.resume()
+    await once(c, 'end') // the reply, then the server's FIN; this client never sends its own
+    await waitFor(() => server.clients === 0, { what: 'the server to drop the half-open client', timeoutMs: 5000 })
+    c.destroy()
+  })
+
   it('a client that sends nothing (or half a greeting) is closed after handshakeTimeoutMs', async () => {
     const { server, port } = await socksServer({ handshakeTimeoutMs: 300 })
     const silent = new Raw(port)
