@@ -32,7 +32,7 @@ import { canonicalIp } from '../net/addresses.ts'
 import {
   DescriptorNetworkError, DescriptorTimeError, DescriptorTooLargeError, ExpiredDescriptorError, ForgedDescriptorError, MalformedDescriptorError
 } from './directory-errors.ts'
-import { MAX_EXIT_POLICY_RULE_LEN, parseExitPolicy } from './exit-policy.ts'
+import { MAX_EXIT_POLICY_RULE_LEN, isPrivateAddress, parseExitPolicy } from './exit-policy.ts'
 import { KEY_BYTES } from './ntor.ts'
 
 /** Descriptor format version. */
@@ -364,7 +364,12 @@ function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
-/** The IP addresses (canonical text) of a descriptor's `/ip4` and `/ip6` addresses, each once. */
+/**
+ * The public IP addresses (canonical text) of a descriptor's `/ip4` and `/ip6` addresses, each
+ * once. Loopback, private and link-local addresses are left out: every relay may list 127.0.0.1
+ * or a 192.168/16 LAN address, which says nothing about who runs it, and counting them would
+ * make unrelated relays look like one subnet.
+ */
 export function descriptorIps (desc: Pick<RelayDescriptor, 'addresses'>): string[] {
   const ips = new Set<string>()
   for (const a of desc.addresses) {
@@ -372,7 +377,7 @@ export function descriptorIps (desc: Pick<RelayDescriptor, 'addresses'>): string
       for (const c of multiaddr(a).getComponents()) {
         if ((c.name === 'ip4' || c.name === 'ip6') && c.value != null) {
           const ip = canonicalIp(c.value)
-          if (ip != null) ips.add(ip)
+          if (ip != null && !isPrivateAddress(ip)) ips.add(ip)
         }
       }
     } catch { /* decoded descriptors hold canonical multiaddrs only */ }

@@ -11,8 +11,9 @@
  * - at most {@link MAX_RELAYS_PER_IP} relays per IP address and {@link MAX_RELAYS_PER_PREFIX} per
  *   IPv4 /24 or IPv6 /48 (counted over every address a descriptor lists; first come keeps its
  *   place). On `regtest` these caps are off: a devnet's nodes share 127.0.0.1;
- * - on other networks a descriptor must name at least one IP address, else the caps could be
- *   dodged by naming none;
+ * - on other networks a descriptor must name at least one public IP address, else the caps
+ *   could be dodged by naming none (loopback, private and link-local addresses count for
+ *   nothing: every relay may list 127.0.0.1);
  * - the time a relay was first seen is kept, so guard selection (guards.ts) can require weeks in
  *   the view, as tor's Guard flag requires weeks of uptime.
  *
@@ -201,7 +202,7 @@ export class RelayDirectory {
     const id = descriptor.peerId.toString()
     if (!this.entries.has(id) && this.entries.size >= this.maxRelays) return new DescriptorError(`the relay view holds ${this.entries.size} relays, the most allowed`, 'relay-view-full', 0)
     const ips = descriptorIps(descriptor)
-    if (ips.length === 0 && this.maxPerIp !== Infinity) return new DescriptorError(`descriptor of ${id} names no IP address`, 'relay-no-address', 0)
+    if (ips.length === 0 && this.maxPerIp !== Infinity) return new DescriptorError(`descriptor of ${id} names no public IP address`, 'relay-no-address', 0)
     const others = (set: Set<string> | undefined): number => set == null ? 0 : set.size - (set.has(id) ? 1 : 0)
     for (const ip of ips) {
       if (others(this.byIp.get(ip)) >= this.maxPerIp) return new DescriptorError(`${this.maxPerIp} relays already listed at ${ip}`, 'relay-address-cap', 0)

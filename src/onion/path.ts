@@ -10,8 +10,8 @@
  * relay gains at most a few times an honest fast relay's share by lying. Tor also caps unmeasured
  * relays (`maxunmeasuredbw`).
  *
- * No two hops may be the same relay, share an IPv4 /16 or IPv6 /32 (any of their descriptor
- * addresses), or be declared family (tor: both must list each other). On `regtest` the subnet and
+ * No two hops may be the same relay, share an IPv4 /16 or IPv6 /32 (any of their descriptors'
+ * public addresses), or be declared family (tor: both must list each other). On `regtest` the subnet and
  * family rules are off: a devnet's nodes all run on 127.0.0.1. The client itself is never a hop.
  *
  * ```ts

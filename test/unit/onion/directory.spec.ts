@@ -46,7 +46,14 @@ describe('relay directory', () => {
     assert.equal(other.status, 'added')
     const none = await dir.add(await descriptor(await generateKeyPair('Ed25519'), { addresses: [] }))
     assert.equal(none.status === 'refused' && none.reason, 'relay-no-address')
-    assert.equal(dir.size, 5)
+    const lan = await dir.add(await descriptor(await generateKeyPair('Ed25519'), { addresses: ['/ip4/127.0.0.1/tcp/1', '/ip4/192.168.1.5/tcp/1'] }))
+    assert.equal(lan.status === 'refused' && lan.reason, 'relay-no-address')
+    // loopback and LAN addresses beside a public one are not counted: any number of relays may list them
+    for (let i = 0; i < 3; i++) {
+      const r = await dir.add(await descriptor(await generateKeyPair('Ed25519'), { addresses: [`/ip4/${70 + i}.1.1.1/tcp/1`, '/ip4/127.0.0.1/tcp/1', '/ip4/192.168.1.5/tcp/1'] }))
+      assert.equal(r.status, 'added')
+    }
+    assert.equal(dir.size, 8)
   })
 
   it('relaxes the address caps on regtest, and still bounds the view', async () => {

@@ -110,6 +110,11 @@ describe('path selection', () => {
     assert.throws(() => selectPath({ relays, target: { kind: 'peerd' }, network: 'main', random: prng(4) }), NoPathError)
   })
 
+  it('loopback and LAN addresses every relay may list do not make relays one subnet', async () => {
+    const relays = await Promise.all([0, 1, 2].map(async i => await relay(keys[i] as PrivateKey, { addresses: [`/ip4/${80 + i}.0.0.1/tcp/1`, '/ip4/127.0.0.1/tcp/1', '/ip4/192.168.0.2/tcp/1', '/ip6/::1/tcp/1'] })))
+    assert.equal(selectPath({ relays, target: { kind: 'peerd' }, network: 'main', random: prng(5) }).length, 3)
+  })
+
   it('says why when there is no path', async () => {
     const two = await Promise.all([0, 1].map(async i => await relay(keys[i] as PrivateKey, { addresses: [`/ip4/${30 + i}.0.0.1/tcp/1`] })))
     assert.throws(() => selectPath({ relays: two, target: { kind: 'peerd' }, network: 'main' }), (err: Error) => err instanceof NoPathError && /has 2 usable relays .* needs 3/.test(err.message))
