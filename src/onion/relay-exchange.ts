@@ -157,8 +157,8 @@ export class RelayExchange {
       setInterval(() => { this.sample() }, SAMPLE_INTERVAL_MS)
     ]
     for (const t of this.timers) t.unref()
-    if (this.init.descriptor != null) await this.republish()
-    for (const peer of this.connectedPeers()) this.met(peer)
+    if (this.init.descriptor != null) await this.republish() // pushes to the peers already connected
+    for (const peer of this.connectedPeers()) this.met(peer, false)
   }
 
   async stop (): Promise<void> {
@@ -312,9 +312,9 @@ export class RelayExchange {
   }
 
   /** A peer connected: ask for its view (unless asked lately) and push the own descriptor. */
-  private met (peer: PeerId): void {
+  private met (peer: PeerId, push = true): void {
     const own = this.own
-    if (own != null) this.enqueue(async () => { await this.push(peer, own) })
+    if (own != null && push) this.enqueue(async () => { await this.push(peer, own) })
     const last = this.asked.peek(peer.toString())
     if (last != null && Date.now() - last < ASK_INTERVAL_MS) return
     this.asked.set(peer.toString(), Date.now())
@@ -326,7 +326,7 @@ export class RelayExchange {
     const now = Date.now()
     const peers = this.connectedPeers().filter(p => now - (this.asked.peek(p.toString()) ?? 0) >= ASK_INTERVAL_MS)
     const peer = peers[randomInt(Math.max(1, peers.length))]
-    if (peer != null) this.met(peer)
+    if (peer != null) this.met(peer, false)
   }
 
   private connectedPeers (): PeerId[] {

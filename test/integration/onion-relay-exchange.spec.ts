@@ -190,6 +190,12 @@ describe('relay descriptor exchange between libp2p hosts', () => {
     await stream.close().catch(() => {})
     await waitFor(() => b.misbehaviour.find(m => m.peer === evil.peerId.toString() && m.reason === 'descriptor-forged'), { timeoutMs: 10_000, what: 'a report of the forged push' })
     assert.equal(b.directory.size, 4)
+
+    // a frame over the limit is refused from its length prefix alone, and reported
+    const big = await evil.dialProtocol(b.host.peerId, relaysProtocol(NETWORK))
+    big.send(encodeFrame(Uint8Array.of(0x02), new Uint8Array(MAX_FRAME)))
+    await big.close().catch(() => {})
+    await waitFor(() => b.misbehaviour.find(m => m.peer === evil.peerId.toString() && m.reason === 'descriptor-too-large'), { timeoutMs: 10_000, what: 'a report of the oversized push' })
   })
 
   it('answers one view request per peer and minute; the next is reset', async () => {
