@@ -309,6 +309,8 @@ export class StreamEdge implements StreamSink {
       return
     }
     const stream = new OnionStream(this, msg.streamId, target)
+    // the client may END it at any time, even while the exit still resolves: never an unhandled 'error' here
+    stream.on('error', () => {})
     this.add(stream)
     this.init.onBegin(stream)
   }

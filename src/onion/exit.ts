@@ -194,7 +194,7 @@ export class ExitEdge {
     if (stream.destroyed) { socket.destroy(); return }
     this.stats.streamsOpened++
     edge.connected(stream, address)
-    socket.on('error', () => { stream.destroy() })
+    socket.on('error', (err) => { stream.destroy(err) })
     stream.on('error', () => { socket.destroy() })
     stream.on('close', () => { socket.destroy() })
     socket.on('close', () => { if (!stream.writableEnded) stream.end() })

@@ -94,7 +94,9 @@ export class OnionStream extends Duplex {
   }
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
-    this.sink.abort(this, err == null ? EndReason.DONE : EndReason.MISC)
+    // a reader that stops early (`break` out of `for await`) is a normal close, not a failure
+    const normal = err == null || (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || err.name === 'AbortError'
+    this.sink.abort(this, normal ? EndReason.DONE : EndReason.MISC)
     callback(err)
   }
 

@@ -157,14 +157,20 @@ describe('onion streams through three relays and an exit', () => {
     const stream = await c.openStream({ host: '127.0.0.1', port: blobPort })
     const edge = await waitFor(() => exit.liveEdges().find(e => e.size > 0 && e.cellsSent > 0), { timeoutMs: 5_000, what: 'the exit edge' })
     let maxQueued = 0
-    const sampler = setInterval(() => { for (const r of relays) maxQueued = Math.max(maxQueued, r.links.queuedCells) }, 5)
+    let maxInFlight = 0
+    // queued: cells waiting in a relay's link queues; in flight: sent by the exit and not yet at the client (an upper bound on what the relays and their sockets hold)
+    const sampler = setInterval(() => {
+      for (const r of relays) maxQueued = Math.max(maxQueued, r.links.queuedCells)
+      maxInFlight = Math.max(maxInFlight, edge.cellsSent - (c.streams?.cellsReceived ?? 0))
+    }, 5)
     try {
       await waitFor(() => edge.cellsSent >= STREAM_WINDOW, { timeoutMs: 10_000, what: 'one window sent' })
       await new Promise(resolve => setTimeout(resolve, 1500))
       const sentWhileStalled = edge.cellsSent
-      console.log(`# stalled reader: exit sent ${sentWhileStalled} cells of ${Math.ceil(FIVE_MIB / 498)}; most cells queued at any relay ${maxQueued}; client holds ${stream.queuedCells}`)
+      console.log(`# stalled reader: exit sent ${sentWhileStalled} cells of ${Math.ceil(FIVE_MIB / 498)}; most cells queued at any relay ${maxQueued}, in flight between exit and client ${maxInFlight}; client holds ${stream.queuedCells}`)
       assert.ok(sentWhileStalled <= STREAM_WINDOW, `exit sent ${sentWhileStalled} cells past a closed window`)
       assert.ok(maxQueued <= STREAM_WINDOW, `a relay queued ${maxQueued} cells`)
+      assert.ok(maxInFlight <= STREAM_WINDOW, `${maxInFlight} cells in flight on the relays`)
       const got = await readAll(stream)
       assert.equal(sha256(got), sha256(blob))
     } finally {
