@@ -17,6 +17,8 @@ import { PeerListService } from '../net/peer-list.ts'
 import { PeerScores } from '../net/scores.ts'
 import { CashService } from '../cash/service.ts'
 import { ShareService } from '../share/service.ts'
+import { OnionService } from '../onion/service.ts'
+import { DHT_NAMESPACE, descriptorSelector, descriptorValidator } from '../onion/relay-exchange.ts'
 import { createLogger } from '../utils/logger.ts'
 import type { Logger } from '../utils/logger.ts'
 import { VERSION } from '../version.ts'
@@ -54,6 +56,8 @@ export class PeerdNode {
   readonly share: ShareService
   /** The ledger: chain, sync, block relay and miner. */
   readonly cash: CashService
+  /** Onion routing: this node as a relay (and exit, if enabled), its circuits, the SOCKS5 proxy. */
+  readonly onion: OnionService
   /** Misbehaviour scores and bans. */
   readonly scores: PeerScores
   /** Bytes in and out over every transport connection. */
@@ -67,7 +71,8 @@ export class PeerdNode {
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService }) {
+    this.onion = init.onion
     this.bandwidth = init.bandwidth
     this.peerList = init.peerList
     this.gater = init.gater
@@ -108,6 +113,14 @@ export class PeerdNode {
         await this.share.stop()
         throw err
       }
+      try {
+        await this.onion.start()
+      } catch (err) {
+        await this.onion.stop().catch(() => {})
+        await this.cash.stop()
+        await this.share.stop()
+        throw err
+      }
     } catch (err) {
       this.state = 'stopped'
       await this.libp2p.stop()
@@ -133,6 +146,7 @@ export class PeerdNode {
     this.state = 'stopping'
     await this.keeper.stop()
     await this.peerList.stop()
+    await this.onion.stop()
     await this.cash.stop()
     await this.share.stop()
     await this.libp2p.stop()
@@ -292,7 +306,15 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     const bandwidth = new BandwidthMeter()
     const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp } = config
     const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp }
-    const host = await createHost({ config: hostConfig, privateKey: key, datastore, gater, bandwidth })
+    const host = await createHost({
+      config: hostConfig,
+      privateKey: key,
+      datastore,
+      gater,
+      bandwidth,
+      dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network) },
+      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector }
+    })
     ref.host = host
     const keeper = new PeerKeeper({
       host,
@@ -321,8 +343,25 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       mineThreads: config.mineThreads,
       mempoolMaxBytes: config.mempoolMaxBytes
     })
+    const onion = new OnionService({
+      host,
+      privateKey: key,
+      dir: paths.onion,
+      config: {
+        network: config.network,
+        relay: config.onionRelay,
+        relayRate: config.onionRelayRate,
+        exit: config.onionExit,
+        exitPolicy: config.onionExitPolicy,
+        socks: config.socks,
+        socksAllowRemote: config.socksAllowRemote
+      },
+      log: log.child('onion'),
+      dht: host.services.dht,
+      onMisbehaviour: (peer, reason, score) => { scores.penalize(peer, score, reason) }
+    })
     const peerList = new PeerListService({ host, network: config.network, log: log.child('net') })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, scores, gater, bandwidth, peerList })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, onion, scores, gater, bandwidth, peerList })
   } catch (err) {
     await store.close().catch(() => {})
     throw err

@@ -16,6 +16,8 @@ export interface DataDirPaths {
   cookie: string
   /** LevelDB holding the libp2p datastore (peer store, DHT records). */
   libp2p: string
+  /** The onion service's relay view, entry guards (LevelDB) and onion keys (0600). */
+  onion: string
 }
 
 /** The layout of `root`. */
@@ -26,6 +28,7 @@ export function dataDirPaths (root: string): DataDirPaths {
     config: join(root, 'config.json'),
     api: join(root, 'api'),
     cookie: join(root, 'cookie'),
-    libp2p: join(root, 'libp2p')
+    libp2p: join(root, 'libp2p'),
+    onion: join(root, 'onion')
   }
 }

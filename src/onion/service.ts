@@ -1,0 +1,289 @@
+/**
+ * The node's onion service (issue 16): one object that runs every onion piece on the node's
+ * libp2p host and is what `PeerdNode.onion` is.
+ *
+ * - As a relay (default; `onionRelay: false` opts out): the onion keys (`onion-keys.ts`, rotated
+ *   weekly), the middle relay (`relay.ts`) with its bandwidth cap on every link (`link.ts`), the
+ *   stream edge for circuits that end here (`exit.ts`): peerd protocols always, TCP only with
+ *   `onionExit` and under the exit policy, and the signed descriptor spread by the relay
+ *   exchange and the DHT (`relay-exchange.ts`).
+ * - As a client: the relay view and entry guards on LevelDB (`directory.ts`, `guards.ts`), the
+ *   circuits (`circuit-pool.ts`), the SOCKS5 proxy when `socks` is set (`socks.ts`), and
+ *   {@link OnionService.dial} for a peerd protocol on another node through a circuit.
+ *
+ * A node that does not relay still builds circuits over the same links; CREATE2 from others is
+ * refused there. The bandwidth cap applies to every cell on this node's links, its own
+ * circuits' included (tor's BandwidthRate works the same way).
+ *
+ * ```ts
+ * const node = await createNode({ dataDir, network: 'regtest', socks: '127.0.0.1:9050' })
+ * const stream = await node.onion.dial(peerId, '/peerd/regtest/share/…')  // a Duplex through 3 hops
+ * ```
+ * @module
+ */
+import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { CellCommand, encodeDestroy } from './cell.ts'
+import { CircuitPool } from './circuit-pool.ts'
+import type { CircuitPurpose } from './circuit-pool.ts'
+import type { OpenTarget } from './circuit.ts'
+import { signDescriptor } from './descriptor.ts'
+import { RelayDirectory } from './directory.ts'
+import { NoPathError } from './directory-errors.ts'
+import { CircuitClosedError } from './errors.ts'
+import { ExitEdge } from './exit.ts'
+import { DEFAULT_EXIT_POLICY, parseExitPolicy } from './exit-policy.ts'
+import type { ExitPolicy } from './exit-policy.ts'
+import { GuardSet } from './guards.ts'
+import { LinkManager } from './link.ts'
+import { OnionKeyRing } from './onion-keys.ts'
+import { DestroyReason, OnionRelay } from './relay.ts'
+import { RelayExchange } from './relay-exchange.ts'
+import type { DescriptorDht } from './relay-exchange.ts'
+import { SocksServer } from './socks.ts'
+import { SocksReply, socksReplyFor } from './socks-errors.ts'
+import { EndReason, StreamRefusedError } from './stream-errors.ts'
+import type { OnionStream } from './stream.ts'
+import type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'
+
+/** How often the onion key ring is checked for rotation (a new key is republished at once). */
+const ROTATE_CHECK_MS = 3600_000
+
+/** The onion settings of a node (`NodeConfig`'s onion fields). */
+export interface OnionConfig {
+  network: string
+  relay: boolean
+  /** Bytes per second on this node's onion links. */
+  relayRate: number
+  exit: boolean
+  exitPolicy?: string[]
+  socks?: string
+  socksAllowRemote?: boolean
+}
+
+/** What the service logs through (the node's logger fits). */
+export interface OnionLog {
+  info: (msg: string, fields?: Record<string, unknown>) => void
+  warn: (msg: string, fields?: Record<string, unknown>) => void
+  debug: (msg: string, fields?: Record<string, unknown>) => void
+}
+
+/** Options of {@link OnionService}. */
+export interface OnionServiceInit {
+  host: Libp2p
+  /** The node's peer key: signs the relay descriptor. */
+  privateKey: PrivateKey
+  /** Directory for the relay view, guards and onion keys (`<dataDir>/onion`). */
+  dir: string
+  config: OnionConfig
+  log: OnionLog
+  dht?: DescriptorDht
+  /** A peer sent a forged or malformed descriptor. */
+  onMisbehaviour?: (peer: PeerId, reason: string, score: number) => void
+}
+
+/** The SOCKS reply for a failed stream: the exit's END reason where there is one. */
+export function socksReplyForOnion (err: Error): number {
+  if (err instanceof StreamRefusedError) {
+    switch (err.reason) {
+      case EndReason.EXITPOLICY: return SocksReply.NOT_ALLOWED
+      case EndReason.RESOLVEFAILED: return SocksReply.HOST_UNREACHABLE
+      case EndReason.NOROUTE: return SocksReply.HOST_UNREACHABLE
+      case EndReason.CONNECTREFUSED: return SocksReply.REFUSED
+      case EndReason.TIMEOUT: return SocksReply.TTL_EXPIRED
+      default: return SocksReply.GENERAL
+    }
+  }
+  if (err instanceof NoPathError) return SocksReply.NOT_ALLOWED
+  if (err.name === 'TimeoutError') return SocksReply.TTL_EXPIRED
+  return socksReplyFor(err)
+}
+
+/** The node's onion service; see the module header. */
+export class OnionService implements OnionControl {
+  readonly config: OnionConfig
+  /** The exit policy (parsed again at start, when the node's own addresses are known). */
+  policy: ExitPolicy
+  private readonly init: OnionServiceInit
+  private keys?: OnionKeyRing
+  private directory?: RelayDirectory
+  private guards?: GuardSet
+  private relay?: OnionRelay
+  private exitEdge?: ExitEdge
+  private links?: LinkManager
+  private exchange?: RelayExchange
+  private pool?: CircuitPool
+  private socks?: SocksServer
+  private timer?: NodeJS.Timeout
+
+  constructor (init: OnionServiceInit) {
+    this.init = init
+    this.config = init.config
+    this.policy = parseExitPolicy(init.config.exitPolicy ?? DEFAULT_EXIT_POLICY, { ownAddresses: this.ownAddresses() })
+  }
+
+  private ownAddresses (): string[] {
+    const ips: string[] = []
+    for (const ma of this.init.host.getMultiaddrs()) {
+      const ip = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+      if (ip != null && ip !== '0.0.0.0' && ip !== '::') ips.push(ip)
+    }
+    return ips
+  }
+
+  async start (): Promise<void> {
+    const { host, config } = this.init
+    this.policy = parseExitPolicy(config.exitPolicy ?? DEFAULT_EXIT_POLICY, { ownAddresses: this.ownAddresses() })
+    this.directory = await RelayDirectory.open(join(this.init.dir, 'relays'), { network: config.network })
+    this.guards = await GuardSet.open(this.directory, { network: config.network, self: host.peerId })
+    const rate = { bytesPerSec: config.relayRate }
+    if (config.relay) {
+      this.keys = await OnionKeyRing.open(this.init.dir)
+      this.relay = new OnionRelay({ host, network: config.network, onionKeys: this.keys })
+      this.relay.links.setRate(rate)
+      this.exitEdge = new ExitEdge({ relay: this.relay, network: config.network, policy: this.policy, exitEnabled: config.exit })
+      this.links = this.relay.links
+      await this.relay.start()
+    } else {
+      // a client only: its links refuse to be anyone's hop
+      this.links = new LinkManager({
+        host,
+        network: config.network,
+        rate,
+        onCreate: (link, cell) => { link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.PROTOCOL) }) }
+      })
+      await this.links.start()
+    }
+    this.exchange = new RelayExchange({
+      host,
+      network: config.network,
+      directory: this.directory,
+      descriptor: config.relay ? async () => await this.signOwnDescriptor() : undefined,
+      dht: this.init.dht,
+      onMisbehaviour: this.init.onMisbehaviour
+    })
+    await this.exchange.start()
+    this.pool = new CircuitPool({
+      links: this.links,
+      directory: this.directory,
+      guards: this.guards,
+      network: config.network,
+      self: host.peerId,
+      addressOf: peer => host.getConnections(peer)[0]?.remoteAddr.toString(),
+      onBuild: e => {
+        if (e.ok) this.init.log.debug('circuit built', { ms: Math.round(e.ms), hops: e.hops })
+        else this.init.log.info('circuit build failed', { ms: Math.round(e.ms), hops: e.hops, error: e.error?.message })
+      }
+    })
+    this.pool.start()
+    this.timer = setInterval(() => { void this.maintain().catch(() => {}) }, ROTATE_CHECK_MS)
+    this.timer.unref()
+    if (config.socks != null) {
+      this.socks = new SocksServer({
+        listen: config.socks,
+        allowRemote: config.socksAllowRemote === true,
+        connect: async req => await this.openStream({ host: req.host, port: req.port }, { purpose: 'socks', isolation: req.isolation, signal: req.signal }),
+        replyFor: socksReplyForOnion
+      })
+      await this.socks.start()
+      this.init.log.info('SOCKS5 proxy listening', { address: this.socks.address })
+    }
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    await this.socks?.stop()
+    this.pool?.stop()
+    await this.exchange?.stop()
+    if (this.relay != null) await this.relay.stop()
+    else await this.links?.stop()
+    await this.directory?.close()
+    this.socks = undefined
+  }
+
+  /** Rotates the onion key when due and republishes; refreshes the guard set. */
+  private async maintain (): Promise<void> {
+    if (this.keys != null && await this.keys.rotateIfDue()) await this.exchange?.republish()
+    await this.guards?.refresh()
+  }
+
+  private async signOwnDescriptor (): Promise<Uint8Array> {
+    const { host, config } = this.init
+    const addresses = host.getMultiaddrs().map(m => m.toString()).filter(a => a.length <= 128).slice(0, 8)
+    return await signDescriptor({
+      network: config.network,
+      onionKey: (this.keys as OnionKeyRing).current().publicKey,
+      bandwidth: config.relayRate,
+      exit: config.exit,
+      exitPolicy: config.exit ? [...this.policy.rules] : [],
+      addresses
+    }, this.init.privateKey)
+  }
+
+  /**
+   * Opens a stream to `target` through a circuit: a TCP destination through an exit, or a peerd
+   * protocol on another node (the last hop opens the libp2p stream; the target is never a hop).
+   */
+  async openStream (target: OpenTarget, options: { purpose?: CircuitPurpose, isolation?: string, signal?: AbortSignal } = {}): Promise<OnionStream> {
+    const pool = this.pool
+    if (pool == null) throw new CircuitClosedError('the onion service is not running')
+    await this.guards?.refresh()
+    return await pool.openStream(target, { purpose: options.purpose ?? 'peerd', isolation: options.isolation, signal: options.signal })
+  }
+
+  /** A peerd protocol of `peer`, reached through a three-hop circuit (a node.js Duplex). */
+  async dial (peer: PeerId | string, protocol: string, options: { isolation?: string, signal?: AbortSignal } = {}): Promise<Duplex> {
+    return await this.openStream({ peer, protocol }, { purpose: 'peerd', ...options })
+  }
+
+  /** Builds a circuit now and returns it (tests, and the bench's build-time figure). */
+  async buildCircuit (target: OpenTarget = { host: '0.0.0.0', port: 443 }, purpose: CircuitPurpose = 'test'): Promise<CircuitInfo> {
+    const pool = this.pool
+    if (pool == null) throw new CircuitClosedError('the onion service is not running')
+    await this.guards?.refresh()
+    return await pool.prebuild(target, purpose)
+  }
+
+  /** The relay view's descriptors are what the exchange fetched; this asks a peer now (tests, `connect`). */
+  async askRelays (peer: PeerId): Promise<void> {
+    await this.exchange?.ask(peer)
+  }
+
+  /** The signed descriptor this node publishes (relays only). */
+  get ownDescriptor (): Uint8Array | undefined {
+    return this.exchange?.ownDescriptor
+  }
+
+  /** Peers each circuit this node relays exchanged cells with (at most two: its neighbours). */
+  relayedCircuitPeers (): string[][] {
+    return this.relay?.circuitPeers() ?? []
+  }
+
+  status (): OnionStatus {
+    const relayed = this.relay?.stats.cellsRelayed ?? 0
+    return {
+      relay: {
+        enabled: this.config.relay,
+        rateBytesPerSec: this.config.relayRate,
+        circuits: this.relay?.circuitCount ?? 0,
+        cellsRelayed: relayed,
+        bytesRelayed: relayed * 514,
+        exit: this.config.exit,
+        exitPolicy: this.config.exit ? [...this.policy.rules] : []
+      },
+      socks: this.socks?.address ?? null,
+      relaysKnown: this.directory?.size ?? 0,
+      guards: (this.guards?.sampled() ?? []).slice(0, 3).map(g => ({ peerId: g.peerId, addedAt: new Date(g.addedAt).toISOString(), reachable: g.failures === 0 })),
+      circuitsOpen: this.pool?.open ?? 0
+    }
+  }
+
+  circuits (): CircuitInfo[] {
+    return this.pool?.list() ?? []
+  }
+
+  newCircuits (): number {
+    return this.pool?.retireAll() ?? 0
+  }
+}
