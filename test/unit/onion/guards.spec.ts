@@ -98,6 +98,29 @@ describe('entry guards', () => {
     assert.ok(sampled.every(g => !slow.has(g.peerId)), 'a below-median relay became a guard')
   })
 
+  it('skips a guard missing from the view, and drops it after 20 days unlisted', async () => {
+    clock = T0
+    const dir = await openDir(await td.dir())
+    td.add(async () => { await dir.close() }, 'close the directory')
+    await publish(dir, 4)
+    const guards = await GuardSet.open(dir, { network: 'main', now, minUptimeMs: 0 })
+    await guards.refresh()
+    const first = guards.usable()[0] as string
+    const firstKey = keys.findIndex(k => dir.get(first)?.descriptor.publicKey.equals(k.publicKey))
+    // every relay but the first guard republishes for three weeks; the first guard's descriptor expires
+    for (const day of [1, 2, 10, 20, 21]) {
+      clock = T0 + day * DAY
+      for (let i = 0; i < 4; i++) {
+        if (i === firstKey) continue
+        await dir.add(await signDescriptor({ network: 'main', onionKey: ntorKeyPair().publicKey, published: clock, expires: clock + DAY - 1, bandwidth: (i + 1) * 100_000, addresses: [`/ip4/50.${i}.0.1/tcp/1`] }, keys[i] as PrivateKey))
+      }
+      await dir.expire()
+      await guards.refresh()
+      assert.ok(!guards.usable().includes(first), `day ${day}: an unlisted guard is still used`)
+      assert.equal(guards.sampled().some(g => g.peerId === first), day < 21, `day ${day}`)
+    }
+  })
+
   it('rotates guards out after their lifetime', async () => {
     clock = T0
     const dir = await openDir(await td.dir())
