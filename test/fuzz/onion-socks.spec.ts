@@ -71,7 +71,8 @@ describe('fuzz: SOCKS5 server over TCP', () => {
     const c = net.connect(port, '127.0.0.1')
     c.on('error', () => {})
     c.on('data', () => {})
-    const closed = once(c, 'close')
+    // not events.once: it rejects on the 'error' that a write after the server closed may raise
+    const closed = new Promise(resolve => c.once('close', resolve))
     await once(c, 'connect')
     for (const chunk of chunks) {
       if (c.destroyed) break
@@ -82,7 +83,9 @@ describe('fuzz: SOCKS5 server over TCP', () => {
     const timer = setTimeout(() => c.destroy(new Error('not closed')), 3000)
     await closed
     clearTimeout(timer)
-    assert.ok(!c.errored || (c.errored as NodeJS.ErrnoException).code === 'ECONNRESET', `the server did not close: ${String(c.errored)}`)
+    // a server that closes first may make the client's writes fail (EPIPE, ECONNRESET): that is closing too
+    const code = (c.errored as NodeJS.ErrnoException | null)?.code
+    assert.ok(code === undefined || code === 'ECONNRESET' || code === 'EPIPE', `the server did not close: ${String(c.errored)}`)
   }
 
   /** A valid no-auth CONNECT still gets SUCCEEDED and an echo. */

@@ -362,6 +362,28 @@ describe('SOCKS5 server: listen and stop', () => {
     assert.equal(err.code, 'ECONNREFUSED')
   })
 
+  it('a CONNECT still opening when the client leaves, or the server stops, has its signal aborted', async () => {
+    const signals: AbortSignal[] = []
+    const { server, port } = await socksServer({
+      connect: async req => {
+        signals.push(req.signal)
+        return await new Promise<Duplex>((resolve, reject) => { req.signal.addEventListener('abort', () => { reject(new Error('aborted')) }) })
+      }
+    })
+    const leaving = new Raw(port)
+    leaving.send(GREET_NONE, connectV4(80))
+    await waitFor(() => signals.length === 1, { what: 'the first CONNECT' })
+    leaving.socket.destroy()
+    await waitFor(() => signals[0]?.aborted, { what: 'the first signal to abort' })
+    const staying = new Raw(port)
+    staying.send(GREET_NONE, connectV4(80))
+    await waitFor(() => signals.length === 2, { what: 'the second CONNECT' })
+    assert.equal(signals[1]?.aborted, false)
+    await server.stop()
+    assert.equal(signals[1]?.aborted, true)
+    await staying.close()
+  })
+
   it('binds port 0 and reports the address; a busy port is a ListenError', async () => {
     const { server } = await socksServer()
     assert.match(server.address, /^127\.0\.0\.1:\d+$/)
