@@ -9,11 +9,10 @@ import type { PeerdNode } from '../node/node.ts'
 import type { CircuitInfo, OnionControl, OnionStatus } from '../onion/types.ts'
 import type { Route } from './router.ts'
 
-/** The node's onion control, or a 503 saying there is none. */
+/** The node's onion control, or a 503 saying it is not running. */
 function control (node: PeerdNode): OnionControl {
-  // until PeerdNode declares `onion`, the one place that reads it
-  const onion = (node as unknown as { onion?: OnionControl }).onion
-  if (onion == null) throw new NotStartedError('the onion service is not running on this node')
+  const onion: OnionControl | undefined = node.onion
+  if (onion?.running !== true) throw new NotStartedError('the onion service is not running on this node')
   return onion
 }
 

@@ -116,6 +116,7 @@ export class OnionService implements OnionControl {
   private pool?: CircuitPool
   private socks?: SocksServer
   private timer?: NodeJS.Timeout
+  private started = false
 
   constructor (init: OnionServiceInit) {
     this.init = init
@@ -189,9 +190,16 @@ export class OnionService implements OnionControl {
       await this.socks.start()
       this.init.log.info('SOCKS5 proxy listening', { address: this.socks.address })
     }
+    this.started = true
+  }
+
+  /** Between start and stop. */
+  get running (): boolean {
+    return this.started
   }
 
   async stop (): Promise<void> {
+    this.started = false
     clearInterval(this.timer)
     await this.socks?.stop()
     this.pool?.stop()

@@ -80,6 +80,8 @@ export interface OnionStatus {
 
 /** What the API and the daemon need of the onion service. */
 export interface OnionControl {
+  /** Between start and stop of the node. */
+  readonly running: boolean
   status: () => OnionStatus
   circuits: () => CircuitInfo[]
   /** Retires every open circuit for new streams (Tor's NEWNYM); returns how many were retired. */

@@ -42,6 +42,7 @@ export function fakeOnion (): FakeOnion {
     }
   ]
   const fake: FakeOnion = {
+    running: true,
     newCircuitCalls: 0,
     relay: (n) => { cells += n },
     status: (): OnionStatus => ({

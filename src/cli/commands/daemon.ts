@@ -152,7 +152,7 @@ export const daemon: Command = {
     if (process.send != null) process.on('disconnect', () => { onSignal('parent exited') })
     process.on('unhandledRejection', (err) => { log.error('unhandled rejection (kept running)', { err }) })
 
-    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, dataDir: ctx.dataDir, pid: process.pid, warnings: d.warnings }
+    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, socks: d.node.onion.status().socks, dataDir: ctx.dataDir, pid: process.pid, warnings: d.warnings }
     if (ctx.json) printJson(info)
     else {
       printLines(
@@ -161,6 +161,7 @@ export const daemon: Command = {
         `  network:   ${info.network}`,
         `  api:       ${info.api}`,
         ...(info.gateway != null ? [`  gateway:   ${info.gateway}`] : []),
+        ...(info.socks != null ? [`  socks5:    ${info.socks}`] : []),
         `  data dir:  ${info.dataDir}`,
         ...info.addresses.map((a, i) => `  ${i === 0 ? 'listening:' : '          '} ${a}`),
         ...d.warnings.map(w => `  warning:   ${w}`),
