@@ -86,6 +86,10 @@ function connectReason (err: unknown): number {
 /** The exit edge on one relay; see the module header. */
 export class ExitEdge {
   readonly stats: ExitStats = { streamsOpened: 0, refused: {} }
+  /** Whether TCP BEGINs are served (settable at run time, e.g. when `--onion-exit` changes). */
+  exitEnabled: boolean
+  /** The policy TCP targets are checked against (settable at run time). */
+  policy: ExitPolicyCheck
   private readonly init: ExitEdgeInit
   private readonly edges = new Map<number, StreamEdge>()
   private readonly prefix: string
@@ -93,6 +97,8 @@ export class ExitEdge {
 
   constructor (init: ExitEdgeInit) {
     this.init = init
+    this.exitEnabled = init.exitEnabled
+    this.policy = init.policy
     this.prefix = `/peerd/${init.network}/`
     this.linkProtocol = onionLinkProtocol(init.network)
     const previous = init.relay.onMessage
@@ -166,8 +172,8 @@ export class ExitEdge {
   }
 
   private async beginTcp (edge: StreamEdge, stream: OnionStream, target: { host: string, port: number }): Promise<void> {
-    if (!this.init.exitEnabled) { this.refuse(edge, stream, EndReason.EXITPOLICY); return }
-    const { policy } = this.init
+    if (!this.exitEnabled) { this.refuse(edge, stream, EndReason.EXITPOLICY); return }
+    const { policy } = this
     let address: string | undefined
     if (isIP(target.host) !== 0) {
       if (policy.allows(target.host, target.port)) address = target.host

@@ -23,6 +23,7 @@ import type { Circuit, PathHop } from '../../src/onion/circuit.ts'
 import { ExitEdge } from '../../src/onion/exit.ts'
 import { STREAM_WINDOW, encodeSendme } from '../../src/onion/flow.ts'
 import { LinkManager } from '../../src/onion/link.ts'
+import { ntorKeyPair } from '../../src/onion/ntor.ts'
 import { OnionRelay } from '../../src/onion/relay.ts'
 import { EndReason } from '../../src/onion/stream-errors.ts'
 import type { OnionStream } from '../../src/onion/stream.ts'
@@ -78,7 +79,6 @@ describe('onion streams through three relays and an exit', () => {
   let exit: ExitEdge
   let links: LinkManager
   let path: PathHop[]
-  let allowLoopback = true
   const blob = randomBytes(FIVE_MIB)
   let blobPort: number
   let echoPort: number
@@ -95,7 +95,7 @@ describe('onion streams through three relays and an exit', () => {
     })
     relays = hosts.map(h => new OnionRelay({ host: h, network: NETWORK }))
     for (const r of relays) { await r.start(); td.add(async () => { await r.stop() }, 'stop a relay') }
-    exit = new ExitEdge({ relay: relays[2] as OnionRelay, network: NETWORK, exitEnabled: true, policy: { allows: (address) => allowLoopback && address === '127.0.0.1' } })
+    exit = new ExitEdge({ relay: relays[2] as OnionRelay, network: NETWORK, exitEnabled: true, policy: { allows: (address) => address === '127.0.0.1' } })
     links = new LinkManager({ host: client, network: NETWORK })
     td.add(async () => { await links.stop() }, 'stop the client links')
     const [a, b, c] = hosts as [Libp2p, Libp2p, Libp2p]
@@ -203,14 +203,40 @@ describe('onion streams through three relays and an exit', () => {
   })
 
   it('checks the policy on the resolved address: a name for loopback is refused when loopback is not allowed', async (t) => {
-    allowLoopback = false
-    t.after(() => { allowLoopback = true })
+    const policy = exit.policy
+    // everything but loopback: a check on the name instead of the resolved address would let "localhost" through
+    exit.policy = { allows: (address) => !address.startsWith('127.') && address !== '::1' }
+    t.after(() => { exit.policy = policy })
     const c = await circuit()
     const before = blobConnections
     await assert.rejects(c.openStream({ host: 'localhost', port: blobPort }), { name: 'StreamRefusedError', reason: EndReason.EXITPOLICY })
     await assert.rejects(c.openStream({ host: '127.0.0.1', port: blobPort }), { name: 'StreamRefusedError', reason: EndReason.EXITPOLICY })
     await assert.rejects(c.openStream({ host: 'no-such-host.invalid', port: 80 }), { name: 'StreamRefusedError', reason: EndReason.RESOLVEFAILED })
     assert.equal(blobConnections, before, 'the exit connected anyway')
+  })
+
+  it('with exit disabled, refuses TCP targets but still serves peerd protocols', async (t) => {
+    exit.exitEnabled = false
+    t.after(() => { exit.exitEnabled = true })
+    const c = await circuit()
+    await assert.rejects(c.openStream({ host: '127.0.0.1', port: echoPort }), { name: 'StreamRefusedError', reason: EndReason.EXITPOLICY })
+    const stream = await c.openStream({ peer: target.peerId, protocol: ECHO })
+    stream.write('through the peerd network')
+    assert.equal((await readN(stream, 25)).toString(), 'through the peerd network')
+    stream.destroy()
+  })
+
+  it('a relay with an onion key ring answers a handshake made for its previous key', async () => {
+    const [older, newer] = [ntorKeyPair(), ntorKeyPair()]
+    const ring = { current: () => newer, find: (pk: Uint8Array) => [older, newer].find(k => Buffer.from(k.publicKey).equals(pk)) }
+    const h = td.node(await host())
+    const relay = new OnionRelay({ host: h, network: NETWORK, onionKeys: ring })
+    await relay.start()
+    td.add(async () => { await relay.stop() }, 'stop the ring relay')
+    await client.dial(h.getMultiaddrs())
+    assert.deepEqual(relay.onionKey, newer.publicKey)
+    for (const key of [older, newer]) (await buildCircuit(links, [{ peerId: h.peerId, onionKey: key.publicKey }])).destroy()
+    await assert.rejects(buildCircuit(links, [{ peerId: h.peerId, onionKey: ntorKeyPair().publicKey }]))
   })
 
   it('reaches a peerd protocol on a fifth host through the last hop, and refuses other protocols', async () => {
