@@ -64,6 +64,8 @@ const ATYP_IPV6 = 4
 const DRAIN_MS = 30_000
 /** How long a refused client has to read its reply and close before it is cut off. */
 const LINGER_MS = 2000
+/** Bytes a client may send after its CONNECT before the stream is open; past this it is not read. */
+const MAX_EARLY = 64 * 1024
 
 /** A parse step's outcome: need more bytes, or consumed `used` bytes. */
 type Step<T> = { more: true } | { more: false, used: number, value: T }
@@ -268,9 +270,7 @@ export class SocksServer {
           socket.removeListener('data', onData)
           socket.removeListener('end', onEnd)
           // bytes the client sent after its request (optimistic data) go first to the stream
-          const early = buf.subarray(step.used)
-          socket.pause()
-          this.open(socket, { host, port, isolation, signal: abort.signal }, early)
+          this.open(socket, { host, port, isolation, signal: abort.signal }, buf.subarray(step.used))
           return
         }
       }
@@ -278,7 +278,18 @@ export class SocksServer {
     socket.on('data', onData)
   }
 
-  private open (socket: net.Socket, req: SocksRequest, early: Buffer): void {
+  private open (socket: net.Socket, req: SocksRequest, first: Buffer): void {
+    // the socket keeps being read while the stream opens: that is how a client that leaves is
+    // noticed (its FIN ends the request, as in tor), and what it sends early is kept, up to a bound
+    let early = first
+    const onEarly = (chunk: Buffer): void => {
+      early = Buffer.concat([early, chunk])
+      if (early.length >= MAX_EARLY) socket.pause()
+    }
+    const onEnd = (): void => { socket.destroy() }
+    socket.on('data', onEarly)
+    socket.once('end', onEnd)
+    if (early.length >= MAX_EARLY) socket.pause()
     let opening: Promise<Duplex>
     try {
       opening = Promise.resolve(this.init.connect(req))
@@ -286,6 +297,8 @@ export class SocksServer {
       opening = Promise.reject(err)
     }
     opening.then(upstream => {
+      socket.removeListener('data', onEarly)
+      socket.removeListener('end', onEnd)
       if (socket.destroyed || req.signal.aborted) {
         upstream.on('error', () => {})
         upstream.destroy()
@@ -298,6 +311,8 @@ export class SocksServer {
       relay(socket, upstream)
       socket.resume()
     }, (err: unknown) => {
+      socket.removeListener('data', onEarly)
+      socket.removeListener('end', onEnd)
       if (socket.destroyed) return
       let code: number = SocksReply.GENERAL
       try {

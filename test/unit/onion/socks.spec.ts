@@ -126,6 +126,22 @@ describe('SOCKS5 server: CONNECT', () => {
     c.socket.destroy()
   })
 
+  it('200 KiB sent while the stream is still opening all arrive, in order', async () => {
+    const { port } = await socksServer({
+      connect: async () => {
+        await new Promise(resolve => setTimeout(resolve, 200))
+        return net.connect(echoPort, '127.0.0.1')
+      }
+    })
+    const payload = Buffer.alloc(200 * 1024)
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 255
+    const c = new Raw(port)
+    c.send(Buffer.from([...GREET_NONE, ...connectV4(echoPort)]), payload)
+    const got = await c.bytes(12 + payload.length, 10_000)
+    assert.ok(got.subarray(12).equals(payload))
+    c.socket.destroy()
+  })
+
   it('a client that shuts down its sending side still gets the whole answer', async () => {
     const slowEcho = net.createServer({ allowHalfOpen: true }, s => {
       const parts: Buffer[] = []
