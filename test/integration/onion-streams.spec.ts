@@ -184,7 +184,10 @@ describe('onion streams through three relays and an exit', () => {
     const errors: Error[] = []
     stream.on('error', err => { errors.push(err) })
     await waitFor(() => c.bytesReceived > 0, { timeoutMs: 5_000, what: 'data to start' })
-    const closed = new Promise<Error>(resolve => { c.onClose = resolve })
+    const closed = new Promise<Error>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error('the circuit survived a forged SENDME for 5 s')) }, 5_000)
+      c.onClose = (err) => { clearTimeout(timer); resolve(err) }
+    })
     c.send(RelayCommand.SENDME, 0, encodeSendme(randomBytes(32)))
     const err = await closed
     assert.match(err.message, /destroyed by a hop/)
