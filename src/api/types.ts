@@ -11,6 +11,8 @@ import type { NodeStatus, PeerSummary } from '../node/types.ts'
 import type { RootRecord, SessionProgress, Transfer } from '../share/types.ts'
 
 export type { Transfer }
+/** `GET /api/v1/onion/status` and `GET /api/v1/onion/circuits` (its `circuits`). */
+export type { CircuitInfo, OnionStatus } from '../onion/types.ts'
 
 /** `GET /api/v1/status`: the node's status, and where its API and gateway listen. */
 export interface Status extends NodeStatus {

@@ -162,6 +162,7 @@ export class OnionService implements OnionControl {
       directory: this.directory,
       descriptor: config.relay ? async () => await this.signOwnDescriptor() : undefined,
       dht: this.init.dht,
+      peerStore: host.peerStore,
       onMisbehaviour: this.init.onMisbehaviour
     })
     await this.exchange.start()

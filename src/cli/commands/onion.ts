@@ -1,6 +1,6 @@
 /** `peerd onion status|circuits|new-circuits`: this node's onion relay, its circuits, NEWNYM. */
 import { UsageError } from '../../errors.ts'
-import type { CircuitInfo, OnionStatus } from '../../onion/types.ts'
+import type { CircuitInfo, OnionStatus } from '../../api/types.ts'
 import { ApiClient } from '../client.ts'
 import type { Command } from '../command.ts'
 import { printJson, printLines, table } from '../output.ts'
