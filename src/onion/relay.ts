@@ -105,7 +105,7 @@ export interface OnionRelayInit {
   onionKeys?: OnionKeyRing
   maxLinks?: number
   maxCircuitsPerLink?: number
-  /** A relay message addressed to this hop, other than EXTEND2 (streams are a later piece). */
+  /** A relay message addressed to this hop, other than EXTEND2 (the initial {@link OnionRelay.onMessage}; `exit.ts` wraps it to serve streams). */
   onMessage?: (circuit: RelayCircuitHandle, msg: RelayMessage) => void
   /** Sees every chunk written to a link. */
   onWrite?: (peer: PeerId, chunk: Uint8Array) => void
