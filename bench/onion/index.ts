@@ -11,7 +11,7 @@
  * here, 130 when interrupted.
  *
  * ```
- * npm run bench:onion -- [--runs N (20)] [--quick] [--skip tor|peerd] [--up Mbit (20)] [--down Mbit (100)]
+ * npm run bench:onion -- [--runs N (20)] [--quick] [--skip tor,peerd,perf,cpu] [--up Mbit (20)] [--down Mbit (100)]
  *                        [--cpu-mib MiB (1024)] [--json] [--out FILE]
  * ```
  */
@@ -26,9 +26,10 @@ import { runSystem } from './topology.ts'
 import type { SystemResult } from './topology.ts'
 import { ensureTor, torVersion } from './tor-network.ts'
 
-const USAGE = `usage: npm run bench:onion -- [--runs N (20)] [--quick] [--skip tor|peerd] [--up Mbit (20)] [--down Mbit (100)]
+const USAGE = `usage: npm run bench:onion -- [--runs N (20)] [--quick] [--skip tor,peerd,perf,cpu] [--up Mbit (20)] [--down Mbit (100)]
                               [--cpu-mib MiB (1024)] [--json] [--out FILE]
-  --quick      5 runs and 256 MiB through the relay for (e)`
+  --quick      5 runs and 256 MiB through the relay for (e)
+  --skip       leave out a system (tor, peerd) or a setting (perf: a–d on the shaped LAN; cpu: e on loopback)`
 
 /** Target: peerd's median ≤ this × Tor's for (a)–(d). */
 export const LATENCY_TARGET = 1
@@ -79,7 +80,7 @@ export function compare (tor: SystemResult, peerd: SystemResult, params: Record<
       notes.push(`${name}: ${r.perf.samples.length} runs over ${[...paths].join('; ')}${r.perf.failures.length > 0 ? `; ${r.perf.failures.length} failed and were replaced (${r.perf.failures[0] ?? ''})` : ''}`)
     }
     if (r.cpu != null) {
-      notes.push(`${name} (e): ${Math.round(r.cpu.bytes / 2 ** 20)} MiB in ${r.cpu.seconds} s (${r.cpu.mbPerSecond} MB/s) over ${r.cpu.hops.join(' → ')}; middle relay ${r.cpu.cpuSeconds} CPU-s, idle ${r.cpu.idlePerSecond} CPU-s/s subtracted`)
+      notes.push(`${name} (e): ${Math.round(r.cpu.bytes / 2 ** 20)} MiB in ${r.cpu.seconds} s (${r.cpu.mbPerSecond} MB/s) over ${r.cpu.hops.join(' → ')}; middle relay ${r.cpu.cpuSeconds} CPU-s, idle ${r.cpu.idlePerSecond} CPU-s/s subtracted; CPU-s of each process: ${Object.entries(r.cpu.perProcess).map(([k, v]) => `${k} ${v}`).join(', ')}`)
     }
   }
   return { id: 'onion', title: 'bench:onion — peerd and Tor, OnionPerf\'s model (ms) and relay CPU', params, rows, checks, notes, data: {} }
@@ -115,7 +116,7 @@ async function main (): Promise<void> {
   }
   const quick = values.quick === true
   const skip = String(values.skip ?? '').split(',').filter(Boolean)
-  if (skip.some(s => s !== 'tor' && s !== 'peerd')) { process.stderr.write(`--skip takes tor or peerd\n${USAGE}\n`); process.exit(2) }
+  if (skip.some(s => !['tor', 'peerd', 'perf', 'cpu'].includes(s))) { process.stderr.write(`--skip takes tor, peerd, perf, cpu\n${USAGE}\n`); process.exit(2) }
   const params = {
     runs: Math.round(num('runs', quick ? 5 : 20)),
     upMbit: num('up', 20),
@@ -135,18 +136,22 @@ async function main (): Promise<void> {
   const machine = machineInfo()
   const tor = await torVersion() ?? 'tor (not installed)'
   process.stdout.write(`bench:onion — ${machine.date}; peerd at ${machine.commit}; ${tor}\nmachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ${machine.os}, Node.js ${machine.node}; load average ${machine.load} at the start\n`)
-  const progress = (line: string): void => { if (!janitor.interrupted) process.stderr.write(`  ${line}\n`) }
+  const t0 = performance.now()
+  const progress = (line: string): void => {
+    if (!janitor.interrupted) process.stderr.write(`  [${Math.round((performance.now() - t0) / 1000)} s] ${line}\n`)
+  }
   const options = { upMbit: params.upMbit, downMbit: params.downMbit, runs: params.runs, cpuBytes: Math.round(params.cpuMiB * 2 ** 20), progress }
   const results: { tor: SystemResult, peerd: SystemResult } = { tor: {}, peerd: {} }
   let failed: string | undefined
   try {
     for (const name of ['tor', 'peerd'] as const) {
       if (skip.includes(name)) continue
-      results[name] = await runSystem(name, options, { perf: true, cpu: true })
+      results[name] = await runSystem(name, options, { perf: !skip.includes('perf'), cpu: !skip.includes('cpu') })
     }
   } catch (err) {
     if (!janitor.interrupted) failed = (err as Error).stack ?? String(err)
   } finally {
+    progress('stopping every process, removing namespaces and temporary files…')
     await janitor.cleanup()
   }
   if (janitor.interrupted) process.exit(130)

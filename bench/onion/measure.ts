@@ -31,8 +31,10 @@ export interface OnionSystem {
   freshCircuit: () => Promise<void>
   /** The circuit the last SOCKS stream used; called after the warm-up stream of a run. */
   lastCircuit: () => Promise<CircuitReport>
-  /** The pid of the relay process at a hop of the last circuit (1: the middle). */
+  /** The pid of the relay process at a hop of the last circuit (0: the guard, 1: the middle, 2: the exit). */
   relayPid: (hop: number) => Promise<number>
+  /** The pid of the client's process (tor client or peerd daemon). */
+  clientPid: () => number
 }
 
 /** The measuring client, running in the client's namespace. */
@@ -160,6 +162,8 @@ export interface CpuResult {
   /** Bytes per second through the circuit (MB/s). */
   mbPerSecond: number
   hops: string[]
+  /** CPU-seconds each process of the circuit used during the transfer (client, hops), for where the time went. */
+  perProcess: Record<string, number>
 }
 
 /** Seconds of idle CPU measured before the transfer. */
@@ -180,9 +184,13 @@ export async function relayCpu (system: OnionSystem, client: PerfClient, bytes: 
   const idleUse = idle.stop()
   const idlePerSecond = idleUse.cpuSeconds / idleUse.seconds
   progress(`${system.name}: pulling ${Math.round(bytes / 2 ** 20)} MiB through the circuit…`)
+  const pids: Record<string, number> = { client: system.clientPid() }
+  for (const [i, hop] of circuit.hops.entries()) pids[`${i + 1}:${hop}`] = await system.relayPid(i)
+  const meters = Object.entries(pids).map(([name, p]) => [name, cpuMeter(p)] as const)
   const meter = cpuMeter(pid)
   const t = await client.get(bytes, Math.max(600_000, bytes / 1e6 * 1000))
   const use = meter.stop()
+  const perProcess = Object.fromEntries(meters.map(([name, m]) => [name, Math.round(m.stop().cpuSeconds * 100) / 100]))
   const net = Math.max(0, use.cpuSeconds - idlePerSecond * use.seconds)
   const result: CpuResult = {
     system: system.name,
@@ -192,7 +200,8 @@ export async function relayCpu (system: OnionSystem, client: PerfClient, bytes: 
     idlePerSecond: Math.round(idlePerSecond * 1000) / 1000,
     cpuPerGiB: Math.round(net / (bytes / 2 ** 30) * 100) / 100,
     mbPerSecond: Math.round(bytes / (t.totalMs / 1000) / 1e6 * 10) / 10,
-    hops: circuit.hops
+    hops: circuit.hops,
+    perProcess
   }
   progress(`${system.name}: ${result.cpuPerGiB} CPU-s per GiB at the middle relay (${result.mbPerSecond} MB/s)`)
   return result

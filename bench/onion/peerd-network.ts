@@ -126,6 +126,11 @@ export function peerdSystem (net: PeerdOnionNetwork): OnionSystem {
       const pid = peerId == null ? undefined : net.daemonOf(peerId)?.process?.child.pid
       if (pid == null) throw new Error(`no daemon at hop ${hop} of the last circuit`)
       return pid
+    },
+    clientPid: () => {
+      const pid = net.daemons.client.process?.child.pid
+      if (pid == null) throw new Error('the client daemon is not running')
+      return pid
     }
   }
 }

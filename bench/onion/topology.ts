@@ -138,6 +138,7 @@ export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: 
       if (part === 'perf') result.perf = await onionPerf(started.system, client, o.runs, o.progress)
       else result.cpu = await relayCpu(started.system, client, o.cpuBytes, o.progress)
     } finally {
+      o.progress(`${name}: stopping the ${part === 'perf' ? 'shaped LAN' : 'loopback'} setting…`)
       await client?.stop()
       await started?.stop()
       await s.serverProc.stop(2_000)

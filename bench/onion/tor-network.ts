@@ -115,6 +115,24 @@ interface TorNode {
   proc?: NsProcess
 }
 
+/**
+ * Makes an authority's keys (identity and signing key with tor-gencert, its relay key with
+ * `tor --list-fingerprint`) and returns its `DirAuthority` line.
+ */
+async function authorityKeys (node: TorNode): Promise<string> {
+  const keys = join(node.dataDir, 'keys')
+  await new Promise<void>((resolve, reject) => {
+    const p = execFile('tor-gencert', ['--create-identity-key', '-m', '12', '-a', `${node.place.ip}:${node.dirPort}`, '--passphrase-fd', '0'], { cwd: keys }, err => { if (err == null) resolve(); else reject(err) })
+    p.stdin?.end('\n')
+  })
+  const cert = await readFile(join(keys, 'authority_certificate'), 'utf8')
+  const v3ident = /^fingerprint ([0-9A-F]{40})$/m.exec(cert)?.[1]
+  const listed = (await exec('tor', ['--list-fingerprint', '--DataDirectory', node.dataDir, '--ORPort', String(node.orPort), '--Nickname', node.name])).stdout
+  const rsa = new RegExp(`^${node.name} ((?:[0-9A-F]{4} ?){10})$`, 'm').exec(listed)?.[1]?.replaceAll(' ', '')
+  if (v3ident == null || rsa == null) throw new Error(`could not read the keys of ${node.name}: ${listed.slice(-500)}`)
+  return `DirAuthority ${node.name} orport=${node.orPort} no-v2 v3ident=${v3ident} ${node.place.ip}:${node.dirPort} ${rsa}`
+}
+
 /** A running private Tor network; see the module comment. Build it with {@link TorNetwork.start}. */
 export class TorNetwork {
   /** The client's control connection. */
@@ -147,25 +165,16 @@ export class TorNetwork {
       nodes.set(name, node)
       return node
     }
-    // authorities: an identity and signing key from tor-gencert, the relay key from --list-fingerprint
-    const dirAuthorities: string[] = []
-    for (const [i, place] of spec.authorities.entries()) {
-      const node = await add(`auth${i + 1}`, place, i + 1)
-      const keys = join(node.dataDir, 'keys')
-      await new Promise<void>((resolve, reject) => {
-        const p = execFile('tor-gencert', ['--create-identity-key', '-m', '12', '-a', `${place.ip}:${node.dirPort}`, '--passphrase-fd', '0'], { cwd: keys }, err => { if (err == null) resolve(); else reject(err) })
-        p.stdin?.end('\n')
-      })
-      const cert = await readFile(join(keys, 'authority_certificate'), 'utf8')
-      const v3ident = /^fingerprint ([0-9A-F]{40})$/m.exec(cert)?.[1]
-      const listed = (await exec('tor', ['--list-fingerprint', '--DataDirectory', node.dataDir, '--ORPort', String(node.orPort), '--Nickname', node.name])).stdout
-      const rsa = new RegExp(`^${node.name} ((?:[0-9A-F]{4} ?){10})$`, 'm').exec(listed)?.[1]?.replaceAll(' ', '')
-      if (v3ident == null || rsa == null) throw new Error(`could not read the keys of ${node.name}: ${listed.slice(-500)}`)
-      dirAuthorities.push(`DirAuthority ${node.name} orport=${node.orPort} no-v2 v3ident=${v3ident} ${place.ip}:${node.dirPort} ${rsa}`)
+    const authorities: TorNode[] = []
+    for (const [i, place] of spec.authorities.entries()) authorities.push(await add(`auth${i + 1}`, place, i + 1))
+    // 3072-bit RSA keys take a second each: make the three at once
+    const dirAuthorities = await Promise.all(authorities.map(authorityKeys))
+    for (const node of authorities) {
       node.torrc.push(
         'AuthoritativeDirectory 1', 'V3AuthoritativeDirectory 1', `ContactInfo ${node.name}@test.test`,
-        'V3AuthVotingInterval 20', 'TestingV3AuthInitialVotingInterval 20',
-        'V3AuthVoteDelay 4', 'TestingV3AuthInitialVoteDelay 4', 'V3AuthDistDelay 4', 'TestingV3AuthInitialDistDelay 4',
+        // a fast first vote (no consensus yet), then the notes' tested 20 s interval
+        'TestingV3AuthInitialVotingInterval 5', 'TestingV3AuthInitialVoteDelay 2', 'TestingV3AuthInitialDistDelay 2',
+        'V3AuthVotingInterval 20', 'V3AuthVoteDelay 4', 'V3AuthDistDelay 4',
         'ExitPolicy reject *:*'
       )
     }
@@ -193,7 +202,8 @@ export class TorNetwork {
       await writeFile(torrc, node.torrc.join('\n') + '\n')
       node.proc = node.place.host.spawn('tor', ['-f', torrc, '--ignore-missing-torrc'])
     }
-    say('tor: 3 authorities, 3 relays and a client started; the first consensus takes about 30 s (20 s voting interval)…')
+    const started = performance.now()
+    say('tor: 3 authorities, 3 relays and a client started; waiting for the first consensus (15–30 s)…')
     const control = await TorControl.connect(client.dataDir)
     await control.command('SETCONF __LeaveStreamsUnattached=1')
     await control.command('SETEVENTS CIRC STREAM')
@@ -210,13 +220,14 @@ export class TorNetwork {
     const fingerprints = { guard: await fingerprint('guard'), middle: await fingerprint('middle'), exit: await fingerprint('exit') }
     const net = new TorNetwork(nodes, control, fingerprints)
     await (client.proc as NsProcess).waitForLine(/Bootstrapped 100%/, 180_000)
-    say('tor: the client has bootstrapped; building the pinned path…')
+    say(`tor: the client has bootstrapped (${Math.round((performance.now() - started) / 1000)} s); building the pinned path…`)
     // the relays' descriptors may reach the client a consensus later: retry the first circuit
     const deadline = performance.now() + 120_000
     for (;;) {
       try {
         const c = await net.buildCircuit(30_000)
         await net.closeCircuit(c.id)
+        say(`tor: guard → middle → exit built (${Math.round((performance.now() - started) / 1000)} s after start)`)
         break
       } catch (err) {
         if (performance.now() > deadline) throw new Error(`the Tor client could not build guard → middle → exit: ${(err as Error).message}`, { cause: err })
@@ -313,6 +324,7 @@ export function torSystem (net: TorNetwork): OnionSystem {
       if (used !== current.id) throw new Error(`the stream went over circuit ${String(used)}, not the pinned ${current.id}`)
       return { buildMs: current.buildMs, hops: current.path.map(h => h.split('~')[1] ?? h) }
     },
-    relayPid: async hop => net.pid(roles[hop] ?? 'none')
+    relayPid: async hop => net.pid(roles[hop] ?? 'none'),
+    clientPid: () => net.pid('client')
   }
 }
