@@ -13,7 +13,10 @@
  * 4a are refused with a SOCKS4 "rejected" reply (they would send names in clear to no benefit).
  * Hostile clients are bounded: each handshake message is at most 513 bytes by construction, the
  * whole handshake must finish within `handshakeTimeoutMs`, at most `maxClients` connections are
- * served, and no error on either side of a relayed connection escapes as an 'error' event.
+ * served, at most 64 KiB sent before the stream opens is kept, a refused client is cut off 2 s
+ * after its reply, and no error on either side of a relayed connection escapes as an 'error'
+ * event. A client that closes before its CONNECT is answered aborts it (`signal`), as in tor;
+ * once relaying, half-close is passed through.
  * @module
  */
 import { createHash } from 'node:crypto'

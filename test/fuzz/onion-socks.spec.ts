@@ -11,7 +11,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
-import { ExitPolicyError, parseExitPolicy } from '../../src/onion/exit-policy.ts'
+import { ExitPolicyError, isPrivateAddress, parseExitPolicy } from '../../src/onion/exit-policy.ts'
 import { SocksServer } from '../../src/onion/socks.ts'
 import type { SocksRequest } from '../../src/onion/socks.ts'
 import { concatBytes, fuzz, fuzzAsync, hostileBytes, splitAt } from '../utils/fuzz.ts'
@@ -137,6 +137,34 @@ describe('fuzz: exit policy text', () => {
       assert.equal(typeof policy.allows(address, p), 'boolean')
       assert.equal(typeof policy.allowsPort(p), 'boolean')
       assert.deepEqual(parseExitPolicy(policy.rules).rules, policy.rules)
+    })
+  })
+
+  // structured rules over a few addresses, so rules and addresses often meet
+  const addr4 = fc.constantFrom('0.0.0.0', '10.0.0.1', '10.9.9.9', '127.0.0.1', '192.168.1.1', '8.8.8.8', '9.1.1.1', '1.2.3.4')
+  const addr6 = fc.constantFrom('::1', 'fe80::1', 'fd00::5', '2001:db8::1', '2606:4700::1')
+  const ruleArb = fc.tuple(
+    fc.constantFrom('accept', 'reject'),
+    fc.oneof(fc.constantFrom('*', '*4', '*6', 'private'), fc.tuple(addr4, fc.constantFrom('', '/8', '/16', '/5', '/32')).map(([a, m]) => a + m),
+      fc.tuple(addr6, fc.constantFrom('', '/8', '/16', '/64')).map(([a, m]) => `[${a}]${m}`)),
+    fc.constantFrom('*', '80', '22', '1-1024', '443')
+  ).map(([act, a, p]) => `${act} ${a}:${p}`)
+
+  it('public addresses are judged by plain first match; a private one only through an accept confined to private space', () => {
+    fuzz(fc.tuple(fc.array(ruleArb, { maxLength: 8 }), fc.oneof(addr4, addr6), fc.constantFrom(22, 80, 443, 8080)), ([rules, address, port]) => {
+      const plain = parseExitPolicy(rules, { rejectPrivate: false })
+      const guarded = parseExitPolicy(rules)
+      if (!isPrivateAddress(address)) {
+        assert.equal(guarded.allows(address, port), plain.allows(address, port), `${address}:${port} under ${rules.join(', ')}`)
+      } else if (guarded.allows(address, port)) {
+        const opener = rules.some(r => {
+          if (!r.startsWith('accept') || / \*[46]?:/.test(r)) return false
+          const one = parseExitPolicy([r], { rejectPrivate: false })
+          // confined to private space: every address it accepts on this port is private
+          return one.allows(address, port) && ['8.8.8.8', '9.1.1.1', '1.2.3.4', '2001:db8::1', '2606:4700::1'].every(a => !one.allows(a, port))
+        })
+        assert.ok(opener, `${address}:${port} accepted under ${rules.join(', ')} with no private accept`)
+      }
     })
   })
 })
