@@ -180,6 +180,13 @@ export class StreamEdge implements StreamSink {
     return this.streams.size
   }
 
+  /** DATA cells received and not yet read, over all streams (each stream holds at most its window, 500). */
+  get bufferedCells (): number {
+    let n = 0
+    for (const s of this.streams.values()) n += s.queuedCells
+    return n
+  }
+
   /** Opens a stream to `target`: BEGIN, then resolves on CONNECTED ({@link StreamRefusedError} on END). */
   async open (target: StreamTarget, options: { signal?: AbortSignal } = {}): Promise<OnionStream> {
     if (this.closedWith != null) throw this.closedWith

@@ -120,6 +120,13 @@ export class ExitEdge {
     return n
   }
 
+  /** DATA cells received from clients and not yet written to targets, over all circuits (what an OOM handler weighs). */
+  get bufferedCells (): number {
+    let n = 0
+    for (const e of this.edges.values()) n += e.bufferedCells
+    return n
+  }
+
   /** The stream edges of live circuits (stats, tests). */
   liveEdges (): StreamEdge[] {
     return [...this.edges.values()]
