@@ -21,7 +21,8 @@
  * (`accept *:*`, `accept 8.0.0.0/5:*`), or at the front when no rule opens R. So write private
  * accepts before wildcard accepts. The result is an ordinary first-match list, and parsing
  * `rules` again gives the same policy, which is what lets a client judge an exit by its
- * descriptor. IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are judged as the IPv4 they are.
+ * descriptor (a run of all the standard private ranges is written `private` there, own addresses
+ * one by one). IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are judged as the IPv4 they are.
  * @module
  */
 import { InvalidArgumentError } from '../errors.ts'
@@ -269,6 +270,25 @@ function formatRule (r: Rule): string {
   return `${r.accept ? 'accept' : 'reject'} ${formatRange(r)}:${ports}`
 }
 
+/**
+ * The rules as text, where a run of the standard private ranges with one action and port range
+ * is written `private` again: shorter to show and to publish, and read back as the same ranges.
+ */
+function formatRules (list: readonly Rule[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as Rule
+    const run = list.slice(i, i + STANDARD_PRIVATE.length)
+    if (run.length === STANDARD_PRIVATE.length && run.every((u, j) => sameRange(u, STANDARD_PRIVATE[j] as Range) && u.accept === r.accept && u.lo === r.lo && u.hi === r.hi)) {
+      out.push(formatRule({ ...r, family: 0 }).replace(' *:', ' private:'))
+      i += STANDARD_PRIVATE.length - 1
+    } else {
+      out.push(formatRule(r))
+    }
+  }
+  return out
+}
+
 function allPorts (r: Rule): boolean {
   return r.lo === 1 && r.hi === 65535
 }
@@ -352,7 +372,7 @@ class ParsedExitPolicy implements ExitPolicy {
 
   constructor (list: Rule[]) {
     this.list = list
-    this.rules = Object.freeze(list.map(formatRule))
+    this.rules = Object.freeze(formatRules(list))
   }
 
   allows (address: string, port: number): boolean {
