@@ -46,7 +46,7 @@ async function relayMain (exit: boolean): Promise<void> {
   const h = await host()
   const relay = new OnionRelay({ host: h, network: NETWORK })
   await relay.start()
-  if (exit) new ExitEdge({ relay, network: NETWORK, exitEnabled: true, policy: { allows: (address) => address === '127.0.0.1' } }) // eslint-disable-line no-new
+  if (exit) new ExitEdge({ relay, network: NETWORK, exitEnabled: true, policy: { allows: (address) => address === '127.0.0.1' } })
   const send = (m: unknown): void => { process.send?.(m) }
   process.on('message', (m: Command) => {
     void (async () => {
