@@ -6,7 +6,7 @@
  * process so a middle relay's own cost is visible apart from the client's and the exit's).
  *
  * Options: `--mib N` (blob size, default 5), `--runs N` (default 3), `--prof` (relays write
- * `--cpu-prof` profiles into ./prof-onion/).
+ * `--cpu-prof` profiles into ./prof-onion/). Hosts use the daemon's Noise and Yamux (net/transport.ts).
  * @module
  */
 import { fork } from 'node:child_process'
@@ -15,13 +15,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { peerdNoise, peerdYamux, tuneHeapForTransfers } from '../../src/net/transport.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import { ExitEdge } from '../../src/onion/exit.ts'
 import { LinkManager } from '../../src/onion/link.ts'
@@ -33,8 +32,8 @@ async function host (): Promise<Libp2p> {
   return await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    connectionEncrypters: [peerdNoise()],
+    streamMuxers: [peerdYamux()]
   })
 }
 
@@ -143,6 +142,7 @@ async function main (): Promise<void> {
   await Promise.all(children.map(async c => await new Promise(resolve => c.once('exit', resolve))))
 }
 
+tuneHeapForTransfers() // as the daemon does
 const role = process.argv[2]
 if (role === 'relay' || role === 'exit') await relayMain(role === 'exit')
 else await main()

@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { CIRCID_LEN } from './cell.ts'
+import { CELL_LEN, CIRCID_LEN } from './cell.ts'
 import type { CellBucket } from './relay-rate.ts'
 
 /** Default most cells queued for one circuit (≈ 500 KiB); past it the circuit is killed. */
@@ -155,24 +155,41 @@ export interface LinkQueueInit {
   onError?: (err: Error) => void
   /** Called when a cell was written or dropped, so a manager can keep a total. */
   onSizeChange?: (delta: number) => void
+  /**
+   * Most circuit cells joined into one `send` (default 1: each cell its own send, written as it
+   * is pushed). Above 1, writing waits for the current task to end (a relay dispatches a whole
+   * read's cells first), then queued cells go out in batches.
+   */
+  maxBatchCells?: number
+  /** Sees each chunk handed to the sink: one cell, or a batch of whole cells. */
+  onSent?: (chunk: Uint8Array) => void
 }
 
 /**
  * A link's outbound queue: a {@link CircuitMux} pumped into a {@link CellSink} while the sink
  * accepts more and the bucket has tokens. It waits for the sink's drain or the bucket's refill
  * with one pending wake-up at a time.
+ *
+ * Batching (`maxBatchCells` > 1): each `send` into a libp2p stream costs a Yamux frame, a Noise
+ * message and a socket write whatever its size, so one send per cell made a relay CPU-bound far
+ * below its link's rate; cells drawn in EWMA order are joined into one send instead. The bucket
+ * is still spent and checked per cell, and control cells (DESTROY, rare) still go one per send.
+ * An observer of the link sees only whole multiples of `CELL_LEN`, so no message lengths.
  */
 export class LinkQueue {
   readonly mux = new CircuitMux()
   private readonly init: LinkQueueInit
   private readonly now: () => number
+  private readonly maxBatch: number
   private waiting = false
+  private scheduled = false
   private timer?: NodeJS.Timeout
   private closed = false
 
   constructor (init: LinkQueueInit) {
     this.init = init
     this.now = init.now ?? Date.now
+    this.maxBatch = Math.max(1, Math.floor(init.maxBatchCells ?? 1))
   }
 
   /** Cells waiting. */
@@ -182,7 +199,7 @@ export class LinkQueue {
   push (circId: number, cell: Uint8Array): number {
     const n = this.mux.push(circId, cell)
     this.init.onSizeChange?.(1)
-    this.pump()
+    this.schedule()
     return n
   }
 
@@ -190,7 +207,7 @@ export class LinkQueue {
   pushControl (cell: Uint8Array): void {
     this.mux.pushControl(cell)
     this.init.onSizeChange?.(1)
-    this.pump()
+    this.schedule()
   }
 
   /** Drops `circId`'s queued cells; returns how many. */
@@ -210,31 +227,67 @@ export class LinkQueue {
     if (n > 0) this.init.onSizeChange?.(-n)
   }
 
+  /** Pumps now (no batching) or once the current task has queued all it will. */
+  private schedule (): void {
+    if (this.maxBatch === 1) { this.pump(); return }
+    if (this.scheduled || this.waiting) return
+    this.scheduled = true
+    setImmediate(() => { this.scheduled = false; this.pump() })
+  }
+
   /** Writes queued cells until the queue empties, the sink is full or the bucket is empty. */
   pump (): void {
     if (this.waiting || this.closed) return
     const sink = this.init.sink
     while (this.mux.size > 0) {
-      const bucket = this.init.bucket?.()
       if (sink.writableNeedsDrain) { this.waitForDrain(); return }
+      const bucket = this.init.bucket?.()
       const wait = bucket?.waitMs() ?? 0
-      if (wait > 0) {
-        this.waiting = true
-        this.timer = setTimeout(() => { this.waiting = false; this.pump() }, wait)
-        return
+      if (wait > 0) { this.waitForTokens(wait); return }
+      if (this.mux.controlSize > 0 || this.maxBatch === 1) {
+        const cell = this.mux.shift(this.now()) as Uint8Array
+        bucket?.spend()
+        this.init.onSizeChange?.(-1)
+        if (!this.write(cell)) return
+        this.init.onWritten?.(cell)
+        continue
       }
-      const cell = this.mux.shift(this.now()) as Uint8Array
-      bucket?.spend()
-      this.init.onSizeChange?.(-1)
-      try {
-        sink.send(cell)
-      } catch (err) {
-        this.close()
-        this.init.onError?.(err as Error)
-        return
-      }
-      this.init.onWritten?.(cell)
+      const cells = this.take(bucket)
+      const batch = new Uint8Array(cells.length * CELL_LEN)
+      for (let i = 0; i < cells.length; i++) batch.set(cells[i] as Uint8Array, i * CELL_LEN)
+      this.init.onSizeChange?.(-cells.length)
+      if (!this.write(batch)) return
+      for (const cell of cells) this.init.onWritten?.(cell)
     }
+  }
+
+  /** Up to `maxBatch` circuit cells in EWMA order, each spending from the bucket (at least one: the caller checked). */
+  private take (bucket: CellBucket | undefined): Uint8Array[] {
+    const cells: Uint8Array[] = []
+    const now = this.now()
+    while (cells.length < this.maxBatch && this.mux.size > 0 && (cells.length === 0 || (bucket?.waitMs() ?? 0) === 0)) {
+      cells.push(this.mux.shift(now) as Uint8Array)
+      bucket?.spend()
+    }
+    return cells
+  }
+
+  /** Hands a chunk to the sink; false (and the queue closed) when the sink failed. */
+  private write (chunk: Uint8Array): boolean {
+    try {
+      this.init.sink.send(chunk)
+    } catch (err) {
+      this.close()
+      this.init.onError?.(err as Error)
+      return false
+    }
+    this.init.onSent?.(chunk)
+    return true
+  }
+
+  private waitForTokens (ms: number): void {
+    this.waiting = true
+    this.timer = setTimeout(() => { this.waiting = false; this.pump() }, ms)
   }
 
   private waitForDrain (): void {

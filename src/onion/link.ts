@@ -37,7 +37,7 @@ import { CELL_LEN, CellCommand, CellReader, encodeCell, encodeDestroy } from './
 import type { Cell } from './cell.ts'
 import { MalformedCellError, OnionLimitError } from './errors.ts'
 import { LinkQueue, MAX_CONTROL_CELLS, MAX_QUEUED_CELLS_PER_CIRCUIT, cellHeader } from './link-queue.ts'
-import { CREATE_RATE, CellBucket, DESTROY_RESOURCELIMIT, MAX_PENDING_CREATES, MAX_QUEUED_BYTES } from './relay-rate.ts'
+import { CREATE_RATE, CellBucket, DESTROY_RESOURCELIMIT, MAX_BATCH_CELLS, MAX_PENDING_CREATES, MAX_QUEUED_BYTES } from './relay-rate.ts'
 import type { LinkLimits, LinkStats, RateInit } from './relay-rate.ts'
 
 /** Protocol id of onion links on `network`. */
@@ -77,7 +77,7 @@ export interface LinkManagerInit extends LinkLimits {
   maxCircuitsPerLink?: number
   /** A CREATE2 on a circuit id the peer may use and that is free here (a relay answers it). */
   onCreate?: (link: OnionLink, cell: Cell) => void
-  /** Sees every chunk written to a link (metrics, tests). */
+  /** Sees every chunk written to a link (metrics, tests): whole cells, one or a batch. */
   onWrite?: (link: OnionLink, chunk: Uint8Array) => void
   /** A link closed on an error (a malformed cell, a reset stream). */
   onLinkError?: (link: OnionLink, err: Error) => void
@@ -106,8 +106,10 @@ export class OnionLink {
       bucket: () => manager.bucket,
       now: manager.init.now,
       onWritten: cell => { this.written(cell) },
+      onSent: chunk => { manager.init.onWrite?.(this, chunk) },
       onError: err => { this.close(err) },
-      onSizeChange: delta => { manager.queueChanged(delta) }
+      onSizeChange: delta => { manager.queueChanged(delta) },
+      maxBatchCells: manager.maxBatchCells
     })
   }
 
@@ -220,7 +222,6 @@ export class OnionLink {
     stats.bytesWritten += cell.length
     const { circId, command } = cellHeader(cell)
     if (command === CellCommand.CREATED2 || command === CellCommand.DESTROY) this.pendingCreates.delete(circId)
-    this.manager.init.onWrite?.(this, cell)
   }
 
   /** Reads cells until the stream ends or a cell is malformed, then closes the link. */
@@ -297,6 +298,7 @@ export class LinkManager {
   readonly maxQueuedCellsPerCircuit: number
   readonly maxQueuedBytes: number
   readonly maxPendingCreates: number
+  readonly maxBatchCells: number
   readonly init: LinkManagerInit
   /** @internal The bandwidth cap shared by all links. */
   bucket?: CellBucket
@@ -317,6 +319,7 @@ export class LinkManager {
     this.maxQueuedCellsPerCircuit = init.maxQueuedCellsPerCircuit ?? MAX_QUEUED_CELLS_PER_CIRCUIT
     this.maxQueuedBytes = init.maxQueuedBytes ?? MAX_QUEUED_BYTES
     this.maxPendingCreates = init.maxPendingCreates ?? MAX_PENDING_CREATES
+    this.maxBatchCells = init.maxBatchCells ?? MAX_BATCH_CELLS
     this.bucket = init.rate == null ? undefined : new CellBucket(init.rate, init.now)
     const createRate = init.createRate ?? CREATE_RATE
     this.createLimiter = new PeerRateLimiter(createRate.perSec, createRate.burst)

@@ -19,6 +19,8 @@ export const MAX_QUEUED_BYTES = 64 * 1024 * 1024
 export const CREATE_RATE = { perSec: 10, burst: 50 }
 /** Default most CREATE2 of one link whose answer is not written yet. */
 export const MAX_PENDING_CREATES = 64
+/** Default most cells a link joins into one stream write (≈ 32 KiB, half a Noise message). */
+export const MAX_BATCH_CELLS = 64
 /** DESTROY reason RESOURCELIMIT (tor-spec): a queue or creation limit was reached. */
 export const DESTROY_RESOURCELIMIT = 5
 
@@ -79,6 +81,8 @@ export interface LinkLimits {
   createRate?: { perSec: number, burst: number }
   /** Default {@link MAX_PENDING_CREATES}. */
   maxPendingCreates?: number
+  /** Most cells joined into one write to a link's stream; default {@link MAX_BATCH_CELLS}, 1 writes each cell alone. */
+  maxBatchCells?: number
   /** The clock of the rate and the EWMA (tests). */
   now?: () => number
 }
