@@ -17,6 +17,7 @@
  * @module
  */
 import type { PeerId } from '@libp2p/interface'
+import { LruMap } from '../net/lru.ts'
 import { buildCircuit } from './circuit.ts'
 import type { Circuit, OpenTarget } from './circuit.ts'
 import type { RelayDescriptor } from './descriptor.ts'
@@ -28,6 +29,7 @@ import type { LinkManager } from './link.ts'
 import { canExitTo, selectPath } from './path.ts'
 import type { PathTarget } from './path.ts'
 import type { OnionStream } from './stream.ts'
+import { EndReason, StreamClosedError } from './stream-errors.ts'
 import type { CircuitInfo } from './types.ts'
 
 /** How long after its first stream a circuit takes new streams (tor's MaxCircuitDirtiness). */
@@ -43,6 +45,10 @@ export const STREAM_TIMEOUT_MS = 15_000
 /** Most circuits this client keeps (open or building): a bound on what a runaway caller costs. */
 export const MAX_CIRCUITS = 64
 const SWEEP_MS = 15_000
+/** How long a relay that failed a build is left out of new paths (it may be gone; its descriptor lives on for hours). */
+export const FAILED_RELAY_MS = 10 * 60_000
+/** Relays remembered as failed, at most. */
+const MAX_FAILED = 256
 
 /** What a circuit is for. */
 export type CircuitPurpose = CircuitInfo['purpose']
@@ -81,6 +87,7 @@ function pathTarget (target: OpenTarget): PathTarget {
 
 /** Whether an error means the circuit failed (so another circuit may succeed), not that the exit refused. */
 function circuitFailed (err: unknown): boolean {
+  if (err instanceof StreamClosedError) return err.reason === EndReason.DESTROY
   return err instanceof CircuitClosedError || (err as Error)?.name === 'TimeoutError'
 }
 
@@ -92,6 +99,8 @@ function isAborted (signal?: AbortSignal): boolean {
 export class CircuitPool {
   private readonly init: CircuitPoolInit
   private readonly entries = new Map<string, Entry>()
+  /** Relays that failed a build lately, and when. */
+  private readonly failed = new LruMap<string, number>(MAX_FAILED)
   private nextId = 1
   private timer?: NodeJS.Timeout
 
@@ -130,7 +139,7 @@ export class CircuitPool {
         return await circuit.openStream(target, { signal })
       } catch (err) {
         lastError = err
-        if (options.signal?.aborted === true || !circuitFailed(err)) throw err
+        if (options.signal?.aborted === true || !(circuitFailed(err) || circuit.closed)) throw err
         // the circuit is gone or stuck: drop it and try a new one once
         entry.dirty = true
         circuit.destroy()
@@ -202,7 +211,9 @@ export class CircuitPool {
   private async build (target: OpenTarget, purpose: CircuitPurpose, isolation: string, signal?: AbortSignal): Promise<Entry> {
     this.sweep()
     if (this.entries.size >= MAX_CIRCUITS) throw new CircuitClosedError(`this node has ${this.entries.size} circuits, the most it keeps; wait for some to close or retire them (peerd onion new-circuits)`)
+    const now = Date.now()
     const exclude: string[] = []
+    for (const [peer, at] of this.failed.entries()) if (now - at < FAILED_RELAY_MS) exclude.push(peer)
     if ('peer' in target) exclude.push(target.peer.toString())
     let lastError: Error | undefined
     for (let attempt = 0; attempt < BUILD_ATTEMPTS; attempt++) {
@@ -220,6 +231,7 @@ export class CircuitPool {
       const started = performance.now()
       const hops = path.map(d => d.peerId.toString())
       const guard = path[0] as RelayDescriptor
+      let built = 0
       try {
         const timeout = AbortSignal.any([AbortSignal.timeout(BUILD_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
         try {
@@ -228,7 +240,7 @@ export class CircuitPool {
           await this.init.guards.markFailed(guard.peerId).catch(() => {})
           throw new CircuitClosedError(`cannot reach entry guard ${hops[0] ?? ''}: ${(err as Error).message}`, { cause: err })
         }
-        const circuit = await buildCircuit(this.init.links, path, { signal: timeout })
+        const circuit = await buildCircuit(this.init.links, path, { signal: timeout, onHop: n => { built = n } })
         await this.init.guards.markSucceeded(guard.peerId).catch(() => {})
         entry.circuit = circuit
         entry.state = 'open'
@@ -243,8 +255,12 @@ export class CircuitPool {
         lastError = err as Error
         this.init.onBuild?.({ ok: false, ms: performance.now() - started, hops, error: lastError })
         if (err instanceof NoPathError || isAborted(signal)) throw err
-        // leave the later hops out next time: one of them failed (the guard is judged above)
-        exclude.push(...hops.slice(1))
+        // the hop after the last one built did not answer (the guard is judged above): leave it out for a while
+        const culprit = built > 0 ? hops[built] : undefined
+        if (culprit != null) {
+          this.failed.set(culprit, Date.now())
+          exclude.push(culprit)
+        }
       }
     }
     throw new CircuitClosedError(`could not build a circuit in ${BUILD_ATTEMPTS} attempts: ${lastError?.message ?? 'unknown error'}`, { cause: lastError })

@@ -234,7 +234,7 @@ export class Circuit {
  * one EXTEND2 per later hop. A hop that fails its handshake, refuses, or takes over 10 s ends the
  * build with {@link CircuitClosedError} (or {@link HandshakeError}) and tears down what was built.
  */
-export async function buildCircuit (links: LinkManager, path: PathHop[], options: { signal?: AbortSignal } = {}): Promise<Circuit> {
+export async function buildCircuit (links: LinkManager, path: PathHop[], options: { signal?: AbortSignal, onHop?: (built: number) => void } = {}): Promise<Circuit> {
   if (path.length < 1 || path.length > MAX_HOPS) throw new CircuitClosedError(`a path of ${path.length} hops (1 to ${MAX_HOPS})`)
   const first = path[0] as PathHop
   const link = await links.get(first.peerId, options)
@@ -249,6 +249,7 @@ export async function buildCircuit (links: LinkManager, path: PathHop[], options
         else built.extend(encodeExtend2({ linkSpecifiers: [peerIdSpecifier(hop.peerId.toMultihash().bytes)], handshakeType: HANDSHAKE_NTOR, handshake: onionskin }))
       })
       built.addHop(ntorClientComplete(state, reply))
+      options.onHop?.(i + 1)
     }
   } catch (err) {
     built.destroy()

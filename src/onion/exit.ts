@@ -55,6 +55,8 @@ export interface ExitEdgeInit {
   /** Resolves a name to addresses (default `dns.lookup` with `all`). */
   resolve?: (name: string) => Promise<string[]>
   maxStreamsPerCircuit?: number
+  /** A stream was refused: the END reason, and the port asked for (null for a peerd protocol). Destinations are not given: an exit's logs should not record where its users go. */
+  onRefused?: (reason: number, port: number | null) => void
 }
 
 /** An exit's counters. */
@@ -167,6 +169,7 @@ export class ExitEdge {
   private refuse (edge: StreamEdge, stream: OnionStream, reason: number): void {
     this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1
     edge.refuse(stream, reason)
+    try { this.init.onRefused?.(reason, 'peer' in stream.target ? null : stream.target.port) } catch { /* a logger's failure is not the stream's */ }
   }
 
   private async begin (edge: StreamEdge, stream: OnionStream): Promise<void> {

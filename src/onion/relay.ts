@@ -109,6 +109,10 @@ export interface OnionRelayInit {
   onMessage?: (circuit: RelayCircuitHandle, msg: RelayMessage) => void
   /** Sees every chunk written to a link. */
   onWrite?: (peer: PeerId, chunk: Uint8Array) => void
+  /** A circuit this relay was a hop of ended: the peers it exchanged cells with for it (its neighbours) and the DESTROY reason. */
+  onCircuitClosed?: (peers: string[], reason: number) => void
+  /** A link closed on an error (a malformed cell, a reset stream). */
+  onLinkError?: (peer: PeerId, err: Error) => void
 }
 
 /** A relay's counters. */
@@ -149,7 +153,10 @@ export class OnionRelay {
       maxCircuitsPerLink: init.maxCircuitsPerLink,
       onCreate: (link, cell) => { this.create(link, cell) },
       onWrite: init.onWrite == null ? undefined : (link, chunk) => init.onWrite?.(link.remotePeer, chunk),
-      onLinkError: () => { this.stats.linkErrors++ }
+      onLinkError: (link, err) => {
+        this.stats.linkErrors++
+        init.onLinkError?.(link.remotePeer, err)
+      }
     })
   }
 
@@ -329,5 +336,6 @@ export class OnionRelay {
     for (const fn of circuit.closers.splice(0)) {
       try { fn() } catch { /* one listener's failure must not keep the others from hearing */ }
     }
+    try { this.init.onCircuitClosed?.([...circuit.peers], reason) } catch { /* a logger's failure is not the circuit's */ }
   }
 }

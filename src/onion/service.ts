@@ -43,7 +43,7 @@ import { RelayExchange } from './relay-exchange.ts'
 import type { DescriptorDht } from './relay-exchange.ts'
 import { SocksServer } from './socks.ts'
 import { SocksReply, socksReplyFor } from './socks-errors.ts'
-import { EndReason, StreamRefusedError } from './stream-errors.ts'
+import { EndReason, StreamRefusedError, endReasonName } from './stream-errors.ts'
 import type { OnionStream } from './stream.ts'
 import type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'
 
@@ -141,9 +141,23 @@ export class OnionService implements OnionControl {
     const rate = { bytesPerSec: config.relayRate }
     if (config.relay) {
       this.keys = await OnionKeyRing.open(this.init.dir)
-      this.relay = new OnionRelay({ host, network: config.network, onionKeys: this.keys })
+      const log = this.init.log
+      this.relay = new OnionRelay({
+        host,
+        network: config.network,
+        onionKeys: this.keys,
+        // debug only: which peers a relay saw for a circuit is what an observer of this node could learn anyway, and no more
+        onCircuitClosed: (peers, reason) => { log.debug('relayed circuit ended', { peers, reason }) },
+        onLinkError: (peer, err) => { log.debug('onion link closed on an error', { peer: peer.toString(), error: err.message }) }
+      })
       this.relay.links.setRate(rate)
-      this.exitEdge = new ExitEdge({ relay: this.relay, network: config.network, policy: this.policy, exitEnabled: config.exit })
+      this.exitEdge = new ExitEdge({
+        relay: this.relay,
+        network: config.network,
+        policy: this.policy,
+        exitEnabled: config.exit,
+        onRefused: (reason, port) => { log.debug('exit refused a stream', { reason: endReasonName(reason), port }) }
+      })
       this.links = this.relay.links
       await this.relay.start()
     } else {

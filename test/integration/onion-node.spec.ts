@@ -97,7 +97,7 @@ describe('onion routing in createNode', () => {
       void (async () => {
         for await (const chunk of stream) stream.send(chunk.subarray())
         await stream.close()
-      })()
+      })().catch(() => { /* reset when the nodes stop */ })
     })
     const s = await client.onion.dial(target.peerId, protocol)
     const got: Buffer[] = []
@@ -108,5 +108,33 @@ describe('onion routing in createNode', () => {
     const c = client.onion.circuits().find(c => c.purpose === 'peerd')
     assert.ok(c != null)
     assert.ok(!c.hops.some(h => h.peerId === target.peerId))
+  })
+
+  it('a relay that flips a bit in one cell gets that circuit torn down; the next request uses a new circuit', TEST, async () => {
+    const socks = client.onion.status().socks as string
+    client.onion.newCircuits()
+    await run('curl', ['-sS', '-o', '/dev/null', '--max-time', '30', '--socks5-hostname', socks, url])
+    const c = client.onion.circuits().find(x => x.purpose === 'socks' && !x.dirty)
+    assert.ok(c != null)
+    // the guard turns hostile: it flips one bit of the next forward cell it passes on (reached
+    // through the service's internals: a daemon has no such switch)
+    const guard = nodes.find(n => n.peerId === c.hops[0]?.peerId) as PeerdNode
+    const relay = (guard.onion as unknown as { relay: { passForward: (b: Uint8Array) => Uint8Array } }).relay
+    const honest = relay.passForward.bind(relay)
+    let tampered = 0
+    relay.passForward = (body: Uint8Array) => {
+      if (tampered++ === 0) body[200] = (body[200] as number) ^ 0x04
+      return honest(body)
+    }
+    try {
+      const { stdout } = await run('curl', ['-sS', '--max-time', '30', '--socks5-hostname', socks, url], { encoding: 'buffer', maxBuffer: 10_000_000 })
+      assert.equal(createHash('sha256').update(stdout).digest('hex'), pageHash, 'the request still succeeds, on another circuit')
+    } finally {
+      relay.passForward = honest
+    }
+    assert.equal(tampered > 0, true)
+    assert.ok(!client.onion.circuits().some(x => x.id === c.id), 'the tampered circuit is gone')
+    const now = client.onion.circuits().find(x => x.purpose === 'socks' && !x.dirty)
+    assert.ok(now != null && now.id !== c.id)
   })
 })
