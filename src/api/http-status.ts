@@ -33,6 +33,7 @@ import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, ShareDbE
 import { UnsafePathError } from '../share/export.ts'
 import { UnsupportedDagError } from '../share/output.ts'
 import { RequestTimeoutError } from '../utils/http-server.ts'
+import { ExitPolicyError } from '../onion/exit-policy.ts'
 import { HostNotAllowedError } from './hosts.ts'
 
 /** Status by error name. Built from the classes, so a renamed class cannot leave a stale entry. */
@@ -45,6 +46,7 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [UsageError.name, 400],
   [AddressError.name, 400],
   [SighashError.name, 400],
+  [ExitPolicyError.name, 400],
   [UnauthorizedError.name, 401],
   [ForbiddenError.name, 403],
   [HostNotAllowedError.name, 403],

@@ -9,6 +9,7 @@ import { isLoopback } from '../net/addresses.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
+import { MAX_EXIT_RULES } from '../onion/descriptor.ts'
 import { parseExitPolicy } from '../onion/exit-policy.ts'
 import { isLogLevel } from '../utils/logger.ts'
 import type { LogLevel } from '../utils/logger.ts'
@@ -132,7 +133,9 @@ function checkOnionConfig (config: NodeConfig): void {
   if (config.onionExitPolicy != null) {
     if (config.onionExitPolicy.length === 0) throw new InvalidArgumentError('onionExitPolicy is empty: give rules such as "accept *:80,accept *:443,reject *:*", or leave it unset for the default')
     // parsed here too so that a bad rule stops the daemon at start, naming the rule
-    parseExitPolicy(config.onionExitPolicy)
+    const { rules } = parseExitPolicy(config.onionExitPolicy)
+    // the relay publishes the normalised rules (private ranges and this node's addresses added) in its descriptor
+    if (rules.length > MAX_EXIT_RULES - 8) throw new InvalidArgumentError(`the exit policy has ${rules.length} rules once private ranges are added; a relay descriptor carries at most ${MAX_EXIT_RULES} (with room for this node's addresses): merge rules into ranges`)
   }
   if (config.socks != null) {
     const { host } = parseHostPort(config.socks, '--socks')

@@ -1,23 +1,22 @@
 /**
- * Onion routing (issue 16, "Onion I"). So far: the ntor handshake that sets up a circuit's keys
- * with each hop, the relay's replay filter, the fixed-size cell codec, the layered relay crypto
- * (tor1 with AES-256-CTR and a running SHA-256 digest), links between hops (`link.ts`), the
- * middle relay (`relay.ts`) and the client's telescopic circuit build (`circuit.ts`). Nothing is
- * wired into the node yet: a program builds `OnionRelay` and `LinkManager` around its libp2p host.
+ * Onion routing (issue 16, "Onion I"): Tor-class circuits on the peers a node already has.
+ * `createNode` runs all of it as `node.onion` ({@link OnionService}); the pieces below are for
+ * programs that assemble their own.
  *
- *     import { ntorClientCreate, ntorClientComplete, ntorServerHandshake, ntorKeyPair, ntorRelayId, ReplayFilter } from './onion/index.ts'
+ * - Handshake and crypto: ntor (`ntor.ts`), the replay filter, layered tor1 relay crypto with
+ *   AES-256-CTR and a running SHA-256 digest (`relay-crypto.ts`), the rotating onion keys.
+ * - Wire: 514-byte cells (`cell.ts`), links between hops with fair queues, a bandwidth cap and
+ *   CREATE2 limits (`link.ts`, `link-queue.ts`, `relay-rate.ts`).
+ * - Relays and circuits: the relay (`relay.ts`), telescopic circuits (`circuit.ts`), streams with
+ *   authenticated SENDMEs and Vegas congestion control (`edge.ts`, `stream.ts`, `flow.ts`,
+ *   `congestion.ts`), the exit edge and its policy (`exit.ts`, `exit-policy.ts`).
+ * - Finding relays without authorities: signed descriptors, the relay view on LevelDB, the relay
+ *   exchange and DHT records, path selection and entry guards.
+ * - Uses: the client's circuit pool, the SOCKS5 server.
  *
- *     // the relay: its id (from its libp2p public key) and a published onion key
- *     const relay = { id: ntorRelayId(publicKeyToProtobuf(peerKey)), onionKeyPair: ntorKeyPair() }
- *     const replay = new ReplayFilter()
- *
- *     const { state, onionskin } = ntorClientCreate(relay.id, relay.onionKeyPair.publicKey) // client → relay
- *     const { reply, keys } = ntorServerHandshake(onionskin, relay, { replay })              // relay → client
- *     const same = ntorClientComplete(state, reply)                                          // HandshakeError unless AUTH verifies
- *
- *     // both ends key the hop's layer from the handshake's 128 bytes
- *     const layers = new OnionLayers(); layers.addHop(splitRelayKeys(same))
- *     const hop = new HopCrypto(splitRelayKeys(keys))
+ *     const node = await createNode({ dataDir, network: 'regtest', socks: '127.0.0.1:9050' })
+ *     const stream = await node.onion.dial(peerId, '/peerd/regtest/…')   // a Duplex through three hops
+ *     node.onion.circuits()                                               // what `peerd onion circuits` shows
  */
 export { CellIntegrityError, CellSizeError, CircuitClosedError, HandshakeError, HandshakeReplayError, MalformedCellError, UnknownCellCommandError, UnknownRelayCommandError, OnionLimitError } from './errors.ts'
 export { CELL_BODY_LEN, CELL_LEN, CellCommand, CellReader, RELAY_DATA_MAX, RelayCommand, decodeCell, decodeCreate2, decodeCreated2, decodeDestroy, decodeExtend2, decodeRelayBody, encodeCell, encodeCreate2, encodeCreated2, encodeDestroy, encodeExtend2, encodeRelayBody, extend2PeerId, peerIdSpecifier } from './cell.ts'
@@ -28,9 +27,43 @@ export { AUTH_BYTES, KEY_BYTES, NTOR_REPLY_BYTES, PEERD_NTOR, TOR_NTOR, ntorClie
 export type { NtorClientState, NtorKeyPair, NtorOptions, NtorParams, NtorRelayKeys, NtorServerOptions } from './ntor.ts'
 export { ReplayFilter } from './replay.ts'
 export type { ReplayFilterOptions } from './replay.ts'
+export { OnionKeyRing, ONION_KEY_GRACE_MS, ONION_KEY_ROTATION_MS } from './onion-keys.ts'
 export { Circuit, MAX_HOPS, buildCircuit } from './circuit.ts'
-export type { PathHop } from './circuit.ts'
+export type { OpenTarget, PathHop } from './circuit.ts'
 export { LinkManager, MAX_CIRCUITS_PER_LINK, MAX_LINKS, OnionLink, onionLinkProtocol } from './link.ts'
 export type { CircuitEndpoint, LinkHost, LinkManagerInit } from './link.ts'
+export { CircuitMux, EWMA_HALFLIFE_MS, LinkQueue, MAX_QUEUED_CELLS_PER_CIRCUIT } from './link-queue.ts'
+export { CREATE_RATE, CellBucket, MAX_PENDING_CREATES, MAX_QUEUED_BYTES } from './relay-rate.ts'
+export type { LinkLimits, LinkStats, RateInit } from './relay-rate.ts'
 export { DestroyReason, OnionRelay } from './relay.ts'
 export type { OnionRelayInit, RelayCircuitHandle, RelayStats } from './relay.ts'
+export { MAX_STREAMS_PER_CIRCUIT, StreamEdge, decodeBegin, encodeBegin } from './edge.ts'
+export type { EdgeTransport, StreamEdgeInit } from './edge.ts'
+export { OnionStream } from './stream.ts'
+export type { StreamTarget } from './stream.ts'
+export { CIRCUIT_SENDME_INC, STREAM_SENDME_INC, STREAM_WINDOW, decodeSendme, encodeSendme } from './flow.ts'
+export { VEGAS_EXIT, VegasController } from './congestion.ts'
+export type { VegasParams } from './congestion.ts'
+export { EndReason, FlowControlError, InvalidBeginError, StreamClosedError, StreamRefusedError, endReasonName } from './stream-errors.ts'
+export { CONNECT_TIMEOUT_MS, ExitEdge } from './exit.ts'
+export type { ExitEdgeInit, ExitPolicyCheck, ExitStats } from './exit.ts'
+export { DEFAULT_EXIT_POLICY, ExitPolicyError, PRIVATE_RANGES, isPrivateAddress, parseExitPolicy } from './exit-policy.ts'
+export type { ExitPolicy, ExitPolicyOptions } from './exit-policy.ts'
+export { MAX_DESCRIPTOR_BYTES, decodeDescriptor, descriptorIps, signDescriptor, verifyDescriptor } from './descriptor.ts'
+export type { DescriptorFields, RelayDescriptor } from './descriptor.ts'
+export { DescriptorError, DescriptorNetworkError, DescriptorTimeError, DescriptorTooLargeError, ExpiredDescriptorError, ForgedDescriptorError, MalformedDescriptorError, NoPathError, RelayDirectoryError } from './directory-errors.ts'
+export { MAX_RELAYS, MAX_RELAYS_PER_IP, MAX_RELAYS_PER_PREFIX, RelayDirectory } from './directory.ts'
+export type { AddResult, RelayEntry } from './directory.ts'
+export { RelayExchange, DHT_NAMESPACE, descriptorDhtKey, descriptorSelector, descriptorValidator, relaysProtocol } from './relay-exchange.ts'
+export { MAX_WEIGHT_BANDWIDTH, canExitTo, relaysConflict, selectPath } from './path.ts'
+export type { PathTarget } from './path.ts'
+export { GuardSet } from './guards.ts'
+export type { GuardRecord } from './guards.ts'
+export { CircuitPool, MAX_DIRTINESS_MS } from './circuit-pool.ts'
+export type { CircuitPurpose } from './circuit-pool.ts'
+export { SocksServer } from './socks.ts'
+export type { SocksRequest, SocksServerInit } from './socks.ts'
+export { SocksConnectError, SocksReply, socksReplyFor } from './socks-errors.ts'
+export { OnionService, socksReplyForOnion } from './service.ts'
+export type { OnionConfig, OnionServiceInit } from './service.ts'
+export type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'

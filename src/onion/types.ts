@@ -4,17 +4,6 @@
  * @module
  */
 
-/** A relay of the relay view, as the API shows it. */
-export interface OnionRelaySummary {
-  peerId: string
-  /** Bytes per second the relay declares it can carry. */
-  bandwidth: number
-  exit: boolean
-  guard: boolean
-  /** ISO time its descriptor was published. */
-  published: string
-}
-
 /** One hop of a circuit as the API shows it. */
 export interface CircuitHopInfo {
   peerId: string

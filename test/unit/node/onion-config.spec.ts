@@ -75,6 +75,12 @@ describe('onion config', () => {
     await assert.rejects(flags('--onion-exit', '--no-onion-relay'), /an onion exit is a relay: drop --no-onion-relay/)
   })
 
+  it('refuses an exit policy too long for a relay descriptor, and takes one that fits', () => {
+    const ports = (n: number): string[] => Array.from({ length: n }, (_, i) => `accept *:${1000 + 2 * i}`)
+    assert.throws(() => resolveNodeConfig({ dataDir: '/x', onionExit: true, onionExitPolicy: ports(60) }), /relay descriptor carries at most 64/)
+    assert.equal(resolveNodeConfig({ dataDir: '/x', onionExit: true, onionExitPolicy: ports(40) }).onionExitPolicy?.length, 40)
+  })
+
   it('reads the same keys from config.json, and names a wrong type', async () => {
     const file = join(dir.path, 'config.json')
     try {
