@@ -90,6 +90,18 @@ describe('onion routing in createNode', () => {
     assert.ok(!before.includes(now[0]?.id ?? ''))
   })
 
+  it('isolates streams by SOCKS credentials: different credentials never share a circuit', TEST, async () => {
+    const socks = client.onion.status().socks as string
+    client.onion.newCircuits()
+    for (const user of ['alice:a', 'bob:b', 'alice:a']) {
+      await run('curl', ['-sS', '-o', '/dev/null', '--max-time', '30', '--socks5-hostname', socks, '--proxy-user', user, url])
+    }
+    const open = client.onion.circuits().filter(c => c.purpose === 'socks' && !c.dirty)
+    assert.equal(open.length, 2, 'one circuit per credential pair, reused by the same pair')
+    assert.equal(new Set(open.map(c => c.isolation)).size, 2)
+    assert.ok(open.every(c => c.isolation != null && !c.isolation.includes('alice')), 'the key, not the credentials, is shown')
+  })
+
   it('reaches a peerd protocol on another node through a circuit (the target is not a hop)', TEST, async () => {
     const target = nodes[1] as PeerdNode
     const protocol = '/peerd/regtest/test-echo/1.0.0'
