@@ -40,6 +40,15 @@ export interface ExitPolicyCheck {
   allows: (address: string, port: number) => boolean
 }
 
+/**
+ * Cells an exit holds for slow destinations, over all circuits, before it destroys the circuit
+ * holding most (tor's OOM handler, MaxMemInQueues): each stream may buffer its window of 500
+ * cells, so without this one client with many streams on many circuits could fill memory.
+ */
+export const MAX_EXIT_BUFFERED_CELLS = 65_536
+/** DATA cells between checks of the total (a check walks every stream). */
+const BUFFER_CHECK_EVERY = 64
+
 /** How long a TCP connect or a peer dial may take. */
 export const CONNECT_TIMEOUT_MS = 10_000
 
@@ -55,6 +64,8 @@ export interface ExitEdgeInit {
   /** Resolves a name to addresses (default `dns.lookup` with `all`). */
   resolve?: (name: string) => Promise<string[]>
   maxStreamsPerCircuit?: number
+  /** Default {@link MAX_EXIT_BUFFERED_CELLS}. */
+  maxBufferedCells?: number
   /** A stream was refused: the END reason, and the port asked for (null for a peerd protocol). Destinations are not given: an exit's logs should not record where its users go. */
   onRefused?: (reason: number, port: number | null) => void
 }
@@ -94,12 +105,19 @@ export class ExitEdge {
   policy: ExitPolicyCheck
   private readonly init: ExitEdgeInit
   private readonly edges = new Map<number, StreamEdge>()
+  private readonly handles = new Map<number, RelayCircuitHandle>()
+  private dataSinceCheck = 0
+  /** Circuits destroyed for holding the most buffered cells past {@link maxBufferedCells}. */
+  oomKills = 0
+  /** Cells held for slow destinations over all circuits before the largest holder is destroyed. */
+  maxBufferedCells: number
   private readonly prefix: string
   private readonly linkProtocol: string
 
   constructor (init: ExitEdgeInit) {
     this.init = init
     this.exitEnabled = init.exitEnabled
+    this.maxBufferedCells = init.maxBufferedCells ?? MAX_EXIT_BUFFERED_CELLS
     this.policy = init.policy
     this.prefix = `/peerd/${init.network}/`
     this.linkProtocol = onionLinkProtocol(init.network)
@@ -145,6 +163,26 @@ export class ExitEdge {
       edge = this.edgeFor(circuit)
     }
     edge.receive(msg) // a throw is a protocol violation: the relay destroys the circuit
+    if (msg.command === RelayCommand.DATA && ++this.dataSinceCheck >= BUFFER_CHECK_EVERY) {
+      this.dataSinceCheck = 0
+      this.checkMemory()
+    }
+  }
+
+  /** Past the cap on buffered cells, destroys the circuit that holds the most. */
+  private checkMemory (): void {
+    const limit = this.maxBufferedCells
+    let total = 0
+    let worst: number | undefined
+    let worstCells = -1
+    for (const [id, e] of this.edges) {
+      const n = e.bufferedCells
+      total += n
+      if (n > worstCells) { worstCells = n; worst = id }
+    }
+    if (total <= limit || worst == null) return
+    this.oomKills++
+    this.handles.get(worst)?.destroy()
   }
 
   private edgeFor (circuit: RelayCircuitHandle): StreamEdge {
@@ -159,8 +197,10 @@ export class ExitEdge {
       onBegin: (stream) => { void this.begin(edge, stream) }
     })
     this.edges.set(circuit.id, edge)
+    this.handles.set(circuit.id, circuit)
     circuit.onClose(() => {
       this.edges.delete(circuit.id)
+      this.handles.delete(circuit.id)
       edge.close()
     })
     return edge

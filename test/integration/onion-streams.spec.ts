@@ -20,7 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { RelayCommand } from '../../src/onion/cell.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import type { Circuit, PathHop } from '../../src/onion/circuit.ts'
-import { ExitEdge } from '../../src/onion/exit.ts'
+import { ExitEdge, MAX_EXIT_BUFFERED_CELLS } from '../../src/onion/exit.ts'
 import { STREAM_WINDOW, encodeSendme } from '../../src/onion/flow.ts'
 import { LinkManager } from '../../src/onion/link.ts'
 import { ntorKeyPair } from '../../src/onion/ntor.ts'
@@ -175,6 +175,32 @@ describe('onion streams through three relays and an exit', () => {
       assert.equal(sha256(got), sha256(blob))
     } finally {
       clearInterval(sampler)
+    }
+  })
+
+  it('destroys the circuit holding the most cells once the exit holds more than its cap for slow destinations', async () => {
+    // a destination that never reads: the kernel's buffers fill, then the exit's stream queues
+    const stuck = new Set<Socket>()
+    const sink = createServer(socket => { stuck.add(socket); socket.on('error', () => {}); socket.pause() })
+    const sinkPort = await listen(sink)
+    td.add(async () => { for (const s of stuck) s.destroy(); await new Promise(resolve => sink.close(resolve)) }, 'close the sink')
+    exit.maxBufferedCells = 800
+    try {
+      const hog = await circuit()
+      const kills = exit.oomKills
+      const streams = await Promise.all([0, 1, 2, 3].map(async () => await hog.openStream({ host: '127.0.0.1', port: sinkPort })))
+      for (const s of streams) { s.on('error', () => {}); s.write(randomBytes(8 * 1024 * 1024)) }
+      await waitFor(() => hog.closed, { timeoutMs: 30_000, what: 'the hog circuit to be destroyed' })
+      assert.equal(exit.oomKills, kills + 1)
+      assert.ok(exit.bufferedCells <= 800, `${exit.bufferedCells} cells still held`)
+      // the exit still serves others
+      const c = await circuit()
+      const echo = await c.openStream({ host: '127.0.0.1', port: echoPort })
+      echo.write('still here')
+      assert.equal((await readN(echo, 10)).toString(), 'still here')
+      echo.destroy()
+    } finally {
+      exit.maxBufferedCells = MAX_EXIT_BUFFERED_CELLS
     }
   })
 
