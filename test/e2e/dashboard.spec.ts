@@ -224,6 +224,17 @@ describe('the dashboard in a browser', { skip }, () => {
     await page2.close()
   })
 
+  it('shows the node as an onion relay on the Onion panel, with the relays it learned', TEST, async () => {
+    await page.goto(new URL('/#onion', page.url()).href)
+    const stat = (id: string): ReturnType<Page['locator']> => page.locator(`[data-stat="${id}"] dd`)
+    await stat('onion-relay').waitFor()
+    assert.match(await stat('onion-relay').innerText(), /^on\s+cap 1 MB\/s/)
+    assert.equal(await stat('onion-exit').innerText(), 'off')
+    // each of the three daemons relays and publishes its descriptor; the panel polls every few seconds
+    await waitFor(async () => (await stat('onion-relays').innerText()) === '3', { timeoutMs: 20_000, what: 'the panel to show 3 relays known' })
+    await shot(page, 'onion')
+  })
+
   it('moves between panels with the keyboard alone', TEST, async () => {
     await page.goto(new URL('/#overview', page.url()).href)
     await page.locator('.conn-live').waitFor()
