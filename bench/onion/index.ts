@@ -73,7 +73,7 @@ export function compare (tor: SystemResult, peerd: SystemResult, params: Record<
   const rc = ratio(peerd.cpu?.cpuPerGiB, tor.cpu?.cpuPerGiB)
   rows.push({ metric: '(e) relay CPU-s per GiB', 'tor median': tor.cpu?.cpuPerGiB ?? '–', 'tor p90': '', 'peerd median': peerd.cpu?.cpuPerGiB ?? '–', 'peerd p90': '', 'peerd/tor': rc ?? '–', target: `≤ ${CPU_TARGET}` })
   if (both && tor.cpu != null) checks.push({ name: '(e) relay CPU per GiB: peerd / tor', value: rc ?? NaN, target: `≤ ${CPU_TARGET}`, pass: rc != null && rc <= CPU_TARGET })
-  const notes: string[] = []
+  const notes: string[] = [...tor.errors, ...peerd.errors].map(e => `FAILED ${e}`)
   for (const [name, r] of [['tor', tor], ['peerd', peerd]] as const) {
     if (r.perf != null) {
       const paths = new Set(r.perf.samples.map(s => s.hops.join(' → ')))
@@ -141,7 +141,7 @@ async function main (): Promise<void> {
     if (!janitor.interrupted) process.stderr.write(`  [${Math.round((performance.now() - t0) / 1000)} s] ${line}\n`)
   }
   const options = { upMbit: params.upMbit, downMbit: params.downMbit, runs: params.runs, cpuBytes: Math.round(params.cpuMiB * 2 ** 20), progress }
-  const results: { tor: SystemResult, peerd: SystemResult } = { tor: {}, peerd: {} }
+  const results: { tor: SystemResult, peerd: SystemResult } = { tor: { errors: [] }, peerd: { errors: [] } }
   let failed: string | undefined
   try {
     for (const name of ['tor', 'peerd'] as const) {
@@ -157,8 +157,10 @@ async function main (): Promise<void> {
   if (janitor.interrupted) process.exit(130)
   const result = compare(results.tor, results.peerd, params)
   process.stdout.write(formatResult(result) + '\n')
+  const errors = [...results.tor.errors, ...results.peerd.errors]
   if (failed != null) process.stderr.write(`bench:onion failed: ${failed}\n`)
-  const code = failed != null ? 2 : result.checks.every(c => c.pass) ? 0 : 1
+  for (const e of errors) process.stderr.write(`bench:onion: ${e}\n`)
+  const code = failed != null || errors.length > 0 ? 2 : result.checks.every(c => c.pass) ? 0 : 1
   const out: OnionBenchOutput = { machine, torVersion: tor, command: ['node', ...process.argv.slice(1)].join(' '), params, tor: results.tor, peerd: results.peerd, result, pass: code === 0 }
   if (values.json === true) process.stdout.write(JSON.stringify(out) + '\n')
   if (typeof values.out === 'string') writeFileSync(values.out, JSON.stringify(out, null, 2) + '\n')

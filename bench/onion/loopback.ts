@@ -54,7 +54,7 @@ async function relayMain (exit: boolean): Promise<void> {
         send({ op: 'dialed' })
       } else if (m.op === 'cpu') {
         const u = process.cpuUsage()
-        send({ op: 'cpu', seconds: (u.user + u.system) / 1e6, cellsRelayed: relay.stats.cellsRelayed, bytesWritten: relay.links.stats.bytesWritten })
+        send({ op: 'cpu', seconds: (u.user + u.system) / 1e6, cellsRelayed: relay.stats.cellsRelayed, bytesWritten: relay.links.stats.bytesWritten, cellsWritten: relay.links.stats.cellsWritten, writes: relay.links.stats.writes })
       } else {
         await relay.stop()
         await h.stop()
@@ -73,7 +73,7 @@ function once<T> (child: ChildProcess, pred: (m: any) => boolean): Promise<T> { 
   })
 }
 
-interface CpuReport { seconds: number, cellsRelayed: number, bytesWritten: number }
+interface CpuReport { seconds: number, cellsRelayed: number, bytesWritten: number, cellsWritten: number, writes: number }
 
 async function main (): Promise<void> {
   const { values } = parseArgs({ options: { mib: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, prof: { type: 'boolean', default: false } } })
@@ -81,6 +81,7 @@ async function main (): Promise<void> {
   const runs = Number(values.runs)
   const execArgv = values.prof === true ? ['--cpu-prof', '--cpu-prof-dir=prof-onion'] : []
   const children = [0, 1, 2].map(i => fork(new URL(import.meta.url), [i === 2 ? 'exit' : 'relay'], { execArgv: [...process.execArgv, ...execArgv] }))
+  const exited = children.map(async c => await new Promise(resolve => c.once('exit', resolve)))
   const hellos = await Promise.all(children.map(async c => await once<Hello>(c, m => m.peerId != null)))
   for (let i = 0; i < 2; i++) {
     const c = children[i] as ChildProcess
@@ -105,12 +106,12 @@ async function main (): Promise<void> {
   }))
 
   const circuit = await buildCircuit(links, path)
-  console.log(`circuit built in ${circuit.buildMs.toFixed(0)} ms; ${runs} downloads of ${(size / 1048576).toFixed(1)} MiB`)
+  console.log(`circuit built in ${circuit.buildMs.toFixed(0)} ms; a warm-up and ${runs} downloads of ${(size / 1048576).toFixed(1)} MiB`)
   const rates: number[] = []
-  const before = await cpu()
-  const clientCpu0 = process.cpuUsage()
+  let before = await cpu()
+  let clientCpu0 = process.cpuUsage()
   let total = 0
-  for (let r = 0; r < runs; r++) {
+  for (let r = -1; r < runs; r++) {
     const t0 = performance.now()
     const stream = await circuit.openStream({ host: '127.0.0.1', port })
     const hash = createHash('sha256')
@@ -118,9 +119,10 @@ async function main (): Promise<void> {
     for await (const chunk of stream) { hash.update(chunk); got += chunk.length }
     const seconds = (performance.now() - t0) / 1000
     if (got !== size || hash.digest('hex') !== want) throw new Error(`run ${r}: got ${got} bytes, not the blob`)
+    console.log(`${r < 0 ? 'warm-up' : `run ${r + 1}`}: ${(size / 1048576 / seconds).toFixed(2)} MiB/s (${seconds.toFixed(2)} s)`)
+    if (r < 0) { before = await cpu(); clientCpu0 = process.cpuUsage(); continue } // the JIT's first run is not counted
     total += got
     rates.push(size / 1048576 / seconds)
-    console.log(`run ${r + 1}: ${(size / 1048576 / seconds).toFixed(2)} MiB/s (${seconds.toFixed(2)} s)`)
   }
   const after = await cpu()
   const cu = process.cpuUsage(clientCpu0)
@@ -131,7 +133,7 @@ async function main (): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const a = after[i] as CpuReport
     const b = before[i] as CpuReport
-    console.log(`${(names[i] as string).padEnd(6)} ${((a.seconds - b.seconds) / gib).toFixed(1)} CPU-s/GiB relayed (${a.cellsRelayed - b.cellsRelayed} cells relayed, ${((a.bytesWritten - b.bytesWritten) / 1048576).toFixed(1)} MiB of cells written)`)
+    console.log(`${(names[i] as string).padEnd(6)} ${((a.seconds - b.seconds) / gib).toFixed(1)} CPU-s/GiB relayed (${a.cellsRelayed - b.cellsRelayed} cells relayed, ${((a.bytesWritten - b.bytesWritten) / 1048576).toFixed(1)} MiB of cells written, ${((a.cellsWritten - b.cellsWritten) / Math.max(1, a.writes - b.writes)).toFixed(1)} cells a write)`)
   }
   console.log(`client ${((cu.user + cu.system) / 1e6 / gib).toFixed(1)} CPU-s/GiB received (this process, with the TCP server)`)
   circuit.destroy()
@@ -139,7 +141,7 @@ async function main (): Promise<void> {
   await links.stop()
   await client.stop()
   server.close()
-  await Promise.all(children.map(async c => await new Promise(resolve => c.once('exit', resolve))))
+  await Promise.all(exited)
 }
 
 tuneHeapForTransfers() // as the daemon does

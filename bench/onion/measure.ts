@@ -35,6 +35,8 @@ export interface OnionSystem {
   relayPid: (hop: number) => Promise<number>
   /** The pid of the client's process (tor client or peerd daemon). */
   clientPid: () => number
+  /** What the system can tell about a failed run (recent events, log tails). */
+  diagnostics?: () => Promise<string>
 }
 
 /** The measuring client, running in the client's namespace. */
@@ -105,6 +107,16 @@ function round (v: number): number {
   return Math.round(v * 10) / 10
 }
 
+/** The system's diagnostics as a suffix of an error message. */
+async function diagnose (system: OnionSystem): Promise<string> {
+  try {
+    const d = await system.diagnostics?.()
+    return d == null || d === '' ? '' : ` (${d})`
+  } catch {
+    return ''
+  }
+}
+
 /** A new circuit, one untimed stream through it (which is what makes peerd build it), and its report. */
 async function prepareCircuit (system: OnionSystem, client: PerfClient): Promise<CircuitReport> {
   await system.freshCircuit()
@@ -130,7 +142,7 @@ export async function onionPerf (system: OnionSystem, client: PerfClient, runs: 
       samples.push({ buildMs: round(circuit.buildMs), hops: circuit.hops, ttfbMs: round(small.ttfbMs), smallMs: round(small.totalMs), largeMs: round(large.totalMs) })
       progress(`${system.name} run ${samples.length}/${runs}: build ${round(circuit.buildMs)} ms, ttfb ${round(small.ttfbMs)} ms, 50 KiB ${round(small.totalMs)} ms, 5 MiB ${round(large.totalMs)} ms (${circuit.hops.length} hops)`)
     } catch (err) {
-      const why = (err as Error).message.split('\n')[0] ?? 'failed'
+      const why = `${(err as Error).message.split('\n')[0] ?? 'failed'}${await diagnose(system)}`
       failures.push(why)
       progress(`${system.name}: a run failed: ${why}`)
       if (failures.length > runs) throw new Error(`${system.name}: ${failures.length} runs failed, the last: ${why}`, { cause: err })
@@ -175,8 +187,18 @@ export const IDLE_SECONDS = 10
  * the transfer's time).
  */
 export async function relayCpu (system: OnionSystem, client: PerfClient, bytes: number, progress: (line: string) => void): Promise<CpuResult> {
-  const circuit = await prepareCircuit(system, client)
-  await client.get(LARGE)
+  let circuit: CircuitReport | undefined
+  for (let attempt = 1; circuit == null; attempt++) {
+    try {
+      circuit = await prepareCircuit(system, client)
+      await client.get(LARGE)
+    } catch (err) {
+      circuit = undefined
+      const why = `${(err as Error).message.split('\n')[0] ?? 'failed'}${await diagnose(system)}`
+      if (attempt >= 3) throw new Error(`${system.name}: no circuit carried the warm-up in 3 attempts: ${why}`, { cause: err })
+      progress(`${system.name}: a circuit failed before the CPU measurement, building another: ${why}`)
+    }
+  }
   const pid = await system.relayPid(1)
   progress(`${system.name}: middle relay pid ${pid}, measuring its idle CPU for ${IDLE_SECONDS} s…`)
   const idle = cpuMeter(pid)

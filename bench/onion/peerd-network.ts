@@ -127,6 +127,12 @@ export function peerdSystem (net: PeerdOnionNetwork): OnionSystem {
       if (pid == null) throw new Error(`no daemon at hop ${hop} of the last circuit`)
       return pid
     },
+    diagnostics: async () => {
+      const circuits = await net.circuits().catch(() => [])
+      const shown = circuits.slice(-4).map(c => `${c.id} ${c.state}${c.dirty ? ' dirty' : ''} ${c.hops.map(h => net.roleOf(h.peerId)).join('>')}`)
+      const log = net.daemons.client.log().trim().split('\n').slice(-3).join(' | ')
+      return `peerd circuits: ${shown.join(', ') || 'none'}; client log: ${log}`
+    },
     clientPid: () => {
       const pid = net.daemons.client.process?.child.pid
       if (pid == null) throw new Error('the client daemon is not running')

@@ -9,7 +9,7 @@
  *   so only CPU limits the transfer.
  */
 import { fileURLToPath } from 'node:url'
-import { Network, tempDir } from '../net/harness/index.ts'
+import { janitor, Network, tempDir } from '../net/harness/index.ts'
 import type { NetHost, NsProcess } from '../net/harness/index.ts'
 import { onionPerf, PerfClient, relayCpu } from './measure.ts'
 import type { CpuResult, OnionSystem, PerfResult } from './measure.ts'
@@ -116,6 +116,8 @@ async function startPeerd (s: Setting, o: PhaseOptions): Promise<Started> {
 export interface SystemResult {
   perf?: PerfResult
   cpu?: CpuResult
+  /** Settings that failed, with why (the other setting still runs). */
+  errors: string[]
 }
 
 /**
@@ -124,7 +126,7 @@ export interface SystemResult {
  */
 export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: { perf: boolean, cpu: boolean }): Promise<SystemResult> {
   const start = name === 'tor' ? startTor : startPeerd
-  const result: SystemResult = {}
+  const result: SystemResult = { errors: [] }
   const settings: Array<['perf' | 'cpu', () => Promise<Setting>]> = [['perf', async () => await shapedLan(o)], ['cpu', loopback]]
   for (const [part, make] of settings) {
     if (!parts[part]) continue
@@ -137,6 +139,12 @@ export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: 
       client = new PerfClient(s.client, SOCKS_PORT, s.server)
       if (part === 'perf') result.perf = await onionPerf(started.system, client, o.runs, o.progress)
       else result.cpu = await relayCpu(started.system, client, o.cpuBytes, o.progress)
+    } catch (err) {
+      // a failed setting is reported; the other setting and the other system still run
+      if (janitor.interrupted) throw err
+      const why = `${name} ${part}: ${(err as Error).message}`
+      result.errors.push(why)
+      o.progress(`FAILED: ${why}`)
     } finally {
       o.progress(`${name}: stopping the ${part === 'perf' ? 'shaped LAN' : 'loopback'} setting…`)
       await client?.stop()

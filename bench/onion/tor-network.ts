@@ -143,6 +143,7 @@ export class TorNetwork {
   private attachTo: string | undefined
   private readonly attached = new Map<string, string>()
   private readonly succeeded = new Map<string, string>()
+  private readonly recent: string[] = []
 
   private constructor (nodes: Map<string, TorNode>, control: TorControl, fingerprints: { guard: string, middle: string, exit: string }) {
     this.nodes = nodes
@@ -286,7 +287,17 @@ export class TorNetwork {
     await Promise.all([...this.nodes.values()].map(async n => { await n.proc?.stop(5_000) }))
   }
 
+  /** The last stream and circuit events and the tail of the client's and exit's logs, for a failed run. */
+  diagnostics (): string {
+    const tail = (name: string): string => this.log(name).trim().split('\n').slice(-3).join(' | ')
+    return `tor events: ${this.recent.join(' | ')}; client log: ${tail('client')}; exit log: ${tail('exit')}`
+  }
+
   private onStream (e: ControlEvent): void {
+    if (e.type === 'CIRC' || e.type === 'STREAM') {
+      this.recent.push(`${e.type} ${e.args.slice(0, 4).join(' ')}${e.args.find(a => a.startsWith('REASON=')) != null ? ` ${eventField(e, 'REASON') ?? ''}` : ''}`)
+      if (this.recent.length > 12) this.recent.shift()
+    }
     if (e.type !== 'STREAM') return
     const [stream = '', status, circ] = e.args
     if (status === 'NEW' && eventField(e, 'PURPOSE') === 'USER') {
@@ -298,6 +309,10 @@ export class TorNetwork {
     } else if (status === 'SUCCEEDED' && this.attached.has(stream) && circ != null) {
       this.succeeded.set(stream, circ)
       if (this.succeeded.size > 10_000) this.succeeded.clear()
+    } else if (status === 'DETACHED' && this.attached.has(stream)) {
+      // the exit or the circuit refused it: close it now (the client sees a SOCKS error) rather
+      // than leave it unattached until tor's SOCKS timeout
+      void this.control.command(`CLOSESTREAM ${stream} 1`).catch(() => {})
     }
     if (status === 'CLOSED' || status === 'FAILED') this.attached.delete(stream)
   }
@@ -325,6 +340,7 @@ export function torSystem (net: TorNetwork): OnionSystem {
       return { buildMs: current.buildMs, hops: current.path.map(h => h.split('~')[1] ?? h) }
     },
     relayPid: async hop => net.pid(roles[hop] ?? 'none'),
+    diagnostics: async () => net.diagnostics(),
     clientPid: () => net.pid('client')
   }
 }

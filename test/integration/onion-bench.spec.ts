@@ -35,12 +35,14 @@ describe('onion bench, smallest configuration: one run of OnionPerf\'s model per
 
   it('tor: a private Tor network forms, the client fetches over the pinned guard → middle → exit path', { timeout: 150_000 }, async () => {
     const r = await runSystem('tor', options, { perf: true, cpu: false })
+    assert.deepEqual(r.errors, [])
     checkRun(r.perf)
     assert.deepEqual(r.perf?.samples[0]?.hops, ['guard', 'middle', 'exit'])
   })
 
   it('peerd: the client fetches through a 3-hop circuit of the relay daemons, ending at the exit', { timeout: 150_000 }, async () => {
     const r = await runSystem('peerd', options, { perf: true, cpu: false })
+    assert.deepEqual(r.errors, [])
     checkRun(r.perf)
     const hops = r.perf?.samples[0]?.hops ?? []
     assert.equal(hops.length, 3, hops.join(' → '))
