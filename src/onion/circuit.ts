@@ -4,8 +4,8 @@
  * through the circuit so far, whose EXTENDED2 comes back sealed by the hop before it. Each
  * handshake is ntor against the hop's onion key; its keys add one layer of {@link OnionLayers}.
  *
- * The client needs each hop's onion key: for now the caller passes it (`relay.onionKey` in
- * process); relay descriptors that publish it are a later piece.
+ * The client needs each hop's onion key: a relay descriptor carries it (`path.ts` returns
+ * descriptors, which are {@link PathHop}s).
  *
  * Streams (`edge.ts`, `stream.ts`): {@link Circuit.openStream} sends BEGIN to the last hop and
  * resolves with a Duplex once CONNECTED comes back. From the first `openStream` on, the last hop's

@@ -1,7 +1,8 @@
 /**
- * A relay's ntor onion keys, rotated (tor-spec: onion keys rotate weekly; the previous key stays
- * accepted for a week more, so a client holding a descriptor published just before a rotation
- * still completes its handshake). Rotation limits what a stolen onion key gives: the handshakes
+ * A relay's ntor onion keys, rotated every 7 days by default, the previous key accepted for 7 days
+ * more, so a client holding a descriptor published just before a rotation still completes its
+ * handshake (tor rotates every 28 days since proposal 274; peerd's descriptors live at most a
+ * day, so a shorter period costs nothing). Rotation limits what a stolen onion key gives: the handshakes
  * of one key's lifetime and grace, not the relay's whole life.
  *
  * Persisted in one file (`onion-keys`, mode 0600, in a 0700 directory) written atomically

@@ -9,9 +9,9 @@
  * its circuits. A forward cell the last hop does not recognize fails tor1's integrity check: the
  * circuit is destroyed both ways.
  *
- * The onion key lives in memory and is read by clients in-process ({@link OnionRelay.onionKey})
- * until relay descriptors (a later piece) publish it. With `onionKeys` (a rotating key ring) the
- * relay answers with whichever of its keys the onionskin names (`ID | B | X`: B picks it).
+ * Clients learn the onion key from the relay's signed descriptor (`descriptor.ts`); the node gives
+ * the relay its rotating key ring (`onion-keys.ts`), and the relay answers with whichever of its
+ * keys the onionskin names (`ID | B | X`: B picks it). Without a ring it uses one key in memory.
  *
  * Relay messages recognized here (other than EXTEND2) go to {@link OnionRelay.onMessage} with one
  * {@link RelayCircuitHandle} per circuit; the exit edge (`exit.ts`) sets that hook to serve streams.

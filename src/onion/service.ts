@@ -49,6 +49,12 @@ import type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'
 
 /** How often the onion key ring is checked for rotation (a new key is republished at once). */
 const ROTATE_CHECK_MS = 3600_000
+/** How often relays whose descriptors expire soon are looked up in the DHT. */
+const DHT_REFRESH_MS = 10 * 60_000
+/** A descriptor expiring within this is refreshed from the DHT. */
+const DHT_REFRESH_BEFORE_MS = 45 * 60_000
+/** DHT lookups per round: each is a query of the network. */
+const DHT_LOOKUPS_PER_ROUND = 8
 
 /** The onion settings of a node (`NodeConfig`'s onion fields). */
 export interface OnionConfig {
@@ -116,6 +122,7 @@ export class OnionService implements OnionControl {
   private pool?: CircuitPool
   private socks?: SocksServer
   private timer?: NodeJS.Timeout
+  private dhtTimer?: NodeJS.Timeout
   private started = false
 
   constructor (init: OnionServiceInit) {
@@ -195,6 +202,10 @@ export class OnionService implements OnionControl {
     this.pool.start()
     this.timer = setInterval(() => { void this.maintain().catch(() => {}) }, ROTATE_CHECK_MS)
     this.timer.unref()
+    if (this.init.dht != null) {
+      this.dhtTimer = setInterval(() => { void this.refreshFromDht().catch(() => {}) }, DHT_REFRESH_MS)
+      this.dhtTimer.unref()
+    }
     if (config.socks != null) {
       this.socks = new SocksServer({
         listen: config.socks,
@@ -216,6 +227,7 @@ export class OnionService implements OnionControl {
   async stop (): Promise<void> {
     this.started = false
     clearInterval(this.timer)
+    clearInterval(this.dhtTimer)
     await this.socks?.stop()
     this.pool?.stop()
     await this.exchange?.stop()
@@ -229,6 +241,28 @@ export class OnionService implements OnionControl {
   private async maintain (): Promise<void> {
     if (this.keys != null && await this.keys.rotateIfDue()) await this.exchange?.republish()
     await this.guards?.refresh()
+  }
+
+  /**
+   * Looks up, in the DHT, the relays whose descriptors expire soon, guards first: a relay
+   * republishes hourly, but only to the peers it is connected to, so a client that is not one of
+   * them finds the new descriptor (a rotated onion key, a changed policy) here.
+   */
+  async refreshFromDht (now = Date.now()): Promise<number> {
+    const directory = this.directory
+    const exchange = this.exchange
+    if (directory == null || exchange == null) return 0
+    const guards = new Set(this.guards?.usable() ?? [])
+    const due = directory.relays()
+      .filter(e => e.descriptor.expires - now < DHT_REFRESH_BEFORE_MS && !e.descriptor.peerId.equals(this.init.host.peerId))
+      .sort((a, b) => Number(guards.has(b.descriptor.peerId.toString())) - Number(guards.has(a.descriptor.peerId.toString())) || a.descriptor.expires - b.descriptor.expires)
+      .slice(0, DHT_LOOKUPS_PER_ROUND)
+    let refreshed = 0
+    for (const e of due) {
+      const r = await exchange.lookup(e.descriptor.peerId).catch(() => undefined)
+      if (r?.status === 'added') refreshed++
+    }
+    return refreshed
   }
 
   private async signOwnDescriptor (): Promise<Uint8Array> {
@@ -260,8 +294,11 @@ export class OnionService implements OnionControl {
     return await this.openStream({ peer, protocol }, { purpose: 'peerd', ...options })
   }
 
-  /** Builds a circuit now and returns it (tests, and the bench's build-time figure). */
-  async buildCircuit (target: OpenTarget = { host: '0.0.0.0', port: 443 }, purpose: CircuitPurpose = 'test'): Promise<CircuitInfo> {
+  /**
+   * Builds a circuit now and returns it (tests, and the bench's build-time figure). The default
+   * target is a name on port 443, so any exit whose policy accepts port 443 may end it.
+   */
+  async buildCircuit (target: OpenTarget = { host: 'exit.invalid', port: 443 }, purpose: CircuitPurpose = 'test'): Promise<CircuitInfo> {
     const pool = this.pool
     if (pool == null) throw new CircuitClosedError('the onion service is not running')
     await this.guards?.refresh()

@@ -16,7 +16,8 @@
  * served, at most 64 KiB sent before the stream opens is kept, a refused client is cut off 2 s
  * after its reply, and no error on either side of a relayed connection escapes as an 'error'
  * event. A client that closes before its CONNECT is answered aborts it (`signal`), as in tor;
- * once relaying, half-close is passed through.
+ * once relaying, a client's FIN is passed to the upstream as `end()`: an onion stream has no
+ * half-close (END closes both ways, as in tor), so through a circuit a FIN ends the stream.
  * @module
  */
 import { createHash } from 'node:crypto'

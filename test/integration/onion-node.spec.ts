@@ -149,4 +149,27 @@ describe('onion routing in createNode', () => {
     const now = client.onion.circuits().find(x => x.purpose === 'socks' && !x.dirty)
     assert.ok(now != null && now.id !== c.id)
   })
+
+  it('finds a relay\'s newer descriptor in the DHT when the relay could not push it (not connected)', TEST, async () => {
+    const relay = nodes[2] as PeerdNode
+    const before = client.onion.status().relaysKnown
+    const published = (): number => {
+      const dir = (client.onion as unknown as { directory: { get: (p: string) => { descriptor: { published: number } } | undefined } }).directory
+      return dir.get(relay.peerId)?.descriptor.published ?? 0
+    }
+    const old = published()
+    assert.ok(old > 0)
+    // the client and the relay part ways: the relay's republish reaches its peers and the DHT, not the client
+    await client.disconnect(relay.peerId)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const exchange = (relay.onion as unknown as { exchange: { republish: () => Promise<void> } }).exchange
+    await exchange.republish()
+    assert.equal(published(), old, 'the client did not hear the push')
+    // as if the descriptor were close to expiring: the client looks it up in the DHT
+    await waitFor(async () => {
+      await client.onion.refreshFromDht(Date.now() + 3 * 3600_000 - 10 * 60_000)
+      return published() > old
+    }, { timeoutMs: 30_000, intervalMs: 1000, what: 'the newer descriptor from the DHT' })
+    assert.equal(client.onion.status().relaysKnown, before)
+  })
 })
