@@ -47,6 +47,7 @@ async function relayMain (exit: boolean): Promise<void> {
   await relay.start()
   if (exit) new ExitEdge({ relay, network: NETWORK, exitEnabled: true, policy: { allows: (address) => address === '127.0.0.1' } })
   const send = (m: unknown): void => { process.send?.(m) }
+  process.on('disconnect', () => { process.exit(1) }) // the bench died: do not outlive it
   process.on('message', (m: Command) => {
     void (async () => {
       if (m.op === 'dial') {

@@ -151,12 +151,17 @@ export function encodeCell (cell: Cell): Uint8Array {
 
 /** Decodes one link cell; the body is a copy the caller owns. */
 export function decodeCell (bytes: Uint8Array): Cell {
+  return decodeCellAt(bytes, true)
+}
+
+/** {@link decodeCell}, with the body a view into `bytes` unless `copy`. */
+function decodeCellAt (bytes: Uint8Array, copy: boolean): Cell {
   if (bytes.length !== CELL_LEN) throw new CellSizeError(`cell of ${bytes.length} bytes, not ${CELL_LEN}`)
-  const circId = view(bytes).getUint32(0)
+  const circId = ((bytes[0] as number) * 0x1000000) + (((bytes[1] as number) << 16) | ((bytes[2] as number) << 8) | (bytes[3] as number))
   const command = bytes[CIRCID_LEN] as number
   if (!CELL_COMMANDS.has(command)) throw new UnknownCellCommandError(`unknown cell command ${command}`)
   if (isCircuitCommand(command) && circId === 0) throw new MalformedCellError(`cell command ${command} on circuit id 0`)
-  return { circId, command: command as CellCommand, body: bytes.slice(CIRCID_LEN + 1) }
+  return { circId, command: command as CellCommand, body: copy ? bytes.slice(CIRCID_LEN + 1) : bytes.subarray(CIRCID_LEN + 1) }
 }
 
 /**
@@ -330,6 +335,10 @@ export function extend2PeerId (e: Extend2): Uint8Array {
 /**
  * Splits a link's byte stream, in whatever chunks it arrives, into cells. It holds at most one
  * partial cell ({@link CELL_LEN} - 1 bytes) between chunks.
+ *
+ * The body of a cell that lies whole inside one chunk is a view into that chunk, not a copy (a
+ * relay reads every body once, into its cipher, so a copy per cell was pure cost): a caller
+ * that keeps a body must copy it, and must not reuse a chunk's memory after pushing it.
  */
 export class CellReader {
   private readonly partial = new Uint8Array(CELL_LEN)
@@ -355,7 +364,7 @@ export class CellReader {
       cells.push(decodeCell(this.partial))
     }
     while (bytes.length - at >= CELL_LEN) {
-      cells.push(decodeCell(bytes.subarray(at, at + CELL_LEN)))
+      cells.push(decodeCellAt(bytes.subarray(at, at + CELL_LEN), false))
       at += CELL_LEN
     }
     this.partial.set(bytes.subarray(at), 0)

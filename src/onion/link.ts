@@ -106,7 +106,7 @@ export class OnionLink {
       bucket: () => manager.bucket,
       now: manager.init.now,
       onWritten: cell => { this.written(cell) },
-      onSent: chunk => { manager.init.onWrite?.(this, chunk) },
+      onSent: chunk => { manager.stats.writes++; manager.init.onWrite?.(this, chunk) },
       onError: err => { this.close(err) },
       onSizeChange: delta => { manager.queueChanged(delta) },
       maxBatchCells: manager.maxBatchCells
@@ -304,7 +304,7 @@ export class LinkManager {
   bucket?: CellBucket
   /** @internal CREATE2 per peer. */
   readonly createLimiter: PeerRateLimiter
-  readonly stats: LinkStats = { cellsWritten: 0, bytesWritten: 0, cellsRead: 0, bytesRead: 0, cellsDropped: 0, circuitsKilled: 0, createsRefused: 0 }
+  readonly stats: LinkStats = { cellsWritten: 0, writes: 0, bytesWritten: 0, cellsRead: 0, bytesRead: 0, cellsDropped: 0, circuitsKilled: 0, createsRefused: 0 }
   private readonly links = new Map<string, Set<OnionLink>>()
   private readonly dialing = new Map<string, Promise<OnionLink>>()
   private count = 0

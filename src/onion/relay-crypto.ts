@@ -111,12 +111,19 @@ class Direction {
   /** Whether a decrypted body is for this hop; if so the running digest takes it in. */
   recognize (body: Uint8Array): boolean {
     if (body[RELAY_RECOGNIZED_AT] !== 0 || body[RELAY_RECOGNIZED_AT + 1] !== 0) return false
-    const claimed = body.slice(RELAY_DIGEST_AT, RELAY_DIGEST_AT + DIGEST_LEN)
-    const zeroed = Uint8Array.from(body)
-    zeroed.set(ZERO_DIGEST, RELAY_DIGEST_AT)
-    const tentative = this.digest.copy().update(zeroed)
+    // the digest is taken with its field zeroed: zeroed in place and put back, not a copy of the body per cell
+    const c0 = body[RELAY_DIGEST_AT] as number
+    const c1 = body[RELAY_DIGEST_AT + 1] as number
+    const c2 = body[RELAY_DIGEST_AT + 2] as number
+    const c3 = body[RELAY_DIGEST_AT + 3] as number
+    body.set(ZERO_DIGEST, RELAY_DIGEST_AT)
+    const tentative = this.digest.copy().update(body)
+    body[RELAY_DIGEST_AT] = c0
+    body[RELAY_DIGEST_AT + 1] = c1
+    body[RELAY_DIGEST_AT + 2] = c2
+    body[RELAY_DIGEST_AT + 3] = c3
     const full = tentative.copy().digest()
-    for (let i = 0; i < DIGEST_LEN; i++) if (full[i] !== claimed[i]) return false
+    if (full[0] !== c0 || full[1] !== c1 || full[2] !== c2 || full[3] !== c3) return false
     this.digest = tentative
     this.lastDigest = full
     return true

@@ -58,6 +58,8 @@ export class CellBucket {
 /** Counters of a `LinkManager` (what `peerd onion status` shows). */
 export interface LinkStats {
   cellsWritten: number
+  /** Writes into links' streams: a write carries one cell or a batch (cellsWritten / writes is the mean batch). */
+  writes: number
   bytesWritten: number
   cellsRead: number
   bytesRead: number
