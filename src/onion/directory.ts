@@ -6,11 +6,21 @@
  *
  * What an attacker with many relays gains is bounded the way tor's authorities bound it
  * (dir-spec: `AuthDirMaxServersPerAddr` = 2):
- * - at most {@link MAX_RELAYS} relays in all (a new relay is refused when full; the view is
- *   never evicted in favour of a newcomer, so flooding cannot push honest relays out);
+ * - at most {@link MAX_RELAYS} relays in all (a new relay is refused when full; a verified
+ *   relay is never evicted in favour of a newcomer, so flooding cannot push honest relays out);
  * - at most {@link MAX_RELAYS_PER_IP} relays per IP address and {@link MAX_RELAYS_PER_PREFIX} per
- *   IPv4 /24 or IPv6 /48 (counted over every address a descriptor lists; first come keeps its
- *   place). On `regtest` these caps are off: a devnet's nodes share 127.0.0.1;
+ *   IPv4 /24 or IPv6 /48 (first come keeps its place). On `regtest` these caps are off: a
+ *   devnet's nodes share 127.0.0.1;
+ * - with `verifyAddresses` (the node's setting, run with a `ReachabilityChecker`), addresses
+ *   count only once proven: a new relay enters the view unverified, counts against no cap and is
+ *   never picked for a path; {@link RelayDirectory.markVerified} (a dial to one of its declared
+ *   addresses reached its key) makes that one address's IP count, and refuses the relay then if
+ *   the IP or its prefix is full, so a descriptor naming an honest relay's address can never push
+ *   that relay out. An unverified relay leaves after {@link MAX_VERIFY_FAILURES} failed checks,
+ *   and is the first to go when the view is full (the most failed first, then at random). Tor's
+ *   authorities test reachability before listing a relay the same way. Verification is kept in
+ *   memory only: a restart checks again. Without `verifyAddresses` every declared public address
+ *   counts at once (nothing could ever verify a relay without a checker);
  * - on other networks a descriptor must name at least one public IP address, else the caps
  *   could be dodged by naming none (loopback, private and link-local addresses count for
  *   nothing: every relay may list 127.0.0.1);
@@ -18,7 +28,8 @@
  *   the view, as tor's Guard flag requires weeks of uptime.
  *
  * A newer descriptor (later `published`) of a relay replaces the older one and keeps its
- * first-seen time; expired ones are dropped at load and on a timer.
+ * first-seen time, and stays verified if it still names the address that answered; expired ones
+ * are dropped at load and on a timer. This node's own descriptor counts as verified.
  *
  * ```ts
  * const dir = await RelayDirectory.open(join(dataDir, 'onion', 'relays'), { network: 'main' })
@@ -27,6 +38,7 @@
  * ```
  * @module
  */
+import { randomInt } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import type { PeerId } from '@libp2p/interface'
 import { ClassicLevel } from 'classic-level'
@@ -46,6 +58,8 @@ export const MAX_RELAYS_PER_IP = 2
 export const MAX_RELAYS_PER_PREFIX = 4
 /** How often expired descriptors are dropped. */
 export const EXPIRE_INTERVAL_MS = 60_000
+/** Failed reachability checks after which an unverified relay leaves the view. */
+export const MAX_VERIFY_FAILURES = 3
 
 /** The LevelDB the directory (and the guard set) uses. */
 export type DirectoryLevel = ClassicLevel<Uint8Array, Uint8Array>
@@ -55,7 +69,25 @@ export interface RelayEntry {
   readonly descriptor: RelayDescriptor
   /** When this node first saw the relay (Unix ms). */
   readonly firstSeen: number
+  /** Whether its addresses count: a dial reached its key, or the view does not verify, or it is this node. */
+  readonly verified: boolean
+  /** The declared address a dial reached its key at (absent when verified without a dial). */
+  readonly verifiedAddress?: string
+  /** Reachability checks failed while unverified. */
+  readonly failures: number
 }
+
+/** What {@link RelayDirectory.markVerified} and {@link RelayDirectory.markFailed} did. */
+export type VerifyResult =
+  | { status: 'verified', entry: RelayEntry }
+  /** Reachable, but its proven address is over a cap: dropped from the view. */
+  | { status: 'refused', reason: string, error: DescriptorError }
+  /** Still unverified. */
+  | { status: 'failed', entry: RelayEntry }
+  /** Failed {@link MAX_VERIFY_FAILURES} times: dropped from the view. */
+  | { status: 'dropped' }
+  /** Not in the view (expired, replaced by a descriptor without that address, or never there). */
+  | { status: 'unknown' }
 
 /** What {@link RelayDirectory.add} did with a descriptor. */
 export type AddResult =
@@ -77,6 +109,12 @@ export interface RelayDirectoryOptions {
   now?: () => number
   /** Default {@link EXPIRE_INTERVAL_MS}; 0 turns the timer off. */
   expireIntervalMs?: number
+  /** Count a relay's address only once a reachability check proved it (module header). Default false: something must run the checks. */
+  verifyAddresses?: boolean
+  /** This node: its own descriptor counts as verified. */
+  self?: PeerId | string
+  /** Default {@link MAX_VERIFY_FAILURES}. */
+  maxVerifyFailures?: number
 }
 
 /** The relay view; see the module header. */
@@ -87,8 +125,13 @@ export class RelayDirectory {
   readonly maxRelays: number
   readonly maxPerIp: number
   readonly maxPerPrefix: number
+  readonly verifyAddresses: boolean
+  readonly maxVerifyFailures: number
+  private readonly self?: string
   private readonly now: () => number
   private readonly entries = new Map<string, RelayEntry>()
+  private readonly listeners = new Set<(entry: RelayEntry) => void>()
+  private verifiedSize = 0
   private readonly byIp = new Map<string, Set<string>>()
   private readonly byPrefix = new Map<string, Set<string>>()
   private queue: Promise<unknown> = Promise.resolve()
@@ -101,6 +144,9 @@ export class RelayDirectory {
     this.maxRelays = options.maxRelays ?? MAX_RELAYS
     this.maxPerIp = options.maxPerIp ?? (relaxed ? Infinity : MAX_RELAYS_PER_IP)
     this.maxPerPrefix = options.maxPerPrefix ?? (relaxed ? Infinity : MAX_RELAYS_PER_PREFIX)
+    this.verifyAddresses = options.verifyAddresses === true
+    this.maxVerifyFailures = options.maxVerifyFailures ?? MAX_VERIFY_FAILURES
+    this.self = options.self?.toString()
     this.now = options.now ?? Date.now
   }
 
@@ -144,8 +190,9 @@ export class RelayDirectory {
       try {
         if (record == null) throw new RelayDirectoryError('short record')
         const descriptor = await verifyDescriptor(record.descriptor, { network: this.network, now: this.now() })
-        if (this.capRefusal(descriptor) != null) throw new RelayDirectoryError('over a cap')
-        this.index({ descriptor, firstSeen: record.firstSeen })
+        const entry = this.fresh(descriptor, record.firstSeen)
+        if (this.admitRefusal(entry) != null) throw new RelayDirectoryError('over a cap')
+        this.index(entry)
       } catch {
         drop.push(key)
       }
@@ -153,9 +200,14 @@ export class RelayDirectory {
     if (drop.length > 0) await this.db.batch(drop.map(key => ({ type: 'del' as const, key })))
   }
 
-  /** Relays in the view. */
+  /** Relays in the view, verified or not. */
   get size (): number {
     return this.entries.size
+  }
+
+  /** Verified relays in the view (the ones paths and guards are chosen from). */
+  get verifiedCount (): number {
+    return this.verifiedSize
   }
 
   /** Every relay in the view (a snapshot). */
@@ -166,6 +218,12 @@ export class RelayDirectory {
   /** The relay `peerId` (a PeerId or its text), if in the view. */
   get (peerId: PeerId | string): RelayEntry | undefined {
     return this.entries.get(peerId.toString())
+  }
+
+  /** Calls `listener` with every relay added or replaced (a reachability checker watches for unverified ones); returns the unsubscribe. */
+  onAdded (listener: (entry: RelayEntry) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
   }
 
   /**
@@ -188,21 +246,89 @@ export class RelayDirectory {
     const id = descriptor.peerId.toString()
     const held = this.entries.get(id)
     if (held != null && held.descriptor.published >= descriptor.published) return { status: 'stale', entry: held }
-    const refusal = this.capRefusal(descriptor)
+    let entry = this.fresh(descriptor, held?.firstSeen ?? this.now())
+    // a relay that moves keeps its proof only while it still names the address that answered
+    if (!entry.verified && held?.verifiedAddress != null && descriptor.addresses.includes(held.verifiedAddress)) entry = { ...entry, verified: true, verifiedAddress: held.verifiedAddress }
+    let refusal = this.admitRefusal(entry)
+    if (refusal?.reason === 'relay-view-full' && !entry.verified && await this.evictUnverified()) refusal = this.admitRefusal(entry)
     if (refusal != null) return { status: 'refused', reason: refusal.reason, score: 0, error: refusal }
-    const entry: RelayEntry = { descriptor, firstSeen: held?.firstSeen ?? this.now() }
     await this.db.put(relayKey(descriptor.peerId.toMultihash().bytes), encodeRelayRecord(entry.firstSeen, descriptor.bytes))
     if (held != null) this.unindex(held)
     this.index(entry)
+    for (const listener of this.listeners) {
+      try { listener(entry) } catch { /* a listener's fault is its own */ }
+    }
     return { status: 'added', entry }
   }
 
-  /** Why `descriptor` would break a cap (its own held entry not counted), or undefined. */
-  private capRefusal (descriptor: RelayDescriptor): DescriptorError | undefined {
-    const id = descriptor.peerId.toString()
-    if (!this.entries.has(id) && this.entries.size >= this.maxRelays) return new DescriptorError(`the relay view holds ${this.entries.size} relays, the most allowed`, 'relay-view-full', 0)
-    const ips = descriptorIps(descriptor)
-    if (ips.length === 0 && this.maxPerIp !== Infinity) return new DescriptorError(`descriptor of ${id} names no public IP address`, 'relay-no-address', 0)
+  /** A new entry for `descriptor`: verified at once when the view does not verify, or for this node. */
+  private fresh (descriptor: RelayDescriptor, firstSeen: number): RelayEntry {
+    const verified = !this.verifyAddresses || descriptor.peerId.toString() === this.self
+    return { descriptor, firstSeen, verified, failures: 0 }
+  }
+
+  /**
+   * Marks relay `peerId` verified: a dial to `address`, one of the addresses its descriptor
+   * declares, reached its key. Its IP then counts, and the relay is refused (dropped) if that
+   * breaks a cap: the relays proven there first keep their places.
+   */
+  async markVerified (peerId: PeerId | string, address: string): Promise<VerifyResult> {
+    return await this.locked(async () => {
+      const held = this.entries.get(peerId.toString())
+      if (held == null || !held.descriptor.addresses.includes(address)) return { status: 'unknown' as const }
+      if (held.verified) return { status: 'verified' as const, entry: held }
+      const entry: RelayEntry = { ...held, verified: true, verifiedAddress: address, failures: 0 }
+      const refusal = this.admitRefusal(entry)
+      if (refusal != null) {
+        await this.drop([held])
+        return { status: 'refused' as const, reason: refusal.reason, error: refusal }
+      }
+      this.unindex(held)
+      this.index(entry)
+      return { status: 'verified' as const, entry }
+    })
+  }
+
+  /** Counts a failed reachability check of unverified relay `peerId`; drops it after `maxVerifyFailures`. */
+  async markFailed (peerId: PeerId | string): Promise<VerifyResult> {
+    return await this.locked(async () => {
+      const held = this.entries.get(peerId.toString())
+      if (held == null) return { status: 'unknown' as const }
+      if (held.verified) return { status: 'verified' as const, entry: held }
+      if (held.failures + 1 >= this.maxVerifyFailures) {
+        await this.drop([held])
+        return { status: 'dropped' as const }
+      }
+      const entry: RelayEntry = { ...held, failures: held.failures + 1 }
+      this.entries.set(entry.descriptor.peerId.toString(), entry)
+      return { status: 'failed' as const, entry }
+    })
+  }
+
+  /** Drops one unverified relay to make room: the most failed, then at random. False when every relay is verified. */
+  private async evictUnverified (): Promise<boolean> {
+    let worst: RelayEntry[] = []
+    for (const e of this.entries.values()) {
+      if (e.verified) continue
+      if (worst.length === 0 || e.failures > (worst[0] as RelayEntry).failures) worst = [e]
+      else if (e.failures === (worst[0] as RelayEntry).failures) worst.push(e)
+    }
+    if (worst.length === 0) return false
+    await this.drop([worst[randomInt(worst.length)] as RelayEntry])
+    return true
+  }
+
+  /** Removes `gone` from memory and disk. */
+  private async drop (gone: RelayEntry[]): Promise<void> {
+    if (this.db.status === 'open') await this.db.batch(gone.map(e => ({ type: 'del' as const, key: relayKey(e.descriptor.peerId.toMultihash().bytes) })))
+    for (const e of gone) this.unindex(e)
+  }
+
+  /** Why `entry` may not be held (its own held entry not counted), or undefined. */
+  private admitRefusal (entry: RelayEntry): DescriptorError | undefined {
+    const id = entry.descriptor.peerId.toString()
+    if (descriptorIps(entry.descriptor).length === 0 && this.maxPerIp !== Infinity) return new DescriptorError(`descriptor of ${id} names no public IP address`, 'relay-no-address', 0)
+    const ips = countedIps(entry)
     const others = (set: Set<string> | undefined): number => set == null ? 0 : set.size - (set.has(id) ? 1 : 0)
     for (const ip of ips) {
       if (others(this.byIp.get(ip)) >= this.maxPerIp) return new DescriptorError(`${this.maxPerIp} relays already listed at ${ip}`, 'relay-address-cap', 0)
@@ -210,13 +336,16 @@ export class RelayDirectory {
     for (const prefix of new Set(ips.map(ip => prefixOf(ip) as string))) {
       if (others(this.byPrefix.get(prefix)) >= this.maxPerPrefix) return new DescriptorError(`${this.maxPerPrefix} relays already listed in ${prefix}`, 'relay-prefix-cap', 0)
     }
+    // last, so that a refusal for the view being full is one that evicting an unverified relay cures
+    if (!this.entries.has(id) && this.entries.size >= this.maxRelays) return new DescriptorError(`the relay view holds ${this.entries.size} relays, the most allowed`, 'relay-view-full', 0)
     return undefined
   }
 
   private index (entry: RelayEntry): void {
     const id = entry.descriptor.peerId.toString()
     this.entries.set(id, entry)
-    const ips = descriptorIps(entry.descriptor)
+    if (entry.verified) this.verifiedSize++
+    const ips = countedIps(entry)
     for (const ip of ips) addTo(this.byIp, ip, id)
     for (const prefix of new Set(ips.map(ip => prefixOf(ip) as string))) addTo(this.byPrefix, prefix, id)
   }
@@ -224,7 +353,8 @@ export class RelayDirectory {
   private unindex (entry: RelayEntry): void {
     const id = entry.descriptor.peerId.toString()
     this.entries.delete(id)
-    const ips = descriptorIps(entry.descriptor)
+    if (entry.verified) this.verifiedSize--
+    const ips = countedIps(entry)
     for (const ip of ips) removeFrom(this.byIp, ip, id)
     for (const prefix of new Set(ips.map(ip => prefixOf(ip) as string))) removeFrom(this.byPrefix, prefix, id)
   }
@@ -237,8 +367,7 @@ export class RelayDirectory {
         try { checkFreshness(entry.descriptor, now) } catch { gone.push(entry) }
       }
       if (gone.length === 0) return 0
-      if (this.db.status === 'open') await this.db.batch(gone.map(e => ({ type: 'del' as const, key: relayKey(e.descriptor.peerId.toMultihash().bytes) })))
-      for (const e of gone) this.unindex(e)
+      await this.drop(gone)
       return gone.length
     })
   }
@@ -257,6 +386,17 @@ export class RelayDirectory {
     this.queue = run.catch(() => {})
     return await run
   }
+}
+
+/**
+ * The public IPs `entry` counts against the caps: none while unverified; the IP of the address
+ * that answered once verified by a dial; every declared one when verified without a dial.
+ */
+function countedIps (entry: RelayEntry): string[] {
+  if (!entry.verified) return []
+  const declared = descriptorIps(entry.descriptor)
+  if (entry.verifiedAddress == null) return declared
+  return descriptorIps({ addresses: [entry.verifiedAddress] }).filter(ip => declared.includes(ip))
 }
 
 function addTo (map: Map<string, Set<string>>, key: string, id: string): void {

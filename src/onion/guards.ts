@@ -19,6 +19,9 @@
  *   `AuthDirGuardBWGuarantee`); the bandwidth rule is dropped when it leaves fewer than three.
  *   A node that has only just joined has no relay old enough in its view: it then takes the
  *   longest-seen relays as provisional guards, and replaces them once eligible ones exist.
+ * - Only verified relays (`RelayEntry.verified`: a dial reached them at a declared address) are
+ *   sampled or used; a guard not verified yet (after a restart, until checked again) is skipped
+ *   but stays listed, so it is not dropped for that.
  *
  * Persisted in the relay directory's LevelDB under one key (`directory-layout.ts`).
  *
@@ -140,14 +143,17 @@ export class GuardSet {
 
   /**
    * Guards to try, best first: reachable primary guards, then other reachable listed guards; when
-   * every one is marked down, the primary guards anyway (guard-spec retries them all then).
+   * every one is marked down, the primary guards anyway (guard-spec retries them all then). Only
+   * verified guards are returned: an unverified one (after a restart, until its check) keeps its
+   * rank and is skipped as if it were down.
    */
   usable (now = this.now()): string[] {
     const listed = this.guards.filter(g => this.directory.get(g.peerId) != null)
     const primary = listed.slice(0, this.primaryCount)
-    const up = (g: GuardRecord): boolean => g.retryAt <= now
+    const ready = (g: GuardRecord): boolean => this.directory.get(g.peerId)?.verified === true
+    const up = (g: GuardRecord): boolean => g.retryAt <= now && ready(g)
     const order = [...primary.filter(up), ...listed.slice(this.primaryCount).filter(up)]
-    return (order.length > 0 ? order : primary).map(g => g.peerId)
+    return (order.length > 0 ? order : primary.filter(ready)).map(g => g.peerId)
   }
 
   /**
@@ -202,7 +208,7 @@ export class GuardSet {
 
   /** Relays that may become guards now; else the longest-seen relays, for provisional guards. */
   private candidates (now: number): { eligible: RelayEntry[], provisional: RelayEntry[] } {
-    const all = this.directory.relays().filter(e => e.descriptor.peerId.toString() !== this.self)
+    const all = this.directory.relays().filter(e => e.verified && e.descriptor.peerId.toString() !== this.self)
     const old = all.filter(e => now - e.firstSeen >= this.minUptimeMs)
     const sorted = all.map(e => relayWeight(e.descriptor)).sort((a, b) => a - b)
     const median = sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)] as number

@@ -12,7 +12,10 @@
  *
  * No two hops may be the same relay, share an IPv4 /16 or IPv6 /32 (any of their descriptors'
  * public addresses), or be declared family (tor: both must list each other). On `regtest` the subnet and
- * family rules are off: a devnet's nodes all run on 127.0.0.1. The client itself is never a hop.
+ * family rules are off: a devnet's nodes all run on 127.0.0.1. The client itself is never a hop,
+ * and neither is a directory entry not yet verified (its declared addresses are unproven, so the
+ * subnet rule could not be trusted with it: `reachability.ts`); bare descriptors are taken as
+ * given.
  *
  * ```ts
  * const [guard, middle, exit] = selectPath({ relays: dir.relays(), guards: guardSet.usable(), target: { kind: 'tcp', port: 443 }, network, self: host.peerId })
@@ -44,7 +47,7 @@ export type PathTarget =
 
 /** Options of {@link selectPath}. */
 export interface SelectPathOptions {
-  /** The relay view (directory entries or descriptors). */
+  /** The relay view (directory entries, of which only verified ones are used, or descriptors). */
   relays: ReadonlyArray<RelayEntry | RelayDescriptor>
   /** The client's usable entry guards, best first (`GuardSet.usable()`); absent: any relay may be first, by bandwidth. */
   guards?: ReadonlyArray<PeerId | string>
@@ -139,9 +142,11 @@ export function selectPath (options: SelectPathOptions): RelayDescriptor[] {
   const relaxed = options.network === 'regtest'
   const banned = new Set<string>((options.exclude ?? []).map(p => p.toString()))
   if (options.self != null) banned.add(options.self.toString())
-  const all = options.relays.map(r => 'descriptor' in r ? r.descriptor : r).filter(d => !banned.has(d.peerId.toString()))
+  const unverified = options.relays.filter(r => 'descriptor' in r && !r.verified).length
+  const all = options.relays.flatMap(r => 'descriptor' in r ? (r.verified ? [r.descriptor] : []) : [r]).filter(d => !banned.has(d.peerId.toString()))
   if (all.length < PATH_LENGTH) {
-    throw new NoPathError(`the relay view has ${all.length} usable relay${all.length === 1 ? '' : 's'} besides this node; a circuit needs ${PATH_LENGTH} different ones (wait for descriptors from peers, or connect to more peers)`)
+    const waiting = unverified > 0 ? ` (${unverified} more not yet reached at their addresses)` : ''
+    throw new NoPathError(`the relay view has ${all.length} usable relay${all.length === 1 ? '' : 's'} besides this node${waiting}; a circuit needs ${PATH_LENGTH} different ones (wait for descriptors from peers, or connect to more peers)`)
   }
   const byId = new Map(all.map(d => [d.peerId.toString(), d]))
   const guardList = options.guards?.map(g => byId.get(g.toString())).filter((d): d is RelayDescriptor => d != null)
