@@ -132,6 +132,14 @@ function view (b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength)
 }
 
+/** Writes a uint32 big-endian at 0 (no DataView per cell). */
+function writeCircId (out: Uint8Array, circId: number): void {
+  out[0] = circId >>> 24
+  out[1] = (circId >>> 16) & 0xff
+  out[2] = (circId >>> 8) & 0xff
+  out[3] = circId & 0xff
+}
+
 function isCircuitCommand (command: number): boolean {
   return command !== CellCommand.PADDING
 }
@@ -143,7 +151,7 @@ export function encodeCell (cell: Cell): Uint8Array {
   if (isCircuitCommand(cell.command) && cell.circId === 0) throw new InvalidArgumentError('circuit id 0 is for link cells only')
   if (cell.body.length > CELL_BODY_LEN) throw new InvalidArgumentError(`cell body of ${cell.body.length} bytes over ${CELL_BODY_LEN}`)
   const out = new Uint8Array(CELL_LEN)
-  view(out).setUint32(0, cell.circId)
+  writeCircId(out, cell.circId)
   out[CIRCID_LEN] = cell.command
   out.set(cell.body, CIRCID_LEN + 1)
   return out
@@ -173,10 +181,11 @@ export function encodeRelayBody (msg: RelayMessage): Uint8Array {
   if (!Number.isInteger(msg.streamId) || msg.streamId < 0 || msg.streamId > 0xffff) throw new InvalidArgumentError(`stream id ${msg.streamId} is not a uint16`)
   if (msg.data.length > RELAY_DATA_MAX) throw new InvalidArgumentError(`relay data of ${msg.data.length} bytes over ${RELAY_DATA_MAX}`)
   const body = new Uint8Array(CELL_BODY_LEN)
-  const v = view(body)
   body[0] = msg.command
-  v.setUint16(RELAY_STREAM_AT, msg.streamId)
-  v.setUint16(RELAY_LENGTH_AT, msg.data.length)
+  body[RELAY_STREAM_AT] = msg.streamId >>> 8
+  body[RELAY_STREAM_AT + 1] = msg.streamId & 0xff
+  body[RELAY_LENGTH_AT] = msg.data.length >>> 8
+  body[RELAY_LENGTH_AT + 1] = msg.data.length & 0xff
   body.set(msg.data, RELAY_HEADER_LEN)
   const randomFrom = RELAY_HEADER_LEN + msg.data.length + PADDING_ZEROS
   if (randomFrom < CELL_BODY_LEN) randomFillSync(body, randomFrom)

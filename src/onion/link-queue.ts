@@ -306,6 +306,6 @@ export class LinkQueue {
 
 /** The circuit id and command of an encoded cell. */
 export function cellHeader (cell: Uint8Array): { circId: number, command: number } {
-  const circId = new DataView(cell.buffer, cell.byteOffset, CIRCID_LEN).getUint32(0)
+  const circId = ((cell[0] as number) * 0x1000000) + (((cell[1] as number) << 16) | ((cell[2] as number) << 8) | (cell[3] as number))
   return { circId, command: cell[CIRCID_LEN] as number }
 }

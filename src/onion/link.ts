@@ -1,7 +1,7 @@
 /**
  * Onion links: the connection between two adjacent hops, one libp2p stream of protocol
- * `/peerd/<network>/onion/link/1.0.0` carrying fixed-size cells (`CELL_LEN` bytes, each
- * written as one chunk) for any number of circuits. One link per pair of peers is enough: an open
+ * `/peerd/<network>/onion/link/1.0.0` carrying fixed-size cells (`CELL_LEN` bytes; a write
+ * carries one or a batch of whole cells) for any number of circuits. One link per pair of peers is enough: an open
  * link to a peer is reused whichever side opened it.
  *
  * Circuit ids are per link. As in tor-spec's link protocol 4+, the side that opened the link
@@ -168,8 +168,8 @@ export class OnionLink {
   }
 
   /**
-   * Queues one cell (`CELL_LEN` bytes, written as one chunk) and writes what the stream and the
-   * rate allow. A DESTROY drops its circuit's queued cells and goes ahead of every circuit's; a
+   * Queues one cell (`CELL_LEN` bytes) and writes what the stream and the rate allow, batched
+   * with the other cells queued in the same task (link-queue.ts). A DESTROY drops its circuit's queued cells and goes ahead of every circuit's; a
    * cell for an unregistered circuit id, or on a closed link, is dropped.
    */
   send (cell: Cell): void {
