@@ -22,6 +22,8 @@ export interface CircuitReport {
   buildMs: number
   /** Its hops, first first (fingerprints or peer ids). */
   hops: string[]
+  /** The system's id of the circuit. */
+  id: string
 }
 
 /** What the measurements need of Tor or peerd. */
@@ -178,13 +180,20 @@ export interface CpuResult {
   perProcess: Record<string, number>
 }
 
+/**
+ * (e) pulls its bytes in GETs of this size, one after another on the same circuit, so that a
+ * limit on one stream's lifetime in either system cannot end the measurement; the few cells
+ * that open and close each stream weigh nothing next to a GiB.
+ */
+export const CPU_CHUNK = 16 * 2 ** 20
+
 /** Seconds of idle CPU measured before the transfer. */
 export const IDLE_SECONDS = 10
 
 /**
- * Pulls `bytes` through a new circuit and reads the middle relay's utime + stime before and
- * after; subtracts what it uses idle (measured over {@link IDLE_SECONDS} just before, scaled to
- * the transfer's time).
+ * Pulls `bytes` through a new circuit (in GETs of {@link CPU_CHUNK}, checked to stay on that
+ * circuit) and reads the middle relay's utime + stime before and after; subtracts what it uses
+ * idle (measured over {@link IDLE_SECONDS} just before, scaled to the transfer's time).
  */
 export async function relayCpu (system: OnionSystem, client: PerfClient, bytes: number, progress: (line: string) => void): Promise<CpuResult> {
   let circuit: CircuitReport | undefined
@@ -210,8 +219,14 @@ export async function relayCpu (system: OnionSystem, client: PerfClient, bytes: 
   for (const [i, hop] of circuit.hops.entries()) pids[`${i + 1}:${hop}`] = await system.relayPid(i)
   const meters = Object.entries(pids).map(([name, p]) => [name, cpuMeter(p)] as const)
   const meter = cpuMeter(pid)
-  const t = await client.get(bytes, Math.max(600_000, bytes / 1e6 * 1000))
+  let transferMs = 0
+  for (let left = bytes; left > 0; left -= CPU_CHUNK) {
+    const t = await client.get(Math.min(left, CPU_CHUNK), 600_000)
+    transferMs += t.totalMs
+  }
   const use = meter.stop()
+  const after = await system.lastCircuit()
+  if (after.id !== circuit.id) throw new Error(`the streams left circuit ${circuit.id} for ${after.id} during the measurement`)
   const perProcess = Object.fromEntries(meters.map(([name, m]) => [name, Math.round(m.stop().cpuSeconds * 100) / 100]))
   const net = Math.max(0, use.cpuSeconds - idlePerSecond * use.seconds)
   const result: CpuResult = {
@@ -221,7 +236,7 @@ export async function relayCpu (system: OnionSystem, client: PerfClient, bytes: 
     cpuSeconds: Math.round(use.cpuSeconds * 100) / 100,
     idlePerSecond: Math.round(idlePerSecond * 1000) / 1000,
     cpuPerGiB: Math.round(net / (bytes / 2 ** 30) * 100) / 100,
-    mbPerSecond: Math.round(bytes / (t.totalMs / 1000) / 1e6 * 10) / 10,
+    mbPerSecond: Math.round(bytes / (transferMs / 1000) / 1e6 * 10) / 10,
     hops: circuit.hops,
     perProcess
   }

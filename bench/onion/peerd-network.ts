@@ -119,7 +119,7 @@ export function peerdSystem (net: PeerdOnionNetwork): OnionSystem {
       const open = (await net.circuits()).filter(c => c.state === 'open' && !c.dirty && c.purpose === 'socks')
       last = open.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0]
       if (last == null || last.buildMs == null) throw new Error('peerd shows no open SOCKS circuit after a stream went through one')
-      return { buildMs: last.buildMs, hops: last.hops.map(h => net.roleOf(h.peerId)) }
+      return { id: last.id, buildMs: last.buildMs, hops: last.hops.map(h => net.roleOf(h.peerId)) }
     },
     relayPid: async hop => {
       const peerId = last?.hops[hop]?.peerId

@@ -337,7 +337,7 @@ export function torSystem (net: TorNetwork): OnionSystem {
       if (current == null) throw new Error('no circuit built')
       const used = [...net.streamsSucceeded().values()].at(-1)
       if (used !== current.id) throw new Error(`the stream went over circuit ${String(used)}, not the pinned ${current.id}`)
-      return { buildMs: current.buildMs, hops: current.path.map(h => h.split('~')[1] ?? h) }
+      return { id: current.id, buildMs: current.buildMs, hops: current.path.map(h => h.split('~')[1] ?? h) }
     },
     relayPid: async hop => net.pid(roles[hop] ?? 'none'),
     diagnostics: async () => net.diagnostics(),
