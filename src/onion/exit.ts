@@ -64,6 +64,8 @@ export interface ExitEdgeInit {
   /** Resolves a name to addresses (default `dns.lookup` with `all`). */
   resolve?: (name: string) => Promise<string[]>
   maxStreamsPerCircuit?: number
+  /** Default {@link CONNECT_TIMEOUT_MS}. */
+  connectTimeoutMs?: number
   /** Default {@link MAX_EXIT_BUFFERED_CELLS}. */
   maxBufferedCells?: number
   /** A stream was refused: the END reason, and the port asked for (null for a peerd protocol). Destinations are not given: an exit's logs should not record where its users go. */
@@ -82,9 +84,16 @@ async function defaultResolve (name: string): Promise<string[]> {
 }
 
 async function defaultConnect (address: string, port: number, signal: AbortSignal): Promise<Socket> {
-  const socket = connect({ host: address, port, signal })
-  await once(socket, 'connect', { signal })
-  return socket
+  // the signal bounds the connect only: net.connect({ signal }) would keep it for the socket's life
+  const socket = connect({ host: address, port })
+  socket.on('error', () => {}) // a failed connect rejects `once` below; later errors go to the exit's own handler
+  try {
+    await once(socket, 'connect', { signal })
+    return socket
+  } catch (err) {
+    socket.destroy()
+    throw err
+  }
 }
 
 /** Maps a connect error to an END reason. */
@@ -111,6 +120,8 @@ export class ExitEdge {
   oomKills = 0
   /** Cells held for slow destinations over all circuits before the largest holder is destroyed. */
   maxBufferedCells: number
+  /** How long a TCP connect or a peer dial may take (ms). */
+  connectTimeoutMs: number
   private readonly prefix: string
   private readonly linkProtocol: string
 
@@ -118,6 +129,7 @@ export class ExitEdge {
     this.init = init
     this.exitEnabled = init.exitEnabled
     this.maxBufferedCells = init.maxBufferedCells ?? MAX_EXIT_BUFFERED_CELLS
+    this.connectTimeoutMs = init.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     this.policy = init.policy
     this.prefix = `/peerd/${init.network}/`
     this.linkProtocol = onionLinkProtocol(init.network)
@@ -242,7 +254,7 @@ export class ExitEdge {
     if (stream.destroyed) return
     let socket: Socket
     try {
-      socket = await (this.init.connectTcp ?? defaultConnect)(address, target.port, AbortSignal.timeout(CONNECT_TIMEOUT_MS))
+      socket = await (this.init.connectTcp ?? defaultConnect)(address, target.port, AbortSignal.timeout(this.connectTimeoutMs))
     } catch (err) {
       if (!stream.destroyed) this.refuse(edge, stream, connectReason(err))
       return
@@ -273,7 +285,7 @@ export class ExitEdge {
     }
     let remote: Stream
     try {
-      remote = await this.init.relay.host.dialProtocol(peer, protocol, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) })
+      remote = await this.init.relay.host.dialProtocol(peer, protocol, { signal: AbortSignal.timeout(this.connectTimeoutMs) })
     } catch (err) {
       if (!stream.destroyed) this.refuse(edge, stream, connectReason(err))
       return

@@ -20,7 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { RelayCommand } from '../../src/onion/cell.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import type { Circuit, PathHop } from '../../src/onion/circuit.ts'
-import { ExitEdge, MAX_EXIT_BUFFERED_CELLS } from '../../src/onion/exit.ts'
+import { CONNECT_TIMEOUT_MS, ExitEdge, MAX_EXIT_BUFFERED_CELLS } from '../../src/onion/exit.ts'
 import { STREAM_WINDOW, encodeSendme } from '../../src/onion/flow.ts'
 import { LinkManager } from '../../src/onion/link.ts'
 import { ntorKeyPair } from '../../src/onion/ntor.ts'
@@ -201,6 +201,20 @@ describe('onion streams through three relays and an exit', () => {
       echo.destroy()
     } finally {
       exit.maxBufferedCells = MAX_EXIT_BUFFERED_CELLS
+    }
+  })
+
+  it('keeps a TCP stream open past the connect timeout (the timeout bounds the connect only)', async () => {
+    exit.connectTimeoutMs = 300
+    try {
+      const c = await circuit()
+      const echo = await c.openStream({ host: '127.0.0.1', port: echoPort })
+      await new Promise(resolve => setTimeout(resolve, 900))
+      echo.write('after three timeouts')
+      assert.equal((await readN(echo, 20)).toString(), 'after three timeouts')
+      echo.destroy()
+    } finally {
+      exit.connectTimeoutMs = CONNECT_TIMEOUT_MS
     }
   })
 
