@@ -7,11 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { CELL_LEN, CellCommand, RelayCommand, encodeCell, encodeCreate2 } from '../../src/onion/cell.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import type { Circuit, PathHop } from '../../src/onion/circuit.ts'
@@ -19,6 +15,7 @@ import { LinkManager, onionLinkProtocol } from '../../src/onion/link.ts'
 import { ntorClientCreate } from '../../src/onion/ntor.ts'
 import { OnionRelay } from '../../src/onion/relay.ts'
 import type { OnionRelayInit } from '../../src/onion/relay.ts'
+import { loopbackHost } from '../utils/loopback-host.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 
@@ -33,14 +30,7 @@ class TamperingRelay extends OnionRelay {
   }
 }
 
-async function host (): Promise<Libp2p> {
-  return await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-}
+const host = loopbackHost
 
 describe('onion circuits through three relays', () => {
   const td = teardown()

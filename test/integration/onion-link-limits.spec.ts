@@ -6,11 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { CELL_LEN, CellCommand, CellReader, RelayCommand, encodeCell, encodeCreate2 } from '../../src/onion/cell.ts'
 import type { Cell } from '../../src/onion/cell.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
@@ -20,6 +16,7 @@ import { ntorClientCreate } from '../../src/onion/ntor.ts'
 import { OnionRelay } from '../../src/onion/relay.ts'
 import type { RelayCircuitHandle } from '../../src/onion/relay.ts'
 import { DESTROY_RESOURCELIMIT } from '../../src/onion/relay-rate.ts'
+import { loopbackHost } from '../utils/loopback-host.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 
@@ -29,14 +26,7 @@ const ACK_EVERY = 50
 /** Cells a client keeps unacknowledged: under the relay's per-circuit cap of 1000. */
 const WINDOW = 500
 
-async function host (): Promise<Libp2p> {
-  return await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-}
+const host = loopbackHost
 
 /** Client → A → B: three hosts, two relays, the client's links; `onMessage` is B's. */
 async function twoHops (td: ReturnType<typeof teardown>, onMessage?: (c: RelayCircuitHandle, msg: { command: number, streamId: number, data: Uint8Array }) => void): Promise<{ client: Libp2p, a: Libp2p, b: Libp2p, relayA: OnionRelay, relayB: OnionRelay, links: LinkManager, circuit: Circuit }> {

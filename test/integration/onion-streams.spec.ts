@@ -12,11 +12,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import type { AddressInfo, Server, Socket } from 'node:net'
 import { before, describe, it } from 'node:test'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { RelayCommand } from '../../src/onion/cell.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import type { Circuit, PathHop } from '../../src/onion/circuit.ts'
@@ -27,6 +23,7 @@ import { ntorKeyPair } from '../../src/onion/ntor.ts'
 import { OnionRelay } from '../../src/onion/relay.ts'
 import { EndReason } from '../../src/onion/stream-errors.ts'
 import type { OnionStream } from '../../src/onion/stream.ts'
+import { loopbackHost } from '../utils/loopback-host.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 
@@ -34,14 +31,7 @@ const NETWORK = 'regtest'
 const ECHO = `/peerd/${NETWORK}/echo/1.0.0`
 const FIVE_MIB = 5 * 1024 * 1024
 
-async function host (): Promise<Libp2p> {
-  return await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-}
+const host = loopbackHost
 
 async function listen (server: Server): Promise<number> {
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
