@@ -157,6 +157,26 @@ export function encodeCell (cell: Cell): Uint8Array {
   return out
 }
 
+/**
+ * Encodes cells of one circuit and command whose {@link CELL_BODY_LEN}-byte bodies lie back to
+ * back in `bodies`: one buffer of whole cells, cell i at `i * CELL_LEN`.
+ */
+export function encodeCellRun (circId: number, command: CellCommand, bodies: Uint8Array): Uint8Array {
+  if (!Number.isInteger(circId) || circId <= 0 || circId > 0xffffffff) throw new InvalidArgumentError(`circuit id ${circId} is not a non-zero uint32`)
+  if (!CELL_COMMANDS.has(command) || !isCircuitCommand(command)) throw new InvalidArgumentError(`cell command ${command} is not a circuit's`)
+  const n = bodies.length / CELL_BODY_LEN
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${bodies.length} body bytes are not whole cells`)
+  const out = new Uint8Array(n * CELL_LEN)
+  for (let i = 0; i < n; i++) {
+    const at = i * CELL_LEN
+    const cell = out.subarray(at, at + CELL_LEN)
+    writeCircId(cell, circId)
+    cell[CIRCID_LEN] = command
+    cell.set(bodies.subarray(i * CELL_BODY_LEN, (i + 1) * CELL_BODY_LEN), CIRCID_LEN + 1)
+  }
+  return out
+}
+
 /** Decodes one link cell; the body is a copy the caller owns. */
 export function decodeCell (bytes: Uint8Array): Cell {
   return decodeCellAt(bytes, true)

@@ -121,7 +121,7 @@ export class CircuitMux {
     let bestValue = Infinity
     for (const q of this.circuits.values()) {
       if (q.cells.length === 0) continue
-      const value = this.decayed(q, now)
+      const value = q.at === now ? q.ewma : this.decayed(q, now) // no decay within one instant (a batch)
       if (value < bestValue) { best = q; bestValue = value }
     }
     if (best == null) return undefined
@@ -253,8 +253,7 @@ export class LinkQueue {
         continue
       }
       const cells = this.take(bucket)
-      const batch = new Uint8Array(cells.length * CELL_LEN)
-      for (let i = 0; i < cells.length; i++) batch.set(cells[i] as Uint8Array, i * CELL_LEN)
+      const batch = joined(cells)
       this.init.onSizeChange?.(-cells.length)
       if (!this.write(batch)) return
       for (const cell of cells) this.init.onWritten?.(cell)
@@ -302,6 +301,20 @@ export class LinkQueue {
       this.init.onError?.(err)
     })
   }
+}
+
+/** The cells as one chunk: a view when they already lie back to back in one buffer (a relayed run), else a copy. */
+function joined (cells: Uint8Array[]): Uint8Array {
+  const first = cells[0] as Uint8Array
+  let contiguous = true
+  for (let i = 1; i < cells.length && contiguous; i++) {
+    const c = cells[i] as Uint8Array
+    contiguous = c.buffer === first.buffer && c.byteOffset === first.byteOffset + i * CELL_LEN
+  }
+  if (contiguous) return new Uint8Array(first.buffer, first.byteOffset, cells.length * CELL_LEN)
+  const batch = new Uint8Array(cells.length * CELL_LEN)
+  for (let i = 0; i < cells.length; i++) batch.set(cells[i] as Uint8Array, i * CELL_LEN)
+  return batch
 }
 
 /** The circuit id and command of an encoded cell. */

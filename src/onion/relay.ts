@@ -292,7 +292,12 @@ export class OnionRelay {
       circuit.extending = setTimeout(() => { this.destroy(circuit, DestroyReason.CONNECTFAILED) }, EXTEND_TIMEOUT_MS)
       const link = await this.links.get(peer)
       if (circuit.closed) return
-      const circId = link.register({ cell: c => { this.fromNext(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.next) }, overflow: () => { this.destroy(circuit, DestroyReason.RESOURCELIMIT) } })
+      const circId = link.register({
+        cell: c => { this.fromNext(circuit, c) },
+        relayRun: (command, bodies) => { this.runFromNext(circuit, command, bodies) },
+        linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.next) },
+        overflow: () => { this.destroy(circuit, DestroyReason.RESOURCELIMIT) }
+      })
       circuit.next = { link, circId }
       circuit.peers.add(peer.toString())
       link.send({ circId, command: CellCommand.CREATE2, body: encodeCreate2({ handshakeType: extend.handshakeType, handshake: extend.handshake }) })
@@ -317,6 +322,21 @@ export class OnionRelay {
       } else {
         throw new MalformedCellError(`cell command ${cell.command} from the next hop`)
       }
+    } catch {
+      this.destroy(circuit, DestroyReason.PROTOCOL)
+    }
+  }
+
+  /** Consecutive relay cells from the next hop: relayed back in one cipher call and one queued run, as {@link fromNext} would each. */
+  private runFromNext (circuit: RelayCircuit, command: CellCommand, bodies: Uint8Array[]): void {
+    if (circuit.closed) return
+    if (command !== CellCommand.RELAY || circuit.extending != null) {
+      for (const body of bodies) this.fromNext(circuit, { circId: 0, command, body })
+      return
+    }
+    try {
+      this.stats.cellsRelayed += bodies.length
+      circuit.prev.link.sendRun(circuit.prev.circId, CellCommand.RELAY, circuit.crypto.relayBackwardRun(bodies))
     } catch {
       this.destroy(circuit, DestroyReason.PROTOCOL)
     }
