@@ -17,10 +17,12 @@
  *   its dials), one check per relay per {@link RECHECK_INTERVAL_MS}, at most
  *   {@link MAX_TRACKED_RELAYS} relays queued or remembered. Relays named by `first` (the entry
  *   guards) go to the front, so a restart's re-check reaches them before any other.
- * - The connection a check opens: if the node had another connection to the relay already, the
- *   new one is a duplicate and is closed at once; if it had none, the connection is left to the
- *   connection manager like any other (the node would dial the relay anyway to extend a circuit
- *   through it, and the manager prunes past its limits).
+ * - The connection a check opens is left to the connection manager like any other, never closed
+ *   here: libp2p hands the newest connection to a peer to the next stream on either side, so an
+ *   onion link or a relay exchange may already run on it by the time the check is done (closing
+ *   it then broke circuits in the daemon tests). The node would dial a relay anyway to extend a
+ *   circuit through it, and the manager prunes past its limits. A relay that had connected to
+ *   the node (inbound only) so keeps one more connection.
  *
  * ```ts
  * const directory = await RelayDirectory.open(dir, { network, verifyAddresses: true, self: host.peerId })
@@ -239,8 +241,8 @@ export class ReachabilityChecker {
     const candidates = checkableAddresses(entry.descriptor, network)
     if (peer.equals(host.peerId)) return { address: candidates[0]?.declared ?? entry.descriptor.addresses[0], via: 'connection' }
     if (candidates.length === 0) return { error: 'no address this node may dial to check it' }
-    const before = host.getConnections(peer).filter(c => c.status === 'open')
-    for (const c of before) {
+    const existing = host.getConnections(peer).filter(c => c.status === 'open')
+    for (const c of existing) {
       if (c.direction !== 'outbound' || c.limits != null) continue
       const found = candidates.find(a => addressKey(a.dial) === addressKey(c.remoteAddr))
       if (found != null) return { address: found.declared, via: 'connection' }
@@ -257,11 +259,7 @@ export class ReachabilityChecker {
         continue
       }
       // a dial can join one already under way to other addresses: only a connection to this address proves it
-      const here = conn.remotePeer.equals(peer) && addressKey(conn.remoteAddr) === addressKey(a.dial)
-      if (here && before.length > 0 && !before.some(c => c.id === conn.id)) {
-        void conn.close({ signal: AbortSignal.timeout(this.timeoutMs) }).catch(err => { conn.abort(err as Error) })
-      }
-      if (here) return { address: a.declared, via: 'dial' }
+      if (conn.remotePeer.equals(peer) && addressKey(conn.remoteAddr) === addressKey(a.dial)) return { address: a.declared, via: 'dial' }
       error = `a dial to ${a.declared} reached ${conn.remoteAddr.toString()}`
     }
     return { error }
