@@ -19,10 +19,10 @@
  *   guards) go to the front, so a restart's re-check reaches them before any other.
  * - The connection a check opens is left to the connection manager like any other, never closed
  *   here: libp2p hands the newest connection to a peer to the next stream on either side, so an
- *   onion link or a relay exchange may already run on it by the time the check is done (closing
- *   it then broke circuits in the daemon tests). The node would dial a relay anyway to extend a
- *   circuit through it, and the manager prunes past its limits. A relay that had connected to
- *   the node (inbound only) so keeps one more connection.
+ *   onion link or a relay exchange may already run on it by the time the check is done, and
+ *   closing it would end their circuits. The node would dial a relay anyway to extend a circuit
+ *   through it, and the manager prunes past its limits. A relay that had connected to the node
+ *   (inbound only) so keeps one more connection.
  *
  * ```ts
  * const directory = await RelayDirectory.open(dir, { network, verifyAddresses: true, self: host.peerId })
