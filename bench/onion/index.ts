@@ -75,6 +75,11 @@ export function compare (tor: SystemResult, peerd: SystemResult, params: Record<
   if (both && tor.cpu != null) checks.push({ name: '(e) relay CPU per GiB: peerd / tor', value: rc ?? NaN, target: `≤ ${CPU_TARGET}`, pass: rc != null && rc <= CPU_TARGET })
   const notes: string[] = [...tor.errors, ...peerd.errors].map(e => `FAILED ${e}`)
   for (const [name, r] of [['tor', tor], ['peerd', peerd]] as const) {
+    const { perf, cpu } = r.cores
+    if (perf != null || cpu != null) {
+      const show = (c: { busy: number, ours: number } | undefined): string => c == null ? '–' : `${c.busy} (${c.ours} in the bench's namespaces)`
+      notes.push(`${name}: cores busy on the machine during a–d ${show(perf)}, during (e) ${show(cpu)}`)
+    }
     if (r.perf != null) {
       const paths = new Set(r.perf.samples.map(s => s.hops.join(' → ')))
       notes.push(`${name}: ${r.perf.samples.length} runs over ${[...paths].join('; ')}${r.perf.failures.length > 0 ? `; ${r.perf.failures.length} failed and were replaced (${r.perf.failures[0] ?? ''})` : ''}`)
@@ -141,7 +146,7 @@ async function main (): Promise<void> {
     if (!janitor.interrupted) process.stderr.write(`  [${Math.round((performance.now() - t0) / 1000)} s] ${line}\n`)
   }
   const options = { upMbit: params.upMbit, downMbit: params.downMbit, runs: params.runs, cpuBytes: Math.round(params.cpuMiB * 2 ** 20), progress }
-  const results: { tor: SystemResult, peerd: SystemResult } = { tor: { errors: [] }, peerd: { errors: [] } }
+  const results: { tor: SystemResult, peerd: SystemResult } = { tor: { errors: [], cores: {} }, peerd: { errors: [], cores: {} } }
   let failed: string | undefined
   try {
     for (const name of ['tor', 'peerd'] as const) {

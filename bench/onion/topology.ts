@@ -11,6 +11,8 @@
 import { fileURLToPath } from 'node:url'
 import { janitor, Network, tempDir } from '../net/harness/index.ts'
 import type { NetHost, NsProcess } from '../net/harness/index.ts'
+import { cpuMeter as machineMeter } from '../net/scenarios/common.ts'
+import type { CpuUse } from '../net/scenarios/common.ts'
 import { onionPerf, PerfClient, relayCpu } from './measure.ts'
 import type { CpuResult, OnionSystem, PerfResult } from './measure.ts'
 import { PeerdOnionNetwork, peerdSystem } from './peerd-network.ts'
@@ -118,6 +120,11 @@ export interface SystemResult {
   cpu?: CpuResult
   /** Settings that failed, with why (the other setting still runs). */
   errors: string[]
+  /**
+   * Mean busy cores during each setting's measurements: the whole machine's, and the part used
+   * inside the setting's namespaces (the rest is other work, which skews the figures).
+   */
+  cores: { perf?: CpuUse, cpu?: CpuUse }
 }
 
 /**
@@ -126,7 +133,7 @@ export interface SystemResult {
  */
 export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: { perf: boolean, cpu: boolean }): Promise<SystemResult> {
   const start = name === 'tor' ? startTor : startPeerd
-  const result: SystemResult = { errors: [] }
+  const result: SystemResult = { errors: [], cores: {} }
   const settings: Array<['perf' | 'cpu', () => Promise<Setting>]> = [['perf', async () => await shapedLan(o)], ['cpu', loopback]]
   for (const [part, make] of settings) {
     if (!parts[part]) continue
@@ -137,8 +144,10 @@ export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: 
     try {
       started = await start(s, o)
       client = new PerfClient(s.client, SOCKS_PORT, s.server)
+      const busy = machineMeter(s.net.namespaces())
       if (part === 'perf') result.perf = await onionPerf(started.system, client, o.runs, o.progress)
       else result.cpu = await relayCpu(started.system, client, o.cpuBytes, o.progress)
+      result.cores[part] = busy()
     } catch (err) {
       // a failed setting is reported; the other setting and the other system still run
       if (janitor.interrupted) throw err
