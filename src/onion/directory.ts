@@ -17,9 +17,10 @@
  *   addresses reached its key) makes that one address's IP count, and refuses the relay then if
  *   the IP or its prefix is full, so a descriptor naming an honest relay's address can never push
  *   that relay out. An unverified relay leaves after {@link MAX_VERIFY_FAILURES} failed checks,
- *   and is the first to go when the view is full (the most failed first, then at random). Tor's
- *   authorities test reachability before listing a relay the same way. Verification is kept in
- *   memory only: a restart checks again. Without `verifyAddresses` every declared public address
+ *   and is the first to go when the view is full (the most failed first, then at random). A
+ *   verified relay is checked again now and then; one that fails is unverified again (its places
+ *   freed) until a check reaches it. Tor's authorities test reachability the same way.
+ *   Verification is kept in memory only: a restart checks again. Without `verifyAddresses` every declared public address
  *   counts at once (nothing could ever verify a relay without a checker);
  * - on other networks a descriptor must name at least one public IP address, else the caps
  *   could be dodged by naming none (loopback, private and link-local addresses count for
@@ -73,6 +74,8 @@ export interface RelayEntry {
   readonly verified: boolean
   /** The declared address a dial reached its key at (absent when verified without a dial). */
   readonly verifiedAddress?: string
+  /** When a check last reached it (Unix ms; absent when verified without a dial). */
+  readonly verifiedAt?: number
   /** Reachability checks failed while unverified. */
   readonly failures: number
 }
@@ -82,7 +85,7 @@ export type VerifyResult =
   | { status: 'verified', entry: RelayEntry }
   /** Reachable, but its proven address is over a cap: dropped from the view. */
   | { status: 'refused', reason: string, error: DescriptorError }
-  /** Still unverified. */
+  /** Unverified: still, or again (a verified relay that failed a re-check loses its proof). */
   | { status: 'failed', entry: RelayEntry }
   /** Failed {@link MAX_VERIFY_FAILURES} times: dropped from the view. */
   | { status: 'dropped' }
@@ -248,7 +251,7 @@ export class RelayDirectory {
     if (held != null && held.descriptor.published >= descriptor.published) return { status: 'stale', entry: held }
     let entry = this.fresh(descriptor, held?.firstSeen ?? this.now())
     // a relay that moves keeps its proof only while it still names the address that answered
-    if (!entry.verified && held?.verifiedAddress != null && descriptor.addresses.includes(held.verifiedAddress)) entry = { ...entry, verified: true, verifiedAddress: held.verifiedAddress }
+    if (!entry.verified && held?.verifiedAddress != null && descriptor.addresses.includes(held.verifiedAddress)) entry = { ...entry, verified: true, verifiedAddress: held.verifiedAddress, verifiedAt: held.verifiedAt }
     let refusal = this.admitRefusal(entry)
     if (refusal?.reason === 'relay-view-full' && !entry.verified && await this.evictUnverified()) refusal = this.admitRefusal(entry)
     if (refusal != null) return { status: 'refused', reason: refusal.reason, score: 0, error: refusal }
@@ -268,16 +271,17 @@ export class RelayDirectory {
   }
 
   /**
-   * Marks relay `peerId` verified: a dial to `address`, one of the addresses its descriptor
-   * declares, reached its key. Its IP then counts, and the relay is refused (dropped) if that
-   * breaks a cap: the relays proven there first keep their places.
+   * Marks relay `peerId` verified (again): a dial to `address`, one of the addresses its
+   * descriptor declares, reached its key. That address's IP then counts, and the relay is
+   * refused (dropped) if that breaks a cap: the relays proven there first keep their places.
    */
   async markVerified (peerId: PeerId | string, address: string): Promise<VerifyResult> {
     return await this.locked(async () => {
       const held = this.entries.get(peerId.toString())
       if (held == null || !held.descriptor.addresses.includes(address)) return { status: 'unknown' as const }
-      if (held.verified) return { status: 'verified' as const, entry: held }
-      const entry: RelayEntry = { ...held, verified: true, verifiedAddress: address, failures: 0 }
+      // verified without a dial (this node, or a view that does not verify): nothing to prove
+      if (held.verified && held.verifiedAddress == null) return { status: 'verified' as const, entry: held }
+      const entry: RelayEntry = { ...held, verified: true, verifiedAddress: address, verifiedAt: this.now(), failures: 0 }
       const refusal = this.admitRefusal(entry)
       if (refusal != null) {
         await this.drop([held])
@@ -289,18 +293,23 @@ export class RelayDirectory {
     })
   }
 
-  /** Counts a failed reachability check of unverified relay `peerId`; drops it after `maxVerifyFailures`. */
+  /**
+   * Counts a failed reachability check of relay `peerId`: an unverified relay is dropped after
+   * `maxVerifyFailures`; a verified one loses its proof (its places are freed) until a check
+   * reaches it again.
+   */
   async markFailed (peerId: PeerId | string): Promise<VerifyResult> {
     return await this.locked(async () => {
       const held = this.entries.get(peerId.toString())
       if (held == null) return { status: 'unknown' as const }
-      if (held.verified) return { status: 'verified' as const, entry: held }
-      if (held.failures + 1 >= this.maxVerifyFailures) {
+      if (held.verified && held.verifiedAddress == null) return { status: 'verified' as const, entry: held }
+      if (!held.verified && held.failures + 1 >= this.maxVerifyFailures) {
         await this.drop([held])
         return { status: 'dropped' as const }
       }
-      const entry: RelayEntry = { ...held, failures: held.failures + 1 }
-      this.entries.set(entry.descriptor.peerId.toString(), entry)
+      const entry: RelayEntry = { descriptor: held.descriptor, firstSeen: held.firstSeen, verified: false, failures: held.failures + 1 }
+      this.unindex(held)
+      this.index(entry)
       return { status: 'failed' as const, entry }
     })
   }

@@ -6,7 +6,9 @@
  * as `<address>/p2p/<peer id>`: the Noise handshake succeeds only if the key the descriptor names
  * answers there, so that address's IP may count against the view's caps and the relay may be a
  * hop (`RelayDirectory.markVerified`); a relay no address of which answers is marked failed and
- * leaves the view after a few such checks (`RelayDirectory.markFailed`).
+ * leaves the view after a few such checks (`RelayDirectory.markFailed`). A verified relay is
+ * checked again every {@link REVERIFY_INTERVAL_MS}, so one that left its address (or held it only
+ * for a while) loses its proof and its places.
  *
  * - Addresses tried: the declared `/ip4` and `/ip6` ones in descriptor order, public only off
  *   `regtest` (every relay may list 127.0.0.1; on regtest every node is there), never through a
@@ -47,8 +49,10 @@ export const RECHECK_INTERVAL_MS = 10 * 60_000
 export const CHECK_TIMEOUT_MS = 10_000
 /** Most relays queued, and most whose last check time is remembered. */
 export const MAX_TRACKED_RELAYS = 5000
-/** How often the view is scanned for unverified relays due a check (a failed one is retried so). */
+/** How often the view is scanned for relays due a check (a failed one is retried so). */
 export const SCAN_INTERVAL_MS = 60_000
+/** How long a dial's proof stands before the relay is checked again. */
+export const REVERIFY_INTERVAL_MS = 6 * 3600_000
 
 /** The multicodec of `/p2p`. */
 const P2P_CODE = 421
@@ -94,6 +98,10 @@ export interface ReachabilityInit {
   maxTracked?: number
   /** Default {@link SCAN_INTERVAL_MS}; 0 turns the timer off. */
   scanIntervalMs?: number
+  /** Default {@link REVERIFY_INTERVAL_MS}. */
+  reverifyMs?: number
+  /** The clock `verifiedAt` is compared with (the directory's). */
+  now?: () => number
 }
 
 /** `address` without its `/p2p/…` part, for comparing where connections go. */
@@ -127,6 +135,8 @@ export class ReachabilityChecker {
   readonly recheckMs: number
   readonly timeoutMs: number
   readonly maxTracked: number
+  readonly reverifyMs: number
+  private readonly now: () => number
   private readonly init: ReachabilityInit
   private readonly lastChecked: LruMap<string, number>
   private readonly queue: string[] = []
@@ -143,6 +153,8 @@ export class ReachabilityChecker {
     this.recheckMs = init.recheckMs ?? RECHECK_INTERVAL_MS
     this.timeoutMs = init.timeoutMs ?? CHECK_TIMEOUT_MS
     this.maxTracked = init.maxTracked ?? MAX_TRACKED_RELAYS
+    this.reverifyMs = init.reverifyMs ?? REVERIFY_INTERVAL_MS
+    this.now = init.now ?? Date.now
     this.lastChecked = new LruMap(this.maxTracked)
   }
 
@@ -180,14 +192,15 @@ export class ReachabilityChecker {
     return this.inFlight.size
   }
 
-  /** Queues every unverified relay due a check, `first`'s relays at the front. */
+  /** Queues every relay due a check (unverified, or proven longer than `reverifyMs` ago), `first`'s relays at the front. */
   scan (): void {
     if (!this.started) return
     const firstIds = new Set<string>()
     try {
       for (const p of this.init.first?.() ?? []) firstIds.add(p.toString())
     } catch { /* no priority this round */ }
-    const due = this.init.directory.relays().filter(e => !e.verified)
+    const now = this.now()
+    const due = this.init.directory.relays().filter(e => !e.verified || (e.verifiedAt != null && now - e.verifiedAt >= this.reverifyMs))
     for (const e of due) if (firstIds.has(e.descriptor.peerId.toString())) this.schedule(e.descriptor.peerId.toString(), true)
     for (const e of due) this.schedule(e.descriptor.peerId.toString())
   }
@@ -224,7 +237,8 @@ export class ReachabilityChecker {
   /** One check of `peerId`: an open connection or a dial to a declared address, then the directory's verdict. */
   private async check (peerId: string): Promise<void> {
     const entry = this.init.directory.get(peerId)
-    if (entry == null || entry.verified) return
+    // verified without a dial (this node): nothing to check
+    if (entry == null || (entry.verified && entry.verifiedAt == null)) return
     const started = performance.now()
     const proof = await this.prove(entry)
     // stopped meanwhile, or this node's own descriptor naming no address: nothing to conclude

@@ -6,7 +6,7 @@
  * outbound connection the client already had, or by a dial), the forged ones fail, are never
  * picked for a path though they declare the most bandwidth, and leave the view after three
  * failed checks; a circuit along a selected path carries data. A relay proven by an open
- * connection gets no second one.
+ * connection gets no second one; a relay that stops loses its proof at its next check.
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
@@ -101,7 +101,7 @@ describe('reachability checks of relay descriptors', () => {
     const directory = await RelayDirectory.open(await td.dir(), { network: NETWORK, verifyAddresses: true, self: client.peerId, expireIntervalMs: 0 })
     td.add(async () => { await directory.close() }, 'close the directory')
     const events: ReachabilityEvent[] = []
-    const checker = new ReachabilityChecker({ host: client, directory, network: NETWORK, recheckMs: 1_000, scanIntervalMs: 100, onResult: e => { events.push(e) } })
+    const checker = new ReachabilityChecker({ host: client, directory, network: NETWORK, recheckMs: 1_000, reverifyMs: 1_000, scanIntervalMs: 100, onResult: e => { events.push(e) } })
     checker.start()
     td.add(() => { checker.stop() }, 'stop the checker')
     for (const d of [...forged.map(f => f.descriptor), ...relays.map(r => r.descriptor)]) {
@@ -140,7 +140,17 @@ describe('reachability checks of relay descriptors', () => {
     assert.equal(directory.verifiedCount, 4)
     const squatterError = events.find(e => e.peerId === forged[0]?.id.toString())?.error ?? ''
     assert.ok(squatterError.length > 0, 'a failed check says why')
+
+    // a relay that goes away loses its proof at its next check
+    const leaverKey = await generateKeyPair('Ed25519')
+    const leaver = td.node(await host(leaverKey))
+    assert.equal((await directory.add(await signDescriptor({ network: NETWORK, onionKey: ntorKeyPair().publicKey, bandwidth: 100_000, addresses: leaver.getMultiaddrs().map(String) }, leaverKey))).status, 'added')
+    await waitFor(() => directory.get(leaver.peerId)?.verified === true, { timeoutMs: 10_000, what: 'the new relay to be verified' })
+    await leaver.stop()
+    await waitFor(() => directory.get(leaver.peerId)?.verified === false, { timeoutMs: 10_000, what: 'the stopped relay to lose its proof' })
+    assert.equal(directory.verifiedCount, 4)
+    assert.ok(events.some(e => e.peerId === leaver.peerId.toString() && e.status === 'failed'))
     const ms = events.filter(e => e.status === 'verified').map(e => Math.round(e.ms))
-    t.diagnostic(`checks that verified: ${ms.join(', ')} ms; the squatter's: ${squatterError.slice(0, 120)}`)
+    t.diagnostic(`checks that verified (first checks, then re-checks): ${ms.join(', ')} ms; the squatter's: ${squatterError.slice(0, 120)}`)
   })
 })

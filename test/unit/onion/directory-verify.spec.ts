@@ -2,10 +2,11 @@
  * The relay view with `verifyAddresses` (a real LevelDB in a temp dir): a descriptor that claims
  * an honest relay's IP counts against no cap until verified, so the honest relay still gets in,
  * and once verified never leaves for it; a relay proven at a full IP is refused then, the first
- * proven keep their places; unverified relays leave after three failed checks and are the first
- * to go when the view is full; a newer descriptor keeps the proof only while it names the
- * address that answered; this node's own descriptor counts at once; a reopen checks again; paths
- * and guards are chosen from verified relays only.
+ * proven keep their places; a verified relay that fails a re-check frees its place; unverified
+ * relays leave after three failed checks and are the first to go when the view is full; a newer
+ * descriptor keeps the proof only while it names the address that answered; this node's own
+ * descriptor counts at once; a reopen checks again; paths and guards are chosen from verified
+ * relays only.
  */
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
@@ -76,6 +77,12 @@ describe('relay view with verified addresses', () => {
     assert.equal((await dir.markFailed(ids[1] as PeerId)).status, 'failed')
     assert.equal((await dir.markFailed(ids[1] as PeerId)).status, 'dropped')
     assert.equal(dir.get(ids[1] as PeerId), undefined)
+    // a verified relay that fails a re-check loses its proof and frees its place
+    assert.equal((await dir.markFailed(ids[3] as PeerId)).status, 'failed')
+    assert.equal(dir.get(ids[3] as PeerId)?.verified, false)
+    await dir.add(await descriptor(5, [at(HONEST_IP, 9999)]))
+    assert.equal((await dir.markVerified(ids[5] as PeerId, at(HONEST_IP, 9999))).status, 'verified')
+    assert.equal((await dir.markVerified(ids[3] as PeerId, at(HONEST_IP, 9473))).status === 'refused', true, 'its place was taken by one proven meanwhile')
     // an address the descriptor does not declare proves nothing
     assert.equal((await dir.markVerified(ids[2] as PeerId, at('203.0.113.5'))).status, 'unknown')
     assert.equal(dir.get(ids[2] as PeerId)?.verified, false)
