@@ -250,6 +250,8 @@ export class RelayDirectory {
     const held = this.entries.get(id)
     if (held != null && held.descriptor.published >= descriptor.published) return { status: 'stale', entry: held }
     let entry = this.fresh(descriptor, held?.firstSeen ?? this.now())
+    // re-signing does not wipe failed checks
+    if (!entry.verified && held != null && !held.verified) entry = { ...entry, failures: held.failures }
     // a relay that moves keeps its proof only while it still names the address that answered
     if (!entry.verified && held?.verifiedAddress != null && descriptor.addresses.includes(held.verifiedAddress)) entry = { ...entry, verified: true, verifiedAddress: held.verifiedAddress, verifiedAt: held.verifiedAt }
     let refusal = this.admitRefusal(entry)
