@@ -19,8 +19,8 @@ export const MAX_QUEUED_BYTES = 64 * 1024 * 1024
 export const CREATE_RATE = { perSec: 10, burst: 50 }
 /** Default most CREATE2 of one link whose answer is not written yet. */
 export const MAX_PENDING_CREATES = 64
-/** Default most cells a link joins into one stream write (≈ 32 KiB, half a Noise message). */
-export const MAX_BATCH_CELLS = 64
+/** Default most cells a link joins into one stream write: 127 × 514 bytes and a Yamux header fill one Noise message (65,519 bytes of plaintext). */
+export const MAX_BATCH_CELLS = 127
 /** DESTROY reason RESOURCELIMIT (tor-spec): a queue or creation limit was reached. */
 export const DESTROY_RESOURCELIMIT = 5
 
