@@ -42,6 +42,8 @@ export const BUILD_ATTEMPTS = 3
 export const BUILD_TIMEOUT_MS = 30_000
 /** How long a stream may wait for CONNECTED before its circuit is given up for another. */
 export const STREAM_TIMEOUT_MS = 15_000
+/** How long a build waits for relays being checked when the view has no path yet. */
+export const PATH_WAIT_MS = 10_000
 /** Most circuits this client keeps (open or building): a bound on what a runaway caller costs. */
 export const MAX_CIRCUITS = 64
 const SWEEP_MS = 15_000
@@ -75,6 +77,8 @@ export interface CircuitPoolInit {
   self: PeerId
   /** A known address of a relay, for `peerd onion circuits` (the first hop's connection). */
   addressOf?: (peer: PeerId) => string | undefined
+  /** Relays waiting for or in a reachability check: while there are some, a missing path may appear soon. */
+  checking?: () => number
   /** Told of each build, success or not (logs). */
   onBuild?: (event: { ok: boolean, ms: number, hops: string[], error?: Error }) => void
 }
@@ -218,14 +222,7 @@ export class CircuitPool {
     let lastError: Error | undefined
     for (let attempt = 0; attempt < BUILD_ATTEMPTS; attempt++) {
       if (signal?.aborted === true) throw signal.reason
-      const path = selectPath({
-        relays: this.init.directory.relays(),
-        guards: this.init.guards.usable(),
-        target: pathTarget(target),
-        network: this.init.network,
-        self: this.init.self,
-        exclude
-      })
+      const path = await this.selectPath(target, exclude, signal)
       const entry: Entry = { id: String(this.nextId++), purpose, isolation, path, state: 'building', createdAt: Date.now(), dirty: false }
       this.entries.set(entry.id, entry)
       const started = performance.now()
@@ -264,6 +261,30 @@ export class CircuitPool {
       }
     }
     throw new CircuitClosedError(`could not build a circuit in ${BUILD_ATTEMPTS} attempts: ${lastError?.message ?? 'unknown error'}`, { cause: lastError })
+  }
+
+  /**
+   * A path for `target`; when there is none yet but relays are being checked (a node just
+   * started, or just met its peers), waits up to {@link PATH_WAIT_MS} for them.
+   */
+  private async selectPath (target: OpenTarget, exclude: string[], signal?: AbortSignal): Promise<RelayDescriptor[]> {
+    const deadline = Date.now() + PATH_WAIT_MS
+    for (;;) {
+      try {
+        return selectPath({
+          relays: this.init.directory.relays(),
+          guards: this.init.guards.usable(),
+          target: pathTarget(target),
+          network: this.init.network,
+          self: this.init.self,
+          exclude
+        })
+      } catch (err) {
+        if (!(err instanceof NoPathError) || (this.init.checking?.() ?? 0) === 0 || Date.now() > deadline || isAborted(signal)) throw err
+        await new Promise(resolve => setTimeout(resolve, 100))
+        await this.init.guards.refresh().catch(() => {})
+      }
+    }
   }
 
   /** Tears down dirty circuits without streams and circuits idle too long. */

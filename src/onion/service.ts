@@ -38,6 +38,7 @@ import type { ExitPolicy } from './exit-policy.ts'
 import { GuardSet } from './guards.ts'
 import { LinkManager } from './link.ts'
 import { OnionKeyRing } from './onion-keys.ts'
+import { ReachabilityChecker } from './reachability.ts'
 import { DestroyReason, OnionRelay } from './relay.ts'
 import { RelayExchange } from './relay-exchange.ts'
 import type { DescriptorDht } from './relay-exchange.ts'
@@ -119,6 +120,7 @@ export class OnionService implements OnionControl {
   private exitEdge?: ExitEdge
   private links?: LinkManager
   private exchange?: RelayExchange
+  private reachability?: ReachabilityChecker
   private pool?: CircuitPool
   private socks?: SocksServer
   private timer?: NodeJS.Timeout
@@ -143,7 +145,8 @@ export class OnionService implements OnionControl {
   async start (): Promise<void> {
     const { host, config } = this.init
     this.policy = parseExitPolicy(config.exitPolicy ?? DEFAULT_EXIT_POLICY, { ownAddresses: this.ownAddresses() })
-    this.directory = await RelayDirectory.open(join(this.init.dir, 'relays'), { network: config.network })
+    // a relay's declared addresses count only once a dial to them reached its key (reachability.ts)
+    this.directory = await RelayDirectory.open(join(this.init.dir, 'relays'), { network: config.network, verifyAddresses: true, self: host.peerId })
     this.guards = await GuardSet.open(this.directory, { network: config.network, self: host.peerId })
     const rate = { bytesPerSec: config.relayRate }
     if (config.relay) {
@@ -177,6 +180,14 @@ export class OnionService implements OnionControl {
       })
       await this.links.start()
     }
+    this.reachability = new ReachabilityChecker({
+      host,
+      directory: this.directory,
+      network: config.network,
+      first: () => this.guards?.sampled().map(g => g.peerId) ?? [],
+      onResult: e => { if (e.status !== 'verified') this.init.log.debug('relay reachability check', { peer: e.peerId, status: e.status, error: e.error }) }
+    })
+    this.reachability.start()
     this.exchange = new RelayExchange({
       host,
       network: config.network,
@@ -193,6 +204,7 @@ export class OnionService implements OnionControl {
       guards: this.guards,
       network: config.network,
       self: host.peerId,
+      checking: () => (this.reachability?.pending ?? 0) + (this.reachability?.running ?? 0),
       addressOf: peer => host.getConnections(peer)[0]?.remoteAddr.toString(),
       onBuild: e => {
         if (e.ok) this.init.log.debug('circuit built', { ms: Math.round(e.ms), hops: e.hops })
@@ -231,6 +243,7 @@ export class OnionService implements OnionControl {
     await this.socks?.stop()
     this.pool?.stop()
     await this.exchange?.stop()
+    this.reachability?.stop()
     if (this.relay != null) await this.relay.stop()
     else await this.links?.stop()
     await this.directory?.close()
@@ -333,7 +346,7 @@ export class OnionService implements OnionControl {
         exitPolicy: this.config.exit ? [...this.policy.rules] : []
       },
       socks: this.socks?.address ?? null,
-      relaysKnown: this.directory?.size ?? 0,
+      relaysKnown: this.directory?.verifiedCount ?? 0,
       guards: (this.guards?.sampled() ?? []).slice(0, 3).map(g => ({ peerId: g.peerId, addedAt: new Date(g.addedAt).toISOString(), reachable: g.failures === 0 })),
       circuitsOpen: this.pool?.open ?? 0
     }

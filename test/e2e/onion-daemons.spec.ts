@@ -170,7 +170,8 @@ describe('onion routing between daemon processes', () => {
     const first = await curl(socks, url)
     assert.equal(first.code, 0)
     const circuits = await cliJson<{ circuits: CircuitInfo[] }>(['onion', 'circuits', '--data-dir', client.dataDir])
-    const c = circuits.circuits.find(x => x.purpose === 'socks' && !x.dirty)
+    // the circuit of the page's fetch (its exit is the one whose policy names the server), not the refused one's
+    const c = circuits.circuits.find(x => x.purpose === 'socks' && !x.dirty && x.hops[2]?.peerId === exit.peerId)
     assert.ok(c != null)
     const middle = relays.find(d => d.peerId === c.hops[1]?.peerId) as DaemonProcess
     await middle.kill()
