@@ -53,6 +53,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   onionRelayRate: 'number',
   onionExit: 'boolean',
   onionExitPolicy: 'strings',
+  onionFamily: 'strings',
   socks: 'string',
   socksAllowRemote: 'boolean',
   api: 'string',

@@ -9,7 +9,8 @@ import { isLoopback } from '../net/addresses.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
-import { MAX_EXIT_RULES } from '../onion/descriptor.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { MAX_EXIT_RULES, MAX_FAMILY } from '../onion/descriptor.ts'
 import { parseExitPolicy } from '../onion/exit-policy.ts'
 import { isLogLevel } from '../utils/logger.ts'
 import type { LogLevel } from '../utils/logger.ts'
@@ -52,6 +53,8 @@ export interface NodeConfig {
   onionExit: boolean
   /** The exit policy, one rule an entry (`accept *:443`, `reject *:*`), first match wins; the onion service's default when unset. */
   onionExitPolicy?: string[]
+  /** Peer ids of relays run by the same operator (Tor's MyFamily): clients never put two of them on one circuit once both list each other. */
+  onionFamily?: string[]
   /** `HOST:PORT` of the SOCKS5 proxy into circuits; no proxy when unset. */
   socks?: string
   /** Permit a non-loopback SOCKS address. Default false. */
@@ -89,6 +92,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     onionRelayRate: input.onionRelayRate ?? DEFAULT_ONION_RELAY_RATE,
     onionExit: input.onionExit ?? false,
     ...(input.onionExitPolicy != null ? { onionExitPolicy: input.onionExitPolicy } : {}),
+    ...(input.onionFamily != null ? { onionFamily: input.onionFamily } : {}),
     ...(input.socks != null ? { socks: input.socks } : {}),
     socksAllowRemote: input.socksAllowRemote ?? false
   }
@@ -136,6 +140,12 @@ function checkOnionConfig (config: NodeConfig): void {
     const { rules } = parseExitPolicy(config.onionExitPolicy)
     // the relay publishes the normalised rules (private ranges and this node's addresses added) in its descriptor
     if (rules.length > MAX_EXIT_RULES - 8) throw new InvalidArgumentError(`the exit policy has ${rules.length} rules once private ranges are added; a relay descriptor carries at most ${MAX_EXIT_RULES} (with room for this node's addresses): merge rules into ranges`)
+  }
+  if (config.onionFamily != null) {
+    if (config.onionFamily.length > MAX_FAMILY) throw new InvalidArgumentError(`onionFamily lists ${config.onionFamily.length} relays; a relay descriptor carries at most ${MAX_FAMILY}`)
+    for (const id of config.onionFamily) {
+      try { peerIdFromString(id) } catch { throw new InvalidArgumentError(`onionFamily: "${id}" is not a peer id (the 12D3KooW… id that \`peerd status\` shows on each of your relays)`) }
+    }
   }
   if (config.socks != null) {
     const { host } = parseHostPort(config.socks, '--socks')

@@ -353,6 +353,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
         relayRate: config.onionRelayRate,
         exit: config.onionExit,
         exitPolicy: config.onionExitPolicy,
+        family: config.onionFamily,
         socks: config.socks,
         socksAllowRemote: config.socksAllowRemote
       },

@@ -65,6 +65,8 @@ export interface OnionConfig {
   relayRate: number
   exit: boolean
   exitPolicy?: string[]
+  /** Peer ids of the operator's other relays (declared family). */
+  family?: string[]
   socks?: string
   socksAllowRemote?: boolean
 }
@@ -287,6 +289,7 @@ export class OnionService implements OnionControl {
       bandwidth: config.relayRate,
       exit: config.exit,
       exitPolicy: config.exit ? [...this.policy.rules] : [],
+      family: config.family ?? [],
       addresses
     }, this.init.privateKey)
   }

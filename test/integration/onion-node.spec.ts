@@ -40,7 +40,7 @@ describe('onion routing in createNode', () => {
     const boot = first.addresses()
     const relays = [first]
     for (let i = 0; i < 3; i++) relays.push(await td.testNode({ bootstrap: boot, onionRelayRate: 50_000_000 }))
-    exit = await td.testNode({ bootstrap: boot, onionRelayRate: 50_000_000, onionExit: true, onionExitPolicy: [`accept 127.0.0.1:${port}`, 'reject *:*'] })
+    exit = await td.testNode({ bootstrap: boot, onionRelayRate: 50_000_000, onionExit: true, onionExitPolicy: [`accept 127.0.0.1:${port}`, 'reject *:*'], onionFamily: [first.peerId] })
     client = await td.testNode({ bootstrap: boot, onionRelay: false, socks: '127.0.0.1:0' })
     nodes = [...relays, exit, client]
     // the client's view: every relay's descriptor (5 relays; the client itself does not relay)
@@ -171,5 +171,11 @@ describe('onion routing in createNode', () => {
       return published() > old
     }, { timeoutMs: 30_000, intervalMs: 1000, what: 'the newer descriptor from the DHT' })
     assert.equal(client.onion.status().relaysKnown, before)
+  })
+
+  it('publishes the declared family in the relay descriptor others hold', TEST, () => {
+    const dir = (client.onion as unknown as { directory: { get: (p: string) => { descriptor: { family: readonly string[] } } | undefined } }).directory
+    assert.deepEqual(dir.get(exit.peerId)?.descriptor.family, [(nodes[0] as PeerdNode).peerId])
+    assert.deepEqual(dir.get((nodes[1] as PeerdNode).peerId)?.descriptor.family, [])
   })
 })

@@ -40,6 +40,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     onionRelayRate: rateOption(v['onion-relay-rate']),
     onionExit: v['onion-exit'] === true ? true : undefined,
     onionExitPolicy: policyOption(v['onion-exit-policy']),
+    onionFamily: v['onion-family'] == null ? undefined : String(v['onion-family']).split(',').map(s => s.trim()).filter(s => s !== ''),
     socks: v.socks as string | undefined,
     socksAllowRemote: v['socks-allow-remote'] === true ? true : undefined
   }
@@ -96,6 +97,8 @@ export const daemon: Command = {
   --onion-exit                 be an onion exit: open TCP connections as the exit policy allows
   --onion-exit-policy RULES    comma-separated rules, first match wins, e.g.
                                "accept *:80,accept *:443,reject *:*"
+  --onion-family PEERIDS       comma-separated peer ids of your other relays (each must list
+                               this one too), so no circuit uses two of them
   --socks HOST:PORT            SOCKS5 proxy into onion circuits, e.g. 127.0.0.1:9050 (default: off)
   --socks-allow-remote         permit a non-loopback SOCKS address
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
@@ -122,6 +125,7 @@ export const daemon: Command = {
     'onion-relay-rate': { type: 'string' },
     'onion-exit': { type: 'boolean' },
     'onion-exit-policy': { type: 'string' },
+    'onion-family': { type: 'string' },
     socks: { type: 'string' },
     'socks-allow-remote': { type: 'boolean' }
   },

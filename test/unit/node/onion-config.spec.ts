@@ -14,6 +14,7 @@ import { readConfigFile } from '../../../src/daemon/config.ts'
 import type { DaemonConfig } from '../../../src/daemon/config.ts'
 import { DEFAULT_ONION_RELAY_RATE, parseByteRate, resolveNodeConfig } from '../../../src/node/config.ts'
 import { tempDir } from '../../utils/index.ts'
+import { randomPeerId } from '../../utils/cli.ts'
 
 describe('onion config', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -73,6 +74,15 @@ describe('onion config', () => {
     await assert.rejects(flags('--onion-exit', '--onion-exit-policy', 'accept *:99999'), /"accept \*:99999"/)
     assert.throws(() => resolveNodeConfig({ dataDir: '/x', onionExit: true, onionExitPolicy: [] }), /onionExitPolicy is empty/)
     await assert.rejects(flags('--onion-exit', '--no-onion-relay'), /an onion exit is a relay: drop --no-onion-relay/)
+  })
+
+  it('reads --onion-family as peer ids and refuses what is not one, or more than a descriptor carries', async () => {
+    const a = (await randomPeerId())
+    const b = (await randomPeerId())
+    assert.deepEqual((await flags('--onion-family', `${a}, ${b}`)).onionFamily, [a, b])
+    await assert.rejects(flags('--onion-family', `${a},nonsense`), /"nonsense" is not a peer id/)
+    const many = await Promise.all(Array.from({ length: 17 }, async () => await randomPeerId()))
+    assert.throws(() => resolveNodeConfig({ dataDir: '/x', onionFamily: many }), /at most 16/)
   })
 
   it('refuses an exit policy too long for a relay descriptor, and takes one that fits', () => {
