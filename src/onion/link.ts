@@ -37,6 +37,7 @@ import { InvalidArgumentError } from '../errors.ts'
 import { CELL_BODY_LEN, CELL_LEN, CIRCID_LEN, CellCommand, CellReader, encodeCell, encodeCellRun, encodeDestroy } from './cell.ts'
 import type { Cell } from './cell.ts'
 import { MalformedCellError, OnionLimitError } from './errors.ts'
+import { lazyWindowUpdates } from './link-window.ts'
 import { LinkQueue, MAX_CONTROL_CELLS, MAX_QUEUED_CELLS_PER_CIRCUIT, cellHeader } from './link-queue.ts'
 import { CREATE_RATE, CellBucket, DESTROY_RESOURCELIMIT, MAX_BATCH_CELLS, MAX_PENDING_CREATES, MAX_QUEUED_BYTES } from './relay-rate.ts'
 import type { LinkLimits, LinkStats, RateInit } from './relay-rate.ts'
@@ -109,6 +110,7 @@ export class OnionLink {
     this.remotePeer = remotePeer
     this.initiator = initiator
     this.manager = manager
+    lazyWindowUpdates(stream)
     this.queue = new LinkQueue({
       sink: stream,
       bucket: () => manager.bucket,
