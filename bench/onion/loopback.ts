@@ -5,8 +5,9 @@
  * relay's CPU-seconds per relayed GiB (the CPU figure of issue 16's benchmark (e), measured per
  * process so a middle relay's own cost is visible apart from the client's and the exit's).
  *
- * Options: `--mib N` (blob size, default 5), `--runs N` (default 3), `--prof` (relays write
- * `--cpu-prof` profiles into ./prof-onion/). Hosts use the daemon's Noise and Yamux (net/transport.ts).
+ * Options: `--mib N` (blob size, default 5), `--runs N` (default 3), `--upload` (the client
+ * sends the blob and the server answers its SHA-256, so relays carry forward cells), `--prof`
+ * (relays write `--cpu-prof` profiles into ./prof-onion/). Hosts use the daemon's Noise and Yamux (net/transport.ts).
  * @module
  */
 import { fork } from 'node:child_process'
@@ -77,7 +78,8 @@ function once<T> (child: ChildProcess, pred: (m: any) => boolean): Promise<T> { 
 interface CpuReport { seconds: number, cellsRelayed: number, bytesWritten: number, cellsWritten: number, writes: number }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { mib: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, prof: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ options: { mib: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, upload: { type: 'boolean', default: false }, prof: { type: 'boolean', default: false } } })
+  const upload = values.upload === true
   const size = Math.round(Number(values.mib) * 1024 * 1024)
   const runs = Number(values.runs)
   const execArgv = values.prof === true ? ['--cpu-prof', '--cpu-prof-dir=prof-onion'] : []
@@ -97,7 +99,18 @@ async function main (): Promise<void> {
 
   const blob = randomBytes(size)
   const want = createHash('sha256').update(blob).digest('hex')
-  const server = createServer(socket => { socket.on('error', () => {}); socket.end(blob) })
+  const server = createServer(socket => {
+    socket.on('error', () => {})
+    if (!upload) { socket.end(blob); return }
+    // upload: the blob's hash once all of it arrived (the client does not end its side first)
+    const hash = createHash('sha256')
+    let got = 0
+    socket.on('data', (chunk: Buffer) => {
+      hash.update(chunk)
+      got += chunk.length
+      if (got === size) socket.end(hash.digest('hex'))
+    })
+  })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   const cpu = async (): Promise<CpuReport[]> => await Promise.all(children.map(async c => {
@@ -117,9 +130,17 @@ async function main (): Promise<void> {
     const stream = await circuit.openStream({ host: '127.0.0.1', port })
     const hash = createHash('sha256')
     let got = 0
-    for await (const chunk of stream) { hash.update(chunk); got += chunk.length }
+    if (upload) stream.write(blob)
+    const reply: Buffer[] = []
+    for await (const chunk of stream) {
+      if (upload) { reply.push(chunk as Buffer); continue }
+      hash.update(chunk)
+      got += chunk.length
+    }
     const seconds = (performance.now() - t0) / 1000
-    if (got !== size || hash.digest('hex') !== want) throw new Error(`run ${r}: got ${got} bytes, not the blob`)
+    if (upload && Buffer.concat(reply).toString() !== want) throw new Error(`run ${r}: the server's hash is not the blob's`)
+    if (upload) got = size
+    else if (got !== size || hash.digest('hex') !== want) throw new Error(`run ${r}: got ${got} bytes, not the blob`)
     console.log(`${r < 0 ? 'warm-up' : `run ${r + 1}`}: ${(size / 1048576 / seconds).toFixed(2)} MiB/s (${seconds.toFixed(2)} s)`)
     if (r < 0) { before = await cpu(); clientCpu0 = process.cpuUsage(); continue } // the JIT's first run is not counted
     total += got
@@ -129,7 +150,7 @@ async function main (): Promise<void> {
   const cu = process.cpuUsage(clientCpu0)
   const gib = total / 2 ** 30
   rates.sort((a, b) => a - b)
-  console.log(`median ${(rates[Math.floor(rates.length / 2)] as number).toFixed(2)} MiB/s over 3 hops on loopback`)
+  console.log(`median ${(rates[Math.floor(rates.length / 2)] as number).toFixed(2)} MiB/s ${upload ? 'up' : 'down'} over 3 hops on loopback`)
   const names = ['guard', 'middle', 'exit']
   for (let i = 0; i < 3; i++) {
     const a = after[i] as CpuReport
