@@ -34,6 +34,9 @@ export interface CellSink {
   readonly writableNeedsDrain: boolean
   send: (bytes: Uint8Array) => boolean
   onDrain: () => Promise<void>
+  /** A libp2p stream's events: when present the queue waits for 'drain' itself (see {@link LinkQueue}'s waitForDrain). */
+  addEventListener?: (type: 'drain' | 'close', listener: (evt: Event) => void) => void
+  removeEventListener?: (type: 'drain' | 'close', listener: (evt: Event) => void) => void
 }
 
 /** A FIFO of cells with O(1) shift. */
@@ -223,7 +226,8 @@ export class LinkQueue {
     this.closed = true
     clearTimeout(this.timer)
     const n = this.mux.size
-    for (let cell = this.mux.shift(0); cell != null; cell = this.mux.shift(0)) flush?.(cell)
+    const now = this.now() // not 0: a circuit's decayed count at time 0 is Infinity, and shift() would skip it
+    for (let cell = this.mux.shift(now); cell != null; cell = this.mux.shift(now)) flush?.(cell)
     if (n > 0) this.init.onSizeChange?.(-n)
   }
 
@@ -291,7 +295,30 @@ export class LinkQueue {
 
   private waitForDrain (): void {
     this.waiting = true
-    this.init.sink.onDrain().then(() => {
+    const sink = this.init.sink
+    if (sink.addEventListener != null && sink.removeEventListener != null) {
+      // not onDrain(): @libp2p/utils 7's keeps returning its first, resolved promise after a
+      // first drain, so pump and wait would spin in microtasks and starve the socket of I/O
+      const remove = sink.removeEventListener.bind(sink)
+      const drained = (): void => {
+        remove('drain', drained)
+        remove('close', closed)
+        this.waiting = false
+        this.pump()
+      }
+      const closed = (evt: Event): void => {
+        remove('drain', drained)
+        remove('close', closed)
+        this.waiting = false
+        if (this.closed) return
+        this.close()
+        this.init.onError?.((evt as Event & { error?: Error }).error ?? new Error('stream closed'))
+      }
+      sink.addEventListener('drain', drained)
+      sink.addEventListener('close', closed)
+      return
+    }
+    sink.onDrain().then(() => {
       this.waiting = false
       this.pump()
     }, (err: Error) => {
