@@ -27,7 +27,7 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
-import { CellCommand, HANDSHAKE_NTOR, RelayCommand, decodeCreate2, decodeCreated2, decodeExtend2, decodeRelayBody, encodeCreate2, encodeCreated2, encodeDestroy, encodeRelayBody, extend2PeerId } from './cell.ts'
+import { CELL_BODY_LEN, CellCommand, HANDSHAKE_NTOR, RelayCommand, decodeCreate2, decodeCreated2, decodeExtend2, decodeRelayBody, encodeCreate2, encodeCreated2, encodeDestroy, encodeRelayBody, extend2PeerId } from './cell.ts'
 import type { Cell, RelayMessage } from './cell.ts'
 import { CellIntegrityError, MalformedCellError, OnionLimitError } from './errors.ts'
 import { LinkManager } from './link.ts'
@@ -216,7 +216,12 @@ export class OnionRelay {
     const circuit: RelayCircuit = { prev: { link, circId: cell.circId }, crypto: new HopCrypto(splitRelayKeys(keys)), peers: new Set([link.remotePeer.toString()]), early: 0, closed: false, closers: [] }
     keys.fill(0)
     try {
-      link.accept(cell.circId, { cell: c => { this.fromPrev(circuit, c) }, linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) }, overflow: () => { this.destroy(circuit, DestroyReason.RESOURCELIMIT) } })
+      link.accept(cell.circId, {
+        cell: c => { this.fromPrev(circuit, c) },
+        relayRun: (command, bodies) => { this.runFromPrev(circuit, command, bodies) },
+        linkClosed: () => { this.destroy(circuit, DestroyReason.CONNECTFAILED, circuit.prev) },
+        overflow: () => { this.destroy(circuit, DestroyReason.RESOURCELIMIT) }
+      })
     } catch {
       link.send({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DestroyReason.INTERNAL) })
       return
@@ -245,15 +250,61 @@ export class OnionRelay {
         next.link.send({ circId: next.circId, command: cell.command, body: this.passForward(body) })
         return
       }
-      const msg = decodeRelayBody(body)
-      this.stats.recognized[msg.command] = (this.stats.recognized[msg.command] ?? 0) + 1
-      if (msg.command === RelayCommand.EXTEND2) {
-        // tor accepts EXTEND2 only in RELAY_EARLY, of which a circuit carries at most MAX_RELAY_EARLY
-        if (cell.command !== CellCommand.RELAY_EARLY) throw new MalformedCellError('EXTEND2 outside RELAY_EARLY')
-        void this.extend(circuit, msg.data)
-        return
+      this.forThisHop(circuit, cell.command, body)
+    } catch (err) {
+      if (err instanceof CellIntegrityError) this.stats.integrityFailures++
+      this.destroy(circuit, DestroyReason.PROTOCOL)
+    }
+  }
+
+  /** A forward relay body this hop recognized; throws on a protocol error (the caller destroys the circuit). */
+  private forThisHop (circuit: RelayCircuit, command: CellCommand, body: Uint8Array): void {
+    const msg = decodeRelayBody(body)
+    this.stats.recognized[msg.command] = (this.stats.recognized[msg.command] ?? 0) + 1
+    if (msg.command === RelayCommand.EXTEND2) {
+      // tor accepts EXTEND2 only in RELAY_EARLY, of which a circuit carries at most MAX_RELAY_EARLY
+      if (command !== CellCommand.RELAY_EARLY) throw new MalformedCellError('EXTEND2 outside RELAY_EARLY')
+      void this.extend(circuit, msg.data)
+      return
+    }
+    this.onMessage?.(this.handle(circuit), msg)
+  }
+
+  /**
+   * Consecutive RELAY cells from the previous hop on an extended circuit: one cipher call, then,
+   * in order, the unrecognized ones go on as queued runs and a recognized one is handled where it
+   * falls, as {@link fromPrev} would each. RELAY_EARLY (counted, may carry EXTEND2) and cells of a
+   * circuit not extended yet go one by one.
+   */
+  private runFromPrev (circuit: RelayCircuit, command: CellCommand, bodies: Uint8Array[]): void {
+    if (circuit.closed) return
+    const next = circuit.next
+    if (command !== CellCommand.RELAY || next == null) {
+      for (const body of bodies) this.fromPrev(circuit, { circId: 0, command, body })
+      return
+    }
+    try {
+      const plain = circuit.crypto.decryptForwardRun(bodies)
+      let from = 0
+      const pass = (to: number): void => {
+        if (to === from) return
+        for (let i = from; i < to; i++) {
+          const body = plain.subarray(i * CELL_BODY_LEN, (i + 1) * CELL_BODY_LEN)
+          const out = this.passForward(body)
+          if (out !== body) { body.set(out.subarray(0, CELL_BODY_LEN)); body.fill(0, out.length) } // as encodeCell pads a short body
+        }
+        this.stats.cellsRelayed += to - from
+        next.link.sendRun(next.circId, command, plain.subarray(from * CELL_BODY_LEN, to * CELL_BODY_LEN))
       }
-      this.onMessage?.(this.handle(circuit), msg)
+      for (let i = 0; i < bodies.length; i++) {
+        const body = plain.subarray(i * CELL_BODY_LEN, (i + 1) * CELL_BODY_LEN)
+        if (!circuit.crypto.recognizeForward(body)) continue
+        pass(i)
+        from = i + 1
+        this.forThisHop(circuit, command, body)
+        if (circuit.closed) return
+      }
+      pass(bodies.length)
     } catch (err) {
       if (err instanceof CellIntegrityError) this.stats.integrityFailures++
       this.destroy(circuit, DestroyReason.PROTOCOL)

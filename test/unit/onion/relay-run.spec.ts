@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { CELL_BODY_LEN, CELL_LEN, CellCommand, encodeCell, encodeCellRun } from '../../../src/onion/cell.ts'
+import { CELL_BODY_LEN, CELL_LEN, CellCommand, RelayCommand, encodeCell, encodeCellRun, encodeRelayBody } from '../../../src/onion/cell.ts'
 import { LinkQueue } from '../../../src/onion/link-queue.ts'
 import type { CellSink } from '../../../src/onion/link-queue.ts'
-import { HopCrypto, splitRelayKeys } from '../../../src/onion/relay-crypto.ts'
+import { HopCrypto, OnionLayers, splitRelayKeys } from '../../../src/onion/relay-crypto.ts'
 
 class RecordingSink implements CellSink {
   readonly writes: Uint8Array[] = []
@@ -29,6 +29,30 @@ describe('onion relayed runs', () => {
     const runs = Buffer.concat([run.relayBackwardRun(bodies.slice(0, 1)), run.relayBackwardRun(bodies.slice(1, 64)), run.relayBackwardRun(bodies.slice(64))])
     assert.ok(runs.equals(each), 'the run path must give the per-cell path\'s bytes')
     assert.throws(() => run.relayBackwardRun([new Uint8Array(CELL_BODY_LEN - 1)]), /relay body of 508 bytes/)
+  })
+
+  it('removes a forward layer from a run as one call per body does, recognizing the same cells', () => {
+    const keys = splitRelayKeys(randomBytes(128))
+    const client = new OnionLayers()
+    client.addHop(keys) // hop 0: the relay under test
+    client.addHop(splitRelayKeys(randomBytes(128)))
+    const one = new HopCrypto(keys)
+    const run = new HopCrypto(keys)
+    // cells for this hop between cells that pass through to the next
+    const wire: Uint8Array[] = []
+    for (let i = 0; i < 20; i++) {
+      const body = encodeRelayBody({ command: RelayCommand.DATA, streamId: 1, data: Uint8Array.of(i) })
+      wire.push(client.encryptForward(body, i % 7 === 3 ? 0 : 1).slice())
+    }
+    const each = wire.map(b => one.decryptForward(Uint8Array.from(b)))
+    const plain = run.decryptForwardRun(wire)
+    for (let i = 0; i < wire.length; i++) {
+      const body = plain.subarray(i * CELL_BODY_LEN, (i + 1) * CELL_BODY_LEN)
+      assert.equal(run.recognizeForward(body), (each[i] as { recognized: boolean }).recognized, `cell ${i}`)
+      assert.ok(Buffer.from(body).equals((each[i] as { body: Uint8Array }).body), `cell ${i}'s bytes`)
+    }
+    assert.equal(each.filter(e => e.recognized).length, 3, 'cells 3, 10 and 17 are this hop\'s')
+    assert.ok(Buffer.from(run.lastForwardDigest).equals(one.lastForwardDigest))
   })
 
   it('encodes a run as the cells encodeCell makes, and refuses a partial body or a non-circuit command', () => {
