@@ -30,6 +30,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { RelayCommand } from './cell.ts'
 import type { RelayMessage } from './cell.ts'
 import { MAX_STREAMS_PER_CIRCUIT, STREAM_COMMANDS, StreamEdge } from './edge.ts'
+import { waitForDrain } from '../net/drain.ts'
 import { onionLinkProtocol } from './link.ts'
 import type { OnionRelay, RelayCircuitHandle } from './relay.ts'
 import { EndReason } from './stream-errors.ts'
@@ -304,7 +305,7 @@ function pipeLibp2p (stream: OnionStream, remote: Stream): void {
   stream.on('data', (chunk: Uint8Array) => {
     if (!remote.send(chunk)) {
       stream.pause()
-      remote.onDrain().then(() => stream.resume(), () => stream.destroy())
+      waitForDrain(remote).then(() => stream.resume(), () => stream.destroy())
     }
   })
   void (async () => {

@@ -36,6 +36,7 @@ import { PeerRateLimiter } from '../net/rate-limit.ts'
 import { MAX_DESCRIPTOR_BYTES, decodeDescriptor, verifyDescriptor } from './descriptor.ts'
 import type { AddResult, RelayDirectory } from './directory.ts'
 import { DescriptorError } from './directory-errors.ts'
+import { waitForDrain } from '../net/drain.ts'
 
 /** Protocol id of the relays protocol on `network`. */
 export function relaysProtocol (network: string): string {
@@ -282,7 +283,7 @@ export class RelayExchange {
       if (first[0] === REQUEST && first.length === 1) {
         if (!this.serveLimiter.take(peer.toString())) throw new ProtocolError('relays protocol: view requested too often')
         for (const d of this.answer()) {
-          if (!stream.send(encodeFrame(d))) await stream.onDrain({ signal })
+          if (!stream.send(encodeFrame(d))) await waitForDrain(stream, { signal })
         }
         await stream.close({ signal })
       } else if (first[0] === PUSH) {

@@ -21,6 +21,7 @@ import { StreamSlots } from './session/swarm.ts'
 import { blockKey, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
+import { waitForDrain } from '../net/drain.ts'
 
 /** Block streams one peer may have open at once (a stream per root it downloads from us). */
 export const MAX_STREAMS_PER_PEER = 8
@@ -140,7 +141,7 @@ export class BlockServer {
     this.stats.streams++
 
     const send = async (data: Parameters<Stream['send']>[0]): Promise<void> => {
-      if (!stream.send(data)) await stream.onDrain()
+      if (!stream.send(data)) await waitForDrain(stream)
     }
 
     const pump = async (): Promise<void> => {
@@ -149,7 +150,7 @@ export class BlockServer {
       try {
         while (!closed && queue.size > 0) {
           // nothing is read from disk while what was sent before still waits to drain
-          if (stream.writableNeedsDrain) await stream.onDrain()
+          if (stream.writableNeedsDrain) await waitForDrain(stream)
           const [key, cid] = queue.entries().next().value as [string, CID]
           const size = await blockstore.sizeOf(cid).catch(() => undefined)
           if (closed) break
@@ -174,7 +175,7 @@ export class BlockServer {
             lease.sent()
             this.stats.blocksSent++
             this.stats.bytesSent += data.length
-            if (!ok) await stream.onDrain()
+            if (!ok) await waitForDrain(stream)
           }
         }
       } catch (err) {

@@ -16,6 +16,7 @@ import { PeerdError } from '../../errors.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { Chain } from '../chain/index.ts'
 import { ChainProtocolError, MAX_GET_BLOCKS, MAX_HEADERS, MAX_REQUEST_FRAME, decodeRequest, encodeResponse } from './protocol.ts'
+import { waitForDrain } from '../../net/drain.ts'
 
 /** Options of {@link ChainServer}. */
 export interface ChainServerInit {
@@ -80,7 +81,7 @@ export class ChainServer {
     const { chain } = this.init
     this.streams.add(stream)
     const send = async (data: Uint8Array): Promise<void> => {
-      if (!stream.send(data)) await stream.onDrain()
+      if (!stream.send(data)) await waitForDrain(stream)
     }
     try {
       if (!this.limiter.take(peer.toString())) {

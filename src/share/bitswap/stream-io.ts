@@ -7,6 +7,7 @@
 import type { AbortOptions, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { waitForDrain } from '../../net/drain.ts'
 
 /** Pause reading once this many received bytes wait to be decoded: one full message. */
 const HIGH_WATER = 4 * 1024 * 1024
@@ -24,7 +25,7 @@ export async function * readFrames (stream: Stream, maxFrameBytes: number): Asyn
 
 /** Sends one length-prefixed frame, waiting for the stream to drain when its buffer is full. */
 export async function writeFrame (stream: Stream, bytes: Uint8Array, options: AbortOptions): Promise<void> {
-  if (!stream.send(lp.encode.single(bytes))) await stream.onDrain(options)
+  if (!stream.send(lp.encode.single(bytes))) await waitForDrain(stream, options)
 }
 
 async function * flowControlled (stream: Stream): AsyncGenerator<Uint8Array | Uint8ArrayList> {
