@@ -10,8 +10,9 @@ import { noiseCrypto } from './noise-crypto.ts'
 import { withFrameDecrypt } from './noise-frames.ts'
 
 /**
- * Noise, with Node.js's ChaCha20-Poly1305 and a key object imported once per session key, and
- * incoming frames decrypted chunk by chunk as they came off the socket (noise-frames.ts).
+ * Noise, with Node.js's ChaCha20-Poly1305 and a key object imported once per session key,
+ * incoming frames decrypted chunk by chunk as they came off the socket, and each outgoing message
+ * handed to the socket as one buffer (noise-frames.ts).
  */
 export function peerdNoise (): ReturnType<typeof noise> {
   const factory = noise({ crypto: noiseCrypto })
