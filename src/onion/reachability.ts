@@ -13,8 +13,10 @@
  * - Addresses tried: the declared `/ip4` and `/ip6` ones in descriptor order, public only off
  *   `regtest` (every relay may list 127.0.0.1; on regtest every node is there), never through a
  *   circuit relay (`/p2p-circuit` proves nothing about an IP); the first that answers verifies.
- * - An open outbound connection to the relay at one of those addresses is proof already (its Noise
- *   handshake was the same test): no dial then.
+ * - An open connection is proof already, no dial then: an outbound one to one of those addresses
+ *   (its Noise handshake was the same test), or an inbound one from the IP of one of them (the
+ *   relay holds that IP, which is what the view's caps count; its port is tested when a circuit
+ *   first dials it). Without one, a check dials, even when connected from elsewhere.
  * - Bounds: {@link MAX_CONCURRENT_CHECKS} checks at once, {@link CHECK_TIMEOUT_MS} per check (all
  *   its dials), one check per relay per {@link RECHECK_INTERVAL_MS}, at most
  *   {@link MAX_TRACKED_RELAYS} relays queued or remembered. Relays named by `first` (the entry
@@ -105,6 +107,11 @@ export interface ReachabilityInit {
 }
 
 /** `address` without its `/p2p/…` part, for comparing where connections go. */
+/** The IP of an `/ip4` or `/ip6` multiaddr. */
+function ipOf (address: Multiaddr): string | undefined {
+  return address.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+}
+
 function addressKey (address: Multiaddr): string {
   return address.getComponents().some(c => c.code === P2P_CODE) ? address.decapsulateCode(P2P_CODE).toString() : address.toString()
 }
@@ -257,8 +264,12 @@ export class ReachabilityChecker {
     if (candidates.length === 0) return { error: 'no address this node may dial to check it' }
     const existing = host.getConnections(peer).filter(c => c.status === 'open')
     for (const c of existing) {
-      if (c.direction !== 'outbound' || c.limits != null) continue
-      const found = candidates.find(a => addressKey(a.dial) === addressKey(c.remoteAddr))
+      if (c.limits != null) continue
+      // outbound: the relay answered at that very address; inbound: it connected from that IP,
+      // which is what the view's caps count (the port is tested when a circuit dials it)
+      const found = c.direction === 'outbound'
+        ? candidates.find(a => addressKey(a.dial) === addressKey(c.remoteAddr))
+        : candidates.find(a => ipOf(a.dial) != null && ipOf(a.dial) === ipOf(c.remoteAddr))
       if (found != null) return { address: found.declared, via: 'connection' }
     }
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.timeoutMs)])

@@ -59,7 +59,7 @@ export interface OnionStatus {
   relay: OnionRelayStatus
   /** The SOCKS5 listener (`host:port`), or null when there is none. */
   socks: string | null
-  /** Relays in the relay view usable in paths: fresh, signature checked, declared address reached by a dial. */
+  /** Relays in the relay view usable in paths: fresh, signature checked, declared address proved by a reachability check. */
   relaysKnown: number
   /** The entry guards, first choice first. */
   guards: Array<{ peerId: string, addedAt: string, reachable: boolean }>

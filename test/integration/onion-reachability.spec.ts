@@ -95,7 +95,7 @@ describe('reachability checks of relay descriptors', () => {
   it('verifies real relays, never uses forged ones, and drops them after three failed checks', async (t) => {
     const [r0, r1, r2] = relays as [typeof relays[0], typeof relays[0], typeof relays[0]]
     await client.dial(r0.host.getMultiaddrs()) // an outbound connection: proof already
-    await r1.host.dial(client.getMultiaddrs()) // inbound only: the check must dial
+    await r1.host.dial(client.getMultiaddrs()) // inbound only, from the declared IP: proof of the IP, no dial
     await waitFor(() => client.getConnections(r1.host.peerId).length === 1, { timeoutMs: 5_000, what: 'the inbound connection from relay 1' })
 
     const directory = await RelayDirectory.open(await td.dir(), { network: NETWORK, verifyAddresses: true, self: client.peerId, expireIntervalMs: 0 })
@@ -112,7 +112,8 @@ describe('reachability checks of relay descriptors', () => {
     await waitFor(() => directory.verifiedCount === 4 && forged.every(f => events.some(e => e.peerId === f.id.toString() && e.status === 'failed')), { timeoutMs: 15_000, what: 'four relays verified and both forged descriptors failed once' })
     const byPeer = (id: PeerId): ReachabilityEvent | undefined => events.find(e => e.peerId === id.toString() && e.status === 'verified')
     assert.equal(byPeer(r0.host.peerId)?.via, 'connection')
-    assert.equal(byPeer(r1.host.peerId)?.via, 'dial')
+    assert.equal(byPeer(r1.host.peerId)?.via, 'connection')
+    assert.equal(client.getConnections(r1.host.peerId).length, 1, 'the inbound connection from its IP was proof enough: no dial')
     assert.equal(byPeer(r2.host.peerId)?.via, 'dial')
     assert.equal(client.getConnections(r0.host.peerId).length, 1, 'the open outbound connection was proof enough: no dial')
     for (const f of forged) {
