@@ -104,6 +104,7 @@ describe('stalled block streams (daemon process)', () => {
       }
     })()
     let attack: { streams: Stream[], refused: number } = { streams: [], refused: 0 }
+    const seen = { resetLater: 0 }
     try {
       attack = await stall(hostile, daemonId, hostile.share.protocol, baitCid, STREAMS)
       const out = join(root, 'out', 'file.bin')
@@ -111,16 +112,20 @@ describe('stalled block streams (daemon process)', () => {
       assert.equal(await sha256File(out), digests[1])
       assert.equal(got.peers, 1)
       await sampleFor(2_000)
+      // a reset can reach the client after its negotiation finished (how soon depends on how the
+      // transport batches writes): count those with the streams refused outright
+      seen.resetLater = attack.streams.filter(s => s.status !== 'open').length
     } finally {
       sampling = false
       await sampler
       for (const s of attack.streams) s.abort(new Error('done'))
     }
     const grew = (peak - base) / MiB
-    t.diagnostic(`daemon RSS ${(base / MiB).toFixed(0)} MiB, peak under attack +${grew.toFixed(1)} MiB; ${attack.refused} of ${STREAMS} streams refused`)
+    const refused = attack.refused + seen.resetLater
+    t.diagnostic(`daemon RSS ${(base / MiB).toFixed(0)} MiB, peak under attack +${grew.toFixed(1)} MiB; ${refused} of ${STREAMS} streams refused or reset (${attack.refused} at once)`)
     assert.ok(grew < 64, `the daemon's resident set grew by ${grew.toFixed(1)} MiB (from ${(base / MiB).toFixed(0)} MiB) under the attack`)
     // at most 8 open at once: most were reset (some admitted as others ended, before the ban)
-    assert.ok(attack.refused >= STREAMS / 2, `only ${attack.refused} of ${STREAMS} streams were refused`)
+    assert.ok(refused >= STREAMS / 2, `only ${refused} of ${STREAMS} streams were refused or reset`)
     // a peer that keeps opening streams past the limit is banned
     await waitFor(() => hostile.libp2p.getConnections(daemonId).length === 0, { what: 'the daemon to hang up on the hostile peer' })
   })
