@@ -61,7 +61,7 @@ describe('onion link window updates', () => {
         new DataView(body.buffer).setUint32(0, sent)
         link.send({ circId, command: CellCommand.RELAY, body })
       }
-      await waitFor(() => got.length >= sent - 250, { what: 'cells to arrive' })
+      await waitFor(() => got.length >= sent - 250, { what: 'cells to arrive', intervalMs: 2 })
     }
     await waitFor(() => got.length === CELLS, { what: 'the last cells' })
     assert.ok(got.every((n, i) => n === i), 'every cell arrived, in order')
