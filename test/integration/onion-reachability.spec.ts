@@ -25,12 +25,11 @@ import { signDescriptor } from '../../src/onion/descriptor.ts'
 import { RelayDirectory } from '../../src/onion/directory.ts'
 import { LinkManager } from '../../src/onion/link.ts'
 import { ntorKeyPair } from '../../src/onion/ntor.ts'
-import { OnionKeyRing } from '../../src/onion/onion-keys.ts'
 import { selectPath } from '../../src/onion/path.ts'
 import { ReachabilityChecker } from '../../src/onion/reachability.ts'
 import type { ReachabilityEvent } from '../../src/onion/reachability.ts'
-import { OnionRelay } from '../../src/onion/relay.ts'
 import { waitFor } from '../utils/index.ts'
+import { echoRelay } from '../utils/loopback-host.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const NETWORK = 'regtest'
@@ -65,15 +64,7 @@ describe('reachability checks of relay descriptors', () => {
     for (let i = 0; i < 4; i++) {
       const key = await generateKeyPair('Ed25519')
       const h = td.node(await host(key))
-      const ring = await OnionKeyRing.open(await td.dir())
-      const relay = new OnionRelay({
-        host: h,
-        network: NETWORK,
-        onionKeys: ring,
-        onMessage: (circuit, msg) => { if (msg.command === RelayCommand.DATA) circuit.reply(RelayCommand.DATA, msg.streamId, msg.data) }
-      })
-      await relay.start()
-      td.add(async () => { await relay.stop() }, 'stop a relay')
+      const { ring } = await echoRelay(td, h, NETWORK)
       const descriptor = await signDescriptor({ network: NETWORK, onionKey: ring.current().publicKey, bandwidth: 100_000, addresses: h.getMultiaddrs().map(String) }, key)
       relays.push({ key, host: h, descriptor })
     }

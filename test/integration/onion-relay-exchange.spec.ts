@@ -24,12 +24,12 @@ import { signDescriptor } from '../../src/onion/descriptor.ts'
 import { RelayDirectory } from '../../src/onion/directory.ts'
 import { LinkManager } from '../../src/onion/link.ts'
 import { ntorKeyPair } from '../../src/onion/ntor.ts'
-import { OnionKeyRing } from '../../src/onion/onion-keys.ts'
+import type { OnionKeyRing } from '../../src/onion/onion-keys.ts'
 import { selectPath } from '../../src/onion/path.ts'
-import { OnionRelay } from '../../src/onion/relay.ts'
 import { buildCircuit } from '../../src/onion/circuit.ts'
 import { RelayCommand } from '../../src/onion/cell.ts'
 import { DHT_NAMESPACE, MAX_FRAME, RelayExchange, descriptorSelector, descriptorValidator, relaysProtocol } from '../../src/onion/relay-exchange.ts'
+import { echoRelay } from '../utils/loopback-host.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 
@@ -89,15 +89,7 @@ describe('relay descriptor exchange between libp2p hosts', () => {
     const misbehaviour: Node['misbehaviour'] = []
     let ring: OnionKeyRing | undefined
     if (options.relay) {
-      ring = await OnionKeyRing.open(await td.dir())
-      const relay = new OnionRelay({
-        host: h,
-        network: NETWORK,
-        onionKeys: ring,
-        onMessage: (circuit, msg) => { if (msg.command === RelayCommand.DATA) circuit.reply(RelayCommand.DATA, msg.streamId, msg.data) }
-      })
-      await relay.start()
-      td.add(async () => { await relay.stop() }, 'stop a relay')
+      ;({ ring } = await echoRelay(td, h, NETWORK))
     }
     const exchange = new RelayExchange({
       host: h,
