@@ -221,6 +221,8 @@ export class TorNetwork {
     const fingerprints = { guard: await fingerprint('guard'), middle: await fingerprint('middle'), exit: await fingerprint('exit') }
     const net = new TorNetwork(nodes, control, fingerprints)
     await (client.proc as NsProcess).waitForLine(/Bootstrapped 100%/, 180_000)
+    // an exit that has no consensus yet answers BEGIN with END: wait until every relay of the path has one
+    for (const name of ['guard', 'middle', 'exit']) await (nodes.get(name)?.proc as NsProcess).waitForLine(/Bootstrapped 100%/, 120_000)
     say(`tor: the client has bootstrapped (${Math.round((performance.now() - started) / 1000)} s); building the pinned path…`)
     // the relays' descriptors may reach the client a consensus later: retry the first circuit
     const deadline = performance.now() + 120_000
