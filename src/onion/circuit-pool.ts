@@ -16,6 +16,7 @@
  *   streams end. A sweep tears down dirty idle circuits and circuits unused for an hour.
  * @module
  */
+import { isIP } from 'node:net'
 import type { PeerId } from '@libp2p/interface'
 import { LruMap } from '../net/lru.ts'
 import { buildCircuit } from './circuit.ts'
@@ -86,7 +87,9 @@ export interface CircuitPoolInit {
 /** The stream's destination as path selection needs it. */
 function pathTarget (target: OpenTarget): PathTarget {
   if ('peer' in target) return { kind: 'peerd' }
-  return { kind: 'tcp', address: /^[\d.]+$|:/.test(target.host) ? target.host.replace(/^\[|\]$/g, '') : undefined, port: target.port }
+  const host = target.host.replace(/^\[|\]$/g, '')
+  // a name is resolved at the exit: only an IP literal narrows the choice of exit
+  return { kind: 'tcp', address: isIP(host) !== 0 ? host : undefined, port: target.port }
 }
 
 /** Whether an error means the circuit failed (so another circuit may succeed), not that the exit refused. */
