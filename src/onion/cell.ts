@@ -71,7 +71,17 @@ export const RelayCommand = {
   TRUNCATED: 9,
   DROP: 10,
   EXTEND2: 14,
-  EXTENDED2: 15
+  EXTENDED2: 15,
+  // onion services (rend-spec-v3)
+  ESTABLISH_INTRO: 32,
+  ESTABLISH_RENDEZVOUS: 33,
+  INTRODUCE1: 34,
+  INTRODUCE2: 35,
+  RENDEZVOUS1: 36,
+  RENDEZVOUS2: 37,
+  INTRO_ESTABLISHED: 38,
+  RENDEZVOUS_ESTABLISHED: 39,
+  INTRODUCE_ACK: 40
 } as const
 /** One of {@link RelayCommand}'s values. */
 export type RelayCommand = typeof RelayCommand[keyof typeof RelayCommand]

@@ -223,6 +223,33 @@ export class Circuit {
     keys.fill(0)
   }
 
+  /**
+   * Adds the end-to-end layer of an onion-service circuit (rend-spec-v3 "Joining to a rendezvous
+   * point") once the rendezvous handshake gave both ends `material` (Df | Db | Kf | Kb): the
+   * client uses it as a further hop; the service is that hop's other end, so its forward
+   * direction is the client's backward one.
+   */
+  addVirtualHop (material: Uint8Array, role: 'client' | 'service'): void {
+    const k = splitRelayKeys(material)
+    material.fill(0)
+    this.layers.addHop(role === 'client' ? k : { df: k.db, db: k.df, kf: k.kb, kb: k.kf })
+  }
+
+  /** The running digest of the last cell sent to `hop` (the tag its SENDME must echo). */
+  lastForwardDigest (hop: number): Uint8Array {
+    return this.layers.lastForwardDigest(hop)
+  }
+
+  /** The running digest of the last cell recognized from `hop`. */
+  lastBackwardDigest (hop: number): Uint8Array {
+    return this.layers.lastBackwardDigest(hop)
+  }
+
+  /** Cells of this circuit waiting on the link to the first hop. */
+  get queuedCells (): number {
+    return this.link.queuedCells(this.circId)
+  }
+
   /** @internal Sends EXTEND2 for the next hop through the last one. */
   extend (data: Uint8Array): void {
     this.sendRelay(CellCommand.RELAY_EARLY, { command: RelayCommand.EXTEND2, streamId: 0, data }, this.layers.length - 1)

@@ -168,3 +168,44 @@ export function selectPath (options: SelectPathOptions): RelayDescriptor[] {
   }
   throw new NoPathError(`no path to ${describeTarget(options.target)} through the ${all.length} relays in the view: ${lastProblem}`)
 }
+
+/** Options of {@link selectPathTo}. */
+export interface SelectPathToOptions extends Omit<SelectPathOptions, 'target'> {
+  /** The hop the circuit must end at (an introduction or rendezvous point), with its descriptor when the view has one (for the subnet and family checks). */
+  last: { peerId: PeerId | string, descriptor?: RelayDescriptor }
+  /** Hops in all, `last` included: 3 or 4 (rend-spec-v3: a circuit to a relay the other side chose gets an extra middle). */
+  hops: 3 | 4
+}
+
+/**
+ * Picks the hops before a fixed last one: the first usable guard that fits, then middles, each
+ * by bandwidth and none sharing a /16, family or identity with another hop (regtest: identity
+ * only). The last hop itself is returned as its descriptor when given, so callers get `hops`
+ * entries only when it is; otherwise `hops − 1` and the caller appends its own last hop.
+ */
+export function selectPathTo (options: SelectPathToOptions): RelayDescriptor[] {
+  const random = options.random ?? defaultRandom
+  const relaxed = options.network === 'regtest'
+  const lastId = options.last.peerId.toString()
+  const banned = new Set<string>((options.exclude ?? []).map(p => p.toString()))
+  if (options.self != null) banned.add(options.self.toString())
+  banned.add(lastId)
+  const all = options.relays.flatMap(r => 'descriptor' in r ? (r.verified ? [r.descriptor] : []) : [r]).filter(d => !banned.has(d.peerId.toString()))
+  const before = options.hops - 1
+  if (all.length < before) throw new NoPathError(`the relay view has ${all.length} usable relay${all.length === 1 ? '' : 's'} besides this node and ${lastId}; a circuit to it needs ${before} more (wait for descriptors from peers, or connect to more peers)`)
+  const last = options.last.descriptor
+  const fits = (d: RelayDescriptor, ...others: RelayDescriptor[]): boolean =>
+    others.every(o => !relaysConflict(d, o, relaxed)) && (last == null || !relaysConflict(d, last, relaxed))
+  const byId = new Map(all.map(d => [d.peerId.toString(), d]))
+  const guardList = options.guards?.map(g => byId.get(g.toString())).filter((d): d is RelayDescriptor => d != null)
+  const guard = guardList != null && guardList.length > 0 ? guardList.find(g => fits(g)) : weighted(all.filter(d => fits(d)), random)
+  if (guard == null) throw new NoPathError(`no ${guardList != null ? 'entry guard' : 'first hop'} fits with ${lastId} (same relay, subnet or family)`)
+  const path = [guard]
+  while (path.length < before) {
+    const middle = weighted(all.filter(d => fits(d, ...path)), random)
+    if (middle == null) throw new NoPathError(`no middle relay fits between guard ${guard.peerId.toString()} and ${lastId} (same subnet or family)`)
+    path.push(middle)
+  }
+  if (last != null) path.push(last)
+  return path
+}

@@ -63,6 +63,8 @@ interface RelayCircuit {
   extending?: NodeJS.Timeout
   /** Peers this relay exchanged cells with for this circuit (the issue's log). */
   peers: Set<string>
+  /** A rendezvous point's other circuit: cells this hop does not recognize go there (rend-spec-v3 "Joining to a rendezvous point"). */
+  joined?: RelayCircuit
   /** RELAY_EARLY cells from the previous hop so far. */
   early: number
   closed: boolean
@@ -87,6 +89,13 @@ export interface RelayCircuitHandle {
   readonly lastBackwardDigest: Uint8Array
   /** Cells waiting in this relay's queue towards the client (the congestion signal tor calls a blocked channel). */
   readonly queuedBackward: number
+  /**
+   * Splices this circuit to `other` (both must end here, neither extended nor joined): from then
+   * on each forward cell this hop does not recognize on one leaves as a backward cell of the
+   * other, and tearing one down tears down both. A rendezvous point does this once it has matched
+   * a service's RENDEZVOUS1 to a client's cookie.
+   */
+  join: (other: RelayCircuitHandle) => void
 }
 
 /** A rotating set of onion keys (the newest, and any still accepted by public key). */
@@ -138,6 +147,7 @@ export class OnionRelay {
   private nextHandleId = 1
   private readonly replay = new ReplayFilter()
   private readonly circuits = new Set<RelayCircuit>()
+  private readonly byHandle = new WeakMap<RelayCircuitHandle, RelayCircuit>()
 
   constructor (init: OnionRelayInit) {
     this.init = init
@@ -243,7 +253,11 @@ export class OnionRelay {
       return
     }
     try {
-      const { recognized, body } = circuit.crypto.decryptForward(cell.body, { lastHop: circuit.next == null })
+      const { recognized, body } = circuit.crypto.decryptForward(cell.body, { lastHop: circuit.next == null && circuit.joined == null })
+      if (!recognized && circuit.joined != null) {
+        this.toJoined(circuit.joined, body)
+        return
+      }
       if (!recognized) {
         const next = circuit.next as End
         this.stats.cellsRelayed++
@@ -311,6 +325,24 @@ export class OnionRelay {
     }
   }
 
+  /** A forward body from a joined circuit leaves on `to` towards its client, with this hop's backward layer added. */
+  private toJoined (to: RelayCircuit, body: Uint8Array): void {
+    if (to.closed) return
+    this.stats.cellsRelayed++
+    to.prev.link.send({ circId: to.prev.circId, command: CellCommand.RELAY, body: to.crypto.relayBackward(body) })
+  }
+
+  private join (a: RelayCircuit, b: RelayCircuit): void {
+    if (a === b || a.closed || b.closed) throw new MalformedCellError('a rendezvous join of a closed circuit or of a circuit with itself')
+    for (const c of [a, b]) {
+      if (c.next != null || c.extending != null || c.joined != null) throw new MalformedCellError('a rendezvous join of a circuit that is extended or already joined')
+    }
+    a.joined = b
+    b.joined = a
+    a.peers.add(b.prev.link.remotePeer.toString())
+    b.peers.add(a.prev.link.remotePeer.toString())
+  }
+
   private handle (circuit: RelayCircuit): RelayCircuitHandle {
     if (circuit.handle != null) return circuit.handle
     const crypto = circuit.crypto
@@ -323,8 +355,14 @@ export class OnionRelay {
       onClose: (fn) => { if (circuit.closed) fn(); else circuit.closers.push(fn) },
       get lastForwardDigest () { return crypto.lastForwardDigest },
       get lastBackwardDigest () { return crypto.lastBackwardDigest },
-      get queuedBackward () { return circuit.prev.link.queuedCells(circuit.prev.circId) }
+      get queuedBackward () { return circuit.prev.link.queuedCells(circuit.prev.circId) },
+      join: (other) => {
+        const o = this.byHandle.get(other)
+        if (o == null) throw new MalformedCellError('a rendezvous join with a circuit of another relay')
+        this.join(circuit, o)
+      }
     }
+    this.byHandle.set(circuit.handle, circuit)
     return circuit.handle
   }
 
@@ -404,6 +442,9 @@ export class OnionRelay {
       end.link.unregister(end.circId)
       if (end !== from) end.link.send({ circId: end.circId, command: CellCommand.DESTROY, body: encodeDestroy(reason) })
     }
+    // a joined pair lives and dies together: the other end's client must learn its peer is gone
+    const joined = circuit.joined
+    if (joined != null && !joined.closed) this.destroy(joined, reason === DestroyReason.NONE ? DestroyReason.FINISHED : reason)
     for (const fn of circuit.closers.splice(0)) {
       try { fn() } catch { /* one listener's failure must not keep the others from hearing */ }
     }
