@@ -1,19 +1,96 @@
 /**
  * Onion routes of the API: this node's onion status (relay, exit, SOCKS, guards), its circuits,
- * and "new circuits for new streams" (Tor's NEWNYM). They read the node's onion service through
- * its {@link OnionControl}; a node without one answers 503.
+ * "new circuits for new streams" (Tor's NEWNYM), and the onion services it hosts (list, serve,
+ * stop). They read the node's onion service through its {@link OnionControl}; a node without
+ * one answers 503. A service's request is checked here, at the edge, so a bad target or name is
+ * a 400 and an unknown name a 404 whatever the service layer throws.
  * @module
  */
-import { NotStartedError } from '../errors.ts'
+import { isIP } from 'node:net'
+import { InvalidArgumentError, NotFoundError, NotStartedError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
+import type { HostedServiceInfo, OnionServicesControl, ServeOptions } from '../onion/hs/types.ts'
 import type { CircuitInfo, OnionControl, OnionStatus } from '../onion/types.ts'
+import { HANDLED, sendJson } from './router.ts'
 import type { Route } from './router.ts'
+
+/** Most client authorization keys one service takes (the descriptor's limit). */
+export const MAX_AUTHORIZED_CLIENTS = 32
+/** Longest client key string accepted (an X25519 public key is 32 bytes; any text form is shorter). */
+const MAX_CLIENT_KEY_CHARS = 256
+/** A DNS name's longest form (RFC 1035), plus `[]`, `:` and a port. */
+const MAX_TARGET_CHARS = 253 + 8
+
+/** A service name: letters, digits, `-` and `_`, 1 to 32 of them (it names files in the data dir). */
+export const SERVICE_NAME = /^[A-Za-z0-9_-]{1,32}$/
+
+/** An onion control that may host services (`services` arrives with issue 17's service host). */
+type WithServices = OnionControl & { readonly services?: OnionServicesControl }
 
 /** The node's onion control, or a 503 saying it is not running. */
 function control (node: PeerdNode): OnionControl {
   const onion: OnionControl | undefined = node.onion
   if (onion?.running !== true) throw new NotStartedError('the onion service is not running on this node')
   return onion
+}
+
+/** The node's onion services, or a 503 saying this node cannot host any. */
+function services (node: PeerdNode): OnionServicesControl {
+  const s = (control(node) as WithServices).services
+  if (s == null) throw new NotStartedError('this node cannot host onion services')
+  return s
+}
+
+/**
+ * Checks a service target, `host:port`: an IPv4 address, a bracketed IPv6 address or a host
+ * name, and a port from 1 to 65535. Throws {@link InvalidArgumentError} otherwise.
+ */
+export function checkTarget (target: string): string {
+  const bad = (why: string): InvalidArgumentError => new InvalidArgumentError(`"target" must be host:port, e.g. 127.0.0.1:8080 (${why}): ${target.slice(0, 80)}`)
+  if (target.length > MAX_TARGET_CHARS) throw bad('too long')
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(target)
+  if (m == null) throw bad('not of that form')
+  const port = Number(m[3])
+  if (port < 1 || port > 65535) throw bad('the port must be from 1 to 65535')
+  if (m[1] != null) {
+    if (isIP(m[1]) !== 6) throw bad('not an IPv6 address in the brackets')
+  } else if (isIP(m[2] as string) !== 4 && !/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(m[2] as string)) {
+    throw bad('not an IP address or host name')
+  }
+  return target
+}
+
+/** Reads `POST /api/v1/onion/services`'s body into {@link ServeOptions}; throws {@link InvalidArgumentError} on anything off. */
+export function serveOptionsOf (body: unknown): ServeOptions {
+  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidArgumentError('request body must be a JSON object with a string "target"')
+  const b = body as Record<string, unknown>
+  if (typeof b.target !== 'string' || b.target === '') throw new InvalidArgumentError('request body must be a JSON object with a string "target"')
+  const options: ServeOptions = { target: checkTarget(b.target) }
+  if (b.name != null) {
+    if (typeof b.name !== 'string' || !SERVICE_NAME.test(b.name)) throw new InvalidArgumentError('"name" must be 1 to 32 letters, digits, "-" or "_"')
+    options.name = b.name
+  }
+  if (b.authorizedClients != null) {
+    const keys = b.authorizedClients
+    if (!Array.isArray(keys) || keys.some(k => typeof k !== 'string' || k === '' || k.length > MAX_CLIENT_KEY_CHARS)) {
+      throw new InvalidArgumentError('"authorizedClients" must be an array of client keys (strings, as `peerd onion client-key` prints them)')
+    }
+    if (keys.length > MAX_AUTHORIZED_CLIENTS) throw new InvalidArgumentError(`"authorizedClients" takes at most ${MAX_AUTHORIZED_CLIENTS} keys, not ${keys.length}`)
+    options.authorizedClients = keys as string[]
+  }
+  if (b.pow != null) {
+    if (typeof b.pow !== 'boolean') throw new InvalidArgumentError('"pow" must be a boolean')
+    options.pow = b.pow
+  }
+  return options
+}
+
+/** The name in `POST /api/v1/onion/services/stop`'s body, of a service this node hosts (else a 404). */
+function hostedName (s: OnionServicesControl, body: unknown): string {
+  const name = (body as Record<string, unknown> | undefined)?.name
+  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('request body must be a JSON object with a string "name"')
+  if (!s.list().some(x => x.name === name)) throw new NotFoundError(`no onion service named "${name.slice(0, 64)}" on this node`)
+  return name
 }
 
 /** The onion routes. */
@@ -33,6 +110,31 @@ export function onionRoutes (node: PeerdNode): Route[] {
       method: 'POST',
       path: '/api/v1/onion/new-circuits',
       handler: () => ({ retired: control(node).newCircuits() })
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/onion/services',
+      handler: () => ({ services: services(node).list() satisfies HostedServiceInfo[] })
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/onion/services',
+      handler: async ({ body, res }) => {
+        const s = services(node)
+        const info: HostedServiceInfo = await s.serve(serveOptionsOf(body))
+        sendJson(res, 201, info)
+        return HANDLED
+      }
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/onion/services/stop',
+      handler: async ({ body, res }) => {
+        const s = services(node)
+        await s.stop(hostedName(s, body))
+        res.writeHead(204, { 'cache-control': 'no-store' }).end()
+        return HANDLED
+      }
     }
   ]
 }

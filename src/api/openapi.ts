@@ -82,6 +82,26 @@ const onionStatus = {
   }
 }
 
+const hostedService = {
+  type: 'object',
+  required: ['name', 'address', 'target', 'introPoints', 'authorizedClients', 'pow', 'stats'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' },
+    address: { type: 'string', description: '56 base32 characters and `.peerd`: encodes the service key' },
+    target: { type: 'string', description: 'host:port its streams go to' },
+    introPoints: { type: 'integer', description: 'introduction points with an established circuit now' },
+    publishedAt: { type: 'integer', description: 'when its descriptor was last published (ms since the epoch); absent before the first' },
+    revision: { type: 'integer', description: 'the descriptor revision last published' },
+    authorizedClients: { type: 'integer', description: 'client keys that may read its descriptor; 0: anyone with the address' },
+    pow: { type: 'object', required: ['enabled', 'suggestedEffort'], properties: { enabled: { type: 'boolean' }, suggestedEffort: { type: 'integer' } } },
+    stats: {
+      type: 'object',
+      required: ['introductions', 'rendezvous', 'dropped', 'streams'],
+      properties: { introductions: { type: 'integer' }, rendezvous: { type: 'integer' }, dropped: { type: 'integer' }, streams: { type: 'integer' } }
+    }
+  }
+}
+
 function json (schema: unknown, description: string): unknown {
   return { description, content: { 'application/json': { schema } } }
 }
@@ -144,7 +164,7 @@ function dashboardPaths (): Record<string, unknown> {
 
 /** The onion routes. */
 function onionPaths (): Record<string, unknown> {
-  const notRunning = json({ $ref: '#/components/schemas/Error' }, 'The node is not running, or runs no onion service (NotStartedError)')
+  const notRunning = json({ $ref: '#/components/schemas/Error' }, 'The node is not running, or runs no onion service, or (on the services routes) cannot host onion services (NotStartedError)')
   return {
     '/api/v1/onion/status': {
       get: { summary: "This node's onion state: relay and exit settings and traffic, the SOCKS address, relays known, entry guards, circuits open", responses: { 200: json({ $ref: '#/components/schemas/OnionStatus' }, 'Onion status'), ...errors, 503: notRunning } }
@@ -154,6 +174,37 @@ function onionPaths (): Record<string, unknown> {
     },
     '/api/v1/onion/new-circuits': {
       post: { summary: 'Retire every open circuit for new streams (streams already open keep theirs); new streams build new circuits', responses: { 200: json({ type: 'object', required: ['retired'], properties: { retired: { type: 'integer' } } }, 'How many circuits were retired'), ...errors, 503: notRunning } }
+    },
+    '/api/v1/onion/services': {
+      get: { summary: 'The onion services this node hosts: name, address, target, introduction points, last publication, puzzle, counters', responses: { 200: json({ type: 'object', required: ['services'], properties: { services: { type: 'array', items: { $ref: '#/components/schemas/HostedService' } } } }, 'Services'), ...errors, 503: notRunning } },
+      post: {
+        summary: 'Serve host:port as an onion service (or restart one by name: its key, hence its address, is kept in the data dir); answers once it has its address, before its descriptor is published',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['target'],
+                properties: {
+                  target: { type: 'string', description: 'host:port, e.g. 127.0.0.1:8080' },
+                  name: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'default: from the port (web-8080)' },
+                  authorizedClients: { type: 'array', maxItems: 32, items: { type: 'string' }, description: 'client keys (public halves, as `peerd onion client-key` prints them); only their holders can read the descriptor' },
+                  pow: { type: 'boolean', description: 'require a client puzzle from the start' }
+                }
+              }
+            }
+          }
+        },
+        responses: { 201: json({ $ref: '#/components/schemas/HostedService' }, 'The service'), ...errors, 503: notRunning }
+      }
+    },
+    '/api/v1/onion/services/stop': {
+      post: {
+        summary: 'Stop a service and forget it (its key stays in the data dir: serving the same name again gives the same address)',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } } },
+        responses: { 204: { description: 'Stopped' }, ...errors, 404: json({ $ref: '#/components/schemas/Error' }, 'No service of that name (NotFoundError)'), 503: notRunning }
+      }
     }
   }
 }
@@ -172,7 +223,7 @@ export function openApiDocument (): unknown {
         cookie: { type: 'http', scheme: 'bearer', description: 'Content of DATA_DIR/cookie' },
         session: { type: 'apiKey', in: 'cookie', name: 'peerd_session_PORT', description: "The dashboard's session cookie (PORT is the API's port); a request must also carry `x-peerd-dashboard: 1` and come from the API's own origin" }
       },
-      schemas: { Error: error, Peer: peer, Root: root, OnionStatus: onionStatus, Circuit: circuit }
+      schemas: { Error: error, Peer: peer, Root: root, OnionStatus: onionStatus, Circuit: circuit, HostedService: hostedService }
     },
     security: [{ cookie: [] }, { session: [] }],
     paths: {

@@ -13,6 +13,8 @@ import type { RootRecord, SessionProgress, Transfer } from '../share/types.ts'
 export type { Transfer }
 /** `GET /api/v1/onion/status` and `GET /api/v1/onion/circuits` (its `circuits`). */
 export type { CircuitInfo, OnionStatus } from '../onion/types.ts'
+/** `GET /api/v1/onion/services` (its `services`) and `POST /api/v1/onion/services`. */
+export type { HostedServiceInfo } from '../onion/hs/types.ts'
 
 /** `GET /api/v1/status`: the node's status, and where its API and gateway listen. */
 export interface Status extends NodeStatus {
