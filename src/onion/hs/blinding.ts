@@ -109,9 +109,8 @@ function identityPoint (pub: Uint8Array): ReturnType<typeof Point.fromBytes> {
 /** rend-spec-v3's clamping of h, reduced mod l (as curve25519-dalek's `Scalar::from_bytes_mod_order` of the clamped bytes). */
 function clampedFactor (h: Uint8Array): bigint {
   const c = Uint8Array.from(h)
-  c[0] &= 248
-  c[31] &= 63
-  c[31] |= 64
+  c[0] = c[0]! & 248
+  c[31] = (c[31]! & 63) | 64
   return bytesToNumberLE(c) % L
 }
 

@@ -110,12 +110,12 @@ describe('hs-ntor', () => {
     const { encrypted } = hsNtorClientIntroduce({ ...f, encKey: f.encKeyPair.publicKey })
     for (let i = 0; i < encrypted.length; i++) {
       const bad = Uint8Array.from(encrypted)
-      bad[i] ^= 0x01
+      bad[i] = bad[i]! ^ 0x01
       assert.throws(() => hsNtorServiceIntroduce({ ...f, encrypted: bad }), isHsHandshakeError, `byte ${i}`)
     }
     for (let i = 0; i < f.macPrefix.length; i++) {
       const prefix = Uint8Array.from(f.macPrefix)
-      prefix[i] ^= 0x80
+      prefix[i] = prefix[i]! ^ 0x80
       assert.throws(() => hsNtorServiceIntroduce({ ...f, macPrefix: prefix, encrypted }), isHsHandshakeError)
     }
     assert.throws(() => hsNtorServiceIntroduce({ ...f, encrypted: encrypted.subarray(0, encrypted.length - 1) }), isHsHandshakeError)
@@ -137,7 +137,7 @@ describe('hs-ntor', () => {
     const { reply } = hsNtorServiceIntroduce({ ...f, encrypted })
     for (let i = 0; i < reply.length; i++) {
       const bad = Uint8Array.from(reply)
-      bad[i] ^= 0x04
+      bad[i] = bad[i]! ^ 0x04
       assert.throws(() => hsNtorClientComplete(state, bad), isHsHandshakeError, `byte ${i}`)
     }
     assert.throws(() => hsNtorClientComplete(state, reply.subarray(1)), isHsHandshakeError)
