@@ -1,10 +1,14 @@
-/** `peerd onion status|circuits|new-circuits`: this node's onion relay, its circuits, NEWNYM. */
+/**
+ * `peerd onion status|circuits|new-circuits`: this node's onion relay, its circuits, NEWNYM; and
+ * `serve|services|stop`, the onion services it hosts (onion-services.ts).
+ */
 import { UsageError } from '../../errors.ts'
 import type { CircuitInfo, OnionStatus } from '../../api/types.ts'
 import { ApiClient } from '../client.ts'
 import type { Command } from '../command.ts'
 import { printJson, printLines, table } from '../output.ts'
 import { formatBytes, formatDuration } from '../progress.ts'
+import { refuseServeFlags, runServices, SERVE_OPTIONS, SERVICES_HELP } from './onion-services.ts'
 
 /** A peer id as a hop of a path: its tail, since every Ed25519 peer id starts alike (`12D3KooW`). */
 export function shortPeer (peerId: string): string {
@@ -64,13 +68,21 @@ export function showCircuits (circuits: CircuitInfo[]): string[] {
 
 export const onion: Command = {
   name: 'onion',
-  summary: "show this node's onion relay and circuits, or retire its circuits for new streams",
-  usage: 'onion status [--json]\n       peerd onion circuits [--json]\n       peerd onion new-circuits [--json]',
-  options: {},
-  args: { min: 1, max: 1 },
+  summary: "show this node's onion relay and circuits, retire its circuits, host onion services",
+  usage: 'onion status [--json]\n       peerd onion circuits [--json]\n       peerd onion new-circuits [--json]\n' +
+    '       peerd onion serve --target HOST:PORT [--name NAME] [--client KEY]… [--pow] [--json]\n' +
+    '       peerd onion services [--json]\n       peerd onion stop NAME [--json]',
+  help: SERVICES_HELP,
+  options: SERVE_OPTIONS,
+  args: { min: 1, max: 2 },
   async run (ctx) {
-    const [sub] = ctx.positionals
+    const [sub] = ctx.positionals as [string, ...string[]]
     const api = new ApiClient(ctx.dataDir)
+    if (await runServices(ctx, api, sub)) return 0
+    if (['status', 'circuits', 'new-circuits'].includes(sub)) {
+      refuseServeFlags(ctx, sub)
+      if (ctx.positionals.length > 1) throw new UsageError(`unexpected argument "${ctx.positionals[1] ?? ''}": usage: peerd onion ${sub}`)
+    }
     if (sub === 'status') {
       const s = await api.get<OnionStatus>('/api/v1/onion/status')
       if (ctx.json) printJson(s)
@@ -89,6 +101,6 @@ export const onion: Command = {
       else printLines(`retired ${plural(r.retired, 'circuit')}: new streams use new circuits`)
       return 0
     }
-    throw new UsageError(`unknown onion subcommand "${String(sub)}" (use status, circuits or new-circuits)`)
+    throw new UsageError(`unknown onion subcommand "${sub}" (use status, circuits, new-circuits, serve, services or stop)`)
   }
 }
