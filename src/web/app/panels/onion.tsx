@@ -1,8 +1,9 @@
 /**
  * Onion: this node as an onion relay (relay and exit settings, the SOCKS address), its relay
  * traffic over time, and its own circuits, listed and drawn as paths through the network graph
- * (this node → guard → middle → exit), with a button that retires them for new streams. The
- * onion routes are polled every few seconds: the event stream does not carry them.
+ * (this node → guard → middle → exit), with a button that retires them for new streams; and the
+ * onion services it hosts (onion-services.tsx). The onion routes are polled every few seconds:
+ * the event stream does not carry them.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
@@ -13,6 +14,7 @@ import type { GraphNode, LinkStyle } from '../components/graph.tsx'
 import { ago, formatBytes, formatDuration, formatRate } from '../format.ts'
 import type { CircuitInfo, FeedState, OnionStatus } from '../types.ts'
 import { Empty, ErrorText, messageOf, Mono, Section, Stat, Stats } from '../ui.tsx'
+import { OnionServices } from './onion-services.tsx'
 import { label, networkGraph } from './peers.tsx'
 
 /** How often the panel asks for the status and circuits. */
@@ -165,6 +167,7 @@ export function OnionPanel ({ state }: { state: FeedState }) {
             </>
             )}
       </Section>
+      <OnionServices />
       <Section title='Relay traffic'>
         <RelayChart samples={onion.samples} />
       </Section>

@@ -1,7 +1,8 @@
 /**
  * Share: add files (a file picker or drag and drop, uploaded to the node), get content by CID
  * with live progress (rate, ETA, peers serving), and what the node holds, each with a link that
- * opens it (through the gateway when one runs, else the API's `cat`).
+ * opens it (through the gateway when one runs, else the API's `cat`). Private transfers (`get
+ * --private`: through onion circuits, never announced) and content fetched so carry a badge.
  */
 import { useState } from 'preact/hooks'
 import { upload } from '../api.ts'
@@ -11,12 +12,23 @@ import { formatBytes, formatDuration, formatRate } from '../format.ts'
 import type { FeedState, Progress, Root } from '../types.ts'
 import { CopyButton, Empty, ErrorText, messageOf, Mono, Section } from '../ui.tsx'
 
+/** Whether a transfer or held root was fetched privately (`get --private`); absent means not. */
+function isPrivate (x: { private?: boolean }): boolean {
+  return x.private === true
+}
+
+/** The badge of a private transfer or of content fetched privately. */
+function PrivateBadge () {
+  return <span class='badge' data-private='true' title='Fetched through onion circuits: no provider learned who fetched it, and this node does not announce it'>private</span>
+}
+
 /** See the module comment. */
 export function SharePanel ({ state }: { state: FeedState }) {
   const downloads = useDownloads()
   const mine = new Set(downloads.map(d => d.cid))
   // downloads started elsewhere (the CLI, another tab) come from the node's transfer list
   const others = (state.transfers ?? []).filter(t => !mine.has(t.cid))
+  const privateCids = new Set((state.transfers ?? []).filter(isPrivate).map(t => t.cid))
   return (
     <div class='panel'>
       <div class='grid-2'>
@@ -26,10 +38,10 @@ export function SharePanel ({ state }: { state: FeedState }) {
       <Section title='Downloads' id='downloads'>
         {downloads.length === 0 && others.length === 0 && <Empty>No downloads in progress.</Empty>}
         <ul class='downloads'>
-          {downloads.map(d => <DownloadRow key={d.cid} d={d} />)}
+          {downloads.map(d => <DownloadRow key={d.cid} d={d} private={privateCids.has(d.cid)} />)}
           {others.map(t => (
-            <li key={t.cid} class='download' data-cid={t.cid} data-state='running'>
-              <div class='download-head'><Mono>{t.cid}</Mono><span class='muted'>started elsewhere</span></div>
+            <li key={t.cid} class='download' data-cid={t.cid} data-state='running' data-private={String(isPrivate(t))}>
+              <div class='download-head'><span><Mono>{t.cid}</Mono>{isPrivate(t) && <> <PrivateBadge /></>}</span><span class='muted'>started elsewhere</span></div>
               <ProgressLine progress={t.progress} />
             </li>
           ))}
@@ -59,11 +71,11 @@ function ProgressLine ({ progress, done }: { progress?: Progress, done?: boolean
   )
 }
 
-function DownloadRow ({ d }: { d: Download }) {
+function DownloadRow ({ d, private: priv }: { d: Download, private: boolean }) {
   return (
-    <li class='download' data-cid={d.cid} data-state={d.state} data-percent={d.percent}>
+    <li class='download' data-cid={d.cid} data-state={d.state} data-percent={d.percent} data-private={String(priv)}>
       <div class='download-head'>
-        <Mono>{d.cid}</Mono>
+        <span><Mono>{d.cid}</Mono>{priv && <> <PrivateBadge /></>}</span>
         {d.state !== 'running' && <button type='button' class='small' aria-label={`Dismiss ${d.cid}`} onClick={() => { dismissDownload(d.cid) }}>Dismiss</button>}
       </div>
       <ProgressLine progress={d.progress} done={d.state === 'done'} />
@@ -151,7 +163,7 @@ function HeldTable ({ held, gateway }: { held: Root[] | undefined, gateway: stri
             const link = openLink(r, gateway)
             return (
               <tr key={r.cid} data-cid={r.cid} data-complete={String(r.complete)}>
-                <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}</td>
+                <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}{isPrivate(r) && <> <PrivateBadge /></>}</td>
                 <td><Mono>{r.cid}</Mono></td>
                 <td>{formatBytes(r.size)}</td>
                 <td>{r.complete ? 'complete' : 'partial'}</td>
