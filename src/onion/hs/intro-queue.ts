@@ -119,6 +119,7 @@ export class IntroQueue<T> {
   private readonly buckets = new Map<number, Fifo<QueuedIntro<T>>>()
   private readonly efforts: number[] = [] // ascending, one per non-empty bucket
   private count = 0
+  private prunedAt = -Infinity
   private period: IntroPeriod = IntroQueue.emptyPeriod()
 
   constructor (options: IntroQueueOptions<T> = {}) {
@@ -152,7 +153,8 @@ export class IntroQueue<T> {
     this.stats.totalEffort += effort
     this.period.totalEffort += effort
     if (effort > this.stats.maxEffortSeen) this.stats.maxEffortSeen = effort
-    if (this.count >= this.maxSize) this.prune()
+    // a full queue first makes room from expired entries, scanning at most 16 times per maxAgeMs
+    if (this.count >= this.maxSize && entry.enqueuedAt - this.prunedAt >= this.maxAgeMs / 16) this.prune()
     if (this.count >= this.maxSize) {
       const lowest = this.efforts[0] as number
       if (effort <= lowest) {
@@ -193,9 +195,12 @@ export class IntroQueue<T> {
 
   /** Drops every entry older than `maxAgeMs`; returns how many. */
   prune (): number {
-    const deadline = this.now() - this.maxAgeMs
+    this.prunedAt = this.now()
+    const deadline = this.prunedAt - this.maxAgeMs
     let n = 0
-    for (const effort of [...this.efforts]) {
+    // downwards: emptying a bucket removes only its own index from the list
+    for (let i = this.efforts.length - 1; i >= 0; i--) {
+      const effort = this.efforts[i] as number
       const fifo = this.buckets.get(effort) as Fifo<QueuedIntro<T>>
       // a bucket is in push order, so its expired entries are at its head
       while (fifo.size > 0 && (fifo.first() as QueuedIntro<T>).enqueuedAt < deadline) {

@@ -72,6 +72,37 @@ describe('introduction queue', () => {
     assert.equal(full.push('z', 0), true)
     assert.deepEqual(drainAll(full), ['y', 'z'])
     assert.deepEqual([full.stats.trimmed, full.stats.dropped], [1, 0])
+    // prune empties several buckets at once and keeps the live entry of a shared one
+    const many = new IntroQueue<string>({ maxAgeMs: 1000, now: () => now })
+    for (const e of [3, 5, 7]) many.push(`old${e}`, e)
+    now += 500
+    many.push('live5', 5)
+    now += 600
+    assert.equal(many.prune(), 3)
+    assert.deepEqual(drainAll(many), ['live5'])
+  })
+
+  it('matches a sorted-list model over random pushes and pops', () => {
+    let seed = 12345
+    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+    const q = new IntroQueue<number>({ maxSize: 20 })
+    let model: Array<{ id: number, effort: number }> = [] // kept in pop order
+    for (let id = 0; id < 5000; id++) {
+      if (rand(3) === 0) {
+        assert.equal(q.pop()?.item, model.shift()?.id)
+        continue
+      }
+      const effort = rand(8)
+      const kept = q.push(id, effort)
+      // insert after every entry of higher or equal effort, then cut the tail to maxSize
+      const at = model.findIndex((m) => m.effort < effort)
+      model.splice(at < 0 ? model.length : at, 0, { id, effort })
+      const cut = model.slice(20)
+      model = model.slice(0, 20)
+      assert.equal(kept, !cut.some((m) => m.id === id))
+      assert.equal(q.size, model.length)
+    }
+    assert.deepEqual(drainAll(q), model.map((m) => m.id))
   })
 
   it('refuses an effort that is not a u32 and bounds that are not positive', () => {
