@@ -1,7 +1,7 @@
 /**
  * Onion routes of the API: this node's onion status (relay, exit, SOCKS, guards), its circuits,
- * "new circuits for new streams" (Tor's NEWNYM), and the onion services it hosts (list, serve,
- * stop). They read the node's onion service through its {@link OnionControl}; a node without
+ * "new circuits for new streams" (Tor's NEWNYM), the onion services it hosts (list, serve,
+ * stop), and new client-authorization key pairs (for `peerd onion client-key`). They read the node's onion service through its {@link OnionControl}; a node without
  * one answers 503. A service's request is checked here, at the edge, so a bad target or name is
  * a 400 and an unknown name a 404 whatever the service layer throws.
  * @module
@@ -9,17 +9,17 @@
 import { isIP } from 'node:net'
 import { InvalidArgumentError, NotFoundError, NotStartedError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
+import { hsClientAuthKeyPair, MAX_AUTHORIZED_CLIENTS, parseHsClientPublicKey } from '../onion/hs/client-auth.ts'
 import type { HostedServiceInfo, OnionServicesControl, ServeOptions } from '../onion/hs/types.ts'
 import type { CircuitInfo, OnionControl, OnionStatus } from '../onion/types.ts'
 import { HANDLED, sendJson } from './router.ts'
 import type { Route } from './router.ts'
+import type { ClientKeyPair } from './types.ts'
 
-/** Most client authorization keys one service takes (the descriptor's limit). */
-export const MAX_AUTHORIZED_CLIENTS = 32
-/** Longest client key string accepted (an X25519 public key is 32 bytes; any text form is shorter). */
-const MAX_CLIENT_KEY_CHARS = 256
-/** A DNS name's longest form (RFC 1035), plus `[]`, `:` and a port. */
-const MAX_TARGET_CHARS = 253 + 8
+/** Longest client key string read (`descriptor:x25519:` and 52 base32 characters, with room for spaces). */
+const MAX_CLIENT_KEY_CHARS = 128
+/** The longest IPv6 text form (with an IPv4 tail and a zone), plus `[]`, `:` and a port. */
+const MAX_TARGET_CHARS = 64
 
 /** A service name: letters, digits, `-` and `_`, 1 to 32 of them (it names files in the data dir). */
 export const SERVICE_NAME = /^[A-Za-z0-9_-]{1,32}$/
@@ -42,8 +42,9 @@ function services (node: PeerdNode): OnionServicesControl {
 }
 
 /**
- * Checks a service target, `host:port`: an IPv4 address, a bracketed IPv6 address or a host
- * name, and a port from 1 to 65535. Throws {@link InvalidArgumentError} otherwise.
+ * Checks a service target, `host:port`: an IPv4 address, a bracketed IPv6 address or
+ * `localhost` (no other name: the service host resolves nothing), and a port from 1 to 65535.
+ * Throws {@link InvalidArgumentError} otherwise.
  */
 export function checkTarget (target: string): string {
   const bad = (why: string): InvalidArgumentError => new InvalidArgumentError(`"target" must be host:port, e.g. 127.0.0.1:8080 (${why}): ${target.slice(0, 80)}`)
@@ -54,8 +55,8 @@ export function checkTarget (target: string): string {
   if (port < 1 || port > 65535) throw bad('the port must be from 1 to 65535')
   if (m[1] != null) {
     if (isIP(m[1]) !== 6) throw bad('not an IPv6 address in the brackets')
-  } else if (isIP(m[2] as string) !== 4 && !/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(m[2] as string)) {
-    throw bad('not an IP address or host name')
+  } else if (isIP(m[2] as string) !== 4 && m[2] !== 'localhost') {
+    throw bad('the host must be an IP address or localhost')
   }
   return target
 }
@@ -76,6 +77,13 @@ export function serveOptionsOf (body: unknown): ServeOptions {
       throw new InvalidArgumentError('"authorizedClients" must be an array of client keys (strings, as `peerd onion client-key` prints them)')
     }
     if (keys.length > MAX_AUTHORIZED_CLIENTS) throw new InvalidArgumentError(`"authorizedClients" takes at most ${MAX_AUTHORIZED_CLIENTS} keys, not ${keys.length}`)
+    for (const [i, k] of (keys as string[]).entries()) {
+      try {
+        parseHsClientPublicKey(k)
+      } catch (err) {
+        throw new InvalidArgumentError(`"authorizedClients"[${i}] is not a client public key (\`peerd onion client-key\` prints one: descriptor:x25519:…): ${(err as Error).message}`)
+      }
+    }
     options.authorizedClients = keys as string[]
   }
   if (b.pow != null) {
@@ -135,6 +143,12 @@ export function onionRoutes (node: PeerdNode): Route[] {
         res.writeHead(204, { 'cache-control': 'no-store' }).end()
         return HANDLED
       }
+    },
+    {
+      // pure key generation: any node answers, onion running or not
+      method: 'POST',
+      path: '/api/v1/onion/client-key',
+      handler: () => hsClientAuthKeyPair() satisfies ClientKeyPair
     }
   ]
 }

@@ -205,6 +205,12 @@ function onionPaths (): Record<string, unknown> {
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } } },
         responses: { 204: { description: 'Stopped' }, ...errors, 404: json({ $ref: '#/components/schemas/Error' }, 'No service of that name (NotFoundError)'), 503: notRunning }
       }
+    },
+    '/api/v1/onion/client-key': {
+      post: {
+        summary: 'A new client-authorization key pair (X25519): the public half for a service\'s authorizedClients, the secret half for the client\'s node; any node answers, onion running or not',
+        responses: { 200: json({ type: 'object', required: ['publicKey', 'secretKey'], properties: { publicKey: { type: 'string', description: 'descriptor:x25519:<base32>' }, secretKey: { type: 'string', description: 'descriptor:x25519-private:<base32>' } } }, 'Key pair'), ...errors }
+      }
     }
   }
 }

@@ -25,6 +25,14 @@ export interface Status extends NodeStatus {
   gateway: string | null
 }
 
+/** `POST /api/v1/onion/client-key`: a client-authorization key pair in the text forms users paste. */
+export interface ClientKeyPair {
+  /** `descriptor:x25519:<base32>`: for the service (`peerd onion serve --client`). */
+  publicKey: string
+  /** `descriptor:x25519-private:<base32>`: kept by the client's node. */
+  secretKey: string
+}
+
 /** One connected peer (`GET /api/v1/peers`). */
 export type Peer = PeerSummary
 

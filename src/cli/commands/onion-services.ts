@@ -1,11 +1,12 @@
 /**
- * `peerd onion serve|services|stop`: the onion services this node hosts. `serve` publishes a
- * local `host:port` under a `.peerd` address, `services` lists them, `stop` ends one (its key
- * stays, so serving the same name again gives the same address). The daemon checks every field;
- * the CLI only shapes the request and the answer.
+ * `peerd onion serve|services|stop|client-key`: the onion services this node hosts. `serve`
+ * publishes a local `host:port` under a `.peerd` address, `services` lists them, `stop` ends one
+ * (its key stays, so serving the same name again gives the same address), `client-key` makes a
+ * client-authorization key pair. The daemon checks every field and makes the keys (the CLI
+ * holds no onion code); the CLI only shapes the request and the answer.
  */
 import { UsageError } from '../../errors.ts'
-import type { HostedServiceInfo } from '../../api/types.ts'
+import type { ClientKeyPair, HostedServiceInfo } from '../../api/types.ts'
 import type { ApiClient } from '../client.ts'
 import { listOption } from '../command.ts'
 import type { CommandContext, OptionsSpec } from '../command.ts'
@@ -30,7 +31,9 @@ export const SERVICES_HELP = `  serve --target HOST:PORT   publish HOST:PORT (e.
     --pow                    ask introductions for a client puzzle from the start (it also
                              switches on by itself under a flood)
   services                   the onion services this node hosts
-  stop NAME                  stop the service NAME`
+  stop NAME                  stop the service NAME
+  client-key                 a new client-authorization key pair: the public half for the
+                             service's --client, the secret half for the client's node`
 
 /** "3m05s ago", or "not yet" for a service never published. */
 function publishedAgo (s: HostedServiceInfo, now: number): string {
@@ -69,14 +72,27 @@ export function showServices (services: HostedServiceInfo[], now = Date.now()): 
   )
 }
 
+/** The lines of `peerd onion client-key`. */
+export function showClientKey (k: ClientKeyPair): string[] {
+  return [
+    `public key:  ${k.publicKey}`,
+    `secret key:  ${k.secretKey}`,
+    'Give the public key to the service (peerd onion serve --client PUBLIC_KEY); keep the secret',
+    "key to yourself: your node needs it to read that service's descriptor."
+  ]
+}
+
 /** Refuses `serve`'s flags on another subcommand, so a misplaced one is not silently ignored. */
 export function refuseServeFlags (ctx: CommandContext, sub: string): void {
   const misplaced = Object.keys(SERVE_OPTIONS).find(k => ctx.values[k] != null)
   if (misplaced != null) throw new UsageError(`--${misplaced} is for \`peerd onion serve\`, not \`onion ${sub}\``)
 }
 
-/** Runs `onion serve`, `onion services` or `onion stop NAME`; false for another subcommand. */
+const SUBCOMMANDS = ['serve', 'services', 'stop', 'client-key']
+
+/** Runs `onion serve`, `services`, `stop NAME` or `client-key`; false for another subcommand. */
 export async function runServices (ctx: CommandContext, api: ApiClient, sub: string): Promise<boolean> {
+  if (!SUBCOMMANDS.includes(sub)) return false
   const [, arg] = ctx.positionals
   if (sub !== 'stop' && arg != null) throw new UsageError(`unexpected argument "${arg}": usage: peerd onion ${sub}${sub === 'serve' ? ' --target HOST:PORT' : ''}`)
   if (sub === 'serve') {
@@ -92,8 +108,13 @@ export async function runServices (ctx: CommandContext, api: ApiClient, sub: str
     else printLines(...showServed(s))
     return true
   }
-  if (sub !== 'services' && sub !== 'stop') return false
   refuseServeFlags(ctx, sub)
+  if (sub === 'client-key') {
+    const k = await api.post<ClientKeyPair>('/api/v1/onion/client-key')
+    if (ctx.json) printJson(k)
+    else printLines(...showClientKey(k))
+    return true
+  }
   if (sub === 'services') {
     const r = await api.get<{ services: HostedServiceInfo[] }>('/api/v1/onion/services')
     if (ctx.json) printJson(r)

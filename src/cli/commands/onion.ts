@@ -1,6 +1,6 @@
 /**
  * `peerd onion status|circuits|new-circuits`: this node's onion relay, its circuits, NEWNYM; and
- * `serve|services|stop`, the onion services it hosts (onion-services.ts).
+ * `serve|services|stop|client-key`, the onion services it hosts (onion-services.ts).
  */
 import { UsageError } from '../../errors.ts'
 import type { CircuitInfo, OnionStatus } from '../../api/types.ts'
@@ -71,7 +71,7 @@ export const onion: Command = {
   summary: "show this node's onion relay and circuits, retire its circuits, host onion services",
   usage: 'onion status [--json]\n       peerd onion circuits [--json]\n       peerd onion new-circuits [--json]\n' +
     '       peerd onion serve --target HOST:PORT [--name NAME] [--client KEY]… [--pow] [--json]\n' +
-    '       peerd onion services [--json]\n       peerd onion stop NAME [--json]',
+    '       peerd onion services [--json]\n       peerd onion stop NAME [--json]\n       peerd onion client-key [--json]',
   help: SERVICES_HELP,
   options: SERVE_OPTIONS,
   args: { min: 1, max: 2 },
@@ -101,6 +101,6 @@ export const onion: Command = {
       else printLines(`retired ${plural(r.retired, 'circuit')}: new streams use new circuits`)
       return 0
     }
-    throw new UsageError(`unknown onion subcommand "${sub}" (use status, circuits, new-circuits, serve, services or stop)`)
+    throw new UsageError(`unknown onion subcommand "${sub}" (use status, circuits, new-circuits, serve, services, stop or client-key)`)
   }
 }

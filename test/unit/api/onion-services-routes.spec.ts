@@ -2,7 +2,8 @@
  * The onion-service routes over real HTTP, through the API's router and its authentication,
  * with a fake service host: list, serve (201 with the service), stop (204), a bad target, name,
  * client list or puzzle flag refused with 400 before the host is asked, an unknown name 404, a
- * node without onion or without services 503, and the session rules on the POSTs.
+ * node without onion or without services 503, the session rules on the POSTs, and new
+ * client-authorization key pairs.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -13,6 +14,7 @@ import { checkTarget, onionRoutes } from '../../../src/api/onion-routes.ts'
 import { createRouter } from '../../../src/api/router.ts'
 import { CSRF_HEADER, DashboardAuth } from '../../../src/api/sessions.ts'
 import type { PeerdNode } from '../../../src/node/node.ts'
+import { hsClientAuthKeyPair, parseHsClientSecretKey } from '../../../src/onion/hs/client-auth.ts'
 import type { HostedServiceInfo } from '../../../src/onion/hs/types.ts'
 import { fakeOnion } from '../../utils/onion-control.ts'
 import { fakeServices, PUBLISHED } from '../../utils/onion-services.ts'
@@ -41,6 +43,8 @@ async function call (url: string, init: RequestInit = {}): Promise<{ status: num
   return { status: res.status, text, body: text === '' ? {} : JSON.parse(text) as Record<string, unknown> }
 }
 
+const KEYS = [hsClientAuthKeyPair(), hsClientAuthKeyPair()]
+
 const post = (url: string, body: unknown, headers: Record<string, string> = bearer): Promise<{ status: number, text: string, body: Record<string, unknown> }> =>
   call(url, { method: 'POST', headers, body: JSON.stringify(body) })
 
@@ -65,7 +69,7 @@ describe('API onion service routes', () => {
   })
 
   it('serves a new one: 201 with the service, the host given exactly the options, then listed', async () => {
-    const r = await post(`${a.base}/api/v1/onion/services`, { target: '127.0.0.1:8080', name: 'shop_2', authorizedClients: ['k1', 'k2'], pow: true })
+    const r = await post(`${a.base}/api/v1/onion/services`, { target: '127.0.0.1:8080', name: 'shop_2', authorizedClients: KEYS.map(k => k.publicKey), pow: true })
     assert.equal(r.status, 201, r.text)
     const info = r.body as unknown as HostedServiceInfo
     assert.equal(info.name, 'shop_2')
@@ -73,7 +77,7 @@ describe('API onion service routes', () => {
     assert.equal(info.target, '127.0.0.1:8080')
     assert.deepEqual(info.pow, { enabled: true, suggestedEffort: 0 })
     assert.equal(info.authorizedClients, 2)
-    assert.deepEqual(services.served.at(-1), { target: '127.0.0.1:8080', name: 'shop_2', authorizedClients: ['k1', 'k2'], pow: true })
+    assert.deepEqual(services.served.at(-1), { target: '127.0.0.1:8080', name: 'shop_2', authorizedClients: KEYS.map(k => k.publicKey), pow: true })
     // no name: the host picks it (the fake, as the real one, from the port)
     const bare = await post(`${a.base}/api/v1/onion/services`, { target: '[::1]:9000' })
     assert.equal(bare.status, 201, bare.text)
@@ -96,16 +100,20 @@ describe('API onion service routes', () => {
       [{ target: '127.0.0.1:80x' }, /not of that form/],
       [{ target: '[zz]:80' }, /IPv6/],
       [{ target: '::1:80' }, /not of that form/],
-      [{ target: 'bad host:80' }, /IP address or host name/],
+      [{ target: 'bad host:80' }, /an IP address or localhost/],
+      [{ target: 'example.com:80' }, /an IP address or localhost/],
       [{ target: 'http://127.0.0.1:80' }, /not of that form/],
-      [{ target: `${'a'.repeat(300)}:80` }, /too long/],
+      [{ target: `${'a'.repeat(70)}:80` }, /too long/],
       [{ target: '127.0.0.1:80', name: 'a/b' }, /"name"/],
       [{ target: '127.0.0.1:80', name: 'x'.repeat(33) }, /"name"/],
       [{ target: '127.0.0.1:80', name: 7 }, /"name"/],
       [{ target: '127.0.0.1:80', authorizedClients: 'k1' }, /"authorizedClients"/],
       [{ target: '127.0.0.1:80', authorizedClients: [''] }, /"authorizedClients"/],
-      [{ target: '127.0.0.1:80', authorizedClients: ['k'.repeat(257)] }, /"authorizedClients"/],
-      [{ target: '127.0.0.1:80', authorizedClients: Array.from({ length: 33 }, (_, i) => `k${i}`) }, /at most 32/],
+      [{ target: '127.0.0.1:80', authorizedClients: ['k'.repeat(129)] }, /"authorizedClients"/],
+      [{ target: '127.0.0.1:80', authorizedClients: [KEYS[0]?.publicKey, 'k1'] }, /"authorizedClients"\[1\] is not a client public key/],
+      // the secret half pasted by mistake
+      [{ target: '127.0.0.1:80', authorizedClients: [KEYS[0]?.secretKey] }, /"authorizedClients"\[0\] is not a client public key/],
+      [{ target: '127.0.0.1:80', authorizedClients: Array.from({ length: 33 }, () => KEYS[0]?.publicKey) }, /at most 32/],
       [{ target: '127.0.0.1:80', pow: 'yes' }, /"pow"/]
     ]
     for (const [body, message] of bad) {
@@ -120,8 +128,8 @@ describe('API onion service routes', () => {
     assert.equal(services.served.length, calls, 'the host was never asked')
   })
 
-  it('takes the targets a user types: IPv4, bracketed IPv6, a host name', () => {
-    for (const t of ['127.0.0.1:8080', '10.1.2.3:1', '[::1]:65535', 'localhost:3000', 'web.internal.:443']) assert.equal(checkTarget(t), t)
+  it('takes the targets a user types: IPv4, bracketed IPv6, localhost', () => {
+    for (const t of ['127.0.0.1:8080', '10.1.2.3:1', '[::1]:65535', '[fe80::1%eth0]:80', 'localhost:3000']) assert.equal(checkTarget(t), t)
   })
 
   it('stops a service by name (204, no body); an unknown name is a 404 and stops nothing', async () => {
@@ -139,6 +147,21 @@ describe('API onion service routes', () => {
     assert.ok(!(list.body.services as HostedServiceInfo[]).some(s => s.name === 'blog'))
     // a GET (a link, a prefetch) stops nothing
     assert.equal((await call(`${a.base}/api/v1/onion/services/stop`, { headers: bearer })).status, 405)
+  })
+
+  it('makes a new client key pair on each POST, whose secret half gives its public half; any node answers', async () => {
+    const a1 = await call(`${a.base}/api/v1/onion/client-key`, { method: 'POST', headers: bearer })
+    const a2 = await call(`${noOnion.base}/api/v1/onion/client-key`, { method: 'POST', headers: bearer })
+    for (const r of [a1, a2]) {
+      assert.equal(r.status, 200, r.text)
+      assert.deepEqual(Object.keys(r.body).sort(), ['publicKey', 'secretKey'])
+      assert.match(r.body.publicKey as string, /^descriptor:x25519:[a-z2-7]{52}$/)
+      assert.match(r.body.secretKey as string, /^descriptor:x25519-private:[a-z2-7]{52}$/)
+      assert.equal(hsClientAuthKeyPair(parseHsClientSecretKey(r.body.secretKey as string)).publicKey, r.body.publicKey)
+    }
+    assert.notEqual(a1.body.secretKey, a2.body.secretKey)
+    assert.equal((await call(`${a.base}/api/v1/onion/client-key`, { headers: bearer })).status, 405)
+    assert.equal((await call(`${a.base}/api/v1/onion/client-key`, { method: 'POST' })).status, 401)
   })
 
   it('answers 503 on a node without onion, or whose onion hosts no services', async () => {

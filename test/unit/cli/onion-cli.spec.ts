@@ -112,7 +112,7 @@ describe('peerd onion', () => {
   it('an unknown subcommand or a missing one is a usage error (exit 2)', async () => {
     const r = await cli(dir.path, 'newnym')
     assert.equal(r.code, 2)
-    assert.match(r.stderr, /unknown onion subcommand "newnym" \(use status, circuits, new-circuits, serve, services or stop\)/)
+    assert.match(r.stderr, /unknown onion subcommand "newnym" \(use status, circuits, new-circuits, serve, services, stop or client-key\)/)
     assert.equal((await cli(dir.path)).code, 2)
   })
 })

@@ -2,7 +2,8 @@
  * `peerd onion serve|services|stop` as a user runs them: the real CLI process against the real
  * onion routes (router, bearer cookie, the `api` and `cookie` files in a data dir) over a fake
  * service host. Checks the address printed first, the table's columns, `--json`, what reached
- * the host, and the one-line errors with their exit codes (2 for usage, 1 for the daemon's).
+ * the host, a client key pair, and the one-line errors with their exit codes (2 for usage, 1 for
+ * the daemon's).
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -16,6 +17,7 @@ import { createRouter } from '../../../src/api/router.ts'
 import { showServices } from '../../../src/cli/commands/onion-services.ts'
 import type { PeerdNode } from '../../../src/node/node.ts'
 import { dataDirPaths } from '../../../src/node/paths.ts'
+import { hsClientAuthKeyPair, parseHsClientSecretKey } from '../../../src/onion/hs/client-auth.ts'
 import type { HostedServiceInfo } from '../../../src/onion/hs/types.ts'
 import { errorOf } from '../../utils/cli.ts'
 import { runCli, tempDir } from '../../utils/index.ts'
@@ -23,6 +25,7 @@ import { fakeOnion } from '../../utils/onion-control.ts'
 import { fakeServices, PUBLISHED } from '../../utils/onion-services.ts'
 
 const COOKIE = 'c0ffee'
+const KEYS = [hsClientAuthKeyPair().publicKey, hsClientAuthKeyPair().publicKey]
 
 /** A daemon stand-in on `dataDir`: the onion routes of `node`, found through the api/cookie files. */
 async function fakeDaemon (dataDir: string, node: object): Promise<Server> {
@@ -55,13 +58,13 @@ describe('peerd onion serve, services, stop', () => {
   })
 
   it('serve prints the address alone on the first line, then what it serves; the host got the flags', async () => {
-    const r = await cli('serve', '--target', '127.0.0.1:8080', '--name', 'shop', '--client', 'key-a', '--client', 'key-b', '--pow')
+    const r = await cli('serve', '--target', '127.0.0.1:8080', '--name', 'shop', '--client', KEYS[0] as string, '--client', KEYS[1] as string, '--pow')
     assert.equal(r.code, 0, r.stderr)
     const [first, ...rest] = r.stdout.trimEnd().split('\n')
     assert.match(first ?? '', /^[a-z2-7]{56}\.peerd$/)
     assert.match(rest[0] ?? '', /^ {2}"shop" → 127\.0\.0\.1:8080; its descriptor is published once introduction points are up/)
     assert.deepEqual(rest.slice(1), ['  only 2 authorized clients can reach it', '  introductions need a client puzzle'])
-    assert.deepEqual(services.served.at(-1), { target: '127.0.0.1:8080', name: 'shop', authorizedClients: ['key-a', 'key-b'], pow: true })
+    assert.deepEqual(services.served.at(-1), { target: '127.0.0.1:8080', name: 'shop', authorizedClients: KEYS, pow: true })
   })
 
   it('serve --json prints the whole service, address included; no --name lets the daemon pick it', async () => {
@@ -116,6 +119,18 @@ describe('peerd onion serve, services, stop', () => {
     assert.deepEqual(services.stopped, ['shop', 'web-3000'])
   })
 
+  it('client-key prints a new pair, public half first; --json gives {publicKey, secretKey}', async () => {
+    const r = await cli('client-key')
+    assert.equal(r.code, 0, r.stderr)
+    const [pub, sec, ...note] = r.stdout.trimEnd().split('\n')
+    assert.match(pub ?? '', /^public key: {2}descriptor:x25519:[a-z2-7]{52}$/)
+    assert.match(sec ?? '', /^secret key: {2}descriptor:x25519-private:[a-z2-7]{52}$/)
+    assert.match(note.join(' '), /peerd onion serve --client PUBLIC_KEY/)
+    const j = JSON.parse((await cli('client-key', '--json')).stdout) as { publicKey: string, secretKey: string }
+    assert.equal(hsClientAuthKeyPair(parseHsClientSecretKey(j.secretKey)).publicKey, j.publicKey)
+    assert.notEqual(j.publicKey, (pub ?? '').split(/ +/)[2])
+  })
+
   it('usage errors (exit 2): no --target, no NAME, a serve flag elsewhere, an extra argument', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['serve'], /missing --target HOST:PORT/],
@@ -124,7 +139,9 @@ describe('peerd onion serve, services, stop', () => {
       [['status', '--target', '127.0.0.1:80'], /--target is for `peerd onion serve`/],
       [['services', 'extra'], /unexpected argument "extra"/],
       [['circuits', 'extra'], /unexpected argument "extra"/],
-      [['stop', 'a', 'b'], /unexpected argument "b"/]
+      [['stop', 'a', 'b'], /unexpected argument "b"/],
+      [['client-key', '--name', 'x'], /--name is for `peerd onion serve`/],
+      [['client-key', 'extra'], /unexpected argument "extra"/]
     ]
     for (const [args, message] of cases) {
       const r = await cli(...args)
@@ -137,6 +154,6 @@ describe('peerd onion serve, services, stop', () => {
   it('--help lists the services subcommands and their flags', async () => {
     const r = await cli('--help')
     assert.equal(r.code, 0)
-    for (const s of ['peerd onion serve --target HOST:PORT', 'peerd onion services', 'peerd onion stop NAME', '--client KEY', '--pow', '--name NAME']) assert.ok(r.stdout.includes(s), s)
+    for (const s of ['peerd onion serve --target HOST:PORT', 'peerd onion services', 'peerd onion stop NAME', 'peerd onion client-key', '--client KEY', '--pow', '--name NAME']) assert.ok(r.stdout.includes(s), s)
   })
 })
