@@ -44,7 +44,7 @@ const circuit = {
   required: ['id', 'purpose', 'state', 'hops', 'createdAt', 'ageSeconds', 'buildMs', 'bytesSent', 'bytesReceived', 'streams', 'dirty'],
   properties: {
     id: { type: 'string' },
-    purpose: { type: 'string', enum: ['socks', 'peerd', 'test'] },
+    purpose: { type: 'string', enum: ['socks', 'peerd', 'test', 'hs-client', 'hs-service'] },
     state: { type: 'string', enum: ['building', 'open', 'closed'] },
     hops: { type: 'array', description: 'guard first', items: { type: 'object', required: ['peerId'], properties: { peerId: { type: 'string' }, address: { type: 'string' } } } },
     createdAt: { type: 'string' },
