@@ -29,8 +29,6 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import * as Digest from 'multiformats/hashes/digest'
 import { InvalidArgumentError } from '../../errors.ts'
 import { SIGNATURE_BYTES, blindKeyPair, blindPublicKey, subcredential, verifyBlinded } from './blinding.ts'
 import type { TimePeriod } from './blinding.ts'
@@ -38,6 +36,11 @@ import { CLIENT_ENTRY_BYTES, COOKIE_BYTES, MAX_AUTHORIZED_CLIENTS, clientCookieC
 import {
   ExpiredHsDescriptorError, ForgedHsDescriptorError, HsClientNotAuthorizedError, HsDescriptorTimeError, MalformedHsDescriptorError, UnreadableHsDescriptorError
 } from './hs-errors.ts'
+import { Reader, bytesEqual, checkBytes, checkInt, concat, decodeHsInner, encodeHsInner, u16, u32, u64 } from './descriptor-inner.ts'
+import type { HsInnerDescriptor } from './descriptor-inner.ts'
+
+export { MAX_INTRO_POINTS, MAX_PEER_ID_BYTES, decodeHsInner, encodeHsInner } from './descriptor-inner.ts'
+export type { HsInnerDescriptor, HsIntroPoint, HsPowParams } from './descriptor-inner.ts'
 
 /** Largest encoded descriptor, checked before decoding. */
 export const MAX_HS_DESCRIPTOR_BYTES = 8192
@@ -45,10 +48,6 @@ export const MAX_HS_DESCRIPTOR_BYTES = 8192
 export const MAX_HS_LIFETIME_SEC = 3 * 3600
 /** How far in the future a descriptor may be issued (clock skew). */
 export const MAX_HS_CLOCK_SKEW_MS = 5 * 60_000
-/** Most introduction points. */
-export const MAX_INTRO_POINTS = 10
-/** Longest peer id multihash. */
-export const MAX_PEER_ID_BYTES = 64
 
 const MAGIC = Uint8Array.from([...Buffer.from('peerd-hs'), 0x01])
 /** What the blinded key's signature covers before the descriptor's bytes (so it signs nothing else by mistake). */
@@ -64,33 +63,6 @@ const GCM_IV_BYTES = 12
 const HEADER_BYTES = MAGIC.length + KEY_BYTES + 8 + 8 + 4 + SALT_BYTES
 const MIN_BYTES = HEADER_BYTES + 2 + TAG_BYTES + SIGNATURE_BYTES
 const MIDDLE_BLOCK = 1024
-const FLAG_POW = 0x01
-
-/** One introduction point, as the client needs it. */
-export interface HsIntroPoint {
-  /** The introduction relay's libp2p peer id, as multihash bytes (`peerId.toMultihash().bytes`). */
-  readonly peerId: Uint8Array
-  /** The relay's ntor onion key (32). */
-  readonly onionKey: Uint8Array
-  /** The service's Ed25519 auth key at this introduction point (32). */
-  readonly authKey: Uint8Array
-  /** The service's X25519 encryption key at this introduction point, hs-ntor's B (32). */
-  readonly encKey: Uint8Array
-}
-
-/** The service's proof-of-work parameters. */
-export interface HsPowParams {
-  readonly seed: Uint8Array
-  readonly suggestedEffort: number
-  /** When the seed expires, in unix seconds. */
-  readonly expiresAt: number
-}
-
-/** The inner layer: what only clients who know the address (and are authorized) read. */
-export interface HsInnerDescriptor {
-  readonly pow?: HsPowParams | undefined
-  readonly introPoints: readonly HsIntroPoint[]
-}
 
 /** The outer layer: what everyone sees. */
 export interface HsDescriptorOuter {
@@ -129,98 +101,6 @@ export interface DecryptHsDescriptorOptions {
   readonly period: TimePeriod
   /** The client's authorization secret (raw or `descriptor:x25519-private:…`), for services that restrict their descriptor. */
   readonly clientSecret?: string | Uint8Array | undefined
-}
-
-class Reader {
-  at = 0
-  private readonly b: Uint8Array
-  private readonly what: string
-  constructor (b: Uint8Array, what: string) {
-    this.b = b
-    this.what = what
-  }
-
-  take (n: number, field: string): Uint8Array {
-    if (this.at + n > this.b.length) throw new MalformedHsDescriptorError(`${this.what}: ${field} runs past the end`)
-    const out = this.b.slice(this.at, this.at + n)
-    this.at += n
-    return out
-  }
-
-  u8 (field: string): number { return this.take(1, field)[0] as number }
-  u16 (field: string): number { return new DataView(this.take(2, field).buffer).getUint16(0) }
-  u32 (field: string): number { return new DataView(this.take(4, field).buffer).getUint32(0) }
-  u64 (field: string): number {
-    const v = new DataView(this.take(8, field).buffer).getBigUint64(0)
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedHsDescriptorError(`${this.what}: ${field} ${v} is out of range`)
-    return Number(v)
-  }
-
-  end (): void {
-    if (this.at !== this.b.length) throw new MalformedHsDescriptorError(`${this.what}: ${this.b.length - this.at} trailing bytes`)
-  }
-}
-
-function u16 (n: number): Uint8Array { const b = new Uint8Array(2); new DataView(b.buffer).setUint16(0, n); return b }
-function u32 (n: number): Uint8Array { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b }
-function u64 (n: number): Uint8Array { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b }
-function concat (...parts: Uint8Array[]): Uint8Array { return new Uint8Array(Buffer.concat(parts)) }
-function bytesEqual (a: Uint8Array, b: Uint8Array): boolean { return a.length === b.length && Buffer.compare(a, b) === 0 }
-
-function checkInt (what: string, n: number, max: number, min = 0): void {
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be an integer ${min}…${max}, got ${n}`)
-}
-
-function checkBytes (what: string, b: Uint8Array, length: number): void {
-  if (!(b instanceof Uint8Array) || b.length !== length) throw new InvalidArgumentError(`${what} must be ${length} bytes`)
-}
-
-function checkPeerId (bytes: Uint8Array): boolean {
-  try {
-    peerIdFromMultihash(Digest.decode(bytes))
-    return true
-  } catch {
-    return false
-  }
-}
-
-function encodeInner (inner: HsInnerDescriptor): Uint8Array {
-  const parts: Uint8Array[] = [Uint8Array.of(inner.pow != null ? FLAG_POW : 0)]
-  if (inner.pow != null) {
-    checkBytes('the pow seed', inner.pow.seed, KEY_BYTES)
-    checkInt('the suggested effort', inner.pow.suggestedEffort, 0xffffffff)
-    checkInt('the pow expiry', inner.pow.expiresAt, Number.MAX_SAFE_INTEGER)
-    parts.push(inner.pow.seed, u32(inner.pow.suggestedEffort), u64(inner.pow.expiresAt))
-  }
-  checkInt('the number of introduction points', inner.introPoints?.length, MAX_INTRO_POINTS)
-  parts.push(Uint8Array.of(inner.introPoints.length))
-  for (const ip of inner.introPoints) {
-    if (!(ip.peerId instanceof Uint8Array) || ip.peerId.length < 1 || ip.peerId.length > MAX_PEER_ID_BYTES || !checkPeerId(ip.peerId)) throw new InvalidArgumentError('an introduction point\'s peer id must be a peer id multihash')
-    checkBytes('an onion key', ip.onionKey, KEY_BYTES)
-    checkBytes('an auth key', ip.authKey, KEY_BYTES)
-    checkBytes('an encryption key', ip.encKey, KEY_BYTES)
-    parts.push(Uint8Array.of(ip.peerId.length), ip.peerId, ip.onionKey, ip.authKey, ip.encKey)
-  }
-  return concat(...parts)
-}
-
-function decodeInner (bytes: Uint8Array): HsInnerDescriptor {
-  const r = new Reader(bytes, 'inner layer')
-  const flags = r.u8('flags')
-  if ((flags & ~FLAG_POW) !== 0) throw new MalformedHsDescriptorError(`inner layer: unknown flags 0x${flags.toString(16)}`)
-  const pow = (flags & FLAG_POW) !== 0 ? { seed: r.take(KEY_BYTES, 'pow seed'), suggestedEffort: r.u32('suggested effort'), expiresAt: r.u64('pow expiry') } : undefined
-  const n = r.u8('introduction point count')
-  if (n > MAX_INTRO_POINTS) throw new MalformedHsDescriptorError(`inner layer: ${n} introduction points, over ${MAX_INTRO_POINTS}`)
-  const introPoints: HsIntroPoint[] = []
-  for (let i = 0; i < n; i++) {
-    const len = r.u8('peer id length')
-    if (len < 1 || len > MAX_PEER_ID_BYTES) throw new MalformedHsDescriptorError(`inner layer: a peer id of ${len} bytes`)
-    const peerId = r.take(len, 'peer id')
-    if (!checkPeerId(peerId)) throw new MalformedHsDescriptorError('inner layer: an introduction point\'s peer id is not a peer id multihash')
-    introPoints.push({ peerId, onionKey: r.take(KEY_BYTES, 'onion key'), authKey: r.take(KEY_BYTES, 'auth key'), encKey: r.take(KEY_BYTES, 'encryption key') })
-  }
-  r.end()
-  return pow != null ? { pow, introPoints } : { introPoints }
 }
 
 function keyAndIv (ikm: Uint8Array, salt: Uint8Array, info: string): { key: Uint8Array, iv: Uint8Array } {
@@ -333,7 +213,7 @@ export function signHsDescriptor (init: SignHsDescriptorInit): Uint8Array {
   checkInt('the lifetime', init.lifetimeSec, MAX_HS_LIFETIME_SEC, 1)
   const clients = init.clientAuthKeys ?? []
   if (clients.length > MAX_AUTHORIZED_CLIENTS) throw new InvalidArgumentError(`at most ${MAX_AUTHORIZED_CLIENTS} authorized clients, got ${clients.length}`)
-  const inner = encodeInner(init.inner)
+  const inner = encodeHsInner(init.inner)
   const identityPub = ed25519.getPublicKey(init.identitySeed)
   const blinded = blindKeyPair(init.identitySeed, init.period)
   const A2 = blinded.publicKey
@@ -411,5 +291,5 @@ export function decryptHsDescriptor (outer: HsDescriptorOuter, identityPub: Uint
     }
     if (inner == null) throw new HsClientNotAuthorizedError('this client\'s key is not among the service\'s authorized clients')
   }
-  return decodeInner(inner)
+  return decodeHsInner(inner)
 }
