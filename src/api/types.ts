@@ -118,6 +118,8 @@ export interface HistoryEntry {
   fee: number | null
   confirmations: number
   coinbase: boolean
+  /** A payment this node broadcast privately through onion circuits (`src/cash/sync/private-broadcast.ts`). */
+  privateBroadcast?: { sentVia: number, seenBackAt?: number, fellBackAt?: number }
 }
 
 /** The crawled network around the node (`GET /api/v1/network`). */

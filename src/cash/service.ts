@@ -1,6 +1,8 @@
 /**
- * The cash service: the chain on LevelDB, headers-first sync and block relay over the node's
- * libp2p host, and the miner. The node starts and stops it; the API and CLI read it.
+ * The cash service: the chain on LevelDB, headers-first sync, block and transaction relay over
+ * the node's libp2p host (pushed transactions too, and the wallet's payments broadcast privately
+ * through onion circuits when the node gives a way to dial them), and the miner. The node starts
+ * and stops it; the API and CLI read it.
  *
  * ```ts
  * const cash = new CashService({ host, dataDir, network: 'regtest', log, penalize })
@@ -28,6 +30,9 @@ import { AddressError, decodeAddress, p2trScript } from './primitives/address.ts
 import { hashToHex, hexToHash } from './primitives/hash.ts'
 import { BlockRelay, blocksTopic } from './sync/relay.ts'
 import { TxRelay, txsTopic } from './sync/tx-relay.ts'
+import { TxPushServer, txPushProtocol } from './sync/tx-push.ts'
+import { PrivateBroadcast } from './sync/private-broadcast.ts'
+import type { PrivateBroadcastInit, PrivateBroadcastStatus } from './sync/private-broadcast.ts'
 import { Wallet, WalletNotFoundError } from './wallet/index.ts'
 import { ChainSync } from './sync/sync.ts'
 import type { SyncState } from './sync/sync.ts'
@@ -49,6 +54,12 @@ export interface CashInit {
   mempoolMaxBytes?: number
   /** Overrides of the network's consensus parameters (tests). */
   params?: Partial<ChainParams>
+  /**
+   * Broadcast the wallet's payments through onion circuits (`sync/private-broadcast.ts`): how to
+   * reach a peer's protocol through a fresh circuit, and the optional tuning. Absent: payments
+   * are gossiped from this node's own connections.
+   */
+  privateBroadcast?: Pick<PrivateBroadcastInit, 'dial' | 'release' | 'relays' | 'fanout' | 'retryMs' | 'maxRounds' | 'fallbackMs' | 'pushTimeoutMs'>
 }
 
 /** `peerd chain info`. */
@@ -89,9 +100,14 @@ export class CashService {
   readonly mempool: Mempool
   readonly txRelay: TxRelay
   readonly wallet: Wallet
+  /** Serves pushed transactions (every node, whether or not it broadcasts privately). */
+  readonly txPush: TxPushServer
+  /** Pushes the wallet's payments through circuits; absent when private broadcast is off. */
+  readonly privateBroadcast?: PrivateBroadcast
   private readonly init: CashInit
   /** Signature workers shared by the chain (blocks) and the mempool (relayed transactions). */
   private readonly sigPool: SigPool
+  private walletOpening = false
 
   constructor (init: CashInit) {
     this.init = init
@@ -107,15 +123,43 @@ export class CashService {
       mempool: this.mempool,
       log: init.log.child('wallet'),
       feeRate: () => this.mempool.estimateFeeRate(),
-      broadcast: async (tx) => await this.mempool.add(tx) // the tx relay announces local additions
+      // the tx relay announces local additions, but not the ones private broadcast holds
+      broadcast: async (tx) => {
+        if (this.privateBroadcast == null) return await this.mempool.add(tx)
+        // payments sent again as the wallet opens come before any relay is known: they wait for some
+        await this.privateBroadcast.send(tx, async (t) => await this.mempool.add(t), { patient: this.walletOpening })
+      }
     })
+    const pushProtocol = txPushProtocol(init.network)
+    if (init.privateBroadcast != null) {
+      const self = init.host.peerId.toString()
+      this.privateBroadcast = new PrivateBroadcast({
+        ...init.privateBroadcast,
+        protocol: pushProtocol,
+        peers: async () => (await init.host.peerStore.all({ filters: [(p) => p.protocols.includes(pushProtocol)], limit: 2000 }))
+          .map((p) => p.id.toString()).filter((id) => id !== self),
+        mempool: this.mempool,
+        announce: (txid, bytes) => { this.txRelay.announceOwn(txid, bytes) },
+        log: init.log.child('private-broadcast')
+      })
+    }
+    const held = this.privateBroadcast
     this.txRelay = new TxRelay({
       pubsub: init.host.services.pubsub,
       topic: txsTopic(init.network),
       mempool: this.mempool,
       log: init.log,
       penalize: init.penalize,
-      admits: (peer) => init.host.getConnections(peer).length > 0
+      admits: (peer) => init.host.getConnections(peer).length > 0,
+      ...(held != null ? { holds: (txid: Uint8Array) => held.holds(txid), onHeldSeen: (peer: PeerId, txid: Uint8Array) => { held.seen(peer, txid) } } : {})
+    })
+    this.txPush = new TxPushServer({
+      host: init.host,
+      protocol: pushProtocol,
+      mempool: this.mempool,
+      log: init.log,
+      publish: (bytes) => this.txRelay.publish(bytes),
+      ...(held != null ? { holds: (txid: Uint8Array) => held.holds(txid), onOwnSeen: (peer: PeerId, txid: Uint8Array) => { held.seen(peer, txid) } } : {})
     })
     this.sync = new ChainSync({ host: init.host, chain: this.chain, params: this.params, log: init.log, penalize: init.penalize })
     this.relay = new BlockRelay({
@@ -142,7 +186,14 @@ export class CashService {
     // before the wallet: it broadcasts again the payments a crash left unannounced, and only
     // a started relay hears them (and keeps announcing them until they are mined)
     this.txRelay.start()
-    await this.wallet.open()
+    await this.txPush.start()
+    this.privateBroadcast?.start()
+    this.walletOpening = true
+    try {
+      await this.wallet.open()
+    } finally {
+      this.walletOpening = false
+    }
     await this.sync.start()
     this.relay.start()
     if (this.init.mine != null) this.miner.start(this.payoutScript(this.init.mine))
@@ -151,6 +202,8 @@ export class CashService {
 
   async stop (): Promise<void> {
     await this.miner.stop()
+    this.privateBroadcast?.stop()
+    await this.txPush.stop()
     this.txRelay.stop()
     this.relay.stop()
     await this.sync.stop()
@@ -237,20 +290,28 @@ export class CashService {
     return { confirmed: Number(b.confirmed), unconfirmed: Number(b.unconfirmed), immature: Number(b.immature) }
   }
 
-  /** The wallet's transactions, newest first, amounts in base units. */
-  async walletHistory (): Promise<Array<{ txid: string, height: number | null, time: number, amount: number, fee: number | null, confirmations: number, coinbase: boolean }>> {
+  /**
+   * The wallet's transactions, newest first, amounts in base units; a payment this node
+   * broadcast privately (since it started) carries `privateBroadcast`.
+   */
+  async walletHistory (): Promise<Array<{ txid: string, height: number | null, time: number, amount: number, fee: number | null, confirmations: number, coinbase: boolean, privateBroadcast?: PrivateBroadcastStatus }>> {
     await this.wallet.sync()
-    return this.wallet.history().map((e) => ({ ...e, amount: Number(e.amount), fee: e.fee == null ? null : Number(e.fee) }))
+    return this.wallet.history().map((e) => {
+      const pb = this.privateBroadcast?.status(e.txid)
+      return { ...e, amount: Number(e.amount), fee: e.fee == null ? null : Number(e.fee), ...(pb != null ? { privateBroadcast: pb } : {}) }
+    })
   }
 
   /**
    * Pays `amount` base units to `address`: builds and signs with the wallet, admits the
-   * transaction to this node's mempool (which checks it as any peer's), then announces it.
+   * transaction to this node's mempool (which checks it as any peer's), then announces it
+   * (privately through circuits unless that is off: `privateBroadcast` then says so).
    * Any failure before the mempool accepts it broadcasts nothing.
    */
-  async send (request: { address: string, amount: bigint, feeRate?: number, passphrase: string }): Promise<{ txid: string, fee: number }> {
+  async send (request: { address: string, amount: bigint, feeRate?: number, passphrase: string }): Promise<{ txid: string, fee: number, privateBroadcast?: PrivateBroadcastStatus }> {
     const payment = await this.wallet.send(request) // kept by the wallet until confirmed
-    return { txid: payment.txid, fee: Number(payment.fee) }
+    const pb = this.privateBroadcast?.status(payment.txid)
+    return { txid: payment.txid, fee: Number(payment.fee), ...(pb != null ? { privateBroadcast: pb } : {}) }
   }
 
   /**

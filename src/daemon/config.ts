@@ -56,6 +56,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   onionFamily: 'strings',
   socks: 'string',
   socksAllowRemote: 'boolean',
+  privateBroadcast: 'boolean',
   api: 'string',
   apiAllowRemote: 'boolean',
   apiAllowedHosts: 'strings',

@@ -59,6 +59,11 @@ export interface NodeConfig {
   socks?: string
   /** Permit a non-loopback SOCKS address. Default false. */
   socksAllowRemote: boolean
+  /**
+   * Broadcast the wallet's payments through onion circuits to a few random peers rather than
+   * from this node's own connections (`src/cash/sync/private-broadcast.ts`). Default true.
+   */
+  privateBroadcast: boolean
 }
 
 /** Default relay bandwidth cap: 1 MB/s, a modest share of a home link. */
@@ -94,7 +99,8 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     ...(input.onionExitPolicy != null ? { onionExitPolicy: input.onionExitPolicy } : {}),
     ...(input.onionFamily != null ? { onionFamily: input.onionFamily } : {}),
     ...(input.socks != null ? { socks: input.socks } : {}),
-    socksAllowRemote: input.socksAllowRemote ?? false
+    socksAllowRemote: input.socksAllowRemote ?? false,
+    privateBroadcast: input.privateBroadcast ?? true
   }
   checkOnionConfig(config)
   if (config.mempoolMaxBytes != null && !(Number.isInteger(config.mempoolMaxBytes) && config.mempoolMaxBytes >= 1 << 20)) {
@@ -121,6 +127,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     const min = key === 'minConnections' ? 0 : 1
     if (!Number.isInteger(v) || v < min || v > 100_000) throw new InvalidArgumentError(`${key} must be a whole number from ${min} to 100000, not ${v}`)
   }
+  if (typeof config.privateBroadcast !== 'boolean') throw new InvalidArgumentError(`privateBroadcast must be true or false, not ${String(config.privateBroadcast)}`)
   if (!isLogLevel(config.logLevel)) throw new InvalidArgumentError(`unknown log level "${String(config.logLevel)}"`)
   return config
 }

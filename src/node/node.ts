@@ -341,7 +341,17 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
       mine: config.mine,
       mineThreads: config.mineThreads,
-      mempoolMaxBytes: config.mempoolMaxBytes
+      mempoolMaxBytes: config.mempoolMaxBytes,
+      // `onion` is made below; a payment is pushed only once the node runs
+      ...(config.privateBroadcast
+        ? {
+            privateBroadcast: {
+              dial: async (peer: string, protocol: string, o: { isolation: string, signal: AbortSignal }) => await onion.dial(peer, protocol, o),
+              // a relay's own descriptor is in its view
+              relays: () => onion.running ? onion.status().relaysKnown - (config.onionRelay ? 1 : 0) : 0
+            }
+          }
+        : {})
     })
     const onion = new OnionService({
       host,

@@ -4,7 +4,8 @@
  * the mempool accepted are forwarded; an invalid one is rejected and costs its sender the
  * rule's misbehaviour score. Transactions the mempool accepts from this node (origin
  * 'local') or from its orphan pool once their parent arrived ('orphan') are published here,
- * since gossipsub forwarded neither.
+ * since gossipsub forwarded neither; own ones that private broadcast holds are not, until a
+ * peer gossips them back (`private-broadcast.ts`).
  *
  * Checking signatures is the costly part, so what a peer may make this node check is
  * bounded: a transaction heavier than the mempool takes is refused before it is decoded, the
@@ -54,6 +55,13 @@ export interface TxRelayInit {
   maxPendingSigChecks?: number
   /** How often this node's own unconfirmed transactions are announced again (ms). Default 15 s. */
   rebroadcastMs?: number
+  /**
+   * Own transactions not to announce: those private broadcast is pushing through circuits
+   * (`private-broadcast.ts`), which this node must not be the first to gossip.
+   */
+  holds?: (txid: Uint8Array) => boolean
+  /** A peer gossiped a transaction this relay `holds`: the network has it. */
+  onHeldSeen?: (peer: PeerId, txid: Uint8Array) => void
 }
 
 /** Own transactions announced again while unconfirmed, at most this many. */
@@ -87,10 +95,20 @@ export class TxRelay {
     // gossipsub forwards what peers sent itself; announce the rest: our own, orphans whose
     // parent came (gossip ignored them), and txs a reorg returned (peers may lack them)
     if (origin === 'peer') return
+    if (origin === 'local' && this.init.holds?.(entry.txid) === true) return
     const bytes = encodeTx(entry.tx, { witness: true })
     void this.publish(bytes)
     // a publish that found no mesh yet is lost: keep our own payments going out until mined
     if (origin === 'local' && this.own.size < MAX_REBROADCAST) this.own.set(hashToHex(entry.txid), { txid: entry.txid, bytes })
+  }
+
+  /**
+   * Announces an own transaction that was held back (private broadcast fell back to gossip),
+   * and keeps announcing it until it leaves the mempool, as one never held.
+   */
+  announceOwn (txid: Uint8Array, bytes: Uint8Array): void {
+    void this.publish(bytes)
+    if (this.own.size < MAX_REBROADCAST) this.own.set(hashToHex(txid), { txid, bytes })
   }
 
   private rebroadcast (): void {
@@ -155,6 +173,10 @@ export class TxRelay {
     if (txWeight(tx) > mempool.maxTxWeight) {
       this.stats.ignored++
       return TopicValidatorResult.Ignore
+    }
+    if (this.init.holds != null) {
+      const id = txid(tx)
+      if (this.init.holds(id)) this.init.onHeldSeen?.(peer, id)
     }
     // One signature check per input (all the mempool takes are key-path spends).
     const checks = tx.inputs.length

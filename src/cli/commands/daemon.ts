@@ -42,7 +42,8 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     onionExitPolicy: policyOption(v['onion-exit-policy']),
     onionFamily: v['onion-family'] == null ? undefined : String(v['onion-family']).split(',').map(s => s.trim()).filter(s => s !== ''),
     socks: v.socks as string | undefined,
-    socksAllowRemote: v['socks-allow-remote'] === true ? true : undefined
+    socksAllowRemote: v['socks-allow-remote'] === true ? true : undefined,
+    privateBroadcast: v['no-private-broadcast'] === true ? false : undefined
   }
   const merged: Partial<DaemonConfig> = { ...file }
   for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
@@ -101,6 +102,8 @@ export const daemon: Command = {
                                this one too), so no circuit uses two of them
   --socks HOST:PORT            SOCKS5 proxy into onion circuits, e.g. 127.0.0.1:9050 (default: off)
   --socks-allow-remote         permit a non-loopback SOCKS address
+  --no-private-broadcast       send the wallet's payments from this node's own connections,
+                               not through onion circuits to random peers
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
   Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
   options: {
@@ -127,7 +130,8 @@ export const daemon: Command = {
     'onion-exit-policy': { type: 'string' },
     'onion-family': { type: 'string' },
     socks: { type: 'string' },
-    'socks-allow-remote': { type: 'boolean' }
+    'socks-allow-remote': { type: 'boolean' },
+    'no-private-broadcast': { type: 'boolean' }
   },
   args: { min: 0, max: 0 },
   async run (ctx) {

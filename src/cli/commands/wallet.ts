@@ -74,9 +74,9 @@ export const wallet: Command = {
         if (ctx.json) printJson(h)
         else if (h.length === 0) printLines('no transactions yet')
         else {
-          printLines(...table(['TXID', 'AMOUNT', 'FEE', 'CONFIRMATIONS', 'TIME'], h.map((e) => [
+          printLines(...table(['TXID', 'AMOUNT', 'FEE', 'CONFIRMATIONS', 'TIME', 'PRIVATE'], h.map((e) => [
             e.txid, (e.amount > 0 ? '+' : '') + formatCoins(e.amount), e.fee == null ? '-' : formatCoins(e.fee),
-            e.height == null ? 'unconfirmed' : String(e.confirmations), new Date(e.time * 1000).toISOString()
+            e.height == null ? 'unconfirmed' : String(e.confirmations), new Date(e.time * 1000).toISOString(), privateText(e)
           ])))
         }
         return 0
@@ -85,6 +85,14 @@ export const wallet: Command = {
         throw new UsageError(`unknown wallet subcommand "${String(sub)}" (use create, restore, mnemonic, address, balance or history)`)
     }
   }
+}
+
+/** A payment's private broadcast in a word or three: `via 3, seen back`, `fell back to gossip`, `-`. */
+function privateText (e: HistoryEntry): string {
+  const pb = e.privateBroadcast
+  if (pb == null) return '-'
+  if (pb.fellBackAt != null) return 'fell back to gossip'
+  return `via ${pb.sentVia}${pb.seenBackAt != null ? ', seen back' : ''}`
 }
 
 export const send: Command = {
@@ -105,9 +113,12 @@ ${PASS_HELP}`,
       if (typeof rate !== 'string' || !/^\d+(\.\d+)?$/.test(rate) || !(feeRate >= 1 && feeRate <= 1_000_000)) throw new UsageError(`--fee-rate takes base units per vbyte from 1 to 1000000, not "${String(rate)}"`)
     }
     const passphrase = await readPassphrase({ file: ctx.values['passphrase-file'] as string | undefined })
-    const r = await new ApiClient(ctx.dataDir).post<{ txid: string, fee: number }>('/api/v1/send', { address, amount: formatCoins(amount), feeRate, passphrase })
-    if (ctx.json) printJson({ txid: r.txid, fee: r.fee })
-    else printLines(`sent ${formatCoins(amount)} to ${address} (fee ${formatCoins(r.fee)})`, `txid ${r.txid}`)
+    const r = await new ApiClient(ctx.dataDir).post<{ txid: string, fee: number, privateBroadcast?: HistoryEntry['privateBroadcast'] }>('/api/v1/send', { address, amount: formatCoins(amount), feeRate, passphrase })
+    if (ctx.json) printJson({ txid: r.txid, fee: r.fee, ...(r.privateBroadcast != null ? { privateBroadcast: r.privateBroadcast } : {}) })
+    else {
+      printLines(`sent ${formatCoins(amount)} to ${address} (fee ${formatCoins(r.fee)})`, `txid ${r.txid}`,
+        ...(r.privateBroadcast != null ? ['broadcast privately through onion circuits; `peerd wallet history` shows when it is seen back'] : []))
+    }
     return 0
   }
 }
