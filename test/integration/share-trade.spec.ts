@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import type { Connection, Stream } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
+import { waitForDrain } from '../../src/net/drain.ts'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { blockKey } from '../../src/share/block.ts'
 import type { FsBlockstore } from '../../src/share/blockstore.ts'
@@ -52,7 +53,7 @@ function provider (source: FsBlockstore, log: Log, options: { release?: number, 
               if (log.sent.size === 0) await new Promise(resolve => setTimeout(resolve, firstBlockMs))
               log.sent.add(key)
               if (cid.code === 0x55) log.leaves++
-              if (!stream.send(encode.block(cid, await source.getBytes(cid)))) await stream.onDrain()
+              if (!stream.send(encode.block(cid, await source.getBytes(cid)))) await waitForDrain(stream)
             }
           }
         }

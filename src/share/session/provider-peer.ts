@@ -20,6 +20,11 @@ const MAX_WINDOW = 16
 const DONT_HAVE_RETRY_MS = 2_000
 /** Deliveries over this span make a peer's rate. */
 const RATE_SPAN_MS = 3_000
+/**
+ * Bytes a rate must be measured on before it times a 1 MiB block: a root of a few hundred bytes
+ * times the round trip, not the bandwidth (a root of 1,024 links is 40 KiB).
+ */
+const MIN_RATE_SAMPLE = 64 * 1024
 /** HAVEs a peer may send beyond the blocks of the DAG known so far (those not discovered yet). */
 const MAX_UNKNOWN_HAVES = 65_536
 
@@ -61,9 +66,11 @@ export class ProviderPeer {
   window = START_WINDOW
   /** Bytes per second it delivers. */
   rate = 0
+  /** Bytes `rate` was measured on. */
+  private sampled = 0
   lastDelivery = Date.now()
-  /** Recent deliveries (time, bytes), for the rate over the last seconds. */
-  private readonly deliveries: Array<{ t: number, n: number }> = []
+  /** Recent deliveries (time, bytes, when their want was sent), for the rate over the last seconds. */
+  private readonly deliveries: Array<{ t: number, n: number, sentAt: number }> = []
   delivered = 0
   /** It has part of the content (it is downloading it too). */
   partial = false
@@ -112,6 +119,14 @@ export class ProviderPeer {
   forget (item: Item, cancel: boolean): void {
     this.inflight.delete(item.key)
     if (cancel && !this.closed) this.send(encode.cancel([item.cid]))
+  }
+
+  /**
+   * The time one block of 1 MiB takes it, in ms, from its rate; 1 s while that rate is unknown
+   * or was measured on too few bytes to say anything of its bandwidth ({@link MIN_RATE_SAMPLE}).
+   */
+  blockMs (): number {
+    return this.rate > 0 && this.sampled >= MIN_RATE_SAMPLE ? 1_048_576 / this.rate * 1000 : 1_000
   }
 
   /** Whether its oldest want is so far overdue that the peer is stalled. */
@@ -225,11 +240,15 @@ export class ProviderPeer {
    * bytes delivered over the last few seconds, not per-block gaps: blocks that waited in
    * buffers arrive back to back, and gaps of a millisecond would claim a slow peer is fast
    * (then its window grows and the endgame duplicates wants that are only queued).
+   * Until the deliveries span 200 ms, it is their bytes over the time since the first of their
+   * wants was sent: the first block alone is often the root, a few hundred bytes whose round
+   * trip says nothing of the peer's bandwidth (a 20 ms round trip made it 20 KB/s, so a 1 MiB
+   * want it then held was not overdue for 100 s, longer than a stalled session waits).
    */
   private measure (size: number, sentAt: number): void {
     const now = Date.now()
     const d = this.deliveries
-    d.push({ t: now, n: size })
+    d.push({ t: now, n: size, sentAt })
     while (d.length > 2 && now - (d[0] as { t: number }).t > RATE_SPAN_MS) d.shift()
     const first = d[0] as { t: number, n: number }
     const span = now - first.t
@@ -237,8 +256,16 @@ export class ProviderPeer {
       let bytes = 0
       for (let i = 1; i < d.length; i++) bytes += (d[i] as { n: number }).n
       this.rate = bytes / (span / 1000)
-    } else if (this.rate === 0) {
-      this.rate = size / (Math.max(1, now - sentAt) / 1000) // first block: its round trip
+      this.sampled = bytes
+    } else {
+      let bytes = 0
+      let since = now
+      for (const x of d) {
+        bytes += x.n
+        since = Math.min(since, x.sentAt)
+      }
+      this.rate = bytes / (Math.max(1, now - since) / 1000)
+      this.sampled = bytes
     }
     this.lastDelivery = now
     this.delivered++

@@ -133,9 +133,10 @@ export class Scheduler {
  * Whether an outstanding want is late for its only holder (an endgame candidate). A peer
  * answers wants in the order they were sent, so a want waits for the ones ahead of it: it is
  * due one block time after each of them, counted from the holder's last delivery, and late a
- * block time (at least 300 ms) after that. Duplicating a want that is merely queued wastes
- * the other peer's uplink, and the holder's too: its copy is often on the wire before the
- * cancel arrives.
+ * block time (at least 300 ms) after that; a block time is {@link ProviderPeer.blockMs} (1 s
+ * while the holder's rate says nothing of its bandwidth). Duplicating a want that is merely
+ * queued wastes the other peer's uplink, and the holder's too: its copy is often on the wire
+ * before the cancel arrives.
  */
 function overdue (item: Item, now: number): boolean {
   const [holder] = item.holders
@@ -146,7 +147,7 @@ function overdue (item: Item, now: number): boolean {
     if (key === item.key) break
     ahead++
   }
-  const blockMs = holder.rate > 0 ? 1_048_576 / holder.rate * 1000 : 1_000
+  const blockMs = holder.blockMs()
   const due = Math.max(holder.lastDelivery, sent.sentAt) + (ahead + 1) * blockMs
   return now > due + Math.max(300, blockMs)
 }
