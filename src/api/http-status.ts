@@ -34,6 +34,8 @@ import { UnsafePathError } from '../share/export.ts'
 import { UnsupportedDagError } from '../share/output.ts'
 import { RequestTimeoutError } from '../utils/http-server.ts'
 import { ExitPolicyError } from '../onion/exit-policy.ts'
+import { HsConfigError, HsNotFoundError, HsUnreachableError } from '../onion/hs/connect-errors.ts'
+import { OnionAddressError } from '../onion/hs/hs-errors.ts'
 import { HostNotAllowedError } from './hosts.ts'
 
 /** Status by error name. Built from the classes, so a renamed class cannot leave a stale entry. */
@@ -47,6 +49,10 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [AddressError.name, 400],
   [SighashError.name, 400],
   [ExitPolicyError.name, 400],
+  [HsConfigError.name, 400],
+  [OnionAddressError.name, 400],
+  [HsNotFoundError.name, 404],
+  [HsUnreachableError.name, 502],
   [UnauthorizedError.name, 401],
   [ForbiddenError.name, 403],
   [HostNotAllowedError.name, 403],

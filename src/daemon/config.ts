@@ -35,11 +35,12 @@ export interface DaemonConfig extends NodeConfig {
 /** The config file name inside the data dir. */
 export const CONFIG_FILE = 'config.json'
 
-const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | 'boolean' | 'number'> = {
+const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | 'boolean' | 'number' | 'string map'> = {
   network: 'string',
   listen: 'strings',
   bootstrap: 'strings',
   mdns: 'boolean',
+  dhtClient: 'boolean',
   relay: 'boolean',
   maxConnections: 'number',
   maxConnectionsPerIp: 'number',
@@ -54,6 +55,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   onionExit: 'boolean',
   onionExitPolicy: 'strings',
   onionFamily: 'strings',
+  onionClientAuth: 'string map',
   socks: 'string',
   socksAllowRemote: 'boolean',
   privateBroadcast: 'boolean',
@@ -89,8 +91,10 @@ export async function readConfigFile (dataDir: string): Promise<Partial<DaemonCo
     if (kind == null) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${Object.keys(KEYS).join(', ')})`)
     const ok = kind === 'strings'
       ? Array.isArray(v) && v.every(s => typeof s === 'string')
-      : typeof v === kind
-    if (!ok) throw new ConfigError(`config file ${path}: "${key}" must be ${kind === 'strings' ? 'an array of strings' : `a ${kind}`}`)
+      : kind === 'string map'
+        ? v != null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(s => typeof s === 'string')
+        : typeof v === kind
+    if (!ok) throw new ConfigError(`config file ${path}: "${key}" must be ${kind === 'strings' ? 'an array of strings' : kind === 'string map' ? 'an object of strings' : `a ${kind}`}`)
     out[key] = v
   }
   return out as Partial<DaemonConfig>

@@ -56,6 +56,8 @@ export interface HostConfig {
   maxConnections: number
   /** Most inbound connections from one IP address (also the per-second inbound threshold's floor). */
   maxConnectionsPerIp: number
+  /** Query the DHT without serving it (Kubo's `dhtclient`): other nodes neither store records here nor route through this node. */
+  dhtClient?: boolean
 }
 
 /** What {@link createHost} needs. */
@@ -92,8 +94,8 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
     dht: kadDHT({
       protocol: params.dhtProtocol,
-      // every node serves the DHT: peers are both clients and servers
-      clientMode: false,
+      // every node serves the DHT unless its operator opts out: peers are both clients and servers
+      clientMode: config.dhtClient === true,
       // keep LAN and loopback addresses: local networks and devnets are first-class
       peerInfoMapper: passthroughMapper,
       logPrefix: 'peerd:dht',

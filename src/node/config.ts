@@ -27,6 +27,12 @@ export interface NodeConfig {
   bootstrap: string[]
   /** Discover peers on the local network by mDNS. Default true. */
   mdns: boolean
+  /**
+   * Query the DHT without serving it (default false). Such a node is in no other node's routing
+   * table, so DHT traffic never makes strangers dial it: for small machines, and for an onion
+   * service's host that wants no link to its clients beyond circuits.
+   */
+  dhtClient: boolean
   /** Serve as a circuit relay (v2) for peers behind NAT. Default true. */
   relay: boolean
   /** Most connections in total. */
@@ -49,6 +55,11 @@ export interface NodeConfig {
   onionRelay: boolean
   /** Relay bandwidth cap in bytes per second. Default {@link DEFAULT_ONION_RELAY_RATE}. */
   onionRelayRate: number
+  /**
+   * Client-authorization secret keys for onion services that require one, by address
+   * (`{ "<56 chars>.peerd": "descriptor:x25519-private:…" }`, as `peerd onion client-key` prints).
+   */
+  onionClientAuth?: Record<string, string>
   /** Be an onion exit: open TCP connections for circuits, as the exit policy allows. Default false. */
   onionExit: boolean
   /** The exit policy, one rule an entry (`accept *:443`, `reject *:*`), first match wins; the onion service's default when unset. */
@@ -84,6 +95,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     listen: input.listen ?? params.defaultListen,
     bootstrap: input.bootstrap ?? [],
     mdns: input.mdns ?? true,
+    dhtClient: input.dhtClient ?? false,
     relay: input.relay ?? true,
     maxConnections: input.maxConnections ?? 300,
     maxConnectionsPerIp: input.maxConnectionsPerIp ?? params.defaultMaxConnectionsPerIp,
@@ -98,6 +110,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     onionExit: input.onionExit ?? false,
     ...(input.onionExitPolicy != null ? { onionExitPolicy: input.onionExitPolicy } : {}),
     ...(input.onionFamily != null ? { onionFamily: input.onionFamily } : {}),
+    ...(input.onionClientAuth != null ? { onionClientAuth: input.onionClientAuth } : {}),
     ...(input.socks != null ? { socks: input.socks } : {}),
     socksAllowRemote: input.socksAllowRemote ?? false,
     privateBroadcast: input.privateBroadcast ?? true

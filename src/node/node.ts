@@ -19,6 +19,7 @@ import { CashService } from '../cash/service.ts'
 import { ShareService } from '../share/service.ts'
 import { OnionService } from '../onion/service.ts'
 import { DHT_NAMESPACE, descriptorSelector, descriptorValidator } from '../onion/relay-exchange.ts'
+import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator } from '../onion/hs/dht.ts'
 import { createLogger } from '../utils/logger.ts'
 import type { Logger } from '../utils/logger.ts'
 import { VERSION } from '../version.ts'
@@ -304,16 +305,16 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
     const bandwidth = new BandwidthMeter()
-    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp } = config
-    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp }
+    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient } = config
+    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient }
     const host = await createHost({
       config: hostConfig,
       privateKey: key,
       datastore,
       gater,
       bandwidth,
-      dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network) },
-      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector }
+      dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network), [HS_DHT_NAMESPACE]: hsDescriptorValidator(config.network) },
+      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector }
     })
     ref.host = host
     const keeper = new PeerKeeper({
@@ -347,6 +348,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
         ? {
             privateBroadcast: {
               dial: async (peer: string, protocol: string, o: { isolation: string, signal: AbortSignal }) => await onion.dial(peer, protocol, o),
+              release: (isolation: string) => { onion.release(isolation) },
               // a relay's own descriptor is in its view
               relays: () => onion.running ? onion.status().relaysKnown - (config.onionRelay ? 1 : 0) : 0
             }
@@ -365,7 +367,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
         exitPolicy: config.onionExitPolicy,
         family: config.onionFamily,
         socks: config.socks,
-        socksAllowRemote: config.socksAllowRemote
+        socksAllowRemote: config.socksAllowRemote,
+        clientAuth: config.onionClientAuth
       },
       log: log.child('onion'),
       dht: host.services.dht,

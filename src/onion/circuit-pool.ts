@@ -27,7 +27,7 @@ import { NoPathError } from './directory-errors.ts'
 import { CircuitClosedError } from './errors.ts'
 import type { GuardSet } from './guards.ts'
 import type { LinkManager } from './link.ts'
-import { canExitTo, selectPath } from './path.ts'
+import { canExitTo, selectPath, selectPathTo } from './path.ts'
 import type { PathTarget } from './path.ts'
 import type { OnionStream } from './stream.ts'
 import { EndReason, StreamClosedError } from './stream-errors.ts'
@@ -67,6 +67,8 @@ interface Entry {
   createdAt: number
   firstUsedAt?: number
   dirty: boolean
+  /** Not swept for idleness (an onion service's introduction and rendezvous circuits: their other end decides). */
+  pinned?: boolean
 }
 
 /** Options of {@link CircuitPool}. */
@@ -158,6 +160,81 @@ export class CircuitPool {
   /** Builds a circuit now (a preemptive circuit, or the bench's build time). */
   async prebuild (target: OpenTarget, purpose: CircuitPurpose, isolation = ''): Promise<CircuitInfo> {
     return this.info(await this.build(target, purpose, isolation))
+  }
+
+  /**
+   * Builds a circuit of `hops` hops that ends at `last` (an onion service's introduction or
+   * rendezvous point), for `purpose`; a failed build is retried with other middles, up to
+   * {@link BUILD_ATTEMPTS}. `pinned` circuits are never torn down for idleness.
+   *
+   * @throws {NoPathError} when the relay view has too few relays
+   * @throws {CircuitClosedError} when builds keep failing
+   */
+  async buildTo (last: { peerId: PeerId, onionKey: Uint8Array }, options: { hops: 3 | 4, purpose: CircuitPurpose, pinned?: boolean, signal?: AbortSignal }): Promise<Circuit> {
+    this.sweep()
+    if (this.entries.size >= MAX_CIRCUITS) throw new CircuitClosedError(`this node has ${this.entries.size} circuits, the most it keeps; wait for some to close or retire them (peerd onion new-circuits)`)
+    const descriptor = this.init.directory.get(last.peerId)?.descriptor
+    const lastHop: RelayDescriptor = descriptor ?? ({ peerId: last.peerId, onionKey: last.onionKey, addresses: [], family: [], bandwidth: 0 } as unknown as RelayDescriptor)
+    const exclude: string[] = []
+    const now = Date.now()
+    for (const [peer, at] of this.failed.entries()) if (now - at < FAILED_RELAY_MS) exclude.push(peer)
+    let lastError: Error | undefined
+    for (let attempt = 0; attempt < BUILD_ATTEMPTS; attempt++) {
+      if (options.signal?.aborted === true) throw options.signal.reason
+      const before = await this.waitForPath(() => selectPathTo({ relays: this.init.directory.relays(), guards: this.init.guards.usable(), network: this.init.network, self: this.init.self, exclude, last: { peerId: last.peerId, descriptor }, hops: options.hops }), options.signal)
+      const path = descriptor != null ? before : [...before, lastHop]
+      const entry: Entry = { id: String(this.nextId++), purpose: options.purpose, isolation: '', path, state: 'building', createdAt: Date.now(), dirty: false, pinned: options.pinned }
+      this.entries.set(entry.id, entry)
+      const hops = path.map(d => d.peerId.toString())
+      let built = 0
+      const started = performance.now()
+      try {
+        const timeout = AbortSignal.any([AbortSignal.timeout(BUILD_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+        const pathHops = path.map((d, i) => i === path.length - 1 ? { peerId: last.peerId, onionKey: last.onionKey } : d)
+        const circuit = await buildCircuit(this.init.links, pathHops, { signal: timeout, onHop: n => { built = n } })
+        await this.init.guards.markSucceeded(path[0]?.peerId as PeerId).catch(() => {})
+        entry.circuit = circuit
+        entry.state = 'open'
+        entry.firstUsedAt = Date.now()
+        circuit.onClose = () => { entry.state = 'closed'; this.entries.delete(entry.id) }
+        this.init.onBuild?.({ ok: true, ms: circuit.buildMs, hops })
+        return circuit
+      } catch (err) {
+        this.entries.delete(entry.id)
+        lastError = err as Error
+        this.init.onBuild?.({ ok: false, ms: performance.now() - started, hops, error: lastError })
+        if (isAborted(options.signal)) throw err
+        const culprit = hops[built]
+        // the fixed last hop is not excluded: the caller decides to try another introduction point
+        if (culprit != null && built < hops.length - 1) { this.failed.set(culprit, Date.now()); exclude.push(culprit) }
+        if (built === hops.length - 1) break
+      }
+    }
+    throw new CircuitClosedError(`could not build a circuit to ${last.peerId.toString()}: ${lastError?.message ?? 'unknown error'}`, { cause: lastError })
+  }
+
+  private async waitForPath (select: () => RelayDescriptor[], signal?: AbortSignal): Promise<RelayDescriptor[]> {
+    const deadline = Date.now() + PATH_WAIT_MS
+    for (;;) {
+      try {
+        return select()
+      } catch (err) {
+        if (!(err instanceof NoPathError) || (this.init.checking?.() ?? 0) === 0 || Date.now() > deadline || isAborted(signal)) throw err
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  /** Marks the circuits of `isolation` dirty and tears down those without streams (a caller done with a one-off circuit). */
+  release (isolation: string): void {
+    for (const e of [...this.entries.values()]) {
+      if (e.isolation !== isolation || e.pinned === true) continue
+      e.dirty = true
+      if (e.state === 'open' && e.circuit != null && e.circuit.streamsOpen === 0) {
+        e.circuit.destroy()
+        this.entries.delete(e.id)
+      }
+    }
   }
 
   /** Marks every circuit dirty (no new streams); returns how many open ones were retired. */
@@ -294,7 +371,7 @@ export class CircuitPool {
   private sweep (): void {
     const now = Date.now()
     for (const e of [...this.entries.values()]) {
-      if (e.state !== 'open' || e.circuit == null) continue
+      if (e.state !== 'open' || e.circuit == null || e.pinned === true) continue
       if (e.firstUsedAt != null && now - e.firstUsedAt > MAX_DIRTINESS_MS) e.dirty = true
       const idle = e.circuit.streamsOpen === 0
       if (idle && (e.dirty || (e.firstUsedAt == null && now - e.createdAt > MAX_IDLE_MS))) {

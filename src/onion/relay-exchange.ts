@@ -315,11 +315,13 @@ export class RelayExchange {
   /** A peer connected: ask for its view (unless asked lately) and push the own descriptor. */
   private met (peer: PeerId, push = true): void {
     const own = this.own
-    if (own != null && push) this.enqueue(async () => { await this.push(peer, own) })
+    // a queued task runs later: by then the peer may have gone, and the exchange must not dial it back
+    const connected = (): boolean => this.init.host.getConnections(peer).some(c => c.status === 'open')
+    if (own != null && push) this.enqueue(async () => { if (connected()) await this.push(peer, own) })
     const last = this.asked.peek(peer.toString())
     if (last != null && Date.now() - last < ASK_INTERVAL_MS) return
     this.asked.set(peer.toString(), Date.now())
-    this.enqueue(async () => { await this.ask(peer).catch(() => {}) })
+    this.enqueue(async () => { if (connected()) await this.ask(peer).catch(() => {}) })
   }
 
   /** Asks one random connected peer not asked lately. */

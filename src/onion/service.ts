@@ -21,6 +21,7 @@
  * ```
  * @module
  */
+import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -47,6 +48,13 @@ import { SocksReply, socksReplyFor } from './socks-errors.ts'
 import { EndReason, StreamRefusedError, endReasonName } from './stream-errors.ts'
 import type { OnionStream } from './stream.ts'
 import type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'
+import { isOnionHost } from './hs/address.ts'
+import { HsClient } from './hs/client.ts'
+import { parseHsClientPublicKey, parseHsClientSecretKey } from './hs/client-auth.ts'
+import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator } from './hs/dht.ts'
+import { HsRelay } from './hs/hs-relay.ts'
+import { HsdirServer, hsdirGet, hsdirProtocol, hsdirPut } from './hs/hsdir.ts'
+import { OnionServices } from './hs/services.ts'
 
 /** How often the onion key ring is checked for rotation (a new key is republished at once). */
 const ROTATE_CHECK_MS = 3600_000
@@ -69,6 +77,10 @@ export interface OnionConfig {
   family?: string[]
   socks?: string
   socksAllowRemote?: boolean
+  /** Client-authorization secret keys by onion address (for services that need one), as `peerd onion client-key` prints them. */
+  clientAuth?: Record<string, string>
+  /** Onion-service time-period length in minutes (default 1440; test networks use short ones). */
+  hsPeriodMinutes?: number
 }
 
 /** What the service logs through (the node's logger fits). */
@@ -125,6 +137,10 @@ export class OnionService implements OnionControl {
   private reachability?: ReachabilityChecker
   private pool?: CircuitPool
   private socks?: SocksServer
+  private hsRelay?: HsRelay
+  private hsdir?: HsdirServer
+  private hsClient?: HsClient
+  private hosted?: OnionServices
   private timer?: NodeJS.Timeout
   private dhtTimer?: NodeJS.Timeout
   private started = false
@@ -171,6 +187,8 @@ export class OnionService implements OnionControl {
         onRefused: (reason, port) => { log.debug('exit refused a stream', { reason: endReasonName(reason), port }) }
       })
       this.links = this.relay.links
+      // every relay may be an introduction or rendezvous point (tor: any relay with the Stable/Fast flags)
+      this.hsRelay = new HsRelay({ relay: this.relay })
       await this.relay.start()
     } else {
       // a client only: its links refuse to be anyone's hop
@@ -214,6 +232,7 @@ export class OnionService implements OnionControl {
       }
     })
     this.pool.start()
+    await this.startOnionServices()
     this.timer = setInterval(() => { void this.maintain().catch(() => {}) }, ROTATE_CHECK_MS)
     this.timer.unref()
     if (this.init.dht != null) {
@@ -233,6 +252,89 @@ export class OnionService implements OnionControl {
     this.started = true
   }
 
+  /** Onion services: the hsdir answerer, the client side, and the services this node hosts. */
+  private async startOnionServices (): Promise<void> {
+    const { host, config } = this.init
+    const dht = this.init.dht
+    if (dht != null) {
+      const validate = hsDescriptorValidator(config.network)
+      const prefix = new TextEncoder().encode(`/${HS_DHT_NAMESPACE}/`)
+      this.hsdir = new HsdirServer({
+        host,
+        network: config.network,
+        dht,
+        validate,
+        select: hsDescriptorSelector,
+        isKey: key => key.length > prefix.length && prefix.every((b, i) => key[i] === b)
+      })
+      await this.hsdir.start()
+    }
+    const clientAuth = new Map(Object.entries(config.clientAuth ?? {}).map(([address, secret]) => [address.toLowerCase().replace(/\.$/, ''), parseHsClientSecretKey(secret)]))
+    this.hsClient = new HsClient({
+      network: config.network,
+      pool: this.pool as CircuitPool,
+      directory: this.directory as RelayDirectory,
+      self: host.peerId,
+      periodMinutes: config.hsPeriodMinutes,
+      clientAuth: address => clientAuth.get(address.toLowerCase().replace(/\.$/, '')),
+      fetchRecord: async (key, signal) => await this.viaHsdir('hsdir-get', async d => await hsdirGet(d, key, signal), signal)
+    })
+    this.hosted = new OnionServices(join(this.init.dir, 'services'), () => ({
+      network: config.network,
+      pool: this.pool as CircuitPool,
+      directory: this.directory as RelayDirectory,
+      self: host.peerId,
+      periodMinutes: config.hsPeriodMinutes,
+      storeRecord: async (key, value) => (await this.viaHsdir('hsdir-put', async d => await hsdirPut(d, key, value) ? true : undefined)) === true,
+      onLog: message => { this.init.log.info(message) }
+    }), parseHsClientPublicKey)
+    await this.hosted.start()
+  }
+
+  /**
+   * Runs one hsdir request on a random connected peer through a circuit (isolated by `isolation`),
+   * trying up to three peers until one answers with something.
+   */
+  private async viaHsdir<T> (isolation: string, request: (duplex: Duplex) => Promise<T | undefined>, signal?: AbortSignal): Promise<T | undefined> {
+    const self = this.init.host.peerId.toString()
+    const peers = [...new Set(this.init.host.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))].filter(p => p !== self)
+    for (let i = peers.length - 1; i > 0; i--) { const j = randomInt(i + 1); [peers[i], peers[j]] = [peers[j] as string, peers[i] as string] }
+    let lastError: unknown
+    for (const peer of peers.slice(0, 3)) {
+      // a circuit of its own per request, closed after: two requests are not linkable by their exit
+      const iso = `${isolation}:${randomInt(2 ** 47)}`
+      try {
+        const duplex = await this.dial(peer, hsdirProtocol(this.init.config.network), { isolation: iso, signal })
+        const answer = await request(duplex)
+        if (answer !== undefined) return answer
+      } catch (err) {
+        lastError = err
+        if (signal?.aborted === true) throw err
+      } finally {
+        this.pool?.release(iso)
+      }
+    }
+    if (lastError != null) this.init.log.debug('hsdir request failed', { error: (lastError as Error).message })
+    return undefined
+  }
+
+  /** The onion services this node hosts (`peerd onion serve|services|stop`). */
+  get services (): OnionServices {
+    if (this.hosted == null) throw new CircuitClosedError('the onion service is not running')
+    return this.hosted
+  }
+
+  /**
+   * Opens a stream to `port` on the onion service at `address` (`<56 chars>.peerd`), through a
+   * rendezvous circuit (made on first use, then reused for ten minutes).
+   */
+  async connect (address: string, port: number, options: { isolation?: string, signal?: AbortSignal } = {}): Promise<OnionStream> {
+    const client = this.hsClient
+    if (client == null) throw new CircuitClosedError('the onion service is not running')
+    await this.guards?.refresh()
+    return await client.openStream(address, port, options)
+  }
+
   /** Between start and stop. */
   get running (): boolean {
     return this.started
@@ -243,6 +345,8 @@ export class OnionService implements OnionControl {
     clearInterval(this.timer)
     clearInterval(this.dhtTimer)
     await this.socks?.stop()
+    await this.hosted?.stopAll()
+    await this.hsdir?.stop()
     this.pool?.stop()
     await this.exchange?.stop()
     this.reachability?.stop()
@@ -301,6 +405,7 @@ export class OnionService implements OnionControl {
   async openStream (target: OpenTarget, options: { purpose?: CircuitPurpose, isolation?: string, signal?: AbortSignal } = {}): Promise<OnionStream> {
     const pool = this.pool
     if (pool == null) throw new CircuitClosedError('the onion service is not running')
+    if ('host' in target && isOnionHost(target.host)) return await this.connect(target.host, target.port, options)
     await this.guards?.refresh()
     return await pool.openStream(target, { purpose: options.purpose ?? 'peerd', isolation: options.isolation, signal: options.signal })
   }
@@ -359,7 +464,13 @@ export class OnionService implements OnionControl {
     return this.pool?.list() ?? []
   }
 
+  /** Retires the circuits of one isolation key (a one-off push's), closing those without streams. */
+  release (isolation: string): void {
+    this.pool?.release(isolation)
+  }
+
   newCircuits (): number {
+    this.hsClient?.retireAll()
     return this.pool?.retireAll() ?? 0
   }
 }

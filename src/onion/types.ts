@@ -3,6 +3,7 @@
  * circuits, and the one control a user has ("new circuits for new streams").
  * @module
  */
+import type { OnionServicesControl } from './hs/types.ts'
 
 /** One hop of a circuit as the API shows it. */
 export interface CircuitHopInfo {
@@ -15,8 +16,12 @@ export interface CircuitHopInfo {
 export interface CircuitInfo {
   /** A local id (stable while the circuit lives). */
   id: string
-  /** What the circuit is used for. */
-  purpose: 'socks' | 'peerd' | 'test'
+  /**
+   * What the circuit is used for: SOCKS streams, peerd protocols, tests; `hs-client` reaches an
+   * onion service (introduction or rendezvous), `hs-service` is a hosted service's (to an
+   * introduction point, or to a client's rendezvous point).
+   */
+  purpose: 'socks' | 'peerd' | 'test' | 'hs-client' | 'hs-service'
   state: 'building' | 'open' | 'closed'
   /** First hop (the guard) first. */
   hops: CircuitHopInfo[]
@@ -75,4 +80,6 @@ export interface OnionControl {
   circuits: () => CircuitInfo[]
   /** Retires every open circuit for new streams (Tor's NEWNYM); returns how many were retired. */
   newCircuits: () => number
+  /** The onion services this node hosts (absent where a node cannot host any). */
+  readonly services?: OnionServicesControl
 }

@@ -38,7 +38,8 @@ describe('cash: a payment sent just before a crash', () => {
     await db.put(sentKey(id), encodeTx(payment.tx, { witness: true }), { sync: true })
     await db.close()
 
-    const node = td.node(await startTestNode({ dataDir }))
+    // the gossip re-send path: private broadcast would wait for relays this two-node network lacks
+    const node = td.node(await startTestNode({ dataDir, privateBroadcast: false }))
     assert.ok(node.cash.mempool.has(id), 'the reopened wallet put it back in the mempool')
     const peer = await td.testNode()
     await linkOnTopic(node, peer, txsTopic('regtest'))

@@ -27,6 +27,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     gateway: v.gateway as string | undefined,
     gatewayAllowRemote: v['gateway-allow-remote'] === true ? true : undefined,
     mdns: v['no-mdns'] === true ? false : undefined,
+    dhtClient: v['dht-client'] === true ? true : undefined,
     relay: v['no-relay'] === true ? false : undefined,
     reshare: v['no-reshare'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
@@ -84,6 +85,7 @@ export const daemon: Command = {
   --gateway-allow-remote       permit a non-loopback gateway address
   --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable
   --no-mdns                    do not discover peers on the local network
+  --dht-client                 query the DHT without serving it (no stranger dials this node for DHT work)
   --no-relay                   do not serve as a circuit relay for peers behind NAT
   --no-reshare                 do not announce what this node downloads (it still serves it)
   --max-connections N          connections in total (default 300)
@@ -115,6 +117,7 @@ export const daemon: Command = {
     'gateway-allow-remote': { type: 'boolean' },
     bootstrap: { type: 'string', multiple: true },
     'no-mdns': { type: 'boolean' },
+    'dht-client': { type: 'boolean' },
     'no-relay': { type: 'boolean' },
     'no-reshare': { type: 'boolean' },
     'max-connections': { type: 'string' },

@@ -60,7 +60,8 @@ export class Reader {
 
   take (n: number, field: string): Uint8Array {
     if (this.at + n > this.b.length) throw new MalformedHsDescriptorError(`${this.what}: ${field} runs past the end`)
-    const out = this.b.slice(this.at, this.at + n)
+    // a copy, even of a Buffer (whose slice is a view into a shared pool: `.buffer` would be the pool)
+    const out = Uint8Array.prototype.slice.call(this.b, this.at, this.at + n)
     this.at += n
     return out
   }

@@ -130,8 +130,8 @@ async function exchange (duplex: Duplex, request: Uint8Array, signal?: AbortSign
   const onAbort = (): void => { duplex.destroy(new ProtocolError('hsdir request timed out')) }
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
+    // no end(): an onion stream has no half-close (END closes both ways), so the answer would be lost
     duplex.write(encodeFrame(request))
-    duplex.end()
     for await (const f of readFrames(duplex, MAX_FRAME)) return f
     throw new ProtocolError('hsdir: the peer closed the stream without an answer')
   } finally {

@@ -66,6 +66,18 @@ describe('onion-service descriptors', () => {
     assert.equal(verifyHsDescriptor(sign(await inner(1)), NOW).revision, ISSUED, 'the revision defaults to the issue time')
   })
 
+  it('decodes a descriptor that sits inside a larger Buffer (as the DHT hands records over)', async () => {
+    const want = await inner(3, true)
+    const bytes = sign(want)
+    // Buffer.slice is a view into a shared pool: a codec that reads `.buffer` from offset 0 misreads it
+    const pool = Buffer.alloc(bytes.length + 113)
+    pool.set(bytes, 57)
+    const view = pool.subarray(57, 57 + bytes.length)
+    const outer = verifyHsDescriptor(view, NOW)
+    assert.equal(outer.revision, ISSUED)
+    assert.deepEqual(decryptHsDescriptor(outer, A, { period: PERIOD }), want)
+  })
+
   it('shows the DHT no introduction point, not the address, and not how many there are', async () => {
     const small = sign(await inner(1))
     const full = sign(await inner(3))

@@ -1,0 +1,100 @@
+/**
+ * Onion services as `createNode` runs them (issue 17): a web server published as `<key>.peerd`
+ * by one node is fetched with real curl through another node's SOCKS5 port. The client and the
+ * service's host never connect to each other (their libp2p connection events are watched from
+ * before the service starts to the end), the descriptor in the DHT shows no introduction point
+ * to someone without the address, and the service keeps its address across a restart.
+ */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import type { PeerdNode } from '../../src/node/node.ts'
+import { teardown } from '../utils/teardown.ts'
+import { waitFor } from '../utils/index.ts'
+
+const run = promisify(execFile)
+const TEST = { timeout: 120_000 }
+const page = Buffer.alloc(400_000, 'onion service page ')
+const pageHash = createHash('sha256').update(page).digest('hex')
+
+/** Records every libp2p connection `node` opens or accepts with `other`. */
+function watchConnections (node: PeerdNode, other: PeerdNode): string[] {
+  const seen: string[] = []
+  node.libp2p.addEventListener('connection:open', (e) => {
+    if (e.detail.remotePeer.toString() === other.peerId) seen.push(`${e.detail.direction} ${e.detail.remoteAddr.toString()}`)
+  })
+  return seen
+}
+
+describe('onion services in createNode', () => {
+  const td = teardown()
+  let client: PeerdNode
+  let service: PeerdNode
+  let relays: PeerdNode[]
+  let address: string
+  let clientSaw: string[]
+  let serviceSaw: string[]
+
+  before(async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/page') { res.writeHead(200, { 'content-length': page.length }); res.end(page) } else { res.writeHead(404); res.end() }
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    td.add(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) }, 'stop the http server')
+    const port = (server.address() as AddressInfo).port
+    const first = await td.testNode({ onionRelayRate: 50_000_000 })
+    const boot = first.addresses()
+    relays = [first]
+    for (let i = 0; i < 5; i++) relays.push(await td.testNode({ bootstrap: boot, onionRelayRate: 50_000_000 }))
+    // neither end is a relay, so neither is ever a hop of the other's circuits; neither looks for
+    // more peers (minConnections 0) nor serves the DHT (so no DHT walk dials it): any connection
+    // between them would be the onion code's
+    service = await td.testNode({ bootstrap: boot, onionRelay: false, minConnections: 0, dhtClient: true })
+    client = await td.testNode({ bootstrap: boot, onionRelay: false, minConnections: 0, dhtClient: true, socks: '127.0.0.1:0' })
+    await waitFor(() => client.onion.status().relaysKnown >= 6 && service.onion.status().relaysKnown >= 6, { timeoutMs: 40_000, what: 'both ends to learn 6 relay descriptors' })
+    // a DHT walk at start may have linked them; from here on they must stay apart
+    await client.libp2p.hangUp(service.libp2p.peerId).catch(() => {})
+    clientSaw = watchConnections(client, service)
+    serviceSaw = watchConnections(service, client)
+    const info = await service.onion.services.serve({ name: 'web', target: `127.0.0.1:${port}` })
+    address = info.address
+    assert.match(address, /^[a-z2-7]{56}\.peerd$/)
+    await waitFor(() => (service.onion.services.list()[0]?.publishedAt ?? 0) > 0, { timeoutMs: 60_000, what: 'the descriptor to be published' })
+  })
+  after(async () => { await td.run() })
+
+  it('serves a web page to curl --socks5-hostname through a rendezvous; the two ends never connect', TEST, async () => {
+    const socks = client.onion.status().socks as string
+    const { stdout } = await run('curl', ['-sS', '--max-time', '60', '--socks5-hostname', socks, `http://${address}/page`], { encoding: 'buffer', maxBuffer: 10_000_000 })
+    assert.equal(createHash('sha256').update(stdout).digest('hex'), pageHash)
+    const info = service.onion.services.list()[0]
+    assert.equal(info?.introPoints, 3)
+    assert.ok((info?.stats.rendezvous ?? 0) >= 1)
+    // a second request reuses the joined circuit
+    const again = await run('curl', ['-sS', '--max-time', '60', '--socks5-hostname', socks, `http://${address}/page`], { encoding: 'buffer', maxBuffer: 10_000_000 })
+    assert.equal(again.stdout.length, page.length)
+    assert.equal(service.onion.services.list()[0]?.stats.rendezvous, info?.stats.rendezvous, 'no second rendezvous for the same client')
+    assert.deepEqual(clientSaw, [], 'the client opened or accepted no connection with the service\'s host')
+    assert.deepEqual(serviceSaw, [], 'the service\'s host opened or accepted no connection with the client')
+    assert.equal(client.libp2p.getConnections(service.libp2p.peerId).length, 0)
+  })
+
+  it('refuses a mistyped address before building anything', TEST, async () => {
+    const socks = client.onion.status().socks as string
+    const bad = address.slice(0, 10) + (address[10] === 'a' ? 'b' : 'a') + address.slice(11)
+    const r = await run('curl', ['-sS', '--max-time', '20', '--socks5-hostname', socks, `http://${bad}/page`], { encoding: 'utf8' }).catch((err: { code: number }) => err)
+    assert.equal((r as { code?: number }).code, 97, 'curl: the proxy refused the CONNECT')
+  })
+
+  it('keeps the address when the service is stopped and served again under its name', TEST, async () => {
+    const target = service.onion.services.list()[0]?.target as string
+    await service.onion.services.stop('web')
+    assert.equal(service.onion.services.list().length, 0)
+    const again = await service.onion.services.serve({ name: 'web', target })
+    assert.equal(again.address, address)
+  })
+})
