@@ -59,7 +59,7 @@ describe('an onion service between daemons in network namespaces', { skip: unava
     let sampling = true
     const sampler = (async () => {
       while (sampling) {
-        const [a, b] = await Promise.all([peerd(cli, 'peers'), peerd(svc, 'peers')]).catch(() => [[], []]) as Array<Array<{ peerId: string }>>
+        const [a = [], b = []] = await Promise.all([peerd(cli, 'peers'), peerd(svc, 'peers')]).catch(() => [[], []]) as Array<Array<{ peerId: string }>>
         if (a.some(p => p.peerId === ids.svc)) seen.push('the client listed the service host as a peer')
         if (b.some(p => p.peerId === ids.cli)) seen.push('the service host listed the client as a peer')
         const { stdout } = await cli.exec('ss', ['-Htn', 'state', 'all', 'dst', svc.ip]).catch(() => ({ stdout: '' }))

@@ -13,6 +13,10 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import type { PeerdNode } from '../../src/node/node.ts'
+import { decodeOnionAddress } from '../../src/onion/hs/address.ts'
+import { blindPublicKey, timePeriod } from '../../src/onion/hs/blinding.ts'
+import { decryptHsDescriptor, verifyHsDescriptor } from '../../src/onion/hs/descriptor.ts'
+import { hsDescriptorDhtKey } from '../../src/onion/hs/dht.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 
@@ -81,6 +85,25 @@ describe('onion services in createNode', () => {
     assert.deepEqual(clientSaw, [], 'the client opened or accepted no connection with the service\'s host')
     assert.deepEqual(serviceSaw, [], 'the service\'s host opened or accepted no connection with the client')
     assert.equal(client.libp2p.getConnections(service.libp2p.peerId).length, 0)
+  })
+
+  it('stores in the DHT a descriptor that names no introduction point to those without the address', TEST, async () => {
+    const pub = decodeOnionAddress(address)
+    const key = hsDescriptorDhtKey('regtest', blindPublicKey(pub, timePeriod(Date.now())))
+    // what a DHT node holds: read straight from a relay's DHT, as any node could
+    let record: Uint8Array | undefined
+    for await (const ev of relays[2]?.libp2p.services.dht.get(key) ?? []) if (ev.name === 'VALUE') record = ev.value
+    assert.ok(record != null, 'the descriptor is in the DHT under the blinded key')
+    const raw = Buffer.from(record)
+    assert.ok(!raw.includes(Buffer.from(pub)), 'the service\'s key is not in it')
+    for (const r of relays) assert.ok(!raw.includes(Buffer.from(r.libp2p.peerId.toMultihash().bytes)), 'no relay\'s peer id is in it')
+    const outer = verifyHsDescriptor(record)
+    assert.deepEqual(new Uint8Array(outer.blindedKey), blindPublicKey(pub, timePeriod(Date.now())))
+    // with the address, the introduction points are there
+    const inner = decryptHsDescriptor(outer, pub, { period: timePeriod(Date.now()) })
+    assert.equal(inner.introPoints.length, 3)
+    const introRelays = new Set(inner.introPoints.map(ip => Buffer.from(ip.peerId).toString('hex')))
+    assert.ok(relays.filter(r => introRelays.has(Buffer.from(r.libp2p.peerId.toMultihash().bytes).toString('hex'))).length === 3, 'the three are relays of this network')
   })
 
   it('refuses a mistyped address before building anything', TEST, async () => {
