@@ -13,10 +13,16 @@
  * - Finding relays without authorities: signed descriptors, the relay view on LevelDB, the relay
  *   exchange and DHT records, path selection and entry guards.
  * - Uses: the client's circuit pool, the SOCKS5 server.
+ * - Onion services (issue 17, `hs/`): `.peerd` addresses, key blinding, hs-ntor, encrypted
+ *   descriptors in the DHT (uploaded and fetched through circuits via `hsdir.ts`), the
+ *   introduction and rendezvous roles every relay plays, the client, the hosted service with its
+ *   proof-of-work queue.
  *
  *     const node = await createNode({ dataDir, network: 'regtest', socks: '127.0.0.1:9050' })
  *     const stream = await node.onion.dial(peerId, '/peerd/regtest/…')   // a Duplex through three hops
  *     node.onion.circuits()                                               // what `peerd onion circuits` shows
+ *     const { address } = await node.onion.services.serve({ target: '127.0.0.1:8080' })  // <56 chars>.peerd
+ *     const page = await other.onion.connect(address, 80)                  // a Duplex to that web server
  */
 export { CellIntegrityError, CellSizeError, CircuitClosedError, HandshakeError, HandshakeReplayError, MalformedCellError, UnknownCellCommandError, UnknownRelayCommandError, OnionLimitError } from './errors.ts'
 export { CELL_BODY_LEN, CELL_LEN, CellCommand, CellReader, RELAY_DATA_MAX, RelayCommand, decodeCell, decodeCreate2, decodeCreated2, decodeDestroy, decodeExtend2, decodeRelayBody, encodeCell, encodeCreate2, encodeCreated2, encodeDestroy, encodeExtend2, encodeRelayBody, extend2PeerId, peerIdSpecifier } from './cell.ts'
@@ -69,3 +75,21 @@ export { SocksConnectError, SocksReply, socksReplyFor } from './socks-errors.ts'
 export { OnionService, socksReplyForOnion } from './service.ts'
 export type { OnionConfig, OnionServiceInit } from './service.ts'
 export type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'
+export { ONION_TLD, decodeOnionAddress, encodeOnionAddress, isOnionAddress, isOnionHost } from './hs/address.ts'
+export { blindKeyPair, blindPublicKey, credential, subcredential, timePeriod } from './hs/blinding.ts'
+export type { TimePeriod } from './hs/blinding.ts'
+export { hsClientAuthKeyPair, parseHsClientPublicKey, parseHsClientSecretKey } from './hs/client-auth.ts'
+export { MAX_HS_DESCRIPTOR_BYTES, decodeHsDescriptor, decryptHsDescriptor, signHsDescriptor, verifyHsDescriptor } from './hs/descriptor.ts'
+export type { HsDescriptorOuter, HsInnerDescriptor, HsIntroPoint } from './hs/descriptor.ts'
+export { HS_DHT_NAMESPACE, hsDescriptorDhtKey, hsDescriptorSelector, hsDescriptorValidator } from './hs/dht.ts'
+export { HsConfigError, HsNotFoundError, HsUnreachableError } from './hs/connect-errors.ts'
+export { ForgedHsDescriptorError, HsDescriptorError, HsHandshakeError, MalformedHsDescriptorError, OnionAddressError } from './hs/hs-errors.ts'
+export { hsNtorClientComplete, hsNtorClientIntroduce, hsNtorServiceIntroduce } from './hs/hs-ntor.ts'
+export { HsRelay } from './hs/hs-relay.ts'
+export { HsdirServer, hsdirGet, hsdirProtocol, hsdirPut } from './hs/hsdir.ts'
+export { HsClient } from './hs/client.ts'
+export { HostedService } from './hs/host.ts'
+export { OnionServices } from './hs/services.ts'
+export { PowSeeds, solvePow, verifyPow } from './hs/pow.ts'
+export { EffortController, IntroQueue } from './hs/intro-queue.ts'
+export type { HostedServiceInfo, OnionServicesControl, ServeOptions } from './hs/types.ts'

@@ -134,7 +134,7 @@ export class HsClient {
   }
 
   /** The service's current descriptor, from the cache or the DHT. */
-  private async descriptor (address: string, servicePub: Uint8Array, signal?: AbortSignal): Promise<{ inner: HsInnerDescriptor, subcred: Uint8Array }> {
+  private async descriptor (address: string, servicePub: Uint8Array, signal?: AbortSignal): Promise<{ inner: HsInnerDescriptor, subcred: Uint8Array, cached: boolean }> {
     const now = this.now()
     const length = this.init.periodMinutes
     const period = timePeriod(now, length)
@@ -142,7 +142,7 @@ export class HsClient {
     const blinded = blindPublicKey(servicePub, period)
     const subcred = subcredential(servicePub, blinded)
     const cached = this.descriptors.get(cacheKey)
-    if (cached != null && cached.expiresAt > now) return { inner: cached.inner, subcred }
+    if (cached != null && cached.expiresAt > now) return { inner: cached.inner, subcred, cached: true }
     // a service publishes for the current period; one whose clock is behind may still be on the previous
     for (const p of [period, timePeriod(period.startMs - 1, length)]) {
       const b = blindPublicKey(servicePub, p)
@@ -153,45 +153,62 @@ export class HsClient {
       this.stats.descriptorsFetched++
       if (this.descriptors.size >= MAX_CACHED) this.descriptors.delete(this.descriptors.keys().next().value as string)
       this.descriptors.set(cacheKey, { inner, expiresAt: outer.issuedAt * 1000 + outer.lifetimeSec * 1000 })
-      return { inner, subcred: p === period ? subcred : subcredential(servicePub, b) }
+      return { inner, subcred: p === period ? subcred : subcredential(servicePub, b), cached: false }
     }
     throw new HsUnreachableError(`no descriptor of ${address} in the DHT (the service is not running, or not published yet: try again in a minute)`)
   }
 
   private async connect (address: string, servicePub: Uint8Array, signal?: AbortSignal): Promise<Circuit> {
-    const started = performance.now()
     this.stats.connects++
     try {
-      const { inner, subcred } = await this.descriptor(address, servicePub, signal)
-      if (inner.introPoints.length === 0) throw new HsUnreachableError(`${address} lists no introduction point`)
-      const cookie = randomBytes(COOKIE_LEN)
-      const rend = await this.rendezvous(cookie, signal)
       try {
-        const intros = [...inner.introPoints]
-        let lastError: Error | undefined
-        let effort = inner.pow?.suggestedEffort ?? 0
-        for (let attempt = 0; attempt < Math.min(INTRO_TRIES, intros.length + 1) && intros.length > 0; attempt++) {
-          const ip = intros.splice(randomInt(intros.length), 1)[0] as HsInnerDescriptor['introPoints'][number]
-          try {
-            const state = await this.introduce(ip, rend.rp, cookie, subcred, servicePub, inner, effort, signal)
-            const reply = await nextMessage(rend.circuit, rend.circuit.hops - 1, RelayCommand.RENDEZVOUS2, RENDEZVOUS_WAIT_MS, signal)
-            rend.circuit.addVirtualHop(hsNtorClientComplete(state, reply), 'client')
-            this.stats.lastConnectMs = performance.now() - started
-            return rend.circuit
-          } catch (err) {
-            lastError = err as Error
-            if (signal?.aborted === true || rend.circuit.closed) throw err
-            // tor's client doubles its effort when the service did not answer in time (prop 327)
-            if (inner.pow != null) effort = Math.max(1, effort * 2)
-          }
-        }
-        throw new HsUnreachableError(`${address}: no introduction succeeded (${lastError?.message ?? 'no introduction point'})`, { cause: lastError })
+        return await this.connectOnce(address, servicePub, signal)
       } catch (err) {
-        rend.circuit.destroy()
-        throw err
+        // a cached descriptor may name introduction points the service has since replaced: fetch it again once
+        if (!(err instanceof HsUnreachableError) || !this.dropCached(address) || signal?.aborted === true) throw err
+        return await this.connectOnce(address, servicePub, signal)
       }
     } catch (err) {
       this.stats.failures++
+      throw err
+    }
+  }
+
+  /** Forgets the cached descriptors of `address`; true when there was one. */
+  private dropCached (address: string): boolean {
+    let dropped = false
+    for (const k of [...this.descriptors.keys()]) if (k.startsWith(`${address}|`)) { this.descriptors.delete(k); dropped = true }
+    return dropped
+  }
+
+  private async connectOnce (address: string, servicePub: Uint8Array, signal?: AbortSignal): Promise<Circuit> {
+    const started = performance.now()
+    const { inner, subcred } = await this.descriptor(address, servicePub, signal)
+    if (inner.introPoints.length === 0) throw new HsUnreachableError(`${address} lists no introduction point`)
+    const cookie = randomBytes(COOKIE_LEN)
+    const rend = await this.rendezvous(cookie, signal)
+    try {
+      const intros = [...inner.introPoints]
+      let lastError: Error | undefined
+      let effort = inner.pow?.suggestedEffort ?? 0
+      for (let attempt = 0; attempt < Math.min(INTRO_TRIES, intros.length + 1) && intros.length > 0; attempt++) {
+        const ip = intros.splice(randomInt(intros.length), 1)[0] as HsInnerDescriptor['introPoints'][number]
+        try {
+          const state = await this.introduce(ip, rend.rp, cookie, subcred, servicePub, inner, effort, signal)
+          const reply = await nextMessage(rend.circuit, rend.circuit.hops - 1, RelayCommand.RENDEZVOUS2, RENDEZVOUS_WAIT_MS, signal)
+          rend.circuit.addVirtualHop(hsNtorClientComplete(state, reply), 'client')
+          this.stats.lastConnectMs = performance.now() - started
+          return rend.circuit
+        } catch (err) {
+          lastError = err as Error
+          if (signal?.aborted === true || rend.circuit.closed) throw err
+          // tor's client doubles its effort when the service did not answer in time (prop 327)
+          if (inner.pow != null) effort = Math.max(1, effort * 2)
+        }
+      }
+      throw new HsUnreachableError(`${address}: no introduction succeeded (${lastError?.message ?? 'no introduction point'})`, { cause: lastError })
+    } catch (err) {
+      rend.circuit.destroy()
       throw err
     }
   }
