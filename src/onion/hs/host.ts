@@ -54,6 +54,12 @@ const ANSWER_MS = 15_000
 const RENDEZVOUS_AT_ONCE = 4
 /** Introductions answered a second at most: what bounds the work a flood can cause. */
 const RENDEZVOUS_PER_SEC = 8
+/**
+ * INTRODUCE2 decrypted per introduction point a second (burst: twice that): each costs two X25519
+ * operations, and an introduction point that ignores the rate limit it was given must not be able
+ * to spend the service's CPU without bound.
+ */
+const INTRODUCE2_PER_SEC = 50
 
 interface IntroPoint {
   relay: PeerId
@@ -63,6 +69,8 @@ interface IntroPoint {
   enc: X25519KeyPair
   replay: ReplayFilter
   circuit: Circuit
+  tokens: number
+  at: number
 }
 
 interface PendingIntro {
@@ -222,7 +230,7 @@ export class HostedService {
       circuit.destroy()
       throw err
     }
-    const ip: IntroPoint = { relay: relay.peerId, onionKey: relay.onionKey, authSecret, authKey, enc: x25519KeyPair(), replay: new ReplayFilter(), circuit }
+    const ip: IntroPoint = { relay: relay.peerId, onionKey: relay.onionKey, authSecret, authKey, enc: x25519KeyPair(), replay: new ReplayFilter(), circuit, tokens: 2 * INTRODUCE2_PER_SEC, at: this.now() }
     const key = relay.peerId.toString()
     this.intros.set(key, ip)
     const hop = circuit.hops - 1
@@ -242,9 +250,13 @@ export class HostedService {
   /** An INTRODUCE2: decrypt, check, queue by effort. Bad ones are dropped quietly (the intro point cannot tell which are bad). */
   private introduced (ip: IntroPoint, data: Uint8Array): void {
     this.counters.introductions++
+    const now = this.now()
+    ip.tokens = Math.min(2 * INTRODUCE2_PER_SEC, ip.tokens + (now - ip.at) / 1000 * INTRODUCE2_PER_SEC)
+    ip.at = now
+    if (ip.tokens < 1) { this.counters.dropped++; return }
+    ip.tokens--
     try {
       const intro = parseIntroduce1(data)
-      const now = this.now()
       const period = timePeriod(now, this.init.periodMinutes)
       const subcreds = [period, timePeriod(period.endMs, this.init.periodMinutes), timePeriod(period.startMs - 1, this.init.periodMinutes)]
         .map(p => subcredential(this.servicePub, blindPublicKey(this.servicePub, p)))

@@ -52,7 +52,8 @@ export interface HsdirServerInit {
 /** Answers GET and PUT for peers; see the module header. */
 export class HsdirServer {
   private readonly init: HsdirServerInit
-  private readonly limiter = new PeerRateLimiter(20 / 60, 20)
+  // the remote peer is a circuit's last hop, shared by many clients: generous per peer, bounded in all by MAX_CONCURRENT
+  private readonly limiter = new PeerRateLimiter(1, 30)
   private running = 0
   private readonly controller = new AbortController()
 
