@@ -15,6 +15,7 @@ import { promisify } from 'node:util'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { decodeOnionAddress } from '../../src/onion/hs/address.ts'
 import { blindPublicKey, timePeriod } from '../../src/onion/hs/blinding.ts'
+import { hsClientAuthKeyPair } from '../../src/onion/hs/client-auth.ts'
 import { decryptHsDescriptor, verifyHsDescriptor } from '../../src/onion/hs/descriptor.ts'
 import { hsDescriptorDhtKey } from '../../src/onion/hs/dht.ts'
 import { teardown } from '../utils/teardown.ts'
@@ -111,6 +112,27 @@ describe('onion services in createNode', () => {
     const bad = address.slice(0, 10) + (address[10] === 'a' ? 'b' : 'a') + address.slice(11)
     const r = await run('curl', ['-sS', '--max-time', '20', '--socks5-hostname', socks, `http://${bad}/page`], { encoding: 'utf8' }).catch((err: { code: number }) => err)
     assert.equal((r as { code?: number }).code, 97, 'curl: the proxy refused the CONNECT')
+  })
+
+  it('with client authorization, only a client holding an authorized key can reach the service', TEST, async () => {
+    const keys = hsClientAuthKeyPair()
+    const target = service.onion.services.list()[0]?.target as string
+    const info = await service.onion.services.serve({ name: 'private', target, authorizedClients: [keys.publicKey] })
+    assert.equal(info.authorizedClients, 1)
+    await waitFor(() => (service.onion.services.list().find(s => s.name === 'private')?.publishedAt ?? 0) > 0, { timeoutMs: 60_000, what: 'the private service to be published' })
+    const authorized = await td.testNode({ bootstrap: relays[0]?.addresses(), onionRelay: false, minConnections: 0, dhtClient: true, onionClientAuth: { [info.address]: keys.secretKey } })
+    await waitFor(() => authorized.onion.status().relaysKnown >= 6, { timeoutMs: 40_000, what: 'the authorized client to learn the relays' })
+    const stream = await authorized.onion.connect(info.address, 80)
+    const chunks: Buffer[] = []
+    stream.on('data', (d: Buffer) => { chunks.push(d) })
+    stream.write('GET /page HTTP/1.0\r\nHost: x\r\n\r\n')
+    await new Promise<void>((resolve, reject) => { stream.on('end', resolve); stream.on('close', resolve); stream.on('error', reject) })
+    const response = Buffer.concat(chunks)
+    assert.match(response.subarray(0, 20).toString(), /^HTTP\/1\.[01] 200/)
+    assert.equal(createHash('sha256').update(response.subarray(response.indexOf('\r\n\r\n') + 4)).digest('hex'), pageHash)
+    // the first client has no key: it finds the descriptor but cannot read its introduction points
+    await assert.rejects(client.onion.connect(info.address, 80), (err: Error) => err.name === 'HsClientNotAuthorizedError', 'a client without the key is refused')
+    await service.onion.services.stop('private')
   })
 
   it('keeps the address when the service is stopped and served again under its name', TEST, async () => {
