@@ -12,6 +12,8 @@ import { parseMultiaddr } from '../net/multiaddrs.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MAX_EXIT_RULES, MAX_FAMILY } from '../onion/descriptor.ts'
 import { parseExitPolicy } from '../onion/exit-policy.ts'
+import { decodeOnionAddress } from '../onion/hs/address.ts'
+import { parseHsClientSecretKey } from '../onion/hs/client-auth.ts'
 import { isLogLevel } from '../utils/logger.ts'
 import type { LogLevel } from '../utils/logger.ts'
 
@@ -160,6 +162,10 @@ function checkOnionConfig (config: NodeConfig): void {
     const { rules } = parseExitPolicy(config.onionExitPolicy)
     // the relay publishes the normalised rules (private ranges and this node's addresses added) in its descriptor
     if (rules.length > MAX_EXIT_RULES - 8) throw new InvalidArgumentError(`the exit policy has ${rules.length} rules once private ranges are added; a relay descriptor carries at most ${MAX_EXIT_RULES} (with room for this node's addresses): merge rules into ranges`)
+  }
+  for (const [address, secret] of Object.entries(config.onionClientAuth ?? {})) {
+    try { decodeOnionAddress(address) } catch (err) { throw new InvalidArgumentError(`onionClientAuth: "${address}" is not an onion address: ${(err as Error).message}`) }
+    try { parseHsClientSecretKey(secret) } catch { throw new InvalidArgumentError(`onionClientAuth: the key for ${address.slice(0, 12)}… is not a client-authorization secret (descriptor:x25519-private:…, as \`peerd onion client-key\` prints it)`) }
   }
   if (config.onionFamily != null) {
     if (config.onionFamily.length > MAX_FAMILY) throw new InvalidArgumentError(`onionFamily lists ${config.onionFamily.length} relays; a relay descriptor carries at most ${MAX_FAMILY}`)

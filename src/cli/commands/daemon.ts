@@ -42,6 +42,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     onionExit: v['onion-exit'] === true ? true : undefined,
     onionExitPolicy: policyOption(v['onion-exit-policy']),
     onionFamily: v['onion-family'] == null ? undefined : String(v['onion-family']).split(',').map(s => s.trim()).filter(s => s !== ''),
+    onionClientAuth: clientAuthOption(listOption(v, 'onion-client-auth')),
     socks: v.socks as string | undefined,
     socksAllowRemote: v['socks-allow-remote'] === true ? true : undefined,
     privateBroadcast: v['no-private-broadcast'] === true ? false : undefined
@@ -51,6 +52,19 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
   // bootstrap peers from the file and the flags add up
   if (file.bootstrap != null && flags.bootstrap != null) merged.bootstrap = [...new Set([...file.bootstrap, ...flags.bootstrap])]
   return resolveDaemonConfig({ ...merged, dataDir: ctx.dataDir })
+}
+
+/** `--onion-client-auth ADDRESS=SECRET`, repeatable: the client-authorization keys by onion address. */
+function clientAuthOption (values: string[] | undefined): Record<string, string> | undefined {
+  if (values == null) return undefined
+  const out: Record<string, string> = {}
+  for (const v of values) {
+    const at = v.indexOf('=')
+    const address = v.slice(0, at).trim().toLowerCase()
+    if (at < 1 || !address.endsWith('.peerd')) throw new UsageError(`--onion-client-auth takes ADDRESS=SECRET (an address ending in .peerd, then the secret half \`peerd onion client-key\` printed), not "${v.slice(0, 24)}…"`)
+    out[address] = v.slice(at + 1).trim()
+  }
+  return out
 }
 
 function mb (n: number | undefined): number | undefined {
@@ -102,6 +116,9 @@ export const daemon: Command = {
                                "accept *:80,accept *:443,reject *:*"
   --onion-family PEERIDS       comma-separated peer ids of your other relays (each must list
                                this one too), so no circuit uses two of them
+  --onion-client-auth ADDRESS=SECRET
+                               the client-authorization secret for one onion service that
+                               requires it (repeatable; the service's operator added its public half)
   --socks HOST:PORT            SOCKS5 proxy into onion circuits, e.g. 127.0.0.1:9050 (default: off)
   --socks-allow-remote         permit a non-loopback SOCKS address
   --no-private-broadcast       send the wallet's payments from this node's own connections,
@@ -132,6 +149,7 @@ export const daemon: Command = {
     'onion-exit': { type: 'boolean' },
     'onion-exit-policy': { type: 'string' },
     'onion-family': { type: 'string' },
+    'onion-client-auth': { type: 'string', multiple: true },
     socks: { type: 'string' },
     'socks-allow-remote': { type: 'boolean' },
     'no-private-broadcast': { type: 'boolean' }
