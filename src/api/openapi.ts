@@ -286,7 +286,7 @@ export function openApiDocument (): unknown {
       '/api/v1/get': {
         post: {
           summary: 'Fetch content by CID (resuming), optionally writing it to an absolute output path; streams NDJSON progress, then a done or error line',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' } } } } } },
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' } } } } } },
           responses: { 200: { description: 'NDJSON lines: {event: progress|done|error, …}', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errors }
         }
       },
@@ -311,7 +311,7 @@ export function openApiDocument (): unknown {
         post: { summary: 'Delete blocks no held content reaches', responses: { 200: json({ type: 'object', properties: { removedBlocks: { type: 'integer' }, freedBytes: { type: 'integer' } } }, 'What was freed'), ...errors } }
       },
       '/api/v1/transfers': {
-        get: { summary: 'Downloads in progress', responses: { 200: json({ type: 'array', items: { type: 'object' } }, 'Transfers'), ...errors } }
+        get: { summary: 'Downloads in progress', responses: { 200: json({ type: 'array', items: { type: 'object', properties: { cid: { type: 'string' }, startedAt: { type: 'string' }, private: { type: 'boolean' }, progress: { type: 'object' } } } }, 'Transfers'), ...errors } }
       },
       '/api/v1/chain/info': {
         get: { summary: 'Chain state: network, height, tip, difficulty, chainwork, mempool size, sync and miner state', responses: { 200: json({ type: 'object', properties: { network: { type: 'string' }, height: { type: 'integer' }, tip: { type: 'string' }, difficulty: { type: 'number' }, mempool: { type: 'object', properties: { size: { type: 'integer' } } } } }, 'Chain info'), ...errors } }

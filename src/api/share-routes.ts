@@ -60,10 +60,12 @@ export function shareRoutes (node: PeerdNode): Route[] {
         const timeoutSeconds = field(body, 'timeoutSeconds', 'number', false) as number | undefined
         if (output != null && !isAbsolute(output)) throw new InvalidArgumentError(`"output" must be an absolute path: ${output}`)
         if (timeoutSeconds != null && !(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) throw new InvalidArgumentError('"timeoutSeconds" must be from 1 to 86400')
+        const privately = (body as { private?: unknown }).private
+        if (privately != null && typeof privately !== 'boolean') throw new InvalidArgumentError('"private" must be a boolean')
         const abort = new AbortController()
         // the client went away (Ctrl-C): stop; what was fetched stays for a resume
         res.on('close', () => { if (!res.writableFinished) abort.abort() })
-        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal })
+        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true })
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
         const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
         const timer = setInterval(() => {

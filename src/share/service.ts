@@ -11,7 +11,7 @@ import type { PeerId } from '@libp2p/interface'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
-import { InvalidArgumentError, NotFoundError } from '../errors.ts'
+import { InvalidArgumentError, NotFoundError, NotStartedError } from '../errors.ts'
 import { ByteBudget } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
@@ -20,6 +20,8 @@ import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
 import { OutputWriter } from './output.ts'
+import { privateTransfer, ProviderLookupServer } from './private/index.ts'
+import type { OnionDialer, ProviderLookupStats } from './private/index.ts'
 import { importPath, importStream } from './importer.ts'
 import type { ImportedRoot } from './importer.ts'
 import { ShareDb } from './layout.ts'
@@ -50,6 +52,8 @@ export interface ShareInit {
   reshare?: boolean
   /** Bitswap (or another source) used when no peerd peer has a block. */
   fallback?: FallbackFetcher
+  /** Onion circuits for private gets (`PeerdNode.onion`); also settable later with {@link ShareService.attachOnion}. */
+  onion?: OnionDialer
 }
 
 /** Options of {@link ShareService.get}. */
@@ -59,6 +63,12 @@ export interface GetOptions {
   /** Fail when no data arrives for this many seconds. Default 60. */
   timeoutSeconds?: number
   signal?: AbortSignal
+  /**
+   * Through onion circuits: providers found by random peers asked through circuits, blocks from
+   * each provider through a circuit of its own; no provider is dialled, the DHT is not asked, and
+   * the content is not announced afterwards (see `share/private/index.ts`). Default false.
+   */
+  private?: boolean
 }
 
 /** The result of a get. */
@@ -68,6 +78,7 @@ export interface GetResult {
   size: number
   peers: number
   seconds: number
+  private: boolean
 }
 
 
@@ -78,7 +89,11 @@ interface Running {
   startedAt: number
   users: number
   abort: AbortController
+  private: boolean
 }
+
+/** How long a private get holds its first wants while the circuits to the providers found open (`SessionInit.spread`). */
+const PRIVATE_GATHER_MS = 2_000
 
 /** Misbehaviour points. */
 const POINTS = { badBlock: 100, protocol: 50 }
@@ -93,6 +108,8 @@ export class ShareService {
   /** Block streams open to each provider over all downloads, within what its server admits. */
   private readonly streamSlots = new StreamSlots(MAX_STREAMS_PER_PEER)
   private readonly providers: Providers
+  private readonly lookupServer: ProviderLookupServer
+  private onion?: OnionDialer
   /** Bitswap 1.2, for IPFS nodes (Helia, Kubo), and as the fallback when no peerd peer serves a block. */
   readonly bitswap: Bitswap
   /** Bytes of block data on their way out to peers, over both protocols. */
@@ -108,6 +125,7 @@ export class ShareService {
 
   constructor (init: ShareInit) {
     this.init = init
+    this.onion = init.onion
     this.protocol = blocksProtocol(init.network)
     this.db = new ShareDb(join(init.dataDir, 'share'))
     this.blockstore = new FsBlockstore(join(init.dataDir, 'blocks'), { refs: this.db.refs() })
@@ -129,6 +147,7 @@ export class ShareService {
       budget: this.sendBudget,
       onMisbehaviour: (peer, reason, points) => { init.penalize(peer, points ?? POINTS.protocol, reason) }
     })
+    this.lookupServer = new ProviderLookupServer({ host: init.host, network: init.network, log: init.log, serves: async cid => await this.servesPublicly(cid) })
   }
 
   async start (): Promise<void> {
@@ -136,6 +155,7 @@ export class ShareService {
     await this.db.open()
     await this.server.start()
     await this.bitswap.start()
+    await this.lookupServer.start()
     this.init.host.addEventListener('peer:connect', this.onPeerConnect)
     this.started = true
   }
@@ -148,9 +168,26 @@ export class ShareService {
     for (const r of this.running.values()) r.abort.abort()
     // cancelled sessions leave `running` at once but may still be walking: wait for all of them
     await Promise.allSettled([...this.sessions])
+    await this.lookupServer.stop()
     await this.bitswap.stop()
     await this.server.stop()
     await this.db.close()
+  }
+
+  /** The onion circuits private gets go through (the node sets it once its onion service exists). */
+  attachOnion (onion: OnionDialer): void {
+    this.onion = onion
+  }
+
+  /** Counters of the provider lookups this node answered for others. */
+  lookupStats (): ProviderLookupStats {
+    return this.lookupServer.stats
+  }
+
+  /** Whether this node holds `cid` whole and may say so (not fetched privately). */
+  private async servesPublicly (cid: CID): Promise<boolean> {
+    const rec = await this.db.get(cid.toString())
+    return rec?.pinned === true && rec.complete && rec.private !== true
   }
 
   /** Announces `cid` now, or, without peers, as soon as one connects. */
@@ -176,7 +213,7 @@ export class ShareService {
     for (const rec of await this.db.all()) {
       if (!this.started) return
       const cid = CID.parse(rec.cid)
-      if (rec.pinned && rec.complete && identityBlock(cid) == null) await this.providers.provide(cid)
+      if (rec.pinned && rec.complete && rec.private !== true && identityBlock(cid) == null) await this.providers.provide(cid)
     }
   }
 
@@ -187,6 +224,8 @@ export class ShareService {
 
   private async rootStatus (cid: CID): Promise<RootStatus> {
     const rec = await this.db.get(cid.toString())
+    // fetched privately: telling anyone who asks would tell them who fetched it
+    if (rec?.private === true) return ROOT_STATUS.NONE
     if (rec?.pinned === true && rec.complete) return ROOT_STATUS.COMPLETE
     if (rec?.pinned === true) return ROOT_STATUS.PARTIAL
     // not a root of ours, but we may hold it inside one (a file of a shared folder)
@@ -197,7 +236,7 @@ export class ShareService {
   private watchDownload (root: CID, listener: RootListener): RootWatch | undefined {
     const key = root.toString()
     for (const r of this.running.values()) {
-      if (r.cid === key && !r.abort.signal.aborted) return r.session.watch(listener)
+      if (r.cid === key && !r.private && !r.abort.signal.aborted) return r.session.watch(listener)
     }
     return undefined
   }
@@ -244,8 +283,9 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential'): Running {
-    const key = writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false): Running {
+    // a private session is joined by private gets only: any other reader would reveal it
+    const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '')
     const existing = this.running.get(key)
     if (existing != null) {
       // one writer per output: a second get to the same path would finish a file it never wrote
@@ -253,6 +293,7 @@ export class ShareService {
       existing.users++
       return existing
     }
+    const hooks = privately ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log }) : undefined
     const abort = new AbortController()
     const session = new Session({
       root: cid,
@@ -260,18 +301,21 @@ export class ShareService {
       blockstore: this.blockstore,
       protocol: this.protocol,
       log: this.init.log,
-      findProviders: (root, signal) => this.providers.find(root, signal),
+      findProviders: hooks?.findProviders ?? ((root, signal) => this.providers.find(root, signal)),
+      openStream: hooks?.openStream,
       streamSlots: this.streamSlots,
       onMisbehaviour: (peer, reason) => {
         this.init.penalize(peer, /match/.test(reason) ? POINTS.badBlock : POINTS.protocol, reason)
       },
-      fallback: this.init.fallback ?? this.bitswap,
+      // Bitswap asks every connected peer for each block: not for a private get
+      fallback: privately ? undefined : this.init.fallback ?? this.bitswap,
       writer,
       order,
       stallTimeoutMs: timeoutSeconds * 1000,
+      spread: privately ? { gatherMs: PRIVATE_GATHER_MS } : undefined,
       signal: abort.signal
     })
-    const running: Running = { cid: cid.toString(), session, promise: session.run(), startedAt: Date.now(), users: 1, abort }
+    const running: Running = { cid: cid.toString(), session, promise: session.run(), startedAt: Date.now(), users: 1, abort, private: privately }
     this.running.set(key, running)
     const settled = running.promise.then(() => {}, () => {})
     this.sessions.add(settled)
@@ -281,6 +325,12 @@ export class ShareService {
     abort.signal.addEventListener('abort', forget, { once: true })
     void running.promise.catch(() => {}).finally(forget)
     return running
+  }
+
+  private onionDialer (): OnionDialer {
+    const onion = this.onion
+    if (onion == null) throw new NotStartedError('a private get needs onion routing, and this node has none attached')
+    return onion
   }
 
   private release (r: Running): void {
@@ -294,17 +344,23 @@ export class ShareService {
    */
   async get (cidString: string, options: GetOptions = {}): Promise<GetResult> {
     const cid = parseCid(cidString)
+    const privately = options.private === true
+    // before any record is written: no onion, no private get (and no trace of one)
+    if (privately && !this.onionDialer().running) throw new NotStartedError('a private get needs onion routing, which is not running on this node')
     return await this.whileBusy(async () => {
       const key = cid.toString()
       const prior = await this.db.get(key)
       if (prior == null) {
-        await this.db.put({ cid: key, name: '', size: 0, type: 'unknown', complete: false, source: 'get', pinned: true, addedAt: new Date().toISOString() })
+        await this.db.put({ cid: key, name: '', size: 0, type: 'unknown', complete: false, source: 'get', pinned: true, addedAt: new Date().toISOString(), ...(privately ? { private: true } : {}) })
       } else if (!prior.pinned) {
-        await this.db.put({ ...prior, pinned: true })
+        await this.db.put({ ...prior, pinned: true, private: privately })
+      } else if (prior.private === true && !privately) {
+        // fetched privately before, now asked for in the open: it becomes an ordinary root
+        await this.db.put({ ...prior, private: false })
       }
       const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
       await writer?.prepare()
-      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer)
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up
@@ -336,9 +392,9 @@ export class ShareService {
           complete: true,
           pinned: true
         })
-        if (this.init.reshare !== false) this.announce(cid)
-        this.init.log.info('downloaded', { cid: key, size, peers: result.peers, seconds: result.seconds })
-        return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000 }
+        if (this.init.reshare !== false && current.private !== true) this.announce(cid)
+        this.init.log.info('downloaded', { cid: key, size, peers: result.peers, seconds: result.seconds, onion: privately })
+        return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000, private: privately }
       } finally {
         options.signal?.removeEventListener('abort', onAbort)
         if (!options.signal?.aborted) this.release(running)
@@ -421,7 +477,7 @@ export class ShareService {
 
   /** Downloads in progress. */
   transfers (): Transfer[] {
-    return [...this.running.values()].map(r => ({ cid: r.cid, startedAt: new Date(r.startedAt).toISOString(), progress: r.session.progress() }))
+    return [...this.running.values()].map(r => ({ cid: r.cid, startedAt: new Date(r.startedAt).toISOString(), private: r.private, progress: r.session.progress() }))
   }
 
   /** Progress of a download of `cid`, if one runs. */

@@ -29,13 +29,13 @@ import { Fallback } from './session/fallback.ts'
 import type { FallbackFetcher } from './session/fallback.ts'
 import { Tally } from './session/item.ts'
 import type { Item } from './session/item.ts'
-import type { ProviderPeer } from './session/provider-peer.ts'
+import type { BlockStream, ProviderPeer } from './session/provider-peer.ts'
 import { Scheduler } from './session/scheduler.ts'
 import { Swarm } from './session/swarm.ts'
 import type { StreamSlots } from './session/swarm.ts'
 import type { SessionProgress } from './types.ts'
 
-export type { FallbackFetcher, SessionProgress }
+export type { BlockStream, FallbackFetcher, SessionProgress }
 
 /** Options of a {@link Session}. */
 export interface SessionInit {
@@ -46,6 +46,11 @@ export interface SessionInit {
   log: Logger
   /** Candidate providers, connected or found in the DHT; called again while the session runs. */
   findProviders: (root: CID, signal: AbortSignal) => AsyncIterable<PeerId>
+  /**
+   * Opens a block stream to a provider (it sets its own time limit). Default: a libp2p stream
+   * dialled directly; a private download passes one that goes through an onion circuit.
+   */
+  openStream?: (peerId: PeerId, signal: AbortSignal) => Promise<BlockStream>
   onMisbehaviour: (peerId: PeerId, reason: string) => void
   /** Block streams to each provider, shared by the node's sessions. Default: no limit. */
   streamSlots?: StreamSlots
@@ -54,6 +59,14 @@ export interface SessionInit {
   writer?: OutputWriter
   /** Fail when no block arrives for this long. Default 60 s. */
   stallTimeoutMs?: number
+  /**
+   * Spread the blocks over the providers found, for streams through onion circuits (which open a
+   * few hundred ms apart, and each carry a bounded window): wants wait, for at most `gatherMs`
+   * after the first provider is found, while providers found are still being reached, and fewer
+   * blocks pending than the providers have room for are split evenly. Otherwise the first
+   * provider to answer takes every block of a small file. Default: off.
+   */
+  spread?: { gatherMs: number }
   /**
    * `sequential`: fetch in DAG order (a reader streams the bytes as they come); `rarest`
    * (default): blocks the fewest peers have first, so that downloaders of one file trade.
@@ -122,13 +135,15 @@ export class Session {
         ended: () => this.done
       }
     })
-    this.scheduler = new Scheduler(this.walk.items, init.order)
+    this.scheduler = new Scheduler(this.walk.items, init.order, { even: init.spread != null })
     this.swarm = new Swarm({
       root: init.root,
       host: init.host,
       protocol: init.protocol,
       log: init.log,
       findProviders: init.findProviders,
+      openStream: init.openStream,
+      gatherMs: init.spread?.gatherMs,
       onMisbehaviour: init.onMisbehaviour,
       streamSlots: init.streamSlots,
       items: this.walk.items,
@@ -233,7 +248,7 @@ export class Session {
 
   /** Hands out wants to the providers, or to the fallback when none serves. */
   private pump (): void {
-    if (this.done) return
+    if (this.done || this.swarm.gathering) return
     this.scheduler.assign(this.swarm.peers)
     // only when a search found no peerd provider: Bitswap is the slower, interop path
     if (this.fallback != null && this.swarm.empty) this.fallback.pump(this.scheduler)

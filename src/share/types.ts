@@ -18,6 +18,11 @@ export interface RootRecord {
   source: 'share' | 'get'
   /** Whether this node announces it and serves it (`unshare` clears it; `gc` then frees it). */
   pinned: boolean
+  /**
+   * Fetched with `get --private`: never announced, and peers asking about it are told this node
+   * does not have it (until it is shared or fetched in the open). Absent: false.
+   */
+  private?: boolean
   addedAt: string
 }
 
@@ -40,5 +45,7 @@ export interface SessionProgress {
 export interface Transfer {
   cid: string
   startedAt: string
+  /** A private get: through onion circuits, not announced. */
+  private: boolean
   progress: SessionProgress
 }

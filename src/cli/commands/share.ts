@@ -41,13 +41,17 @@ function splitCidPath (arg: string): { cid: string, path: string | undefined } {
 export const get: Command = {
   name: 'get',
   summary: 'fetch content by CID from the network and save it',
-  usage: 'get CID [-o PATH] [--timeout S] [--json]',
+  usage: 'get CID [-o PATH] [--timeout S] [--private] [--json]',
   help: `  -o, --output PATH   where to save it (default: ./CID); written atomically
   --timeout S         give up when no data arrives for S seconds (default 60)
+  --private           through onion circuits: random peers look the providers up, each provider
+                      sends its blocks through a circuit of its own, so none learns who fetched;
+                      this node dials no provider and does not announce what it fetched
   An interrupted get resumes from the blocks already fetched when run again.`,
   options: {
     output: { type: 'string', short: 'o' },
-    timeout: { type: 'string' }
+    timeout: { type: 'string' },
+    private: { type: 'boolean' }
   },
   args: { min: 1, max: 1 },
   async run (ctx) {
@@ -60,7 +64,8 @@ export const get: Command = {
     process.once('SIGINT', onSigint)
     const bar = new ProgressBar()
     try {
-      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { cid, output, timeoutSeconds }, abort.signal)
+      const privately = ctx.values.private === true
+      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { cid, output, timeoutSeconds, ...(privately ? { private: true } : {}) }, abort.signal)
       let buffered = ''
       let result: Record<string, unknown> | undefined
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -78,11 +83,12 @@ export const get: Command = {
       }
       bar.done()
       if (result == null) throw new DownloadIncompleteError('the daemon ended the download without a result; see its log')
-      const out = { cid: result.cid, path: result.path, size: result.size, peers: result.peers, seconds: result.seconds }
+      // `private` only on a private get: the JSON of an ordinary one keeps its five keys
+      const out = { cid: result.cid, path: result.path, size: result.size, peers: result.peers, seconds: result.seconds, ...(result.private === true ? { private: true } : {}) }
       if (ctx.json) printJson(out)
       else {
         const secs = Number(out.seconds)
-        printLines(`saved ${String(out.path)} (${formatBytes(Number(out.size))}) from ${String(out.peers)} peer${out.peers === 1 ? '' : 's'} in ${secs.toFixed(1)} s, ${formatBytes(Number(out.size) / Math.max(secs, 0.001))}/s`)
+        printLines(`saved ${String(out.path)} (${formatBytes(Number(out.size))}) from ${String(out.peers)} peer${out.peers === 1 ? '' : 's'}${out.private === true ? ' through onion circuits' : ''} in ${secs.toFixed(1)} s, ${formatBytes(Number(out.size) / Math.max(secs, 0.001))}/s`)
       }
       return 0
     } catch (err) {

@@ -4,7 +4,7 @@
  * that announces its blocks, those it has. It reads the provider's messages, checks them
  * against the protocol and verifies each block against its CID before passing it on.
  */
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Logger } from '../../utils/logger.ts'
@@ -27,6 +27,17 @@ const RATE_SPAN_MS = 3_000
 const MIN_RATE_SAMPLE = 64 * 1024
 /** HAVEs a peer may send beyond the blocks of the DAG known so far (those not discovered yet). */
 const MAX_UNKNOWN_HAVES = 65_536
+
+/**
+ * The part of a stream a {@link ProviderPeer} uses: a libp2p `Stream` has it, and so does an onion
+ * circuit's stream once adapted (`share/private/block-stream.ts`), for private downloads.
+ */
+export interface BlockStream extends AsyncIterable<Uint8Array | Uint8ArrayList> {
+  /** Queues bytes to send; false when the caller should slow down. */
+  send: (data: Uint8Array | Uint8ArrayList) => boolean
+  /** Closes both directions at once. */
+  abort: (err: Error) => void
+}
 
 /** What a {@link ProviderPeer} reports to the session it serves. */
 export interface ProviderPeerOwner {
@@ -57,7 +68,7 @@ export interface ProviderPeerOwner {
 export class ProviderPeer {
   readonly id: string
   readonly peerId: PeerId
-  private readonly stream: Stream
+  private readonly stream: BlockStream
   private readonly owner: ProviderPeerOwner
   /** Wants sent and not answered, oldest first. */
   readonly inflight = new Map<string, { item: Item, sentAt: number }>()
@@ -80,7 +91,7 @@ export class ProviderPeer {
   /** Answered our STATUS question. */
   answered = false
 
-  constructor (peerId: PeerId, stream: Stream, owner: ProviderPeerOwner) {
+  constructor (peerId: PeerId, stream: BlockStream, owner: ProviderPeerOwner) {
     this.id = peerId.toString()
     this.peerId = peerId
     this.stream = stream
@@ -150,7 +161,7 @@ export class ProviderPeer {
     this.stream.abort(new Error('session closed'))
   }
 
-  private send (frame: Parameters<Stream['send']>[0]): void {
+  private send (frame: Uint8Array | Uint8ArrayList): void {
     try {
       this.stream.send(frame)
     } catch (err) {

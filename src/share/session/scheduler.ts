@@ -27,11 +27,16 @@ export class Scheduler {
   private readonly pending: Item[] = []
   private readonly items: ReadonlyMap<string, Item>
   private readonly order: 'sequential' | 'rarest'
+  private readonly even: boolean
 
-  /** `items`: every block of the DAG discovered so far (endgame candidates are among them). */
-  constructor (items: ReadonlyMap<string, Item>, order: 'sequential' | 'rarest' = 'rarest') {
+  /**
+   * `items`: every block of the DAG discovered so far (endgame candidates are among them);
+   * `even`: split what is pending evenly when it is less than the peers have room for.
+   */
+  constructor (items: ReadonlyMap<string, Item>, order: 'sequential' | 'rarest' = 'rarest', options: { even?: boolean } = {}) {
     this.items = items
     this.order = order
+    this.even = options.even === true
   }
 
   /** Pending blocks. */
@@ -66,10 +71,14 @@ export class Scheduler {
     const now = Date.now()
     // least-loaded first, so every provider gets work (a new one is probed with its first window)
     const peers = [...peerMap.values()].filter(p => !p.closed).sort((a, b) => a.inflight.size / a.window - b.inflight.size / b.window)
+    // with `even`, fewer blocks pending than the peers have room for are split between them, so
+    // that one peer's wide window does not take every block of a small file while the others idle
+    const open = peers.filter(p => p.window > p.inflight.size).length
+    const fair = this.even ? Math.max(1, Math.ceil(this.pending.length / Math.max(1, open))) : MAX_WANTS
     for (const peer of peers) {
       const free = peer.window - peer.inflight.size
       if (free <= 0) continue
-      const batch = this.pick(peer, Math.min(free, MAX_WANTS), now, peerMap)
+      const batch = this.pick(peer, Math.min(free, MAX_WANTS, fair), now, peerMap)
       if (batch.length < free && this.pending.length === 0) {
         // endgame: duplicate a few of the oldest wants still outstanding at one other peer
         const outstanding = [...this.items.values()]

@@ -3,18 +3,20 @@
  * few seconds while the session runs), opens a block stream to each new one and keeps those
  * that serve the root.
  */
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Logger } from '../../utils/logger.ts'
 import type { Item } from './item.ts'
 import type { SessionInit } from '../session.ts'
 import { ProviderPeer } from './provider-peer.ts'
-import type { ProviderPeerOwner } from './provider-peer.ts'
+import type { BlockStream, ProviderPeerOwner } from './provider-peer.ts'
 
 const PROVIDER_REFRESH_MS = 5_000
 
 /** Options of a {@link Swarm}. */
-export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol' | 'log' | 'findProviders' | 'onMisbehaviour' | 'streamSlots'> {
+export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol' | 'log' | 'findProviders' | 'openStream' | 'onMisbehaviour' | 'streamSlots'> {
+  /** Wants wait this long at most while providers found are being reached (`SessionInit.spread`). */
+  gatherMs?: number
   /** The DAG's blocks discovered so far, by key. */
   items: ReadonlyMap<string, Item>
   /** Aborted when the session ends. */
@@ -81,10 +83,18 @@ export class Swarm implements ProviderPeerOwner {
   private asking = 0
   /** One provider search has finished (the fallback waits for it). */
   private searched = false
+  /** When the first provider was found (for `gatherMs`). */
+  private firstFound?: number
 
   constructor (init: SwarmInit) {
     this.init = init
     ;({ root: this.root, log: this.log, items: this.items, changed: this.changed, delivered: this.delivered, orphaned: this.orphaned } = init)
+  }
+
+  /** Whether wants wait: providers found are still being reached, within `gatherMs` of the first. */
+  get gathering (): boolean {
+    const ms = this.init.gatherMs ?? 0
+    return ms > 0 && this.firstFound != null && (this.opening > 0 || this.asking > 0) && Date.now() - this.firstFound < ms
   }
 
   /** Whether a search has ended, every peer found has answered, and none serves. */
@@ -104,6 +114,7 @@ export class Swarm implements ProviderPeerOwner {
           const id = peerId.toString()
           if (this.tried.has(id) || this.peers.has(id) || id === init.host.peerId.toString()) continue
           this.tried.add(id)
+          this.firstFound ??= Date.now()
           opening.push(this.open(peerId))
         }
         await Promise.all(opening)
@@ -150,10 +161,12 @@ export class Swarm implements ProviderPeerOwner {
     const slots = this.init.streamSlots
     // every slot of this peer is held by other downloads: try it again at the next search
     if (slots != null && !slots.take(peerId.toString())) return
-    let stream: Stream
+    let stream: BlockStream
     this.opening++
     try {
-      stream = await this.init.host.dialProtocol(peerId, this.init.protocol, { signal: AbortSignal.any([this.init.signal, AbortSignal.timeout(10_000)]) })
+      stream = this.init.openStream != null
+        ? await this.init.openStream(peerId, this.init.signal)
+        : await this.init.host.dialProtocol(peerId, this.init.protocol, { signal: AbortSignal.any([this.init.signal, AbortSignal.timeout(10_000)]) })
     } catch (err) {
       slots?.give(peerId.toString())
       this.log.debug('could not open a block stream', { peerId: peerId.toString(), err })
