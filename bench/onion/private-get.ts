@@ -54,6 +54,12 @@ async function main (): Promise<void> {
     nodes.push(n)
     return n
   }
+  const cleanup = async (): Promise<void> => {
+    for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+  // bench:onion stops it with SIGTERM when interrupted: the nodes and the temporary dir go too
+  process.once('SIGTERM', () => { void cleanup().finally(() => process.exit(143)) })
   try {
     const first = await node({})
     const boot = first.addresses()
@@ -101,8 +107,7 @@ async function main (): Promise<void> {
     const p = median(rates.private)
     process.stdout.write(`median direct ${d.toFixed(1)} MiB/s, private ${p.toFixed(1)} MiB/s, private/direct ${(p / d).toFixed(2)} (target ≥ 0.50)\n`)
   } finally {
-    for (const n of nodes.reverse()) await n.stop().catch(() => {})
-    await rm(root, { recursive: true, force: true })
+    await cleanup()
   }
 }
 

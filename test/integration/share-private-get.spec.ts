@@ -14,6 +14,7 @@ import type { Connection } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { lookupProtocol } from '../../src/share/private/lookup-protocol.ts'
+import { decodeMessage, encode, readFrames, ROOT_STATUS } from '../../src/share/protocol.ts'
 import { teardown } from '../utils/teardown.ts'
 import { waitFor } from '../utils/index.ts'
 import { MiB, sha256File, writeRandomFile } from '../utils/share.ts'
@@ -49,6 +50,21 @@ function watchConnections (downloader: PeerdNode, providers: PeerdNode[]): { see
   poll()
   const timer = setInterval(poll, 25)
   return { seen: () => { poll(); return seen }, blockStreamsFrom, stop: () => { clearInterval(timer); for (const off of listeners) off() } }
+}
+
+/** The root status `to` answers `from` for `root` on the block protocol. */
+async function askStatus (from: PeerdNode, to: PeerdNode, root: CID): Promise<number> {
+  const stream = await from.libp2p.dialProtocol(to.libp2p.peerId, to.share.protocol, { signal: AbortSignal.timeout(10_000) })
+  try {
+    stream.send(encode.status(root))
+    for await (const body of readFrames(stream)) {
+      const msg = decodeMessage(body)
+      if (msg.type === 'root') return msg.status
+    }
+    throw new Error('no ROOT answer')
+  } finally {
+    stream.abort(new Error('done'))
+  }
 }
 
 /** Whether `a` has no connection to `b` and no dial to it pending. */
@@ -177,6 +193,9 @@ describe('private get through onion circuits', () => {
     const rec = (await downloader.share.ls()).find(r => r.cid === cid)
     assert.equal(rec?.private, true)
     assert.equal(rec?.complete, true)
+    // asked by a peer, the downloader says it does not have it
+    assert.equal(await askStatus(relays[0] as PeerdNode, downloader, CID.parse(cid)), ROOT_STATUS.NONE)
+    assert.equal(await askStatus(relays[0] as PeerdNode, providers[0] as PeerdNode, CID.parse(cid)), ROOT_STATUS.COMPLETE)
     // two helpers at least answered the lookups (asked through circuits: any node but the downloader)
     await waitFor(() => [...relays, ...providers].reduce((n, r) => n + r.share.lookupStats().answered, 0) >= 2, { timeoutMs: 20_000, what: 'two helpers to answer' })
   })

@@ -25,7 +25,8 @@ import { lookupProtocol } from './lookup-protocol.ts'
 import { PrivateProviderFinder } from './provider-finder.ts'
 import type { OnionDialer } from './types.ts'
 
-export { ProviderLookupError } from './errors.ts'
+import { ProviderUnreachableError } from './errors.ts'
+export { ProviderLookupError, ProviderUnreachableError } from './errors.ts'
 export { lookupProtocol, MAX_ANSWER_PROVIDERS } from './lookup-protocol.ts'
 export { ProviderLookupServer } from './lookup-server.ts'
 export type { ProviderLookupStats } from './lookup-server.ts'
@@ -34,6 +35,12 @@ export type { OnionDialer }
 
 /** How long opening a block stream through a circuit may take (a build is up to 30 s, then BEGIN). */
 export const OPEN_TIMEOUT_MS = 50_000
+/**
+ * Circuits one transfer builds to one provider, at most: a session retries a provider that left
+ * every few seconds, each try on a new circuit (another exit may reach it), so this bounds what a
+ * provider no exit can reach costs the node's circuit pool.
+ */
+export const MAX_CIRCUITS_PER_PROVIDER = 3
 
 /** Options of {@link privateTransfer}. */
 export interface PrivateTransferInit {
@@ -65,12 +72,17 @@ export function privateTransfer (init: PrivateTransferInit): PrivateTransfer {
   const isolation = randomBytes(8).toString('hex')
   const finder = new PrivateProviderFinder({ host: init.host, dialer, protocol: lookupProtocol(init.network), isolation, log: init.log, helpers: init.helpers })
   const protocol = blocksProtocol(init.network)
+  const tries = new Map<string, number>()
   let next = 0
   return {
     isolation,
     finder,
     findProviders: (root, signal) => finder.find(root, signal),
     openStream: async (peerId, signal) => {
+      const key = peerId.toString()
+      const n = tries.get(key) ?? 0
+      if (n >= MAX_CIRCUITS_PER_PROVIDER) throw new ProviderUnreachableError(`${MAX_CIRCUITS_PER_PROVIDER} circuits to ${key} were tried in this transfer`)
+      tries.set(key, n + 1)
       // a circuit per provider: the relays that carry one provider's blocks see no other's
       const duplex = await dialer.dial(peerId, protocol, { isolation: `${isolation}:provider:${next++}`, signal: AbortSignal.any([signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
       return blockStreamOver(duplex)

@@ -26,6 +26,8 @@ export const ASK_TIMEOUT_MS = 40_000
 export const REASK_MS = 30_000
 /** Peers the peer store is searched for helpers among, at most (a bound on a round's work). */
 const MAX_CANDIDATES = 1024
+/** Providers one transfer keeps, at most: helpers' answers cannot grow it past this. */
+export const MAX_PROVIDERS = 128
 
 /** Options of a {@link PrivateProviderFinder}. */
 export interface ProviderFinderInit {
@@ -78,7 +80,7 @@ export class PrivateProviderFinder {
       pending.delete(i)
       for (const id of ids) {
         const key = id.toString()
-        if (key === self || this.found.has(key)) continue
+        if (key === self || this.found.has(key) || this.found.size >= MAX_PROVIDERS) continue
         this.found.set(key, id)
         yield id
       }
