@@ -65,6 +65,8 @@ export class HsRelay {
   private readonly introByCircuit = new Map<number, string>()
   private readonly cookies = new Map<string, { circuit: RelayCircuitHandle, at: number }>()
   private readonly cookieByCircuit = new Map<number, string>()
+  /** Client circuits that sent their one INTRODUCE1 (tor's already_received_introduce1). */
+  private readonly introduced = new Set<number>()
 
   constructor (init: HsRelayInit) {
     this.init = init
@@ -124,6 +126,10 @@ export class HsRelay {
 
   private introduce1 (circuit: RelayCircuitHandle, data: Uint8Array): void {
     if (this.introByCircuit.has(circuit.id)) throw new MalformedCellError('INTRODUCE1 on a service\'s introduction circuit')
+    // one introduction per client circuit, as tor: a client that floods must pay a circuit each time
+    if (this.introduced.has(circuit.id)) throw new MalformedCellError('a second INTRODUCE1 on one circuit')
+    this.introduced.add(circuit.id)
+    circuit.onClose(() => { this.introduced.delete(circuit.id) })
     let authKey: Uint8Array
     try {
       ({ authKey } = parseIntroduce1(data))
@@ -170,6 +176,7 @@ export class HsRelay {
   private rendezvous1 (circuit: RelayCircuitHandle, data: Uint8Array): void {
     if (data.length < COOKIE_LEN || data.length > 256) throw new MalformedCellError(`RENDEZVOUS1 of ${data.length} bytes`)
     if (this.introByCircuit.has(circuit.id) || this.cookieByCircuit.has(circuit.id)) throw new MalformedCellError('RENDEZVOUS1 on a circuit that already has an onion-service role')
+    this.expire()
     const key = Buffer.from(data.subarray(0, COOKIE_LEN)).toString('hex')
     const waiting = this.cookies.get(key)
     // tor closes the service's circuit when no client waits with that cookie

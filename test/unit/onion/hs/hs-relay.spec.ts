@@ -338,7 +338,7 @@ describe('onion-service relay tables', () => {
     service.destroy()
   })
 
-  it('does not join a client whose cookie waited longer than RENDEZVOUS_TIMEOUT_MS', { todo: 'hs-relay.ts checks cookie age only when another ESTABLISH_RENDEZVOUS arrives (see the H17 report)' }, () => {
+  it('does not join a client whose cookie waited longer than RENDEZVOUS_TIMEOUT_MS', () => {
     const cookie = randomBytes(COOKIE_LEN)
     const client = circuit()
     assert.equal(send(client, RelayCommand.ESTABLISH_RENDEZVOUS, cookie), true)
@@ -378,7 +378,7 @@ describe('onion-service relay tables', () => {
     assert.equal(hs.introCircuits, 0)
   })
 
-  it('refuses a second INTRODUCE1 on one client circuit', { todo: 'tor blocks it (already_received_introduce1); hs-relay.ts relays any number (see the H17 report)' }, () => {
+  it('refuses a second INTRODUCE1 on one client circuit', () => {
     const service = circuit()
     const e = establishIntro(relayId)
     assert.equal(send(service, RelayCommand.ESTABLISH_INTRO, e.body), true)
