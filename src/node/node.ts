@@ -374,6 +374,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       dht: host.services.dht,
       onMisbehaviour: (peer, reason, score) => { scores.penalize(peer, score, reason) }
     })
+    // private gets open their provider streams through onion circuits
+    share.attachOnion(onion)
     const peerList = new PeerListService({ host, network: config.network, log: log.child('net') })
     node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, onion, scores, gater, bandwidth, peerList })
   } catch (err) {

@@ -226,9 +226,10 @@ export class CircuitPool {
   }
 
   /** Marks the circuits of `isolation` dirty and tears down those without streams (a caller done with a one-off circuit). */
-  release (isolation: string): void {
+  release (isolation: string, options: { prefix?: boolean } = {}): void {
     for (const e of [...this.entries.values()]) {
-      if (e.isolation !== isolation || e.pinned === true) continue
+      const match = options.prefix === true ? e.isolation.startsWith(isolation) : e.isolation === isolation
+      if (!match || e.pinned === true) continue
       e.dirty = true
       if (e.state === 'open' && e.circuit != null && e.circuit.streamsOpen === 0) {
         e.circuit.destroy()

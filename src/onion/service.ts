@@ -464,9 +464,9 @@ export class OnionService implements OnionControl {
     return this.pool?.list() ?? []
   }
 
-  /** Retires the circuits of one isolation key (a one-off push's), closing those without streams. */
-  release (isolation: string): void {
-    this.pool?.release(isolation)
+  /** Retires the circuits of one isolation key (or, with `prefix`, of every key that starts with it), closing those without streams. */
+  release (isolation: string, options: { prefix?: boolean } = {}): void {
+    this.pool?.release(isolation, options)
   }
 
   newCircuits (): number {

@@ -318,6 +318,8 @@ export class ShareService {
     const running: Running = { cid: cid.toString(), session, promise: session.run(), startedAt: Date.now(), users: 1, abort, private: privately }
     this.running.set(key, running)
     const settled = running.promise.then(() => {}, () => {})
+    // a private transfer's circuits are its own: retired when it ends rather than left for the pool's sweep
+    if (hooks != null) void settled.finally(() => { this.onionDialer().release?.(`${hooks.isolation}:`, { prefix: true }) })
     this.sessions.add(settled)
     void settled.finally(() => { this.sessions.delete(settled) })
     // forgotten once cancelled, not when its walk ends: a caller arriving in between must not join it

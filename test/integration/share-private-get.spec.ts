@@ -162,7 +162,11 @@ describe('private get through onion circuits', () => {
     const dht = spyDht(downloader)
     const watch = watchConnections(downloader, providers)
     const marked: boolean[] = []
-    const sampler = setInterval(() => { for (const t of downloader.share.transfers()) if (t.cid === cid) marked.push(t.private) }, 50)
+    const circuitIds = new Set<string>()
+    const sampler = setInterval(() => {
+      for (const t of downloader.share.transfers()) if (t.cid === cid) marked.push(t.private)
+      for (const c of downloader.onion.circuits()) if (c.purpose === 'peerd' && c.state === 'open') circuitIds.add(c.id)
+    }, 50)
     try {
       const output = join(dir, 'private-out')
       const result = await downloader.share.get(cid, { output, private: true, timeoutSeconds: 40 })
@@ -187,9 +191,9 @@ describe('private get through onion circuits', () => {
     assert.ok(!dht.found.includes(cid), 'the downloader asked its DHT for no provider of the CID')
     assert.ok(!dht.provided.includes(cid), 'nor announced it')
     assert.ok(marked.length > 0 && marked.every(m => m), 'the transfer is listed as private')
-    // the streams came through circuits, each provider's its own, ending at relays
-    const circuits = downloader.onion.circuits().filter(c => c.purpose === 'peerd')
-    assert.ok(circuits.length >= 4, `${circuits.length} circuits: at least 2 lookups and 2 providers`)
+    // the streams came through circuits, each provider's its own, ending at relays; retired once the transfer ended
+    assert.ok(circuitIds.size >= 4, `${circuitIds.size} circuits: at least 2 lookups and 2 providers`)
+    await waitFor(() => downloader.onion.circuits().filter(c => circuitIds.has(c.id) && c.state === 'open' && !c.dirty).length === 0, { timeoutMs: 10_000, what: 'the transfer\'s circuits to be retired' })
     const rec = (await downloader.share.ls()).find(r => r.cid === cid)
     assert.equal(rec?.private, true)
     assert.equal(rec?.complete, true)

@@ -11,4 +11,6 @@ export interface OnionDialer {
   /** Whether circuits can be built now. */
   readonly running: boolean
   dial: (peer: PeerId | string, protocol: string, options?: { isolation?: string, signal?: AbortSignal }) => Promise<Duplex>
+  /** Retires the circuits whose isolation key starts with `prefix` (a transfer's, once it ends). */
+  release?: (prefix: string, options?: { prefix?: boolean }) => void
 }
