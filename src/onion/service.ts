@@ -48,8 +48,9 @@ import { SocksReply, socksReplyFor } from './socks-errors.ts'
 import { EndReason, StreamRefusedError, endReasonName } from './stream-errors.ts'
 import type { OnionStream } from './stream.ts'
 import type { CircuitInfo, OnionControl, OnionStatus } from './types.ts'
-import { isOnionHost } from './hs/address.ts'
+import { decodeOnionAddress, encodeOnionAddress, isOnionHost } from './hs/address.ts'
 import { HsClient } from './hs/client.ts'
+import { HsUnreachableError } from './hs/connect-errors.ts'
 import { parseHsClientPublicKey, parseHsClientSecretKey } from './hs/client-auth.ts'
 import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator } from './hs/dht.ts'
 import { HsRelay } from './hs/hs-relay.ts'
@@ -117,6 +118,12 @@ export function socksReplyForOnion (err: Error): number {
     }
   }
   if (err instanceof NoPathError) return SocksReply.NOT_ALLOWED
+  switch (err.name) {
+    case 'OnionAddressError': return SocksReply.HS_BAD_ADDRESS
+    case 'HsClientNotAuthorizedError': return SocksReply.HS_MISSING_CLIENT_AUTH
+    case 'MalformedHsDescriptorError': case 'ForgedHsDescriptorError': case 'ExpiredHsDescriptorError': case 'HsDescriptorTimeError': return SocksReply.HS_DESC_INVALID
+    case 'HsUnreachableError': return err instanceof HsUnreachableError && err.stage === 'descriptor' ? SocksReply.HS_DESC_NOT_FOUND : SocksReply.HS_INTRO_FAILED
+  }
   if (err.name === 'TimeoutError') return SocksReply.TTL_EXPIRED
   return socksReplyFor(err)
 }
@@ -269,14 +276,15 @@ export class OnionService implements OnionControl {
       })
       await this.hsdir.start()
     }
-    const clientAuth = new Map(Object.entries(config.clientAuth ?? {}).map(([address, secret]) => [address.toLowerCase().replace(/\.$/, ''), parseHsClientSecretKey(secret)]))
+    const canonical = (address: string): string => encodeOnionAddress(decodeOnionAddress(address))
+    const clientAuth = new Map(Object.entries(config.clientAuth ?? {}).map(([address, secret]) => [canonical(address), parseHsClientSecretKey(secret)]))
     this.hsClient = new HsClient({
       network: config.network,
       pool: this.pool as CircuitPool,
       directory: this.directory as RelayDirectory,
       self: host.peerId,
       periodMinutes: config.hsPeriodMinutes,
-      clientAuth: address => clientAuth.get(address.toLowerCase().replace(/\.$/, '')),
+      clientAuth: address => clientAuth.get(canonical(address)),
       fetchRecord: async (key, signal) => await this.viaHsdir('hsdir-get', async d => await hsdirGet(d, key, signal), signal)
     })
     this.hosted = new OnionServices(join(this.init.dir, 'services'), () => ({
@@ -285,28 +293,35 @@ export class OnionService implements OnionControl {
       directory: this.directory as RelayDirectory,
       self: host.peerId,
       periodMinutes: config.hsPeriodMinutes,
-      storeRecord: async (key, value) => (await this.viaHsdir('hsdir-put', async d => await hsdirPut(d, key, value) ? true : undefined)) === true,
+      // two peers store it: one that lies about storing cannot hide the service until the next upload
+      storeRecord: async (key, value) => (await this.viaHsdir('hsdir-put', async d => await hsdirPut(d, key, value) ? true : undefined, undefined, 2)) === true,
       onLog: message => { this.init.log.info(message) }
     }), parseHsClientPublicKey)
     await this.hosted.start()
   }
 
   /**
-   * Runs one hsdir request on a random connected peer through a circuit (isolated by `isolation`),
-   * trying up to three peers until one answers with something.
+   * Runs one hsdir request on random connected peers, each through a circuit of its own (isolated
+   * by `isolation`), until `want` of them answered with something (trying `want + 2` at most);
+   * returns the first answer.
    */
-  private async viaHsdir<T> (isolation: string, request: (duplex: Duplex) => Promise<T | undefined>, signal?: AbortSignal): Promise<T | undefined> {
+  private async viaHsdir<T> (isolation: string, request: (duplex: Duplex) => Promise<T | undefined>, signal?: AbortSignal, want = 1): Promise<T | undefined> {
     const self = this.init.host.peerId.toString()
     const peers = [...new Set(this.init.host.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))].filter(p => p !== self)
     for (let i = peers.length - 1; i > 0; i--) { const j = randomInt(i + 1); [peers[i], peers[j]] = [peers[j] as string, peers[i] as string] }
     let lastError: unknown
-    for (const peer of peers.slice(0, 3)) {
+    let first: T | undefined
+    let answered = 0
+    for (const peer of peers.slice(0, want + 2)) {
       // a circuit of its own per request, closed after: two requests are not linkable by their exit
       const iso = `${isolation}:${randomInt(2 ** 47)}`
       try {
         const duplex = await this.dial(peer, hsdirProtocol(this.init.config.network), { isolation: iso, signal })
         const answer = await request(duplex)
-        if (answer !== undefined) return answer
+        if (answer !== undefined) {
+          first ??= answer
+          if (++answered >= want) return first
+        }
       } catch (err) {
         lastError = err
         if (signal?.aborted === true) throw err
@@ -315,7 +330,7 @@ export class OnionService implements OnionControl {
       }
     }
     if (lastError != null) this.init.log.debug('hsdir request failed', { error: (lastError as Error).message })
-    return undefined
+    return first
   }
 
   /** The onion services this node hosts (`peerd onion serve|services|stop`). */

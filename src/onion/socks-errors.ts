@@ -16,7 +16,16 @@ export const SocksReply = {
   REFUSED: 5,
   TTL_EXPIRED: 6,
   COMMAND_NOT_SUPPORTED: 7,
-  ADDRESS_NOT_SUPPORTED: 8
+  ADDRESS_NOT_SUPPORTED: 8,
+  // tor's extended replies for onion services (proposal 304, SOCKSPort ExtendedErrors)
+  HS_DESC_NOT_FOUND: 0xf0,
+  HS_DESC_INVALID: 0xf1,
+  HS_INTRO_FAILED: 0xf2,
+  HS_REND_FAILED: 0xf3,
+  HS_MISSING_CLIENT_AUTH: 0xf4,
+  HS_WRONG_CLIENT_AUTH: 0xf5,
+  HS_BAD_ADDRESS: 0xf6,
+  HS_INTRO_TIMEDOUT: 0xf7
 } as const
 
 /** One of {@link SocksReply}'s values. */

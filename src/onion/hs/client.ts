@@ -29,7 +29,7 @@ import type { RelayDirectory } from '../directory.ts'
 import { NoPathError } from '../directory-errors.ts'
 import { CircuitClosedError } from '../errors.ts'
 import type { OnionStream } from '../stream.ts'
-import { decodeOnionAddress } from './address.ts'
+import { decodeOnionAddress, encodeOnionAddress } from './address.ts'
 import { blindPublicKey, subcredential, timePeriod } from './blinding.ts'
 import { COOKIE_LEN, INTRO_ACK, decodeIntroduceAck, encodeIntroPlaintext, encodeIntroduce1 } from './cells.ts'
 import { nextMessage } from './circuit-messages.ts'
@@ -96,9 +96,11 @@ export class HsClient {
    * @throws {OnionAddressError} for a malformed address
    * @throws {HsUnreachableError} when no descriptor is found or no introduction succeeds
    */
-  async openStream (address: string, port: number, options: { isolation?: string, signal?: AbortSignal } = {}): Promise<OnionStream> {
-    const servicePub = decodeOnionAddress(address)
-    const key = `${address.toLowerCase().replace(/\.$/, '')}|${options.isolation ?? ''}`
+  async openStream (host: string, port: number, options: { isolation?: string, signal?: AbortSignal } = {}): Promise<OnionStream> {
+    const servicePub = decodeOnionAddress(host)
+    // one form per service (`WWW.<key>.peerd.` and `<key>.peerd` are the same): caches and client keys use it
+    const address = encodeOnionAddress(servicePub)
+    const key = `${address}|${options.isolation ?? ''}`
     for (let round = 0; round < 2; round++) {
       const circuit = await this.circuitFor(key, address, servicePub, options.signal)
       try {
@@ -155,7 +157,7 @@ export class HsClient {
       this.descriptors.set(cacheKey, { inner, expiresAt: outer.issuedAt * 1000 + outer.lifetimeSec * 1000 })
       return { inner, subcred: p === period ? subcred : subcredential(servicePub, b), cached: false }
     }
-    throw new HsUnreachableError(`no descriptor of ${address} in the DHT (the service is not running, or not published yet: try again in a minute)`)
+    throw new HsUnreachableError(`no descriptor of ${address} in the DHT (the service is not running, or not published yet: try again in a minute)`, { stage: 'descriptor' })
   }
 
   private async connect (address: string, servicePub: Uint8Array, signal?: AbortSignal): Promise<Circuit> {

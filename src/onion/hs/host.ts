@@ -50,16 +50,25 @@ export const DESCRIPTOR_LIFETIME_SEC = 3 * 3600
 export const REPUBLISH_MS = 60 * 60_000
 const CHECK_MS = 15_000
 const ANSWER_MS = 15_000
-/** Rendezvous circuits built at once (tor's service answers a bounded number of introductions a second). */
+/** Introductions answered back to back after a quiet spell (the drain's burst; its rate is below). */
 const RENDEZVOUS_AT_ONCE = 4
 /** Introductions answered a second at most: what bounds the work a flood can cause. */
 const RENDEZVOUS_PER_SEC = 8
 /**
  * INTRODUCE2 decrypted per introduction point a second (burst: twice that): each costs two X25519
- * operations, and an introduction point that ignores the rate limit it was given must not be able
- * to spend the service's CPU without bound.
+ * operations (~0.6 ms), so three points at this rate take about a third of a core, and an
+ * introduction point that ignores the rate limit it was given cannot spend more. The puzzle only
+ * helps past this point if payers still get decrypted: hence generous, with the queue by effort
+ * deciding who is answered.
  */
-const INTRODUCE2_PER_SEC = 50
+const INTRODUCE2_PER_SEC = 200
+/**
+ * The rate and burst asked of each introduction point (ESTABLISH_INTRO's DoS parameters): the
+ * service's own decrypt bound above, so a flood is not cut at the introduction point before the
+ * service can see who paid (tor leaves the intro-point limit off when the puzzle is on).
+ */
+const INTRO_POINT_RATE = INTRODUCE2_PER_SEC
+const INTRO_POINT_BURST = 2 * INTRODUCE2_PER_SEC
 
 interface IntroPoint {
   relay: PeerId
@@ -124,6 +133,7 @@ export class HostedService {
   private revision?: number
   private lastPeriod?: number
   private maintaining?: Promise<void>
+  private subcreds?: { period: number, values: Uint8Array[] }
 
   constructor (init: HostedServiceInit) {
     this.init = init
@@ -222,8 +232,8 @@ export class HostedService {
     const authSecret = ed25519.utils.randomSecretKey()
     const authKey = ed25519.getPublicKey(authSecret)
     const relayId = relayIdOf(relay.peerId)
-    const signature = ed25519.sign(encodeEstablishIntroSigned(authKey, 0, 0, relayId), authSecret)
-    circuit.send(RelayCommand.ESTABLISH_INTRO, 0, encodeEstablishIntro({ authKey, rate: 0, burst: 0, signature }))
+    const signature = ed25519.sign(encodeEstablishIntroSigned(authKey, INTRO_POINT_RATE, INTRO_POINT_BURST, relayId), authSecret)
+    circuit.send(RelayCommand.ESTABLISH_INTRO, 0, encodeEstablishIntro({ authKey, rate: INTRO_POINT_RATE, burst: INTRO_POINT_BURST, signature }))
     try {
       await nextMessage(circuit, circuit.hops - 1, RelayCommand.INTRO_ESTABLISHED, ANSWER_MS)
     } catch (err) {
@@ -257,9 +267,7 @@ export class HostedService {
     ip.tokens--
     try {
       const intro = parseIntroduce1(data)
-      const period = timePeriod(now, this.init.periodMinutes)
-      const subcreds = [period, timePeriod(period.endMs, this.init.periodMinutes), timePeriod(period.startMs - 1, this.init.periodMinutes)]
-        .map(p => subcredential(this.servicePub, blindPublicKey(this.servicePub, p)))
+      const subcreds = this.subcredentials(now)
       const result = hsNtorServiceIntroduce({ authKey: ip.authKey, encKeyPair: ip.enc, subcredential: subcreds, encrypted: intro.encrypted, macPrefix: intro.macPrefix, replay: ip.replay })
       const plain = decodeIntroPlaintext(result.plaintext)
       let effort = 0
@@ -275,6 +283,16 @@ export class HostedService {
       this.counters.dropped++
       this.log(`introduction dropped: ${(err as Error).message}`)
     }
+  }
+
+  /** The subcredentials a client may have used now (this period's, the next's, the last's), computed once a period: blinding costs milliseconds. */
+  private subcredentials (now: number): Uint8Array[] {
+    const period = timePeriod(now, this.init.periodMinutes)
+    if (this.subcreds?.period !== period.number) {
+      const periods = [period, timePeriod(period.endMs, this.init.periodMinutes), timePeriod(period.startMs - 1, this.init.periodMinutes)]
+      this.subcreds = { period: period.number, values: periods.map(p => subcredential(this.servicePub, blindPublicKey(this.servicePub, p))) }
+    }
+    return this.subcreds.values
   }
 
   /** Meets a client at its rendezvous point and serves its streams. */
