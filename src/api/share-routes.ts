@@ -39,7 +39,9 @@ export function shareRoutes (node: PeerdNode): Route[] {
         if (!isAbsolute(path)) throw new InvalidArgumentError(`"path" must be absolute (the daemon's working directory is not yours): ${path}`)
         const hidden = (body as { hidden?: unknown }).hidden
         if (hidden != null && typeof hidden !== 'boolean') throw new InvalidArgumentError('"hidden" must be a boolean')
-        return await node.share.share(path, { hidden: hidden === true })
+        const privately = (body as { private?: unknown }).private
+        if (privately != null && typeof privately !== 'boolean') throw new InvalidArgumentError('"private" must be a boolean')
+        return await node.share.share(path, { hidden: hidden === true, private: privately === true })
       }
     },
     {

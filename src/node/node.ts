@@ -20,6 +20,7 @@ import { ShareService } from '../share/service.ts'
 import { OnionService } from '../onion/service.ts'
 import { DHT_NAMESPACE, descriptorSelector, descriptorValidator } from '../onion/relay-exchange.ts'
 import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator } from '../onion/hs/dht.ts'
+import { SHARE_HS_NAMESPACE, shareRecordSelector, shareRecordValidator } from '../share/private/onion-record.ts'
 import { createLogger } from '../utils/logger.ts'
 import type { Logger } from '../utils/logger.ts'
 import { VERSION } from '../version.ts'
@@ -137,6 +138,8 @@ export class PeerdNode {
       setTimeout(() => { void this.share.announceAll().catch(() => {}) }, 2_000).unref?.()
     }
     this.libp2p.addEventListener('peer:connect', announce)
+    // private shares are served through an onion service of their own, which needs onion routing up
+    void this.share.servePrivately().catch((err: Error) => { this.log.warn('private shares not served', { error: err.message }) })
     this.state = 'running'
     this.log.info('node started', { peerId: this.peerId, network: this.config.network, addresses: this.addresses() })
   }
@@ -313,8 +316,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       datastore,
       gater,
       bandwidth,
-      dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network), [HS_DHT_NAMESPACE]: hsDescriptorValidator(config.network) },
-      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector }
+      dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network), [HS_DHT_NAMESPACE]: hsDescriptorValidator(config.network), [SHARE_HS_NAMESPACE]: shareRecordValidator(config.network) },
+      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector, [SHARE_HS_NAMESPACE]: shareRecordSelector }
     })
     ref.host = host
     const keeper = new PeerKeeper({
@@ -332,7 +335,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       network: config.network,
       log: log.child('share'),
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
-      reshare: config.reshare
+      reshare: config.reshare,
+      onionDir: paths.onion
     })
     const cash = new CashService({
       host,

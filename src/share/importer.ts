@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs'
 import { lstat, readdir, readlink } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { importer } from 'ipfs-unixfs-importer'
-import type { ImportCandidate } from 'ipfs-unixfs-importer'
+import type { ImportCandidate, WritableStorage } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../errors.ts'
 import type { FsBlockstore } from './blockstore.ts'
@@ -33,6 +33,8 @@ export interface ImportOptions {
   hidden?: boolean
   /** Called with the bytes of every chunk read. */
   onBytes?: (n: number) => void
+  /** Called with each block's CID before it is stored (a private share withholds it from peers before any could ask). */
+  beforePut?: (cid: CID) => void
 }
 
 /**
@@ -90,7 +92,9 @@ export async function importPath (path: string, blockstore: FsBlockstore, option
   }
 
   let root: CID | undefined
-  for await (const entry of importer(source, blockstore, IMPORT_OPTIONS)) {
+  const before = options.beforePut
+  const store: WritableStorage = before == null ? blockstore : { put: async (cid, bytes, o) => { before(cid); return await blockstore.put(cid, bytes, o) } }
+  for await (const entry of importer(source, store, IMPORT_OPTIONS)) {
     if (entry.path === name) root = entry.cid
   }
   if (root == null) throw new Error(`import of ${abs} produced no root`)

@@ -70,6 +70,8 @@ export interface BlockServerInit {
   budget?: ByteBudget
   /** Block streams a peer may have open. Default {@link MAX_STREAMS_PER_PEER}. */
   maxStreamsPerPeer?: number
+  /** Blocks never given to peers (those of privately shared roots): answered DONT_HAVE. */
+  withhold?: (cid: CID) => boolean
 }
 
 /** Counters of what was served. */
@@ -152,7 +154,7 @@ export class BlockServer {
           // nothing is read from disk while what was sent before still waits to drain
           if (stream.writableNeedsDrain) await waitForDrain(stream)
           const [key, cid] = queue.entries().next().value as [string, CID]
-          const size = await blockstore.sizeOf(cid).catch(() => undefined)
+          const size = this.init.withhold?.(cid) === true ? undefined : await blockstore.sizeOf(cid).catch(() => undefined)
           if (closed) break
           let data: Uint8Array | undefined
           let reserved = 0

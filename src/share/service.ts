@@ -20,8 +20,9 @@ import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
 import { OutputWriter } from './output.ts'
-import { privateTransfer, ProviderLookupServer } from './private/index.ts'
-import type { OnionDialer, ProviderLookupStats } from './private/index.ts'
+import { OnionBlockServer, OnionShare, privateTransfer, PrivateBlocks, ProviderLookupServer, shareRecordServer } from './private/index.ts'
+import type { OnionHost, ProviderLookupStats } from './private/index.ts'
+import type { HsdirServer } from '../onion/hs/hsdir.ts'
 import { importPath, importStream } from './importer.ts'
 import type { ImportedRoot } from './importer.ts'
 import { ShareDb } from './layout.ts'
@@ -52,9 +53,24 @@ export interface ShareInit {
   reshare?: boolean
   /** Bitswap (or another source) used when no peerd peer has a block. */
   fallback?: FallbackFetcher
-  /** Onion circuits for private gets (`PeerdNode.onion`); also settable later with {@link ShareService.attachOnion}. */
-  onion?: OnionDialer
+  /** Onion circuits for private gets and the onion service of private shares (`PeerdNode.onion`); also settable later with {@link ShareService.attachOnion}. */
+  onion?: OnionHost
+  /** Where the onion service keeps its keys. Default `<dataDir>/onion`. */
+  onionDir?: string
 }
+
+/** Options of {@link ShareService.share}. */
+export interface ShareOptions {
+  /** Include files and folders whose names start with a dot. */
+  hidden?: boolean
+  /**
+   * Serve it only through this node's onion service, announced by the service's onion address
+   * (a share record) instead of a provider record naming this node; libp2p peers are told this
+   * node does not have it. Needs onion routing running. Default false.
+   */
+  private?: boolean
+}
+
 
 /** Options of {@link ShareService.get}. */
 export interface GetOptions {
@@ -109,7 +125,12 @@ export class ShareService {
   private readonly streamSlots = new StreamSlots(MAX_STREAMS_PER_PEER)
   private readonly providers: Providers
   private readonly lookupServer: ProviderLookupServer
-  private onion?: OnionDialer
+  private onion?: OnionHost
+  /** Blocks of privately shared roots: served only through the onion service. */
+  private readonly privateBlocks: PrivateBlocks
+  private readonly onionServer: OnionBlockServer
+  private readonly onionShare: OnionShare
+  private readonly recordServer: HsdirServer
   /** Bitswap 1.2, for IPFS nodes (Helia, Kubo), and as the fallback when no peerd peer serves a block. */
   readonly bitswap: Bitswap
   /** Bytes of block data on their way out to peers, over both protocols. */
@@ -135,6 +156,7 @@ export class ShareService {
       blockstore: this.blockstore,
       log: init.log.child('bitswap'),
       budget: this.sendBudget,
+      withhold: cid => this.privateBlocks.has(cid),
       onMisbehaviour: (peer, reason) => { init.penalize(peer, /match/i.test(reason) ? POINTS.badBlock : POINTS.protocol, `bitswap: ${reason}`) }
     })
     this.server = new BlockServer({
@@ -145,8 +167,27 @@ export class ShareService {
       rootStatus: async (cid) => await this.rootStatus(cid),
       watch: (root, listener) => this.watchDownload(root, listener),
       budget: this.sendBudget,
+      withhold: cid => this.privateBlocks.has(cid),
       onMisbehaviour: (peer, reason, points) => { init.penalize(peer, points ?? POINTS.protocol, reason) }
     })
+    this.privateBlocks = new PrivateBlocks(this.blockstore)
+    this.onionServer = new OnionBlockServer({
+      blockstore: this.blockstore,
+      serves: cid => this.privateBlocks.has(cid),
+      rootStatus: async cid => this.privateBlocks.isRoot(cid) && (await this.db.get(cid.toString()))?.complete === true ? ROOT_STATUS.COMPLETE : ROOT_STATUS.NONE,
+      budget: this.sendBudget,
+      log: init.log.child('onion-share')
+    })
+    this.onionShare = new OnionShare({
+      host: init.host,
+      network: init.network,
+      log: init.log,
+      onionDir: init.onionDir ?? join(init.dataDir, 'onion'),
+      onStream: stream => { this.onionServer.serve(stream) },
+      roots: async () => await this.privateRoots()
+    })
+    if (init.onion != null) this.onionShare.attach(init.onion)
+    this.recordServer = shareRecordServer(init.host, init.network, init.host.services.dht)
     this.lookupServer = new ProviderLookupServer({ host: init.host, network: init.network, log: init.log, serves: async cid => await this.servesPublicly(cid) })
   }
 
@@ -156,6 +197,8 @@ export class ShareService {
     await this.server.start()
     await this.bitswap.start()
     await this.lookupServer.start()
+    await this.recordServer.start()
+    await this.privateBlocks.rebuild(await this.privateRoots())
     this.init.host.addEventListener('peer:connect', this.onPeerConnect)
     this.started = true
   }
@@ -168,15 +211,47 @@ export class ShareService {
     for (const r of this.running.values()) r.abort.abort()
     // cancelled sessions leave `running` at once but may still be walking: wait for all of them
     await Promise.allSettled([...this.sessions])
+    this.onionShare.stop()
+    this.onionServer.close()
+    await this.recordServer.stop()
     await this.lookupServer.stop()
     await this.bitswap.stop()
     await this.server.stop()
     await this.db.close()
   }
 
-  /** The onion circuits private gets go through (the node sets it once its onion service exists). */
-  attachOnion (onion: OnionDialer): void {
+  /** The onion circuits private gets go through, and the onion service of private shares (the node sets it once its onion service exists). */
+  attachOnion (onion: OnionHost): void {
     this.onion = onion
+    this.onionShare.attach(onion)
+  }
+
+  /**
+   * Hosts the onion service of private shares and publishes their records (the node calls it once
+   * onion routing runs; nothing happens without a private share).
+   */
+  async servePrivately (): Promise<void> {
+    await this.onionShare.start()
+  }
+
+  /** The onion address private shares are served at, once the service runs. */
+  get onionAddress (): string | undefined {
+    return this.onionShare.address
+  }
+
+  /** When `cid`'s share record was last stored (ms since the epoch), if it was. */
+  privatePublishedAt (cid: string): number | undefined {
+    return this.onionShare.publishedAt.get(cid)
+  }
+
+  /** Counters of what the onion service of private shares served. */
+  onionServerStats (): OnionBlockServer['stats'] {
+    return this.onionServer.stats
+  }
+
+  /** The privately shared roots held. */
+  private async privateRoots (): Promise<CID[]> {
+    return (await this.db.all()).filter(r => r.pinned && r.private === true && r.source === 'share').map(r => CID.parse(r.cid))
   }
 
   /** Counters of the provider lookups this node answered for others. */
@@ -228,6 +303,7 @@ export class ShareService {
     if (rec?.private === true) return ROOT_STATUS.NONE
     if (rec?.pinned === true && rec.complete) return ROOT_STATUS.COMPLETE
     if (rec?.pinned === true) return ROOT_STATUS.PARTIAL
+    if (this.privateBlocks.has(cid)) return ROOT_STATUS.NONE
     // not a root of ours, but we may hold it inside one (a file of a shared folder)
     return await this.blockstore.has(cid) ? ROOT_STATUS.PARTIAL : ROOT_STATUS.NONE
   }
@@ -251,7 +327,7 @@ export class ShareService {
     }
   }
 
-  private async record (imported: ImportedRoot): Promise<RootRecord> {
+  private async record (imported: ImportedRoot, privately = false): Promise<RootRecord> {
     const rec: RootRecord = {
       cid: imported.cid.toString(),
       name: imported.name,
@@ -260,19 +336,40 @@ export class ShareService {
       complete: true,
       source: 'share',
       pinned: true,
+      ...(privately ? { private: true } : {}),
       addedAt: new Date().toISOString()
     }
     await this.db.put(rec)
-    this.announce(imported.cid)
-    this.init.log.info('shared', { cid: rec.cid, name: rec.name, size: rec.size })
+    if (!privately) this.announce(imported.cid)
+    this.init.log.info('shared', { cid: rec.cid, name: rec.name, size: rec.size, private: privately })
     return rec
   }
 
-  /** Imports a file or folder, pins it and announces it. */
-  async share (path: string, options: { hidden?: boolean } = {}): Promise<RootRecord & { skipped: string[] }> {
+  /**
+   * Imports a file or folder, pins it and announces it; with `private`, serves it through the
+   * onion service only and announces it by the service's address (`onion` in the result).
+   */
+  async share (path: string, options: ShareOptions = {}): Promise<RootRecord & { skipped: string[] }> {
+    const privately = options.private === true
+    // before anything is stored: no onion service, no private share
+    const onion = privately ? await this.onionShare.ensure() : undefined
     return await this.whileBusy(async () => {
-      const imported = await importPath(path, this.blockstore, { hidden: options.hidden })
-      return { ...await this.record(imported), skipped: imported.skipped }
+      // a private share's blocks are withheld from the moment they are stored, before any peer could ask
+      const imported = await importPath(path, this.blockstore, { hidden: options.hidden, beforePut: privately ? cid => { this.privateBlocks.mark(cid) } : undefined })
+      const existing = await this.db.get(imported.cid.toString())
+      if (existing?.pinned === true && existing.private !== true && privately) {
+        // already shared in the open: making it private now would not unsay the provider records
+        await this.privateBlocks.rebuild(await this.privateRoots())
+        throw new InvalidArgumentError(`${imported.cid.toString()} is already shared publicly by this node; unshare it first`)
+      }
+      const rec = await this.record(imported, privately)
+      // a private share shared again in the open becomes an ordinary root
+      if (!privately && existing?.private === true) await this.privateBlocks.rebuild(await this.privateRoots())
+      if (privately) {
+        await this.privateBlocks.add(imported.cid)
+        void this.onionShare.publish(imported.cid)
+      }
+      return { ...rec, ...(onion != null ? { onion } : {}), skipped: imported.skipped }
     })
   }
 
@@ -293,7 +390,9 @@ export class ShareService {
       existing.users++
       return existing
     }
-    const hooks = privately ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log }) : undefined
+    const hooks = privately
+      ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log, onionProviders: async (root, signal) => await this.onionShare.lookup(root, signal) })
+      : undefined
     const abort = new AbortController()
     const session = new Session({
       root: cid,
@@ -329,7 +428,7 @@ export class ShareService {
     return running
   }
 
-  private onionDialer (): OnionDialer {
+  private onionDialer (): OnionHost {
     const onion = this.onion
     if (onion == null) throw new NotStartedError('a private get needs onion routing, and this node has none attached')
     return onion
@@ -356,7 +455,7 @@ export class ShareService {
         await this.db.put({ cid: key, name: '', size: 0, type: 'unknown', complete: false, source: 'get', pinned: true, addedAt: new Date().toISOString(), ...(privately ? { private: true } : {}) })
       } else if (!prior.pinned) {
         await this.db.put({ ...prior, pinned: true, private: privately })
-      } else if (prior.private === true && !privately) {
+      } else if (prior.private === true && !privately && prior.source !== 'share') {
         // fetched privately before, now asked for in the open: it becomes an ordinary root
         await this.db.put({ ...prior, private: false })
       }
@@ -489,9 +588,11 @@ export class ShareService {
     return undefined
   }
 
-  /** The roots this node holds. */
+  /** The roots this node holds (a private share with the onion address that serves it). */
   async ls (): Promise<RootRecord[]> {
+    const onion = this.onionShare.address
     return (await this.db.all()).filter(r => r.pinned).sort((a, b) => a.addedAt < b.addedAt ? -1 : 1)
+      .map(r => r.private === true && r.source === 'share' && onion != null ? { ...r, onion } : r)
   }
 
   /** Stops holding and announcing `cid`; `gc` frees its blocks. */
@@ -502,6 +603,10 @@ export class ShareService {
     for (const r of this.running.values()) if (r.cid === cid.toString()) r.abort.abort()
     await this.db.delete(cid.toString())
     await this.providers.unprovide(cid)
+    if (rec.private === true && rec.source === 'share') {
+      this.onionShare.forget(cid)
+      await this.privateBlocks.rebuild(await this.privateRoots())
+    }
     return { ...rec, pinned: false }
   }
 

@@ -23,6 +23,11 @@ export interface RootRecord {
    * does not have it (until it is shared or fetched in the open). Absent: false.
    */
   private?: boolean
+  /**
+   * Shared with `share --private`: the onion address (`<56 chars>.peerd`) that serves it, once
+   * the node's onion service runs. Filled in when listed, never stored. Absent otherwise.
+   */
+  onion?: string
   addedAt: string
 }
 

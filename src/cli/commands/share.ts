@@ -14,17 +14,22 @@ import { formatBytes, ProgressBar } from '../progress.ts'
 export const share: Command = {
   name: 'share',
   summary: 'import a file or folder, pin it and announce it',
-  usage: 'share PATH [--hidden] [--json]',
+  usage: 'share PATH [--hidden] [--private] [--json]',
   help: `  --hidden   include files and folders whose names start with a dot (left out by default,
-             as \`ipfs add -r\` does, so the CID matches Kubo's); symbolic links are stored as links`,
-  options: { hidden: { type: 'boolean' } },
+             as \`ipfs add -r\` does, so the CID matches Kubo's); symbolic links are stored as links
+  --private  serve it only through this node's onion service, announced by the service's
+             .peerd address instead of this node's peer id; peers asking this node directly
+             are told it does not have it (needs onion routing; fetch with get --private)`,
+  options: { hidden: { type: 'boolean' }, private: { type: 'boolean' } },
   args: { min: 1, max: 1 },
   async run (ctx) {
     const path = resolve(ctx.positionals[0] as string)
-    const r = await new ApiClient(ctx.dataDir).post<Root & { skipped: string[] }>('/api/v1/share', { path, hidden: ctx.values.hidden === true })
-    if (ctx.json) printJson({ cid: r.cid, size: r.size })
+    const privately = ctx.values.private === true
+    const r = await new ApiClient(ctx.dataDir).post<Root & { skipped: string[] }>('/api/v1/share', { path, hidden: ctx.values.hidden === true, ...(privately ? { private: true } : {}) })
+    // `private` and `onion` only on a private share: the JSON of an ordinary one keeps its two keys
+    if (ctx.json) printJson({ cid: r.cid, size: r.size, ...(r.private === true ? { private: true, onion: r.onion } : {}) })
     else {
-      printLines(r.cid, `  ${r.type} ${r.name}, ${formatBytes(r.size)}`)
+      printLines(r.cid, `  ${r.type} ${r.name}, ${formatBytes(r.size)}${r.onion != null ? `, served privately at ${r.onion}` : ''}`)
       if (r.skipped.length > 0) process.stderr.write(`peerd: left out ${r.skipped.length} hidden or special entries (e.g. ${r.skipped.slice(0, 3).join(', ')}); --hidden includes hidden ones\n`)
     }
     return 0
@@ -134,9 +139,9 @@ export const ls: Command = {
   args: { min: 0, max: 0 },
   async run (ctx) {
     const list = await new ApiClient(ctx.dataDir).get<Root[]>('/api/v1/ls')
-    if (ctx.json) printJson(list.map(r => ({ cid: r.cid, name: r.name, size: r.size, type: r.type, complete: r.complete, source: r.source, addedAt: r.addedAt })))
+    if (ctx.json) printJson(list.map(r => ({ cid: r.cid, name: r.name, size: r.size, type: r.type, complete: r.complete, source: r.source, addedAt: r.addedAt, ...(r.private === true ? { private: true } : {}), ...(r.onion != null ? { onion: r.onion } : {}) })))
     else if (list.length === 0) printLines('nothing shared or downloaded yet')
-    else printLines(...table(['CID', 'SIZE', 'STATE', 'NAME'], list.map(r => [r.cid, formatBytes(r.size), r.complete ? 'complete' : 'partial', r.name])))
+    else printLines(...table(['CID', 'SIZE', 'STATE', 'NAME'], list.map(r => [r.cid, formatBytes(r.size), (r.complete ? 'complete' : 'partial') + (r.private === true ? (r.source === 'share' ? ', private' : ', fetched privately') : ''), r.name])))
     return 0
   }
 }

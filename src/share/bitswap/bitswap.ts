@@ -34,6 +34,8 @@ export interface BitswapInit {
   maxWantsPerPeer?: number
   /** Bytes of block data held on their way out, per peer and in total (share it with other senders). Default {@link DEFAULT_SEND_BUDGET}. */
   budget?: ByteBudget
+  /** Blocks never given to peers (those of privately shared roots): answered as if not held. */
+  withhold?: (cid: CID) => boolean
 }
 
 /** Options of {@link Bitswap.want}. */
@@ -84,6 +86,7 @@ export class Bitswap implements Startable {
   private topologyIds: string[] = []
   private unsubscribePut: (() => void) | undefined
   private running = false
+  private readonly withhold: (cid: CID) => boolean
 
   constructor (init: BitswapInit) {
     this.host = init.host
@@ -91,12 +94,13 @@ export class Bitswap implements Startable {
     this.log = init.log
     this.onMisbehaviour = init.onMisbehaviour
     this.budget = init.budget ?? new ByteBudget(DEFAULT_SEND_BUDGET)
+    this.withhold = init.withhold ?? (() => false)
     this.wants = new WantManager({
       outbox: (p) => this.outbox(p),
       bitswapPeers: () => [...this.bitswapPeers.values()]
     })
     this.ledgers = new Ledgers({
-      has: async (cid) => await this.blockstore.has(cid),
+      has: async (cid) => !this.withhold(cid) && await this.blockstore.has(cid),
       outbox: (p) => this.outbox(p),
       maxWantsPerPeer: init.maxWantsPerPeer ?? DEFAULT_MAX_WANTS_PER_PEER
     })
@@ -189,8 +193,8 @@ export class Bitswap implements Startable {
       out = new Outbox({
         peerId,
         open: async (signal) => await this.host.dialProtocol(peerId, OUTBOUND_PROTOCOLS, { signal, runOnLimitedConnection: false }),
-        load: async (cid) => await this.local(cid).catch(() => undefined),
-        size: async (cid) => await this.blockstore.sizeOf(cid).catch(() => undefined),
+        load: async (cid) => this.withhold(cid) ? undefined : await this.local(cid).catch(() => undefined),
+        size: async (cid) => this.withhold(cid) ? undefined : await this.blockstore.sizeOf(cid).catch(() => undefined),
         budget: this.budget,
         onSent: (msg, bytes) => { this.sent(msg, bytes) },
         onError: (err) => { this.log.debug('bitswap send failed', { peerId: k, error: err }) }
@@ -267,7 +271,7 @@ export class Bitswap implements Startable {
   private onStored (cid: CID, bytes: () => Uint8Array): void {
     try {
       this.wants.stored(cid, bytes)
-      this.ledgers.stored(cid)
+      if (!this.withhold(cid)) this.ledgers.stored(cid)
     } catch (err) {
       this.log.error('bitswap failed to handle a stored block', { cid: cid.toString(), error: err })
     }

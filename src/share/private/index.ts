@@ -13,7 +13,9 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 import { NotStartedError } from '../../errors.ts'
 import type { PeerdHost } from '../../net/host.ts'
@@ -22,8 +24,11 @@ import { blocksProtocol } from '../protocol.ts'
 import type { BlockStream } from '../session/provider-peer.ts'
 import { blockStreamOver } from './block-stream.ts'
 import { lookupProtocol } from './lookup-protocol.ts'
+import { SHARE_SERVICE_PORT } from './onion-share.ts'
+import type { OnionHost } from './onion-share.ts'
 import { PrivateProviderFinder } from './provider-finder.ts'
 import type { OnionDialer } from './types.ts'
+import { decodeOnionAddress } from '../../onion/hs/address.ts'
 
 import { ProviderUnreachableError } from './errors.ts'
 export { ProviderLookupError, ProviderUnreachableError } from './errors.ts'
@@ -31,7 +36,12 @@ export { lookupProtocol, MAX_ANSWER_PROVIDERS } from './lookup-protocol.ts'
 export { ProviderLookupServer } from './lookup-server.ts'
 export type { ProviderLookupStats } from './lookup-server.ts'
 export { PrivateProviderFinder } from './provider-finder.ts'
-export type { OnionDialer }
+export type { OnionDialer, OnionHost }
+export { OnionShare, SHARE_SERVICE_NAME, SHARE_SERVICE_PORT } from './onion-share.ts'
+export { OnionBlockServer } from './onion-server.ts'
+export { PrivateBlocks } from './private-blocks.ts'
+export { shareRecordServer, shareHsProtocol } from './record-directory.ts'
+export { SHARE_HS_NAMESPACE, shareRecordSelector, shareRecordValidator, ShareRecordError } from './onion-record.ts'
 
 /** How long opening a block stream through a circuit may take (a build is up to 30 s, then BEGIN). */
 export const OPEN_TIMEOUT_MS = 50_000
@@ -45,11 +55,13 @@ export const MAX_CIRCUITS_PER_PROVIDER = 3
 /** Options of {@link privateTransfer}. */
 export interface PrivateTransferInit {
   host: PeerdHost
-  dialer: OnionDialer
+  dialer: OnionHost
   network: string
   log: Logger
   /** Helpers asked for providers per round (default 3). */
   helpers?: number
+  /** The onion services a share record lists for a root (`OnionShare.lookup`); each is a provider too. */
+  onionProviders?: (root: CID, signal: AbortSignal) => Promise<string[]>
 }
 
 /** A private transfer's session hooks. */
@@ -73,19 +85,60 @@ export function privateTransfer (init: PrivateTransferInit): PrivateTransfer {
   const finder = new PrivateProviderFinder({ host: init.host, dialer, protocol: lookupProtocol(init.network), isolation, log: init.log, helpers: init.helpers })
   const protocol = blocksProtocol(init.network)
   const tries = new Map<string, number>()
+  // an onion service stands in the session under the peer id of its Ed25519 key (not any node's)
+  const onionIds = new Map<string, string>()
   let next = 0
+  let onionLooked = false
+  const onionFind = async function * (root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
+    // once per transfer: a record changes hourly, and each look is a circuit and a DHT get
+    if (init.onionProviders == null || onionLooked) return
+    onionLooked = true
+    const addresses = await init.onionProviders(root, signal).catch((err: Error) => {
+      init.log.debug('private get: no share record read', { err: err.message })
+      return []
+    })
+    for (const address of addresses) {
+      const id = peerIdFromPublicKey(publicKeyFromRaw(decodeOnionAddress(address)) as Parameters<typeof peerIdFromPublicKey>[0])
+      onionIds.set(id.toString(), address)
+      yield id
+    }
+  }
   return {
     isolation,
     finder,
-    findProviders: (root, signal) => finder.find(root, signal),
+    findProviders: (root, signal) => merge([onionFind(root, signal), finder.find(root, signal)]),
     openStream: async (peerId, signal) => {
       const key = peerId.toString()
       const n = tries.get(key) ?? 0
       if (n >= MAX_CIRCUITS_PER_PROVIDER) throw new ProviderUnreachableError(`${MAX_CIRCUITS_PER_PROVIDER} circuits to ${key} were tried in this transfer`)
       tries.set(key, n + 1)
+      const address = onionIds.get(key)
+      if (address != null) {
+        if (dialer.connect == null) throw new ProviderUnreachableError('this node cannot reach onion services')
+        const stream = await dialer.connect(address, SHARE_SERVICE_PORT, { isolation: `${isolation}:onion:${next++}`, signal: AbortSignal.any([signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
+        return blockStreamOver(stream)
+      }
       // a circuit per provider: the relays that carry one provider's blocks see no other's
       const duplex = await dialer.dial(peerId, protocol, { isolation: `${isolation}:provider:${next++}`, signal: AbortSignal.any([signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
       return blockStreamOver(duplex)
     }
+  }
+}
+
+/** Yields from every source as their items come. */
+async function * merge<T> (sources: Array<AsyncIterable<T>>): AsyncGenerator<T> {
+  const its = sources.map(s => s[Symbol.asyncIterator]())
+  const pending = new Map<number, Promise<{ i: number, r: IteratorResult<T> }>>()
+  const pull = (i: number): void => { pending.set(i, (its[i] as AsyncIterator<T>).next().then(r => ({ i, r }))) }
+  its.forEach((_, i) => { pull(i) })
+  try {
+    while (pending.size > 0) {
+      const { i, r } = await Promise.race(pending.values())
+      if (r.done === true) { pending.delete(i); continue }
+      pull(i)
+      yield r.value
+    }
+  } finally {
+    for (const [i] of pending) void its[i]?.return?.(undefined)
   }
 }
