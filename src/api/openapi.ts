@@ -35,6 +35,8 @@ const root = {
     complete: { type: 'boolean' },
     source: { type: 'string', enum: ['share', 'get'] },
     pinned: { type: 'boolean' },
+    private: { type: 'boolean', description: 'shared with share --private (source share: served only through the onion service) or fetched with get --private (source get); never announced, and peers asking are told it is not here' },
+    onion: { type: 'string', description: 'a private share: the onion address (<56 chars>.peerd) that serves it, once the node\'s onion service runs' },
     addedAt: { type: 'string' }
   }
 }
@@ -271,7 +273,7 @@ export function openApiDocument (): unknown {
       '/api/v1/share': {
         post: {
           summary: 'Import a file or folder (absolute path readable by the daemon), pin and announce it',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['path'], properties: { path: { type: 'string' }, hidden: { type: 'boolean', description: 'include entries whose names start with a dot' } } } } } },
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['path'], properties: { path: { type: 'string' }, hidden: { type: 'boolean', description: 'include entries whose names start with a dot' }, private: { type: 'boolean', description: 'serve it only through this node\'s onion service, announced by its onion address (503 NotStartedError without onion routing)' } } } } } },
           responses: { 200: json({ $ref: '#/components/schemas/Root' }, 'The imported root'), ...errors, 408: json({ $ref: '#/components/schemas/Error' }, 'The upload sent nothing for 60 s (RequestTimeoutError)') }
         }
       },
