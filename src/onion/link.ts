@@ -90,6 +90,12 @@ export interface LinkManagerInit extends LinkLimits {
   onWrite?: (link: OnionLink, chunk: Uint8Array) => void
   /** A link closed on an error (a malformed cell, a reset stream). */
   onLinkError?: (link: OnionLink, err: Error) => void
+  /**
+   * Whether `peer` is a relay (in the view, its address proved): its CREATE2 extend others'
+   * circuits, so they skip the per-peer rate (tor counts CREATE cells from clients only,
+   * `dos_cc_new_create_cell`); the cap on handshakes in flight still holds.
+   */
+  isRelay?: (peer: PeerId) => boolean
 }
 
 /** One link to an adjacent hop. */
@@ -307,7 +313,8 @@ export class OnionLink {
     if (!peersHalf) throw new MalformedCellError(`CREATE2 on circuit id ${cell.circId}, which is not the peer's to pick`)
     if (this.manager.init.onCreate == null) return
     // refused before the handshake: its X25519 work is what a CREATE2 flood would cost
-    if (this.pendingCreates.size >= this.manager.maxPendingCreates || !this.manager.createLimiter.take(this.remotePeer.toString())) {
+    if (this.pendingCreates.size >= this.manager.maxPendingCreates ||
+      (this.manager.init.isRelay?.(this.remotePeer) !== true && !this.manager.createLimiter.take(this.remotePeer.toString()))) {
       this.manager.stats.createsRefused++
       this.control(encodeCell({ circId: cell.circId, command: CellCommand.DESTROY, body: encodeDestroy(DESTROY_RESOURCELIMIT) }))
       return

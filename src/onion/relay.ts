@@ -122,6 +122,8 @@ export interface OnionRelayInit {
   onCircuitClosed?: (peers: string[], reason: number) => void
   /** A link closed on an error (a malformed cell, a reset stream). */
   onLinkError?: (peer: PeerId, err: Error) => void
+  /** Whether a peer is a relay: its CREATE2 (extensions of others' circuits) skip the per-peer rate. */
+  isRelay?: (peer: PeerId) => boolean
 }
 
 /** A relay's counters. */
@@ -162,6 +164,7 @@ export class OnionRelay {
       maxLinks: init.maxLinks,
       maxCircuitsPerLink: init.maxCircuitsPerLink,
       onCreate: (link, cell) => { this.create(link, cell) },
+      isRelay: init.isRelay,
       onWrite: init.onWrite == null ? undefined : (link, chunk) => init.onWrite?.(link.remotePeer, chunk),
       onLinkError: (link, err) => {
         this.stats.linkErrors++

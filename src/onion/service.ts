@@ -183,7 +183,8 @@ export class OnionService implements OnionControl {
         onionKeys: this.keys,
         // debug only: which peers a relay saw for a circuit is what an observer of this node could learn anyway, and no more
         onCircuitClosed: (peers, reason) => { log.debug('relayed circuit ended', { peers, reason }) },
-        onLinkError: (peer, err) => { log.debug('onion link closed on an error', { peer: peer.toString(), error: err.message }) }
+        onLinkError: (peer, err) => { log.debug('onion link closed on an error', { peer: peer.toString(), error: err.message }) },
+        isRelay: peer => this.directory?.get(peer)?.verified === true
       })
       this.relay.links.setRate(rate)
       this.exitEdge = new ExitEdge({

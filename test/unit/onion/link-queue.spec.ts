@@ -163,6 +163,13 @@ describe('onion link queue', () => {
     await settle()
     assert.deepEqual(handed.slice(8), [1001, 1002, 1003, 1004, 1005], 'the burst of the per-peer rate')
     assert.equal(limited.manager.stats.createsRefused, 15)
+
+    // a relay extending others' circuits is not held to a client's rate (tor's dos_cc counts clients only); the in-flight cap still holds
+    const fromRelay: number[] = []
+    const relay = stalledLink({ createRate: { perSec: 1, burst: 5 }, maxPendingCreates: 12, isRelay: () => true, onCreate: (_l, c) => { fromRelay.push(c.circId) } }, [...creates(2001, 20)])
+    await settle()
+    assert.equal(fromRelay.length, 12)
+    assert.equal(relay.manager.stats.createsRefused, 8)
   })
 
   it('spends 514 bytes a cell from the bucket and refills it on the clock', (t) => {
