@@ -5,7 +5,8 @@
  * onion code could link them): the downloader's `get --private` brings the right bytes from the
  * onion service while the two ends never connect; the DHT holds no provider record naming the
  * sharer; an ordinary peer asking the sharer directly (block protocol STATUS and WANT, Bitswap)
- * is told it has nothing; the sharer's public content is still served the ordinary way.
+ * is told it has nothing; the sharer's public content is still served the ordinary way. After a
+ * restart the sharer serves it again at the same address, to a new downloader.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -17,7 +18,7 @@ import { PresenceType, WantType } from '../../src/share/bitswap/index.ts'
 import { liveShareEntries, shareRecordKey } from '../../src/share/private/onion-record.ts'
 import { decodeMessage, encode, readFrames, ROOT_STATUS } from '../../src/share/protocol.ts'
 import { teardown } from '../utils/teardown.ts'
-import { waitFor } from '../utils/index.ts'
+import { startTestNode, waitFor } from '../utils/index.ts'
 import { bitswapClient, MiB, sha256File, writeRandomFile } from '../utils/share.ts'
 
 const TEST = { timeout: 150_000 }
@@ -143,5 +144,26 @@ describe('private share through an onion service', () => {
     const asked = await askDirect(relays[0] as PeerdNode, sharer, CID.parse(shared.cid))
     assert.deepEqual(asked, { status: ROOT_STATUS.COMPLETE, block: true })
     await waitFor(() => provided.includes(shared.cid), { timeoutMs: 10_000, what: 'the public root to be announced' })
+  })
+
+  it('after a restart the sharer serves it at the same address again and still withholds it', TEST, async () => {
+    const dataDir = sharer.paths.root
+    await sharer.stop()
+    const boot = (relays[0] as PeerdNode).addresses()
+    sharer = td.node(await startTestNode({ dataDir, bootstrap: boot, onionRelay: false, minConnections: 0, dhtClient: true }))
+    await waitFor(() => sharer.share.onionAddress != null, { timeoutMs: 60_000, what: 'the share service to be hosted again' })
+    assert.equal(sharer.share.onionAddress, address)
+    assert.equal((await sharer.share.ls()).find(r => r.cid === cid)?.onion, address)
+    await waitFor(() => sharer.share.privatePublishedAt(cid) != null, { timeoutMs: 90_000, intervalMs: 250, what: 'the share record to be published again' })
+    assert.deepEqual(await askDirect(relays[0] as PeerdNode, sharer, CID.parse(cid)), { status: ROOT_STATUS.NONE, block: false })
+    const fresh = await td.testNode({ bootstrap: boot, onionRelay: false, minConnections: 0, dhtClient: true })
+    await waitFor(() => fresh.onion.status().relaysKnown >= 6, { timeoutMs: 40_000, what: 'the new downloader to learn the relays' })
+    await fresh.libp2p.hangUp(sharer.libp2p.peerId).catch(() => {})
+    const saw = watchConnections(fresh, sharer)
+    const output = join(dir, 'out-after-restart')
+    await fresh.share.get(cid, { output, private: true, timeoutSeconds: 90 })
+    assert.equal(await sha256File(output), hash)
+    assert.ok(sharer.share.onionServerStats().blocksSent > 0)
+    assert.deepEqual(saw, [])
   })
 })

@@ -26,7 +26,7 @@ import { blockStreamOver } from './block-stream.ts'
 import { lookupProtocol } from './lookup-protocol.ts'
 import { SHARE_SERVICE_PORT } from './onion-share.ts'
 import type { OnionHost } from './onion-share.ts'
-import { PrivateProviderFinder } from './provider-finder.ts'
+import { PrivateProviderFinder, REASK_MS } from './provider-finder.ts'
 import type { OnionDialer } from './types.ts'
 import { decodeOnionAddress } from '../../onion/hs/address.ts'
 
@@ -88,11 +88,11 @@ export function privateTransfer (init: PrivateTransferInit): PrivateTransfer {
   // an onion service stands in the session under the peer id of its Ed25519 key (not any node's)
   const onionIds = new Map<string, string>()
   let next = 0
-  let onionLooked = false
+  let onionLookedAt = -Infinity
   const onionFind = async function * (root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
-    // once per transfer: a record changes hourly, and each look is a circuit and a DHT get
-    if (init.onionProviders == null || onionLooked) return
-    onionLooked = true
+    // each look is a circuit and a DHT get: at most as often as helpers are asked again, and not once one answered
+    if (init.onionProviders == null || onionIds.size > 0 || Date.now() - onionLookedAt < REASK_MS) return
+    onionLookedAt = Date.now()
     const addresses = await init.onionProviders(root, signal).catch((err: Error) => {
       init.log.debug('private get: no share record read', { err: err.message })
       return []

@@ -24,6 +24,8 @@ import type { RootStatus } from '../protocol.ts'
 export const MAX_ONION_STREAMS = 64
 /** Wants queued per stream. */
 const MAX_QUEUE = 1024
+/** A stream with nothing asked and nothing to send for this long is closed (it holds one of the few slots). */
+export const IDLE_MS = 60_000
 const FRAME_OVERHEAD = 16 + MAX_CID_BYTES
 
 /** Options of an {@link OnionBlockServer}. */
@@ -76,6 +78,13 @@ export class OnionBlockServer {
     const ended = new AbortController()
     let pumping = false
     let asked = false
+    let idle: ReturnType<typeof setTimeout> | undefined
+    const busy = (): void => {
+      if (idle != null) clearTimeout(idle)
+      idle = setTimeout(() => { if (queue.size === 0 && !pumping) duplex.destroy(); else busy() }, IDLE_MS)
+      idle.unref?.()
+    }
+    busy()
     // bytes reserved and not yet flushed: given back when written, or all at once when the stream ends
     let held = 0
     const give = (n: number): void => {
@@ -127,6 +136,7 @@ export class OnionBlockServer {
 
     try {
       for await (const body of readFrames(duplex, MAX_REQUEST_FRAME)) {
+        busy()
         const msg = decodeMessage(body)
         if (msg.type === 'want') {
           for (const cid of msg.cids) {
@@ -149,6 +159,7 @@ export class OnionBlockServer {
     } catch (err) {
       log.debug('onion block stream ended', { err: (err as Error).message })
     } finally {
+      if (idle != null) clearTimeout(idle)
       ended.abort()
       budget.release(key, held)
       queue.clear()
