@@ -86,22 +86,25 @@ export function privateTransfer (init: PrivateTransferInit): PrivateTransfer {
   const protocol = blocksProtocol(init.network)
   const tries = new Map<string, number>()
   // an onion service stands in the session under the peer id of its Ed25519 key (not any node's)
-  const onionIds = new Map<string, string>()
+  const onionIds = new Map<string, { id: PeerId, address: string }>()
   let next = 0
   let onionLookedAt = -Infinity
   const onionFind = async function * (root: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
+    if (init.onionProviders == null) return
     // each look is a circuit and a DHT get: at most as often as helpers are asked again, and not once one answered
-    if (init.onionProviders == null || onionIds.size > 0 || Date.now() - onionLookedAt < REASK_MS) return
-    onionLookedAt = Date.now()
-    const addresses = await init.onionProviders(root, signal).catch((err: Error) => {
-      init.log.debug('private get: no share record read', { err: err.message })
-      return []
-    })
-    for (const address of addresses) {
-      const id = peerIdFromPublicKey(publicKeyFromRaw(decodeOnionAddress(address)) as Parameters<typeof peerIdFromPublicKey>[0])
-      onionIds.set(id.toString(), address)
-      yield id
+    if (onionIds.size === 0 && Date.now() - onionLookedAt >= REASK_MS) {
+      onionLookedAt = Date.now()
+      const addresses = await init.onionProviders(root, signal).catch((err: Error) => {
+        init.log.debug('private get: no share record read', { err: err.message })
+        return []
+      })
+      for (const address of addresses) {
+        const id = peerIdFromPublicKey(publicKeyFromRaw(decodeOnionAddress(address)) as Parameters<typeof peerIdFromPublicKey>[0])
+        onionIds.set(id.toString(), { id, address })
+      }
     }
+    // offered again each round: a service whose stream stalled or broke is tried again (up to its circuit limit)
+    for (const { id } of onionIds.values()) yield id
   }
   return {
     isolation,
@@ -112,7 +115,7 @@ export function privateTransfer (init: PrivateTransferInit): PrivateTransfer {
       const n = tries.get(key) ?? 0
       if (n >= MAX_CIRCUITS_PER_PROVIDER) throw new ProviderUnreachableError(`${MAX_CIRCUITS_PER_PROVIDER} circuits to ${key} were tried in this transfer`)
       tries.set(key, n + 1)
-      const address = onionIds.get(key)
+      const address = onionIds.get(key)?.address
       if (address != null) {
         if (dialer.connect == null) throw new ProviderUnreachableError('this node cannot reach onion services')
         const stream = await dialer.connect(address, SHARE_SERVICE_PORT, { isolation: `${isolation}:onion:${next++}`, signal: AbortSignal.any([signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)]) })
