@@ -604,8 +604,9 @@ export class ShareService {
     await this.db.delete(cid.toString())
     await this.providers.unprovide(cid)
     if (rec.private === true && rec.source === 'share') {
+      // its blocks stay withheld from peers until gc deletes them: held, they would still tell who had it
       this.onionShare.forget(cid)
-      await this.privateBlocks.rebuild(await this.privateRoots())
+      this.privateBlocks.dropRoot(cid)
     }
     return { ...rec, pinned: false }
   }
@@ -648,6 +649,7 @@ export class ShareService {
       await this.blockstore.delete(cid)
       removedBlocks++
     }
+    await this.privateBlocks.rebuild(await this.privateRoots())
     this.init.log.info('garbage collected', { removedBlocks, freedBytes })
     return { removedBlocks, freedBytes }
   }

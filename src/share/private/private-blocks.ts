@@ -38,13 +38,18 @@ export class PrivateBlocks {
     return this.roots.has(blockKey(cid))
   }
 
-  /** Recomputes the set from the private roots (at start, and after an unshare). */
+  /** Recomputes the set from the private roots (at start, after `gc`, and when a private root is shared in the open). */
   async rebuild (roots: CID[]): Promise<void> {
     const keys = new Set<string>()
     for (const root of roots) await this.walk(root, keys)
     for (const k of this.pending) keys.add(k)
     this.keys = keys
     this.roots = new Set(roots.map(r => blockKey(r)))
+  }
+
+  /** `root` is no longer shared (unshared): its blocks stay withheld until `gc` deletes them and a rebuild follows. */
+  dropRoot (root: CID): void {
+    this.roots.delete(blockKey(root))
   }
 
   /** Withholds one block now (each block of a private import, before it is stored). */
