@@ -20,9 +20,8 @@ import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
 import { OutputWriter } from './output.ts'
-import { OnionBlockServer, OnionShare, privateTransfer, PrivateBlocks, ProviderLookupServer, shareRecordServer } from './private/index.ts'
-import type { OnionHost, ProviderLookupStats } from './private/index.ts'
-import type { HsdirServer } from '../onion/hs/hsdir.ts'
+import { privateTransfer, PrivateSharing, ProviderLookupServer } from './private/index.ts'
+import type { OnionHost, OnionServerStats, ProviderLookupStats } from './private/index.ts'
 import { importPath, importStream } from './importer.ts'
 import type { ImportedRoot } from './importer.ts'
 import { ShareDb } from './layout.ts'
@@ -126,11 +125,8 @@ export class ShareService {
   private readonly providers: Providers
   private readonly lookupServer: ProviderLookupServer
   private onion?: OnionHost
-  /** Blocks of privately shared roots: served only through the onion service. */
-  private readonly privateBlocks: PrivateBlocks
-  private readonly onionServer: OnionBlockServer
-  private readonly onionShare: OnionShare
-  private readonly recordServer: HsdirServer
+  /** Private shares: served only through the onion service, their blocks withheld from peers. */
+  private readonly sharing: PrivateSharing
   /** Bitswap 1.2, for IPFS nodes (Helia, Kubo), and as the fallback when no peerd peer serves a block. */
   readonly bitswap: Bitswap
   /** Bytes of block data on their way out to peers, over both protocols. */
@@ -156,7 +152,7 @@ export class ShareService {
       blockstore: this.blockstore,
       log: init.log.child('bitswap'),
       budget: this.sendBudget,
-      withhold: cid => this.privateBlocks.has(cid),
+      withhold: cid => this.sharing.withholds(cid),
       onMisbehaviour: (peer, reason) => { init.penalize(peer, /match/i.test(reason) ? POINTS.badBlock : POINTS.protocol, `bitswap: ${reason}`) }
     })
     this.server = new BlockServer({
@@ -167,27 +163,20 @@ export class ShareService {
       rootStatus: async (cid) => await this.rootStatus(cid),
       watch: (root, listener) => this.watchDownload(root, listener),
       budget: this.sendBudget,
-      withhold: cid => this.privateBlocks.has(cid),
+      withhold: cid => this.sharing.withholds(cid),
       onMisbehaviour: (peer, reason, points) => { init.penalize(peer, points ?? POINTS.protocol, reason) }
     })
-    this.privateBlocks = new PrivateBlocks(this.blockstore)
-    this.onionServer = new OnionBlockServer({
-      blockstore: this.blockstore,
-      serves: cid => this.privateBlocks.has(cid),
-      rootStatus: async cid => this.privateBlocks.isRoot(cid) && (await this.db.get(cid.toString()))?.complete === true ? ROOT_STATUS.COMPLETE : ROOT_STATUS.NONE,
-      budget: this.sendBudget,
-      log: init.log.child('onion-share')
-    })
-    this.onionShare = new OnionShare({
+    this.sharing = new PrivateSharing({
       host: init.host,
       network: init.network,
       log: init.log,
+      blockstore: this.blockstore,
+      budget: this.sendBudget,
       onionDir: init.onionDir ?? join(init.dataDir, 'onion'),
-      onStream: stream => { this.onionServer.serve(stream) },
-      roots: async () => await this.privateRoots()
+      roots: async () => await this.privateRoots(),
+      complete: async cid => (await this.db.get(cid.toString()))?.complete === true
     })
-    if (init.onion != null) this.onionShare.attach(init.onion)
-    this.recordServer = shareRecordServer(init.host, init.network, init.host.services.dht)
+    if (init.onion != null) this.sharing.attach(init.onion)
     this.lookupServer = new ProviderLookupServer({ host: init.host, network: init.network, log: init.log, serves: async cid => await this.servesPublicly(cid) })
   }
 
@@ -197,8 +186,7 @@ export class ShareService {
     await this.server.start()
     await this.bitswap.start()
     await this.lookupServer.start()
-    await this.recordServer.start()
-    await this.privateBlocks.rebuild(await this.privateRoots())
+    await this.sharing.start()
     this.init.host.addEventListener('peer:connect', this.onPeerConnect)
     this.started = true
   }
@@ -211,9 +199,7 @@ export class ShareService {
     for (const r of this.running.values()) r.abort.abort()
     // cancelled sessions leave `running` at once but may still be walking: wait for all of them
     await Promise.allSettled([...this.sessions])
-    this.onionShare.stop()
-    this.onionServer.close()
-    await this.recordServer.stop()
+    await this.sharing.stop()
     await this.lookupServer.stop()
     await this.bitswap.stop()
     await this.server.stop()
@@ -223,7 +209,7 @@ export class ShareService {
   /** The onion circuits private gets go through, and the onion service of private shares (the node sets it once its onion service exists). */
   attachOnion (onion: OnionHost): void {
     this.onion = onion
-    this.onionShare.attach(onion)
+    this.sharing.attach(onion)
   }
 
   /**
@@ -231,22 +217,22 @@ export class ShareService {
    * onion routing runs; nothing happens without a private share).
    */
   async servePrivately (): Promise<void> {
-    await this.onionShare.start()
+    await this.sharing.serve()
   }
 
   /** The onion address private shares are served at, once the service runs. */
   get onionAddress (): string | undefined {
-    return this.onionShare.address
+    return this.sharing.address
   }
 
   /** When `cid`'s share record was last stored (ms since the epoch), if it was. */
   privatePublishedAt (cid: string): number | undefined {
-    return this.onionShare.publishedAt.get(cid)
+    return this.sharing.publishedAt(cid)
   }
 
   /** Counters of what the onion service of private shares served. */
-  onionServerStats (): OnionBlockServer['stats'] {
-    return this.onionServer.stats
+  onionServerStats (): OnionServerStats {
+    return this.sharing.stats
   }
 
   /** The privately shared roots held. */
@@ -303,7 +289,7 @@ export class ShareService {
     if (rec?.private === true) return ROOT_STATUS.NONE
     if (rec?.pinned === true && rec.complete) return ROOT_STATUS.COMPLETE
     if (rec?.pinned === true) return ROOT_STATUS.PARTIAL
-    if (this.privateBlocks.has(cid)) return ROOT_STATUS.NONE
+    if (this.sharing.withholds(cid)) return ROOT_STATUS.NONE
     // not a root of ours, but we may hold it inside one (a file of a shared folder)
     return await this.blockstore.has(cid) ? ROOT_STATUS.PARTIAL : ROOT_STATUS.NONE
   }
@@ -352,23 +338,20 @@ export class ShareService {
   async share (path: string, options: ShareOptions = {}): Promise<RootRecord & { skipped: string[] }> {
     const privately = options.private === true
     // before anything is stored: no onion service, no private share
-    const onion = privately ? await this.onionShare.ensure() : undefined
+    const onion = privately ? await this.sharing.ensure() : undefined
     return await this.whileBusy(async () => {
       // a private share's blocks are withheld from the moment they are stored, before any peer could ask
-      const imported = await importPath(path, this.blockstore, { hidden: options.hidden, beforePut: privately ? cid => { this.privateBlocks.mark(cid) } : undefined })
+      const imported = await importPath(path, this.blockstore, { hidden: options.hidden, beforePut: privately ? cid => { this.sharing.marking(cid) } : undefined })
       const existing = await this.db.get(imported.cid.toString())
       if (existing?.pinned === true && existing.private !== true && privately) {
         // already shared in the open: making it private now would not unsay the provider records
-        await this.privateBlocks.rebuild(await this.privateRoots())
+        await this.sharing.refresh()
         throw new InvalidArgumentError(`${imported.cid.toString()} is already shared publicly by this node; unshare it first`)
       }
       const rec = await this.record(imported, privately)
       // a private share shared again in the open becomes an ordinary root
-      if (!privately && existing?.private === true) await this.privateBlocks.rebuild(await this.privateRoots())
-      if (privately) {
-        await this.privateBlocks.add(imported.cid)
-        void this.onionShare.publish(imported.cid)
-      }
+      if (!privately && existing?.private === true) await this.sharing.refresh()
+      if (privately) await this.sharing.added(imported.cid)
       return { ...rec, ...(onion != null ? { onion } : {}), skipped: imported.skipped }
     })
   }
@@ -391,7 +374,7 @@ export class ShareService {
       return existing
     }
     const hooks = privately
-      ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log, onionProviders: async (root, signal) => await this.onionShare.lookup(root, signal) })
+      ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log, onionProviders: async (root, signal) => await this.sharing.lookup(root, signal) })
       : undefined
     const abort = new AbortController()
     const session = new Session({
@@ -590,7 +573,7 @@ export class ShareService {
 
   /** The roots this node holds (a private share with the onion address that serves it). */
   async ls (): Promise<RootRecord[]> {
-    const onion = this.onionShare.address
+    const onion = this.sharing.address
     return (await this.db.all()).filter(r => r.pinned).sort((a, b) => a.addedAt < b.addedAt ? -1 : 1)
       .map(r => r.private === true && r.source === 'share' && onion != null ? { ...r, onion } : r)
   }
@@ -605,8 +588,7 @@ export class ShareService {
     await this.providers.unprovide(cid)
     if (rec.private === true && rec.source === 'share') {
       // its blocks stay withheld from peers until gc deletes them: held, they would still tell who had it
-      this.onionShare.forget(cid)
-      this.privateBlocks.dropRoot(cid)
+      this.sharing.dropped(cid)
     }
     return { ...rec, pinned: false }
   }
@@ -649,7 +631,7 @@ export class ShareService {
       await this.blockstore.delete(cid)
       removedBlocks++
     }
-    await this.privateBlocks.rebuild(await this.privateRoots())
+    await this.sharing.refresh()
     this.init.log.info('garbage collected', { removedBlocks, freedBytes })
     return { removedBlocks, freedBytes }
   }

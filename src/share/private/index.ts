@@ -39,6 +39,8 @@ export { PrivateProviderFinder } from './provider-finder.ts'
 export type { OnionDialer, OnionHost }
 export { OnionShare, SHARE_SERVICE_NAME, SHARE_SERVICE_PORT } from './onion-share.ts'
 export { OnionBlockServer } from './onion-server.ts'
+export type { OnionServerStats } from './onion-server.ts'
+export { PrivateSharing } from './sharing.ts'
 export { PrivateBlocks } from './private-blocks.ts'
 export { shareRecordServer, shareHsProtocol } from './record-directory.ts'
 export { SHARE_HS_NAMESPACE, shareRecordSelector, shareRecordValidator, ShareRecordError } from './onion-record.ts'
