@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { NotStartedError } from '../../errors.ts'
+import { InvalidArgumentError, NotStartedError } from '../../errors.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import { decodeOnionAddress, encodeOnionAddress } from '../../onion/hs/address.ts'
 import type { Logger } from '../../utils/logger.ts'
@@ -29,6 +29,8 @@ export const SHARE_SERVICE_NAME = 'share'
 export const SHARE_SERVICE_PORT = 1
 /** How often each private root's record is published again. */
 export const REPUBLISH_MS = 60 * 60_000
+/** The target the onion services list shows for an in-process handler (`OnionServices.serveHandler`). */
+const IN_PROCESS = 'in-process handler'
 /** How soon a failed publication is tried again. */
 const RETRY_MS = 15_000
 
@@ -37,7 +39,10 @@ export interface OnionHost extends OnionDialer {
   /** Opens a stream to `port` on the onion service at `address`. */
   connect?: (address: string, port: number, options?: { isolation?: string, signal?: AbortSignal }) => Promise<Duplex>
   /** The services this node hosts. */
-  readonly services?: { serveHandler: (name: string, handler: (stream: Duplex, port: number) => void) => Promise<{ address: string }> }
+  readonly services?: {
+    serveHandler: (name: string, handler: (stream: Duplex, port: number) => void) => Promise<{ address: string }>
+    list: () => Array<{ name: string, target: string }>
+  }
 }
 
 /** Options of an {@link OnionShare}. */
@@ -60,6 +65,8 @@ export class OnionShare {
   private directory?: ShareRecordDirectory
   private service?: Promise<{ address: string, seed: Uint8Array }>
   private ownAddress?: string
+  /** The service is being hosted (not yet in the services' list). */
+  private hosting = false
   private timer?: ReturnType<typeof setTimeout>
   private readonly retry = new Set<string>()
   private stopped = false
@@ -107,8 +114,15 @@ export class OnionShare {
   async ensure (): Promise<string> {
     const onion = this.onion
     if (onion?.running !== true || onion.services == null) throw new NotStartedError('a private share needs onion routing, which is not running on this node')
+    const services = onion.services
+    const hosted = services.list().find(s => s.name === SHARE_SERVICE_NAME)
+    // a service of the user's under this name would be replaced, and its address would serve blocks
+    if (hosted != null && hosted.target !== IN_PROCESS) throw new InvalidArgumentError(`an onion service named "${SHARE_SERVICE_NAME}" serves ${hosted.target}: private shares need that name (peerd onion stop ${SHARE_SERVICE_NAME}, then serve it under another name)`)
+    // stopped from outside (peerd onion stop share): hosted again
+    if (hosted == null && !this.hosting) this.service = undefined
     this.service ??= (async () => {
-      const { address } = await (onion.services as NonNullable<OnionHost['services']>).serveHandler(SHARE_SERVICE_NAME, this.init.onStream)
+      this.hosting = true
+      const { address } = await services.serveHandler(SHARE_SERVICE_NAME, this.init.onStream)
       const seed = new Uint8Array(await readFile(join(this.init.onionDir, 'services', `${SHARE_SERVICE_NAME}.key`)))
       // the record must be signed by the key the address encodes: check the file is that key
       const probe = signShareEntry(new Uint8Array(1), seed, 0)
@@ -116,7 +130,7 @@ export class OnionShare {
       this.ownAddress = address
       this.init.log.info('private sharing through onion service', { address })
       return { address, seed }
-    })()
+    })().finally(() => { this.hosting = false })
     try {
       return (await this.service).address
     } catch (err) {
