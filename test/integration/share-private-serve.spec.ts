@@ -5,13 +5,18 @@
  * onion code could link them): the downloader's `get --private` brings the right bytes from the
  * onion service while the two ends never connect; the DHT holds no provider record naming the
  * sharer; an ordinary peer asking the sharer directly (block protocol STATUS and WANT, Bitswap)
- * is told it has nothing; the sharer's public content is still served the ordinary way. After a
+ * is told it has nothing, even a Bitswap want left before the share; the sharer's public content
+ * is still served the ordinary way. After a
  * restart the sharer serves it again at the same address, to a new downloader.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { decodeOnionAddress } from '../../src/onion/hs/address.ts'
 import { PresenceType, WantType } from '../../src/share/bitswap/index.ts'
@@ -144,6 +149,22 @@ describe('private share through an onion service', () => {
     const asked = await askDirect(relays[0] as PeerdNode, sharer, CID.parse(shared.cid))
     assert.deepEqual(asked, { status: ROOT_STATUS.COMPLETE, block: true })
     await waitFor(() => provided.includes(shared.cid), { timeoutMs: 10_000, what: 'the public root to be announced' })
+  })
+
+  it('a Bitswap want left with the sharer before a private share is never answered by it', TEST, async () => {
+    // one raw leaf: its CID is the hash of the bytes, known before the import
+    const bytes = new Uint8Array(randomBytes(64 * 1024))
+    const leaf = CID.create(1, raw.code, await sha256.digest(bytes))
+    const { send, received } = await bitswapClient(td, sharer)
+    send([{ cid: leaf, priority: 1, cancel: false, wantType: WantType.Block, sendDontHave: false }, { cid: leaf, priority: 1, cancel: false, wantType: WantType.Have, sendDontHave: false }])
+    await new Promise(resolve => setTimeout(resolve, 300)) // the want reaches the sharer's ledger
+    const path = join(dir, 'wanted')
+    await writeFile(path, bytes)
+    const shared = await sharer.share.share(path, { private: true })
+    assert.equal(shared.cid, leaf.toString())
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    assert.deepEqual(received.flatMap(m => m.blocks), [], 'no block sent')
+    assert.ok(received.flatMap(m => m.blockPresences).every(p => p.type === PresenceType.DontHave), 'no HAVE sent')
   })
 
   it('after a restart the sharer serves it at the same address again and still withholds it', TEST, async () => {
