@@ -51,7 +51,7 @@ describe('share records', () => {
     badCount[15] = 2
     await assert.rejects(validate(key, badCount), { name: 'ShareRecordError' })
     const badMagic = bytes.slice()
-    badMagic[0] ^= 0xff
+    badMagic[0] = (badMagic[0] as number) ^ 0xff
     await assert.rejects(validate(key, badMagic), { name: 'ShareRecordError' })
   })
 
