@@ -4,7 +4,9 @@
  * Every download is a {@link Session} that fills the block store from all providers at once;
  * a reader (export to a file, `cat`, the gateway) reads through a {@link WaitingBlockstore},
  * so output starts before the download completes. Completed downloads are announced, so every
- * downloader becomes a server (unless `reshare` is off).
+ * downloader becomes a server (unless `reshare` is off). Private gets and private shares
+ * (`share/private/`) go through onion circuits and the node's onion service instead, and what
+ * they touch is never announced.
  */
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
