@@ -14,7 +14,7 @@
  *   exchange and DHT records, path selection and entry guards.
  * - Uses: the client's circuit pool, the SOCKS5 server.
  * - Onion services (issue 17, `hs/`): `.peerd` addresses, key blinding, hs-ntor, encrypted
- *   descriptors in the DHT (uploaded and fetched through circuits via `hsdir.ts`), the
+ *   descriptors in the DHT (uploaded and fetched through circuits by a random peer, `net/dht-proxy.ts`), the
  *   introduction and rendezvous roles every relay plays, the client, the hosted service with its
  *   proof-of-work queue.
  *
@@ -81,12 +81,11 @@ export type { TimePeriod } from './hs/blinding.ts'
 export { hsClientAuthKeyPair, parseHsClientPublicKey, parseHsClientSecretKey } from './hs/client-auth.ts'
 export { MAX_HS_DESCRIPTOR_BYTES, decodeHsDescriptor, decryptHsDescriptor, signHsDescriptor, verifyHsDescriptor } from './hs/descriptor.ts'
 export type { HsDescriptorOuter, HsInnerDescriptor, HsIntroPoint } from './hs/descriptor.ts'
-export { HS_DHT_NAMESPACE, hsDescriptorDhtKey, hsDescriptorSelector, hsDescriptorValidator } from './hs/dht.ts'
+export { HS_DHT_NAMESPACE, hsDescriptorDhtKey, hsDescriptorSelector, hsDescriptorValidator, hsdirProtocol } from './hs/dht.ts'
 export { HsConfigError, HsNotFoundError, HsUnreachableError } from './hs/connect-errors.ts'
 export { ForgedHsDescriptorError, HsDescriptorError, HsHandshakeError, MalformedHsDescriptorError, OnionAddressError } from './hs/hs-errors.ts'
 export { hsNtorClientComplete, hsNtorClientIntroduce, hsNtorServiceIntroduce } from './hs/hs-ntor.ts'
 export { HsRelay } from './hs/hs-relay.ts'
-export { HsdirServer, hsdirGet, hsdirProtocol, hsdirPut } from './hs/hsdir.ts'
 export { HsClient } from './hs/client.ts'
 export { HostedService } from './hs/host.ts'
 export { OnionServices } from './hs/services.ts'

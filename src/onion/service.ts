@@ -52,9 +52,9 @@ import { decodeOnionAddress, encodeOnionAddress, isOnionHost } from './hs/addres
 import { HsClient } from './hs/client.ts'
 import { HsUnreachableError } from './hs/connect-errors.ts'
 import { parseHsClientPublicKey, parseHsClientSecretKey } from './hs/client-auth.ts'
-import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator } from './hs/dht.ts'
+import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator, hsdirProtocol } from './hs/dht.ts'
+import { DhtProxyServer, dhtProxyGet, dhtProxyPut } from '../net/dht-proxy.ts'
 import { HsRelay } from './hs/hs-relay.ts'
-import { HsdirServer, hsdirGet, hsdirProtocol, hsdirPut } from './hs/hsdir.ts'
 import { OnionServices } from './hs/services.ts'
 
 /** How often the onion key ring is checked for rotation (a new key is republished at once). */
@@ -145,7 +145,7 @@ export class OnionService implements OnionControl {
   private pool?: CircuitPool
   private socks?: SocksServer
   private hsRelay?: HsRelay
-  private hsdir?: HsdirServer
+  private hsdir?: DhtProxyServer
   private hsClient?: HsClient
   private hosted?: OnionServices
   private timer?: NodeJS.Timeout
@@ -267,9 +267,9 @@ export class OnionService implements OnionControl {
     if (dht != null) {
       const validate = hsDescriptorValidator(config.network)
       const prefix = new TextEncoder().encode(`/${HS_DHT_NAMESPACE}/`)
-      this.hsdir = new HsdirServer({
+      this.hsdir = new DhtProxyServer({
         host,
-        network: config.network,
+        protocol: hsdirProtocol(config.network),
         dht,
         validate,
         select: hsDescriptorSelector,
@@ -286,7 +286,7 @@ export class OnionService implements OnionControl {
       self: host.peerId,
       periodMinutes: config.hsPeriodMinutes,
       clientAuth: address => clientAuth.get(canonical(address)),
-      fetchRecord: async (key, signal) => await this.viaHsdir('hsdir-get', async d => await hsdirGet(d, key, signal), signal)
+      fetchRecord: async (key, signal) => await this.viaHsdir('hsdir-get', async d => await dhtProxyGet(d, key, signal), signal)
     })
     this.hosted = new OnionServices(join(this.init.dir, 'services'), () => ({
       network: config.network,
@@ -295,7 +295,7 @@ export class OnionService implements OnionControl {
       self: host.peerId,
       periodMinutes: config.hsPeriodMinutes,
       // two peers store it: one that lies about storing cannot hide the service until the next upload
-      storeRecord: async (key, value) => (await this.viaHsdir('hsdir-put', async d => await hsdirPut(d, key, value) ? true : undefined, undefined, 2)) === true,
+      storeRecord: async (key, value) => (await this.viaHsdir('hsdir-put', async d => await dhtProxyPut(d, key, value) ? true : undefined, undefined, 2)) === true,
       onLog: message => { this.init.log.info(message) }
     }), parseHsClientPublicKey)
     await this.hosted.start()
@@ -478,6 +478,16 @@ export class OnionService implements OnionControl {
 
   circuits (): CircuitInfo[] {
     return this.pool?.list() ?? []
+  }
+
+  /** The Ed25519 key a `.peerd` address encodes (throws `OnionAddressError` on a malformed one). */
+  publicKeyOf (address: string): Uint8Array {
+    return decodeOnionAddress(address)
+  }
+
+  /** The `.peerd` address of a service key. */
+  addressOf (publicKey: Uint8Array): string {
+    return encodeOnionAddress(publicKey)
   }
 
   /** Retires the circuits of one isolation key (or, with `prefix`, of every key that starts with it), closing those without streams. */

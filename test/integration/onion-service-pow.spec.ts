@@ -39,7 +39,8 @@ import type { HsInnerDescriptor, HsIntroPoint } from '../../src/onion/hs/descrip
 import { hsDescriptorDhtKey } from '../../src/onion/hs/dht.ts'
 import { hsNtorClientIntroduce } from '../../src/onion/hs/hs-ntor.ts'
 import { nextMessage } from '../../src/onion/hs/circuit-messages.ts'
-import { hsdirGet, hsdirProtocol } from '../../src/onion/hs/hsdir.ts'
+import { dhtProxyGet } from '../../src/net/dht-proxy.ts'
+import { hsdirProtocol } from '../../src/onion/hs/dht.ts'
 import type { EffortController } from '../../src/onion/hs/intro-queue.ts'
 import { solvePow } from '../../src/onion/hs/pow.ts'
 import { loopbackHost } from '../utils/loopback-host.ts'
@@ -99,7 +100,7 @@ class Attacker {
       const circuit = await buildCircuit(this.links[0] as LinkManager, [a, b])
       try {
         const stream = await circuit.openStream({ peer: target.peerId, protocol: hsdirProtocol(NETWORK) })
-        const record = await hsdirGet(stream, key, AbortSignal.timeout(15_000))
+        const record = await dhtProxyGet(stream, key, AbortSignal.timeout(15_000))
         if (record == null) continue
         this.inner = decryptHsDescriptor(verifyHsDescriptor(record), this.servicePub, { period })
         this.subcred = subcredential(this.servicePub, blinded)

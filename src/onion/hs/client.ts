@@ -2,7 +2,7 @@
  * Reaching an onion service (issue 17, rend-spec-v3 "Client behaviour"). Given `<key>.peerd`:
  *
  * 1. The descriptor: the blinded key of the current time period names its DHT record; a random
- *    peer, reached through a three-hop circuit, fetches it (`hsdir.ts`), so neither the DHT nor
+ *    peer, reached through a three-hop circuit, fetches it (`net/dht-proxy.ts`), so neither the DHT nor
  *    that peer learns who asked. It is decrypted with the address (and a client-authorization key
  *    if the service needs one) and cached until it expires.
  * 2. In parallel: a three-hop circuit to a rendezvous point of the client's choosing, told a
@@ -54,7 +54,7 @@ export interface HsClientInit {
   pool: CircuitPool
   directory: RelayDirectory
   self: PeerId
-  /** Fetches the DHT record under `key` through a circuit (hsdir.ts); undefined when there is none. */
+  /** Fetches the DHT record under `key` through a circuit (`net/dht-proxy.ts`); undefined when there is none. */
   fetchRecord: (key: Uint8Array, signal?: AbortSignal) => Promise<Uint8Array | undefined>
   /** The client-authorization secret for a service address, if the user gave one. */
   clientAuth?: (address: string) => Uint8Array | undefined

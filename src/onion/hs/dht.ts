@@ -54,3 +54,8 @@ export function hsDescriptorSelector (_key: Uint8Array, records: Uint8Array[]): 
   })
   return best
 }
+
+/** The protocol id under which every node answers DHT work on onion-service descriptors for peers behind circuits (`src/net/dht-proxy.ts`). */
+export function hsdirProtocol (network: string): string {
+  return `/peerd/${network}/onion/hsdir/1.0.0`
+}

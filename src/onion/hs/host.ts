@@ -7,7 +7,7 @@
  *   and the descriptor republished.
  * - **Descriptor.** Signed with the blinded key of the time period, its inner part encrypted to
  *   the address (and to authorized clients only, when there are some), uploaded through a
- *   circuit via a random peer (`hsdir.ts`) for the current period and, in the period's second
+ *   circuit via a random peer (`net/dht-proxy.ts`) for the current period and, in the period's second
  *   half, the next one; republished hourly, when introduction points change, and when the
  *   suggested proof-of-work effort moves.
  * - **Introductions.** INTRODUCE2 is decrypted (hs-ntor, replay-checked), its proof of work
@@ -101,7 +101,7 @@ export interface HostedServiceInit {
   pool: CircuitPool
   directory: RelayDirectory
   self: PeerId
-  /** Stores a DHT record through a circuit (hsdir.ts); true when some DHT node took it. */
+  /** Stores a DHT record through a circuit (`net/dht-proxy.ts`); true when some DHT node took it. */
   storeRecord: (key: Uint8Array, value: Uint8Array) => Promise<boolean>
   /** Client-authorization public keys (X25519, 32 bytes each); empty: anyone with the address. */
   authorizedClients?: Uint8Array[]

@@ -28,7 +28,6 @@ import { SHARE_SERVICE_PORT } from './onion-share.ts'
 import type { OnionHost } from './onion-share.ts'
 import { PrivateProviderFinder, REASK_MS } from './provider-finder.ts'
 import type { OnionDialer } from './types.ts'
-import { decodeOnionAddress } from '../../onion/hs/address.ts'
 
 import { ProviderUnreachableError } from './errors.ts'
 export { ProviderLookupError, ProviderUnreachableError } from './errors.ts'
@@ -101,7 +100,7 @@ export function privateTransfer (init: PrivateTransferInit): PrivateTransfer {
         return []
       })
       for (const address of addresses) {
-        const id = peerIdFromPublicKey(publicKeyFromRaw(decodeOnionAddress(address)) as Parameters<typeof peerIdFromPublicKey>[0])
+        const id = peerIdFromPublicKey(publicKeyFromRaw(dialer.publicKeyOf(address)) as Parameters<typeof peerIdFromPublicKey>[0])
         onionIds.set(id.toString(), { id, address })
       }
     }

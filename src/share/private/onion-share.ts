@@ -17,7 +17,6 @@ import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError, NotStartedError } from '../../errors.ts'
 import type { PeerdHost } from '../../net/host.ts'
-import { decodeOnionAddress, encodeOnionAddress } from '../../onion/hs/address.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { liveShareEntries, MAX_LIFETIME_SEC, mergeShareRecord, shareRecordKey, signShareEntry } from './onion-record.ts'
 import { ShareRecordDirectory } from './record-directory.ts'
@@ -126,7 +125,7 @@ export class OnionShare {
       const seed = new Uint8Array(await readFile(join(this.init.onionDir, 'services', `${SHARE_SERVICE_NAME}.key`)))
       // the record must be signed by the key the address encodes: check the file is that key
       const probe = signShareEntry(new Uint8Array(1), seed, 0)
-      if (Buffer.compare(probe.publicKey, decodeOnionAddress(address)) !== 0) throw new Error(`the ${SHARE_SERVICE_NAME} service's key file does not match its address`)
+      if (Buffer.compare(probe.publicKey, onion.publicKeyOf(address)) !== 0) throw new Error(`the ${SHARE_SERVICE_NAME} service's key file does not match its address`)
       this.ownAddress = address
       this.init.log.info('private sharing through onion service', { address })
       return { address, seed }
@@ -185,7 +184,9 @@ export class OnionShare {
       this.init.log.debug('a share record did not verify', { cid: root.toString(), error: (err as Error).message })
       return []
     }
-    return entries.map(e => encodeOnionAddress(e.publicKey)).filter(a => a !== this.ownAddress)
+    const onion = this.onion
+    if (onion == null) return []
+    return entries.map(e => onion.addressOf(e.publicKey)).filter(a => a !== this.ownAddress)
   }
 
   private schedule (ms: number): void {

@@ -1,6 +1,6 @@
 /**
  * Share records (`onion-record.ts`) reach the DHT through a stranger, as onion-service
- * descriptors do (`src/onion/hs/hsdir.ts`): a node's own DHT put or get would show the DHT nodes
+ * descriptors do (`src/net/dht-proxy.ts`): a node's own DHT put or get would show the DHT nodes
  * its peer id next to the root, which is what a private share hides. So a sharer or a downloader
  * opens `/peerd/<network>/share-hs/1.0.0` on a random peer through a circuit of its own, and that
  * peer does the DHT put or get for it.
@@ -13,8 +13,8 @@
 import { randomInt } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { PeerdHost } from '../../net/host.ts'
-import { HsdirServer, hsdirGet, hsdirPut } from '../../onion/hs/hsdir.ts'
-import type { HsdirDht } from '../../onion/hs/hsdir.ts'
+import { DhtProxyServer, dhtProxyGet, dhtProxyPut } from '../../net/dht-proxy.ts'
+import type { ProxiedDht } from '../../net/dht-proxy.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { SHARE_HS_NAMESPACE, shareRecordSelector, shareRecordValidator } from './onion-record.ts'
 import type { OnionDialer } from './types.ts'
@@ -32,16 +32,11 @@ const REQUEST_TIMEOUT_MS = 45_000
 const MAX_CANDIDATES = 1024
 
 /** The answering side: an hsdir server for share records under {@link shareHsProtocol}. */
-export function shareRecordServer (host: PeerdHost, network: string, dht: HsdirDht): HsdirServer {
-  const protocol = shareHsProtocol(network)
+export function shareRecordServer (host: PeerdHost, network: string, dht: ProxiedDht): DhtProxyServer {
   const prefix = new TextEncoder().encode(`/${SHARE_HS_NAMESPACE}/`)
-  return new HsdirServer({
-    // hsdir's answerer, handled under this protocol id instead of hsdir's own
-    host: {
-      handle: async (_p, handler, options) => { await host.handle(protocol, handler, options) },
-      unhandle: async () => { await host.unhandle(protocol) }
-    },
-    network,
+  return new DhtProxyServer({
+    host,
+    protocol: shareHsProtocol(network),
     dht,
     validate: shareRecordValidator(network),
     select: shareRecordSelector,
@@ -69,12 +64,12 @@ export class ShareRecordDirectory {
 
   /** Stores `value` under `key`; true when a DHT node took it. */
   async put (key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<boolean> {
-    return await this.via('put', async d => await hsdirPut(d, key, value, signal) ? true : undefined, signal) === true
+    return await this.via('put', async d => await dhtProxyPut(d, key, value, signal) ? true : undefined, signal) === true
   }
 
   /** The record under `key` (the best of those found), or undefined. */
   async get (key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined> {
-    return await this.via('get', async d => await hsdirGet(d, key, signal), signal)
+    return await this.via('get', async d => await dhtProxyGet(d, key, signal), signal)
   }
 
   private async via<T> (op: string, request: (duplex: Awaited<ReturnType<OnionDialer['dial']>>) => Promise<T | undefined>, outer?: AbortSignal): Promise<T | undefined> {

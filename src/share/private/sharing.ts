@@ -15,7 +15,7 @@
 import type { CID } from 'multiformats/cid'
 import type { ByteBudget } from '../../net/byte-budget.ts'
 import type { PeerdHost } from '../../net/host.ts'
-import type { HsdirServer } from '../../onion/hs/hsdir.ts'
+import type { DhtProxyServer } from '../../net/dht-proxy.ts'
 import type { Logger } from '../../utils/logger.ts'
 import type { FsBlockstore } from '../blockstore.ts'
 import { ROOT_STATUS } from '../protocol.ts'
@@ -48,7 +48,7 @@ export class PrivateSharing {
   private readonly blocks: PrivateBlocks
   private readonly server: OnionBlockServer
   private readonly onion: OnionShare
-  private readonly records: HsdirServer
+  private readonly records: DhtProxyServer
 
   constructor (init: PrivateSharingInit) {
     this.init = init

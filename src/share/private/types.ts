@@ -13,4 +13,8 @@ export interface OnionDialer {
   dial: (peer: PeerId | string, protocol: string, options?: { isolation?: string, signal?: AbortSignal }) => Promise<Duplex>
   /** Retires the circuits whose isolation key starts with `prefix` (a transfer's, once it ends). */
   release?: (prefix: string, options?: { prefix?: boolean }) => void
+  /** The Ed25519 key an onion address encodes (throws on a malformed address): share stays below the onion layer and asks it. */
+  publicKeyOf: (address: string) => Uint8Array
+  /** The onion address of a service key. */
+  addressOf: (publicKey: Uint8Array) => string
 }

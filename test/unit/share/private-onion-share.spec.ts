@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import type { PeerdHost } from '../../../src/net/host.ts'
-import { encodeOnionAddress } from '../../../src/onion/hs/address.ts'
+import { decodeOnionAddress, encodeOnionAddress } from '../../../src/onion/hs/address.ts'
 import { OnionShare, SHARE_SERVICE_NAME } from '../../../src/share/private/onion-share.ts'
 import type { OnionHost } from '../../../src/share/private/onion-share.ts'
 import { createLogger } from '../../../src/utils/logger.ts'
@@ -37,6 +37,8 @@ async function setup (options: { running?: boolean, fileSeed?: Uint8Array } = {}
   const onion: OnionHost = {
     running: options.running ?? true,
     dial: async () => { throw new Error('no circuits here') },
+    publicKeyOf: decodeOnionAddress,
+    addressOf: encodeOnionAddress,
     services: {
       serveHandler: async (name) => {
         n++
