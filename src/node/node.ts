@@ -3,6 +3,7 @@
  * daemon runs, and what a program embedding peerd gets from {@link createNode}.
  */
 import type { Connection } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import { DialError, ListenError, NotStartedError } from '../errors.ts'
@@ -204,7 +205,9 @@ export class PeerdNode {
   async disconnect (peerId: string): Promise<boolean> {
     this.assertRunning()
     const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === peerId)
-    const id = conns[0]?.remotePeer
+    // refused even when not connected now: a dial already queued (the DHT's, a keeper's) must not bring it back
+    let id = conns[0]?.remotePeer
+    try { id ??= peerIdFromString(peerId) } catch { /* not a peer id: nothing to refuse */ }
     if (id != null) this.gater.ban(id, DISCONNECT_HOLD_MS)
     this.keeper.holdOff(peerId, DISCONNECT_HOLD_MS)
     await Promise.all(conns.map(async c => {
