@@ -17,9 +17,12 @@ function isPrivate (x: { private?: boolean }): boolean {
   return x.private === true
 }
 
-/** The badge of a private transfer or of content fetched privately. */
-function PrivateBadge () {
-  return <span class='badge' data-private='true' title='Fetched through onion circuits: no provider learned who fetched it, and this node does not announce it'>private</span>
+/** The badge of a private transfer, of content fetched privately, or (`shared`) of content served only through this node's onion service. */
+function PrivateBadge ({ shared = false }: { shared?: boolean }) {
+  const title = shared
+    ? 'Shared privately: served only through this node\'s onion service, announced by its .peerd address, never under this node\'s peer id'
+    : 'Fetched through onion circuits: no provider learned who fetched it, and this node does not announce it'
+  return <span class='badge' data-private='true' title={title}>private</span>
 }
 
 /** See the module comment. */
@@ -163,12 +166,13 @@ function HeldTable ({ held, gateway }: { held: Root[] | undefined, gateway: stri
             const link = openLink(r, gateway)
             return (
               <tr key={r.cid} data-cid={r.cid} data-complete={String(r.complete)}>
-                <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}{isPrivate(r) && <> <PrivateBadge /></>}</td>
+                <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}{isPrivate(r) && <> <PrivateBadge shared={r.source === 'share'} /></>}</td>
                 <td><Mono>{r.cid}</Mono></td>
                 <td>{formatBytes(r.size)}</td>
                 <td>{r.complete ? 'complete' : 'partial'}</td>
                 <td class='actions'>
                   <CopyButton text={r.cid} label='Copy CID' />
+                  {r.onion != null && <CopyButton text={r.onion} label='Copy onion address' />}
                   {link != null && (
                     gateway != null
                       ? <a class='button small' href={link.href} target='_blank' rel='noopener noreferrer'>Open</a>
