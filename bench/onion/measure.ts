@@ -56,8 +56,17 @@ export class PerfClient {
 
   /** GETs `/bytes/SIZE` from the server through the SOCKS port. */
   async get (size: number, timeoutMs = 120_000): Promise<FetchTiming> {
+    return await this.getFrom({ host: this.server.ip, port: this.server.port }, size, { timeoutMs })
+  }
+
+  /**
+   * GETs `/bytes/SIZE` from `target` (an address the exit reaches, or an onion service's name)
+   * through the SOCKS port, with `auth` as SOCKS credentials when given (a stream-isolation key).
+   */
+  async getFrom (target: { host: string, port: number }, size: number, options: { auth?: { username: string, password: string }, timeoutMs?: number } = {}): Promise<FetchTiming> {
     const id = this.next++
-    this.proc.send(JSON.stringify({ id, socksPort: this.socksPort, host: this.server.ip, port: this.server.port, path: `/bytes/${size}`, timeoutMs }))
+    const timeoutMs = options.timeoutMs ?? 120_000
+    this.proc.send(JSON.stringify({ id, socksPort: this.socksPort, host: target.host, port: target.port, path: `/bytes/${size}`, timeoutMs, auth: options.auth }))
     const r = await this.proc.waitForJson(v => v.id === id, timeoutMs + 10_000)
     if (r.ok !== true) throw new Error(String(r.error))
     if (r.bytes !== size) throw new Error(`got ${String(r.bytes)} of ${size} bytes`)

@@ -1,6 +1,8 @@
 /**
  * The onion bench's measuring client, one code for Tor and peerd: an HTTP GET over a SOCKS5
- * proxy (RFC 1928, no authentication, CONNECT by IPv4 address), timed as OnionPerf times its
+ * proxy (RFC 1928: CONNECT by IPv4 address, or by name for an onion service; no authentication,
+ * or a username and password (RFC 1929) that both systems read as a stream-isolation key, so each
+ * new pair gets a new circuit), timed as OnionPerf times its
  * TGen transfers: from the moment the client starts connecting to the SOCKS port, to the first
  * byte of the HTTP response (time to first byte) and to the last byte of the body (download
  * time). Bytes are counted and dropped.
@@ -34,11 +36,13 @@ export interface FetchTiming {
 export interface FetchRequest {
   socksHost?: string
   socksPort: number
-  /** The web server's IPv4 address, as the exit sees it. */
+  /** The web server's IPv4 address, as the exit sees it, or an onion service's name (`<…>.onion`, `<…>.peerd`). */
   host: string
   port: number
   path: string
   timeoutMs?: number
+  /** SOCKS username/password: a new pair isolates the stream from every earlier one (a new circuit, a new rendezvous). */
+  auth?: { username: string, password: string }
 }
 
 /** Response headers larger than this are refused (the bench's own server sends ~100 bytes). */
@@ -46,13 +50,28 @@ const MAX_HEADER = 16 * 1024
 
 const SOCKS_ERRORS = ['succeeded', 'general failure', 'not allowed by ruleset', 'network unreachable', 'host unreachable', 'connection refused', 'TTL expired', 'command not supported', 'address type not supported']
 
+/** The CONNECT request's address: ATYP 1 and four bytes for an IPv4 address, else ATYP 3 and the name. */
+function socksAddress (host: string): Buffer {
+  if (isIPv4(host)) return Buffer.from([1, ...host.split('.').map(Number)])
+  const name = Buffer.from(host, 'ascii')
+  return Buffer.concat([Buffer.from([3, name.length]), name])
+}
+
+/** RFC 1929's request: version 1, then the length-prefixed username and password. */
+function socksAuth (auth: { username: string, password: string }): Buffer {
+  const u = Buffer.from(auth.username)
+  const p = Buffer.from(auth.password)
+  return Buffer.concat([Buffer.from([1, u.length]), u, Buffer.from([p.length]), p])
+}
+
 /** Fetches `path` through the SOCKS5 proxy and times it; rejects on any failure or after `timeoutMs`. */
 export async function socksGet (r: FetchRequest): Promise<FetchTiming> {
-  if (!isIPv4(r.host)) throw new Error(`the bench connects by IPv4 address, not ${r.host}`)
+  if (!isIPv4(r.host) && !/^[a-z0-9.-]{1,255}$/i.test(r.host)) throw new Error(`not an IPv4 address or a host name: ${r.host}`)
+  if (r.auth != null && (Buffer.byteLength(r.auth.username) > 255 || Buffer.byteLength(r.auth.password) > 255)) throw new Error('SOCKS username and password are 255 bytes at most')
   const t0 = performance.now()
   const socket = connect({ host: r.socksHost ?? '127.0.0.1', port: r.socksPort, noDelay: true })
   return await new Promise<FetchTiming>((resolve, reject) => {
-    let stage: 'greeting' | 'connect' | 'headers' | 'body' = 'greeting'
+    let stage: 'greeting' | 'auth' | 'connect' | 'headers' | 'body' = 'greeting'
     let pending = Buffer.alloc(0)
     let socksMs = 0
     let ttfbMs = 0
@@ -63,7 +82,14 @@ export async function socksGet (r: FetchRequest): Promise<FetchTiming> {
     const finish = (): void => { clearTimeout(timer); socket.destroy(); resolve({ bytes, socksMs, ttfbMs, totalMs: performance.now() - t0 }) }
     socket.on('error', fail)
     socket.on('close', () => { if (stage !== 'body' || bytes < length) fail(new Error(`the connection closed at stage ${stage} after ${bytes} of ${length} body bytes`)) })
-    socket.on('connect', () => { socket.write(Buffer.from([5, 1, 0])) })
+    // offer only the method wanted: a proxy that cannot isolate by credentials must refuse, not ignore them
+    socket.on('connect', () => { socket.write(Buffer.from([5, 1, r.auth != null ? 2 : 0])) })
+    const sendConnect = (): void => {
+      stage = 'connect'
+      const port = Buffer.alloc(2)
+      port.writeUInt16BE(r.port)
+      socket.write(Buffer.concat([Buffer.from([5, 1, 0]), socksAddress(r.host), port]))
+    }
     socket.on('data', (chunk: Buffer) => {
       if (stage === 'body') {
         bytes += chunk.length
@@ -73,12 +99,21 @@ export async function socksGet (r: FetchRequest): Promise<FetchTiming> {
       pending = Buffer.concat([pending, chunk])
       if (stage === 'greeting') {
         if (pending.length < 2) return
-        if (pending[0] !== 5 || pending[1] !== 0) { fail(new Error(`the SOCKS proxy refused no-authentication (${pending.subarray(0, 2).toString('hex')})`)); return }
+        const method = r.auth != null ? 2 : 0
+        if (pending[0] !== 5 || pending[1] !== method) { fail(new Error(`the SOCKS proxy refused ${method === 2 ? 'username/password' : 'no-authentication'} (${pending.subarray(0, 2).toString('hex')})`)); return }
         pending = pending.subarray(2)
-        stage = 'connect'
-        const port = Buffer.alloc(2)
-        port.writeUInt16BE(r.port)
-        socket.write(Buffer.concat([Buffer.from([5, 1, 0, 1, ...r.host.split('.').map(Number)]), port]))
+        if (r.auth != null) {
+          stage = 'auth'
+          socket.write(socksAuth(r.auth))
+        } else {
+          sendConnect()
+        }
+      }
+      if (stage === 'auth') {
+        if (pending.length < 2) return
+        if (pending[1] !== 0) { fail(new Error(`the SOCKS proxy refused the username/password (status ${String(pending[1])})`)); return }
+        pending = pending.subarray(2)
+        sendConnect()
       }
       if (stage === 'connect') {
         if (pending.length < 5) return

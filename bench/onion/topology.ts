@@ -1,5 +1,6 @@
 /**
- * The onion bench's two settings, each built for one system at a time and torn down after it:
+ * The onion bench's settings, each built for one system at a time and torn down after it (the
+ * third, onion services (f, g), is `hs.ts`'s):
  *
  * - **Shaped LAN** (measurements a–d): hosts `client`, `guard`, `middle`, `exit`, `server` and,
  *   for Tor, `dirauth` (its three directory authorities) on a bench:net {@link Network}, every
@@ -13,6 +14,8 @@ import { janitor, Network, tempDir } from '../net/harness/index.ts'
 import type { NetHost, NsProcess } from '../net/harness/index.ts'
 import { cpuMeter as machineMeter } from '../net/scenarios/common.ts'
 import type { CpuUse } from '../net/scenarios/common.ts'
+import { runHs } from './hs.ts'
+import type { HsResult } from './hs.ts'
 import { onionPerf, PerfClient, relayCpu } from './measure.ts'
 import type { CpuResult, OnionSystem, PerfResult } from './measure.ts'
 import { PeerdOnionNetwork, peerdSystem } from './peerd-network.ts'
@@ -96,11 +99,13 @@ async function startTor (s: Setting, o: PhaseOptions): Promise<Started> {
   const tor = await TorNetwork.start({
     dir: dir.path,
     authorities: s.authorities,
-    guard: { host: s.guard, ip: s.guard.ip },
-    middle: { host: s.middle, ip: s.middle.ip },
-    exit: { host: s.exit, ip: s.exit.ip },
+    relays: [
+      { name: 'guard', place: { host: s.guard, ip: s.guard.ip } },
+      { name: 'middle', place: { host: s.middle, ip: s.middle.ip } },
+      { name: 'exit', place: { host: s.exit, ip: s.exit.ip }, exitPort: s.server.port }
+    ],
+    pin: ['guard', 'middle', 'exit'],
     client: s.client,
-    exitPort: s.server.port,
     progress: o.progress
   })
   return { system: torSystem(tor), stop: async () => { await tor.stop(); await dir.remove() } }
@@ -118,20 +123,23 @@ async function startPeerd (s: Setting, o: PhaseOptions): Promise<Started> {
 export interface SystemResult {
   perf?: PerfResult
   cpu?: CpuResult
-  /** Settings that failed, with why (the other setting still runs). */
+  /** (f) and (g): the onion service's reachability and a 5 MiB download from it. */
+  hs?: HsResult
+  /** Settings that failed, with why (the other settings still run). */
   errors: string[]
   /**
    * Mean busy cores during each setting's measurements: the whole machine's, and the part used
    * inside the setting's namespaces (the rest is other work, which skews the figures).
    */
-  cores: { perf?: CpuUse, cpu?: CpuUse }
+  cores: { perf?: CpuUse, cpu?: CpuUse, hs?: CpuUse }
 }
 
 /**
  * Builds `system` on the shaped LAN and runs OnionPerf's model, then on loopback and measures
- * (e); everything of a setting is removed before the next one starts.
+ * (e), then in the onion-service setting measures (f) and (g); everything of a setting is
+ * removed before the next one starts.
  */
-export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: { perf: boolean, cpu: boolean }): Promise<SystemResult> {
+export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: { perf: boolean, cpu: boolean, hs?: boolean }): Promise<SystemResult> {
   const start = name === 'tor' ? startTor : startPeerd
   const result: SystemResult = { errors: [], cores: {} }
   const settings: Array<['perf' | 'cpu', () => Promise<Setting>]> = [['perf', async () => await shapedLan(o)], ['cpu', loopback]]
@@ -161,6 +169,12 @@ export async function runSystem (name: 'tor' | 'peerd', o: PhaseOptions, parts: 
       await s.serverProc.stop(2_000)
       await s.net.destroy()
     }
+  }
+  if (parts.hs === true) {
+    const r = await runHs(name, o)
+    if (r.hs != null) result.hs = r.hs
+    if (r.cores != null) result.cores.hs = r.cores
+    if (r.error != null) result.errors.push(r.error)
   }
   return result
 }

@@ -1,15 +1,17 @@
 /**
  * A private Tor network of Debian's `tor` on the hosts of a bench:net {@link Network}: three
- * directory authorities, a guard, a middle and an exit relay, and a client with a SOCKS port, all
- * with `TestingTorNetwork 1` and no Internet (see /work/shared/notes/private-tor-network.md and
- * chutney's torrc templates, which the options follow). Each tor runs directly (never the
- * package's service) with its own torrc and DataDirectory under the run's temporary directory,
- * inside its host's namespace, registered with the harness janitor like every other process.
+ * directory authorities, relays, a client with a SOCKS port and, when asked, an onion service
+ * (v3, `HiddenServiceDir`) on its own host, all with `TestingTorNetwork 1` and no Internet (see
+ * /work/shared/notes/private-tor-network.md and chutney's torrc templates, which `torrc.ts`
+ * follows). Each tor runs directly (never the package's service) with its own torrc and
+ * DataDirectory under the run's temporary directory, inside its host's namespace, registered with
+ * the harness janitor like every other process.
  *
- * The client pins every measured circuit to guard → middle → exit through its control socket
+ * With `pin`, the client pins every measured circuit to three relays through its control socket
  * (`EXTENDCIRCUIT`, `__LeaveStreamsUnattached 1`, `ATTACHSTREAM`): pinning with
  * `EntryNodes`/`ExitNodes` can still give 4 hops, and Tor often extends a pre-built internal
- * circuit to an exit.
+ * circuit to an exit. Without it (onion services: tor builds introduction and rendezvous
+ * circuits itself) the client attaches its streams itself and the bench only watches.
  */
 import { execFile } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -19,13 +21,20 @@ import type { NetHost, NsProcess } from '../net/harness/index.ts'
 import type { CircuitReport, OnionSystem } from './measure.ts'
 import { TorControl, eventField } from './tor-control.ts'
 import type { ControlEvent } from './tor-control.ts'
+import { authorityKeys, authorityTorrc, clientTorrc, commonTorrc, relayPolicy } from './torrc.ts'
+import type { TorPlace } from './torrc.ts'
+
+export type { TorPlace } from './torrc.ts'
 
 const exec = promisify(execFile)
 
-/** Where one tor runs: a host (its namespace) and the address it binds (the host's, or a loopback one). */
-export interface TorPlace {
-  host: NetHost
-  ip: string
+/** One relay of the network. */
+export interface TorRelaySpec {
+  /** Its nickname (`guard`, `relay1`…). */
+  name: string
+  place: TorPlace
+  /** Makes it an exit that accepts this TCP port only (`ExitPolicy accept *:PORT`, then `reject *:*`). */
+  exitPort?: number
 }
 
 /** The network to build. */
@@ -34,16 +43,21 @@ export interface TorNetworkSpec {
   dir: string
   /** Three places for the directory authorities (they may share one host: ports differ). */
   authorities: TorPlace[]
-  guard: TorPlace
-  middle: TorPlace
-  exit: TorPlace
+  relays: TorRelaySpec[]
   /** The client's host; its SOCKS port is 127.0.0.1:{@link SOCKS_PORT} there. */
   client: NetHost
-  /** The TCP port the exit accepts (`ExitPolicy accept *:PORT`, then `reject *:*`). */
-  exitPort: number
+  /** Three relay names: every measured circuit is built on them, in order (see the module comment). */
+  pin?: [string, string, string]
+  /** An onion service: a tor on `host` that publishes `target` as the service's port 80. */
+  service?: { host: NetHost, target: { ip: string, port: number } }
+  /** Address patterns (a routerset: the authorities' host) that the client and the service keep out of their circuits. */
+  avoid?: string[]
   /** Called with progress lines. */
   progress?: (line: string) => void
 }
+
+/** The virtual port of the bench's onion services (`HiddenServicePort 80 …`; peerd maps every port to its target). */
+export const ONION_PORT = 80
 
 /** The client's SOCKS port (on 127.0.0.1 in its namespace), the same as peerd's in this bench. */
 export const SOCKS_PORT = 9050
@@ -81,30 +95,6 @@ export async function ensureTor (): Promise<string | undefined> {
   return await torVersion() != null ? undefined : 'tor is not installed'
 }
 
-/** Options every node of the network shares (chutney's common.i, the notes' list). */
-function commonTorrc (dataDir: string, nickname: string, resolvConf: string): string[] {
-  return [
-    'TestingTorNetwork 1',
-    'AssumeReachable 1',
-    'PathsNeededToBuildCircuits 0.67',
-    'TestingDirAuthVoteExit *',
-    'TestingDirAuthVoteGuard *',
-    'TestingDirAuthVoteHSDir *',
-    'TestingMinExitFlagThreshold 0',
-    'V3AuthNIntervalsValid 2',
-    `DataDirectory ${dataDir}`,
-    `Nickname ${nickname}`,
-    'ShutdownWaitLength 0',
-    `ControlPort unix:${join(dataDir, 'control')}`,
-    'CookieAuthentication 1',
-    `ServerDNSResolvConfFile ${resolvConf}`,
-    'ServerDNSDetectHijacking 0',
-    'Log notice stdout',
-    'SafeLogging 0',
-    'LogTimeGranularity 1'
-  ]
-}
-
 interface TorNode {
   name: string
   place: TorPlace
@@ -115,44 +105,41 @@ interface TorNode {
   proc?: NsProcess
 }
 
-/**
- * Makes an authority's keys (identity and signing key with tor-gencert, its relay key with
- * `tor --list-fingerprint`) and returns its `DirAuthority` line.
- */
-async function authorityKeys (node: TorNode): Promise<string> {
-  const keys = join(node.dataDir, 'keys')
-  await new Promise<void>((resolve, reject) => {
-    const p = execFile('tor-gencert', ['--create-identity-key', '-m', '12', '-a', `${node.place.ip}:${node.dirPort}`, '--passphrase-fd', '0'], { cwd: keys }, err => { if (err == null) resolve(); else reject(err) })
-    p.stdin?.end('\n')
-  })
-  const cert = await readFile(join(keys, 'authority_certificate'), 'utf8')
-  const v3ident = /^fingerprint ([0-9A-F]{40})$/m.exec(cert)?.[1]
-  const listed = (await exec('tor', ['--list-fingerprint', '--DataDirectory', node.dataDir, '--ORPort', String(node.orPort), '--Nickname', node.name])).stdout
-  const rsa = new RegExp(`^${node.name} ((?:[0-9A-F]{4} ?){10})$`, 'm').exec(listed)?.[1]?.replaceAll(' ', '')
-  if (v3ident == null || rsa == null) throw new Error(`could not read the keys of ${node.name}: ${listed.slice(-500)}`)
-  return `DirAuthority ${node.name} orport=${node.orPort} no-v2 v3ident=${v3ident} ${node.place.ip}:${node.dirPort} ${rsa}`
-}
+/** Whole seconds since `t0` (performance.now()), for progress lines. */
+const since = (t0: number): number => Math.round((performance.now() - t0) / 1000)
 
 /** A running private Tor network; see the module comment. Build it with {@link TorNetwork.start}. */
 export class TorNetwork {
   /** The client's control connection. */
   readonly control: TorControl
-  /** RSA fingerprints of the pinned relays. */
-  readonly fingerprints: { guard: string, middle: string, exit: string }
+  /** RSA fingerprints of the relays, by name. */
+  readonly fingerprints: Record<string, string>
+  /** The pinned relays' names, when circuits are pinned. */
+  readonly pinned: [string, string, string] | undefined
+  /** The onion service's address (`<56 base32>.onion`), when the network has one. */
+  serviceAddress: string | undefined
+  private serviceControl: TorControl | undefined
+  private serviceRends = 0
+  /** The service's descriptor uploads: HSDirs asked and not answered yet, uploads done, when the last ended. */
+  private readonly upload = { pending: new Set<string>(), done: 0, last: 0 }
   private readonly nodes: Map<string, TorNode>
   private attachTo: string | undefined
   private readonly attached = new Map<string, string>()
+  private readonly userStreams = new Set<string>()
   private readonly succeeded = new Map<string, string>()
+  /** Each client circuit's relays (nicknames) as its last CIRC EXTENDED or BUILT event gave them. */
+  private readonly paths = new Map<string, string[]>()
   private readonly recent: string[] = []
 
-  private constructor (nodes: Map<string, TorNode>, control: TorControl, fingerprints: { guard: string, middle: string, exit: string }) {
+  private constructor (nodes: Map<string, TorNode>, control: TorControl, fingerprints: Record<string, string>, pinned: [string, string, string] | undefined) {
     this.nodes = nodes
     this.control = control
     this.fingerprints = fingerprints
+    this.pinned = pinned
     control.onEvent(e => { this.onStream(e) })
   }
 
-  /** Writes keys and torrcs, starts every tor and waits until the client can build the pinned path. */
+  /** Writes keys and torrcs, starts every tor and waits until the client can use the network (see {@link TorNetwork.ready}). */
   static async start (spec: TorNetworkSpec): Promise<TorNetwork> {
     const say = spec.progress ?? (() => {})
     if (spec.authorities.length !== 3) throw new Error('the private Tor network has three authorities')
@@ -169,34 +156,18 @@ export class TorNetwork {
     const authorities: TorNode[] = []
     for (const [i, place] of spec.authorities.entries()) authorities.push(await add(`auth${i + 1}`, place, i + 1))
     // 3072-bit RSA keys take a second each: make the three at once
-    const dirAuthorities = await Promise.all(authorities.map(authorityKeys))
-    for (const node of authorities) {
-      node.torrc.push(
-        'AuthoritativeDirectory 1', 'V3AuthoritativeDirectory 1', `ContactInfo ${node.name}@test.test`,
-        // a fast first vote (no consensus yet), then the notes' tested 20 s interval
-        'TestingV3AuthInitialVotingInterval 5', 'TestingV3AuthInitialVoteDelay 2', 'TestingV3AuthInitialDistDelay 2',
-        'V3AuthVotingInterval 20', 'V3AuthVoteDelay 4', 'V3AuthDistDelay 4',
-        'ExitPolicy reject *:*'
-      )
-    }
-    const relays = { guard: spec.guard, middle: spec.middle, exit: spec.exit }
-    for (const [i, [name, place]] of Object.entries(relays).entries()) {
-      const node = await add(name, place, 10 + i)
-      node.torrc.push(...(name === 'exit'
-        ? ['ExitRelay 1', 'ExitPolicyRejectPrivate 0', `ExitPolicy accept *:${spec.exitPort}`, 'ExitPolicy reject *:*']
-        : ['ExitRelay 0', 'ExitPolicy reject *:*']))
-    }
+    const dirAuthorities = await Promise.all(authorities.map(async n => await authorityKeys({ ...n, ip: n.place.ip })))
+    for (const node of authorities) node.torrc.push(...authorityTorrc(node.name))
+    for (const [i, relay] of spec.relays.entries()) (await add(relay.name, relay.place, 10 + i)).torrc.push(...relayPolicy(relay.exitPort))
     for (const node of nodes.values()) {
       node.torrc.push(`Address ${node.place.ip}`, `ORPort ${node.place.ip}:${node.orPort}`, `DirPort ${node.place.ip}:${node.dirPort}`, 'SocksPort 0')
     }
-    const client = await add('client', { host: spec.client, ip: '127.0.0.1' }, 20)
-    client.torrc.push(
-      `SocksPort 127.0.0.1:${SOCKS_PORT}`,
-      // an exit policy naming one private address reads as `reject 1-65535` in microdescriptors
-      'UseMicrodescriptors 0',
-      // fixed timeouts: an adaptive one learned on shaped links would abandon slow builds
-      'LearnCircuitBuildTimeout 0', 'CircuitBuildTimeout 60'
-    )
+    const client = await add('client', { host: spec.client, ip: '127.0.0.1' }, 40)
+    client.torrc.push(...clientTorrc({ socksPort: SOCKS_PORT, avoid: spec.avoid, fullDescriptors: spec.pin != null }))
+    const service = spec.service != null ? await add('service', { host: spec.service.host, ip: '127.0.0.1' }, 41) : undefined
+    if (service != null && spec.service != null) {
+      service.torrc.push(...clientTorrc({ avoid: spec.avoid }), `HiddenServiceDir ${join(service.dataDir, 'hs')}`, `HiddenServicePort ${ONION_PORT} ${spec.service.target.ip}:${spec.service.target.port}`)
+    }
     for (const node of nodes.values()) {
       node.torrc.push(...dirAuthorities)
       const torrc = join(node.dataDir, 'torrc')
@@ -204,9 +175,9 @@ export class TorNetwork {
       node.proc = node.place.host.spawn('tor', ['-f', torrc, '--ignore-missing-torrc'])
     }
     const started = performance.now()
-    say('tor: 3 authorities, 3 relays and a client started; waiting for the first consensus (15–30 s)…')
+    say(`tor: 3 authorities, ${spec.relays.length} relays, a client${service != null ? ' and an onion service' : ''} started; waiting for the first consensus (15–30 s)…`)
     const control = await TorControl.connect(client.dataDir)
-    await control.command('SETCONF __LeaveStreamsUnattached=1')
+    if (spec.pin != null) await control.command('SETCONF __LeaveStreamsUnattached=1')
     await control.command('SETEVENTS CIRC STREAM')
     const fingerprint = async (name: string): Promise<string> => {
       const node = nodes.get(name) as TorNode
@@ -218,29 +189,88 @@ export class TorNetwork {
       }
       throw new Error(`tor ${name} wrote no fingerprint within 30 s: ${node.proc?.stdout().slice(-1000) ?? ''}`)
     }
-    const fingerprints = { guard: await fingerprint('guard'), middle: await fingerprint('middle'), exit: await fingerprint('exit') }
-    const net = new TorNetwork(nodes, control, fingerprints)
+    const fingerprints: Record<string, string> = {}
+    const net = new TorNetwork(nodes, control, fingerprints, spec.pin)
+    if (service != null) await net.watchService(service)
+    for (const r of spec.relays) fingerprints[r.name] = await fingerprint(r.name)
     await (client.proc as NsProcess).waitForLine(/Bootstrapped 100%/, 180_000)
-    // an exit that has no consensus yet answers BEGIN with END: wait until every relay of the path has one
-    for (const name of ['guard', 'middle', 'exit']) await (nodes.get(name)?.proc as NsProcess).waitForLine(/Bootstrapped 100%/, 120_000)
-    say(`tor: the client has bootstrapped (${Math.round((performance.now() - started) / 1000)} s); building the pinned path…`)
-    // the relays' descriptors may reach the client a consensus later: retry the first circuit
-    const deadline = performance.now() + 120_000
-    for (;;) {
-      try {
-        const c = await net.buildCircuit(30_000)
-        await net.closeCircuit(c.id)
-        say(`tor: guard → middle → exit built (${Math.round((performance.now() - started) / 1000)} s after start)`)
-        break
-      } catch (err) {
-        if (performance.now() > deadline) throw new Error(`the Tor client could not build guard → middle → exit: ${(err as Error).message}`, { cause: err })
-        await new Promise(resolve => setTimeout(resolve, 2_000))
-      }
-    }
+    // an exit that has no consensus yet answers BEGIN with END: wait until every relay has one
+    for (const r of spec.relays) await (nodes.get(r.name)?.proc as NsProcess).waitForLine(/Bootstrapped 100%/, 120_000)
+    say(`tor: the client has bootstrapped (${since(started)} s)`)
+    if (spec.pin != null) await net.firstPinnedCircuit(started, say)
+    if (service != null) await net.publishService(service, started, say)
     return net
   }
 
-  /** The pid of a node's tor (`guard`, `middle`, `exit`, `client`, `auth1`…). */
+  /** Builds the pinned path once (retried: the relays' descriptors may reach the client a consensus later). */
+  private async firstPinnedCircuit (started: number, say: (line: string) => void): Promise<void> {
+    const path = (this.pinned ?? []).join(' → ')
+    const deadline = performance.now() + 120_000
+    for (;;) {
+      try {
+        const c = await this.buildCircuit(30_000)
+        await this.closeCircuit(c.id)
+        say(`tor: ${path} built (${since(started)} s after start)`)
+        return
+      } catch (err) {
+        if (performance.now() > deadline) throw new Error(`the Tor client could not build ${path}: ${(err as Error).message}`, { cause: err })
+        await new Promise(resolve => setTimeout(resolve, 2_000))
+      }
+    }
+  }
+
+  /**
+   * Watches the onion service through its control socket from its start (it may upload its
+   * descriptor before the client has bootstrapped): descriptor uploads (HS_DESC) and its
+   * rendezvous circuits (CIRC … BUILT … PURPOSE=HS_SERVICE_REND).
+   */
+  private async watchService (service: TorNode): Promise<void> {
+    const control = await TorControl.connect(service.dataDir)
+    this.serviceControl = control
+    const upload = this.upload
+    control.onEvent(e => {
+      if (e.type === 'HS_DESC') {
+        // HS_DESC UPLOAD|UPLOADED|FAILED <address> <auth> <hsdir> …
+        const [action, , , hsdir = ''] = e.args
+        if (action === 'UPLOAD') upload.pending.add(hsdir)
+        else if (action === 'UPLOADED' || action === 'FAILED') {
+          upload.pending.delete(hsdir)
+          if (action === 'UPLOADED') upload.done++
+          upload.last = performance.now()
+        }
+      } else if (e.type === 'CIRC' && e.args[1] === 'BUILT' && eventField(e, 'PURPOSE') === 'HS_SERVICE_REND') {
+        this.serviceRends++
+      }
+    })
+    await control.command('SETEVENTS HS_DESC CIRC')
+  }
+
+  /**
+   * Waits until the onion service has uploaded its descriptor to every HSDir it chose (a client
+   * that fails to fetch one does not ask the same HSDirs again for 15 minutes).
+   */
+  private async publishService (service: TorNode, started: number, say: (line: string) => void): Promise<void> {
+    const upload = this.upload
+    const hostname = join(service.dataDir, 'hs', 'hostname')
+    const deadline = performance.now() + 180_000
+    for (;;) {
+      this.serviceAddress ??= (await readFile(hostname, 'utf8').catch(() => '')).trim() || undefined
+      if (this.serviceAddress != null && upload.done > 0 && upload.pending.size === 0 && performance.now() - upload.last > 2_000) break
+      if (performance.now() > deadline) {
+        const said = this.log('service').trim().split('\n').filter(l => /intro|descriptor|hsdir|onion|service|consensus/i.test(l)).slice(-6).join(' | ')
+        throw new Error(`the Tor onion service uploaded ${upload.done} descriptors in 180 s (${upload.pending.size} uploads pending); its log: ${said}`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    say(`tor: onion service ${this.serviceAddress.slice(0, 12)}… published to ${upload.done} HSDirs (${since(started)} s after start)`)
+  }
+
+  /** Rendezvous circuits the onion service has built (BUILT events of purpose HS_SERVICE_REND): one per client it met. */
+  get serviceRendezvous (): number {
+    return this.serviceRends
+  }
+
+  /** The pid of a node's tor (`guard`, `relay1`, `client`, `service`, `auth1`…). */
   pid (name: string): number {
     const pid = this.nodes.get(name)?.proc?.child.pid
     if (pid == null) throw new Error(`no tor ${name} running`)
@@ -252,14 +282,15 @@ export class TorNetwork {
     return this.nodes.get(name)?.proc?.stdout() ?? ''
   }
 
-  /** Builds guard → middle → exit and times it; new SOCKS streams are attached to it from then on. */
+  /** Builds the pinned path and times it; new SOCKS streams are attached to it from then on. */
   async buildCircuit (timeoutMs = 60_000): Promise<TorCircuit> {
-    const { guard, middle, exit } = this.fingerprints
+    if (this.pinned == null) throw new Error('this Tor network pins no path')
+    const path = this.pinned.map(name => this.fingerprints[name] as string).join(',')
     const t0 = performance.now()
     const events: ControlEvent[] = []
     const off = this.control.onEvent(e => { if (e.type === 'CIRC') events.push(e) })
     try {
-      const reply = await this.control.command(`EXTENDCIRCUIT 0 ${guard},${middle},${exit} purpose=general`)
+      const reply = await this.control.command(`EXTENDCIRCUIT 0 ${path} purpose=general`)
       const id = /^EXTENDED (\d+)/.exec(reply.lines[0] ?? '')?.[1]
       if (id == null) throw new Error(`unexpected EXTENDCIRCUIT reply: ${reply.lines.join(' ')}`)
       const done = (e: ControlEvent): boolean => e.args[0] === id && (e.args[1] === 'BUILT' || e.args[1] === 'FAILED' || e.args[1] === 'CLOSED')
@@ -283,16 +314,23 @@ export class TorNetwork {
     return new Map(this.succeeded)
   }
 
+  /** The relays (nicknames, first hop first) of the client's circuit `id`, if it was seen. */
+  circuitPath (id: string): string[] | undefined {
+    return this.paths.get(id)
+  }
+
   /** Stops every tor of the network (the janitor would too). */
   async stop (): Promise<void> {
     this.control.close()
+    this.serviceControl?.close()
     await Promise.all([...this.nodes.values()].map(async n => { await n.proc?.stop(5_000) }))
   }
 
-  /** The last stream and circuit events and the tail of the client's and exit's logs, for a failed run. */
+  /** The last stream and circuit events and the tail of the client's (and exit's or service's) logs, for a failed run. */
   diagnostics (): string {
     const tail = (name: string): string => this.log(name).trim().split('\n').slice(-3).join(' | ')
-    return `tor events: ${this.recent.join(' | ')}; client log: ${tail('client')}; exit log: ${tail('exit')}`
+    const other = this.nodes.has('service') ? 'service' : 'exit'
+    return `tor events: ${this.recent.join(' | ')}; client log: ${tail('client')}; ${other} log: ${tail(other)}`
   }
 
   private onStream (e: ControlEvent): void {
@@ -300,15 +338,20 @@ export class TorNetwork {
       this.recent.push(`${e.type} ${e.args.slice(0, 4).join(' ')}${e.args.find(a => a.startsWith('REASON=')) != null ? ` ${eventField(e, 'REASON') ?? ''}` : ''}`)
       if (this.recent.length > 12) this.recent.shift()
     }
+    if (e.type === 'CIRC' && (e.args[1] === 'BUILT' || e.args[1] === 'EXTENDED') && e.args[2] != null) {
+      if (this.paths.size >= 1000) this.paths.delete(this.paths.keys().next().value as string)
+      this.paths.set(e.args[0] ?? '', e.args[2].split(',').map(h => h.split('~')[1] ?? h))
+    }
     if (e.type !== 'STREAM') return
     const [stream = '', status, circ] = e.args
     if (status === 'NEW' && eventField(e, 'PURPOSE') === 'USER') {
+      this.userStreams.add(stream)
       const target = this.attachTo
-      if (target == null) return
+      if (target == null || this.pinned == null) return
       this.attached.set(stream, target)
       // a failed attach leaves the stream to time out, which the client reports
       void this.control.command(`ATTACHSTREAM ${stream} ${target}`).catch(() => {})
-    } else if (status === 'SUCCEEDED' && this.attached.has(stream) && circ != null) {
+    } else if (status === 'SUCCEEDED' && this.userStreams.has(stream) && circ != null) {
       this.succeeded.set(stream, circ)
       if (this.succeeded.size > 10_000) this.succeeded.clear()
     } else if (status === 'DETACHED' && this.attached.has(stream)) {
@@ -316,18 +359,18 @@ export class TorNetwork {
       // than leave it unattached until tor's SOCKS timeout
       void this.control.command(`CLOSESTREAM ${stream} 1`).catch(() => {})
     }
-    if (status === 'CLOSED' || status === 'FAILED') this.attached.delete(stream)
+    if (status === 'CLOSED' || status === 'FAILED') { this.attached.delete(stream); this.userStreams.delete(stream) }
   }
 }
 
 /**
- * Tor as an {@link OnionSystem}: a fresh circuit is guard → middle → exit built through the
- * control port (the previous one is closed); its build time is from sending EXTENDCIRCUIT to the
- * BUILT event. The run's streams are checked to have succeeded on that circuit.
+ * Tor as an {@link OnionSystem}: a fresh circuit is the pinned path built through the control
+ * port (the previous one is closed); its build time is from sending EXTENDCIRCUIT to the BUILT
+ * event. The run's streams are checked to have succeeded on that circuit.
  */
 export function torSystem (net: TorNetwork): OnionSystem {
   let current: TorCircuit | undefined
-  const roles = ['guard', 'middle', 'exit']
+  const roles = net.pinned ?? []
   return {
     name: 'tor',
     freshCircuit: async () => {
