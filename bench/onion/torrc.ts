@@ -67,8 +67,7 @@ export function clientTorrc (options: { socksPort?: number, avoid?: string[], fu
   return [
     options.socksPort != null ? `SocksPort 127.0.0.1:${options.socksPort}` : 'SocksPort 0',
     // an exit policy naming one private address reads as `reject 1-65535` in microdescriptors;
-    // without them, a tor fetching full descriptors on this fast-voting network was seen to lack
-    // them for minutes ("we have 0/8"), so onion-service tors keep tor's default
+    // onion-service circuits need no exit, so those tors keep tor's default
     ...(options.fullDescriptors === true ? ['UseMicrodescriptors 0'] : []),
     // fixed timeouts: an adaptive one learned on shaped links would abandon slow builds
     'LearnCircuitBuildTimeout 0', 'CircuitBuildTimeout 60',
