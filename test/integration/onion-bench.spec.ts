@@ -7,12 +7,14 @@ import { LARGE, SMALL } from '../../bench/onion/measure.ts'
 import type { PerfResult } from '../../bench/onion/measure.ts'
 import { socksGet } from '../../bench/onion/onionperf.ts'
 import { parsePrivateGet } from '../../bench/onion/private-run.ts'
+import { runHs } from '../../bench/onion/hs.ts'
 import { runSystem } from '../../bench/onion/topology.ts'
 import { torVersion } from '../../bench/onion/tor-network.ts'
 
-// The onion-service part (f, g) is not run here: a Tor network with an onion service and its peerd
-// twin take about 80 s more than this file's budget. What it adds to the measuring client (names
-// and SOCKS credentials, the isolation key of each run) is checked against a scripted proxy below.
+// The onion-service part (f, g) runs here for peerd only, one run: Tor's onion service (a network
+// of eight tors and a published descriptor) would add about 35 s more. What the part adds to the
+// measuring client (names and SOCKS credentials, each run's isolation key) is checked against a
+// scripted proxy below.
 
 // Namespaces and tc need root on Linux; the Tor side needs Debian's tor (the bench installs it, a test does not).
 const unavailable = await netUnavailable() ?? (await torVersion() == null ? 'tor is not installed (apt-get install tor)' : undefined)
@@ -56,6 +58,24 @@ describe('onion bench, smallest configuration: one run of OnionPerf\'s model per
     assert.equal(hops.length, 3, hops.join(' → '))
     assert.equal(hops[2], 'exit')
     assert.deepEqual(new Set(hops), new Set(['guard', 'middle', 'exit']))
+  })
+
+  it('peerd hs: the client reaches the onion service on the server host through a new rendezvous and downloads 5 MiB', { timeout: 150_000 }, async () => {
+    const r = await runHs('peerd', options)
+    assert.equal(r.error, undefined)
+    const hs = r.hs
+    assert.ok(hs != null)
+    assert.match(hs.address, /^[a-z2-7]{56}\.peerd$/)
+    assert.equal(hs.samples.length, 1, hs.failures.join('; '))
+    const s = hs.samples[0]
+    assert.ok(s != null)
+    assert.ok(s.rendezvous >= 1, 'the service met the client')
+    assert.ok(s.socksMs > 0 && s.socksMs <= s.reachMs, `stream open ${s.socksMs} ms, first byte ${s.reachMs} ms`)
+    const bound = LARGE * 8 / (UP_MBIT * 1e6) * 1000
+    assert.ok(s.downloadMs >= bound * 0.95, `5 MiB in ${s.downloadMs} ms, faster than the ${UP_MBIT} Mbit/s link allows`)
+    // the client's side of the rendezvous circuit: three relays, the last its rendezvous point
+    assert.equal(s.path?.length, 3, s.path?.join(' → '))
+    assert.ok(s.path?.every(h => /^relay\d$/.test(h)), s.path?.join(' → '))
   })
 })
 
