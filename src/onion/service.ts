@@ -288,6 +288,7 @@ export class OnionService implements OnionControl {
       clientAuth: address => clientAuth.get(canonical(address)),
       fetchRecord: async (key, signal) => await this.viaHsdir('hsdir-get', async d => await dhtProxyGet(d, key, signal), signal)
     })
+    this.hsClient.start()
     this.hosted = new OnionServices(join(this.init.dir, 'services'), () => ({
       network: config.network,
       pool: this.pool as CircuitPool,
@@ -362,6 +363,7 @@ export class OnionService implements OnionControl {
     clearInterval(this.dhtTimer)
     await this.socks?.stop()
     await this.hosted?.stopAll()
+    this.hsClient?.stop()
     await this.hsdir?.stop()
     this.pool?.stop()
     await this.exchange?.stop()

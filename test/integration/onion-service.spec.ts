@@ -107,6 +107,23 @@ describe('onion services in createNode', () => {
     assert.ok(relays.filter(r => introRelays.has(Buffer.from(r.libp2p.peerId.toMultihash().bytes).toString('hex'))).length === 3, 'the three are relays of this network')
   })
 
+  it('keeps serving a client that visits under 70 isolations in a row: idle joined circuits are closed at both ends', TEST, async () => {
+    const visit = async (i: number): Promise<void> => {
+      const stream = await client.onion.connect(address, 80, { isolation: `visit-${i}` })
+      const chunks: Buffer[] = []
+      stream.on('data', (d: Buffer) => { chunks.push(d) })
+      stream.write('GET /missing HTTP/1.0\r\n\r\n')
+      await new Promise<void>((resolve, reject) => { stream.on('close', resolve); stream.on('error', reject) })
+      assert.match(Buffer.concat(chunks).subarray(0, 16).toString(), /^HTTP\/1\.[01] 404/, `visit ${i}`)
+    }
+    // each visit is a new rendezvous; before the caps, the 62nd failed with both pools full of idle circuits
+    for (let i = 0; i < 70; i++) await visit(i)
+    const serviceCircuits = service.onion.circuits().filter(c => c.purpose === 'hs-service' && c.state === 'open').length
+    const clientCircuits = client.onion.circuits().filter(c => c.purpose === 'hs-client' && c.state === 'open').length
+    assert.ok(serviceCircuits <= 3 + 32, `${serviceCircuits} service circuits open (3 introduction + at most 32 rendezvous)`)
+    assert.ok(clientCircuits <= 32, `${clientCircuits} client rendezvous circuits open`)
+  })
+
   it('refuses a mistyped address before building anything', TEST, async () => {
     const socks = client.onion.status().socks as string
     const bad = address.slice(0, 10) + (address[10] === 'a' ? 'b' : 'a') + address.slice(11)

@@ -5,16 +5,19 @@
  *    peer, reached through a three-hop circuit, fetches it (`net/dht-proxy.ts`), so neither the DHT nor
  *    that peer learns who asked. It is decrypted with the address (and a client-authorization key
  *    if the service needs one) and cached until it expires.
- * 2. In parallel: a three-hop circuit to a rendezvous point of the client's choosing, told a
- *    random cookie (ESTABLISH_RENDEZVOUS); and a four-hop circuit to one of the service's
- *    introduction points, which carries INTRODUCE1: the cookie, the rendezvous point and a
+ * 2. A three-hop circuit to a rendezvous point of the client's choosing, told a random cookie
+ *    (ESTABLISH_RENDEZVOUS); then a four-hop circuit to one of the service's introduction
+ *    points, which carries INTRODUCE1 (tor builds the two at once; here one after the other): the cookie, the rendezvous point and a
  *    proof of work when the descriptor asks for one, encrypted to the service (hs-ntor).
  * 3. The service meets the client at the rendezvous point; RENDEZVOUS2 completes the handshake,
  *    whose keys become a fourth, end-to-end layer: no relay reads or alters the streams, and
  *    neither end learns the other's address.
  *
  * The joined circuit is kept per (address, isolation) for further streams, under the same
- * dirtiness rule as other circuits (10 minutes after first use).
+ * dirtiness rule as other circuits (10 minutes after first use), and closed once it has carried
+ * no stream for {@link JOINED_IDLE_MS} or is retired (at once, or when its last stream ends):
+ * each open one holds circuits at both ends, and a client that visits under many isolations must
+ * not leave them all open.
  * @module
  */
 import { randomBytes, randomInt } from 'node:crypto'
@@ -45,8 +48,13 @@ export const RENDEZVOUS_WAIT_MS = 30_000
 const ANSWER_MS = 15_000
 /** Introduction points tried per connect. */
 const INTRO_TRIES = 3
-/** Descriptors and joined circuits kept, at most. */
+/** A joined circuit with no stream for this long is closed (it is rebuilt on the next visit). */
+export const JOINED_IDLE_MS = 60_000
+const SWEEP_MS = 15_000
+/** Descriptors cached, at most. */
 const MAX_CACHED = 256
+/** Joined circuits kept open, at most (each pins circuits here and at the service; the pool holds 64 in all): past it the oldest is retired. */
+export const MAX_JOINED = 32
 
 /** Options of {@link HsClient}. */
 export interface HsClientInit {
@@ -71,6 +79,7 @@ interface CachedDescriptor {
 interface Joined {
   circuit: Circuit
   firstUsedAt: number
+  idleSince?: number
 }
 
 /** Client-side onion-service connections; see the module header. */
@@ -81,6 +90,7 @@ export class HsClient {
   private readonly descriptors = new Map<string, CachedDescriptor>()
   private readonly joined = new Map<string, Joined>()
   private readonly pending = new Map<string, Promise<Circuit>>()
+  private timer?: NodeJS.Timeout
 
   constructor (init: HsClientInit) {
     this.init = init
@@ -113,22 +123,62 @@ export class HsClient {
     throw new HsUnreachableError(`${address}: no stream`)
   }
 
-  /** Forgets joined circuits (they close once their streams end) — `peerd onion new-circuits`. */
-  retireAll (): void {
-    for (const j of this.joined.values()) if (j.circuit.streamsOpen === 0) j.circuit.destroy()
+  /** Starts closing idle and dirty joined circuits. */
+  start (): void {
+    this.timer = setInterval(() => { this.sweep() }, SWEEP_MS)
+    this.timer.unref()
+  }
+
+  /** Closes every joined circuit. */
+  stop (): void {
+    clearInterval(this.timer)
+    for (const j of this.joined.values()) j.circuit.destroy()
     this.joined.clear()
+  }
+
+  /** Forgets joined circuits (each closes once its streams end) — `peerd onion new-circuits`. */
+  retireAll (): void {
+    for (const key of [...this.joined.keys()]) this.forget(key)
+  }
+
+  /** Joined circuits open now. */
+  get open (): number {
+    return this.joined.size
+  }
+
+  /** Drops `key`'s joined circuit: closed now if it carries no stream, else when its last one ends. */
+  private forget (key: string): void {
+    const j = this.joined.get(key)
+    if (j == null) return
+    this.joined.delete(key)
+    const c = j.circuit
+    if (c.streamsOpen === 0) { c.destroy(); return }
+    const previous = c.onStreamCount
+    c.onStreamCount = (n) => { previous?.(n); if (n === 0) c.destroy() }
+  }
+
+  private sweep (): void {
+    const now = this.now()
+    for (const [key, j] of [...this.joined]) {
+      if (j.circuit.closed) { this.joined.delete(key); continue }
+      if (j.circuit.streamsOpen > 0) j.idleSince = undefined
+      else j.idleSince ??= now
+      const dirty = now - j.firstUsedAt >= MAX_DIRTINESS_MS
+      if (dirty || (j.idleSince != null && now - j.idleSince >= JOINED_IDLE_MS)) this.forget(key)
+    }
   }
 
   private async circuitFor (key: string, address: string, servicePub: Uint8Array, signal?: AbortSignal): Promise<Circuit> {
     const j = this.joined.get(key)
-    if (j != null && !j.circuit.closed && this.now() - j.firstUsedAt < MAX_DIRTINESS_MS) return j.circuit
-    if (j != null) this.joined.delete(key)
+    if (j != null && !j.circuit.closed && this.now() - j.firstUsedAt < MAX_DIRTINESS_MS) { j.idleSince = undefined; return j.circuit }
+    if (j != null) this.forget(key)
     let p = this.pending.get(key)
     if (p == null) {
       p = this.connect(address, servicePub, signal)
       this.pending.set(key, p)
       void p.then(c => {
-        if (this.joined.size >= MAX_CACHED) this.joined.delete(this.joined.keys().next().value as string)
+        if (this.joined.size >= MAX_JOINED) this.forget(this.joined.keys().next().value as string)
+        this.forget(key)
         this.joined.set(key, { circuit: c, firstUsedAt: this.now() })
       }, () => {}).finally(() => this.pending.delete(key))
     }

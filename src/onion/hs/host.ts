@@ -37,6 +37,7 @@ import { hsDescriptorDhtKey } from './dht.ts'
 import { hsNtorServiceIntroduce } from './hs-ntor.ts'
 import { EffortController, IntroDrain, IntroQueue } from './intro-queue.ts'
 import { PowSeeds } from './pow.ts'
+import type { StreamEdge } from '../edge.ts'
 import { attachServiceEdge } from './service-edge.ts'
 import type { ServiceTarget } from './service-edge.ts'
 import type { HostedServiceInfo } from './types.ts'
@@ -52,6 +53,10 @@ const CHECK_MS = 15_000
 const ANSWER_MS = 15_000
 /** Introductions answered back to back after a quiet spell (the drain's burst; its rate is below). */
 const RENDEZVOUS_AT_ONCE = 4
+/** A rendezvous circuit with no stream for this long is closed (the client's closes its end after 60 s idle). */
+export const RENDEZVOUS_IDLE_MS = 120_000
+/** Rendezvous circuits one service keeps open, at most: past it the longest idle is closed, or the introduction dropped. */
+export const MAX_RENDEZVOUS_CIRCUITS = 32
 /** Introductions answered a second at most: what bounds the work a flood can cause. */
 const RENDEZVOUS_PER_SEC = 8
 /**
@@ -120,7 +125,7 @@ export class HostedService {
   readonly servicePub: Uint8Array
   private readonly init: HostedServiceInit
   private readonly intros = new Map<string, IntroPoint>()
-  private readonly rendezvous = new Set<Circuit>()
+  private readonly rendezvous = new Map<Circuit, { edge: StreamEdge, idleSince?: number }>()
   private readonly queue: IntroQueue<PendingIntro>
   private readonly drain: IntroDrain<PendingIntro>
   private readonly effort: EffortController
@@ -169,7 +174,7 @@ export class HostedService {
   async start (): Promise<void> {
     this.seeds.start()
     this.effort.start()
-    this.timer = setInterval(() => { void this.maintain() }, CHECK_MS)
+    this.timer = setInterval(() => { this.sweepRendezvous(); void this.maintain() }, CHECK_MS)
     this.timer.unref()
     await this.maintain()
   }
@@ -183,7 +188,7 @@ export class HostedService {
     await this.maintaining?.catch(() => {})
     for (const ip of this.intros.values()) ip.circuit.destroy()
     this.intros.clear()
-    for (const c of this.rendezvous) c.destroy()
+    for (const c of [...this.rendezvous.keys()]) c.destroy()
     this.rendezvous.clear()
   }
 
@@ -295,15 +300,41 @@ export class HostedService {
     return this.subcreds.values
   }
 
+  /** Closes rendezvous circuits idle for {@link RENDEZVOUS_IDLE_MS}. */
+  private sweepRendezvous (): void {
+    const now = this.now()
+    for (const [c, r] of [...this.rendezvous]) {
+      if (c.closed) { this.rendezvous.delete(c); continue }
+      if (r.edge.size > 0) r.idleSince = undefined
+      else r.idleSince ??= now
+      if (r.idleSince != null && now - r.idleSince >= RENDEZVOUS_IDLE_MS) c.destroy()
+    }
+  }
+
+  /** Room for one more rendezvous circuit: the longest idle one is closed at the cap; false when none is idle. */
+  private makeRoom (): boolean {
+    if (this.rendezvous.size < MAX_RENDEZVOUS_CIRCUITS) return true
+    let idlest: Circuit | undefined
+    let since = Infinity
+    for (const [c, r] of this.rendezvous) {
+      if (r.edge.size > 0) continue
+      const t = r.idleSince ?? this.now()
+      if (t < since) { since = t; idlest = c }
+    }
+    idlest?.destroy()
+    return idlest != null
+  }
+
   /** Meets a client at its rendezvous point and serves its streams. */
   private async meet (p: PendingIntro): Promise<void> {
     if (this.stopped) return
+    if (!this.makeRoom()) { this.counters.dropped++; return }
     const circuit = await this.init.pool.buildTo(p.rp, { hops: 4, purpose: 'hs-service', pinned: true })
     circuit.send(RelayCommand.RENDEZVOUS1, 0, encodeRendezvous1(p.cookie, p.reply))
     circuit.addVirtualHop(p.keys, 'service')
     this.counters.rendezvous++
-    this.rendezvous.add(circuit)
-    attachServiceEdge(circuit, this.init.target, () => { this.counters.streams++ })
+    const edge = attachServiceEdge(circuit, this.init.target, () => { this.counters.streams++ })
+    this.rendezvous.set(circuit, { edge })
     const onClose = circuit.onClose
     circuit.onClose = (err) => { onClose?.(err); this.rendezvous.delete(circuit) }
   }
