@@ -42,8 +42,8 @@ export interface DhtProxyServerInit {
   validate: (key: Uint8Array, value: Uint8Array) => Promise<void>
   /** Picks the best of several records (the DHT selector). */
   select: (key: Uint8Array, records: Uint8Array[]) => number
-  /** Whether `key` belongs to this namespace (checked before any DHT work). */
-  isKey: (key: Uint8Array) => boolean
+  /** The DHT namespace it serves (`peerd-hs`): any other key is refused before any DHT work. */
+  namespace: string
 }
 
 /** Answers GET and PUT for peers; see the module header. */
@@ -53,9 +53,15 @@ export class DhtProxyServer {
   private readonly limiter = new PeerRateLimiter(1, 30)
   private running = 0
   private readonly controller = new AbortController()
+  private readonly prefix: Uint8Array
 
   constructor (init: DhtProxyServerInit) {
     this.init = init
+    this.prefix = new TextEncoder().encode(`/${init.namespace}/`)
+  }
+
+  private inNamespace (key: Uint8Array): boolean {
+    return key.length > this.prefix.length && this.prefix.every((b, i) => key[i] === b)
   }
 
   async start (): Promise<void> {
@@ -95,7 +101,7 @@ export class DhtProxyServer {
     const op = req[0]
     const keyLen = req[1] as number
     const key = req.subarray(2, 2 + keyLen)
-    if (key.length !== keyLen || !this.init.isKey(key)) return Uint8Array.of(DHT_PROXY_STATUS.REFUSED)
+    if (key.length !== keyLen || !this.inNamespace(key)) return Uint8Array.of(DHT_PROXY_STATUS.REFUSED)
     if (op === PUT) {
       const value = req.subarray(2 + keyLen)
       try { await this.init.validate(key, value) } catch { return Uint8Array.of(DHT_PROXY_STATUS.REFUSED) }

@@ -47,7 +47,8 @@ const HOP_TIMEOUT_MS = 10_000
 /** Most hops of a circuit (tor's RELAY_EARLY budget is 8). */
 export const MAX_HOPS = 8
 
-function relayIdOf (peerId: PeerId): Uint8Array {
+/** The ntor relay id of a relay's peer id (its inlined public key); a handshake, or an ESTABLISH_INTRO, is bound to it. */
+export function relayIdOf (peerId: PeerId): Uint8Array {
   if (peerId.publicKey == null) throw new HandshakeError(`peer ${peerId.toString()} has no inlined public key`)
   return ntorRelayId(publicKeyToProtobuf(peerId.publicKey))
 }

@@ -266,14 +266,13 @@ export class OnionService implements OnionControl {
     const dht = this.init.dht
     if (dht != null) {
       const validate = hsDescriptorValidator(config.network)
-      const prefix = new TextEncoder().encode(`/${HS_DHT_NAMESPACE}/`)
       this.hsdir = new DhtProxyServer({
         host,
         protocol: hsdirProtocol(config.network),
         dht,
         validate,
         select: hsDescriptorSelector,
-        isKey: key => key.length > prefix.length && prefix.every((b, i) => key[i] === b)
+        namespace: HS_DHT_NAMESPACE
       })
       await this.hsdir.start()
     }

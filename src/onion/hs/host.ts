@@ -16,16 +16,15 @@
  *   client's streams on it (`service-edge.ts`).
  * @module
  */
-import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import * as Digest from 'multiformats/hashes/digest'
 import { RelayCommand } from '../cell.ts'
+import { relayIdOf } from '../circuit.ts'
 import type { Circuit } from '../circuit.ts'
 import type { CircuitPool } from '../circuit-pool.ts'
 import type { RelayDirectory } from '../directory.ts'
-import { ntorRelayId } from '../ntor.ts'
 import { ReplayFilter } from '../replay.ts'
 import { encodeOnionAddress } from './address.ts'
 import { blindPublicKey, subcredential, timePeriod } from './blinding.ts'
@@ -61,7 +60,7 @@ export const MAX_RENDEZVOUS_CIRCUITS = 32
 const RENDEZVOUS_PER_SEC = 8
 /**
  * INTRODUCE2 decrypted per introduction point a second (burst: twice that): each costs two X25519
- * operations (~0.6 ms), so three points at this rate take about a third of a core, and an
+ * operations, so three points at this rate cost a good part of a core, and an
  * introduction point that ignores the rate limit it was given cannot spend more. The puzzle only
  * helps past this point if payers still get decrypted: hence generous, with the queue by effort
  * deciding who is answered.
@@ -366,9 +365,4 @@ export class HostedService {
     this.lastPeriod = period.number
     this.log(`descriptor revision ${revision} published (${inner.introPoints.length} introduction points${pow != null ? `, proof of work effort ${pow.suggestedEffort}` : ''})`)
   }
-}
-
-function relayIdOf (peer: PeerId): Uint8Array {
-  if (peer.publicKey == null) throw new Error(`relay ${peer.toString()} has no inlined public key`)
-  return ntorRelayId(publicKeyToProtobuf(peer.publicKey))
 }

@@ -33,14 +33,13 @@ const MAX_CANDIDATES = 1024
 
 /** The answering side: an hsdir server for share records under {@link shareHsProtocol}. */
 export function shareRecordServer (host: PeerdHost, network: string, dht: ProxiedDht): DhtProxyServer {
-  const prefix = new TextEncoder().encode(`/${SHARE_HS_NAMESPACE}/`)
   return new DhtProxyServer({
     host,
     protocol: shareHsProtocol(network),
     dht,
     validate: shareRecordValidator(network),
     select: shareRecordSelector,
-    isKey: key => key.length > prefix.length && prefix.every((b, i) => key[i] === b)
+    namespace: SHARE_HS_NAMESPACE
   })
 }
 
