@@ -13,7 +13,7 @@
  * ```
  */
 export { createNode, PeerdNode } from './node/node.ts'
-export type { NodeOptions, NodeStatus, PeerSummary } from './node/node.ts'
+export type { NatStatus, NodeOptions, NodeStatus, PeerSummary } from './node/node.ts'
 export { resolveNodeConfig } from './node/config.ts'
 export type { NodeConfig } from './node/config.ts'
 export { readConfigFile, resolveDaemonConfig } from './daemon/config.ts'

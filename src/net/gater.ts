@@ -38,6 +38,11 @@ export interface GaterInit {
   /** Open connections; bound late because the gater is built before libp2p. */
   connections: () => Connection[]
   onDeny?: (reason: string, detail: Record<string, unknown>) => void
+  /**
+   * Whether `peer` may reserve a slot on this node's relay. peerd's relays carry peerd traffic
+   * without libp2p's per-connection data and time limits, so they serve peerd nodes only.
+   */
+  relayClient?: (peer: PeerId) => boolean | Promise<boolean>
 }
 
 /** A connection gater with a per-IP inbound cap, a timed ban list and discouraged addresses. */
@@ -121,12 +126,17 @@ export class PeerdGater implements ConnectionGater {
     return ip != null && !isLoopback(ip) && this.discouragement(ip) != null
   }
 
+  async denyInboundRelayReservation (source: PeerId): Promise<boolean> {
+    if (this.isBanned(source)) return true
+    return this.init.relayClient != null && !(await this.init.relayClient(source))
+  }
+
   denyInboundConnection (maConn: MultiaddrConnection): boolean {
-    const ip = ipOf(maConn.remoteAddr)
+    // a relayed connection's IP is its relay's, shared by every peer behind it: the relay bounds those
+    const ip = peerIpOf(maConn.remoteAddr)
     if (ip == null) return false
     const connections = this.init.connections()
-    // a relayed connection's address is its relay's: the relay's discouragement says nothing of the peer
-    const why = peerIpOf(maConn.remoteAddr) == null ? undefined : this.discouragement(ip)
+    const why = this.discouragement(ip)
     if (why != null) {
       if (!isLoopback(ip)) {
         this.init.onDeny?.('discouraged address', { ip, by: why })
@@ -140,7 +150,7 @@ export class PeerdGater implements ConnectionGater {
     }
     let count = 0
     for (const conn of connections) {
-      if (conn.direction === 'inbound' && ipOf(conn.remoteAddr) === ip) count++
+      if (conn.direction === 'inbound' && peerIpOf(conn.remoteAddr) === ip) count++
     }
     if (count >= this.init.maxConnectionsPerIp) {
       this.init.onDeny?.('too many connections from one IP address', { ip, count, limit: this.init.maxConnectionsPerIp })

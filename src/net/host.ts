@@ -1,11 +1,9 @@
 /**
  * Builds the libp2p host: TCP and WebSockets, Noise, Yamux, identify, ping, Kademlia DHT
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
- * disabled), DCUtR and AutoNAT.
+ * disabled), and peerd's own AutoNAT (reachability) and DCUtR (hole punching) services.
  */
-import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
@@ -21,8 +19,13 @@ import { createLibp2p } from 'libp2p'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { VERSION } from '../version.ts'
+import type { Logger } from '../utils/logger.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
+import { holePunchService } from './hole-punch.ts'
+import type { HolePunchService } from './hole-punch.ts'
+import { reachabilityService } from './reachability.ts'
+import type { ReachabilityService } from './reachability.ts'
 import { networkParams } from './networks.ts'
 import type { NetworkName } from './networks.ts'
 import { peerdNoise, peerdYamux } from './transport.ts'
@@ -34,8 +37,8 @@ export type PeerdServices = {
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
-  dcutr: unknown
-  autoNAT: unknown
+  reachability: ReachabilityService
+  holePunch: HolePunchService
   relay?: unknown
 }
 
@@ -75,6 +78,8 @@ export interface HostInit {
   dhtValidators?: Validators
   /** DHT record selectors by key namespace: which of several valid records for a key wins. */
   dhtSelectors?: Selectors
+  /** Where the reachability and hole-punching services log what they find. */
+  log?: Logger
 }
 
 /** Creates (but does not start) the libp2p host. */
@@ -111,12 +116,17 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
       // IP-colocation penalty scores them all negative past ten and empties every mesh.
       scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
     }),
-    dcutr: dcutr(),
-    autoNAT: autoNAT({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })
+    reachability: reachabilityService({ log: init.log?.child('reachability') }),
+    holePunch: holePunchService({ log: init.log?.child('hole-punch') })
   }
   if (config.relay) {
     services.relay = circuitRelayServer({
-      reservations: { maxReservations: 128 }
+      // no per-connection data or time limit: libp2p's defaults (128 KiB, 2 min) would cut every
+      // share or chain download between peerd nodes; the gater admits peerd nodes only, and
+      // reservations and hop streams are capped
+      reservations: { maxReservations: 128, applyDefaultLimit: false },
+      maxInboundHopStreams: 64,
+      maxOutboundStopStreams: 64
     })
   }
 
@@ -126,7 +136,7 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     datastore: init.datastore,
     nodeInfo: { name: 'peerd', version: VERSION, userAgent: `peerd/${VERSION} (${config.network})` },
     addresses: { listen: config.listen },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [tcp(), webSockets(), circuitRelayTransport({ maxInboundStopStreams: 64 })],
     connectionEncrypters: [peerdNoise()],
     streamMuxers: [peerdYamux()],
     connectionGater: init.gater,

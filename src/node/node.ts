@@ -29,9 +29,9 @@ import { resolveNodeConfig } from './config.ts'
 import type { NodeConfig } from './config.ts'
 import { dataDirPaths, ensureDataDir, isGroupOrWorldReadable, loadOrCreateKey, openLockedStore } from './data-dir.ts'
 import type { DataDirPaths } from './data-dir.ts'
-import type { NodeStatus, PeerSummary } from './types.ts'
+import type { NatStatus, NodeStatus, PeerSummary } from './types.ts'
 
-export type { NodeStatus, PeerSummary }
+export type { NatStatus, NodeStatus, PeerSummary }
 
 /** How long `disconnect` keeps a peer away. */
 const DISCONNECT_HOLD_MS = 10 * 60_000
@@ -244,7 +244,19 @@ export class PeerdNode {
       peers: this.libp2p.getPeers().length,
       connections: this.libp2p.getConnections().length,
       dataDir: this.paths.root,
-      served: { blocks: this.share.serverStats().blocksSent, bytes: this.share.serverStats().bytesSent }
+      served: { blocks: this.share.serverStats().blocksSent, bytes: this.share.serverStats().bytesSent },
+      reachability: this.natStatus()
+    }
+  }
+
+  /** Reachability, relay reservations and hole punching (part of {@link status}). */
+  natStatus (): NatStatus {
+    const r = this.libp2p.services.reachability.status()
+    return {
+      state: r.reachability,
+      observedIps: r.observedIps,
+      relayedAddresses: this.addresses().filter(a => a.includes('/p2p-circuit')),
+      holePunch: this.libp2p.services.holePunch.stats()
     }
   }
 
@@ -262,6 +274,7 @@ function toSummary (peerId: string, conns: Connection[], pinged: number | undefi
     peerId,
     addresses: conns.map(c => c.remoteAddr.toString()),
     direction: first?.direction === 'inbound' ? 'inbound' : 'outbound',
+    relayed: conns.length > 0 && conns.every(c => c.remoteAddr.getComponents().some(x => x.name === 'p2p-circuit')),
     latencyMs: rtts.length === 0 ? null : Math.round(Math.min(...rtts) * 100) / 100
   }
 }
@@ -308,7 +321,12 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       maxConnectionsPerIp: config.maxConnectionsPerIp,
       maxConnections: config.maxConnections,
       connections: () => ref.host?.getConnections() ?? [],
-      onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
+      onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) },
+      // peerd nodes speak the network's own protocols (identify has told the relay by the time they reserve)
+      relayClient: async (peer) => {
+        const protocols = await ref.host?.peerStore.get(peer).then(p => p.protocols, () => [] as string[]) ?? []
+        return protocols.some(p => p.startsWith(`/peerd/${config.network}/`))
+      }
     })
     const bandwidth = new BandwidthMeter()
     const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient } = config
@@ -320,7 +338,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       gater,
       bandwidth,
       dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network), [HS_DHT_NAMESPACE]: hsDescriptorValidator(config.network), [SHARE_HS_NAMESPACE]: shareRecordValidator(config.network) },
-      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector, [SHARE_HS_NAMESPACE]: shareRecordSelector }
+      dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector, [SHARE_HS_NAMESPACE]: shareRecordSelector },
+      log
     })
     ref.host = host
     const keeper = new PeerKeeper({

@@ -64,7 +64,7 @@ async function ip (...args: string[]): Promise<void> {
 }
 
 /** tbf on `dev` in `ns` at `mbit` Mbit/s (removes the limit when undefined). */
-async function shape (ns: string, dev: string, mbit: number | undefined): Promise<void> {
+export async function shape (ns: string, dev: string, mbit: number | undefined): Promise<void> {
   if (mbit == null) {
     await exec('tc', ['-n', ns, 'qdisc', 'del', 'dev', dev, 'root']).catch(() => {})
     return
@@ -214,7 +214,8 @@ export class Network {
   }
 }
 
-async function linkCounters (ns: string): Promise<LinkCounters> {
+/** The byte counters of `eth0` in namespace `ns`. */
+export async function linkCounters (ns: string): Promise<LinkCounters> {
   try {
     const { stdout } = await exec('ip', ['-n', ns, '-j', '-s', 'link', 'show', 'dev', 'eth0'])
     const [link] = JSON.parse(stdout) as Array<{ stats64?: { rx: { bytes: number }, tx: { bytes: number } } }>
