@@ -66,6 +66,18 @@ describe('peerd daemon --metrics (Prometheus)', () => {
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
     const text = await res.text()
+    // every line is a HELP, a TYPE (one per metric) or a sample Prometheus can parse
+    const families = new Set<string>()
+    for (const line of text.split('\n')) {
+      if (line === '' || line.startsWith('# HELP ')) continue
+      const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary)$/.exec(line)
+      if (type != null) {
+        assert.equal(families.has(type[1] as string), false, `one TYPE line for ${type[1] as string}`)
+        families.add(type[1] as string)
+        continue
+      }
+      assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$/, line)
+    }
     // peerd's own, with HELP and TYPE lines
     for (const name of ['peerd_peers', 'peerd_bytes_total', 'peerd_transfers_active', 'peerd_transfers_completed_total', 'peerd_transfers_failed_total',
       'peerd_chain_height', 'peerd_chain_tip_age_seconds', 'peerd_mempool_transactions', 'peerd_mempool_bytes', 'peerd_onion_circuits_open',
