@@ -163,7 +163,9 @@ export class PeerdMetrics implements Metrics {
         ? {
             async collect () {
               const values = await calculated(calculate)
-              for (const [k, v] of Object.entries(values ?? {})) this.set({ [label]: k }, v)
+              if (values == null) return
+              this.reset() // a key the calculation no longer reports is gone, not stale
+              for (const [k, v] of Object.entries(values)) this.set({ [label]: k }, v)
             }
           }
         : {})
