@@ -23,16 +23,22 @@ export interface MetricsServerInit {
   log: Logger
 }
 
+/** Connections the endpoint holds at once: Prometheus needs one or two. */
+const MAX_CONNECTIONS = 32
+
 /** An HTTP server of one route, `GET /metrics`. */
 export class MetricsServer {
   private readonly init: MetricsServerInit
   private readonly server: Server
+  /** The scrape running now, which requests arriving meanwhile share: a flood of requests costs one scrape at a time. */
+  private scraping: Promise<string> | undefined
 
   constructor (init: MetricsServerInit) {
     this.init = init
     this.server = createServer((req, res) => { void this.handle(req, res) })
     this.server.headersTimeout = 10_000
     this.server.requestTimeout = 30_000
+    this.server.maxConnections = MAX_CONNECTIONS
   }
 
   /** Listens and resolves to the base URL (`http://HOST:PORT`). */
@@ -58,7 +64,8 @@ export class MetricsServer {
     }
     let body: string
     try {
-      body = await this.init.registry.metrics()
+      this.scraping ??= this.init.registry.metrics().finally(() => { this.scraping = undefined })
+      body = await this.scraping
     } catch (err) {
       this.init.log.warn('metrics scrape failed', { err })
       text(res, 500, 'internal error (see the daemon log)\n')
