@@ -30,6 +30,10 @@ export interface DaemonConfig extends NodeConfig {
   gateway?: string
   /** Permit a non-loopback gateway address. */
   gatewayAllowRemote: boolean
+  /** `HOST:PORT` of the Prometheus endpoint (`GET /metrics`); none when unset. */
+  metrics?: string
+  /** Permit a non-loopback metrics address. */
+  metricsAllowRemote: boolean
 }
 
 /** The config file name inside the data dir. */
@@ -63,7 +67,9 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   apiAllowRemote: 'boolean',
   apiAllowedHosts: 'strings',
   gateway: 'string',
-  gatewayAllowRemote: 'boolean'
+  gatewayAllowRemote: 'boolean',
+  metrics: 'string',
+  metricsAllowRemote: 'boolean'
 }
 
 /** Reads `config.json` from the data dir; a missing file is an empty config. */
@@ -106,6 +112,7 @@ export function resolveDaemonConfig (input: Partial<DaemonConfig> & { dataDir: s
   const api = input.api ?? networkParams(node.network).defaultApi
   parseHostPort(api)
   if (input.gateway != null) parseHostPort(input.gateway)
+  if (input.metrics != null) parseHostPort(input.metrics, 'metrics address')
   const apiAllowedHosts = input.apiAllowedHosts ?? []
   for (const h of apiAllowedHosts) checkAllowedHost(h)
   return {
@@ -114,6 +121,8 @@ export function resolveDaemonConfig (input: Partial<DaemonConfig> & { dataDir: s
     apiAllowRemote: input.apiAllowRemote ?? false,
     apiAllowedHosts,
     ...(input.gateway != null ? { gateway: input.gateway } : {}),
-    gatewayAllowRemote: input.gatewayAllowRemote ?? false
+    gatewayAllowRemote: input.gatewayAllowRemote ?? false,
+    ...(input.metrics != null ? { metrics: input.metrics } : {}),
+    metricsAllowRemote: input.metricsAllowRemote ?? false
   }
 }

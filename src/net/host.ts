@@ -16,7 +16,7 @@ import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
-import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { VERSION } from '../version.ts'
 import type { Logger } from '../utils/logger.ts'
@@ -71,6 +71,8 @@ export interface HostInit {
   gater: PeerdGater
   /** Counts the bytes of every transport connection (the dashboard's bandwidth chart). */
   bandwidth?: BandwidthMeter
+  /** libp2p's one metrics implementation (`PeerdMetrics`, which counts for a BandwidthMeter too); wins over `bandwidth`. */
+  metrics?: Metrics
   /**
    * DHT record validators by key namespace (`/<namespace>/…`), beside libp2p's own `pk`: a
    * service that stores signed records in the DHT passes its checks here (net knows no services).
@@ -152,7 +154,7 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     // and TCP.
     connectionMonitor: { pingInterval: 10_000, abortConnectionOnPingFailure: false },
     peerDiscovery,
-    ...(init.bandwidth != null ? { metrics: () => init.bandwidth as BandwidthMeter } : {}),
+    ...(init.metrics != null ? { metrics: () => init.metrics as Metrics } : init.bandwidth != null ? { metrics: () => init.bandwidth as BandwidthMeter } : {}),
     services: services as any // eslint-disable-line @typescript-eslint/no-explicit-any
   })
 }

@@ -6,9 +6,11 @@ import type { Connection } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
+import { Registry } from 'prom-client'
 import { DialError, ListenError, NotStartedError } from '../errors.ts'
 import { BandwidthMeter } from '../net/bandwidth.ts'
 import { PeerdGater } from '../net/gater.ts'
+import { PeerdMetrics } from '../net/metrics.ts'
 import { createHost } from '../net/host.ts'
 import type { PeerdHost } from '../net/host.ts'
 import { networkParams } from '../net/networks.ts'
@@ -29,6 +31,7 @@ import { resolveNodeConfig } from './config.ts'
 import type { NodeConfig } from './config.ts'
 import { dataDirPaths, ensureDataDir, isGroupOrWorldReadable, loadOrCreateKey, openLockedStore } from './data-dir.ts'
 import type { DataDirPaths } from './data-dir.ts'
+import { registerNodeMetrics } from './metrics.ts'
 import type { NatStatus, NodeStatus, PeerSummary } from './types.ts'
 
 export type { NatStatus, NodeStatus, PeerSummary }
@@ -67,6 +70,12 @@ export class PeerdNode {
   readonly bandwidth: BandwidthMeter
   /** Tells peers who this node is connected to, and crawls the network around it. */
   readonly peerList: PeerListService
+  /**
+   * The node's own Prometheus registry (prom-client): libp2p's metrics and peerd's (`peerd_*`).
+   * Never the global default registry, so several nodes in one process keep theirs apart; merge it
+   * into another with prom-client's `Registry.merge`.
+   */
+  readonly metricsRegistry: Registry
   private readonly store: Level<string, Uint8Array>
   private readonly keeper: PeerKeeper
   private readonly gater: PeerdGater
@@ -74,8 +83,9 @@ export class PeerdNode {
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService, metrics: PeerdMetrics }) {
     this.onion = init.onion
+    this.metricsRegistry = init.metrics.registry
     this.bandwidth = init.bandwidth
     this.peerList = init.peerList
     this.gater = init.gater
@@ -231,6 +241,11 @@ export class PeerdNode {
     return banned
   }
 
+  /** libp2p's and peerd's metrics now, in the Prometheus text format (what `--metrics` serves at `/metrics`). */
+  async metrics (): Promise<string> {
+    return await this.metricsRegistry.metrics()
+  }
+
   /** A snapshot of the node's state. */
   status (): NodeStatus {
     return {
@@ -329,6 +344,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       }
     })
     const bandwidth = new BandwidthMeter()
+    const metrics = new PeerdMetrics({ registry: new Registry(), bandwidth })
     const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient } = config
     const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient }
     const host = await createHost({
@@ -336,7 +352,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       privateKey: key,
       datastore,
       gater,
-      bandwidth,
+      metrics,
       dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network), [HS_DHT_NAMESPACE]: hsDescriptorValidator(config.network), [SHARE_HS_NAMESPACE]: shareRecordValidator(config.network) },
       dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector, [SHARE_HS_NAMESPACE]: shareRecordSelector },
       log
@@ -403,7 +419,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     // private gets open their provider streams through onion circuits
     share.attachOnion(onion)
     const peerList = new PeerListService({ host, network: config.network, log: log.child('net') })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, onion, scores, gater, bandwidth, peerList })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, onion, scores, gater, bandwidth, peerList, metrics })
+    registerNodeMetrics(metrics.registry, node, metrics)
   } catch (err) {
     await store.close().catch(() => {})
     throw err

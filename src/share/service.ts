@@ -134,6 +134,8 @@ export class ShareService {
   /** Bytes of block data on their way out to peers, over both protocols. */
   readonly sendBudget = new ByteBudget(SEND_BUDGET)
   private readonly running = new Map<string, Running>()
+  /** Downloads (`get`) that ended, by outcome, for {@link transferCounts}. */
+  private readonly ended = { completed: 0, failed: 0 }
   private busy = 0
   private readonly unannounced = new Set<string>()
   /** Every session not yet settled, cancelled or not. */
@@ -456,6 +458,7 @@ export class ShareService {
         try {
           result = await running.promise
         } catch (err) {
+          this.ended.failed++
           // keep the partial output, and the references into it: the next get resumes into it
           await this.blockstore.flushRefs().catch(() => {})
           await writer?.finish(false)
@@ -479,6 +482,7 @@ export class ShareService {
           pinned: true
         })
         if (this.init.reshare !== false && current.private !== true) this.announce(cid)
+        this.ended.completed++
         this.init.log.info('downloaded', { cid: key, size, peers: result.peers, seconds: result.seconds, onion: privately })
         return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000, private: privately }
       } finally {
@@ -564,6 +568,11 @@ export class ShareService {
   /** Downloads in progress. */
   transfers (): Transfer[] {
     return [...this.running.values()].map(r => ({ cid: r.cid, startedAt: new Date(r.startedAt).toISOString(), private: r.private, progress: r.session.progress() }))
+  }
+
+  /** Downloads (`get`) that completed, and that failed or were cancelled, since the service was made. */
+  transferCounts (): { completed: number, failed: number } {
+    return { ...this.ended }
   }
 
   /** Progress of a download of `cid`, if one runs. */

@@ -26,6 +26,8 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     apiAllowRemote: v['api-allow-remote'] === true ? true : undefined,
     gateway: v.gateway as string | undefined,
     gatewayAllowRemote: v['gateway-allow-remote'] === true ? true : undefined,
+    metrics: v.metrics as string | undefined,
+    metricsAllowRemote: v['metrics-allow-remote'] === true ? true : undefined,
     mdns: v['no-mdns'] === true ? false : undefined,
     dhtClient: v['dht-client'] === true ? true : undefined,
     relay: v['no-relay'] === true ? false : undefined,
@@ -97,6 +99,9 @@ export const daemon: Command = {
   --api-allow-remote           permit a non-loopback API address
   --gateway HOST:PORT          serve shared content read-only over HTTP at /ipfs/<CID> (default: off)
   --gateway-allow-remote       permit a non-loopback gateway address
+  --metrics HOST:PORT          serve Prometheus metrics at http://HOST:PORT/metrics, e.g.
+                               127.0.0.1:9481 (default: off)
+  --metrics-allow-remote       permit a non-loopback metrics address
   --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable
   --no-mdns                    do not discover peers on the local network
   --dht-client                 query the DHT without serving it (no stranger dials this node for DHT work)
@@ -132,6 +137,8 @@ export const daemon: Command = {
     'api-allow-remote': { type: 'boolean' },
     gateway: { type: 'string' },
     'gateway-allow-remote': { type: 'boolean' },
+    metrics: { type: 'string' },
+    'metrics-allow-remote': { type: 'boolean' },
     bootstrap: { type: 'string', multiple: true },
     'no-mdns': { type: 'boolean' },
     'dht-client': { type: 'boolean' },
@@ -181,7 +188,7 @@ export const daemon: Command = {
     if (process.send != null) process.on('disconnect', () => { onSignal('parent exited') })
     process.on('unhandledRejection', (err) => { log.error('unhandled rejection (kept running)', { err }) })
 
-    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, socks: d.node.onion.status().socks, dataDir: ctx.dataDir, pid: process.pid, warnings: d.warnings }
+    const info = { event: 'started', peerId: d.node.peerId, network: config.network, addresses: d.node.addresses(), api: d.apiUrl, gateway: d.gatewayUrl ?? null, metrics: d.metricsUrl != null ? `${d.metricsUrl}/metrics` : null, socks: d.node.onion.status().socks, dataDir: ctx.dataDir, pid: process.pid, warnings: d.warnings }
     if (ctx.json) printJson(info)
     else {
       printLines(
@@ -190,6 +197,7 @@ export const daemon: Command = {
         `  network:   ${info.network}`,
         `  api:       ${info.api}`,
         ...(info.gateway != null ? [`  gateway:   ${info.gateway}`] : []),
+        ...(info.metrics != null ? [`  metrics:   ${info.metrics}`] : []),
         ...(info.socks != null ? [`  socks5:    ${info.socks}`] : []),
         `  data dir:  ${info.dataDir}`,
         ...info.addresses.map((a, i) => `  ${i === 0 ? 'listening:' : '          '} ${a}`),
