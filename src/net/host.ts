@@ -1,7 +1,8 @@
 /**
  * Builds the libp2p host: TCP and WebSockets, Noise, Yamux, identify, ping, Kademlia DHT
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
- * disabled), DCUtR and AutoNAT.
+ * disabled), DCUtR and AutoNAT, and when enabled a second Kademlia DHT speaking Amino, the public
+ * IPFS DHT (amino.ts).
  */
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -17,6 +18,8 @@ import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { aminoDHT } from './amino.ts'
+import type { AminoDHT } from './amino.ts'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -37,6 +40,8 @@ export type PeerdServices = {
   dcutr: unknown
   autoNAT: unknown
   relay?: unknown
+  /** The public IPFS DHT (`/ipfs/kad/1.0.0`), when the host joins it. */
+  amino?: AminoDHT
 }
 
 /** A peerd libp2p host. */
@@ -58,6 +63,10 @@ export interface HostConfig {
   maxConnectionsPerIp: number
   /** Query the DHT without serving it (Kubo's `dhtclient`): other nodes neither store records here nor route through this node. */
   dhtClient?: boolean
+  /** Run a second DHT speaking Amino, the public IPFS DHT (`/ipfs/kad/1.0.0`). */
+  amino?: boolean
+  /** Keep private and loopback addresses in Amino records (private test networks). */
+  aminoPrivateAddresses?: boolean
 }
 
 /** What {@link createHost} needs. */
@@ -113,6 +122,9 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     }),
     dcutr: dcutr(),
     autoNAT: autoNAT({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })
+  }
+  if (config.amino === true) {
+    services.amino = aminoDHT({ network: config.network, clientOnly: config.dhtClient === true, privateAddresses: config.aminoPrivateAddresses === true })
   }
   if (config.relay) {
     services.relay = circuitRelayServer({
