@@ -5,6 +5,7 @@
  * rendezvous.ts), and IPFS nodes that hold content (provider records), and it tells IPFS nodes
  * what it shares.
  */
+import { peerDiscoverySymbol } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { CID } from 'multiformats/cid'
@@ -34,7 +35,7 @@ export interface AminoInit {
  * records it sends and takes unless `privateAddresses` is set.
  */
 export function aminoDHT (init: AminoInit): ReturnType<typeof kadDHT> {
-  return kadDHT({
+  const factory = kadDHT({
     protocol: AMINO_PROTOCOL,
     // undefined: kad-dht switches to server mode when the node has a publicly dialable address
     ...(init.clientOnly ? { clientMode: true } : {}),
@@ -43,6 +44,14 @@ export function aminoDHT (init: AminoInit): ReturnType<typeof kadDHT> {
     datastorePrefix: `/peerd/${init.network}/amino`,
     metricsPrefix: 'peerd_amino'
   })
+  return (components) => {
+    const dht = factory(components)
+    // Not a peer-discovery source: every Amino lookup meets dozens of IPFS nodes, and the peer
+    // keeper dials what is discovered, which would fill the node's connections with peers that
+    // speak none of peerd's protocols. The DHT dials what its own queries need.
+    Object.defineProperty(dht, peerDiscoverySymbol, { value: undefined })
+    return dht
+  }
 }
 
 /** The Amino DHT service, when the host runs one. */
