@@ -17,6 +17,8 @@ import type { CID } from 'multiformats/cid'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 
+/** How long peerd's DHT is searched before Amino is asked, when the node runs Amino. */
+const PEERD_DHT_FIRST_MS = 10_000
 /** How long an Amino provider lookup for a `get` runs at most. */
 const AMINO_LOOKUP_MS = 20_000
 /** Amino providers (IPFS nodes) dialled for one root, at most. */
@@ -53,8 +55,10 @@ export class Providers {
         yield peerId
       }
     }
-    const fromDht = yield * this.fromDht(this.host.services.dht, root, seen, signal, Infinity)
     const amino = this.host.services.amino
+    // with Amino to ask next, peerd's DHT gets a bounded share of the search's time
+    const dhtSignal = amino == null ? signal : AbortSignal.any([signal, AbortSignal.timeout(PEERD_DHT_FIRST_MS)])
+    const fromDht = yield * this.fromDht(this.host.services.dht, root, seen, dhtSignal, Infinity)
     // only IPFS nodes may have it: ask the public DHT, for a few providers, within a bound
     if (fromDht === 0 && amino != null && !signal.aborted) {
       yield * this.fromDht(amino, root, seen, AbortSignal.any([signal, AbortSignal.timeout(AMINO_LOOKUP_MS)]), MAX_AMINO_PROVIDERS)
