@@ -45,6 +45,8 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   bootstrap: 'strings',
   mdns: 'boolean',
   dhtClient: 'boolean',
+  amino: 'boolean',
+  aminoPrivateAddresses: 'boolean',
   relay: 'boolean',
   maxConnections: 'number',
   maxConnectionsPerIp: 'number',

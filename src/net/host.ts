@@ -1,7 +1,8 @@
 /**
  * Builds the libp2p host: TCP and WebSockets, Noise, Yamux, identify, ping, Kademlia DHT
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
- * disabled), and peerd's own AutoNAT (reachability) and DCUtR (hole punching) services.
+ * disabled), peerd's own AutoNAT (reachability) and DCUtR (hole punching) services, and when
+ * enabled a second Kademlia DHT speaking Amino, the public IPFS DHT (amino.ts).
  */
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -15,6 +16,8 @@ import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { aminoDHT } from './amino.ts'
+import type { AminoDHT } from './amino.ts'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -40,6 +43,8 @@ export type PeerdServices = {
   reachability: ReachabilityService
   holePunch: HolePunchService
   relay?: unknown
+  /** The public IPFS DHT (`/ipfs/kad/1.0.0`), when the host joins it. */
+  amino?: AminoDHT
 }
 
 /** A peerd libp2p host. */
@@ -61,6 +66,10 @@ export interface HostConfig {
   maxConnectionsPerIp: number
   /** Query the DHT without serving it (Kubo's `dhtclient`): other nodes neither store records here nor route through this node. */
   dhtClient?: boolean
+  /** Run a second DHT speaking Amino, the public IPFS DHT (`/ipfs/kad/1.0.0`). */
+  amino?: boolean
+  /** Keep private and loopback addresses in Amino records (private test networks). */
+  aminoPrivateAddresses?: boolean
 }
 
 /** What {@link createHost} needs. */
@@ -120,6 +129,9 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     }),
     reachability: reachabilityService({ log: init.log?.child('reachability') }),
     holePunch: holePunchService({ log: init.log?.child('hole-punch') })
+  }
+  if (config.amino === true) {
+    services.amino = aminoDHT({ network: config.network, clientOnly: config.dhtClient === true, privateAddresses: config.aminoPrivateAddresses === true })
   }
   if (config.relay) {
     services.relay = circuitRelayServer({

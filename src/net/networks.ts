@@ -6,6 +6,19 @@
  * DCUtR, AutoNAT) keep their standard IDs so that other libp2p and IPFS nodes interoperate.
  */
 
+/**
+ * The public libp2p bootstrap peers, as Kubo and Helia ship them (Helia 7's
+ * `@helia/libp2p` bootstrappers list). `/dnsaddr` names are resolved through DNS TXT records at
+ * dial time.
+ */
+export const PUBLIC_BOOTSTRAP_PEERS: readonly string[] = Object.freeze([
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt',
+  '/dnsaddr/va1.bootstrap.libp2p.io/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8',
+  '/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ'
+])
+
 /** The networks peerd knows. */
 export const NETWORK_NAMES = ['main', 'regtest'] as const
 /** `main` for real use, `regtest` for tests and local experiments. */

@@ -1,7 +1,7 @@
 /**
  * Keeps the node in the network: dials bootstrap peers (retrying with exponential backoff
  * while they are unreachable), redials the peers it knew before a restart (from the persisted
- * peer store, most recently seen first), dials peers found by mDNS and the DHT, walks the DHT
+ * peer store: peerd nodes of its network first, each group most recently seen first), dials peers found by mDNS and the DHT, walks the DHT
  * for more peers while it has fewer than `minConnections`, and drops peers of other networks.
  */
 import type { Connection, IdentifyResult, PeerId, PeerInfo, Startable } from '@libp2p/interface'
@@ -280,7 +280,10 @@ export class PeerKeeper implements Startable {
     }
   }
 
-  /** Dials up to `n` peers from the peer store, most recently seen first. */
+  /**
+   * Dials up to `n` peers from the peer store: peerd nodes of this network first (a node on Amino
+   * meets many more IPFS nodes than peerd nodes, often more recently), most recently seen first.
+   */
   private async dialKnownPeers (n: number): Promise<void> {
     if (n <= 0) return
     let peers
@@ -295,13 +298,14 @@ export class PeerKeeper implements Startable {
       const v = p.metadata.get(LAST_SEEN_KEY)
       return v == null ? 0 : Number(new TextDecoder().decode(v)) || 0
     }
+    const isNode = (p: typeof peers[number]): boolean => p.protocols.includes(this.init.network.nodeProtocol)
     const candidates = peers
       .filter(p => p.addresses.length > 0 && p.id.toString() !== self && !this.isConnected(p.id.toString()))
       .filter(p => {
         const s = this.backoff.get(p.id.toString())
         return s == null || Date.now() >= s.nextAttempt
       })
-      .sort((a, b) => lastSeen(b) - lastSeen(a))
+      .sort((a, b) => Number(isNode(b)) - Number(isNode(a)) || lastSeen(b) - lastSeen(a))
       .slice(0, n)
     await Promise.all(candidates.map(async p => { await this.dialPeer(p.id, 'known peer') }))
   }

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import { InvalidArgumentError } from '../errors.ts'
 import { isLoopback } from '../net/addresses.ts'
-import { isNetworkName, NETWORK_NAMES, networkParams } from '../net/networks.ts'
+import { isNetworkName, NETWORK_NAMES, networkParams, PUBLIC_BOOTSTRAP_PEERS } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -25,7 +25,11 @@ export interface NodeConfig {
   network: NetworkName
   /** Multiaddrs to listen on (TCP and `/ws` WebSockets; port 0 picks a free port). */
   listen: string[]
-  /** Multiaddrs (ending in `/p2p/<peerId>`) of peers to join the network through. */
+  /**
+   * Multiaddrs (ending in `/p2p/<peerId>`) of peers to join the network through. Default on
+   * `main`: the public libp2p bootstrap peers ({@link PUBLIC_BOOTSTRAP_PEERS}); on `regtest`
+   * none. A list given replaces the default; an empty list (or `none` as an entry) means none.
+   */
   bootstrap: string[]
   /** Discover peers on the local network by mDNS. Default true. */
   mdns: boolean
@@ -35,6 +39,14 @@ export interface NodeConfig {
    * service's host that wants no link to its clients beyond circuits.
    */
   dhtClient: boolean
+  /**
+   * Join Amino, the public IPFS DHT, beside peerd's own: find peerd nodes through its rendezvous
+   * record, announce shared content there, and fetch from IPFS nodes it names. Default true on
+   * `main`, false on `regtest`.
+   */
+  amino: boolean
+  /** Keep private and loopback addresses in Amino records (a private lab network standing in for the Internet). Default false. */
+  aminoPrivateAddresses: boolean
   /** Serve as a circuit relay (v2) for peers behind NAT. Default true. */
   relay: boolean
   /** Most connections in total. */
@@ -95,9 +107,11 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     dataDir: resolve(input.dataDir),
     network,
     listen: input.listen ?? params.defaultListen,
-    bootstrap: input.bootstrap ?? [],
+    bootstrap: bootstrapList(input.bootstrap, network),
     mdns: input.mdns ?? true,
     dhtClient: input.dhtClient ?? false,
+    amino: input.amino ?? network === 'main',
+    aminoPrivateAddresses: input.aminoPrivateAddresses ?? false,
     relay: input.relay ?? true,
     maxConnections: input.maxConnections ?? 300,
     maxConnectionsPerIp: input.maxConnectionsPerIp ?? params.defaultMaxConnectionsPerIp,
@@ -145,6 +159,12 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
   if (typeof config.privateBroadcast !== 'boolean') throw new InvalidArgumentError(`privateBroadcast must be true or false, not ${String(config.privateBroadcast)}`)
   if (!isLogLevel(config.logLevel)) throw new InvalidArgumentError(`unknown log level "${String(config.logLevel)}"`)
   return config
+}
+
+/** The bootstrap list: the network's default when unset; `none` entries mean "not the default". */
+function bootstrapList (input: string[] | undefined, network: NetworkName): string[] {
+  if (input == null) return network === 'main' ? [...PUBLIC_BOOTSTRAP_PEERS] : []
+  return input.filter(s => s !== 'none')
 }
 
 /** Checks the onion settings of a resolved config; throws {@link InvalidArgumentError} saying what to change. */

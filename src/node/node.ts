@@ -17,6 +17,7 @@ import { networkParams } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
 import { PeerKeeper } from '../net/peer-keeper.ts'
 import { PeerListService } from '../net/peer-list.ts'
+import { Rendezvous } from '../net/rendezvous.ts'
 import { PeerScores } from '../net/scores.ts'
 import { CashService } from '../cash/service.ts'
 import { ShareService } from '../share/service.ts'
@@ -79,13 +80,16 @@ export class PeerdNode {
   private readonly store: Level<string, Uint8Array>
   private readonly keeper: PeerKeeper
   private readonly gater: PeerdGater
+  /** Finds peerd nodes through the Amino rendezvous record (when the node joins Amino). */
+  readonly rendezvous?: Rendezvous
   private startedAt: number | null = null
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
 
   /** Use {@link createNode}. */
-  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService, metrics: PeerdMetrics }) {
+  constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService, metrics: PeerdMetrics, rendezvous?: Rendezvous }) {
     this.onion = init.onion
     this.metricsRegistry = init.metrics.registry
+    this.rendezvous = init.rendezvous
     this.bandwidth = init.bandwidth
     this.peerList = init.peerList
     this.gater = init.gater
@@ -142,6 +146,7 @@ export class PeerdNode {
     }
     await this.peerList.start()
     await this.keeper.start()
+    await this.rendezvous?.start()
     this.startedAt = Date.now()
     // announce held content once the node has found peers
     const announce = (): void => {
@@ -159,6 +164,7 @@ export class PeerdNode {
   async stop (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
+    await this.rendezvous?.stop()
     await this.keeper.stop()
     await this.peerList.stop()
     await this.onion.stop()
@@ -345,8 +351,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     })
     const bandwidth = new BandwidthMeter()
     const metrics = new PeerdMetrics({ registry: new Registry(), bandwidth })
-    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient } = config
-    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient }
+    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses } = config
+    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses }
     const host = await createHost({
       config: hostConfig,
       privateKey: key,
@@ -419,7 +425,10 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     // private gets open their provider streams through onion circuits
     share.attachOnion(onion)
     const peerList = new PeerListService({ host, network: config.network, log: log.child('net') })
-    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, onion, scores, gater, bandwidth, peerList, metrics })
+    const rendezvous = host.services.amino == null
+      ? undefined
+      : new Rendezvous({ host, amino: host.services.amino, network: networkParams(config.network), wanted: config.minConnections, log: log.child('net') })
+    node = new PeerdNode({ config, libp2p: host, paths, log, store, keeper, share, cash, onion, scores, gater, bandwidth, peerList, metrics, rendezvous })
     registerNodeMetrics(metrics.registry, node, metrics)
   } catch (err) {
     await store.close().catch(() => {})

@@ -50,6 +50,8 @@ export async function startTestNode (options: Partial<NodeOptions> & { dataDir: 
   return await createNode({
     network: 'regtest',
     mdns: false,
+    // a `main` node would otherwise dial the public bootstrap peers: tests reach no Internet
+    bootstrap: [],
     listen: ['/ip4/127.0.0.1/tcp/0'],
     logLevel: (process.env.PEERD_TEST_LOG as NodeOptions['logLevel']) ?? 'silent',
     ...options

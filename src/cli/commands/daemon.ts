@@ -30,6 +30,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     metricsAllowRemote: v['metrics-allow-remote'] === true ? true : undefined,
     mdns: v['no-mdns'] === true ? false : undefined,
     dhtClient: v['dht-client'] === true ? true : undefined,
+    amino: v['no-amino'] === true ? false : v.amino === true ? true : undefined,
     relay: v['no-relay'] === true ? false : undefined,
     reshare: v['no-reshare'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
@@ -51,8 +52,8 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
   }
   const merged: Partial<DaemonConfig> = { ...file }
   for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
-  // bootstrap peers from the file and the flags add up
-  if (file.bootstrap != null && flags.bootstrap != null) merged.bootstrap = [...new Set([...file.bootstrap, ...flags.bootstrap])]
+  // bootstrap peers from the file and the flags add up, unless the flags say `none`
+  if (file.bootstrap != null && flags.bootstrap != null && !flags.bootstrap.includes('none')) merged.bootstrap = [...new Set([...file.bootstrap, ...flags.bootstrap])]
   return resolveDaemonConfig({ ...merged, dataDir: ctx.dataDir })
 }
 
@@ -102,9 +103,13 @@ export const daemon: Command = {
   --metrics HOST:PORT          serve Prometheus metrics at http://HOST:PORT/metrics, e.g.
                                127.0.0.1:9481 (default: off)
   --metrics-allow-remote       permit a non-loopback metrics address
-  --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable
+  --bootstrap MULTIADDR        peer to join through (ends in /p2p/<peerId>), repeatable; replaces
+                               the default list (main: the public libp2p bootstrap peers);
+                               --bootstrap none for no bootstrap peer at all
   --no-mdns                    do not discover peers on the local network
   --dht-client                 query the DHT without serving it (no stranger dials this node for DHT work)
+  --no-amino, --amino          leave (join) Amino, the public IPFS DHT: peerd nodes and IPFS content
+                               are found there (default: joined on main, not on regtest)
   --no-relay                   do not serve as a circuit relay for peers behind NAT
   --no-reshare                 do not announce what this node downloads (it still serves it)
   --max-connections N          connections in total (default 300)
@@ -142,6 +147,8 @@ export const daemon: Command = {
     bootstrap: { type: 'string', multiple: true },
     'no-mdns': { type: 'boolean' },
     'dht-client': { type: 'boolean' },
+    amino: { type: 'boolean' },
+    'no-amino': { type: 'boolean' },
     'no-relay': { type: 'boolean' },
     'no-reshare': { type: 'boolean' },
     'max-connections': { type: 'string' },
