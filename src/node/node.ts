@@ -108,6 +108,11 @@ export class PeerdNode {
       await this.store.close().catch(() => {})
       throw listenError(err, this.config.listen)
     }
+    // libp2p starts on IPv4 alone when every IPv6 listen address fails (a host without IPv6): say so once
+    const ipv6Listen = this.config.listen.filter(a => a.startsWith('/ip6/') && !a.includes('/p2p-circuit'))
+    if (ipv6Listen.length > 0 && !this.addresses().some(a => a.startsWith('/ip6/') && !a.includes('/p2p-circuit'))) {
+      this.log.warn('IPv6 is not available on this host: listening on IPv4 only', { skipped: ipv6Listen })
+    }
     try {
       await this.share.start()
       try {
@@ -311,8 +316,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
     const bandwidth = new BandwidthMeter()
-    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient } = config
-    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient }
+    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, upnp } = config
+    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, upnp }
     const host = await createHost({
       config: hostConfig,
       privateKey: key,
