@@ -42,6 +42,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   mdns: 'boolean',
   dhtClient: 'boolean',
   relay: 'boolean',
+  upnp: 'boolean',
   maxConnections: 'number',
   maxConnectionsPerIp: 'number',
   minConnections: 'number',

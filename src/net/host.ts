@@ -1,7 +1,7 @@
 /**
  * Builds the libp2p host: TCP and WebSockets, Noise, Yamux, identify, ping, Kademlia DHT
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
- * disabled), DCUtR and AutoNAT.
+ * disabled), DCUtR, AutoNAT and UPnP IGD port mapping (when a listen address is not loopback).
  */
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -16,6 +16,7 @@ import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
@@ -23,6 +24,7 @@ import type { Datastore } from 'interface-datastore'
 import { VERSION } from '../version.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
+import { isLoopback } from './addresses.ts'
 import { networkParams } from './networks.ts'
 import type { NetworkName } from './networks.ts'
 import { peerdNoise, peerdYamux } from './transport.ts'
@@ -37,6 +39,7 @@ export type PeerdServices = {
   dcutr: unknown
   autoNAT: unknown
   relay?: unknown
+  upnpNAT?: unknown
 }
 
 /** A peerd libp2p host. */
@@ -58,6 +61,8 @@ export interface HostConfig {
   maxConnectionsPerIp: number
   /** Query the DHT without serving it (Kubo's `dhtclient`): other nodes neither store records here nor route through this node. */
   dhtClient?: boolean
+  /** Map the listening ports on a UPnP IGD router and announce its external address (only with a non-loopback listen address). */
+  upnp?: boolean
 }
 
 /** What {@link createHost} needs. */
@@ -114,6 +119,15 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     dcutr: dcutr(),
     autoNAT: autoNAT({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })
   }
+  if (config.upnp === true && config.listen.some(a => !listensOnLoopback(a))) {
+    services.upnpNAT = uPnPNAT({
+      // the router itself reports the mapping and its external address: announce it at once,
+      // as Kubo does, rather than wait for AutoNAT peers to confirm it
+      autoConfirmAddress: true,
+      // one search at start, then one a minute while no router answered (the default is every 5 s)
+      initialGatewaySearchInterval: 60_000
+    })
+  }
   if (config.relay) {
     services.relay = circuitRelayServer({
       reservations: { maxReservations: 128 }
@@ -145,4 +159,10 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     ...(init.bandwidth != null ? { metrics: () => init.bandwidth as BandwidthMeter } : {}),
     services: services as any // eslint-disable-line @typescript-eslint/no-explicit-any
   })
+}
+
+/** Whether the listen multiaddr `addr` is on a loopback address (nothing a router could forward to). */
+function listensOnLoopback (addr: string): boolean {
+  const ip = /^\/ip[46]\/([^/]+)\//.exec(addr)?.[1]
+  return ip != null && isLoopback(ip)
 }
