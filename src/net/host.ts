@@ -3,7 +3,6 @@
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
  * disabled), DCUtR, AutoNAT and UPnP IGD port mapping (when a listen address is not loopback).
  */
-import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -25,6 +24,7 @@ import { VERSION } from '../version.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { PeerdGater } from './gater.ts'
 import { isLoopback } from './addresses.ts'
+import { autoNATWithOwnDialBack } from './autonat-dial-back.ts'
 import { networkParams } from './networks.ts'
 import type { NetworkName } from './networks.ts'
 import { peerdNoise, peerdYamux } from './transport.ts'
@@ -117,7 +117,8 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
       scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
     }),
     dcutr: dcutr(),
-    autoNAT: autoNAT({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })
+    // (the stock service closes the connection of any public peer that asks it for a check)
+    autoNAT: autoNATWithOwnDialBack({ protocolPrefix: 'libp2p', maxInboundStreams: 4, maxOutboundStreams: 4 })
   }
   if (config.upnp === true && config.listen.some(a => !listensOnLoopback(a))) {
     services.upnpNAT = uPnPNAT({

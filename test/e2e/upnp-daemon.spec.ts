@@ -3,11 +3,12 @@
  * masquerades a home LAN behind its WAN address 11.0.0.1 (test/utils/upnp-router.ts). A
  * `peerd daemon` on the home host, UPnP on by default, maps its listening port on the router and
  * lists 11.0.0.1:PORT among its addresses; a daemon on the WAN side, with no route into the LAN,
- * joins through that address alone and connects directly (no relay); when the home daemon stops,
- * the mapping is gone from the router.
+ * dials that address and stays connected directly (no relay; AutoNAT's dial-back no longer closes
+ * the connection it came over); when the home daemon stops, the mapping is gone from the router.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import { PEERD_BIN, waitFor } from '../utils/index.ts'
 import { netnsUnavailable } from '../utils/netns.ts'
@@ -18,10 +19,12 @@ import { createUpnpRouter, HOME_IP, upnpUnavailable, WAN_HOST_IP, WAN_IP } from 
 const unavailable = await netnsUnavailable() ?? await upnpUnavailable()
 const PORT = 4001
 
+interface Peer { peerId: string, addresses: string[] }
+
 describe('UPnP IGD with miniupnpd', { skip: unavailable }, () => {
   const td = teardown()
 
-  it('a daemon behind the router maps its port, a WAN host dials the mapped address directly, and stop removes the mapping', { timeout: 90_000 }, async () => {
+  it('a daemon behind the router maps its port, a WAN host connects to the mapped address directly, and stop removes the mapping', { timeout: 90_000 }, async () => {
     const net = await createUpnpRouter()
     td.add(async () => { await net.destroy() }, 'remove the router and its hosts')
     const dirs = new Map<NetnsHost, string>()
@@ -40,20 +43,23 @@ describe('UPnP IGD with miniupnpd', { skip: unavailable }, () => {
 
     assert.deepEqual(await net.mappings(), [], 'the router starts with no mapping')
     // UPnP is on by default: no flag asks for it
-    const homeDaemon = await start(net.home, ['--listen', `/ip4/0.0.0.0/tcp/${PORT}`])
+    const [homeDaemon] = await Promise.all([
+      start(net.home, ['--listen', `/ip4/0.0.0.0/tcp/${PORT}`]),
+      start(net.wan, ['--listen', `/ip4/${WAN_HOST_IP}/tcp/${PORT}`, '--no-upnp'])
+    ])
     const { peerId } = await peerd<{ peerId: string }>(net.home, 'id')
     const mapped = `/ip4/${WAN_IP}/tcp/${PORT}/p2p/${peerId}`
     await waitFor(async () => (await peerd<{ addresses: string[] }>(net.home, 'id')).addresses.includes(mapped) || undefined,
       { timeoutMs: 30_000, intervalMs: 250, what: `the home daemon to announce ${mapped}` })
     assert.deepEqual(await net.mappings(), [{ protocol: 'TCP', externalPort: PORT, internal: `${HOME_IP}:${PORT}` }], 'the router holds the mapping')
 
-    await start(net.wan, ['--listen', `/ip4/${WAN_HOST_IP}/tcp/${PORT}`, '--no-upnp', '--bootstrap', mapped])
-    const peers = await waitFor(async () => {
-      const list = await peerd<Array<{ peerId: string, addresses: string[] }>>(net.wan, 'peers')
-      return list.find(p => p.peerId === peerId)
-    }, { timeoutMs: 20_000, intervalMs: 200, what: 'the WAN daemon to connect to the home daemon' })
-    assert.ok(peers.addresses.length > 0)
-    for (const addr of peers.addresses) {
+    const connected = await peerd<Peer>(net.wan, 'connect', mapped)
+    assert.equal(connected.peerId, peerId)
+    // the connection lasts (AutoNAT checks run on it in the first second) and stays direct
+    await sleep(1500)
+    const peer = (await peerd<Peer[]>(net.wan, 'peers')).find(p => p.peerId === peerId)
+    assert.ok(peer != null && peer.addresses.length > 0, 'the WAN daemon is still connected to the home daemon')
+    for (const addr of peer.addresses) {
       assert.ok(addr.startsWith(`/ip4/${WAN_IP}/tcp/${PORT}`) && !addr.includes('p2p-circuit'), `a direct connection to the mapped address: ${addr}`)
     }
 

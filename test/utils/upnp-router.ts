@@ -5,7 +5,7 @@
  * masquerades the LAN behind its WAN address with nftables and runs Debian's `miniupnpd` on the
  * LAN side (nftables backend, secure mode: a LAN host maps ports to itself only). The WAN host has
  * no route into the LAN, so it reaches the home host only through a mapping. Needs root, iproute2,
- * and the Debian packages miniupnpd, miniupnpc and nftables ({@link upnpUnavailable} installs them).
+ * and the Debian packages miniupnpd and nftables ({@link upnpUnavailable} installs them).
  */
 import { execFile } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -33,7 +33,7 @@ export interface UpnpRouter {
   home: NetnsHost
   /** The host on the WAN side, 11.0.0.2. */
   wan: NetnsHost
-  /** The TCP port mappings miniupnpd holds now, as `upnpc -l` on the home host lists them. */
+  /** The port mappings miniupnpd holds now, as its redirections in the router's nftables ruleset. */
   mappings (): Promise<Array<{ protocol: string, externalPort: number, internal: string }>>
   /** Stops miniupnpd and deletes every namespace this made. */
   destroy (): Promise<void>
@@ -43,22 +43,22 @@ export interface UpnpRouter {
 export async function upnpUnavailable (): Promise<string | undefined> {
   const missing = async (): Promise<boolean> => {
     try {
-      await run('sh', ['-c', 'command -v miniupnpd && command -v upnpc && command -v nft'])
+      await run('sh', ['-c', 'command -v miniupnpd && command -v nft'])
       return false
     } catch { return true }
   }
   if (!await missing()) return undefined
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const packages = ['miniupnpd', 'miniupnpc', 'nftables']
+  const packages = ['miniupnpd', 'nftables']
   try {
     await run('apt-get', ['install', '-y', '-q', ...packages], { env }).catch(async () => {
       await run('apt-get', ['update', '-q'], { env })
       await run('apt-get', ['install', '-y', '-q', ...packages], { env })
     })
   } catch (err) {
-    return `miniupnpd, miniupnpc or nftables is missing and \`apt-get install\` failed: ${(err as Error).message.split('\n')[0] ?? ''}`
+    return `miniupnpd or nftables is missing and \`apt-get install\` failed: ${(err as Error).message.split('\n')[0] ?? ''}`
   }
-  return await missing() ? 'miniupnpd, miniupnpc or nftables is not installed' : undefined
+  return await missing() ? 'miniupnpd or nftables is not installed' : undefined
 }
 
 function host (ns: string, ip: string): NetnsHost {
@@ -165,20 +165,18 @@ export async function createUpnpRouter (): Promise<UpnpRouter> {
     let log = ''
     daemon.stderr?.on('data', (d: Buffer) => { log += d.toString() })
     const home = host(names.home, HOME_IP)
-    // ready once the home host finds the gateway
+    // ready once it serves its device description (SSDP is set up before that)
     const deadline = Date.now() + 10_000
-    for (;;) {
-      const found = await home.exec('upnpc', ['-s']).then(r => /ExternalIPAddress = 11\.0\.0\.1/.test(r.stdout), () => false)
-      if (found) break
-      if (daemon.exitCode != null || Date.now() > deadline) throw new Error(`miniupnpd did not answer on the LAN: ${log.slice(-2000)}`)
-      await new Promise(resolve => setTimeout(resolve, 200))
+    while (!/HTTP listening on port/.test(log)) {
+      if (daemon.exitCode != null || Date.now() > deadline) throw new Error(`miniupnpd did not start: ${log.slice(-2000)}`)
+      await new Promise(resolve => setTimeout(resolve, 50))
     }
     const mappings = async (): Promise<Array<{ protocol: string, externalPort: number, internal: string }>> => {
-      const { stdout } = await home.exec('upnpc', ['-l'])
+      // the redirections miniupnpd added, e.g. `iif "wan0" @nh,72,8 0x6 th dport 4001 dnat ip to 192.168.1.2:4001`
+      const { stdout } = await router.exec('nft', ['list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd'])
       const out: Array<{ protocol: string, externalPort: number, internal: string }> = []
-      // lines like ` 0 TCP  9470->192.168.1.2:9470  'peerd@… 12D3…' '' 3599`
-      for (const m of stdout.matchAll(/^\s*\d+\s+(TCP|UDP)\s+(\d+)->([\d.]+:\d+)/gm)) {
-        out.push({ protocol: m[1] as string, externalPort: Number(m[2]), internal: m[3] as string })
+      for (const m of stdout.matchAll(/@nh,72,8 0x(6|11) th dport (\d+) dnat ip to ([\d.]+:\d+)/g)) {
+        out.push({ protocol: m[1] === '6' ? 'TCP' : 'UDP', externalPort: Number(m[2]), internal: m[3] as string })
       }
       return out
     }
