@@ -72,6 +72,15 @@ export class PeerdNode {
   private readonly gater: PeerdGater
   private startedAt: number | null = null
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
+  private knownAddresses = new Set<string>()
+  // logs the addresses others may dial as they change (a UPnP mapping, a relay reservation)
+  private readonly onSelfUpdate = (): void => {
+    const now = this.addresses()
+    const added = now.filter(a => !this.knownAddresses.has(a))
+    const removed = [...this.knownAddresses].filter(a => !now.includes(a))
+    this.knownAddresses = new Set(now)
+    if (added.length > 0 || removed.length > 0) this.log.info('addresses changed', { added, removed })
+  }
 
   /** Use {@link createNode}. */
   constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService }) {
@@ -147,6 +156,8 @@ export class PeerdNode {
     // private shares are served through an onion service of their own, which needs onion routing up
     void this.share.servePrivately().catch((err: Error) => { this.log.warn('private shares not served', { error: err.message }) })
     this.state = 'running'
+    this.knownAddresses = new Set(this.addresses())
+    this.libp2p.addEventListener('self:peer:update', this.onSelfUpdate)
     this.log.info('node started', { peerId: this.peerId, network: this.config.network, addresses: this.addresses() })
   }
 
@@ -154,6 +165,7 @@ export class PeerdNode {
   async stop (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
+    this.libp2p.removeEventListener('self:peer:update', this.onSelfUpdate)
     await this.keeper.stop()
     await this.peerList.stop()
     await this.onion.stop()

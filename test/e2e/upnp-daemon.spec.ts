@@ -32,11 +32,13 @@ describe('UPnP IGD with miniupnpd', { skip: unavailable }, () => {
       const { stdout } = await host.exec(process.execPath, [PEERD_BIN, ...args, '--json', '--data-dir', dirs.get(host) as string])
       return JSON.parse(stdout) as T
     }
+    const logs = new Map<NetnsHost, string>()
     const start = async (host: NetnsHost, extra: string[]): Promise<ReturnType<NetnsHost['spawn']>> => {
       const dir = await td.dir()
       dirs.set(host, dir)
       const child = td.child(host.spawn(process.execPath, [PEERD_BIN, 'daemon', '--data-dir', dir, '--network', 'regtest', '--no-mdns',
-        '--api', '127.0.0.1:0', '--log-level', 'warn', ...extra], { stdio: 'ignore' }))
+        '--api', '127.0.0.1:0', '--log-level', 'info', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] }))
+      child.stderr?.on('data', (d: Buffer) => { logs.set(host, (logs.get(host) ?? '') + d.toString()) })
       await waitFor(async () => await peerd(host, 'status').then(() => true, () => undefined), { timeoutMs: 30_000, intervalMs: 200, what: `the daemon on ${host.ip}` })
       return child
     }
@@ -52,6 +54,10 @@ describe('UPnP IGD with miniupnpd', { skip: unavailable }, () => {
     await waitFor(async () => (await peerd<{ addresses: string[] }>(net.home, 'id')).addresses.includes(mapped) || undefined,
       { timeoutMs: 30_000, intervalMs: 250, what: `the home daemon to announce ${mapped}` })
     assert.deepEqual(await net.mappings(), [{ protocol: 'TCP', externalPort: PORT, internal: `${HOME_IP}:${PORT}` }], 'the router holds the mapping')
+    // the log line follows libp2p's address update, debounced by a second
+    const logged = (): boolean => (logs.get(net.home) ?? '').split('\n').filter(l => l.includes('"addresses changed"'))
+      .some(l => (JSON.parse(l) as { added: string[] }).added.includes(mapped))
+    await waitFor(() => logged() || undefined, { timeoutMs: 5_000, intervalMs: 100, what: 'the home daemon to log its new address' })
 
     const connected = await peerd<Peer>(net.wan, 'connect', mapped)
     assert.equal(connected.peerId, peerId)
