@@ -7,13 +7,13 @@
  * no route into the LAN, so it reaches the home host only through a mapping. Needs root, iproute2,
  * and the Debian packages miniupnpd and nftables ({@link upnpUnavailable} installs them).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { spawn } from 'node:child_process'
 import type { NetnsHost } from './netns.ts'
 
 const run = promisify(execFile)
@@ -159,7 +159,7 @@ export async function createUpnpRouter (): Promise<UpnpRouter> {
     await writeFile(join(dir, 'ruleset.nft'), RULESET)
     await router.exec('nft', ['-f', join(dir, 'ruleset.nft')])
     const conf = join(dir, 'miniupnpd.conf')
-    await writeFile(conf, miniupnpdConfig(crypto.randomUUID()))
+    await writeFile(conf, miniupnpdConfig(randomUUID()))
     // -d: foreground, logs on stderr; -P: a pid file of this router's own
     daemon = router.spawn('miniupnpd', ['-d', '-f', conf, '-P', join(dir, 'miniupnpd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
