@@ -1,7 +1,9 @@
 /**
  * IP addresses as keys for peer scoring: one canonical text per address (IPv4-mapped IPv6
  * becomes IPv4), and the network prefix one holder is likely to control, /24 for IPv4 and /48
- * for IPv6 (the usual smallest allocation of each), as Bitcoin Core groups addresses.
+ * for IPv6 (the usual smallest allocation of each), as Bitcoin Core groups addresses; and the
+ * unit the per-IP connection cap counts, the address for IPv4 and its /64 for IPv6 (one host
+ * holds a whole /64, so counting single IPv6 addresses would not cap it at all).
  */
 import { isIPv4, isIPv6 } from 'node:net'
 
@@ -41,6 +43,18 @@ export function prefixOf (ip: string): string | undefined {
   if (c == null) return undefined
   if (isIPv4(c)) return c.replace(/\.\d+$/, '.0/24')
   return c.split(':').slice(0, 3).join(':') + '::/48'
+}
+
+/**
+ * What the per-IP connection cap counts `ip` as: the canonical address for IPv4 and loopback, the
+ * /64 network for other IPv6 addresses (SLAAC and privacy extensions hand each host a whole /64).
+ * Undefined if `ip` is not an IP address.
+ */
+export function connectionGroupOf (ip: string): string | undefined {
+  const c = canonicalIp(ip)
+  if (c == null) return undefined
+  if (isIPv4(c) || isLoopback(c)) return c
+  return c.split(':').slice(0, 4).join(':') + '::/64'
 }
 
 /** Whether `ip` is a loopback address (127.0.0.0/8, ::1), which every local node shares. */

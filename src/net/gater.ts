@@ -1,11 +1,11 @@
 /**
- * Connection gating: a cap on inbound connections per remote IP address, a ban list for peers
+ * Connection gating: a cap on inbound connections per remote IP address (per /64 for IPv6), a ban list for peers
  * that misbehaved or belong to another network, and the addresses and networks discouraged
  * because peers there misbehaved (see {@link PeerdGater.discourage}).
  */
 import type { Connection, ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { canonicalIp, isLoopback, prefixOf } from './addresses.ts'
+import { canonicalIp, connectionGroupOf, isLoopback, prefixOf } from './addresses.ts'
 import { LruMap } from './lru.ts'
 
 /** Banned peer ids kept; past it the oldest ban is forgotten (the address stays discouraged). */
@@ -148,12 +148,17 @@ export class PeerdGater implements ConnectionGater {
         return true
       }
     }
+    // an IPv6 peer counts by its /64, which one host holds whole
+    const group = connectionGroupOf(ip) ?? ip
     let count = 0
     for (const conn of connections) {
-      if (conn.direction === 'inbound' && peerIpOf(conn.remoteAddr) === ip) count++
+      // a relayed connection's IP is its relay's, not the peer's: not counted
+      if (conn.direction !== 'inbound') continue
+      const other = peerIpOf(conn.remoteAddr)
+      if (other != null && (connectionGroupOf(other) ?? other) === group) count++
     }
     if (count >= this.init.maxConnectionsPerIp) {
-      this.init.onDeny?.('too many connections from one IP address', { ip, count, limit: this.init.maxConnectionsPerIp })
+      this.init.onDeny?.('too many connections from one IP address', { ip, group, count, limit: this.init.maxConnectionsPerIp })
       return true
     }
     return false

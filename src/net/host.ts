@@ -1,8 +1,9 @@
 /**
  * Builds the libp2p host: TCP and WebSockets, Noise, Yamux, identify, ping, Kademlia DHT
  * (scoped to the network), gossipsub, mDNS, circuit relay v2 (client, and server unless
- * disabled), peerd's own AutoNAT (reachability) and DCUtR (hole punching) services, and when
- * enabled a second Kademlia DHT speaking Amino, the public IPFS DHT (amino.ts).
+ * disabled), peerd's own AutoNAT (reachability) and DCUtR (hole punching) services, UPnP IGD
+ * port mapping (when a listen address is not loopback), and when enabled a second Kademlia DHT
+ * speaking Amino, the public IPFS DHT (amino.ts).
  */
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
@@ -15,6 +16,7 @@ import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webSockets } from '@libp2p/websockets'
 import { aminoDHT } from './amino.ts'
 import type { AminoDHT } from './amino.ts'
@@ -29,6 +31,7 @@ import { holePunchService } from './hole-punch.ts'
 import type { HolePunchService } from './hole-punch.ts'
 import { reachabilityService } from './reachability.ts'
 import type { ReachabilityService } from './reachability.ts'
+import { isLoopback } from './addresses.ts'
 import { networkParams } from './networks.ts'
 import type { NetworkName } from './networks.ts'
 import { peerdNoise, peerdYamux } from './transport.ts'
@@ -45,6 +48,7 @@ export type PeerdServices = {
   relay?: unknown
   /** The public IPFS DHT (`/ipfs/kad/1.0.0`), when the host joins it. */
   amino?: AminoDHT
+  upnpNAT?: unknown
 }
 
 /** A peerd libp2p host. */
@@ -70,6 +74,8 @@ export interface HostConfig {
   amino?: boolean
   /** Keep private and loopback addresses in Amino records (private test networks). */
   aminoPrivateAddresses?: boolean
+  /** Map the listening ports on a UPnP IGD router and announce its external address (only with a non-loopback listen address). */
+  upnp?: boolean
 }
 
 /** What {@link createHost} needs. */
@@ -133,6 +139,15 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
   if (config.amino === true) {
     services.amino = aminoDHT({ network: config.network, clientOnly: config.dhtClient === true, privateAddresses: config.aminoPrivateAddresses === true })
   }
+  if (config.upnp === true && config.listen.some(a => !listensOnLoopback(a))) {
+    services.upnpNAT = uPnPNAT({
+      // the router itself reports the mapping and its external address: announce it at once,
+      // as Kubo does, rather than wait for AutoNAT peers to confirm it
+      autoConfirmAddress: true,
+      // one search at start, then one a minute while no router answered (the default is every 5 s)
+      initialGatewaySearchInterval: 60_000
+    })
+  }
   if (config.relay) {
     services.relay = circuitRelayServer({
       // no per-connection data or time limit: libp2p's defaults (128 KiB, 2 min) would cut every
@@ -169,4 +184,10 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
     ...(init.metrics != null ? { metrics: () => init.metrics as Metrics } : init.bandwidth != null ? { metrics: () => init.bandwidth as BandwidthMeter } : {}),
     services: services as any // eslint-disable-line @typescript-eslint/no-explicit-any
   })
+}
+
+/** Whether the listen multiaddr `addr` is on a loopback address (nothing a router could forward to). */
+function listensOnLoopback (addr: string): boolean {
+  const ip = /^\/ip[46]\/([^/]+)\//.exec(addr)?.[1]
+  return ip != null && isLoopback(ip)
 }

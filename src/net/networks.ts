@@ -61,7 +61,8 @@ export function networkParams (name: NetworkName): NetworkParams {
   if (name === 'main') {
     return {
       ...common,
-      defaultListen: ['/ip4/0.0.0.0/tcp/9470', '/ip4/0.0.0.0/tcp/9471/ws'],
+      // IPv6 beside IPv4; a host without IPv6 listens on IPv4 only (libp2p skips the /ip6 ones then)
+      defaultListen: ['/ip4/0.0.0.0/tcp/9470', '/ip4/0.0.0.0/tcp/9471/ws', '/ip6/::/tcp/9470', '/ip6/::/tcp/9471/ws'],
       defaultApi: '127.0.0.1:9480',
       defaultMaxConnectionsPerIp: 8
     }

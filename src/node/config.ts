@@ -49,6 +49,12 @@ export interface NodeConfig {
   aminoPrivateAddresses: boolean
   /** Serve as a circuit relay (v2) for peers behind NAT. Default true. */
   relay: boolean
+  /**
+   * Ask a UPnP IGD router on the LAN to forward the listening ports to this node, and announce the
+   * router's external address (default true). Only with a non-loopback listen address; the mapping
+   * is removed on stop.
+   */
+  upnp: boolean
   /** Most connections in total. */
   maxConnections: number
   /** Most inbound connections from one IP address. */
@@ -113,6 +119,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     amino: input.amino ?? network === 'main',
     aminoPrivateAddresses: input.aminoPrivateAddresses ?? false,
     relay: input.relay ?? true,
+    upnp: input.upnp ?? true,
     maxConnections: input.maxConnections ?? 300,
     maxConnectionsPerIp: input.maxConnectionsPerIp ?? params.defaultMaxConnectionsPerIp,
     minConnections: input.minConnections ?? 8,
@@ -156,6 +163,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     const min = key === 'minConnections' ? 0 : 1
     if (!Number.isInteger(v) || v < min || v > 100_000) throw new InvalidArgumentError(`${key} must be a whole number from ${min} to 100000, not ${v}`)
   }
+  if (typeof config.upnp !== 'boolean') throw new InvalidArgumentError(`upnp must be true or false, not ${String(config.upnp)}`)
   if (typeof config.privateBroadcast !== 'boolean') throw new InvalidArgumentError(`privateBroadcast must be true or false, not ${String(config.privateBroadcast)}`)
   if (!isLogLevel(config.logLevel)) throw new InvalidArgumentError(`unknown log level "${String(config.logLevel)}"`)
   return config

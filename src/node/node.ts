@@ -84,6 +84,15 @@ export class PeerdNode {
   readonly rendezvous?: Rendezvous
   private startedAt: number | null = null
   private state: 'stopped' | 'starting' | 'running' | 'stopping' = 'stopped'
+  private knownAddresses = new Set<string>()
+  // logs the addresses others may dial as they change (a UPnP mapping, a relay reservation)
+  private readonly onSelfUpdate = (): void => {
+    const now = this.addresses()
+    const added = now.filter(a => !this.knownAddresses.has(a))
+    const removed = [...this.knownAddresses].filter(a => !now.includes(a))
+    this.knownAddresses = new Set(now)
+    if (added.length > 0 || removed.length > 0) this.log.info('addresses changed', { added, removed })
+  }
 
   /** Use {@link createNode}. */
   constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService, metrics: PeerdMetrics, rendezvous?: Rendezvous }) {
@@ -122,6 +131,11 @@ export class PeerdNode {
       await this.store.close().catch(() => {})
       throw listenError(err, this.config.listen)
     }
+    // libp2p starts on IPv4 alone when every IPv6 listen address fails (a host without IPv6): say so once
+    const ipv6Listen = this.config.listen.filter(a => a.startsWith('/ip6/') && !a.includes('/p2p-circuit'))
+    if (ipv6Listen.length > 0 && !this.addresses().some(a => a.startsWith('/ip6/') && !a.includes('/p2p-circuit'))) {
+      this.log.warn('IPv6 is not available on this host: listening on IPv4 only', { skipped: ipv6Listen })
+    }
     try {
       await this.share.start()
       try {
@@ -157,6 +171,8 @@ export class PeerdNode {
     // private shares are served through an onion service of their own, which needs onion routing up
     void this.share.servePrivately().catch((err: Error) => { this.log.warn('private shares not served', { error: err.message }) })
     this.state = 'running'
+    this.knownAddresses = new Set(this.addresses())
+    this.libp2p.addEventListener('self:peer:update', this.onSelfUpdate)
     this.log.info('node started', { peerId: this.peerId, network: this.config.network, addresses: this.addresses() })
   }
 
@@ -164,6 +180,7 @@ export class PeerdNode {
   async stop (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
+    this.libp2p.removeEventListener('self:peer:update', this.onSelfUpdate)
     await this.rendezvous?.stop()
     await this.keeper.stop()
     await this.peerList.stop()
@@ -351,8 +368,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     })
     const bandwidth = new BandwidthMeter()
     const metrics = new PeerdMetrics({ registry: new Registry(), bandwidth })
-    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses } = config
-    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses }
+    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp } = config
+    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp }
     const host = await createHost({
       config: hostConfig,
       privateKey: key,

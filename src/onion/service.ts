@@ -29,7 +29,7 @@ import { CellCommand, encodeDestroy } from './cell.ts'
 import { CircuitPool } from './circuit-pool.ts'
 import type { CircuitPurpose } from './circuit-pool.ts'
 import type { OpenTarget } from './circuit.ts'
-import { signDescriptor } from './descriptor.ts'
+import { descriptorIps, signDescriptor } from './descriptor.ts'
 import { RelayDirectory } from './directory.ts'
 import { NoPathError } from './directory-errors.ts'
 import { CircuitClosedError } from './errors.ts'
@@ -403,7 +403,7 @@ export class OnionService implements OnionControl {
 
   private async signOwnDescriptor (): Promise<Uint8Array> {
     const { host, config } = this.init
-    const addresses = host.getMultiaddrs().map(m => m.toString()).filter(a => a.length <= 128).slice(0, 8)
+    const addresses = descriptorAddresses(host.getMultiaddrs().map(m => m.toString()), config.network)
     return await signDescriptor({
       network: config.network,
       onionKey: (this.keys as OnionKeyRing).current().publicKey,
@@ -500,4 +500,16 @@ export class OnionService implements OnionControl {
     this.hsClient?.retireAll()
     return this.pool?.retireAll() ?? 0
   }
+}
+
+/**
+ * The (at most 8) addresses a relay declares: off `regtest` the public ones first, since only
+ * those count there, and a dual-stack host (loopback, LAN, ULA and global IPv6, each on TCP and
+ * WebSocket) or a UPnP-mapped address would otherwise fall past the cut behind loopback ones.
+ */
+export function descriptorAddresses (addresses: string[], network: string): string[] {
+  const fit = addresses.filter(a => a.length <= 128)
+  if (network === 'regtest') return fit.slice(0, 8)
+  const isPublic = (a: string): boolean => descriptorIps({ addresses: [a] }).length > 0
+  return [...fit.filter(isPublic), ...fit.filter(a => !isPublic(a))].slice(0, 8)
 }

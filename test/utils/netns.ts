@@ -35,6 +35,8 @@ export interface NetnsHost {
   ns: string
   /** The host's IPv4 address on the shared LAN. */
   ip: string
+  /** The host's IPv6 address on the shared LAN (`fd00:250::<n>`), when the LAN was made with `ipv6`. */
+  ip6?: string
   /** Spawns `cmd args` inside the host's namespace. */
   spawn (cmd: string, args: string[], options?: SpawnOptions): ChildProcess
   /** Runs `cmd args` inside the namespace and returns stdout. */
@@ -48,8 +50,17 @@ export interface Topology {
   destroy (): Promise<void>
 }
 
-/** Builds `count` hosts on one bridged LAN 10.250.0.0/24, with multicast routed onto it. */
-export async function createLan (count: number): Promise<Topology> {
+/** Options of {@link createLan}. */
+export interface LanOptions {
+  /** Also give each host an IPv6 address, `fd00:250::<n>/64` (a unique local address). */
+  ipv6?: boolean
+}
+
+/**
+ * Builds `count` hosts on one bridged LAN 10.250.0.0/24 (and fd00:250::/64 with `ipv6`), with
+ * multicast routed onto it.
+ */
+export async function createLan (count: number, options: LanOptions = {}): Promise<Topology> {
   const tag = `pd${process.pid % 100000}${Math.floor(Math.random() * 100)}`
   const hub = `${tag}-hub`
   const made: string[] = []
@@ -75,9 +86,13 @@ export async function createLan (count: number): Promise<Topology> {
       await ip('-n', ns, 'link', 'set', 'eth0', 'up')
       await ip('-n', ns, 'link', 'set', 'lo', 'up')
       await ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+      // nodad: the address is usable at once, not after duplicate address detection's second or so
+      const addr6 = options.ipv6 === true ? `fd00:250::${i}` : undefined
+      if (addr6 != null) await ip('-n', ns, '-6', 'addr', 'add', `${addr6}/64`, 'dev', 'eth0', 'nodad')
       hosts.push({
         ns,
         ip: addr,
+        ...(addr6 != null ? { ip6: addr6 } : {}),
         spawn: (cmd, args, options = {}) => spawn('ip', ['netns', 'exec', ns, cmd, ...args], options),
         exec: async (cmd, args) => await run('ip', ['netns', 'exec', ns, cmd, ...args], { maxBuffer: 16 * 1024 * 1024 })
       })

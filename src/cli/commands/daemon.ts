@@ -32,6 +32,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     dhtClient: v['dht-client'] === true ? true : undefined,
     amino: v['no-amino'] === true ? false : v.amino === true ? true : undefined,
     relay: v['no-relay'] === true ? false : undefined,
+    upnp: v['no-upnp'] === true ? false : undefined,
     reshare: v['no-reshare'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
     maxConnectionsPerIp: intOption(v, 'max-connections-per-ip', 1, 100_000),
@@ -94,7 +95,8 @@ export const daemon: Command = {
   usage: `daemon [--network ${NETWORK_NAMES.join('|')}] [--listen MULTIADDR]… [--api HOST:PORT] [--gateway HOST:PORT] [--bootstrap MULTIADDR]… [--no-mdns] [--mine ADDRESS] [--socks HOST:PORT] [--onion-exit]`,
   help: `  --network NAME               main (default) or regtest
   --listen MULTIADDR           listen address, repeatable; port 0 picks a free port
-                               (default main: /ip4/0.0.0.0/tcp/9470 and /ip4/0.0.0.0/tcp/9471/ws;
+                               (default main: /ip4/0.0.0.0/tcp/9470, /ip4/0.0.0.0/tcp/9471/ws
+                                and the same ports on /ip6/::, IPv4 alone without IPv6;
                                 regtest: /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws)
   --api HOST:PORT              HTTP API address (default main 127.0.0.1:9480, regtest 127.0.0.1:0)
   --api-allow-remote           permit a non-loopback API address
@@ -111,6 +113,7 @@ export const daemon: Command = {
   --no-amino, --amino          leave (join) Amino, the public IPFS DHT: peerd nodes and IPFS content
                                are found there (default: joined on main, not on regtest)
   --no-relay                   do not serve as a circuit relay for peers behind NAT
+  --no-upnp                    do not ask the router (UPnP IGD) to forward the listening ports
   --no-reshare                 do not announce what this node downloads (it still serves it)
   --max-connections N          connections in total (default 300)
   --max-connections-per-ip N   inbound connections from one IP (default main 8, regtest 128)
@@ -150,6 +153,7 @@ export const daemon: Command = {
     amino: { type: 'boolean' },
     'no-amino': { type: 'boolean' },
     'no-relay': { type: 'boolean' },
+    'no-upnp': { type: 'boolean' },
     'no-reshare': { type: 'boolean' },
     'max-connections': { type: 'string' },
     'max-connections-per-ip': { type: 'string' },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { canonicalIp, isLoopback, prefixOf } from '../../../src/net/addresses.ts'
+import { canonicalIp, connectionGroupOf, isLoopback, prefixOf } from '../../../src/net/addresses.ts'
 
 describe('address keys for peer scoring', () => {
   it('writes each address one way: IPv6 in full, IPv4-mapped IPv6 as IPv4', () => {
@@ -19,6 +19,15 @@ describe('address keys for peer scoring', () => {
     assert.equal(prefixOf('2001:db8:abcd:12::1'), '2001:db8:abcd::/48')
     assert.equal(prefixOf('2001:db8:abcd:ffff::2'), '2001:db8:abcd::/48')
     assert.equal(prefixOf('x'), undefined)
+  })
+
+  it('counts connections per IPv4 address and per IPv6 /64', () => {
+    assert.equal(connectionGroupOf('203.0.113.7'), '203.0.113.7')
+    assert.equal(connectionGroupOf('::ffff:203.0.113.7'), '203.0.113.7')
+    assert.equal(connectionGroupOf('2001:db8:abcd:12::1'), '2001:db8:abcd:12::/64')
+    assert.equal(connectionGroupOf('2001:db8:abcd:12:8000::2'), '2001:db8:abcd:12::/64')
+    assert.equal(connectionGroupOf('::1'), '0:0:0:0:0:0:0:1')
+    assert.equal(connectionGroupOf('junk'), undefined)
   })
 
   it('knows loopback addresses', () => {

@@ -13,9 +13,10 @@ describe('node config', () => {
   it('fills per-network defaults', () => {
     const main = resolveDaemonConfig({ dataDir: '/x' })
     assert.equal(main.network, 'main')
-    assert.deepEqual(main.listen, ['/ip4/0.0.0.0/tcp/9470', '/ip4/0.0.0.0/tcp/9471/ws'])
+    assert.deepEqual(main.listen, ['/ip4/0.0.0.0/tcp/9470', '/ip4/0.0.0.0/tcp/9471/ws', '/ip6/::/tcp/9470', '/ip6/::/tcp/9471/ws'])
     assert.equal(main.api, '127.0.0.1:9480')
     assert.equal(main.mdns, true)
+    assert.equal(main.upnp, true)
     const reg = resolveDaemonConfig({ dataDir: '/x', network: 'regtest' })
     assert.equal(reg.api, '127.0.0.1:0')
     assert.ok(reg.listen.every(a => a.startsWith('/ip4/127.0.0.1/')))
@@ -27,6 +28,7 @@ describe('node config', () => {
     assert.throws(() => resolveNodeConfig({ dataDir: '/x', listen: ['/ip4/1.2.3.4/udp/5'] }), /not a TCP or WebSocket address/)
     assert.throws(() => resolveNodeConfig({ dataDir: '/x', bootstrap: ['/ip4/127.0.0.1/tcp/1'] }), /must end in \/p2p\/<peerId>/)
     assert.throws(() => resolveNodeConfig({ dataDir: '/x', maxConnections: -1 }), /maxConnections/)
+    assert.throws(() => resolveNodeConfig({ dataDir: '/x', upnp: 'yes' as unknown as boolean }), /upnp must be true or false/)
     assert.doesNotThrow(() => resolveNodeConfig({ dataDir: '/x', bootstrap: [`/ip4/127.0.0.1/tcp/1/p2p/${PEER}`] }))
   })
 
