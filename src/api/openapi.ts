@@ -15,11 +15,12 @@ const error = {
 
 const peer = {
   type: 'object',
-  required: ['peerId', 'addresses', 'direction', 'latencyMs'],
+  required: ['peerId', 'addresses', 'direction', 'relayed', 'latencyMs'],
   properties: {
     peerId: { type: 'string' },
     addresses: { type: 'array', items: { type: 'string' } },
     direction: { type: 'string', enum: ['inbound', 'outbound'] },
+    relayed: { type: 'boolean', description: 'every open connection to the peer goes through a circuit relay' },
     latencyMs: { type: ['number', 'null'] }
   }
 }
@@ -246,7 +247,7 @@ export function openApiDocument (): unknown {
       },
       '/api/v1/status': {
         get: {
-          summary: 'Node state: network, version, uptime, addresses, peer and connection counts, API and gateway URLs',
+          summary: 'Node state: network, version, uptime, addresses, peer and connection counts, reachability behind NATs (AutoNAT state, relayed addresses, hole punching), API and gateway URLs',
           responses: { 200: json({ type: 'object' }, 'Status'), ...errors }
         }
       },

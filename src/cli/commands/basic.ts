@@ -36,8 +36,8 @@ export const peers: Command = {
     if (ctx.json) printJson(list)
     else if (list.length === 0) printLines('no peers connected')
     else {
-      printLines(...table(['PEER ID', 'DIR', 'LATENCY', 'ADDRESS'],
-        list.map(p => [p.peerId, p.direction === 'inbound' ? 'in' : 'out', formatLatency(p.latencyMs), p.addresses[0] ?? ''])))
+      printLines(...table(['PEER ID', 'DIR', 'VIA', 'LATENCY', 'ADDRESS'],
+        list.map(p => [p.peerId, p.direction === 'inbound' ? 'in' : 'out', p.relayed ? 'relay' : 'direct', formatLatency(p.latencyMs), p.addresses[0] ?? ''])))
     }
     return 0
   }
@@ -87,6 +87,7 @@ export const status: Command = {
         `version:      ${s.version}`,
         `uptime:       ${s.uptimeSeconds} s`,
         `peers:        ${s.peers} (${s.connections} connections)`,
+        `reachability: ${reachabilityLine(s.reachability)}`,
         `api:          ${s.api} (pid ${s.pid})`,
         `data dir:     ${s.dataDir}`,
         ...s.addresses.map((a, i) => `${i === 0 ? 'addresses:' : '          '}    ${a}`)
@@ -94,6 +95,16 @@ export const status: Command = {
     }
     return 0
   }
+}
+
+/** `public (seen at 1.2.3.4)`, `private: behind a NAT, reachable through 1 relay; hole punching 3 of 4 direct`. */
+function reachabilityLine (r: Status['reachability']): string {
+  const seen = r.observedIps.length > 0 ? ` (seen at ${r.observedIps.join(', ')})` : ''
+  const punched = r.holePunch.attempts > 0 ? `; hole punching ${r.holePunch.direct} of ${r.holePunch.attempts} direct` : ''
+  if (r.state === 'public') return `public${seen}${punched}`
+  if (r.state === 'unknown') return `not checked yet${seen}`
+  const relays = r.relayedAddresses.length
+  return `private: behind a NAT${seen}, ${relays === 0 ? 'no relay reservation yet' : `reachable through ${relays} relay${relays === 1 ? '' : 's'}`}${punched}`
 }
 
 export const stop: Command = {
