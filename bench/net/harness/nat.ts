@@ -14,11 +14,16 @@
  * - `symmetric`: endpoint-dependent mapping: every connection gets a random public port
  *   (`masquerade fully-random`), so no port can be predicted from another connection.
  *
- * A router can also run `miniupnpd` (UPnP IGD) for its home network ({@link startMiniupnpd}).
+ * A router can also run Debian's `miniupnpd` (UPnP IGD) for its home network (`upnp: true`).
  * Needs root, iproute2 and nftables (installed with apt-get when missing). Everything is removed
  * by `destroy()` or the harness's janitor.
  */
 import { execFile, execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { deleteNamespaceSync, janitor, PREFIX } from './janitor.ts'
 import { shape, linkCounters } from './network.ts'
@@ -36,6 +41,8 @@ export type NatKind = 'eim' | 'symmetric'
 /** A home network behind a router. */
 export interface HomeSpec extends HostSpec {
   nat: NatKind
+  /** The router offers UPnP IGD (Debian's miniupnpd on its home side). */
+  upnp?: boolean
 }
 
 /** A router of a {@link NatNetwork}: its namespace and public address. */
@@ -47,6 +54,8 @@ export interface Router {
   publicIp: string
   /** Its address on the home network (the home host's gateway). */
   lanIp: string
+  /** Whether it runs miniupnpd. */
+  upnp: boolean
   /** Runs `cmd args` inside the router and returns stdout. */
   run: (cmd: string, args: string[], timeoutMs?: number) => Promise<string>
 }
@@ -74,28 +83,68 @@ export async function requireNft (): Promise<void> {
   }
 }
 
-/** The router's ruleset: masquerade out of `wan`, forward only what the home network started. */
+/**
+ * The router's ruleset: masquerade out of `wan`, forward only what the home network started (or
+ * what miniupnpd opened: its chains are jumped to and stay empty without it), drop anything
+ * unsolicited addressed to the router itself. One `inet` table, as miniupnpd's nftables backend
+ * expects its chains there.
+ */
 function ruleset (kind: NatKind): string {
   const masq = kind === 'symmetric' ? 'masquerade fully-random' : 'masquerade'
   return `
-table ip nat {
-  chain postrouting { type nat hook postrouting priority srcnat; oifname "wan" ${masq}; }
-}
 table inet filter {
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
-    iifname "lan" accept
+    iifname "lan" oifname "wan" accept
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    jump postrouting_miniupnpd
+    oifname "wan" ${masq}
+  }
+  chain postrouting_miniupnpd {
   }
   chain input {
     type filter hook input priority filter; policy accept;
     iifname "wan" ct state established,related accept
     iifname "wan" icmp type echo-request accept
-    iifname "wan" udp dport 1900 drop
     iifname "wan" drop
   }
 }
 `
+}
+
+/** miniupnpd's configuration for home network `k` (secure mode: a host maps ports to itself only). */
+function miniupnpdConfig (k: number): string {
+  return [
+    'ext_ifname=wan', 'listening_ip=lan', 'port=0', 'enable_upnp=yes', 'enable_natpmp=no', 'secure_mode=yes',
+    'system_uptime=yes', 'notify_interval=30', 'clean_ruleset_interval=0', `uuid=${randomUUID()}`,
+    `allow 1024-65535 192.168.${k}.0/24 1024-65535`, 'deny 0-65535 0.0.0.0/0 0-65535', ''
+  ].join('\n')
+}
+
+/** Installs miniupnpd with apt-get when it is missing; throws saying how otherwise. */
+export async function requireMiniupnpd (): Promise<void> {
+  try { execFileSync('sh', ['-c', 'command -v miniupnpd'], { stdio: 'ignore' }); return } catch { /* install below */ }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  try {
+    await exec('apt-get', ['install', '-y', '-q', 'miniupnpd'], { env, timeout: 300_000 }).catch(async () => {
+      await exec('apt-get', ['update', '-q'], { env, timeout: 300_000 })
+      await exec('apt-get', ['install', '-y', '-q', 'miniupnpd'], { env, timeout: 300_000 })
+    })
+  } catch (err) {
+    throw new Error(`miniupnpd is needed for UPnP routers and could not be installed (apt-get install miniupnpd): ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err })
+  }
 }
 
 /** Public hosts and home networks behind NATs; see the module comment. */
@@ -106,14 +155,14 @@ export class NatNetwork {
   readonly homes: Home[]
   readonly tag: string
   private destroyed = false
-  private readonly made: string[]
+  private readonly removeSync: () => void
   private readonly forget: () => void
 
-  private constructor (tag: string, publicHosts: NetHost[], homes: Home[], made: string[], forget: () => void) {
+  private constructor (tag: string, publicHosts: NetHost[], homes: Home[], removeSync: () => void, forget: () => void) {
     this.tag = tag
     this.publicHosts = publicHosts
     this.homes = homes
-    this.made = made
+    this.removeSync = removeSync
     this.forget = forget
   }
 
@@ -121,10 +170,15 @@ export class NatNetwork {
   static async create (spec: { publicHosts: HostSpec[], homes: HomeSpec[] }): Promise<NatNetwork> {
     if (spec.publicHosts.length > 90 || spec.homes.length > 90) throw new Error('at most 90 public hosts and 90 homes')
     await requireNft()
+    if (spec.homes.some(h => h.upnp === true)) await requireMiniupnpd()
     const tag = `${PREFIX}${process.pid}n${counter++}`
     const hub = `${tag}-hub`
     const made: string[] = []
-    const removeSync = (): void => { for (const ns of [...made].reverse()) deleteNamespaceSync(ns) }
+    const files: string[] = []
+    const removeSync = (): void => {
+      for (const ns of [...made].reverse()) deleteNamespaceSync(ns)
+      for (const f of files) rmSync(f, { force: true })
+    }
     const forget = janitor.add({ what: `NAT network ${tag}`, run: async () => { removeSync() }, runSync: removeSync })
     try {
       await ip('netns', 'add', hub)
@@ -180,13 +234,26 @@ export class NatNetwork {
         execFileSync('ip', ['netns', 'exec', rns, 'nft', '-f', '-'], { input: ruleset(s.nat), stdio: ['pipe', 'ignore', 'pipe'] })
         await shape(hns, 'eth0', s.upMbit)
         await shape(rns, 'lan', s.downMbit)
+        if (s.upnp === true) {
+          await ip('-n', rns, 'route', 'add', '224.0.0.0/4', 'dev', 'lan')
+          const conf = join(tmpdir(), `${rns}-miniupnpd.conf`)
+          writeFileSync(conf, miniupnpdConfig(k))
+          files.push(conf, join(tmpdir(), `${rns}-miniupnpd.pid`))
+          // -d: foreground, logging on stderr; the process lives in the router's namespace and dies with it
+          const daemon = spawnIn(rns, 'miniupnpd', ['-d', '-f', conf, '-P', join(tmpdir(), `${rns}-miniupnpd.pid`)])
+          const deadline = Date.now() + 10_000
+          while (!/HTTP listening on port/.test(daemon.stderr())) {
+            if (!daemon.running() || Date.now() > deadline) throw new Error(`miniupnpd did not start on ${rns}: ${daemon.stderr().slice(-1000)}`)
+            await sleep(50)
+          }
+        }
         const host = netHost(hns, 100 + k, s.name ?? `home${k}`, hostIp, s)
         homes.push({
           host,
-          router: { name: `r${k}`, ns: rns, kind: s.nat, publicIp, lanIp, run: async (cmd, args, t) => await runIn(rns, cmd, args, t) }
+          router: { name: `r${k}`, ns: rns, kind: s.nat, upnp: s.upnp === true, publicIp, lanIp, run: async (cmd, args, t) => await runIn(rns, cmd, args, t) }
         })
       }
-      return new NatNetwork(tag, publicHosts, homes, made, forget)
+      return new NatNetwork(tag, publicHosts, homes, removeSync, forget)
     } catch (err) {
       removeSync()
       forget()
@@ -194,16 +261,17 @@ export class NatNetwork {
     }
   }
 
-  /** Whether a router has an active NAT mapping table entry for `port` (conntrack through nftables). */
-  async ruleset (router: Router): Promise<string> {
-    return await router.run('nft', ['list', 'ruleset'])
+  /** The port mappings miniupnpd holds on `router`, from its redirections in the ruleset. */
+  async mappings (router: Router): Promise<Array<{ externalPort: number, internal: string }>> {
+    const out = await router.run('nft', ['list', 'chain', 'inet', 'filter', 'prerouting_miniupnpd'])
+    return [...out.matchAll(/th dport (\d+) dnat ip to ([\d.]+:\d+)/g)].map(m => ({ externalPort: Number(m[1]), internal: m[2] as string }))
   }
 
   /** Kills whatever runs in the hosts and routers and deletes every namespace. Safe to call twice. */
   async destroy (): Promise<void> {
     if (this.destroyed) return
     this.destroyed = true
-    for (const ns of [...this.made].reverse()) deleteNamespaceSync(ns)
+    this.removeSync()
     this.forget()
   }
 }

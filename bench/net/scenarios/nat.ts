@@ -1,23 +1,24 @@
 /**
  * Scenario 6, NAT traversal: two peerd hosts, each behind its own home router (nftables
  * masquerade, {@link NatNetwork}), a public relay host between them; and, for the reference,
- * two hosts on the Internet with no NAT. For each kind of NAT (`eim`: endpoint-independent
- * mapping, as most home routers; `symmetric`: a random port per connection):
+ * two hosts on the Internet with no NAT. For each kind of router (`eim`: endpoint-independent
+ * mapping, as most home routers; `symmetric`: a random port per connection; either with
+ * `+upnp`: the router runs miniupnpd, so the nodes map their port and are simply reachable):
  *
  * - how long after start each home node knows it is behind a NAT (AutoNAT) and holds a relay
- *   reservation it announces;
- * - of `attempts` fresh connections from one home node to the other's relayed address, how many
- *   end direct (hole punching, DCUtR) within 15 s;
+ *   reservation it announces (with UPnP: knows it is public);
+ * - of `attempts` fresh connections from one home node to the other's relayed address (with
+ *   UPnP: its mapped address), how many end direct (hole punching, DCUtR) within 15 s;
  * - a `size` share transfer through the connection they end up with, against the same transfer
  *   between the unNATed hosts (every host's link shaped the same);
  * - the time a block mined behind one NAT takes to reach the other home (Cash over the same path).
  *
- * Targets: behind endpoint-independent NATs ≥ 90 % of the attempts end direct and the transfer
- * runs at ≥ 95 % of the unNATed rate; behind symmetric NATs the transfer completes (through
- * the relay).
+ * Targets: behind endpoint-independent NATs and behind UPnP routers ≥ 90 % of the attempts end
+ * direct and the transfer runs at ≥ 95 % of the unNATed rate; behind symmetric NATs the transfer
+ * completes (through the relay).
  *
  * ```
- * node bench/net/scenarios/nat.ts [--kinds eim,symmetric] [--attempts 20] [--size MiB (64)] [--mbit 20] [--json] [--out FILE]
+ * node bench/net/scenarios/nat.ts [--kinds eim,symmetric,eim+upnp,symmetric+upnp] [--attempts 20] [--size MiB (64)] [--mbit 20] [--json] [--out FILE]
  * ```
  */
 import { join } from 'node:path'
@@ -32,9 +33,12 @@ import type { Check, ScenarioResult } from './common.ts'
 /** A regtest address no one holds the key of: blocks mined here pay nobody. */
 const BURN_ADDRESS = encodeAddress('pdrt', new Uint8Array(32).fill(7))
 
+/** A kind of router: its NAT, and whether it offers UPnP IGD (`eim`, `symmetric+upnp`…). */
+export type RouterKind = NatKind | `${NatKind}+upnp`
+
 /** Options of the NAT scenario. */
 export interface NatOptions {
-  kinds: NatKind[]
+  kinds: RouterKind[]
   attempts: number
   sizeBytes: number
   /** Every host's uplink and downlink, Mbit/s. */
@@ -65,9 +69,11 @@ async function peerOf (d: PeerdDaemon, peerId: string): Promise<Peer | undefined
 }
 
 /** Runs the scenario for one NAT kind. */
-async function runKind (kind: NatKind, options: NatOptions, input: string, sha: string, dir: string): Promise<Record<string, number | string | boolean>> {
+async function runKind (kind: RouterKind, options: NatOptions, input: string, sha: string, dir: string): Promise<Record<string, number | string | boolean>> {
   const link = { upMbit: options.mbit, downMbit: options.mbit }
-  const net = await NatNetwork.create({ publicHosts: [{ name: 'relay' }, link, link], homes: [{ nat: kind, ...link }, { nat: kind, ...link }] })
+  const nat = kind.replace('+upnp', '') as NatKind
+  const upnp = kind.endsWith('+upnp')
+  const net = await NatNetwork.create({ publicHosts: [{ name: 'relay' }, link, link], homes: [{ nat, upnp, ...link }, { nat, upnp, ...link }] })
   try {
     const [relayHost, open1, open2] = net.publicHosts as [typeof net.publicHosts[0], typeof net.publicHosts[0], typeof net.publicHosts[0]]
     const relay = new PeerdDaemon(relayHost, { dataDir: join(dir, `${kind}-relay`) })
@@ -75,16 +81,22 @@ async function runKind (kind: NatKind, options: NatOptions, input: string, sha: 
     const homes = net.homes.map((h, i) => new PeerdDaemon(h.host, { dataDir: join(dir, `${kind}-home${i + 1}`), bootstrap: [relay.address] }))
     const started = Date.now()
     await Promise.all(homes.map(async h => { await h.start() }))
+    // behind UPnP the router forwards the port: the node must find itself public; else private with a reservation
     const reachableAfter = await Promise.all(homes.map(async h => {
       await until(async () => {
         const s = await h.api<Status>('GET', '/api/v1/status')
+        if (upnp) return s.reachability.state === 'public' ? true : undefined
         return s.reachability.state === 'private' && s.reachability.relayedAddresses.length > 0 ? true : undefined
-      }, 90_000, `${h.host.name} to know it is behind a NAT and hold a relay reservation`)
+      }, 90_000, upnp ? `${h.host.name} to find itself reachable through its UPnP mapping` : `${h.host.name} to know it is behind a NAT and hold a relay reservation`)
       return (Date.now() - started) / 1000
     }))
     progress(`${kind}: reachable through the relay after ${reachableAfter.map(s => round(s, 1)).join(' s, ')} s`)
     const [a, b] = homes as [PeerdDaemon, PeerdDaemon]
-    const bRelayed = (await b.api<Status>('GET', '/api/v1/status')).reachability.relayedAddresses[0] as string
+    // the address a user would paste: the relayed one behind a NAT, the mapped public one behind UPnP
+    const bAddress = upnp
+      ? (await b.api<{ addresses: string[] }>('GET', '/api/v1/id')).addresses.find(x => x.startsWith(`/ip4/${net.homes[1]?.router.publicIp ?? ''}/tcp/`)) as string
+      : (await b.api<Status>('GET', '/api/v1/status')).reachability.relayedAddresses[0] as string
+    if (bAddress == null) throw new Error(`${b.host.name} announces no address on its router's public IP`)
     let direct = 0
     const punchSeconds: number[] = []
     for (let i = 0; i < options.attempts; i++) {
@@ -93,7 +105,7 @@ async function runKind (kind: NatKind, options: NatOptions, input: string, sha: 
         await until(async () => (await peerOf(b, a.peerId)) == null ? true : undefined, 10_000, 'the disconnect to reach the other side')
       }
       const t0 = Date.now()
-      await a.connect(bRelayed)
+      await a.connect(bAddress)
       const ended = await until(async () => {
         const p = await peerOf(a, b.peerId)
         return p != null && !p.relayed ? 'direct' : Date.now() - t0 > 15_000 ? 'relayed' : undefined
@@ -153,12 +165,12 @@ export async function natTraversal (options: NatOptions): Promise<ScenarioResult
     if (options.parallel === true) rows.push(...await Promise.all(options.kinds.map(async kind => await runKind(kind, options, input, sha, dir.path))))
     else for (const kind of options.kinds) rows.push(await runKind(kind, options, input, sha, dir.path))
     for (const r of rows) {
-      const kind = r.kind as NatKind
+      const kind = r.kind as RouterKind
       if (kind === 'symmetric') checks.push({ name: 'symmetric: the transfer went through the relay', value: r.via === 'relay' ? 1 : 0, target: '= 1', pass: r.via === 'relay' })
       checks.push({ name: `${kind}: transfer completes intact`, value: r.intact === true ? 1 : 0, target: '= 1', pass: r.intact === true })
-      if (kind === 'eim') {
-        checks.push({ name: 'eim: attempts ending direct', value: r.directShare as number, target: '≥ 0.9', pass: (r.directShare as number) >= 0.9 })
-        if (options.reference !== false) checks.push({ name: 'eim: rate vs unNATed', value: r.ratio as number, target: '≥ 0.95', pass: (r.ratio as number) >= 0.95 })
+      if (kind !== 'symmetric') {
+        checks.push({ name: `${kind}: attempts ending direct`, value: r.directShare as number, target: '≥ 0.9', pass: (r.directShare as number) >= 0.9 })
+        if (options.reference !== false) checks.push({ name: `${kind}: rate vs unNATed`, value: r.ratio as number, target: '≥ 0.95', pass: (r.ratio as number) >= 0.95 })
       }
     }
     return {
@@ -176,14 +188,14 @@ export async function natTraversal (options: NatOptions): Promise<ScenarioResult
 }
 
 if (import.meta.main) {
-  await runCommand('usage: node bench/net/scenarios/nat.ts [--kinds eim,symmetric] [--attempts 20] [--size MiB (64)] [--mbit 20] [--json] [--out FILE]', {
+  await runCommand('usage: node bench/net/scenarios/nat.ts [--kinds eim,symmetric,eim+upnp,symmetric+upnp] [--attempts 20] [--size MiB (64)] [--mbit 20] [--json] [--out FILE]', {
     kinds: { type: 'string' },
     attempts: { type: 'string' },
     size: { type: 'string' },
     mbit: { type: 'string' }
   }, async (values, report) => {
-    const kinds = String(values.kinds ?? 'eim,symmetric').split(',') as NatKind[]
-    if (kinds.some(k => k !== 'eim' && k !== 'symmetric')) throw new Error('--kinds: eim and/or symmetric')
+    const kinds = String(values.kinds ?? 'eim,symmetric,eim+upnp,symmetric+upnp').split(',') as RouterKind[]
+    if (kinds.some(k => !/^(eim|symmetric)(\+upnp)?$/.test(k))) throw new Error('--kinds: a list of eim, symmetric, eim+upnp, symmetric+upnp')
     report(await natTraversal({
       kinds,
       attempts: numberOption(values, 'attempts', 20),
