@@ -7,13 +7,16 @@
  * 3. churn: 16 hosts, 30% killed with SIGKILL during a download; survivors complete, DHT answers;
  * 4. partition and heal (cash): 6 hosts split 3 / 3 mine and pay on both sides, then heal: one
  *    tip everywhere within 60 s, no coins created or lost;
- * 5. comparison: 1 and 2 again with BitTorrent (aria2c) and IPFS (Helia) peers.
+ * 5. comparison: 1 and 2 again with BitTorrent (aria2c) and IPFS (Helia) peers;
+ * 6. NAT traversal: two homes behind nftables routers (endpoint-independent, symmetric, each
+ *    with and without UPnP): AutoNAT, relay reservations, hole punching, transfer rate.
  *
  * Needs root (exit 2 otherwise). Exit 0 when every target is met, 1 when one is missed.
  *
  * ```
  * npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
- *                      [--skip scaling,flash,churn,cash,bittorrent,helia] [--json] [--out FILE]
+ *                      [--skip scaling,flash,churn,cash,bittorrent,helia,nat]
+ *                      [--nat-attempts 20] [--nat-size MiB (64)] [--json] [--out FILE]
  * ```
  */
 import { createBed } from './scenarios/bed.ts'
@@ -23,18 +26,22 @@ import { numberOption, runCommand } from './scenarios/common.ts'
 import { comparison, otherTools, runTool } from './scenarios/compare.ts'
 import type { ToolRun } from './scenarios/compare.ts'
 import { flashCrowd } from './scenarios/flash-crowd.ts'
+import { natTraversal } from './scenarios/nat.ts'
 import { swarmScaling } from './scenarios/swarm-scaling.ts'
 import { peerdTool } from './tools/index.ts'
 
 const USAGE = `usage: npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
-                            [--skip scaling,flash,churn,cash,bittorrent,helia] [--json] [--out FILE]`
+                            [--skip scaling,flash,churn,cash,bittorrent,helia,nat]
+                            [--nat-attempts 20] [--nat-size MiB (64)] [--json] [--out FILE]`
 
 await runCommand(USAGE, {
   size: { type: 'string' },
   ks: { type: 'string' },
   'churn-hosts': { type: 'string' },
   'churn-size': { type: 'string' },
-  skip: { type: 'string' }
+  skip: { type: 'string' },
+  'nat-attempts': { type: 'string' },
+  'nat-size': { type: 'string' }
 }, async (values, report) => {
   const skip = String(values.skip ?? '').split(',').filter(Boolean)
   const ks = String(values.ks ?? '1,2,4,8').split(',').map(Number)
@@ -65,4 +72,12 @@ await runCommand(USAGE, {
     }))
   }
   if (!skip.includes('cash')) report(await cashPartition())
+  if (!skip.includes('nat')) {
+    report(await natTraversal({
+      kinds: ['eim', 'symmetric', 'eim+upnp', 'symmetric+upnp'],
+      attempts: numberOption(values, 'nat-attempts', 20),
+      sizeBytes: Math.round(numberOption(values, 'nat-size', 64) * 2 ** 20),
+      mbit: 20
+    }))
+  }
 })
