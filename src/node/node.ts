@@ -2,7 +2,7 @@
  * The peerd node: the libp2p host with its services, bound to a data dir. This is what the
  * daemon runs, and what a program embedding peerd gets from {@link createNode}.
  */
-import type { Connection } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
@@ -36,6 +36,19 @@ import { registerNodeMetrics } from './metrics.ts'
 import type { NatStatus, NodeStatus, PeerSummary } from './types.ts'
 
 export type { NatStatus, NodeStatus, PeerSummary }
+
+/** How long a relay reservation request waits for identify to say whether the peer is a peerd node. */
+const RELAY_IDENTIFY_WAIT_MS = 5_000
+
+/** Resolves once identify has run with `peer` (or after `ms`). */
+async function identified (host: PeerdHost, peer: PeerId, ms: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(timer); host.removeEventListener('peer:identify', onIdentify); resolve() }
+    const onIdentify = (evt: CustomEvent<{ peerId: PeerId }>): void => { if (evt.detail.peerId.equals(peer)) done() }
+    const timer = setTimeout(done, ms)
+    host.addEventListener('peer:identify', onIdentify)
+  })
+}
 
 /** How long `disconnect` keeps a peer away. */
 const DISCONNECT_HOLD_MS = 10 * 60_000
@@ -360,10 +373,15 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       maxConnections: config.maxConnections,
       connections: () => ref.host?.getConnections() ?? [],
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) },
-      // peerd nodes speak the network's own protocols (identify has told the relay by the time they reserve)
+      // peerd nodes speak the network's own protocols; a reservation can come before identify has said so
       relayClient: async (peer) => {
-        const protocols = await ref.host?.peerStore.get(peer).then(p => p.protocols, () => [] as string[]) ?? []
-        return protocols.some(p => p.startsWith(`/peerd/${config.network}/`))
+        const speaksPeerd = async (): Promise<boolean> => {
+          const protocols = await ref.host?.peerStore.get(peer).then(p => p.protocols, () => [] as string[]) ?? []
+          return protocols.some(p => p.startsWith(`/peerd/${config.network}/`))
+        }
+        if (await speaksPeerd()) return true
+        if (ref.host != null) await identified(ref.host, peer, RELAY_IDENTIFY_WAIT_MS)
+        return await speaksPeerd()
       }
     })
     const bandwidth = new BandwidthMeter()
