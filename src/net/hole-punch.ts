@@ -20,7 +20,8 @@
  * `initiator` on to it (the upgrader still registers the connection with the node).
  *
  * Bounded: one attempt at a time per peer, {@link MAX_ATTEMPTS} tries, at most
- * {@link MAX_CONCURRENT} peers punching at once, inbound streams rate-limited per peer.
+ * {@link MAX_CONCURRENT} peers punching at once, inbound streams rate-limited per peer, and
+ * punches of either side at most 2 a second in all (each dials an address a peer named).
  * @module
  */
 import { createServer } from 'node:net'
@@ -108,6 +109,8 @@ export class HolePunchService implements Startable {
   private readonly publicIpsOf: () => string[]
   private readonly busy = new Set<string>()
   private readonly limiter = new PeerRateLimiter(0.5, 3)
+  // every punch dials an address a peer named: bounded in all, not only per peer id (ids are free)
+  private readonly overall = new PeerRateLimiter(2, 8, 1)
   private readonly counts: HolePunchStats = { attempts: 0, direct: 0, failed: 0 }
   private readonly controller = new AbortController()
   private readonly onOpen = (evt: Event): void => {
@@ -159,7 +162,7 @@ export class HolePunchService implements Startable {
   /** As B: up to {@link MAX_ATTEMPTS} rounds of CONNECT, CONNECT, SYNC and a simultaneous dial. */
   async upgrade (relayed: Connection): Promise<boolean> {
     const peer = relayed.remotePeer.toString()
-    if (this.busy.has(peer) || this.busy.size >= MAX_CONCURRENT) return false
+    if (this.busy.has(peer) || this.busy.size >= MAX_CONCURRENT || !this.overall.take('all')) return false
     this.busy.add(peer)
     this.counts.attempts++
     try {
@@ -241,7 +244,7 @@ export class HolePunchService implements Startable {
     const onAbort = (): void => { stream.abort(new ProtocolError('DCUtR timed out')) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      if (!this.limiter.take(peer)) throw new ProtocolError('DCUtR: too many attempts')
+      if (!this.limiter.take(peer) || !this.overall.take('all')) throw new ProtocolError('DCUtR: too many attempts')
       const frames = readFrames(stream, MAX_NAT_MESSAGE)[Symbol.asyncIterator]()
       const first = await frames.next()
       if (first.done === true) return
