@@ -48,6 +48,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   amino: 'boolean',
   aminoPrivateAddresses: 'boolean',
   relay: 'boolean',
+  relayRate: 'number',
   upnp: 'boolean',
   maxConnections: 'number',
   maxConnectionsPerIp: 'number',

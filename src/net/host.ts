@@ -30,6 +30,8 @@ import type { PeerdGater } from './gater.ts'
 import { holePunchService } from './hole-punch.ts'
 import type { HolePunchService } from './hole-punch.ts'
 import { reachabilityService } from './reachability.ts'
+import { relayRateService } from './relay-rate.ts'
+import type { RelayRateLimiter } from './relay-rate.ts'
 import type { ReachabilityService } from './reachability.ts'
 import { isLoopback } from './addresses.ts'
 import { networkParams } from './networks.ts'
@@ -46,6 +48,8 @@ export type PeerdServices = {
   reachability: ReachabilityService
   holePunch: HolePunchService
   relay?: unknown
+  /** The rate cap on what the relay carries for others, with the relay. */
+  relayRate?: RelayRateLimiter
   /** The public IPFS DHT (`/ipfs/kad/1.0.0`), when the host joins it. */
   amino?: AminoDHT
   upnpNAT?: unknown
@@ -64,6 +68,8 @@ export interface HostConfig {
   mdns: boolean
   /** Serve as a circuit relay (v2). */
   relay: boolean
+  /** What the relay carries for others, bytes a second (default 1 MB/s). */
+  relayRate?: number
   /** Most connections in total. */
   maxConnections: number
   /** Most inbound connections from one IP address (also the per-second inbound threshold's floor). */
@@ -157,6 +163,8 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
       maxInboundHopStreams: 64,
       maxOutboundStopStreams: 64
     })
+    // after the relay server, whose HOP handler it wraps
+    services.relayRate = relayRateService(config.relayRate ?? 1_000_000)
   }
 
   return await createLibp2p<PeerdServices>({

@@ -49,6 +49,8 @@ export interface NodeConfig {
   aminoPrivateAddresses: boolean
   /** Serve as a circuit relay (v2) for peers behind NAT. Default true. */
   relay: boolean
+  /** What the circuit relay carries for others, bytes a second both ways together. Default {@link DEFAULT_RELAY_RATE}. */
+  relayRate: number
   /**
    * Ask a UPnP IGD router on the LAN to forward the listening ports to this node, and announce the
    * router's external address (default true). Only with a non-loopback listen address; the mapping
@@ -97,6 +99,12 @@ export interface NodeConfig {
   privateBroadcast: boolean
 }
 
+/**
+ * Default cap on what the circuit relay carries for peers behind NATs: 1 MB/s, as the onion
+ * relay's. peerd's relays set no per-circuit data limit (libp2p's 128 KiB would cut transfers).
+ */
+export const DEFAULT_RELAY_RATE = 1_000_000
+
 /** Default relay bandwidth cap: 1 MB/s, a modest share of a home link. */
 export const DEFAULT_ONION_RELAY_RATE = 1_000_000
 /** Smallest relay rate accepted: below a few cells a second no circuit gets anywhere. */
@@ -119,6 +127,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     amino: input.amino ?? network === 'main',
     aminoPrivateAddresses: input.aminoPrivateAddresses ?? false,
     relay: input.relay ?? true,
+    relayRate: input.relayRate ?? DEFAULT_RELAY_RATE,
     upnp: input.upnp ?? true,
     maxConnections: input.maxConnections ?? 300,
     maxConnectionsPerIp: input.maxConnectionsPerIp ?? params.defaultMaxConnectionsPerIp,
@@ -139,6 +148,9 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     privateBroadcast: input.privateBroadcast ?? true
   }
   checkOnionConfig(config)
+  if (!(Number.isInteger(config.relayRate) && config.relayRate >= MIN_ONION_RELAY_RATE && config.relayRate <= MAX_ONION_RELAY_RATE)) {
+    throw new InvalidArgumentError(`relayRate must be a whole number of bytes per second from ${MIN_ONION_RELAY_RATE} to ${MAX_ONION_RELAY_RATE}, not ${config.relayRate} (the flag takes units: --relay-rate 1.5MB)`)
+  }
   if (config.mempoolMaxBytes != null && !(Number.isInteger(config.mempoolMaxBytes) && config.mempoolMaxBytes >= 1 << 20)) {
     throw new InvalidArgumentError(`mempoolMaxBytes must be a whole number of bytes, at least 1 MiB, got ${config.mempoolMaxBytes}`)
   }

@@ -307,7 +307,8 @@ export class PeerdNode {
       state: r.reachability,
       observedIps: r.observedIps,
       relayedAddresses: this.addresses().filter(a => a.includes('/p2p-circuit')),
-      holePunch: this.libp2p.services.holePunch.stats()
+      holePunch: this.libp2p.services.holePunch.stats(),
+      relayService: this.libp2p.services.relayRate == null ? null : { rate: this.config.relayRate, bytes: this.libp2p.services.relayRate.stats().bytes }
     }
   }
 
@@ -386,8 +387,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
     })
     const bandwidth = new BandwidthMeter()
     const metrics = new PeerdMetrics({ registry: new Registry(), bandwidth })
-    const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp } = config
-    const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp }
+    const { network, listen, mdns, relay, relayRate, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp } = config
+    const hostConfig = { network, listen, mdns, relay, relayRate, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp }
     const host = await createHost({
       config: hostConfig,
       privateKey: key,

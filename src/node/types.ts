@@ -45,4 +45,6 @@ export interface NatStatus {
   relayedAddresses: string[]
   /** Relayed connections this node tried to upgrade by hole punching, and how many became direct. */
   holePunch: { attempts: number, direct: number, failed: number }
+  /** This node's circuit relay for others: its rate cap (bytes a second) and the bytes it relayed; null with `--no-relay`. */
+  relayService: { rate: number, bytes: number } | null
 }

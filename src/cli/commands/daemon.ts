@@ -32,6 +32,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     dhtClient: v['dht-client'] === true ? true : undefined,
     amino: v['no-amino'] === true ? false : v.amino === true ? true : undefined,
     relay: v['no-relay'] === true ? false : undefined,
+    relayRate: rateOption(v['relay-rate'], '--relay-rate'),
     upnp: v['no-upnp'] === true ? false : undefined,
     reshare: v['no-reshare'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
@@ -75,11 +76,11 @@ function mb (n: number | undefined): number | undefined {
   return n == null ? undefined : n * 1024 * 1024
 }
 
-/** `--onion-relay-rate`: bytes per second with an optional unit. */
-function rateOption (v: unknown): number | undefined {
+/** `--onion-relay-rate`, `--relay-rate`: bytes per second with an optional unit. */
+function rateOption (v: unknown, flag = '--onion-relay-rate'): number | undefined {
   if (v == null) return undefined
   const rate = parseByteRate(String(v))
-  if (rate == null) throw new UsageError(`--onion-relay-rate takes bytes per second, a number with an optional unit: 1500000, 1.5MB, 500kB or 12Mbit (1000-based; bits are divided by 8), not "${String(v)}"`)
+  if (rate == null) throw new UsageError(`${flag} takes bytes per second, a number with an optional unit: 1500000, 1.5MB, 500kB or 12Mbit (1000-based; bits are divided by 8), not "${String(v)}"`)
   return rate
 }
 
@@ -113,6 +114,7 @@ export const daemon: Command = {
   --no-amino, --amino          leave (join) Amino, the public IPFS DHT: peerd nodes and IPFS content
                                are found there (default: joined on main, not on regtest)
   --no-relay                   do not serve as a circuit relay for peers behind NAT
+  --relay-rate RATE            what the circuit relay carries for others, bytes/s (default 1MB)
   --no-upnp                    do not ask the router (UPnP IGD) to forward the listening ports
   --no-reshare                 do not announce what this node downloads (it still serves it)
   --max-connections N          connections in total (default 300)
@@ -153,6 +155,7 @@ export const daemon: Command = {
     amino: { type: 'boolean' },
     'no-amino': { type: 'boolean' },
     'no-relay': { type: 'boolean' },
+    'relay-rate': { type: 'string' },
     'no-upnp': { type: 'boolean' },
     'no-reshare': { type: 'boolean' },
     'max-connections': { type: 'string' },
