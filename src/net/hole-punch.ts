@@ -42,6 +42,9 @@ export const DCUTR_PROTOCOL = '/libp2p/dcutr'
 const MAX_ATTEMPTS = 3
 const MAX_CONCURRENT = 8
 const STEP_TIMEOUT_MS = 10_000
+// the crossing SYNs need a round trip and at most one resend (1 s): a punch that has not
+// connected in 5 s will not (go-libp2p gives its punches 5 s too)
+const PUNCH_DIAL_TIMEOUT_MS = 5_000
 const RETIRE_MS = 5_000
 
 /** Counts for status displays and the bench. */
@@ -205,7 +208,7 @@ export class HolePunchService implements Startable {
       const rtt = Date.now() - started
       stream.send(encodeFrame(encodeHolePunch({ type: HolePunchType.SYNC, addrs: [] })))
       await sleep(rtt / 2, undefined, { signal })
-      const direct = await this.dialAsResponder(target, localPort, signal)
+      const direct = await this.dialAsResponder(target, localPort, AbortSignal.any([signal, AbortSignal.timeout(PUNCH_DIAL_TIMEOUT_MS)]))
       return !isRelayed(direct)
     } finally {
       await stream.close().catch(() => {})
@@ -256,7 +259,7 @@ export class HolePunchService implements Startable {
       const sync = await frames.next()
       if (sync.done === true || decodeHolePunch(sync.value).type !== HolePunchType.SYNC) throw new ProtocolError('DCUtR: expected SYNC')
       if (target == null) return
-      const direct = await this.c.transportManager.dial(target, { signal, localPort })
+      const direct = await this.c.transportManager.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(PUNCH_DIAL_TIMEOUT_MS)]), localPort })
       if (!isRelayed(direct)) {
         this.log.info('hole punched: direct connection', { peer, side: 'A' })
         this.retire(relayed)

@@ -34,10 +34,11 @@ import { PeerRateLimiter } from './rate-limit.ts'
 export const AUTONAT_PROTOCOL = '/libp2p/autonat/1.0.0'
 /** How often a decided node checks again (Kubo's AutoNAT rechecks every 15 min). */
 export const RECHECK_MS = 15 * 60_000
-const FIRST_CHECK_MS = 2_000
+const FIRST_CHECK_MS = 1_000
 const RETRY_MS = 5_000
 const REQUEST_TIMEOUT_MS = 15_000
-const DIAL_BACK_TIMEOUT_MS = 10_000
+// a SYN that a NAT drops is resent after 1 s and 3 s: 5 s covers both on any real path
+const DIAL_BACK_TIMEOUT_MS = 5_000
 const MAX_DIAL_BACKS = 4
 const MAX_OBSERVED_IPS = 16
 

@@ -47,6 +47,8 @@ export interface NatOptions {
   reference?: boolean
   /** Run the kinds at the same time, each on its own network (the short test; rates are then not comparable). */
   parallel?: boolean
+  /** Attempts behind symmetric NATs without UPnP, where each fails after its punches time out (default `attempts`). */
+  symmetricAttempts?: number
 }
 
 interface Status { reachability: { state: string, relayedAddresses: string[], holePunch: { attempts: number, direct: number, failed: number } } }
@@ -99,7 +101,8 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
     if (bAddress == null) throw new Error(`${b.host.name} announces no address on its router's public IP`)
     let direct = 0
     const punchSeconds: number[] = []
-    for (let i = 0; i < options.attempts; i++) {
+    const attempts = kind === 'symmetric' ? options.symmetricAttempts ?? options.attempts : options.attempts
+    for (let i = 0; i < attempts; i++) {
       if (i > 0) {
         await a.api('POST', '/api/v1/peers/disconnect', { peerId: b.peerId })
         await until(async () => (await peerOf(b, a.peerId)) == null ? true : undefined, 10_000, 'the disconnect to reach the other side')
@@ -111,7 +114,7 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
         return p != null && !p.relayed ? 'direct' : Date.now() - t0 > 15_000 ? 'relayed' : undefined
       }, 20_000, 'the connection to settle')
       if (ended === 'direct') { direct++; punchSeconds.push((Date.now() - t0) / 1000) }
-      progress(`${kind}: attempt ${i + 1}/${options.attempts}: ${ended}`)
+      progress(`${kind}: attempt ${i + 1}/${attempts}: ${ended}`)
     }
     if (process.env.PDNET_NAT_LOG != null) for (const d of [a, b]) process.stderr.write(d.log().split('\n').filter(l => /hole|punch|AutoNAT|reachab/i.test(l)).join('\n') + '\n')
     const via = (await peerOf(a, b.peerId))?.relayed === false ? 'direct' : 'relay'
@@ -138,7 +141,8 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
     return {
       kind,
       reachableSeconds: round(Math.max(...reachableAfter), 1),
-      directShare: round(direct / options.attempts, 2),
+      attempts,
+      directShare: round(direct / attempts, 2),
       punchSeconds: punchSeconds.length === 0 ? 0 : round(median(punchSeconds), 2),
       via,
       rateMbit: round(rateMbit(options.sizeBytes, got.seconds), 1),
