@@ -7,7 +7,9 @@
  * it counts the bytes each TCP or WebSocket connection reads (`onData`) and writes
  * (`sendData`), so the totals are wire bytes (Noise and Yamux overhead included). Every other
  * metric libp2p registers is accepted and dropped. Relayed connections (`/p2p-circuit`) are not
- * counted again: their bytes already cross the connection to the relay.
+ * counted again: their bytes already cross the connection to the relay. Given a
+ * {@link BandwidthLimiter}, it charges every byte to the cap of its direction
+ * (net/bandwidth-limit.ts), whatever protocol it carries.
  *
  * @example
  * ```ts
@@ -21,6 +23,7 @@ import type {
   Counter, CounterGroup, Histogram, HistogramGroup, Metric, MetricGroup, Metrics, MultiaddrConnection,
   Summary, SummaryGroup
 } from '@libp2p/interface'
+import type { BandwidthLimiter } from './bandwidth-limit.ts'
 
 /** Byte totals since the meter was made. */
 export interface BandwidthTotals {
@@ -44,6 +47,13 @@ const metric: Metric & MetricGroup & Counter & CounterGroup & Histogram & Histog
 export class BandwidthMeter implements Metrics {
   private bytesIn = 0
   private bytesOut = 0
+  /** The caps every byte counted is charged to, if any. */
+  readonly limiter: BandwidthLimiter | undefined
+
+  /** `limiter`: the caps every byte counted is charged to. */
+  constructor (limiter?: BandwidthLimiter) {
+    this.limiter = limiter
+  }
 
   /** Bytes read and written so far. */
   totals (): BandwidthTotals {
@@ -58,11 +68,13 @@ export class BandwidthMeter implements Metrics {
     if (typeof onData !== 'function' || typeof sendData !== 'function') return
     conn.onData = (data) => {
       this.bytesIn += data.byteLength
+      this.limiter?.download.charge(data.byteLength)
       onData.call(conn, data)
     }
     conn.sendData = (data) => {
       const result = sendData.call(conn, data)
       this.bytesOut += result.sentBytes
+      this.limiter?.upload.charge(result.sentBytes)
       return result
     }
   }

@@ -8,6 +8,7 @@ import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import { DialError, ListenError, NotStartedError } from '../errors.ts'
 import { BandwidthMeter } from '../net/bandwidth.ts'
+import { BandwidthLimiter } from '../net/bandwidth-limit.ts'
 import { PeerdGater } from '../net/gater.ts'
 import { createHost } from '../net/host.ts'
 import type { PeerdHost } from '../net/host.ts'
@@ -65,6 +66,8 @@ export class PeerdNode {
   readonly scores: PeerScores
   /** Bytes in and out over every transport connection. */
   readonly bandwidth: BandwidthMeter
+  /** Upload and download caps and their schedule, changeable while running (net/bandwidth-limit.ts). */
+  readonly limits: BandwidthLimiter
   /** Tells peers who this node is connected to, and crawls the network around it. */
   readonly peerList: PeerListService
   private readonly store: Level<string, Uint8Array>
@@ -77,6 +80,7 @@ export class PeerdNode {
   constructor (init: { config: NodeConfig, libp2p: PeerdHost, paths: DataDirPaths, log: Logger, store: Level<string, Uint8Array>, keeper: PeerKeeper, share: ShareService, cash: CashService, onion: OnionService, scores: PeerScores, gater: PeerdGater, bandwidth: BandwidthMeter, peerList: PeerListService }) {
     this.onion = init.onion
     this.bandwidth = init.bandwidth
+    this.limits = init.bandwidth.limiter ?? new BandwidthLimiter()
     this.peerList = init.peerList
     this.gater = init.gater
     this.cash = init.cash
@@ -310,7 +314,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       connections: () => ref.host?.getConnections() ?? [],
       onDeny: (reason, detail) => { log.debug('refused inbound connection', { reason, ...detail }) }
     })
-    const bandwidth = new BandwidthMeter()
+    const limits = new BandwidthLimiter({ maxUpload: config.maxUpload, maxDownload: config.maxDownload, schedule: config.bandwidthSchedule })
+    const bandwidth = new BandwidthMeter(limits)
     const { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient } = config
     const hostConfig = { network, listen, mdns, relay, maxConnections, maxConnectionsPerIp, dhtClient }
     const host = await createHost({
@@ -338,6 +343,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       network: config.network,
       log: log.child('share'),
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
+      bandwidth: limits,
       reshare: config.reshare,
       onionDir: paths.onion
     })
@@ -379,6 +385,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       },
       log: log.child('onion'),
       dht: host.services.dht,
+      uploadCap: limits.upload,
       onMisbehaviour: (peer, reason, score) => { scores.penalize(peer, score, reason) }
     })
     // private gets open their provider streams through onion circuits

@@ -14,6 +14,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { ByteBudget, StreamLease } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
+import type { RateBucket } from '../net/bandwidth-limit.ts'
 import { PeerdError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
@@ -72,6 +73,8 @@ export interface BlockServerInit {
   maxStreamsPerPeer?: number
   /** Blocks never given to peers (those of privately shared roots): answered DONT_HAVE. */
   withhold?: (cid: CID) => boolean
+  /** The node's upload cap (net/bandwidth-limit.ts): each block waits for it. Default none. */
+  uploadCap?: RateBucket
 }
 
 /** Counters of what was served. */
@@ -173,7 +176,11 @@ export class BlockServer {
             lease.give(reserved)
             await send(encode.dontHave(cid))
           } else {
-            const ok = stream.send(encode.block(cid, data))
+            const frame = encode.block(cid, data)
+            // bulk traffic waits for the node's upload cap; control traffic does not
+            await this.init.uploadCap?.acquire(frame.byteLength, ended.signal)
+            if (closed) { lease.give(reserved); break }
+            const ok = stream.send(frame)
             lease.sent()
             this.stats.blocksSent++
             this.stats.bytesSent += data.length

@@ -19,6 +19,7 @@ import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { PeerdError } from '../errors.ts'
 import type { PeerdHost } from '../net/host.ts'
+import { RateBucket } from '../net/bandwidth-limit.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, StoreFailedError } from './errors.ts'
@@ -73,6 +74,10 @@ export interface SessionInit {
    */
   order?: 'sequential' | 'rarest'
   signal?: AbortSignal
+  /** The node's download cap (net/bandwidth-limit.ts): the next block is read once it is out of debt. */
+  downloadCap?: RateBucket
+  /** This download's own cap, bytes per second (`get --max-rate`); 0 or unset: none. */
+  maxRate?: number
 }
 
 
@@ -117,9 +122,12 @@ export class Session {
   private complete = false
   /** Servers announcing this download's blocks to other downloaders. */
   private readonly listeners = new Set<RootListener>()
+  /** This download's own cap, when it has one. */
+  private readonly cap: RateBucket | undefined
 
   constructor (init: SessionInit) {
     this.init = init
+    this.cap = init.maxRate != null && init.maxRate > 0 ? new RateBucket(init.maxRate) : undefined
     this.walk = new DagWalk({
       blockstore: init.blockstore,
       writer: init.writer,
@@ -242,8 +250,17 @@ export class Session {
     this.storing.add(storing)
     void storing.finally(() => { this.storing.delete(storing) })
     this.pump()
+    this.cap?.spend(data.byteLength)
     // bounded: the stream waits while too many blocks are being stored
-    return this.storing.size >= MAX_STORING ? Promise.race(this.storing) : undefined
+    const full = this.storing.size >= MAX_STORING
+    const capped = (this.cap?.waitMs() ?? 0) > 0 || (this.init.downloadCap?.waitMs() ?? 0) > 0
+    if (!full && !capped) return undefined
+    // a capped download reads slower: the stream's flow control holds the sender back
+    return (async () => {
+      if (full) await Promise.race(this.storing)
+      await this.cap?.ready(this.abort.signal)
+      await this.init.downloadCap?.ready(this.abort.signal)
+    })().catch(() => {})
   }
 
   /** Hands out wants to the providers, or to the fallback when none serves. */
