@@ -122,6 +122,8 @@ export class RateBucket {
       const onAbort = (): void => {
         const i = this.waiters.indexOf(waiter)
         if (i >= 0) this.waiters.splice(i, 1)
+        // no timer outlives the last waiter (it would hold a process open)
+        if (this.waiters.length === 0 && this.timer != null) { clearTimeout(this.timer); this.timer = undefined }
         reject(new BudgetAbortedError('gave up waiting for bandwidth'))
       }
       const waiter: Waiter = {
@@ -140,7 +142,20 @@ export class RateBucket {
     await this.acquire(0, signal)
   }
 
-  /** Spends `bytes` now, waiting or not (a transfer's own cap counts what it read). */
+  /**
+   * Gives back up to `bytes` of what was prepaid and has not crossed the wire (a download that
+   * prepaid a block's estimated size, and the block was smaller).
+   */
+  refund (bytes: number): void {
+    const back = Math.min(this.prepaid, Math.max(0, bytes))
+    this.prepaid -= back
+    if (this.rateBps === 0 || back === 0) return
+    this.refill()
+    this.tokens += back
+    this.wake()
+  }
+
+  /** Spends `bytes` now, waiting or not; negative gives tokens back (a transfer's own cap corrects an estimate). */
   spend (bytes: number): void {
     if (this.rateBps === 0) return
     this.refill()

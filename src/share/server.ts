@@ -164,6 +164,9 @@ export class BlockServer {
           if (size != null) {
             reserved = Math.min(size, MAX_BLOCK_SIZE) + FRAME_OVERHEAD
             await lease.reserve(reserved, ended.signal)
+            // bulk traffic waits for the node's upload cap (control traffic does not), before the
+            // read, so that the read overlaps the wait
+            await this.init.uploadCap?.acquire(reserved, ended.signal)
             data = await blockstore.getBytes(cid).catch(() => undefined)
             // cancelled while we waited or read: give the budget back, the bytes are garbage
             if (closed || !queue.has(key)) {
@@ -176,11 +179,7 @@ export class BlockServer {
             lease.give(reserved)
             await send(encode.dontHave(cid))
           } else {
-            const frame = encode.block(cid, data)
-            // bulk traffic waits for the node's upload cap; control traffic does not
-            await this.init.uploadCap?.acquire(frame.byteLength, ended.signal)
-            if (closed) { lease.give(reserved); break }
-            const ok = stream.send(frame)
+            const ok = stream.send(encode.block(cid, data))
             lease.sent()
             this.stats.blocksSent++
             this.stats.bytesSent += data.length

@@ -98,6 +98,8 @@ export interface SessionResult {
  * (`npm run bench:share` shows the get's speed).
  */
 const MAX_STORING = 16
+/** Wants handed out at once under a cap while its bucket has tokens (its burst). */
+const MAX_PACED_WANTS = 16
 
 function storeError (item: Item, err: Error): PeerdError {
   return err instanceof PeerdError ? err : new StoreFailedError(`cannot store block ${item.cid.toString()}: ${err.message}`, { cause: err })
@@ -124,6 +126,11 @@ export class Session {
   private readonly listeners = new Set<RootListener>()
   /** This download's own cap, when it has one. */
   private readonly cap: RateBucket | undefined
+  /** Bytes prepaid for each block wanted under a cap, given back when a smaller block arrives. */
+  private readonly costs = new Map<string, number>()
+  /** Size expected of the next block wanted (the recent blocks'), for what a want prepays. */
+  private blockEstimate = 1024 * 1024
+  private paceTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor (init: SessionInit) {
     this.init = init
@@ -202,6 +209,7 @@ export class Session {
       return await result
     } finally {
       clearInterval(ticker)
+      if (this.paceTimer != null) clearTimeout(this.paceTimer)
       outer?.removeEventListener('abort', onAbort)
       this.abort.abort()
       this.swarm.closeAll()
@@ -249,24 +257,57 @@ export class Session {
     const storing = this.walk.accept(item, data, peer).catch((err: Error) => { this.fail(storeError(item, err)) })
     this.storing.add(storing)
     void storing.finally(() => { this.storing.delete(storing) })
+    this.paid(item, data.byteLength)
     this.pump()
-    this.cap?.spend(data.byteLength)
     // bounded: the stream waits while too many blocks are being stored
-    const full = this.storing.size >= MAX_STORING
-    const capped = (this.cap?.waitMs() ?? 0) > 0 || (this.init.downloadCap?.waitMs() ?? 0) > 0
-    if (!full && !capped) return undefined
-    // a capped download reads slower: the stream's flow control holds the sender back
-    return (async () => {
-      if (full) await Promise.race(this.storing)
-      await this.cap?.ready(this.abort.signal)
-      await this.init.downloadCap?.ready(this.abort.signal)
-    })().catch(() => {})
+    return this.storing.size >= MAX_STORING ? Promise.race(this.storing) : undefined
+  }
+
+  /**
+   * Under a cap, wants go out at its rate: each prepays its block's estimated size (the last
+   * blocks' size) and waits while a bucket is in debt, so the bytes that come back, which the
+   * node's meter charges as they arrive, keep to the cap; a receiver cannot make a sender
+   * slow down, only ask for less.
+   */
+  private pace (): void {
+    const global = this.init.downloadCap
+    const capped = (global?.rate ?? 0) > 0 || this.cap != null
+    if (!capped) {
+      this.scheduler.assign(this.swarm.peers)
+      return
+    }
+    for (let i = 0; i < MAX_PACED_WANTS; i++) {
+      const wait = Math.max(global?.waitMs() ?? 0, this.cap?.waitMs() ?? 0)
+      if (wait > 0) {
+        if (this.paceTimer == null) this.paceTimer = setTimeout(() => { this.paceTimer = undefined; this.pump() }, wait)
+        return
+      }
+      const [item] = this.scheduler.assign(this.swarm.peers, 1)
+      if (item == null) return
+      const cost = Math.round(this.blockEstimate)
+      this.costs.set(item.key, (this.costs.get(item.key) ?? 0) + cost)
+      global?.prepay(cost)
+      this.cap?.spend(cost)
+    }
+  }
+
+  /** A block of `bytes` arrived: the estimate prepaid for it is corrected. */
+  private paid (item: Item, bytes: number): void {
+    this.blockEstimate = this.blockEstimate * 0.75 + bytes * 0.25
+    const cost = this.costs.get(item.key)
+    if (cost == null) {
+      this.cap?.spend(bytes)
+      return
+    }
+    this.costs.delete(item.key)
+    if (cost > bytes) this.init.downloadCap?.refund(cost - bytes)
+    this.cap?.spend(bytes - cost)
   }
 
   /** Hands out wants to the providers, or to the fallback when none serves. */
   private pump (): void {
     if (this.done || this.swarm.gathering) return
-    this.scheduler.assign(this.swarm.peers)
+    this.pace()
     // only when a search found no peerd provider: Bitswap is the slower, interop path
     if (this.fallback != null && this.swarm.empty) this.fallback.pump(this.scheduler)
   }
