@@ -9,7 +9,8 @@
  * metric libp2p registers is accepted and dropped. Relayed connections (`/p2p-circuit`) are not
  * counted again: their bytes already cross the connection to the relay. Given a
  * {@link BandwidthLimiter}, it charges every byte to the cap of its direction
- * (net/bandwidth-limit.ts), whatever protocol it carries.
+ * (net/bandwidth-limit.ts), whatever protocol it carries, with an estimate of the TCP/IP and
+ * Ethernet headers the kernel adds ({@link linkBytes}), so a cap is what the link carries.
  *
  * @example
  * ```ts
@@ -35,6 +36,16 @@ export interface BandwidthTotals {
 interface CountableConnection {
   onData?: (data: { byteLength: number }) => void
   sendData?: (data: unknown) => { sentBytes: number }
+}
+
+/** Payload bytes of a full TCP segment on a 1500-byte MTU (IPv4, TCP timestamps on). */
+const SEGMENT_PAYLOAD = 1448
+/** Bytes the kernel adds to each segment: Ethernet 14, IPv4 20, TCP with timestamps 32. */
+const SEGMENT_HEADERS = 66
+
+/** Bytes on the link for `bytes` of transport data: a segment's headers per 1448 bytes or part of them. */
+export function linkBytes (bytes: number): number {
+  return bytes + Math.ceil(bytes / SEGMENT_PAYLOAD) * SEGMENT_HEADERS
 }
 
 const noop = (): void => {}
@@ -68,13 +79,13 @@ export class BandwidthMeter implements Metrics {
     if (typeof onData !== 'function' || typeof sendData !== 'function') return
     conn.onData = (data) => {
       this.bytesIn += data.byteLength
-      this.limiter?.download.charge(data.byteLength)
+      this.limiter?.download.charge(linkBytes(data.byteLength))
       onData.call(conn, data)
     }
     conn.sendData = (data) => {
       const result = sendData.call(conn, data)
       this.bytesOut += result.sentBytes
-      this.limiter?.upload.charge(result.sentBytes)
+      this.limiter?.upload.charge(linkBytes(result.sentBytes))
       return result
     }
   }
