@@ -7,17 +7,11 @@
  */
 import { InvalidArgumentError } from '../errors.ts'
 import { checkRate, parseSchedule } from '../net/bandwidth-schedule.ts'
-import type { ScheduleEntry } from '../net/bandwidth-schedule.ts'
-import type { BandwidthCaps, BandwidthLimitsState } from '../net/bandwidth-limit.ts'
+import type { BandwidthCaps, ScheduleEntry } from '../net/bandwidth-types.ts'
+import type { BandwidthLimitsInfo } from './types.ts'
 import { parseByteRate } from '../node/config.ts'
 import type { PeerdNode } from '../node/node.ts'
 import type { Route } from './router.ts'
-
-/** What `GET /api/v1/bandwidth/limits` answers: the limiter's state and the bytes counted so far. */
-export interface BandwidthLimitsInfo extends BandwidthLimitsState {
-  /** Bytes read and written over every transport connection since the node started. */
-  totals: { bytesIn: number, bytesOut: number }
-}
 
 /** Reads `POST /api/v1/bandwidth/limits`'s body: rates as numbers (bytes/s) or text with units, 0 unlimited. */
 export function limitsChangeOf (body: unknown): Partial<BandwidthCaps> & { schedule?: ScheduleEntry[] } {

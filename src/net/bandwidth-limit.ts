@@ -20,7 +20,9 @@
  */
 import { BudgetAbortedError } from './byte-budget.ts'
 import { activeEntry, MAX_RATE } from './bandwidth-schedule.ts'
-import type { ScheduleEntry } from './bandwidth-schedule.ts'
+import type { BandwidthCaps, BandwidthLimitsState, ScheduleEntry } from './bandwidth-types.ts'
+
+export type { BandwidthCaps, BandwidthLimitsState }
 
 /** The bucket holds at most this many seconds of its rate (a burst after a quiet spell). */
 const BURST_SECONDS = 0.05
@@ -190,27 +192,12 @@ export class RateBucket {
   }
 }
 
-/** A node's caps: bytes per second, 0 unlimited. */
-export interface BandwidthCaps {
-  maxUpload: number
-  maxDownload: number
-}
-
 /** Options of a {@link BandwidthLimiter}. */
 export interface BandwidthLimiterInit extends Partial<BandwidthCaps> {
   /** Entries replacing the caps during their hours (checked: `parseSchedule`). */
   schedule?: ScheduleEntry[]
   /** The clock (tests); local time of its value decides the schedule. */
   now?: () => number
-}
-
-/** What a {@link BandwidthLimiter} applies now and why. */
-export interface BandwidthLimitsState extends BandwidthCaps {
-  schedule: ScheduleEntry[]
-  /** Index of the schedule entry in force now, or null (the global caps apply). */
-  activeEntry: number | null
-  /** The caps in force now. */
-  effective: BandwidthCaps
 }
 
 /** The node's upload and download buckets, their global caps and schedule (see the module comment). */

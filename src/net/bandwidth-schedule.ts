@@ -7,6 +7,9 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.ts'
+import type { ScheduleEntry } from './bandwidth-types.ts'
+
+export type { ScheduleEntry }
 
 /** One schedule entry as given: rates in bytes per second (a number, or text with units when `parseRate` is given). */
 export interface ScheduleEntryInput {
@@ -20,15 +23,6 @@ export interface ScheduleEntryInput {
   maxUpload?: number | string
   /** Download cap in the window, bytes/s; 0: unlimited; unset: the global cap. */
   maxDownload?: number | string
-}
-
-/** A checked schedule entry. */
-export interface ScheduleEntry {
-  days: string
-  from: string
-  to: string
-  maxUpload?: number
-  maxDownload?: number
 }
 
 /** Most entries in a schedule (one a weekday and hour range is far fewer). */

@@ -3,7 +3,7 @@
  * download caps, their schedule and what is in force now; with a flag, changes the cap at once
  * (until the daemon stops: config.json and the daemon's flags are what a restart reads).
  */
-import type { BandwidthLimitsInfo } from '../../api/bandwidth-routes.ts'
+import type { BandwidthLimitsInfo } from '../../api/types.ts'
 import { UsageError } from '../../errors.ts'
 import { parseByteRate } from '../../node/config.ts'
 import { ApiClient } from '../client.ts'
