@@ -24,8 +24,11 @@ import type { BandwidthCaps, BandwidthLimitsState, ScheduleEntry } from './bandw
 
 export type { BandwidthCaps, BandwidthLimitsState }
 
-/** The bucket holds at most this many seconds of its rate (a burst after a quiet spell). */
-const BURST_SECONDS = 0.05
+/**
+ * The bucket holds at most this many seconds of its rate: a burst after a quiet spell, and what
+ * a waiter woken late (a busy event loop) may catch up on without the cap losing it.
+ */
+const BURST_SECONDS = 0.25
 /** ...and at least this many bytes, so small rates still pass a frame at once. */
 const MIN_BURST = 16 * 1024
 /** Bytes acquired and not yet seen on the wire, at most (a send given up after acquiring leaves some). */
