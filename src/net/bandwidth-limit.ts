@@ -5,11 +5,12 @@
  * Shaping is by priority. Every byte the transports read or write is charged to the bucket of
  * its direction by the {@link BandwidthMeter} (net/bandwidth.ts), control traffic included (cash
  * sync, gossipsub, DHT, identify), and control traffic never waits: it takes its tokens first.
- * Bulk traffic waits for the bucket: block and Bitswap senders and onion relay cells
- * {@link RateBucket.acquire} before each send, and downloaders {@link RateBucket.ready} before
- * reading the next block, so a cap saturated by transfers still lets a block announcement
- * through at once, and the total (bulk and control) stays at the cap. A receiver cannot stop a
- * sender; it reads slower, and the stream's flow-control window makes the sender wait.
+ * Bulk traffic waits for the bucket: block and Bitswap senders {@link RateBucket.acquire} before
+ * each send, onion relay cells {@link RateBucket.prepay} once it is out of debt, so a cap
+ * saturated by transfers still lets a block announcement through at once, and the total (bulk
+ * and control) stays at the cap. A receiver cannot stop a sender: a download session asks for
+ * blocks no faster than its bucket allows (each want prepays its block's expected size), and
+ * Bitswap reads its next message once the bucket is {@link RateBucket.ready}.
  *
  * ```ts
  * const limiter = new BandwidthLimiter({ maxUpload: 1_000_000 })
@@ -74,6 +75,8 @@ export class RateBucket {
     if (!(Number.isInteger(rate) && rate >= 0 && rate <= MAX_RATE)) throw new RangeError(`a rate of ${rate} bytes/s`)
     if (rate === this.rateBps) return
     this.refill(false)
+    // a debt from before a spell without a cap is forgotten
+    if (this.rateBps === 0) this.tokens = 0
     this.rateBps = rate
     this.tokens = Math.min(this.tokens, this.burst())
     this.wake()

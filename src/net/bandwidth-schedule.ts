@@ -88,7 +88,8 @@ export function parseSchedule (value: unknown, parseRate?: (text: string) => num
       if (!['days', 'from', 'to', 'maxUpload', 'maxDownload'].includes(key)) throw new InvalidArgumentError(`${at}: unknown field "${key.slice(0, 40)}" (known: days, from, to, maxUpload, maxDownload)`)
     }
     for (const key of ['days', 'from', 'to'] as const) {
-      if (typeof e[key] !== 'string') throw new InvalidArgumentError(`${at}: "${key}" must be a string`)
+      const v = e[key]
+      if (typeof v !== 'string' || v.length > 64) throw new InvalidArgumentError(`${at}: "${key}" must be a string of at most 64 characters`)
     }
     const entry: ScheduleEntry = { days: e.days as string, from: e.from as string, to: e.to as string }
     try {
