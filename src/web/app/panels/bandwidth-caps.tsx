@@ -6,15 +6,15 @@
  */
 import { useEffect, useState } from 'preact/hooks'
 import { get, post } from '../api.ts'
-import { formatRate } from '../format.ts'
+import { formatCap } from '../format.ts'
 import type { BandwidthLimitsInfo, ScheduleEntry } from '../types.ts'
 import { ErrorText, messageOf, Stat, Stats } from '../ui.tsx'
 
 const POLL_MS = 5_000
 
-/** A cap for people: `unlimited` for 0. */
+/** A cap for people, in the units the inputs take: `unlimited` for 0. */
 export function capText (bytesPerSec: number | undefined): string {
-  return bytesPerSec == null || bytesPerSec === 0 ? 'unlimited' : formatRate(bytesPerSec)
+  return bytesPerSec == null || bytesPerSec === 0 ? 'unlimited' : formatCap(bytesPerSec)
 }
 
 function entryText (e: ScheduleEntry): string {
