@@ -29,14 +29,16 @@ export interface ScheduleEntryInput {
 export const MAX_SCHEDULE_ENTRIES = 64
 /** Largest cap accepted, bytes/s (10 GB/s, past any link a node has). */
 export const MAX_RATE = 10_000_000_000
+/** Smallest cap accepted but 0 (unlimited): below it one 1 MiB block takes minutes and peers give up waiting. */
+export const MIN_RATE = 10_000
 
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat']
 
-/** Checks a cap in bytes per second (0: unlimited); `what` names it in the error. */
+/** Checks a cap in bytes per second (0: unlimited, else {@link MIN_RATE} to {@link MAX_RATE}); `what` names it in the error. */
 export function checkRate (value: unknown, what: string, parseRate?: (text: string) => number | undefined): number {
   const n = typeof value === 'string' && parseRate != null ? parseRate(value) : value
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_RATE) {
-    throw new InvalidArgumentError(`${what} must be a whole number of bytes per second from 0 (unlimited) to ${MAX_RATE}${parseRate != null ? ', or a rate with a unit such as 5MB or 20Mbit' : ''}, not ${JSON.stringify(value)}`)
+  if (typeof n !== 'number' || !Number.isInteger(n) || (n !== 0 && n < MIN_RATE) || n < 0 || n > MAX_RATE) {
+    throw new InvalidArgumentError(`${what} must be 0 (unlimited) or a whole number of bytes per second from ${MIN_RATE} to ${MAX_RATE}${parseRate != null ? ', or a rate with a unit such as 5MB or 20Mbit' : ''}, not ${JSON.stringify(value)}`)
   }
   return n
 }

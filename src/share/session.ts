@@ -279,6 +279,8 @@ export class Session {
     for (let i = 0; i < MAX_PACED_WANTS; i++) {
       const wait = Math.max(global?.waitMs() ?? 0, this.cap?.waitMs() ?? 0)
       if (wait > 0) {
+        // held back by a cap is not stalled: the stall timeout counts from here
+        this.tally.lastProgress = Math.max(this.tally.lastProgress, Date.now())
         if (this.paceTimer == null) this.paceTimer = setTimeout(() => { this.paceTimer = undefined; this.pump() }, wait)
         return
       }

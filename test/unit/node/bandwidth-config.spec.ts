@@ -41,7 +41,9 @@ describe('bandwidth settings', () => {
       await writeFile(join(d.path, 'config.json'), JSON.stringify({ bandwidthSchedule: [{ days: 'weekdays', from: '08:00', to: '18:00', maxUpload: 1 }] }))
       const bad = await readConfigFile(d.path)
       assert.throws(() => resolveDaemonConfig({ ...bad, dataDir: d.path }), (e: Error) => e.name === 'InvalidArgumentError' && /bandwidthSchedule\[0\]: "days"/.test(e.message))
-      assert.throws(() => resolveDaemonConfig({ maxUpload: -1, dataDir: d.path }), /maxUpload must be a whole number/)
+      assert.throws(() => resolveDaemonConfig({ maxUpload: -1, dataDir: d.path }), /maxUpload must be 0 \(unlimited\) or a whole number/)
+      // below 10 kB/s one block takes minutes
+      assert.throws(() => resolveDaemonConfig({ maxDownload: 5_000, dataDir: d.path }), /maxDownload must be 0 \(unlimited\) or a whole number of bytes per second from 10000/)
     } finally {
       await d.cleanup()
     }
