@@ -74,7 +74,7 @@ export interface SessionInit {
    */
   order?: 'sequential' | 'rarest'
   signal?: AbortSignal
-  /** The node's download cap (net/bandwidth-limit.ts): the next block is read once it is out of debt. */
+  /** The node's download cap (net/bandwidth-limit.ts): wants wait for it, each prepaying its block's expected size. */
   downloadCap?: RateBucket
   /** This download's own cap, bytes per second (`get --max-rate`); 0 or unset: none. */
   maxRate?: number
