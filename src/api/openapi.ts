@@ -218,6 +218,45 @@ function onionPaths (): Record<string, unknown> {
   }
 }
 
+/** The bandwidth caps routes. */
+function bandwidthPaths (): Record<string, unknown> {
+  const rate = { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }], description: 'bytes per second (0: unlimited), or a rate with a unit: "5MB", "500kB", "20Mbit"' }
+  const entry = {
+    type: 'object',
+    required: ['days', 'from', 'to'],
+    properties: {
+      days: { type: 'string', description: 'mon-fri, sat,sun, fri-mon or daily' },
+      from: { type: 'string', description: 'HH:MM local time' },
+      to: { type: 'string', description: 'HH:MM local time; before from: past midnight; equal: all day' },
+      maxUpload: rate,
+      maxDownload: rate
+    }
+  }
+  const caps = { type: 'object', properties: { maxUpload: { type: 'integer' }, maxDownload: { type: 'integer' } } }
+  const limits = json({
+    type: 'object',
+    required: ['maxUpload', 'maxDownload', 'schedule', 'activeEntry', 'effective', 'totals'],
+    properties: {
+      maxUpload: { type: 'integer', description: 'global upload cap, bytes/s, 0 unlimited' },
+      maxDownload: { type: 'integer', description: 'global download cap, bytes/s, 0 unlimited' },
+      schedule: { type: 'array', items: entry },
+      activeEntry: { type: ['integer', 'null'], description: 'index of the schedule entry in force now (the first that covers the local time), or null' },
+      effective: { ...caps, description: 'the caps in force now' },
+      totals: { type: 'object', properties: { bytesIn: { type: 'integer' }, bytesOut: { type: 'integer' } } }
+    }
+  }, 'Caps, schedule and what is in force now')
+  return {
+    '/api/v1/bandwidth/limits': {
+      get: { summary: "The node's upload and download caps, their schedule and the entry in force now", responses: { 200: limits, ...errors } },
+      post: {
+        summary: 'Change the global caps and/or the schedule, in force at once, until the daemon stops (config.json and the flags are what a restart reads)',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { maxUpload: rate, maxDownload: rate, schedule: { type: 'array', maxItems: 64, items: entry } } } } } },
+        responses: { 200: limits, ...errors }
+      }
+    }
+  }
+}
+
 /** The document. */
 export function openApiDocument (): unknown {
   return {
@@ -289,7 +328,7 @@ export function openApiDocument (): unknown {
       '/api/v1/get': {
         post: {
           summary: 'Fetch content by CID (resuming), optionally writing it to an absolute output path; streams NDJSON progress, then a done or error line',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' } } } } } },
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' }, maxRate: { type: 'integer', minimum: 0, description: 'this download\'s own cap, bytes/s, beside the node\'s download cap; 0: none' } } } } } },
           responses: { 200: { description: 'NDJSON lines: {event: progress|done|error, …}', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errors }
         }
       },
@@ -362,6 +401,7 @@ export function openApiDocument (): unknown {
         post: { summary: 'Pay an amount of coins to an address from the wallet', requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['address', 'amount', 'passphrase'], properties: { address: { type: 'string' }, amount: { type: 'string', description: 'coins, e.g. "1.25"' }, feeRate: { type: 'number' }, passphrase: { type: 'string' } } } } } }, responses: { 200: json({ type: 'object', properties: { txid: { type: 'string' }, fee: { type: 'integer' } } }, 'Sent'), ...errors } }
       },
       ...onionPaths(),
+      ...bandwidthPaths(),
       ...dashboardPaths(),
       '/api/v1/stop': {
         post: {

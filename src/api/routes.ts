@@ -12,6 +12,7 @@ import { walletRoutes } from './wallet-routes.ts'
 import { shareRoutes } from './share-routes.ts'
 import { dashboardRoutes } from './dashboard-routes.ts'
 import { onionRoutes } from './onion-routes.ts'
+import { bandwidthRoutes } from './bandwidth-routes.ts'
 import type { DashboardFeed } from './feed.ts'
 import type { DashboardAuth } from './sessions.ts'
 import type { Peer, Status } from './types.ts'
@@ -78,6 +79,7 @@ export function apiRoutes (deps: RouteDeps): Route[] {
       handler: async ({ body }) => ({ disconnected: await node.disconnect(stringField(body, 'peerId')) })
     },
     ...shareRoutes(node),
+    ...bandwidthRoutes(node),
     ...chainRoutes(node),
     ...walletRoutes(node),
     ...onionRoutes(node),

@@ -2,6 +2,7 @@
  * Share routes of the API: share, add (upload), get (NDJSON progress stream), cat (byte
  * stream), ls, unshare, gc and transfers.
  */
+import { checkRate } from '../net/bandwidth-schedule.ts'
 import { once } from 'node:events'
 import { isAbsolute } from 'node:path'
 import { errorToJson, InvalidArgumentError } from '../errors.ts'
@@ -64,10 +65,12 @@ export function shareRoutes (node: PeerdNode): Route[] {
         if (timeoutSeconds != null && !(timeoutSeconds > 0 && timeoutSeconds <= 86_400)) throw new InvalidArgumentError('"timeoutSeconds" must be from 1 to 86400')
         const privately = (body as { private?: unknown }).private
         if (privately != null && typeof privately !== 'boolean') throw new InvalidArgumentError('"private" must be a boolean')
+        const maxRate = (body as { maxRate?: unknown }).maxRate
+        if (maxRate != null) checkRate(maxRate, '"maxRate"')
         const abort = new AbortController()
         // the client went away (Ctrl-C): stop; what was fetched stays for a resume
         res.on('close', () => { if (!res.writableFinished) abort.abort() })
-        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true })
+        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}) })
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
         const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
         const timer = setInterval(() => {

@@ -15,6 +15,8 @@ export type { Transfer }
 export type { CircuitInfo, OnionStatus } from '../onion/types.ts'
 /** `GET /api/v1/onion/services` (its `services`) and `POST /api/v1/onion/services`. */
 export type { HostedServiceInfo } from '../onion/hs/types.ts'
+/** `GET` and `POST /api/v1/bandwidth/limits`. */
+export type { BandwidthLimitsInfo, ScheduleEntry } from '../net/bandwidth-types.ts'
 
 /** `GET /api/v1/status`: the node's status, and where its API and gateway listen. */
 export interface Status extends NodeStatus {

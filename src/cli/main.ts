@@ -15,10 +15,11 @@ import { cat, gc, get, ls, share, unshare } from './commands/share.ts'
 import { chain, mine } from './commands/chain.ts'
 import { send, wallet } from './commands/wallet.ts'
 import { onion } from './commands/onion.ts'
+import { bandwidth } from './commands/bandwidth.ts'
 import { printError } from './output.ts'
 
 /** Every command, in the order `peerd help` lists them. */
-export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, chain, mine, wallet, send, onion, dashboard, devnet]
+export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, chain, mine, wallet, send, onion, bandwidth, dashboard, devnet]
 
 /** The overview printed by `peerd help`. */
 export function usage (): string {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { checkAllowedHost } from '../api/hosts.ts'
 import { ConfigError } from '../errors.ts'
 import { networkParams } from '../net/networks.ts'
-import { parseHostPort, resolveNodeConfig } from '../node/config.ts'
+import { parseByteRate, parseHostPort, resolveNodeConfig } from '../node/config.ts'
 import type { NodeConfig } from '../node/config.ts'
 
 /** `HOST:PORT` splitting lives with the node's config (the SOCKS address needs it); the daemon's addresses use the same. */
@@ -39,7 +39,7 @@ export interface DaemonConfig extends NodeConfig {
 /** The config file name inside the data dir. */
 export const CONFIG_FILE = 'config.json'
 
-const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | 'boolean' | 'number' | 'string map'> = {
+const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | 'boolean' | 'number' | 'string map' | 'rate' | 'objects'> = {
   network: 'string',
   listen: 'strings',
   bootstrap: 'strings',
@@ -67,6 +67,9 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   socks: 'string',
   socksAllowRemote: 'boolean',
   privateBroadcast: 'boolean',
+  maxUpload: 'rate',
+  maxDownload: 'rate',
+  bandwidthSchedule: 'objects',
   api: 'string',
   apiAllowRemote: 'boolean',
   apiAllowedHosts: 'strings',
@@ -99,12 +102,21 @@ export async function readConfigFile (dataDir: string): Promise<Partial<DaemonCo
   for (const [key, v] of Object.entries(value)) {
     const kind = KEYS[key as keyof typeof KEYS]
     if (kind == null) throw new ConfigError(`config file ${path}: unknown key "${key}" (known: ${Object.keys(KEYS).join(', ')})`)
+    if (kind === 'rate') {
+      // bytes per second, or text with a unit as the flags take it ("5MB", "20Mbit")
+      const rate = typeof v === 'string' ? parseByteRate(v) : typeof v === 'number' ? v : undefined
+      if (rate == null) throw new ConfigError(`config file ${path}: "${key}" must be bytes per second (a number, 0 for unlimited) or a rate such as "5MB" or "20Mbit"`)
+      out[key] = rate
+      continue
+    }
     const ok = kind === 'strings'
       ? Array.isArray(v) && v.every(s => typeof s === 'string')
       : kind === 'string map'
         ? v != null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(s => typeof s === 'string')
-        : typeof v === kind
-    if (!ok) throw new ConfigError(`config file ${path}: "${key}" must be ${kind === 'strings' ? 'an array of strings' : kind === 'string map' ? 'an object of strings' : `a ${kind}`}`)
+        : kind === 'objects'
+          ? Array.isArray(v) && v.every(o => o != null && typeof o === 'object' && !Array.isArray(o))
+          : typeof v === kind
+    if (!ok) throw new ConfigError(`config file ${path}: "${key}" must be ${kind === 'strings' ? 'an array of strings' : kind === 'string map' ? 'an object of strings' : kind === 'objects' ? 'an array of objects' : `a ${kind}`}`)
     out[key] = v
   }
   return out as Partial<DaemonConfig>

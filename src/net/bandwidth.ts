@@ -7,7 +7,10 @@
  * it counts the bytes each TCP or WebSocket connection reads (`onData`) and writes
  * (`sendData`), so the totals are wire bytes (Noise and Yamux overhead included). Every other
  * metric libp2p registers is accepted and dropped. Relayed connections (`/p2p-circuit`) are not
- * counted again: their bytes already cross the connection to the relay.
+ * counted again: their bytes already cross the connection to the relay. Given a
+ * {@link BandwidthLimiter}, it charges every byte to the cap of its direction
+ * (net/bandwidth-limit.ts), whatever protocol it carries, with an estimate of the TCP/IP and
+ * Ethernet headers the kernel adds ({@link linkBytes}), so a cap is what the link carries.
  *
  * @example
  * ```ts
@@ -21,6 +24,7 @@ import type {
   Counter, CounterGroup, Histogram, HistogramGroup, Metric, MetricGroup, Metrics, MultiaddrConnection,
   Summary, SummaryGroup
 } from '@libp2p/interface'
+import type { BandwidthLimiter } from './bandwidth-limit.ts'
 
 /** Byte totals since the meter was made. */
 export interface BandwidthTotals {
@@ -34,6 +38,16 @@ interface CountableConnection {
   sendData?: (data: unknown) => { sentBytes: number }
 }
 
+/** Payload bytes of a full TCP segment on a 1500-byte MTU (IPv4, TCP timestamps on). */
+const SEGMENT_PAYLOAD = 1448
+/** Bytes the kernel adds to each segment: Ethernet 14, IPv4 20, TCP with timestamps 32. */
+const SEGMENT_HEADERS = 66
+
+/** Bytes on the link for `bytes` of transport data: a segment's headers per 1448 bytes or part of them. */
+export function linkBytes (bytes: number): number {
+  return bytes + Math.ceil(bytes / SEGMENT_PAYLOAD) * SEGMENT_HEADERS
+}
+
 const noop = (): void => {}
 const stopTimer = (): (() => void) => noop
 const metric: Metric & MetricGroup & Counter & CounterGroup & Histogram & HistogramGroup & Summary & SummaryGroup = {
@@ -44,6 +58,13 @@ const metric: Metric & MetricGroup & Counter & CounterGroup & Histogram & Histog
 export class BandwidthMeter implements Metrics {
   private bytesIn = 0
   private bytesOut = 0
+  /** The caps every byte counted is charged to, if any. */
+  readonly limiter: BandwidthLimiter | undefined
+
+  /** `limiter`: the caps every byte counted is charged to. */
+  constructor (limiter?: BandwidthLimiter) {
+    this.limiter = limiter
+  }
 
   /** Bytes read and written so far. */
   totals (): BandwidthTotals {
@@ -58,11 +79,13 @@ export class BandwidthMeter implements Metrics {
     if (typeof onData !== 'function' || typeof sendData !== 'function') return
     conn.onData = (data) => {
       this.bytesIn += data.byteLength
+      this.limiter?.download.charge(linkBytes(data.byteLength))
       onData.call(conn, data)
     }
     conn.sendData = (data) => {
       const result = sendData.call(conn, data)
       this.bytesOut += result.sentBytes
+      this.limiter?.upload.charge(linkBytes(result.sentBytes))
       return result
     }
   }

@@ -9,6 +9,8 @@ import { isLoopback } from '../net/addresses.ts'
 import { isNetworkName, NETWORK_NAMES, networkParams, PUBLIC_BOOTSTRAP_PEERS } from '../net/networks.ts'
 import type { NetworkName } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
+import { checkRate, parseSchedule } from '../net/bandwidth-schedule.ts'
+import type { ScheduleEntry } from '../net/bandwidth-schedule.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MAX_EXIT_RULES, MAX_FAMILY } from '../onion/descriptor.ts'
 import { parseExitPolicy } from '../onion/exit-policy.ts'
@@ -97,6 +99,12 @@ export interface NodeConfig {
    * from this node's own connections (`src/cash/sync/private-broadcast.ts`). Default true.
    */
   privateBroadcast: boolean
+  /** Upload cap of the node, bytes per second (`--max-upload`); 0: unlimited. Default 0. */
+  maxUpload: number
+  /** Download cap of the node, bytes per second (`--max-download`); 0: unlimited. Default 0. */
+  maxDownload: number
+  /** Entries replacing the caps during their hours, local time, first match wins (net/bandwidth-schedule.ts). */
+  bandwidthSchedule?: ScheduleEntry[]
 }
 
 /**
@@ -145,7 +153,10 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     ...(input.onionClientAuth != null ? { onionClientAuth: input.onionClientAuth } : {}),
     ...(input.socks != null ? { socks: input.socks } : {}),
     socksAllowRemote: input.socksAllowRemote ?? false,
-    privateBroadcast: input.privateBroadcast ?? true
+    privateBroadcast: input.privateBroadcast ?? true,
+    maxUpload: checkRate(input.maxUpload ?? 0, 'maxUpload'),
+    maxDownload: checkRate(input.maxDownload ?? 0, 'maxDownload'),
+    ...(input.bandwidthSchedule != null ? { bandwidthSchedule: parseSchedule(input.bandwidthSchedule, parseByteRate) } : {})
   }
   checkOnionConfig(config)
   if (!(Number.isInteger(config.relayRate) && config.relayRate >= MIN_ONION_RELAY_RATE && config.relayRate <= MAX_ONION_RELAY_RATE)) {

@@ -9,6 +9,7 @@ import type { Level } from 'level'
 import { Registry } from 'prom-client'
 import { DialError, ListenError, NotStartedError } from '../errors.ts'
 import { BandwidthMeter } from '../net/bandwidth.ts'
+import { BandwidthLimiter } from '../net/bandwidth-limit.ts'
 import { PeerdGater } from '../net/gater.ts'
 import { PeerdMetrics } from '../net/metrics.ts'
 import { createHost } from '../net/host.ts'
@@ -82,6 +83,8 @@ export class PeerdNode {
   readonly scores: PeerScores
   /** Bytes in and out over every transport connection. */
   readonly bandwidth: BandwidthMeter
+  /** Upload and download caps and their schedule, changeable while running (net/bandwidth-limit.ts). */
+  readonly limits: BandwidthLimiter
   /** Tells peers who this node is connected to, and crawls the network around it. */
   readonly peerList: PeerListService
   /**
@@ -113,6 +116,7 @@ export class PeerdNode {
     this.metricsRegistry = init.metrics.registry
     this.rendezvous = init.rendezvous
     this.bandwidth = init.bandwidth
+    this.limits = init.bandwidth.limiter ?? new BandwidthLimiter()
     this.peerList = init.peerList
     this.gater = init.gater
     this.cash = init.cash
@@ -385,7 +389,8 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
         return await speaksPeerd()
       }
     })
-    const bandwidth = new BandwidthMeter()
+    const limits = new BandwidthLimiter({ maxUpload: config.maxUpload, maxDownload: config.maxDownload, schedule: config.bandwidthSchedule })
+    const bandwidth = new BandwidthMeter(limits)
     const metrics = new PeerdMetrics({ registry: new Registry(), bandwidth })
     const { network, listen, mdns, relay, relayRate, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp } = config
     const hostConfig = { network, listen, mdns, relay, relayRate, maxConnections, maxConnectionsPerIp, dhtClient, amino, aminoPrivateAddresses, upnp }
@@ -415,6 +420,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       network: config.network,
       log: log.child('share'),
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
+      bandwidth: limits,
       reshare: config.reshare,
       onionDir: paths.onion
     })
@@ -456,6 +462,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       },
       log: log.child('onion'),
       dht: host.services.dht,
+      uploadCap: limits.upload,
       onMisbehaviour: (peer, reason, score) => { scores.penalize(peer, score, reason) }
     })
     // private gets open their provider streams through onion circuits

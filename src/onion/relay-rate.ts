@@ -11,6 +11,7 @@
  * @module
  */
 import { ByteRate } from '../net/byte-budget.ts'
+import type { RateBucket } from '../net/bandwidth-limit.ts'
 import { CELL_LEN } from './cell.ts'
 
 /** Default most bytes of cells queued over all links of a manager (tor's OOM handler's role). */
@@ -29,6 +30,8 @@ export interface RateInit {
   bytesPerSec: number
   /** Default one second's worth (tor requires a burst of at least the rate). */
   burstBytes?: number
+  /** The node's upload cap (`--max-upload`, net/bandwidth-limit.ts): cells are bulk traffic and wait for it too. */
+  shared?: RateBucket
 }
 
 /**
@@ -37,8 +40,10 @@ export interface RateInit {
  */
 export class CellBucket {
   private readonly rate: ByteRate
+  private readonly shared: RateBucket | undefined
 
   constructor (init: RateInit, now: () => number = Date.now) {
+    this.shared = init.shared
     if (!(init.bytesPerSec > 0)) throw new RangeError(`a relay rate of ${init.bytesPerSec} bytes/s`)
     const burst = Math.max(init.burstBytes ?? init.bytesPerSec, CELL_LEN)
     this.rate = new ByteRate({ bytesPerSecond: init.bytesPerSec, burst, maxPeers: 1 }, now)
@@ -46,12 +51,13 @@ export class CellBucket {
 
   /** Milliseconds until one more cell may be written (0: now). */
   waitMs (): number {
-    return this.rate.waitMs('', CELL_LEN)
+    return Math.max(this.rate.waitMs('', CELL_LEN), this.shared?.waitMs() ?? 0)
   }
 
   /** Spends one cell's bytes. */
   spend (): void {
     this.rate.spend('', CELL_LEN)
+    this.shared?.prepay(CELL_LEN)
   }
 }
 

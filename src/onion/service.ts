@@ -56,6 +56,7 @@ import { HS_DHT_NAMESPACE, hsDescriptorSelector, hsDescriptorValidator, hsdirPro
 import { DhtProxyServer, dhtProxyGet, dhtProxyPut } from '../net/dht-proxy.ts'
 import { HsRelay } from './hs/hs-relay.ts'
 import { OnionServices } from './hs/services.ts'
+import type { RateBucket } from '../net/bandwidth-limit.ts'
 
 /** How often the onion key ring is checked for rotation (a new key is republished at once). */
 const ROTATE_CHECK_MS = 3600_000
@@ -103,6 +104,8 @@ export interface OnionServiceInit {
   dht?: DescriptorDht
   /** A peer sent a forged or malformed descriptor. */
   onMisbehaviour?: (peer: PeerId, reason: string, score: number) => void
+  /** The node's upload cap (net/bandwidth-limit.ts), which relayed cells wait for besides `relayRate`. */
+  uploadCap?: RateBucket
 }
 
 /** The SOCKS reply for a failed stream: the exit's END reason where there is one. */
@@ -173,7 +176,7 @@ export class OnionService implements OnionControl {
     // a relay's declared addresses count only once a dial to them reached its key (reachability.ts)
     this.directory = await RelayDirectory.open(join(this.init.dir, 'relays'), { network: config.network, verifyAddresses: true, self: host.peerId })
     this.guards = await GuardSet.open(this.directory, { network: config.network, self: host.peerId })
-    const rate = { bytesPerSec: config.relayRate }
+    const rate = { bytesPerSec: config.relayRate, shared: this.init.uploadCap }
     if (config.relay) {
       this.keys = await OnionKeyRing.open(this.init.dir)
       const log = this.init.log

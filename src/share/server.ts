@@ -14,6 +14,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { ByteBudget, StreamLease } from '../net/byte-budget.ts'
 import type { PeerdHost } from '../net/host.ts'
+import type { RateBucket } from '../net/bandwidth-limit.ts'
 import { PeerdError } from '../errors.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
@@ -72,6 +73,8 @@ export interface BlockServerInit {
   maxStreamsPerPeer?: number
   /** Blocks never given to peers (those of privately shared roots): answered DONT_HAVE. */
   withhold?: (cid: CID) => boolean
+  /** The node's upload cap (net/bandwidth-limit.ts): each block waits for it. Default none. */
+  uploadCap?: RateBucket
 }
 
 /** Counters of what was served. */
@@ -161,6 +164,9 @@ export class BlockServer {
           if (size != null) {
             reserved = Math.min(size, MAX_BLOCK_SIZE) + FRAME_OVERHEAD
             await lease.reserve(reserved, ended.signal)
+            // bulk traffic waits for the node's upload cap (control traffic does not), before the
+            // read, so that the read overlaps the wait
+            await this.init.uploadCap?.acquire(reserved, ended.signal)
             data = await blockstore.getBytes(cid).catch(() => undefined)
             // cancelled while we waited or read: give the budget back, the bytes are garbage
             if (closed || !queue.has(key)) {

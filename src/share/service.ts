@@ -15,6 +15,7 @@ import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError, NotFoundError, NotStartedError } from '../errors.ts'
 import { ByteBudget } from '../net/byte-budget.ts'
+import type { BandwidthLimiter } from '../net/bandwidth-limit.ts'
 import type { PeerdHost } from '../net/host.ts'
 import type { Logger } from '../utils/logger.ts'
 import { blockKey, childLinks, identityBlock, parseCid } from './block.ts'
@@ -58,6 +59,8 @@ export interface ShareInit {
   onion?: OnionHost
   /** Where the onion service keeps its keys. Default `<dataDir>/onion`. */
   onionDir?: string
+  /** The node's upload and download caps (net/bandwidth-limit.ts): block transfers wait for them. Default none. */
+  bandwidth?: BandwidthLimiter
 }
 
 /** Options of {@link ShareService.share}. */
@@ -86,6 +89,8 @@ export interface GetOptions {
    * the content is not announced afterwards (see `share/private/index.ts`). Default false.
    */
   private?: boolean
+  /** This download's own cap, bytes per second, beside the node's (`get --max-rate`); 0 or unset: none. */
+  maxRate?: number
 }
 
 /** The result of a get. */
@@ -156,6 +161,8 @@ export class ShareService {
       blockstore: this.blockstore,
       log: init.log.child('bitswap'),
       budget: this.sendBudget,
+      uploadCap: init.bandwidth?.upload,
+      downloadCap: init.bandwidth?.download,
       withhold: cid => this.sharing.withholds(cid),
       onMisbehaviour: (peer, reason) => { init.penalize(peer, /match/i.test(reason) ? POINTS.badBlock : POINTS.protocol, `bitswap: ${reason}`) }
     })
@@ -167,6 +174,7 @@ export class ShareService {
       rootStatus: async (cid) => await this.rootStatus(cid),
       watch: (root, listener) => this.watchDownload(root, listener),
       budget: this.sendBudget,
+      uploadCap: init.bandwidth?.upload,
       withhold: cid => this.sharing.withholds(cid),
       onMisbehaviour: (peer, reason, points) => { init.penalize(peer, points ?? POINTS.protocol, reason) }
     })
@@ -367,7 +375,7 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false): Running {
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number): Running {
     // a private session is joined by private gets only: any other reader would reveal it
     const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '')
     const existing = this.running.get(key)
@@ -398,6 +406,8 @@ export class ShareService {
       writer,
       order,
       stallTimeoutMs: timeoutSeconds * 1000,
+      downloadCap: this.init.bandwidth?.download,
+      maxRate,
       spread: privately ? { gatherMs: PRIVATE_GATHER_MS } : undefined,
       signal: abort.signal
     })
@@ -448,7 +458,7 @@ export class ShareService {
       }
       const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
       await writer?.prepare()
-      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately)
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up

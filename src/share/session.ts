@@ -19,6 +19,7 @@ import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { PeerdError } from '../errors.ts'
 import type { PeerdHost } from '../net/host.ts'
+import { RateBucket } from '../net/bandwidth-limit.ts'
 import type { Logger } from '../utils/logger.ts'
 import type { FsBlockstore } from './blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, StoreFailedError } from './errors.ts'
@@ -73,6 +74,10 @@ export interface SessionInit {
    */
   order?: 'sequential' | 'rarest'
   signal?: AbortSignal
+  /** The node's download cap (net/bandwidth-limit.ts): wants wait for it, each prepaying its block's expected size. */
+  downloadCap?: RateBucket
+  /** This download's own cap, bytes per second (`get --max-rate`); 0 or unset: none. */
+  maxRate?: number
 }
 
 
@@ -93,6 +98,8 @@ export interface SessionResult {
  * (`npm run bench:share` shows the get's speed).
  */
 const MAX_STORING = 16
+/** Wants handed out at once under a cap while its bucket has tokens (its burst). */
+const MAX_PACED_WANTS = 16
 
 function storeError (item: Item, err: Error): PeerdError {
   return err instanceof PeerdError ? err : new StoreFailedError(`cannot store block ${item.cid.toString()}: ${err.message}`, { cause: err })
@@ -117,9 +124,17 @@ export class Session {
   private complete = false
   /** Servers announcing this download's blocks to other downloaders. */
   private readonly listeners = new Set<RootListener>()
+  /** This download's own cap, when it has one. */
+  private readonly cap: RateBucket | undefined
+  /** Bytes prepaid for each block wanted under a cap, given back when a smaller block arrives. */
+  private readonly costs = new Map<string, number>()
+  /** Size expected of the next block wanted (the recent blocks'), for what a want prepays. */
+  private blockEstimate = 1024 * 1024
+  private paceTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor (init: SessionInit) {
     this.init = init
+    this.cap = init.maxRate != null && init.maxRate > 0 ? new RateBucket(init.maxRate) : undefined
     this.walk = new DagWalk({
       blockstore: init.blockstore,
       writer: init.writer,
@@ -194,6 +209,7 @@ export class Session {
       return await result
     } finally {
       clearInterval(ticker)
+      if (this.paceTimer != null) clearTimeout(this.paceTimer)
       outer?.removeEventListener('abort', onAbort)
       this.abort.abort()
       this.swarm.closeAll()
@@ -241,15 +257,59 @@ export class Session {
     const storing = this.walk.accept(item, data, peer).catch((err: Error) => { this.fail(storeError(item, err)) })
     this.storing.add(storing)
     void storing.finally(() => { this.storing.delete(storing) })
+    this.paid(item, data.byteLength)
     this.pump()
     // bounded: the stream waits while too many blocks are being stored
     return this.storing.size >= MAX_STORING ? Promise.race(this.storing) : undefined
   }
 
+  /**
+   * Under a cap, wants go out at its rate: each prepays its block's estimated size (the last
+   * blocks' size) and waits while a bucket is in debt, so the bytes that come back, which the
+   * node's meter charges as they arrive, keep to the cap; a receiver cannot make a sender
+   * slow down, only ask for less.
+   */
+  private pace (): void {
+    const global = this.init.downloadCap
+    const capped = (global?.rate ?? 0) > 0 || this.cap != null
+    if (!capped) {
+      this.scheduler.assign(this.swarm.peers)
+      return
+    }
+    for (let i = 0; i < MAX_PACED_WANTS; i++) {
+      const wait = Math.max(global?.waitMs() ?? 0, this.cap?.waitMs() ?? 0)
+      if (wait > 0) {
+        // held back by a cap is not stalled: the stall timeout counts from here
+        this.tally.lastProgress = Math.max(this.tally.lastProgress, Date.now())
+        if (this.paceTimer == null) this.paceTimer = setTimeout(() => { this.paceTimer = undefined; this.pump() }, wait)
+        return
+      }
+      const [item] = this.scheduler.assign(this.swarm.peers, 1)
+      if (item == null) return
+      const cost = Math.round(this.blockEstimate)
+      this.costs.set(item.key, (this.costs.get(item.key) ?? 0) + cost)
+      global?.prepay(cost)
+      this.cap?.spend(cost)
+    }
+  }
+
+  /** A block of `bytes` arrived: the estimate prepaid for it is corrected. */
+  private paid (item: Item, bytes: number): void {
+    this.blockEstimate = this.blockEstimate * 0.75 + bytes * 0.25
+    const cost = this.costs.get(item.key)
+    if (cost == null) {
+      this.cap?.spend(bytes)
+      return
+    }
+    this.costs.delete(item.key)
+    if (cost > bytes) this.init.downloadCap?.refund(cost - bytes)
+    this.cap?.spend(bytes - cost)
+  }
+
   /** Hands out wants to the providers, or to the fallback when none serves. */
   private pump (): void {
     if (this.done || this.swarm.gathering) return
-    this.scheduler.assign(this.swarm.peers)
+    this.pace()
     // only when a search found no peerd provider: Bitswap is the slower, interop path
     if (this.fallback != null && this.swarm.empty) this.fallback.pump(this.scheduler)
   }

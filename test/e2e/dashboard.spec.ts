@@ -256,6 +256,11 @@ describe('the dashboard in a browser', { skip }, () => {
     await page.goto(new URL('/#overview', page.url()).href)
     assert.equal(await stat(page, 'network'), 'regtest')
     await waitForStat(page, 'rate-in', t => /MiB total/.test(t), 'the bytes of the download counted')
+    // the bandwidth caps: none, then an upload cap set from the form, in force at once
+    assert.equal(await waitForStat(page, 'cap-up', t => t !== '–', 'the caps'), 'unlimited')
+    await page.locator('#cap-upload').fill('2MB')
+    await page.locator('#bandwidth-caps button[type=submit]').click()
+    await waitForStat(page, 'cap-up', t => t === '2 MB/s', 'the new upload cap')
     await shot(page, 'overview')
     await page.setViewportSize({ width: 390, height: 844 })
     await shot(page, 'overview-phone')

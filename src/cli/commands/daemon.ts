@@ -9,6 +9,7 @@ import { UsageError } from '../../errors.ts'
 import { intOption, listOption } from '../command.ts'
 import type { Command, CommandContext } from '../command.ts'
 import { printJson, printLines } from '../output.ts'
+import { capOption } from './bandwidth.ts'
 
 /** Builds the daemon config: defaults < config file < flags. */
 export async function daemonConfigFromArgs (ctx: CommandContext): Promise<DaemonConfig> {
@@ -50,7 +51,9 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     onionClientAuth: clientAuthOption(listOption(v, 'onion-client-auth')),
     socks: v.socks as string | undefined,
     socksAllowRemote: v['socks-allow-remote'] === true ? true : undefined,
-    privateBroadcast: v['no-private-broadcast'] === true ? false : undefined
+    privateBroadcast: v['no-private-broadcast'] === true ? false : undefined,
+    maxUpload: capOption(v['max-upload'], '--max-upload'),
+    maxDownload: capOption(v['max-download'], '--max-download')
   }
   const merged: Partial<DaemonConfig> = { ...file }
   for (const [k, val] of Object.entries(flags)) if (val !== undefined) (merged as Record<string, unknown>)[k] = val
@@ -138,6 +141,9 @@ export const daemon: Command = {
   --socks-allow-remote         permit a non-loopback SOCKS address
   --no-private-broadcast       send the wallet's payments from this node's own connections,
                                not through onion circuits to random peers
+  --max-upload RATE            cap on this node's upload, bytes/s: 5MB, 500kB, 20Mbit; 0 = unlimited
+                               (default); block transfers wait, chain sync and gossip do not
+  --max-download RATE          cap on this node's download, as --max-upload
   --log-level LEVEL            error, warn, info (default), debug, trace or silent
   Settings may also live in DATA_DIR/config.json (same names in camelCase); flags win.`,
   options: {
@@ -173,7 +179,9 @@ export const daemon: Command = {
     'onion-client-auth': { type: 'string', multiple: true },
     socks: { type: 'string' },
     'socks-allow-remote': { type: 'boolean' },
-    'no-private-broadcast': { type: 'boolean' }
+    'no-private-broadcast': { type: 'boolean' },
+    'max-upload': { type: 'string' },
+    'max-download': { type: 'string' }
   },
   args: { min: 0, max: 0 },
   async run (ctx) {

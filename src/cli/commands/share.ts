@@ -7,6 +7,7 @@ import type { Root } from '../../api/types.ts'
 import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, PeerdError, StreamBrokenError } from '../../errors.ts'
 import { ApiClient } from '../client.ts'
 import { intOption } from '../command.ts'
+import { capOption } from './bandwidth.ts'
 import type { Command } from '../command.ts'
 import { printJson, printLines, table } from '../output.ts'
 import { formatBytes, ProgressBar } from '../progress.ts'
@@ -46,23 +47,27 @@ function splitCidPath (arg: string): { cid: string, path: string | undefined } {
 export const get: Command = {
   name: 'get',
   summary: 'fetch content by CID from the network and save it',
-  usage: 'get CID [-o PATH] [--timeout S] [--private] [--json]',
+  usage: 'get CID [-o PATH] [--timeout S] [--private] [--max-rate RATE] [--json]',
   help: `  -o, --output PATH   where to save it (default: ./CID); written atomically
   --timeout S         give up when no data arrives for S seconds (default 60)
   --private           through onion circuits: random peers look the providers up, each provider
                       sends its blocks through a circuit of its own, so none learns who fetched;
                       this node dials no provider and does not announce what it fetched
+  --max-rate RATE     cap this download, bytes/s: 2MB, 500kB, 16Mbit (the node's --max-download
+                      applies as well)
   An interrupted get resumes from the blocks already fetched when run again.`,
   options: {
     output: { type: 'string', short: 'o' },
     timeout: { type: 'string' },
-    private: { type: 'boolean' }
+    private: { type: 'boolean' },
+    'max-rate': { type: 'string' }
   },
   args: { min: 1, max: 1 },
   async run (ctx) {
     const cid = ctx.positionals[0] as string
     const output = resolve((ctx.values.output as string | undefined) ?? cid)
     const timeoutSeconds = intOption(ctx.values, 'timeout', 1, 86_400) ?? 60
+    const maxRate = capOption(ctx.values['max-rate'], '--max-rate')
     const abort = new AbortController()
     let interrupted = false
     const onSigint = (): void => { interrupted = true; abort.abort() }
@@ -70,7 +75,7 @@ export const get: Command = {
     const bar = new ProgressBar()
     try {
       const privately = ctx.values.private === true
-      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { cid, output, timeoutSeconds, ...(privately ? { private: true } : {}) }, abort.signal)
+      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { cid, output, timeoutSeconds, ...(privately ? { private: true } : {}), ...(maxRate != null && maxRate > 0 ? { maxRate } : {}) }, abort.signal)
       let buffered = ''
       let result: Record<string, unknown> | undefined
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

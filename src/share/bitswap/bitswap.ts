@@ -7,6 +7,7 @@ import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { NotStartedError } from '../../errors.ts'
 import { ByteBudget } from '../../net/byte-budget.ts'
+import type { RateBucket } from '../../net/bandwidth-limit.ts'
 import type { PeerdHost } from '../../net/host.ts'
 import type { Logger } from '../../utils/logger.ts'
 import { blockKey, checkCid, identityBlock } from '../block.ts'
@@ -36,6 +37,10 @@ export interface BitswapInit {
   budget?: ByteBudget
   /** Blocks never given to peers (those of privately shared roots): answered as if not held. */
   withhold?: (cid: CID) => boolean
+  /** The node's upload cap (net/bandwidth-limit.ts): messages with blocks wait for it. Default none. */
+  uploadCap?: RateBucket
+  /** The node's download cap: a stream's next message is read once it is out of debt. Default none. */
+  downloadCap?: RateBucket
 }
 
 /** Options of {@link Bitswap.want}. */
@@ -87,8 +92,10 @@ export class Bitswap implements Startable {
   private unsubscribePut: (() => void) | undefined
   private running = false
   private readonly withhold: (cid: CID) => boolean
+  private readonly caps: Pick<BitswapInit, 'uploadCap' | 'downloadCap'>
 
   constructor (init: BitswapInit) {
+    this.caps = { uploadCap: init.uploadCap, downloadCap: init.downloadCap }
     this.host = init.host
     this.blockstore = init.blockstore
     this.log = init.log
@@ -196,6 +203,7 @@ export class Bitswap implements Startable {
         load: async (cid) => this.withhold(cid) ? undefined : await this.local(cid).catch(() => undefined),
         size: async (cid) => this.withhold(cid) ? undefined : await this.blockstore.sizeOf(cid).catch(() => undefined),
         budget: this.budget,
+        uploadCap: this.caps.uploadCap,
         onSent: (msg, bytes) => { this.sent(msg, bytes) },
         onError: (err) => { this.log.debug('bitswap send failed', { peerId: k, error: err }) }
       })
@@ -225,8 +233,11 @@ export class Bitswap implements Startable {
       // answers go out on a stream of our own
       await stream.close()
       for await (const frame of readFrames(stream, MAX_MESSAGE_BYTES)) {
-        await this.handle(peerId, decodeMessage(frame))
+        const msg = decodeMessage(frame)
+        await this.handle(peerId, msg)
         if (!this.running) break
+        // blocks are bulk traffic: reading slower is how a receiver keeps to its cap
+        if (msg.blocks.length > 0) await this.caps.downloadCap?.ready()
       }
     } catch (err) {
       const e = err as Error

@@ -14,6 +14,7 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { StreamLease } from '../../net/byte-budget.ts'
 import type { ByteBudget } from '../../net/byte-budget.ts'
+import type { RateBucket } from '../../net/bandwidth-limit.ts'
 import { blockKey } from '../block.ts'
 import { BITSWAP_120, MAX_QUEUED_PER_PEER, SEND_TIMEOUT_MS } from './constants.ts'
 import { MAX_MESSAGE_BYTES, MESSAGE_LIMITS, encodeMessage } from './message.ts'
@@ -31,6 +32,8 @@ export interface OutboxInit {
   size?: (cid: CID) => Promise<number | undefined>
   /** Bytes of block data on their way out. */
   budget?: ByteBudget
+  /** The node's upload cap: a message carrying blocks waits for it. */
+  uploadCap?: RateBucket
   /** Told of every message written: its blocks and their bytes, and the message's size. */
   onSent: (sent: { blocks: number, blockBytes: number }, bytes: number) => void
   /** Told when a send fails; what was queued is dropped. */
@@ -143,6 +146,7 @@ export class Outbox {
         msg.blocks = [] // the encoded copy is what waits to drain: let the block buffers go
         lease?.adopt(this.reserved)
         this.reserved = 0
+        if (sent.blocks > 0) await this.init.uploadCap?.acquire(bytes.length, AbortSignal.any([signal, this.closing.signal]))
         await writeFrame(stream, bytes, { signal })
         lease?.sent()
         this.init.onSent(sent, bytes.length)

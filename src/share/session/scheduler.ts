@@ -66,8 +66,12 @@ export class Scheduler {
     return this.pending.shift()
   }
 
-  /** Hands out wants to every peer with room in its window. */
-  assign (peerMap: ReadonlyMap<string, ProviderPeer>): void {
+  /**
+   * Hands out wants to every peer with room in its window, at most `limit` in all (a download
+   * under a bandwidth cap asks for no more than its rate allows); returns the items wanted.
+   */
+  assign (peerMap: ReadonlyMap<string, ProviderPeer>, limit = Infinity): Item[] {
+    const wanted: Item[] = []
     const now = Date.now()
     // least-loaded first, so every provider gets work (a new one is probed with its first window)
     const peers = [...peerMap.values()].filter(p => !p.closed).sort((a, b) => a.inflight.size / a.window - b.inflight.size / b.window)
@@ -76,7 +80,7 @@ export class Scheduler {
     const open = peers.filter(p => p.window > p.inflight.size).length
     const fair = this.even ? Math.max(1, Math.ceil(this.pending.length / Math.max(1, open))) : MAX_WANTS
     for (const peer of peers) {
-      const free = peer.window - peer.inflight.size
+      const free = Math.min(peer.window - peer.inflight.size, limit - wanted.length)
       if (free <= 0) continue
       const batch = this.pick(peer, Math.min(free, MAX_WANTS, fair), now, peerMap)
       if (batch.length < free && this.pending.length === 0) {
@@ -89,7 +93,9 @@ export class Scheduler {
       if (batch.length === 0) continue
       for (const item of batch) this.remove(item)
       peer.want(batch, now)
+      wanted.push(...batch)
     }
+    return wanted
   }
 
   /** Whether wants are picked rarest first (peers with part of the content are serving). */

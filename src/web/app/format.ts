@@ -15,6 +15,14 @@ export function formatRate (n: number): string {
   return `${formatBytes(n)}/s`
 }
 
+/** A cap in bytes per second in the 1000-based units the rate flags take (`--onion-relay-rate`, `--max-upload`). */
+export function formatCap (bytesPerSec: number): string {
+  for (const [size, unit] of [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']] as const) {
+    if (bytesPerSec >= size) return `${Number((bytesPerSec / size).toFixed(2))} ${unit}/s`
+  }
+  return `${bytesPerSec} B/s`
+}
+
 /** Seconds as `42 s`, `3 min 5 s`, `2 h 4 min` or `3 d 2 h`. */
 export function formatDuration (seconds: number): string {
   const s = Math.max(0, Math.round(seconds))

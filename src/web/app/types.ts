@@ -5,7 +5,7 @@
  */
 import type { BandwidthSample, FeedEvents } from '../../api/types.ts'
 
-export type { CircuitInfo, HostedServiceInfo, OnionStatus } from '../../api/types.ts'
+export type { BandwidthLimitsInfo, CircuitInfo, HostedServiceInfo, OnionStatus, ScheduleEntry } from '../../api/types.ts'
 export type { BandwidthSample, Block, BlockSummary, ChainState, HistoryEntry, Peer, Progress, Root, Tx } from '../../api/types.ts'
 
 /** Everything the event stream delivers, by event name; bandwidth samples kept as a series. */

@@ -11,7 +11,7 @@ import { ApiError, get, post } from '../api.ts'
 import { axis, Chart } from '../components/chart.tsx'
 import { Graph, linkKey } from '../components/graph.tsx'
 import type { GraphNode, LinkStyle } from '../components/graph.tsx'
-import { ago, formatBytes, formatDuration, formatRate } from '../format.ts'
+import { ago, formatBytes, formatCap, formatDuration, formatRate } from '../format.ts'
 import type { CircuitInfo, FeedState, OnionStatus } from '../types.ts'
 import { Empty, ErrorText, messageOf, Mono, Section, Stat, Stats } from '../ui.tsx'
 import { OnionServices } from './onion-services.tsx'
@@ -34,14 +34,6 @@ interface OnionState {
   /** The node runs no onion service (503). */
   unavailable: boolean
   error: string | null
-}
-
-/** Bytes per second in the 1000-based units the `--onion-relay-rate` flag takes. */
-function formatCap (bytesPerSec: number): string {
-  for (const [size, unit] of [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']] as const) {
-    if (bytesPerSec >= size) return `${Number((bytesPerSec / size).toFixed(2))} ${unit}/s`
-  }
-  return `${bytesPerSec} B/s`
 }
 
 /** Polls the onion routes while mounted; `refresh` asks again now. */

@@ -1,10 +1,11 @@
-/** Overview: who this node is, how long it has run, and its bandwidth over time. */
+/** Overview: who this node is, how long it has run, and its bandwidth over time and caps. */
 import { useMemo } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { axis, Chart } from '../components/chart.tsx'
 import { formatBytes, formatCoins, formatDuration, formatRate } from '../format.ts'
 import type { FeedState } from '../types.ts'
 import { CopyButton, Empty, Mono, Section, Stat, Stats } from '../ui.tsx'
+import { BandwidthCaps } from './bandwidth-caps.tsx'
 
 /** See the module comment. */
 export function OverviewPanel ({ state }: { state: FeedState }) {
@@ -51,6 +52,7 @@ export function OverviewPanel ({ state }: { state: FeedState }) {
           <Stat id='rate-out' label='Out' value={last != null ? formatRate(last.rateOut) : '–'} hint={last != null ? ` ${formatBytes(last.bytesOut)} total` : undefined} />
         </Stats>
         <BandwidthChart state={state} />
+        <BandwidthCaps />
       </Section>
     </div>
   )
