@@ -101,6 +101,8 @@ export interface HostInit {
   dhtValidators?: Validators
   /** DHT record selectors by key namespace: which of several valid records for a key wins. */
   dhtSelectors?: Selectors
+  /** The node's upload cap, which relayed traffic waits for as bulk traffic does. */
+  relayUpload?: { waitMs: () => number }
   /** Where the reachability and hole-punching services log what they find. */
   log?: Logger
 }
@@ -164,7 +166,7 @@ export async function createHost (init: HostInit): Promise<PeerdHost> {
       maxOutboundStopStreams: 64
     })
     // after the relay server, whose HOP handler it wraps
-    services.relayRate = relayRateService(config.relayRate ?? 1_000_000)
+    services.relayRate = relayRateService(config.relayRate ?? 1_000_000, init.relayUpload)
   }
 
   return await createLibp2p<PeerdServices>({

@@ -5,7 +5,9 @@
  * ways, is charged to one token bucket. A message the bucket cannot pay for is held back from
  * the relay's pipe and its stream paused (it stops reading, so yamux stops granting its sender
  * window) until tokens come; held messages are then delivered in order. A message is charged
- * whole, so the bucket can run up to one message (a 1 MiB block at most) into debt.
+ * whole, so the bucket can run up to one message (a 1 MiB block at most) into debt. Relayed
+ * bytes are bulk traffic for the node's upload cap (`--max-upload`) too: they also wait while
+ * that bucket is in debt.
  *
  * libp2p's relay server pipes each circuit between the inbound HOP stream from the client and an
  * outbound STOP stream to the destination, and offers no hook on them. This service (started
@@ -54,8 +56,11 @@ export class RelayRateLimiter implements Startable {
   private readonly patched = new WeakSet<Connection>()
   private readonly onOpen = (evt: Event): void => { this.patch((evt as CustomEvent<Connection>).detail) }
 
-  constructor (components: Components, bytesPerSecond: number) {
+  private readonly upload: { waitMs: () => number } | undefined
+
+  constructor (components: Components, bytesPerSecond: number, upload?: { waitMs: () => number }) {
     this.c = components
+    this.upload = upload
     this.rate = bytesPerSecond
     this.tokens = bytesPerSecond * BURST_SECONDS
   }
@@ -119,7 +124,7 @@ export class RelayRateLimiter implements Startable {
       const bytes = evt.data.byteLength
       this.counts.bytes += bytes
       this.refill()
-      if (held.queue.length === 0 && this.tokens > 0) { this.tokens -= bytes; return }
+      if (held.queue.length === 0 && this.tokens > 0 && this.uploadWait() === 0) { this.tokens -= bytes; return }
       evt.stopImmediatePropagation()
       held.queue.push(evt.data)
       this.hold(held)
@@ -130,6 +135,11 @@ export class RelayRateLimiter implements Startable {
       held.ended = true
     })
     s.addEventListener('close', () => { this.held.delete(held) }, { once: true })
+  }
+
+  /** Milliseconds until the node's upload cap lets bulk traffic go (relayed bytes are bulk: they wait too). */
+  private uploadWait (): number {
+    return this.upload?.waitMs() ?? 0
   }
 
   private refill (): void {
@@ -150,12 +160,12 @@ export class RelayRateLimiter implements Startable {
   /** Delivers held messages, oldest streams first, while the bucket has tokens; then resumes. */
   private schedule (): void {
     if (this.wake != null) return
-    const ms = Math.max(5, Math.ceil(-this.tokens / this.rate * 1000))
+    const ms = Math.max(5, Math.ceil(-this.tokens / this.rate * 1000), this.uploadWait())
     this.wake = setTimeout(() => {
       this.wake = undefined
       this.refill()
       for (const held of [...this.held]) {
-        while (held.queue.length > 0 && this.tokens > 0) {
+        while (held.queue.length > 0 && this.tokens > 0 && this.uploadWait() === 0) {
           const data = held.queue.shift() as Uint8Array | Uint8ArrayList
           this.tokens -= data.byteLength
           redispatch(held.stream, 'message', { data })
@@ -183,6 +193,6 @@ function redispatch (s: Stream, type: string, fields: Record<string, unknown>): 
 }
 
 /** A libp2p service factory for {@link RelayRateLimiter}; list it after the relay server. */
-export function relayRateService (bytesPerSecond: number): (components: Components) => RelayRateLimiter {
-  return (components) => new RelayRateLimiter(components, bytesPerSecond)
+export function relayRateService (bytesPerSecond: number, upload?: { waitMs: () => number }): (components: Components) => RelayRateLimiter {
+  return (components) => new RelayRateLimiter(components, bytesPerSecond, upload)
 }

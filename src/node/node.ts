@@ -402,6 +402,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       metrics,
       dhtValidators: { [DHT_NAMESPACE]: descriptorValidator(config.network), [HS_DHT_NAMESPACE]: hsDescriptorValidator(config.network), [SHARE_HS_NAMESPACE]: shareRecordValidator(config.network) },
       dhtSelectors: { [DHT_NAMESPACE]: descriptorSelector, [HS_DHT_NAMESPACE]: hsDescriptorSelector, [SHARE_HS_NAMESPACE]: shareRecordSelector },
+      relayUpload: limits.upload,
       log
     })
     ref.host = host
