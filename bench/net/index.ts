@@ -9,16 +9,18 @@
  *    tip everywhere within 60 s, no coins created or lost;
  * 5. comparison: 1 and 2 again with BitTorrent (aria2c) and IPFS (Helia) peers;
  * 6. NAT traversal: two homes behind nftables routers (endpoint-independent, symmetric, each
- *    with and without UPnP): AutoNAT, relay reservations, hole punching, transfer rate.
+ *    with and without UPnP): AutoNAT, relay reservations, hole punching, transfer rate;
+ * 7. bandwidth caps: upload and download caps held over 30 s, a block mined under a saturated cap.
  *
  * Needs root (exit 2 otherwise). Exit 0 when every target is met, 1 when one is missed.
  *
  * ```
  * npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
- *                      [--skip scaling,flash,churn,cash,bittorrent,helia,nat]
+ *                      [--skip scaling,flash,churn,cash,bittorrent,helia,nat,caps]
  *                      [--nat-attempts 20] [--nat-size MiB (64)] [--json] [--out FILE]
  * ```
  */
+import { bandwidthCaps } from './scenarios/bandwidth-caps.ts'
 import { createBed } from './scenarios/bed.ts'
 import { cashPartition } from './scenarios/cash-partition.ts'
 import { churn } from './scenarios/churn.ts'
@@ -31,7 +33,7 @@ import { swarmScaling } from './scenarios/swarm-scaling.ts'
 import { peerdTool } from './tools/index.ts'
 
 const USAGE = `usage: npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
-                            [--skip scaling,flash,churn,cash,bittorrent,helia,nat]
+                            [--skip scaling,flash,churn,cash,bittorrent,helia,nat,caps]
                             [--nat-attempts 20] [--nat-size MiB (64)] [--json] [--out FILE]`
 
 await runCommand(USAGE, {
@@ -80,4 +82,5 @@ await runCommand(USAGE, {
       mbit: 20
     }))
   }
+  if (!skip.includes('caps')) report(await bandwidthCaps())
 })
