@@ -1,6 +1,7 @@
 /**
  * peerd's own Prometheus metrics (`peerd_*`), beside libp2p's in the node's registry: peers,
- * downloads, bytes by service, the chain, the mempool and onion routing. Every value is read
+ * downloads, bytes by service, the chain, the mempool, onion routing, reachability behind NATs,
+ * the circuit relay and the bandwidth caps. Every value is read
  * from the services' existing state when the registry is scraped (prom-client's `collect`),
  * so nothing is counted on a hot path for them.
  *
@@ -128,4 +129,24 @@ export function registerNodeMetrics (registry: Registry, node: PeerdNode, metric
   gauge('peerd_onion_services', 'Onion services this node hosts (peerd onion serve)', g => {
     set(g, read(() => node.onion.running ? node.onion.services.list().length : 0))
   })
+
+  gauge('peerd_reachable', 'Whether peers can dial this node, as AutoNAT found: 1 public, 0 private (behind a NAT), -1 not checked yet', g => {
+    const state = read(() => node.natStatus().state)
+    if (state != null) g.set(state === 'public' ? 1 : state === 'private' ? 0 : -1)
+  })
+  gauge('peerd_relay_reservations', 'Relays this node holds a reservation on (the relayed addresses it announces)', g => {
+    set(g, read(() => node.natStatus().relayedAddresses.length))
+  })
+  counter('peerd_hole_punch_total', 'Relayed connections this node tried to turn direct by hole punching, by outcome', c => {
+    const h = read(() => node.natStatus().holePunch)
+    if (h != null) setTotals(c, [[{ outcome: 'direct' }, h.direct], [{ outcome: 'failed' }, h.failed]])
+  }, ['outcome'])
+  counter('peerd_relay_service_bytes_total', 'Bytes this node relayed for peers behind NATs through its circuit relay (both ways)', c => {
+    const r = read(() => node.natStatus().relayService)
+    if (r != null) setTotals(c, [[{}, r.bytes]])
+  })
+  gauge('peerd_bandwidth_cap_bytes_per_second', 'The bandwidth cap in force (global or from the schedule), by direction; 0 for none', g => {
+    const e = read(() => node.limits.state().effective)
+    if (e != null) { g.set({ direction: 'upload' }, e.maxUpload); g.set({ direction: 'download' }, e.maxDownload) }
+  }, ['direction'])
 }

@@ -81,7 +81,8 @@ describe('peerd daemon --metrics (Prometheus)', () => {
     // peerd's own, with HELP and TYPE lines
     for (const name of ['peerd_peers', 'peerd_bytes_total', 'peerd_transfers_active', 'peerd_transfers_completed_total', 'peerd_transfers_failed_total',
       'peerd_chain_height', 'peerd_chain_tip_age_seconds', 'peerd_mempool_transactions', 'peerd_mempool_bytes', 'peerd_onion_circuits_open',
-      'peerd_onion_relay_bytes_total', 'peerd_onion_services']) {
+      'peerd_onion_relay_bytes_total', 'peerd_onion_services', 'peerd_reachable', 'peerd_relay_reservations', 'peerd_hole_punch_total',
+      'peerd_relay_service_bytes_total', 'peerd_bandwidth_cap_bytes_per_second']) {
       assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'), `${name} has HELP text`)
       assert.match(text, new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'))
     }
