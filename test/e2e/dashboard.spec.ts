@@ -123,6 +123,9 @@ describe('the dashboard in a browser', { skip }, () => {
     await page.locator('#peer-table tbody tr').nth(1).waitFor()
     const rows = await page.locator('#peer-table tbody tr').evaluateAll(trs => trs.map(tr => tr.getAttribute('data-peer')))
     assert.deepEqual(new Set(rows), new Set([node2().peerId, nodes[2]?.peerId]))
+    // loopback connections are direct, not through a relay
+    const via = await page.locator('#peer-table tbody tr td:nth-child(3)').allTextContents()
+    assert.deepEqual(via, ['direct', 'direct'])
     await page.locator('.graph canvas').first().waitFor()
     await page.getByText(/^2 connected peers/).waitFor()
     await page.waitForTimeout(1500) // let the layout settle for the picture
@@ -255,6 +258,8 @@ describe('the dashboard in a browser', { skip }, () => {
   it('shows the overview, also at phone width', TEST, async () => {
     await page.goto(new URL('/#overview', page.url()).href)
     assert.equal(await stat(page, 'network'), 'regtest')
+    // loopback peers see no public address of this node: AutoNAT has nothing to check
+    assert.match(await page.locator('#reachability').innerText(), /Reachability\s+Not checked yet/)
     await waitForStat(page, 'rate-in', t => /MiB total/.test(t), 'the bytes of the download counted')
     // the bandwidth caps: none, then an upload cap set from the form, in force at once
     assert.equal(await waitForStat(page, 'cap-up', t => t !== '–', 'the caps'), 'unlimited')

@@ -7,6 +7,16 @@ import type { FeedState } from '../types.ts'
 import { CopyButton, Empty, Mono, Section, Stat, Stats } from '../ui.tsx'
 import { BandwidthCaps } from './bandwidth-caps.tsx'
 
+/** Whether peers can dial the node, in words: AutoNAT's answer, relays, hole punching. */
+function reachabilityText (r: NonNullable<FeedState['status']>['reachability']): string {
+  const seen = r.observedIps.length > 0 ? ` (seen at ${r.observedIps.join(', ')})` : ''
+  const punched = r.holePunch.attempts > 0 ? ` · hole punching: ${r.holePunch.direct} of ${r.holePunch.attempts} connections turned direct` : ''
+  if (r.state === 'public') return `Reachable: peers can dial this node${seen}${punched}`
+  if (r.state === 'unknown') return `Not checked yet${seen}`
+  const n = r.relayedAddresses.length
+  return `Behind a NAT${seen}: ${n === 0 ? 'no relay reservation yet' : `reachable through ${n} relay${n === 1 ? '' : 's'}`}${punched}`
+}
+
 /** See the module comment. */
 export function OverviewPanel ({ state }: { state: FeedState }) {
   const s = state.status
@@ -39,6 +49,7 @@ export function OverviewPanel ({ state }: { state: FeedState }) {
                     {s.addresses.map(a => <li key={a}><Mono>{a}</Mono> <CopyButton text={a} /></li>)}
                   </ul>
                 </div>
+                <div class='kv-row' id='reachability'><span class='kv-key'>Reachability</span><span>{reachabilityText(s.reachability)}</span></div>
                 <div class='kv-row'><span class='kv-key'>API</span><Mono>{s.api}</Mono></div>
                 <div class='kv-row'><span class='kv-key'>Gateway</span>{s.gateway != null ? <a href={s.gateway}>{s.gateway}</a> : <span>off (start the daemon with <code>--gateway HOST:PORT</code>)</span>}</div>
                 <div class='kv-row'><span class='kv-key'>Data dir</span><Mono>{s.dataDir}</Mono></div>

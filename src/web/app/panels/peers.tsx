@@ -81,12 +81,13 @@ function PeerTable ({ peers }: { peers: Peer[] }) {
       <div class='table-wrap'>
         <table id='peer-table'>
           <caption class='sr-only'>Connected peers</caption>
-          <thead><tr><th scope='col'>Peer ID</th><th scope='col'>Direction</th><th scope='col'>Latency</th><th scope='col'>Address</th><th scope='col'><span class='sr-only'>Actions</span></th></tr></thead>
+          <thead><tr><th scope='col'>Peer ID</th><th scope='col'>Direction</th><th scope='col'>Via</th><th scope='col'>Latency</th><th scope='col'>Address</th><th scope='col'><span class='sr-only'>Actions</span></th></tr></thead>
           <tbody>
             {peers.map(p => (
               <tr key={p.peerId} data-peer={p.peerId}>
                 <td><Mono>{p.peerId}</Mono></td>
                 <td>{p.direction === 'inbound' ? 'in' : 'out'}</td>
+                <td title={p.relayed ? 'through a circuit relay: both ends are behind NATs and hole punching has not (yet) made it direct' : undefined}>{p.relayed ? 'relay' : 'direct'}</td>
                 <td>{p.latencyMs == null ? '–' : `${p.latencyMs} ms`}</td>
                 <td><Mono>{p.addresses[0] ?? ''}</Mono></td>
                 <td class='actions'>
