@@ -13,7 +13,9 @@
  *   bounded table);
  * - the client asks connected peers to dial that IP at each of our listening TCP ports; two
  *   answers from peers at different IPs decide (one when only one peer can answer): any OK is
- *   public, dial errors only is private. It asks again every {@link RECHECK_MS};
+ *   public, dial errors only is private. It asks peerd peers first and never js-libp2p's own
+ *   AutoNAT servers (Helia's), which answer every request with a dial error. It asks again every
+ *   {@link RECHECK_MS};
  * - the server dials back on a new connection (`force`), only the IP the request came from
  *   (no amplification towards third parties), at most 4 addresses, with a per-peer rate and a
  *   cap on concurrent dial-backs.
@@ -69,7 +71,7 @@ interface Components {
   connectionManager: { openConnection: (ma: Multiaddr | Multiaddr[], o?: Record<string, unknown>) => Promise<Connection>, getConnections: (peer?: PeerId) => Connection[] }
   transportManager: { getAddrs: () => Multiaddr[], listen: (addrs: Multiaddr[]) => Promise<void> }
   addressManager: { addObservedAddr: (ma: Multiaddr) => void, confirmObservedAddr: (ma: Multiaddr) => void, removeObservedAddr: (ma: Multiaddr) => void }
-  peerStore: { get: (peer: PeerId) => Promise<{ protocols: string[] }> }
+  peerStore: { get: (peer: PeerId) => Promise<{ protocols: string[], metadata?: Map<string, Uint8Array> }> }
   events: EventTarget
 }
 
@@ -100,6 +102,7 @@ export class ReachabilityService implements Startable {
   private dialBacks = 0
   private timer: ReturnType<typeof setTimeout> | undefined
   private running = false
+  private checking = false
   private readonly controller = new AbortController()
   private readonly onIdentify = (evt: Event): void => {
     const detail = (evt as CustomEvent<{ peerId: PeerId, observedAddr?: Multiaddr, connection?: Connection }>).detail
@@ -150,10 +153,16 @@ export class ReachabilityService implements Startable {
   }
 
   private schedule (ms: number): void {
-    if (!this.running || this.timer != null) return
+    if (!this.running || this.timer != null || this.checking) return
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.check().catch(err => { this.log.debug('reachability check failed', { error: (err as Error).message }) })
+      this.checking = true
+      void this.check()
+        .catch(err => { this.log.debug('reachability check failed', { error: (err as Error).message }) })
+        .finally(() => {
+          this.checking = false
+          if (this.timer == null) this.schedule(this.state === 'unknown' ? RETRY_MS : RECHECK_MS)
+        })
     }, ms)
     this.timer.unref?.()
   }
@@ -173,11 +182,14 @@ export class ReachabilityService implements Startable {
     return out.slice(0, 4)
   }
 
-  /** One round: ask up to three peers at different IPs, decide on their answers. */
+  /** One round: ask up to three peers at different IPs, decide on their answers (the timer schedules the next). */
   async check (): Promise<Reachability> {
     const candidates = this.candidates()
-    if (candidates.length === 0) { this.schedule(RETRY_MS); return this.state }
-    const servers: Connection[] = []
+    if (candidates.length === 0) return this.state
+    // peerd peers first: js-libp2p's own AutoNAT server (Helia's) answers every request with a
+    // dial error; other servers (Kubo's) only when no peerd peer can answer
+    const peerd: Connection[] = []
+    const others: Connection[] = []
     const ips = new Set<string>()
     for (const conn of this.c.connectionManager.getConnections()) {
       if (relayed(conn) || conn.status !== 'open') continue
@@ -185,16 +197,19 @@ export class ReachabilityService implements Startable {
       if (ep == null || ips.has(ep.ip)) continue
       const protocols = await this.c.peerStore.get(conn.remotePeer).then(p => p.protocols, () => [] as string[])
       if (!protocols.includes(AUTONAT_PROTOCOL)) continue
+      const agent = await this.c.peerStore.get(conn.remotePeer).then(p => new TextDecoder().decode(p.metadata?.get('AgentVersion') ?? new Uint8Array()), () => '')
+      if (agent.startsWith('js-libp2p') || agent.includes('helia')) continue
       ips.add(ep.ip)
-      servers.push(conn)
-      if (servers.length === 3) break
+      ;(protocols.some(p => p.startsWith('/peerd/')) ? peerd : others).push(conn)
+      if (peerd.length === 3) break
     }
-    if (servers.length === 0) { this.schedule(RETRY_MS); return this.state }
+    const servers = [...peerd, ...others].slice(0, 3)
+    if (servers.length === 0) return this.state
     const answers = await Promise.all(servers.map(async conn => await this.ask(conn, candidates).catch(() => undefined)))
     const ok = answers.filter(a => a?.status === DialStatus.OK)
     const failed = answers.filter(a => a?.status === DialStatus.E_DIAL_ERROR)
     const needed = Math.min(2, servers.length)
-    if (ok.length === 0 && failed.length < needed) { this.schedule(RETRY_MS); return this.state }
+    if (ok.length === 0 && failed.length < needed) return this.state
     this.checkedAt = Date.now()
     if (ok.length > 0) {
       const reached = ok.map(a => a?.addr).filter(a => a != null).map(a => { try { return multiaddr(a) } catch { return undefined } }).filter(a => a != null)
@@ -202,7 +217,6 @@ export class ReachabilityService implements Startable {
     } else {
       await this.decide('private', [])
     }
-    this.schedule(RECHECK_MS)
     return this.state
   }
 
