@@ -13,7 +13,8 @@
  *   bounded table);
  * - the client asks connected peers to dial that IP at each of our listening TCP ports; two
  *   answers from peers at different IPs decide (one when only one peer can answer): any OK is
- *   public, dial errors only is private. It asks peerd peers first and never js-libp2p's own
+ *   public, dial errors only is private. It asks again soon when the node's own addresses
+ *   change (a UPnP mapping appears). It asks peerd peers first and never js-libp2p's own
  *   AutoNAT servers (Helia's), which answer every request with a dial error. It asks again every
  *   {@link RECHECK_MS};
  * - the server dials back on a new connection (`force`), only the IP the request came from
@@ -70,7 +71,7 @@ interface Components {
   registrar: { handle: (p: string, h: (stream: Stream, connection: Connection) => void, o?: Record<string, unknown>) => Promise<void>, unhandle: (p: string) => Promise<void> }
   connectionManager: { openConnection: (ma: Multiaddr | Multiaddr[], o?: Record<string, unknown>) => Promise<Connection>, getConnections: (peer?: PeerId) => Connection[] }
   transportManager: { getAddrs: () => Multiaddr[], listen: (addrs: Multiaddr[]) => Promise<void> }
-  addressManager: { addObservedAddr: (ma: Multiaddr) => void, confirmObservedAddr: (ma: Multiaddr) => void, removeObservedAddr: (ma: Multiaddr) => void }
+  addressManager: { addObservedAddr: (ma: Multiaddr) => void, confirmObservedAddr: (ma: Multiaddr) => void, removeObservedAddr: (ma: Multiaddr) => void, getAddresses: () => Multiaddr[] }
   peerStore: { get: (peer: PeerId) => Promise<{ protocols: string[], metadata?: Map<string, Uint8Array> }> }
   events: EventTarget
 }
@@ -123,10 +124,29 @@ export class ReachabilityService implements Startable {
 
   readonly [Symbol.toStringTag] = 'peerd/reachability'
 
+  /**
+   * The node's own addresses changed (a UPnP mapping appeared or went, a listener was added): the
+   * last answer may no longer hold, so check again soon rather than at the next recheck.
+   */
+  private readonly onSelfUpdate = (): void => {
+    const mine = this.c.addressManager.getAddresses().filter(a => tcpEndpoint(a) != null).map(String).sort().join(' ')
+    if (mine === this.lastAddresses) return
+    this.lastAddresses = mine
+    if (this.checkedAt == null) return
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.schedule(FIRST_CHECK_MS)
+  }
+
+  private lastAddresses = ''
+
   async start (): Promise<void> {
     this.running = true
     await this.c.registrar.handle(AUTONAT_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 2, maxOutboundStreams: 4 })
-    if (this.clientOn) this.c.events.addEventListener('peer:identify', this.onIdentify)
+    if (this.clientOn) {
+      this.c.events.addEventListener('peer:identify', this.onIdentify)
+      this.c.events.addEventListener('self:peer:update', this.onSelfUpdate)
+    }
   }
 
   async stop (): Promise<void> {
@@ -134,6 +154,7 @@ export class ReachabilityService implements Startable {
     this.controller.abort()
     clearTimeout(this.timer)
     this.c.events.removeEventListener('peer:identify', this.onIdentify)
+    this.c.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     await this.c.registrar.unhandle(AUTONAT_PROTOCOL).catch(() => {})
   }
 
