@@ -20,7 +20,8 @@
  * `initiator` on to it (the upgrader still registers the connection with the node).
  *
  * Bounded: one attempt at a time per peer, {@link MAX_ATTEMPTS} tries, at most
- * {@link MAX_CONCURRENT} peers punching at once, inbound streams rate-limited per peer, and
+ * {@link MAX_CONCURRENT} peers punching at once, a pause of 1 s, then 2 s, between tries, no punch
+ * when a direct connection to the peer exists already, answers rate-limited per peer, and
  * punches of either side at most 2 a second in all (each dials an address a peer named).
  * @module
  */
@@ -46,6 +47,7 @@ const STEP_TIMEOUT_MS = 10_000
 // connected in 5 s will not (go-libp2p gives its punches 5 s too)
 const PUNCH_DIAL_TIMEOUT_MS = 5_000
 const RETIRE_MS = 5_000
+const RETRY_PAUSE_MS = 1_000
 
 /** Counts for status displays and the bench. */
 export interface HolePunchStats {
@@ -71,6 +73,7 @@ interface Components {
     dialTransportForMultiaddr: (ma: Multiaddr) => { dial: (ma: Multiaddr, o: Record<string, unknown>) => Promise<Connection> } | undefined
   }
   upgrader: Upgrader
+  connectionManager: { getConnections: (peer?: PeerId) => Connection[] }
   events: EventTarget
   reachability?: { publicIps: () => string[] }
 }
@@ -111,7 +114,8 @@ export class HolePunchService implements Startable {
   private readonly log: Logger
   private readonly publicIpsOf: () => string[]
   private readonly busy = new Set<string>()
-  private readonly limiter = new PeerRateLimiter(0.5, 3)
+  // both ends of a pair may dial each other through the relay at once: a few answers a peer
+  private readonly limiter = new PeerRateLimiter(1, 5)
   // every punch dials an address a peer named: bounded in all, not only per peer id (ids are free)
   private readonly overall = new PeerRateLimiter(2, 8, 1)
   private readonly counts: HolePunchStats = { attempts: 0, direct: 0, failed: 0 }
@@ -165,6 +169,8 @@ export class HolePunchService implements Startable {
   /** As B: up to {@link MAX_ATTEMPTS} rounds of CONNECT, CONNECT, SYNC and a simultaneous dial. */
   async upgrade (relayed: Connection): Promise<boolean> {
     const peer = relayed.remotePeer.toString()
+    // both ends may dial each other through the relay at once: one punch is enough
+    if (this.hasDirect(relayed.remotePeer)) { this.retire(relayed); return true }
     if (this.busy.has(peer) || this.busy.size >= MAX_CONCURRENT || !this.overall.take('all')) return false
     this.busy.add(peer)
     this.counts.attempts++
@@ -181,6 +187,9 @@ export class HolePunchService implements Startable {
           this.log.debug('hole punch attempt failed', { peer, attempt, error: (err as Error).message })
         }
         if (this.controller.signal.aborted) break
+        if (this.hasDirect(relayed.remotePeer)) { this.counts.direct++; this.retire(relayed); return true }
+        // the next round after a pause, as go-libp2p's retries (a refused round fails at once)
+        await sleep(RETRY_PAUSE_MS * attempt, undefined, { signal: this.controller.signal }).catch(() => {})
       }
       this.counts.failed++
       return false
@@ -240,6 +249,11 @@ export class HolePunchService implements Startable {
     return await transport.dial(target, { signal, localPort, upgrader: asResponder })
   }
 
+  /** Whether an open direct connection to `peer` exists (a punch already made one). */
+  private hasDirect (peer: PeerId): boolean {
+    return this.c.connectionManager.getConnections(peer).some(c => c.status === 'open' && !isRelayed(c))
+  }
+
   /** As A: answer CONNECT with our addresses, dial on SYNC. */
   private async answer (stream: Stream, relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer.toString()
@@ -247,6 +261,7 @@ export class HolePunchService implements Startable {
     const onAbort = (): void => { stream.abort(new ProtocolError('DCUtR timed out')) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
+      if (this.hasDirect(relayed.remotePeer)) { this.retire(relayed); return }
       if (!this.limiter.take(peer) || !this.overall.take('all')) throw new ProtocolError('DCUtR: too many attempts')
       const frames = readFrames(stream, MAX_NAT_MESSAGE)[Symbol.asyncIterator]()
       const first = await frames.next()

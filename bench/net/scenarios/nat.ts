@@ -108,7 +108,12 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
         await until(async () => (await peerOf(b, a.peerId)) == null ? true : undefined, 10_000, 'the disconnect to reach the other side')
       }
       const t0 = Date.now()
-      await a.connect(bAddress)
+      // a user whose dial fails tries again; a second failure ends the run
+      await a.connect(bAddress).catch(async (err: Error) => {
+        progress(`${kind}: attempt ${i + 1}: connect failed (${err.message.slice(0, 160)}), trying again`)
+        await sleep(1_000)
+        await a.connect(bAddress)
+      })
       const ended = await until(async () => {
         const p = await peerOf(a, b.peerId)
         return p != null && !p.relayed ? 'direct' : Date.now() - t0 > 15_000 ? 'relayed' : undefined
