@@ -92,7 +92,7 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
       }, 90_000, upnp ? `${h.host.name} to find itself reachable through its UPnP mapping` : `${h.host.name} to know it is behind a NAT and hold a relay reservation`)
       return (Date.now() - started) / 1000
     }))
-    progress(`${kind}: reachable through the relay after ${reachableAfter.map(s => round(s, 1)).join(' s, ')} s`)
+    progress(`${kind}: ${upnp ? 'reachable at its mapped address' : 'reachable through the relay'} after ${reachableAfter.map(s => round(s, 1)).join(' s, ')} s`)
     const [a, b] = homes as [PeerdDaemon, PeerdDaemon]
     // the address a user would paste: the relayed one behind a NAT, the mapped public one behind UPnP
     const bAddress = upnp
