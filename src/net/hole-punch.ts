@@ -91,6 +91,20 @@ async function freePort (): Promise<number> {
   })
 }
 
+/**
+ * A signal for one dial that aborts with `outer` or after `ms`, and never once `clear` is called.
+ * Node's `net.connect` destroys its socket whenever the signal it was given aborts, for the
+ * socket's whole life (libp2p's TCP transport passes the dial's signal on), so a plain timeout
+ * signal would kill the punched connection `ms` after it opened.
+ */
+function dialSignal (outer: AbortSignal, ms: number): { signal: AbortSignal, clear: () => void } {
+  const ctl = new AbortController()
+  const onAbort = (): void => { ctl.abort(outer.reason) }
+  outer.addEventListener('abort', onAbort, { once: true })
+  const timer = setTimeout(() => { ctl.abort(new ProtocolError(`the hole punch did not connect within ${ms} ms`)) }, ms)
+  return { signal: ctl.signal, clear: () => { clearTimeout(timer); outer.removeEventListener('abort', onAbort) } }
+}
+
 /** Whether `conn` goes through a relay. */
 export function isRelayed (conn: Connection): boolean {
   return conn.remoteAddr.getComponents().some(c => c.name === 'p2p-circuit')
@@ -217,7 +231,8 @@ export class HolePunchService implements Startable {
       const rtt = Date.now() - started
       stream.send(encodeFrame(encodeHolePunch({ type: HolePunchType.SYNC, addrs: [] })))
       await sleep(rtt / 2, undefined, { signal })
-      const direct = await this.dialAsResponder(target, localPort, AbortSignal.any([signal, AbortSignal.timeout(PUNCH_DIAL_TIMEOUT_MS)]))
+      const dial = dialSignal(signal, PUNCH_DIAL_TIMEOUT_MS)
+      const direct = await this.dialAsResponder(target, localPort, dial.signal).finally(dial.clear)
       return !isRelayed(direct)
     } finally {
       await stream.close().catch(() => {})
@@ -274,7 +289,8 @@ export class HolePunchService implements Startable {
       const sync = await frames.next()
       if (sync.done === true || decodeHolePunch(sync.value).type !== HolePunchType.SYNC) throw new ProtocolError('DCUtR: expected SYNC')
       if (target == null) return
-      const direct = await this.c.transportManager.dial(target, { signal: AbortSignal.any([signal, AbortSignal.timeout(PUNCH_DIAL_TIMEOUT_MS)]), localPort })
+      const dial = dialSignal(signal, PUNCH_DIAL_TIMEOUT_MS)
+      const direct = await this.c.transportManager.dial(target, { signal: dial.signal, localPort }).finally(dial.clear)
       if (!isRelayed(direct)) {
         this.log.info('hole punched: direct connection', { peer, side: 'A' })
         this.retire(relayed)

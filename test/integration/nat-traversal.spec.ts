@@ -27,6 +27,7 @@ describe('NAT traversal between daemons behind home routers', { skip: unavailabl
     assert.ok(Number(eim.reachableSeconds) < 60, `EIM homes knew they were private after ${eim.reachableSeconds} s`)
     assert.equal(eim.directShare, 1, 'every connection between EIM homes ended direct')
     assert.equal(eim.via, 'direct')
+    assert.equal(eim.directKept, 'true', 'the punched connection is still the one in use 8 s later (it once died with its dial timer)')
     assert.ok(Number(eim.punchDirect) >= 1)
     assert.equal(eim.intact, 'true')
     assert.equal(sym.directShare, 0, 'no connection between symmetric homes can end direct')

@@ -122,6 +122,10 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
       progress(`${kind}: attempt ${i + 1}/${attempts}: ${ended}`)
     }
     if (process.env.PDNET_NAT_LOG != null) for (const d of [a, b]) process.stderr.write(d.log().split('\n').filter(l => /hole|punch|AutoNAT|reachab/i.test(l)).join('\n') + '\n')
+    // the connection the homes ended up with must last (a punched one once died with its dial's timer)
+    const directAddr = (await peerOf(a, b.peerId))?.addresses.find(x => !x.includes('/p2p-circuit'))
+    await sleep(8_000)
+    const directKept = directAddr != null && (await peerOf(a, b.peerId))?.addresses.includes(directAddr) === true
     const via = (await peerOf(a, b.peerId))?.relayed === false ? 'direct' : 'relay'
     const cid = await b.share(input)
     const out = join(dir, `${kind}-out.bin`)
@@ -148,6 +152,7 @@ async function runKind (kind: RouterKind, options: NatOptions, input: string, sh
       reachableSeconds: round(Math.max(...reachableAfter), 1),
       attempts,
       directShare: round(direct / attempts, 2),
+      directKept,
       punchSeconds: punchSeconds.length === 0 ? 0 : round(median(punchSeconds), 2),
       via,
       rateMbit: round(rateMbit(options.sizeBytes, got.seconds), 1),
@@ -178,6 +183,7 @@ export async function natTraversal (options: NatOptions): Promise<ScenarioResult
       if (kind === 'symmetric') checks.push({ name: 'symmetric: the transfer went through the relay', value: r.via === 'relay' ? 1 : 0, target: '= 1', pass: r.via === 'relay' })
       checks.push({ name: `${kind}: transfer completes intact`, value: r.intact === true ? 1 : 0, target: '= 1', pass: r.intact === true })
       if (kind !== 'symmetric') {
+        checks.push({ name: `${kind}: the direct connection lasts (8 s on)`, value: r.directKept === true ? 1 : 0, target: '= 1', pass: r.directKept === true })
         checks.push({ name: `${kind}: attempts ending direct`, value: r.directShare as number, target: '≥ 0.9', pass: (r.directShare as number) >= 0.9 })
         if (options.reference !== false) checks.push({ name: `${kind}: rate vs unNATed`, value: r.ratio as number, target: '≥ 0.95', pass: (r.ratio as number) >= 0.95 })
       }
