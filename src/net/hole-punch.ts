@@ -36,7 +36,7 @@ import { SILENT_LOGGER } from '../utils/logger.ts'
 import { encodeFrame, ProtocolError, readFrames } from './frames.ts'
 import { decodeHolePunch, encodeHolePunch, HolePunchType, MAX_NAT_MESSAGE } from './nat-messages.ts'
 import { PeerRateLimiter } from './rate-limit.ts'
-import { tcpEndpoint } from './reachability.ts'
+import { isRelayed, tcpEndpoint } from './reachability.ts'
 
 /** DCUtR's protocol id. */
 export const DCUTR_PROTOCOL = '/libp2p/dcutr'
@@ -44,7 +44,7 @@ const MAX_ATTEMPTS = 3
 const MAX_CONCURRENT = 8
 const STEP_TIMEOUT_MS = 10_000
 // the crossing SYNs need a round trip and at most one resend (1 s): a punch that has not
-// connected in 5 s will not (go-libp2p gives its punches 5 s too)
+// connected in 5 s will not
 const PUNCH_DIAL_TIMEOUT_MS = 5_000
 const RETIRE_MS = 5_000
 const RETRY_PAUSE_MS = 1_000
@@ -62,8 +62,6 @@ export interface HolePunchStats {
 /** Options of {@link holePunchService}. */
 export interface HolePunchInit {
   log?: Logger
-  /** The node's public IPs as peers see them (the reachability service's). */
-  publicIps?: () => string[]
 }
 
 interface Components {
@@ -105,11 +103,6 @@ function dialSignal (outer: AbortSignal, ms: number): { signal: AbortSignal, cle
   return { signal: ctl.signal, clear: () => { clearTimeout(timer); outer.removeEventListener('abort', onAbort) } }
 }
 
-/** Whether `conn` goes through a relay. */
-export function isRelayed (conn: Connection): boolean {
-  return conn.remoteAddr.getComponents().some(c => c.name === 'p2p-circuit')
-}
-
 /** The first public plain-TCP address of `addrs`, with the peer id: the one address a punch dials. */
 function punchTarget (addrs: Uint8Array[], peer: PeerId): Multiaddr | undefined {
   for (const a of addrs) {
@@ -144,7 +137,8 @@ export class HolePunchService implements Startable {
   constructor (components: Components, init: HolePunchInit = {}) {
     this.c = components
     this.log = init.log ?? SILENT_LOGGER
-    this.publicIpsOf = init.publicIps ?? (() => this.c.reachability?.publicIps() ?? [])
+    // the node's public IPs as peers see them: the reachability service (listed before this one) keeps them
+    this.publicIpsOf = () => this.c.reachability?.publicIps() ?? []
   }
 
   readonly [Symbol.toStringTag] = 'peerd/hole-punch'
@@ -202,7 +196,7 @@ export class HolePunchService implements Startable {
         }
         if (this.controller.signal.aborted) break
         if (this.hasDirect(relayed.remotePeer)) { this.counts.direct++; this.retire(relayed); return true }
-        // the next round after a pause, as go-libp2p's retries (a refused round fails at once)
+        // the next round after a pause: a refused round fails at once, and the peer may be busy
         await sleep(RETRY_PAUSE_MS * attempt, undefined, { signal: this.controller.signal }).catch(() => {})
       }
       this.counts.failed++

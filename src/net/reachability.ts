@@ -35,7 +35,7 @@ import { PeerRateLimiter } from './rate-limit.ts'
 
 /** AutoNAT v1's protocol id. */
 export const AUTONAT_PROTOCOL = '/libp2p/autonat/1.0.0'
-/** How often a decided node checks again (Kubo's AutoNAT rechecks every 15 min). */
+/** How often a decided node checks again: the answer holds until the network changes, rarely in minutes. */
 export const RECHECK_MS = 15 * 60_000
 const FIRST_CHECK_MS = 1_000
 const RETRY_MS = 5_000
@@ -53,10 +53,6 @@ export interface ReachabilityStatus {
   reachability: Reachability
   /** Public IPs peers see this node at, most reported first. */
   observedIps: string[]
-  /** Whether the node listens on `/p2p-circuit` (takes relay reservations). */
-  relayListening: boolean
-  /** When the last check decided (ms since epoch), if any. */
-  checkedAt?: number
 }
 
 /** Options of {@link reachabilityService}. */
@@ -85,7 +81,8 @@ export function tcpEndpoint (ma: Multiaddr): { ip: string, port: number, family:
   return { ip: a.value ?? '', port: Number(b.value), family: a.name === 'ip4' ? 4 : 6 }
 }
 
-function relayed (conn: Connection): boolean {
+/** Whether `conn` goes through a relay (peerd's relays set no limits, so the address tells). */
+export function isRelayed (conn: Connection): boolean {
   return conn.remoteAddr.getComponents().some(c => c.name === 'p2p-circuit')
 }
 
@@ -107,7 +104,7 @@ export class ReachabilityService implements Startable {
   private readonly controller = new AbortController()
   private readonly onIdentify = (evt: Event): void => {
     const detail = (evt as CustomEvent<{ peerId: PeerId, observedAddr?: Multiaddr, connection?: Connection }>).detail
-    if (detail.observedAddr == null || detail.connection == null || relayed(detail.connection)) return
+    if (detail.observedAddr == null || detail.connection == null || isRelayed(detail.connection)) return
     const ep = tcpEndpoint(detail.observedAddr)
     if (ep == null || isPrivate(detail.observedAddr)) return
     const peers = this.observed.get(ep.ip) ?? new Set<string>()
@@ -162,9 +159,7 @@ export class ReachabilityService implements Startable {
   status (): ReachabilityStatus {
     return {
       reachability: this.state,
-      observedIps: this.publicIps(),
-      relayListening: this.relayListening,
-      ...(this.checkedAt != null ? { checkedAt: this.checkedAt } : {})
+      observedIps: this.publicIps()
     }
   }
 
@@ -213,12 +208,13 @@ export class ReachabilityService implements Startable {
     const others: Connection[] = []
     const ips = new Set<string>()
     for (const conn of this.c.connectionManager.getConnections()) {
-      if (relayed(conn) || conn.status !== 'open') continue
+      if (isRelayed(conn) || conn.status !== 'open') continue
       const ep = tcpEndpoint(conn.remoteAddr)
       if (ep == null || ips.has(ep.ip)) continue
-      const protocols = await this.c.peerStore.get(conn.remotePeer).then(p => p.protocols, () => [] as string[])
+      const peer = await this.c.peerStore.get(conn.remotePeer).catch(() => undefined)
+      const protocols = peer?.protocols ?? []
       if (!protocols.includes(AUTONAT_PROTOCOL)) continue
-      const agent = await this.c.peerStore.get(conn.remotePeer).then(p => new TextDecoder().decode(p.metadata?.get('AgentVersion') ?? new Uint8Array()), () => '')
+      const agent = new TextDecoder().decode(peer?.metadata?.get('AgentVersion') ?? new Uint8Array())
       if (agent.startsWith('js-libp2p') || agent.includes('helia')) continue
       ips.add(ep.ip)
       ;(protocols.some(p => p.startsWith('/peerd/')) ? peerd : others).push(conn)
@@ -293,7 +289,7 @@ export class ReachabilityService implements Startable {
       stream.send(encodeFrame(encodeDialResponse(status, statusText, addr)))
     }
     try {
-      if (relayed(conn)) { answer(DialStatus.E_DIAL_REFUSED, 'not over a relay'); return }
+      if (isRelayed(conn)) { answer(DialStatus.E_DIAL_REFUSED, 'not over a relay'); return }
       if (!this.limiter.take(conn.remotePeer.toString()) || this.dialBacks >= MAX_DIAL_BACKS) { answer(DialStatus.E_DIAL_REFUSED, 'too many requests'); return }
       let request: Uint8Array | undefined
       for await (const f of readFrames(stream, MAX_NAT_MESSAGE)) { request = f; break }

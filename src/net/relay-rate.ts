@@ -18,12 +18,11 @@
  */
 import type { Connection, Startable, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { RateBucket } from './bandwidth-limit.ts'
 
 /** The relay's protocol ids (circuit relay v2). */
 export const RELAY_HOP = '/libp2p/circuit/relay/0.2.0/hop'
 export const RELAY_STOP = '/libp2p/circuit/relay/0.2.0/stop'
-// a bucket of a quarter second's worth: smooth, and still whole yamux frames
-const BURST_SECONDS = 0.25
 
 interface Components {
   registrar: {
@@ -47,9 +46,7 @@ export interface RelayRateStats {
 /** Caps the bytes this node relays a second; see the module comment. */
 export class RelayRateLimiter implements Startable {
   private readonly c: Components
-  private rate: number
-  private tokens: number
-  private at = Date.now()
+  private readonly bucket: RateBucket
   private readonly held = new Set<Held>()
   private wake: ReturnType<typeof setTimeout> | undefined
   private readonly counts: RelayRateStats = { bytes: 0, streams: 0, pauses: 0 }
@@ -61,8 +58,7 @@ export class RelayRateLimiter implements Startable {
   constructor (components: Components, bytesPerSecond: number, upload?: { waitMs: () => number }) {
     this.c = components
     this.upload = upload
-    this.rate = bytesPerSecond
-    this.tokens = bytesPerSecond * BURST_SECONDS
+    this.bucket = new RateBucket(bytesPerSecond)
   }
 
   readonly [Symbol.toStringTag] = 'peerd/relay-rate'
@@ -86,13 +82,6 @@ export class RelayRateLimiter implements Startable {
     this.c.events.removeEventListener('connection:open', this.onOpen)
     for (const held of this.held) { try { held.stream.resume() } catch { /* closed */ } }
     this.held.clear()
-  }
-
-  /** Changes the cap (bytes a second) at once. */
-  setRate (bytesPerSecond: number): void {
-    this.refill()
-    this.rate = bytesPerSecond
-    this.tokens = Math.min(this.tokens, bytesPerSecond * BURST_SECONDS)
   }
 
   stats (): RelayRateStats {
@@ -123,8 +112,7 @@ export class RelayRateLimiter implements Startable {
       if ((evt as unknown as Record<symbol, boolean>)[REDISPATCHED] === true) return
       const bytes = evt.data.byteLength
       this.counts.bytes += bytes
-      this.refill()
-      if (held.queue.length === 0 && this.tokens > 0 && this.uploadWait() === 0) { this.tokens -= bytes; return }
+      if (held.queue.length === 0 && this.canPay()) { this.bucket.spend(bytes); return }
       evt.stopImmediatePropagation()
       held.queue.push(evt.data)
       this.hold(held)
@@ -142,10 +130,9 @@ export class RelayRateLimiter implements Startable {
     return this.upload?.waitMs() ?? 0
   }
 
-  private refill (): void {
-    const now = Date.now()
-    this.tokens = Math.min(this.rate * BURST_SECONDS, this.tokens + (now - this.at) / 1000 * this.rate)
-    this.at = now
+  /** Whether a message may go now: the relay's bucket and the upload cap's are both out of debt. */
+  private canPay (): boolean {
+    return this.bucket.waitMs() === 0 && this.uploadWait() === 0
   }
 
   private hold (held: Held): void {
@@ -160,14 +147,13 @@ export class RelayRateLimiter implements Startable {
   /** Delivers held messages, oldest streams first, while the bucket has tokens; then resumes. */
   private schedule (): void {
     if (this.wake != null) return
-    const ms = Math.max(5, Math.ceil(-this.tokens / this.rate * 1000), this.uploadWait())
+    const ms = Math.max(5, this.bucket.waitMs(), this.uploadWait())
     this.wake = setTimeout(() => {
       this.wake = undefined
-      this.refill()
       for (const held of [...this.held]) {
-        while (held.queue.length > 0 && this.tokens > 0 && this.uploadWait() === 0) {
+        while (held.queue.length > 0 && this.canPay()) {
           const data = held.queue.shift() as Uint8Array | Uint8ArrayList
-          this.tokens -= data.byteLength
+          this.bucket.spend(data.byteLength)
           redispatch(held.stream, 'message', { data })
         }
         if (held.queue.length > 0) break

@@ -13,6 +13,7 @@ import { BandwidthLimiter } from '../net/bandwidth-limit.ts'
 import { PeerdGater } from '../net/gater.ts'
 import { PeerdMetrics } from '../net/metrics.ts'
 import { createHost } from '../net/host.ts'
+import { isRelayed } from '../net/reachability.ts'
 import type { PeerdHost } from '../net/host.ts'
 import { networkParams } from '../net/networks.ts'
 import { parseMultiaddr } from '../net/multiaddrs.ts'
@@ -330,7 +331,7 @@ function toSummary (peerId: string, conns: Connection[], pinged: number | undefi
     peerId,
     addresses: conns.map(c => c.remoteAddr.toString()),
     direction: first?.direction === 'inbound' ? 'inbound' : 'outbound',
-    relayed: conns.length > 0 && conns.every(c => c.remoteAddr.getComponents().some(x => x.name === 'p2p-circuit')),
+    relayed: conns.length > 0 && conns.every(isRelayed),
     latencyMs: rtts.length === 0 ? null : Math.round(Math.min(...rtts) * 100) / 100
   }
 }

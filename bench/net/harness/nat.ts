@@ -26,7 +26,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { deleteNamespaceSync, janitor, PREFIX } from './janitor.ts'
-import { shape, linkCounters } from './network.ts'
+import { netHost, shape } from './network.ts'
 import type { HostSpec, NetHost } from './network.ts'
 import { runIn, spawnIn } from './proc.ts'
 
@@ -273,19 +273,5 @@ export class NatNetwork {
     this.destroyed = true
     this.removeSync()
     this.forget()
-  }
-}
-
-function netHost (ns: string, index: number, name: string, addr: string, s: HostSpec): NetHost {
-  return {
-    index,
-    name,
-    ns,
-    ip: addr,
-    upMbit: s.upMbit,
-    downMbit: s.downMbit,
-    spawn: (cmd, args, options) => spawnIn(ns, cmd, args, options),
-    run: async (cmd, args, timeoutMs) => await runIn(ns, cmd, args, timeoutMs),
-    counters: async () => await linkCounters(ns)
   }
 }

@@ -123,17 +123,7 @@ export class Network {
         await ip('-n', ns, 'link', 'set', 'lo', 'up')
         await shape(ns, 'eth0', spec.upMbit)
         await shape(hub, `v${index}`, spec.downMbit)
-        hosts.push({
-          index,
-          name: spec.name ?? `h${index}`,
-          ns,
-          ip: addr,
-          upMbit: spec.upMbit,
-          downMbit: spec.downMbit,
-          spawn: (cmd, args, options) => spawnIn(ns, cmd, args, options),
-          run: async (cmd, args, timeoutMs) => await runIn(ns, cmd, args, timeoutMs),
-          counters: async () => await linkCounters(ns)
-        })
+        hosts.push(netHost(ns, index, spec.name ?? `h${index}`, addr, spec))
       }
       return new Network(tag, hosts, forget)
     } catch (err) {
@@ -211,6 +201,21 @@ export class Network {
     for (const h of this.hosts) deleteNamespaceSync(h.ns)
     deleteNamespaceSync(this.hub)
     this.forget()
+  }
+}
+
+/** The {@link NetHost} of namespace `ns`, whose link is `eth0` with address `addr`. */
+export function netHost (ns: string, index: number, name: string, addr: string, spec: HostSpec): NetHost {
+  return {
+    index,
+    name,
+    ns,
+    ip: addr,
+    upMbit: spec.upMbit,
+    downMbit: spec.downMbit,
+    spawn: (cmd, args, options) => spawnIn(ns, cmd, args, options),
+    run: async (cmd, args, timeoutMs) => await runIn(ns, cmd, args, timeoutMs),
+    counters: async () => await linkCounters(ns)
   }
 }
 
