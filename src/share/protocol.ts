@@ -1,5 +1,5 @@
 /**
- * peerd's block exchange wire format, `/peerd/<network>/blocks/1.1.0`.
+ * peerd's block exchange wire format, `/peerd/<network>/blocks/1.2.0`.
  *
  * One stream per download and peer. Every message is a frame: an unsigned varint length, then
  * a type byte and its fields. The downloader sends WANT (CIDs it wants, answered in order),
@@ -8,7 +8,15 @@
  * A server that is itself downloading the root answers ROOT with status ANNOUNCING, then sends
  * HAVE for every block of it that it holds and, as they arrive, for every block it gets, and
  * ROOT again with status COMPLETE when it has them all: downloaders then fetch from each other
- * the blocks they know the other has (BitTorrent's HAVE and bitfield), rarest first.
+ * the blocks they know the other has (BitTorrent's HAVE and bitfield), rarest first; it also
+ * sends FETCHING for blocks it has asked for, so that its downloaders wait for its HAVE instead
+ * of asking a seeder for the same block.
+ * A server that has the whole root but is serving a crowd of its downloaders answers SEEDING
+ * (BitTorrent's super-seeding): it announces by HAVE the few blocks each downloader may ask it
+ * for, and the downloader tells it by HAVE, on the same stream, every block it holds, so that the
+ * seeder hands each block out once and sees it traded before handing it out again.
+ * A server gives upload slots by reciprocity (BitTorrent's choking): CHOKE drops every want it
+ * holds of the downloader's and the downloader asks for nothing more until UNCHOKE.
  *
  * Frames are net's (`src/net/frames.ts`). Limits are checked before anything is allocated: a
  * frame is at most MAX_FRAME bytes, a list at most MAX_WANTS CIDs, each CID at most MAX_CID_BYTES.
@@ -21,7 +29,7 @@ import { decodeCid, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 
 /** Protocol id of the block exchange on `network`. */
 export function blocksProtocol (network: string): string {
-  return `/peerd/${network}/blocks/1.1.0`
+  return `/peerd/${network}/blocks/1.2.0`
 }
 
 /** Most CIDs in one WANT or CANCEL. */
@@ -37,15 +45,19 @@ export const MSG = {
   BLOCK: 0x81,
   DONT_HAVE: 0x82,
   ROOT: 0x83,
-  HAVE: 0x84
+  HAVE: 0x84,
+  FETCHING: 0x85,
+  CHOKE: 0x86,
+  UNCHOKE: 0x87
 } as const
 
 /**
  * What a peer holds of a root. ANNOUNCING: a part, and HAVE messages follow for every block of
  * it held now or later (a peer downloading it); PARTIAL: a part, not said which (ask, expect
- * DONT_HAVE).
+ * DONT_HAVE); SEEDING: all of it, but only the blocks it announces (HAVE) may be asked for, and
+ * the downloader announces its own blocks back (super-seeding a crowd).
  */
-export const ROOT_STATUS = { NONE: 0, PARTIAL: 1, COMPLETE: 2, ANNOUNCING: 3 } as const
+export const ROOT_STATUS = { NONE: 0, PARTIAL: 1, COMPLETE: 2, ANNOUNCING: 3, SEEDING: 4 } as const
 /** One of {@link ROOT_STATUS}. */
 export type RootStatus = typeof ROOT_STATUS[keyof typeof ROOT_STATUS]
 
@@ -58,6 +70,9 @@ export type Message =
   | { type: 'dont-have', cid: CID }
   | { type: 'root', cid: CID, status: RootStatus }
   | { type: 'have', cids: CID[] }
+  | { type: 'fetching', cids: CID[] }
+  | { type: 'choke' }
+  | { type: 'unchoke' }
 
 /** A peer broke the protocol (net's class: the frame reader's errors are ones too). */
 export { ProtocolError }
@@ -76,12 +91,17 @@ export const encode = {
   want: (cids: CID[]) => cidList(MSG.WANT, cids),
   cancel: (cids: CID[]) => cidList(MSG.CANCEL, cids),
   have: (cids: CID[]) => cidList(MSG.HAVE, cids),
+  fetching: (cids: CID[]) => cidList(MSG.FETCHING, cids),
+  choke: () => frame(Uint8Array.of(MSG.CHOKE)),
+  unchoke: () => frame(Uint8Array.of(MSG.UNCHOKE)),
   status: (cid: CID) => frame(Uint8Array.of(MSG.STATUS), ...cidField(cid)),
   /** The block's bytes are referenced, not copied. */
   block: (cid: CID, data: Uint8Array) => frame(Uint8Array.of(MSG.BLOCK), ...cidField(cid), data),
   dontHave: (cid: CID) => frame(Uint8Array.of(MSG.DONT_HAVE), ...cidField(cid)),
   root: (cid: CID, status: RootStatus) => frame(Uint8Array.of(MSG.ROOT), ...cidField(cid), Uint8Array.of(status))
 }
+
+const LIST_TYPES: Record<number, Message['type']> = { [MSG.WANT]: 'want', [MSG.CANCEL]: 'cancel', [MSG.HAVE]: 'have', [MSG.FETCHING]: 'fetching' }
 
 /** Reads fields from one frame body, failing on any overrun. */
 class Reader {
@@ -139,14 +159,17 @@ export function decodeMessage (body: Uint8Array): Message {
   switch (type) {
     case MSG.WANT:
     case MSG.CANCEL:
-    case MSG.HAVE: {
+    case MSG.HAVE:
+    case MSG.FETCHING: {
       const n = r.uvarint(MAX_WANTS)
       if (n === 0) throw new ProtocolError('empty CID list')
       const cids: CID[] = []
       for (let i = 0; i < n; i++) cids.push(r.cid())
-      msg = { type: type === MSG.WANT ? 'want' : type === MSG.CANCEL ? 'cancel' : 'have', cids }
+      msg = { type: LIST_TYPES[type] as 'want', cids }
       break
     }
+    case MSG.CHOKE: msg = { type: 'choke' }; break
+    case MSG.UNCHOKE: msg = { type: 'unchoke' }; break
     case MSG.STATUS: msg = { type: 'status', cid: r.cid() }; break
     case MSG.BLOCK: {
       const cid = r.cid()
@@ -158,7 +181,7 @@ export function decodeMessage (body: Uint8Array): Message {
     case MSG.ROOT: {
       const cid = r.cid()
       const status = r.byte()
-      if (status > ROOT_STATUS.ANNOUNCING) throw new ProtocolError(`unknown root status ${status}`)
+      if (status > ROOT_STATUS.SEEDING) throw new ProtocolError(`unknown root status ${status}`)
       msg = { type: 'root', cid, status: status as RootStatus }
       break
     }

@@ -8,7 +8,10 @@
  * that keeps opening them is penalised.
  * A peer that breaks the protocol or floods the queue is reported and its stream reset.
  * Asked about a root this node is downloading itself, it announces the blocks it holds and
- * each one it gets (HAVE), so that downloaders of one file trade with each other.
+ * each one it gets (HAVE), and those it is fetching (FETCHING), so that downloaders of one file
+ * trade with each other. Asked about a root it has whole by two downloaders or more, it
+ * super-seeds them (handout.ts). Upload slots go by reciprocity (choker.ts): a peer that is
+ * not given one is told CHOKE and its wants are dropped until UNCHOKE.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -23,6 +26,8 @@ import { blockKey, MAX_BLOCK_SIZE, MAX_CID_BYTES } from './block.ts'
 import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, readFrames, ROOT_STATUS } from './protocol.ts'
 import type { RootStatus } from './protocol.ts'
 import { waitForDrain } from '../net/drain.ts'
+import { Choker, RECHOKE_MS } from './choker.ts'
+import { Handout, listBlocks } from './handout.ts'
 
 /** Block streams one peer may have open at once (a stream per root it downloads from us). */
 export const MAX_STREAMS_PER_PEER = 8
@@ -44,6 +49,8 @@ export class TooManyStreamsError extends PeerdError {
 /** Told of a download's progress: each block it stores, then that it has them all. */
 export interface RootListener {
   have: (cid: CID) => void
+  /** Blocks it has asked a peer for (FETCHING hints). */
+  fetching?: (cids: CID[]) => void
   complete: () => void
 }
 
@@ -52,6 +59,35 @@ export interface RootWatch {
   /** The root's blocks held when the watch began. */
   held: CID[]
   stop: () => void
+}
+
+/** One block stream being served. */
+interface Served {
+  /** Unique per stream (a peer may download two roots). */
+  id: string
+  peer: string
+  /** Wanted blocks in the order asked, each once: asking again for a queued block adds nothing. */
+  queue: Map<string, CID>
+  /** Told CHOKE: its wants are dropped until UNCHOKE. */
+  choked: boolean
+  /** Served by hand-out (SEEDING), outside the choking: see handout.ts. */
+  seeding: boolean
+  closed: boolean
+  /** The crowd of its root, when it asked about a complete root of ours. */
+  crowd?: Crowd
+  /** Block CIDs it announced (HAVE), bounded by the root's size. */
+  haves: number
+  post: (frame: Parameters<Stream['send']>[0]) => void
+  pump: () => void
+}
+
+/** The streams downloading one complete root of ours, and its hand-out once there are two. */
+interface Crowd {
+  root: CID
+  streams: Set<Served>
+  /** undefined: not listed yet; null: too large to hand out (served as usual). */
+  handout?: Handout | null
+  listing?: Promise<void>
 }
 
 /** Options of a {@link BlockServer}. */
@@ -75,6 +111,8 @@ export interface BlockServerInit {
   withhold?: (cid: CID) => boolean
   /** The node's upload cap (net/bandwidth-limit.ts): each block waits for it. Default none. */
   uploadCap?: RateBucket
+  /** Upload slots by reciprocity. Default a {@link Choker} with BitTorrent's defaults. */
+  choker?: Choker
 }
 
 /** Counters of what was served. */
@@ -91,11 +129,25 @@ export class BlockServer {
   /** Streams refused to a peer lately (bounded: only peers refused within the window). */
   private readonly refused = new Map<string, { count: number, since: number }>()
   readonly stats: ServerStats = { blocksSent: 0, bytesSent: 0, streams: 0, streamsRefused: 0 }
+  /** Who gets upload slots. */
+  readonly choker: Choker
+  /** Open streams of each peer that has any. */
+  private readonly byPeer = new Map<string, Set<Served>>()
+  /** Crowds of complete roots being downloaded from this node (only while streams are open). */
+  private readonly crowds = new Map<string, Crowd>()
+  private streamCount = 0
+  private rechokeTimer?: ReturnType<typeof setInterval>
 
   constructor (init: BlockServerInit) {
     this.init = init
     this.budget = init.budget ?? new ByteBudget(SEND_BUDGET)
     this.slots = new StreamSlots(init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER)
+    this.choker = init.choker ?? new Choker()
+  }
+
+  /** `peer` sent this node `bytes` of blocks it asked for: counts toward its upload slot. */
+  received (peer: PeerId, bytes: number): void {
+    this.choker.received(peer.toString(), bytes)
   }
 
   async start (): Promise<void> {
@@ -104,9 +156,12 @@ export class BlockServer {
       maxInboundStreams: 64,
       maxOutboundStreams: 64
     })
+    this.rechokeTimer = setInterval(() => { this.applyChokes(this.choker.rechoke()) }, RECHOKE_MS)
+    this.rechokeTimer.unref?.()
   }
 
   async stop (): Promise<void> {
+    clearInterval(this.rechokeTimer)
     await this.init.host.unhandle(this.init.protocol)
     for (const s of this.streams) s.abort(new Error('node stopping'))
     this.streams.clear()
@@ -135,15 +190,23 @@ export class BlockServer {
     if (!this.admit(peer, stream)) return
     const { blockstore, log } = this.init
     const maxQueue = this.init.maxQueue ?? 1024
-    // wanted blocks in the order asked, each once: asking again for a queued block adds nothing
-    const queue = new Map<string, CID>()
-    const lease = new StreamLease(this.budget, peer.toString(), stream)
+    const id = peer.toString()
+    const lease = new StreamLease(this.budget, id, stream)
     const ended = new AbortController()
+    const post = (frame: Parameters<Stream['send']>[0]): void => {
+      if (s.closed) return
+      try {
+        stream.send(frame) // small frames: queued behind the blocks even when the buffer is full
+      } catch {
+        s.closed = true
+      }
+    }
+    const s: Served = { id: `${id}/${++this.streamCount}`, peer: id, queue: new Map(), choked: false, seeding: false, closed: false, haves: 0, post, pump: () => { void pump() } }
     let pumping = false
-    let closed = false
     let unwatch: (() => void) | undefined
     this.streams.add(stream)
     this.stats.streams++
+    this.join(s)
 
     const send = async (data: Parameters<Stream['send']>[0]): Promise<void> => {
       if (!stream.send(data)) await waitForDrain(stream)
@@ -152,13 +215,14 @@ export class BlockServer {
     const pump = async (): Promise<void> => {
       if (pumping) return
       pumping = true
+      const queue = s.queue
       try {
-        while (!closed && queue.size > 0) {
+        while (!s.closed && queue.size > 0) {
           // nothing is read from disk while what was sent before still waits to drain
           if (stream.writableNeedsDrain) await waitForDrain(stream)
           const [key, cid] = queue.entries().next().value as [string, CID]
           const size = this.init.withhold?.(cid) === true ? undefined : await blockstore.sizeOf(cid).catch(() => undefined)
-          if (closed) break
+          if (s.closed) break
           let data: Uint8Array | undefined
           let reserved = 0
           if (size != null) {
@@ -168,8 +232,8 @@ export class BlockServer {
             // read, so that the read overlaps the wait
             await this.init.uploadCap?.acquire(reserved, ended.signal)
             data = await blockstore.getBytes(cid).catch(() => undefined)
-            // cancelled while we waited or read: give the budget back, the bytes are garbage
-            if (closed || !queue.has(key)) {
+            // cancelled (or choked) while we waited or read: give the budget back
+            if (s.closed || !queue.has(key)) {
               lease.give(reserved)
               continue
             }
@@ -183,12 +247,13 @@ export class BlockServer {
             lease.sent()
             this.stats.blocksSent++
             this.stats.bytesSent += data.length
+            this.delivered(s, key, data.length)
             if (!ok) await waitForDrain(stream)
           }
         }
       } catch (err) {
-        if (!closed) log.debug('block stream send failed', { peerId: peer.toString(), err })
-        closed = true
+        if (!s.closed) log.debug('block stream send failed', { peerId: id, err })
+        s.closed = true
       } finally {
         pumping = false
       }
@@ -200,15 +265,21 @@ export class BlockServer {
       for await (const body of readFrames(stream, MAX_REQUEST_FRAME)) {
         const msg = decodeMessage(body)
         if (msg.type === 'want') {
+          // a choked peer's wants are dropped: it drops them too when the CHOKE arrives
+          if (s.choked && !s.seeding) continue
           for (const cid of msg.cids) {
             const key = blockKey(cid)
-            if (queue.has(key)) continue
-            if (queue.size >= maxQueue) throw new ProtocolError(`more than ${maxQueue} wants queued`)
-            queue.set(key, cid)
+            if (s.queue.has(key)) continue
+            if (s.seeding && s.crowd?.handout?.mayAsk(s.id, key) === false) {
+              post(encode.dontHave(cid))
+              continue
+            }
+            if (s.queue.size >= maxQueue) throw new ProtocolError(`more than ${maxQueue} wants queued`)
+            s.queue.set(key, cid)
           }
           void pump()
         } else if (msg.type === 'cancel') {
-          for (const cid of msg.cids) queue.delete(blockKey(cid))
+          for (const cid of msg.cids) s.queue.delete(blockKey(cid))
         } else if (msg.type === 'status') {
           // a downloader asks once per stream; each answer may queue HAVEs for every block held
           // (unawaited, small frames), so repeated questions would be a way to fill our memory
@@ -216,30 +287,168 @@ export class BlockServer {
           asked = true
           const status = await this.init.rootStatus(msg.cid)
           if (status === ROOT_STATUS.PARTIAL) unwatch = this.announce(stream, msg.cid)
+          if (status === ROOT_STATUS.COMPLETE && await this.joinCrowd(s, msg.cid)) continue
           if (unwatch == null) await send(encode.root(msg.cid, status))
+        } else if (msg.type === 'have') {
+          // a downloader of a root this node super-seeds tells what it holds, at most once per block
+          const crowd = s.crowd
+          if (crowd?.handout == null) throw new ProtocolError('HAVE from a downloader that was not asked for it')
+          s.haves += msg.cids.length
+          if (s.haves > crowd.handout.leaves.length + crowd.handout.inner.length + MAX_WANTS) throw new ProtocolError('announced more blocks than the content has')
+          for (const cid of msg.cids) this.haveFrom(s, blockKey(cid))
         } else {
           throw new ProtocolError(`unexpected ${msg.type} message from a downloader`)
         }
       }
-      closed = true
+      s.closed = true
       await stream.close().catch(() => {})
     } catch (err) {
-      closed = true
+      s.closed = true
       if (err instanceof ProtocolError) {
         this.init.onMisbehaviour(peer, `block protocol: ${err.message}`)
         stream.abort(err)
       } else {
-        log.debug('block stream ended', { peerId: peer.toString(), err })
+        log.debug('block stream ended', { peerId: id, err })
         stream.abort(err as Error)
       }
     } finally {
-      closed = true
-      queue.clear()
+      s.closed = true
+      s.queue.clear()
       ended.abort()
       lease.end()
       unwatch?.()
+      this.leave(s)
       this.streams.delete(stream)
-      this.slots.give(peer.toString())
+      this.slots.give(id)
+    }
+  }
+
+  /** A stream opened: its peer is interested; told CHOKE at once when no slot is free. */
+  private join (s: Served): void {
+    let set = this.byPeer.get(s.peer)
+    if (set == null) {
+      set = new Set()
+      this.byPeer.set(s.peer, set)
+      this.choker.join(s.peer)
+    }
+    set.add(s)
+    if (!this.choker.isUnchoked(s.peer)) {
+      s.choked = true
+      s.post(encode.choke())
+    }
+  }
+
+  private leave (s: Served): void {
+    const crowd = s.crowd
+    if (crowd != null) {
+      crowd.streams.delete(s)
+      crowd.handout?.leave(s.id)
+      if (crowd.streams.size === 0) this.crowds.delete(crowd.root.toString())
+      else if (crowd.streams.size === 1) for (const other of crowd.streams) this.setSeeding(other, false)
+      else if (crowd.handout != null) for (const other of crowd.streams) this.offer(other)
+    }
+    const set = this.byPeer.get(s.peer)
+    set?.delete(s)
+    if (set == null || set.size > 0) return
+    this.byPeer.delete(s.peer)
+    this.choker.leave(s.peer)
+    // its slot goes to a peer that waits, now rather than at the next rechoke
+    this.applyChokes(this.choker.rechoke())
+  }
+
+  /** Tells every stream whether its peer is unchoked now. */
+  private applyChokes (unchoked: Set<string>): void {
+    for (const [peer, set] of this.byPeer) {
+      const open = unchoked.has(peer)
+      for (const s of set) {
+        if (s.seeding || s.choked === !open) continue
+        s.choked = !open
+        if (open) {
+          s.post(encode.unchoke())
+        } else {
+          s.queue.clear()
+          s.post(encode.choke())
+        }
+      }
+    }
+  }
+
+  /** A block of `bytes` went out on `s`. */
+  private delivered (s: Served, key: string, bytes: number): void {
+    const handout = s.crowd?.handout
+    if (s.seeding && handout != null) {
+      handout.sent(s.id, key)
+      this.offer(s)
+      return
+    }
+    // an optimistic turn ends with its quota
+    if (!this.choker.sent(s.peer, bytes)) this.applyChokes(this.choker.unchoked())
+  }
+
+  /**
+   * `s` asked about a root this node has whole: it joins the root's crowd, and from the second
+   * downloader on the crowd is super-seeded (SEEDING). Returns whether the answer was sent.
+   */
+  private async joinCrowd (s: Served, root: CID): Promise<boolean> {
+    const key = root.toString()
+    let crowd = this.crowds.get(key)
+    if (crowd == null) {
+      crowd = { root, streams: new Set() }
+      this.crowds.set(key, crowd)
+    }
+    s.crowd = crowd
+    crowd.streams.add(s)
+    const c = crowd
+    c.listing ??= listBlocks(root, async cid => await this.init.blockstore.getBytes(cid)).then(list => {
+      c.handout = list == null || list.leaves.length < 2 ? null : new Handout(list.leaves, list.inner)
+    })
+    await c.listing
+    if (s.closed || c.handout == null || c.streams.size < 2) return false
+    for (const other of c.streams) if (other !== s) this.setSeeding(other, true)
+    this.setSeeding(s, true)
+    return true
+  }
+
+  /** Moves `s` into or out of super-seeding, telling its downloader by a ROOT message. */
+  private setSeeding (s: Served, on: boolean): void {
+    const handout = s.crowd?.handout
+    if (handout == null || s.seeding === on || s.closed) return
+    s.seeding = on
+    if (on) {
+      handout.join(s.id)
+      s.post(encode.root(s.crowd?.root as CID, ROOT_STATUS.SEEDING))
+      if (s.choked) {
+        s.choked = false
+        s.post(encode.unchoke())
+      }
+      for (let i = 0; i < handout.inner.length; i += MAX_WANTS) s.post(encode.have(handout.inner.slice(i, i + MAX_WANTS)))
+      this.offer(s)
+    } else {
+      handout.leave(s.id)
+      s.post(encode.root(s.crowd?.root as CID, ROOT_STATUS.COMPLETE))
+      if (!this.choker.isUnchoked(s.peer)) {
+        s.choked = true
+        s.queue.clear()
+        s.post(encode.choke())
+      }
+    }
+  }
+
+  /** Offers `s` the blocks the hand-out gives it next. */
+  private offer (s: Served): void {
+    if (!s.seeding) return
+    const cids = s.crowd?.handout?.next(s.id) ?? []
+    if (cids.length > 0) s.post(encode.have(cids))
+  }
+
+  /** The downloader on `s` holds `key`. */
+  private haveFrom (s: Served, key: string): void {
+    const handout = s.crowd?.handout
+    if (handout == null || !s.seeding) return
+    const opened = handout.have(s.id, key)
+    this.offer(s)
+    for (const p of opened) {
+      for (const other of s.crowd?.streams ?? []) if (other.id === p.id) this.offer(other)
     }
   }
 
@@ -272,6 +481,8 @@ export class BlockServer {
           setImmediate(flush)
         }
       },
+      // sent at once: a hint is worth something only before the block arrives
+      fetching: cids => { for (let i = 0; i < cids.length; i += MAX_WANTS) send(encode.fetching(cids.slice(i, i + MAX_WANTS))) },
       complete: () => {
         flush()
         send(encode.root(root, ROOT_STATUS.COMPLETE))

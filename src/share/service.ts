@@ -409,6 +409,8 @@ export class ShareService {
       downloadCap: this.init.bandwidth?.download,
       maxRate,
       spread: privately ? { gatherMs: PRIVATE_GATHER_MS } : undefined,
+      // what a provider gives counts toward its upload slot here; not in a private get, whose providers never learn who fetched
+      onReceived: privately ? undefined : (peer, bytes) => { this.server.received(peer, bytes) },
       signal: abort.signal
     })
     const running: Running = { cid: cid.toString(), session, promise: session.run(), startedAt: Date.now(), users: 1, abort, private: privately }

@@ -78,6 +78,8 @@ export interface SessionInit {
   downloadCap?: RateBucket
   /** This download's own cap, bytes per second (`get --max-rate`); 0 or unset: none. */
   maxRate?: number
+  /** A provider sent `bytes` of blocks (what the node's upload slots reward, choker.ts). */
+  onReceived?: (peer: PeerId, bytes: number) => void
 }
 
 
@@ -144,7 +146,10 @@ export class Session {
         unqueue: item => { this.scheduler.remove(item) },
         changed: () => { this.pump() },
         rarestFirst: () => this.scheduler.rarestFirst(this.swarm.peers),
-        stored: cid => { for (const l of this.listeners) l.have(cid) },
+        stored: cid => {
+          for (const l of this.listeners) l.have(cid)
+          this.swarm.stored(cid)
+        },
         check: () => { this.checkDone() },
         fail: err => { this.fail(err) },
         ended: () => this.done
@@ -166,7 +171,8 @@ export class Session {
       ended: () => this.done,
       changed: () => { this.pump() },
       delivered: (peer, item, data) => this.delivered(peer, item, data),
-      orphaned: item => { this.scheduler.enqueue(item) }
+      orphaned: item => { this.scheduler.enqueue(item) },
+      held: () => this.walk.held()
     })
     if (init.fallback != null) {
       this.fallback = new Fallback(init.fallback, {
@@ -254,6 +260,7 @@ export class Session {
   /** A provider sent a verified block: store it in the background, so the next is read meanwhile. */
   private delivered (peer: ProviderPeer, item: Item, data: Uint8Array | Uint8ArrayList): Promise<void> | undefined {
     this.served.add(peer.id)
+    this.init.onReceived?.(peer.peerId, data.byteLength)
     const storing = this.walk.accept(item, data, peer).catch((err: Error) => { this.fail(storeError(item, err)) })
     this.storing.add(storing)
     void storing.finally(() => { this.storing.delete(storing) })
@@ -273,7 +280,7 @@ export class Session {
     const global = this.init.downloadCap
     const capped = (global?.rate ?? 0) > 0 || this.cap != null
     if (!capped) {
-      this.scheduler.assign(this.swarm.peers)
+      this.hint(this.scheduler.assign(this.swarm.peers))
       return
     }
     for (let i = 0; i < MAX_PACED_WANTS; i++) {
@@ -286,11 +293,19 @@ export class Session {
       }
       const [item] = this.scheduler.assign(this.swarm.peers, 1)
       if (item == null) return
+      this.hint([item])
       const cost = Math.round(this.blockEstimate)
       this.costs.set(item.key, (this.costs.get(item.key) ?? 0) + cost)
       global?.prepay(cost)
       this.cap?.spend(cost)
     }
+  }
+
+  /** Tells the peers downloading from this node which blocks it is fetching (FETCHING hints). */
+  private hint (items: Item[]): void {
+    if (items.length === 0 || this.listeners.size === 0) return
+    const cids = items.map(i => i.cid)
+    for (const l of this.listeners) l.fetching?.(cids)
   }
 
   /** A block of `bytes` arrived: the estimate prepaid for it is corrected. */

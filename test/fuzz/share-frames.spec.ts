@@ -28,6 +28,9 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   cids.map(c => ({ type: 'want' as const, cids: c })),
   cids.map(c => ({ type: 'cancel' as const, cids: c })),
   cids.map(c => ({ type: 'have' as const, cids: c })),
+  cids.map(c => ({ type: 'fetching' as const, cids: c })),
+  fc.constant({ type: 'choke' as const }),
+  fc.constant({ type: 'unchoke' as const }),
   cidArb.map(cid => ({ type: 'status' as const, cid })),
   fc.tuple(cidArb, fc.uint8Array({ maxLength: 300 })).map(([cid, data]) => ({ type: 'block' as const, cid, data })),
   cidArb.map(cid => ({ type: 'dont-have' as const, cid })),
@@ -39,6 +42,9 @@ function frameOf (msg: Message): Uint8Array {
     case 'want': return encode.want(msg.cids).subarray()
     case 'cancel': return encode.cancel(msg.cids).subarray()
     case 'have': return encode.have(msg.cids).subarray()
+    case 'fetching': return encode.fetching(msg.cids).subarray()
+    case 'choke': return encode.choke().subarray()
+    case 'unchoke': return encode.unchoke().subarray()
     case 'status': return encode.status(msg.cid).subarray()
     case 'block': return encode.block(msg.cid, msg.data).subarray()
     case 'dont-have': return encode.dontHave(msg.cid).subarray()

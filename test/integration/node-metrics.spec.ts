@@ -57,7 +57,7 @@ describe('node metrics (library)', () => {
   it('sorts protocol ids into services by prefix', () => {
     const cases: Record<string, string> = {
       '/ipfs/bitswap/1.2.0': 'bitswap',
-      '/peerd/main/blocks/1.1.0': 'share',
+      '/peerd/main/blocks/1.2.0': 'share',
       '/peerd/main/providers/1.0.0': 'share',
       '/peerd/main/share-hs/1.0.0': 'share',
       '/peerd/main/blocks/1': 'cash',

@@ -9,7 +9,7 @@ import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { Logger } from '../../utils/logger.ts'
 import { blockKey, verifyBlock } from '../block.ts'
-import { decodeFrame, encode, ProtocolError, readFrameLists, ROOT_STATUS } from '../protocol.ts'
+import { decodeFrame, encode, MAX_WANTS, ProtocolError, readFrameLists, ROOT_STATUS } from '../protocol.ts'
 import type { Item } from './item.ts'
 
 // On a slow uplink every queued 1 MiB want is seconds of data that an endgame may duplicate:
@@ -27,6 +27,11 @@ const RATE_SPAN_MS = 3_000
 const MIN_RATE_SAMPLE = 64 * 1024
 /** HAVEs a peer may send beyond the blocks of the DAG known so far (those not discovered yet). */
 const MAX_UNKNOWN_HAVES = 65_536
+/**
+ * How long a FETCHING hint holds: about the time a 1 MiB block takes on a share of a home uplink;
+ * a hint whose HAVE has not come by then is ignored (the peer may have given up on the block).
+ */
+export const FETCHING_HINT_MS = 8_000
 
 /**
  * The part of a stream a {@link ProviderPeer} uses: a libp2p `Stream` has it, and so does an onion
@@ -45,6 +50,8 @@ export interface ProviderPeerOwner {
   readonly log: Logger
   /** The DAG's blocks discovered so far, by key. */
   readonly items: ReadonlyMap<string, Item>
+  /** The blocks held so far (told to a super-seeding peer). */
+  held: () => CID[]
   /** The peer answered the STATUS question (called once). */
   answered: (peer: ProviderPeer) => void
   /** The peer serves the root. */
@@ -85,8 +92,14 @@ export class ProviderPeer {
   delivered = 0
   /** It has part of the content (it is downloading it too). */
   partial = false
-  /** Of a peer that announces its blocks (ANNOUNCING): the keys of those it has. */
+  /** Of a peer that announces its blocks (ANNOUNCING, SEEDING): the keys of those it has (or offers). */
   has?: Set<string>
+  /** Of a peer that announces its blocks: those it said it is fetching, and when. */
+  readonly fetching = new Map<string, number>()
+  /** A super-seeding peer (SEEDING): it is told every block this node holds. */
+  seeding = false
+  /** It said CHOKE: nothing is asked of it until UNCHOKE. */
+  choked = false
   closed = false
   /** Answered our STATUS question. */
   answered = false
@@ -106,6 +119,7 @@ export class ProviderPeer {
 
   /** Whether `item` may be wanted from this peer. */
   canAsk (item: Item, now: number): boolean {
+    if (this.choked) return false
     if (this.has != null) return this.has.has(item.key)
     const t = this.dontHave.get(item.key)
     if (t == null) return true
@@ -114,6 +128,18 @@ export class ProviderPeer {
       return true
     }
     return false
+  }
+
+  /** Whether it said it is fetching `key`, lately. */
+  isFetching (key: string, now: number): boolean {
+    const t = this.fetching.get(key)
+    return t != null && now - t < FETCHING_HINT_MS
+  }
+
+  /** Tells a super-seeding peer that this node holds `cids`. */
+  announce (cids: CID[]): void {
+    if (!this.seeding || this.closed) return
+    for (let i = 0; i < cids.length; i += MAX_WANTS) this.send(encode.have(cids.slice(i, i + MAX_WANTS)))
   }
 
   /** Sends WANTs for `items`. */
@@ -148,16 +174,40 @@ export class ProviderPeer {
     return oldest !== Infinity && now - oldest > Math.max(10_000, expected * 10)
   }
 
-  /** Closes the stream; its wants go back to the session. */
-  close (): void {
-    if (this.closed) return
-    this.closed = true
-    this.owner.closed(this)
+  /** Takes in what the peer says it holds of the root. */
+  private setStatus (status: number): void {
+    this.partial = status !== ROOT_STATUS.COMPLETE
+    const seeding = status === ROOT_STATUS.SEEDING
+    this.has = status === ROOT_STATUS.ANNOUNCING || seeding ? new Set() : undefined
+    this.fetching.clear()
+    if (seeding && !this.seeding) {
+      this.seeding = true
+      // it hands out blocks by what the crowd holds: tell it what this node holds already
+      this.announce(this.owner.held())
+    }
+    this.seeding = seeding
+  }
+
+  /** Its wants were dropped (CHOKE): each goes back to the session unless another peer has it too. */
+  private dropWants (): void {
     for (const { item } of this.inflight.values()) {
       item.holders.delete(this)
       if (item.state === 'assigned' && item.holders.size === 0) this.owner.orphaned(item)
     }
     this.inflight.clear()
+  }
+
+  private pruneFetching (): void {
+    const now = Date.now()
+    for (const [key, t] of this.fetching) if (now - t >= FETCHING_HINT_MS) this.fetching.delete(key)
+  }
+
+  /** Closes the stream; its wants go back to the session. */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.owner.closed(this)
+    this.dropWants()
     this.stream.abort(new Error('session closed'))
   }
 
@@ -189,21 +239,41 @@ export class ProviderPeer {
             return
           }
           if (joined) {
-            // an update: a peer that was downloading the root now has all of it
-            if (msg.status !== ROOT_STATUS.COMPLETE) throw new ProtocolError('a root status can only change to complete')
-            this.partial = false
-            this.has = undefined
+            // an update: a downloader now has all of it, or a seeder starts or stops super-seeding
+            if (msg.status !== ROOT_STATUS.COMPLETE && msg.status !== ROOT_STATUS.SEEDING) throw new ProtocolError('a root status can only change to complete or seeding')
+            if (msg.status === ROOT_STATUS.SEEDING && this.partial && !this.seeding) throw new ProtocolError('a downloader cannot start seeding a root it lacks')
+            this.setStatus(msg.status)
           } else {
-            this.partial = msg.status !== ROOT_STATUS.COMPLETE
-            if (msg.status === ROOT_STATUS.ANNOUNCING) this.has = new Set()
+            this.setStatus(msg.status)
             owner.joined(this)
           }
           owner.changed()
-        } else if (msg.type === 'have') {
+        } else if (msg.type === 'have' || msg.type === 'fetching') {
           const has = this.has
-          if (has == null) throw new ProtocolError('HAVE from a peer that did not say it announces')
-          if (has.size + msg.cids.length > owner.items.size + MAX_UNKNOWN_HAVES) throw new ProtocolError('announced more blocks than the content has')
-          for (const cid of msg.cids) has.add(blockKey(cid))
+          if (has == null) throw new ProtocolError(`${msg.type.toUpperCase()} from a peer that did not say it announces`)
+          const list = msg.type === 'have' ? has : this.fetching
+          if (list.size + msg.cids.length > owner.items.size + MAX_UNKNOWN_HAVES) {
+            if (msg.type === 'have') throw new ProtocolError('announced more blocks than the content has')
+            this.pruneFetching()
+            if (list.size + msg.cids.length > owner.items.size + MAX_UNKNOWN_HAVES) throw new ProtocolError('announced more blocks than the content has')
+          }
+          const now = Date.now()
+          for (const cid of msg.cids) {
+            const key = blockKey(cid)
+            if (msg.type === 'have') {
+              has.add(key)
+              this.fetching.delete(key)
+            } else if (!has.has(key)) {
+              this.fetching.set(key, now)
+            }
+          }
+          if (msg.type === 'have') owner.changed()
+        } else if (msg.type === 'choke' || msg.type === 'unchoke') {
+          const choked = msg.type === 'choke'
+          if (choked === this.choked) continue
+          this.choked = choked
+          // choked: the peer dropped every want it held; they go to the others
+          if (choked) this.dropWants()
           owner.changed()
         } else if (msg.type === 'block') {
           const key = blockKey(msg.cid)

@@ -6,8 +6,9 @@
  * - Each peer is handed wants up to its window; the least loaded first, so every provider gets
  *   work and one that answers faster is handed more.
  * - With peers that announce what they hold (HAVE), each is asked for the blocks it has that
- *   the fewest peers have (rarest first, BitTorrent's policy), so that a crowd of downloaders
- *   fetches different blocks from the seeder and trades the rest. A session that streams in
+ *   the fewest peers have or are fetching (rarest first, BitTorrent's policy, with the peers'
+ *   FETCHING hints), so that a crowd of downloaders fetches different blocks from the seeder
+ *   and trades the rest. A choked peer is asked for nothing. A session that streams in
  *   order (`cat`, the gateway) keeps to DAG order instead.
  * - Endgame: when nothing is left to hand out, idle peers duplicate the oldest outstanding
  *   wants that are overdue; the first copy to arrive cancels the others.
@@ -74,7 +75,7 @@ export class Scheduler {
     const wanted: Item[] = []
     const now = Date.now()
     // least-loaded first, so every provider gets work (a new one is probed with its first window)
-    const peers = [...peerMap.values()].filter(p => !p.closed).sort((a, b) => a.inflight.size / a.window - b.inflight.size / b.window)
+    const peers = [...peerMap.values()].filter(p => !p.closed && !p.choked).sort((a, b) => a.inflight.size / a.window - b.inflight.size / b.window)
     // with `even`, fewer blocks pending than the peers have room for are split between them, so
     // that one peer's wide window does not take every block of a small file while the others idle
     const open = peers.filter(p => p.window > p.inflight.size).length
@@ -132,7 +133,8 @@ export class Scheduler {
     for (const item of this.pending) {
       if (!peer.canAsk(item, now)) continue
       let score = complete + Math.random()
-      for (const p of partial) if (p.has?.has(item.key) === true) score++
+      // a block another downloader is fetching counts as held: it will have it soon
+      for (const p of partial) if (p.has?.has(item.key) === true || p.isFetching(item.key, now)) score++
       if (best.length === count && score >= (best[count - 1] as { score: number }).score) continue
       let i = best.length === count ? count - 1 : best.length
       if (best.length === count) best.pop()

@@ -27,6 +27,7 @@ export interface SwarmInit extends Pick<SessionInit, 'root' | 'host' | 'protocol
   changed: () => void
   delivered: ProviderPeerOwner['delivered']
   orphaned: ProviderPeerOwner['orphaned']
+  held: ProviderPeerOwner['held']
 }
 
 /**
@@ -75,7 +76,10 @@ export class Swarm implements ProviderPeerOwner {
   readonly changed: () => void
   readonly delivered: ProviderPeerOwner['delivered']
   readonly orphaned: ProviderPeerOwner['orphaned']
+  readonly held: ProviderPeerOwner['held']
   private readonly init: SwarmInit
+  /** Blocks stored since the last turn of the event loop, for super-seeding peers. */
+  private storedNow: CID[] = []
   private readonly tried = new Set<string>()
   /** Block streams being opened (their STATUS answers are awaited before falling back). */
   private opening = 0
@@ -88,7 +92,7 @@ export class Swarm implements ProviderPeerOwner {
 
   constructor (init: SwarmInit) {
     this.init = init
-    ;({ root: this.root, log: this.log, items: this.items, changed: this.changed, delivered: this.delivered, orphaned: this.orphaned } = init)
+    ;({ root: this.root, log: this.log, items: this.items, changed: this.changed, delivered: this.delivered, orphaned: this.orphaned, held: this.held } = init)
   }
 
   /** Whether wants wait: providers found are still being reached, within `gatherMs` of the first. */
@@ -127,6 +131,20 @@ export class Swarm implements ProviderPeerOwner {
       // peers that left may come back: let them be tried again
       for (const id of this.tried) if (!this.peers.has(id)) this.tried.delete(id)
     }
+  }
+
+  /** A block was stored: super-seeding peers are told (gathered per turn of the event loop). */
+  stored (cid: CID): void {
+    let any = false
+    for (const p of this.peers.values()) if (p.seeding) any = true
+    if (!any) return
+    this.storedNow.push(cid)
+    if (this.storedNow.length > 1) return
+    setImmediate(() => {
+      const cids = this.storedNow
+      this.storedNow = []
+      for (const p of this.peers.values()) p.announce(cids)
+    })
   }
 
   /** Closes every stream. */

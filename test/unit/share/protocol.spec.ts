@@ -92,6 +92,9 @@ function reencode (msg: Message): Uint8Array {
     case 'dont-have': return bodyOf(encode.dontHave(msg.cid))
     case 'root': return bodyOf(encode.root(msg.cid, msg.status))
     case 'have': return bodyOf(encode.have(msg.cids))
+    case 'fetching': return bodyOf(encode.fetching(msg.cids))
+    case 'choke': return bodyOf(encode.choke())
+    case 'unchoke': return bodyOf(encode.unchoke())
   }
 }
 
@@ -106,7 +109,7 @@ describe('peerd block protocol codec', () => {
   const sha512 = CID.createV1(raw.code, Digest.create(SHA2_512, createHash('sha512').update(leaf).digest()))
 
   it('names the protocol per network', () => {
-    assert.equal(blocksProtocol('regtest'), '/peerd/regtest/blocks/1.1.0')
+    assert.equal(blocksProtocol('regtest'), '/peerd/regtest/blocks/1.2.0')
   })
 
   describe('round trips', () => {
@@ -127,6 +130,10 @@ describe('peerd block protocol codec', () => {
       { name: 'root complete', frame: encode.root(pbCid, ROOT_STATUS.COMPLETE), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.COMPLETE }, type: MSG.ROOT },
       { name: 'root announcing', frame: encode.root(pbCid, ROOT_STATUS.ANNOUNCING), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.ANNOUNCING }, type: MSG.ROOT },
       { name: 'have', frame: encode.have([rawCid, pbCid]), msg: { type: 'have', cids: [rawCid, pbCid] }, type: MSG.HAVE },
+      { name: 'root seeding', frame: encode.root(pbCid, ROOT_STATUS.SEEDING), msg: { type: 'root', cid: pbCid, status: ROOT_STATUS.SEEDING }, type: MSG.ROOT },
+      { name: 'fetching', frame: encode.fetching([rawCid, pbCid]), msg: { type: 'fetching', cids: [rawCid, pbCid] }, type: MSG.FETCHING },
+      { name: 'choke', frame: encode.choke(), msg: { type: 'choke' }, type: MSG.CHOKE },
+      { name: 'unchoke', frame: encode.unchoke(), msg: { type: 'unchoke' }, type: MSG.UNCHOKE },
       { name: 'have MAX_WANTS CIDs', frame: encode.have(many), msg: { type: 'have', cids: many }, type: MSG.HAVE }
     ]
     for (const c of cases) {
@@ -281,7 +288,7 @@ describe('peerd block protocol codec', () => {
     })
 
     it('an unknown root status', () => {
-      for (const status of [4, 0x7f, 0x80, 0xff]) {
+      for (const status of [5, 0x7f, 0x80, 0xff]) {
         assert.throws(() => decodeMessage(concat([MSG.ROOT], cidField(rawCid.bytes), [status])), protocolError(/unknown root status/))
       }
     })

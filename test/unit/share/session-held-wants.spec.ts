@@ -31,7 +31,7 @@ import { tempDir } from '../../utils/index.ts'
 
 const LEAVES = 8
 const LEAF_SIZE = 256 * 1024
-const PROTOCOL = '/peerd/test/blocks/1.1.0'
+const PROTOCOL = '/peerd/test/blocks/1.2.0'
 
 /** An async queue of chunks: one direction of an in-memory stream. */
 class Pipe implements AsyncIterable<Uint8Array> {
