@@ -7,8 +7,8 @@
  * duplicate it sends is time lost for everyone (`npm run bench:net`, flash crowd, shows the
  * copies sent).
  *
- * When every block has been handed out, the seeder helps the tail: each downloader is offered
- * the block the fewest others hold among those it lacks.
+ * When every block has been handed out, the seeder helps the tail: each downloader is offered,
+ * among the blocks it lacks, one that only one other downloader holds.
  *
  * This module only decides; the block server (server.ts) tells each downloader what it may ask
  * for (HAVE) and reports what it sent and what downloaders announce.
@@ -23,6 +23,12 @@ export const MAX_HANDOUT_BLOCKS = 65_536
 export const OFFERS_AHEAD = 2
 /** Blocks a downloader may hold from the seeder that no other downloader has before it is given more. */
 export const UNTRADED_MAX = 2
+/**
+ * In the tail the seeder offers only blocks that fewer downloaders than this hold or are being
+ * sent: a second source for a block one downloader alone holds, not a copy the crowd would
+ * trade anyway.
+ */
+export const TAIL_COPIES = 2
 
 /** One downloader of the root, as the seeder sees it. */
 export interface HandoutPeer {
@@ -154,9 +160,9 @@ export class Handout {
     // blocks nobody holds yet go, one copy each, to peers that pass on what they were given
     const fresh = this.firstUnhanded()
     if (fresh != null) return p.untraded.size >= UNTRADED_MAX ? undefined : fresh
-    // the tail: the block it lacks that the fewest others hold or are about to
+    // the tail: the block it lacks that the fewest others hold or are about to, if that is one
     let best: number | undefined
-    let copies = Infinity
+    let copies = TAIL_COPIES
     for (let i = 0; i < this.leaves.length; i++) {
       if (p.has[i] === 1 || p.offered.has(i)) continue
       const c = (this.holders[i] as number) + (this.offers[i] as number)

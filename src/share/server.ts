@@ -376,8 +376,9 @@ export class BlockServer {
   /** A block of `bytes` went out on `s`. */
   private delivered (s: Served, key: string, bytes: number): void {
     const handout = s.crowd?.handout
+    // what each downloader of a crowd's root holds is followed from the start, seeding or not
+    handout?.sent(s.id, key)
     if (s.seeding && handout != null) {
-      handout.sent(s.id, key)
       this.offer(s)
       return
     }
@@ -403,7 +404,9 @@ export class BlockServer {
       c.handout = list == null || list.leaves.length < 2 ? null : new Handout(list.leaves, list.inner)
     })
     await c.listing
-    if (s.closed || c.handout == null || c.streams.size < 2) return false
+    if (s.closed || c.handout == null) return false
+    c.handout.join(s.id)
+    if (c.streams.size < 2) return false
     for (const other of c.streams) if (other !== s) this.setSeeding(other, true)
     this.setSeeding(s, true)
     return true
@@ -424,7 +427,6 @@ export class BlockServer {
       for (let i = 0; i < handout.inner.length; i += MAX_WANTS) s.post(encode.have(handout.inner.slice(i, i + MAX_WANTS)))
       this.offer(s)
     } else {
-      handout.leave(s.id)
       s.post(encode.root(s.crowd?.root as CID, ROOT_STATUS.COMPLETE))
       if (!this.choker.isUnchoked(s.peer)) {
         s.choked = true
