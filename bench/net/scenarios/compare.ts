@@ -1,7 +1,8 @@
 /**
  * Scenario 5, comparison: scenarios 1 and 2 on the same bed and file with BitTorrent peers
  * (aria2c) and IPFS peers (Helia), and peerd's time divided by theirs (below 1: peerd is
- * faster). The issue sets no target for these ratios.
+ * faster). Target (issue 19): the flash crowd done no later than BitTorrent's in the same run
+ * ({@link FLASH_VS_BITTORRENT_TARGET}).
  *
  * ```
  * node bench/net/scenarios/compare.ts [--size MiB (128)] [--ks 1,2,4,8] [--skip bittorrent|helia] [--json] [--out FILE]
@@ -17,6 +18,9 @@ import { swarmScaling } from './swarm-scaling.ts'
 import type { ScalingSample } from './swarm-scaling.ts'
 import { aria2Version, bittorrentTool, ensureAria2, heliaTool, peerdTool } from '../tools/index.ts'
 import type { SwarmTool } from '../tools/index.ts'
+
+/** Target: peerd's flash crowd time over aria2c's, in the same run. */
+export const FLASH_VS_BITTORRENT_TARGET = 1
 
 /** One tool's results of scenarios 1 and 2. */
 export interface ToolRun { tool: string, scaling: ScenarioResult, flash: ScenarioResult }
@@ -61,13 +65,24 @@ export function comparison (peerd: ToolRun, others: ToolRun[], notes: string[]):
     }
     return row
   })
+  const bt = others.find(o => o.tool === 'bittorrent')
+  const btFlash = bt == null ? undefined : flash(bt)
+  const peerdFlash = flash(peerd)
+  const checks = btFlash == null
+    ? []
+    : [{
+        name: 'flash crowd: peerd\'s time / BitTorrent\'s (aria2c), same run',
+        value: peerdFlash == null ? Infinity : round(peerdFlash / btFlash),
+        target: `≤ ${FLASH_VS_BITTORRENT_TARGET}`,
+        pass: peerdFlash != null && peerdFlash / btFlash <= FLASH_VS_BITTORRENT_TARGET
+      }]
   return {
     id: 'comparison',
     title: '5. comparison: peerd\'s time / theirs (below 1: peerd is faster)',
     params: { tools: ['peerd', ...others.map(o => o.tool)] },
     rows,
-    checks: [],
-    notes: ['the issue sets no target for these ratios', ...notes],
+    checks,
+    notes: ['targets: the flash crowd no slower than BitTorrent\'s; no target for the scaling ratios', ...notes],
     data: { rows }
   }
 }
