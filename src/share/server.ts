@@ -287,7 +287,7 @@ export class BlockServer {
           asked = true
           const status = await this.init.rootStatus(msg.cid)
           if (status === ROOT_STATUS.PARTIAL) unwatch = this.announce(stream, msg.cid)
-          if (status === ROOT_STATUS.COMPLETE && await this.joinCrowd(s, msg.cid)) continue
+          if (status === ROOT_STATUS.COMPLETE && this.joinCrowd(s, msg.cid)) continue
           if (unwatch == null) await send(encode.root(msg.cid, status))
         } else if (msg.type === 'have') {
           // a downloader of a root this node super-seeds tells what it holds, at most once per block
@@ -388,9 +388,10 @@ export class BlockServer {
 
   /**
    * `s` asked about a root this node has whole: it joins the root's crowd, and from the second
-   * downloader on the crowd is super-seeded (SEEDING). Returns whether the answer was sent.
+   * downloader on the crowd is super-seeded (SEEDING). The root's blocks are listed in the
+   * background (the first answers do not wait for it). Returns whether the answer was sent.
    */
-  private async joinCrowd (s: Served, root: CID): Promise<boolean> {
+  private joinCrowd (s: Served, root: CID): boolean {
     const key = root.toString()
     let crowd = this.crowds.get(key)
     if (crowd == null) {
@@ -402,9 +403,11 @@ export class BlockServer {
     const c = crowd
     c.listing ??= listBlocks(root, async cid => await this.init.blockstore.getBytes(cid)).then(list => {
       c.handout = list == null || list.leaves.length < 2 ? null : new Handout(list.leaves, list.inner)
+      for (const other of c.streams) c.handout?.join(other.id)
+      // streams answered meanwhile (COMPLETE) are told SEEDING now
+      if (c.streams.size >= 2) for (const other of c.streams) this.setSeeding(other, true)
     })
-    await c.listing
-    if (s.closed || c.handout == null) return false
+    if (c.handout == null) return false
     c.handout.join(s.id)
     if (c.streams.size < 2) return false
     for (const other of c.streams) if (other !== s) this.setSeeding(other, true)
