@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
@@ -22,6 +23,7 @@ import { blockKey, childLinks, identityBlock, parseCid } from './block.ts'
 import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
+import { checkHints, withHints } from './hints.ts'
 import { OutputWriter } from './output.ts'
 import { privateTransfer, PrivateSharing, ProviderLookupServer } from './private/index.ts'
 import type { OnionHost, OnionServerStats, ProviderLookupStats } from './private/index.ts'
@@ -91,6 +93,12 @@ export interface GetOptions {
   private?: boolean
   /** This download's own cap, bytes per second, beside the node's (`get --max-rate`); 0 or unset: none. */
   maxRate?: number
+  /**
+   * Provider hints (a share link's providers, `share/link.ts`): multiaddrs ending in `/p2p/<peer id>`,
+   * at most 16, dialled at once and asked before, and alongside, the DHT search; one that cannot
+   * be reached is skipped. Not with `private` (dialling them would tell who fetches).
+   */
+  providers?: Multiaddr[]
 }
 
 /** The result of a get. */
@@ -375,7 +383,7 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number): Running {
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number, hints: ReturnType<typeof checkHints> = []): Running {
     // a private session is joined by private gets only: any other reader would reveal it
     const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '')
     const existing = this.running.get(key)
@@ -389,13 +397,14 @@ export class ShareService {
       ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log, onionProviders: async (root, signal) => await this.sharing.lookup(root, signal) })
       : undefined
     const abort = new AbortController()
+    const find = (root: CID, signal: AbortSignal): AsyncIterable<PeerId> => this.providers.find(root, signal)
     const session = new Session({
       root: cid,
       host: this.init.host,
       blockstore: this.blockstore,
       protocol: this.protocol,
       log: this.init.log,
-      findProviders: hooks?.findProviders ?? ((root, signal) => this.providers.find(root, signal)),
+      findProviders: hooks?.findProviders ?? (hints.length > 0 ? withHints({ host: this.init.host, hints, find, log: this.init.log }) : find),
       openStream: hooks?.openStream,
       streamSlots: this.streamSlots,
       onMisbehaviour: (peer, reason) => {
@@ -443,6 +452,8 @@ export class ShareService {
   async get (cidString: string, options: GetOptions = {}): Promise<GetResult> {
     const cid = parseCid(cidString)
     const privately = options.private === true
+    const hints = checkHints(options.providers ?? [])
+    if (privately && hints.length > 0) throw new InvalidArgumentError('a private get dials no provider: drop the provider hints (the link\'s providers) or the private option')
     // before any record is written: no onion, no private get (and no trace of one)
     if (privately && !this.onionDialer().running) throw new NotStartedError('a private get needs onion routing, which is not running on this node')
     return await this.whileBusy(async () => {
@@ -458,7 +469,7 @@ export class ShareService {
       }
       const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
       await writer?.prepare()
-      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate)
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate, hints)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up
