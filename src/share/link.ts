@@ -12,6 +12,7 @@
  * @module
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
@@ -62,9 +63,14 @@ function short (s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s
 }
 
-/** Checks one path segment or name: no separators, controls, or dot-names. */
+/** Whether `s` may be a link's name or path segment: no separators, controls, or dot-names. */
+export function isLinkName (s: string): boolean {
+  return !(s === '' || s.length > MAX_LINK_NAME || s === '.' || s === '..' || s.includes('/') || s.includes('\\') || CONTROL.test(s) || LONE_SURROGATE.test(s))
+}
+
+/** Throws unless {@link isLinkName}. */
 function checkName (s: string, what: string): void {
-  if (s === '' || s === '.' || s === '..' || s.includes('/') || s.includes('\\') || CONTROL.test(s) || LONE_SURROGATE.test(s)) {
+  if (!isLinkName(s)) {
     throw new InvalidLinkError(`the link's ${what} "${short(s)}" is not a valid name (no slashes, control characters, "." or ".."): fix or remove it`)
   }
 }
@@ -176,4 +182,20 @@ export function formatLink (link: ShareLink, style: LinkStyle = 'peerd'): string
 export function looksLikeLink (text: string): boolean {
   const t = text.trim()
   return SCHEME.test(t) || t.includes('?')
+}
+
+/** Providers a link made by this node names, at most (fewer than a link may carry: links stay short). */
+export const MAX_OWN_PROVIDERS = 8
+
+/**
+ * Which of a node's own addresses (ending in `/p2p/<peer id>`) a link it makes names: the public
+ * ones (relayed ones included); loopback and private ones only when there is nothing else, which
+ * `localOnly` says (such a link works on this machine or LAN only).
+ */
+export function linkProviders (addrs: readonly Multiaddr[]): { providers: Multiaddr[], localOnly: boolean } {
+  const dialable = addrs.filter(a => a.getComponents().at(-1)?.name === 'p2p')
+  // isPrivate: loopback, private, link-local and reserved IP addresses (a relayed one by its relay's)
+  const open = dialable.filter(a => !isPrivate(a))
+  const localOnly = open.length === 0
+  return { providers: (localOnly ? dialable : open).slice(0, MAX_OWN_PROVIDERS), localOnly }
 }

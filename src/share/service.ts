@@ -24,6 +24,8 @@ import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
 import { checkHints, withHints } from './hints.ts'
+import { formatLink, isLinkName, linkProviders } from './link.ts'
+import type { LinkStyle } from './link.ts'
 import { OutputWriter } from './output.ts'
 import { privateTransfer, PrivateSharing, ProviderLookupServer } from './private/index.ts'
 import type { OnionHost, OnionServerStats, ProviderLookupStats } from './private/index.ts'
@@ -608,6 +610,22 @@ export class ShareService {
     const onion = this.sharing.address
     return (await this.db.all()).filter(r => r.pinned).sort((a, b) => a.addedAt < b.addedAt ? -1 : 1)
       .map(r => r.private === true && r.source === 'share' && onion != null ? { ...r, onion } : r)
+  }
+
+  /**
+   * A share link to a root this node holds, naming this node's public addresses as providers
+   * (its loopback and private ones when it has no other: `localOnly`), and the root's name
+   * unless `name` is given.
+   */
+  async link (cidString: string, options: { name?: string, style?: LinkStyle } = {}): Promise<{ cid: string, link: string, providers: string[], localOnly: boolean }> {
+    const cid = parseCid(cidString)
+    const rec = await this.db.get(cid.toString())
+    if (rec == null || !rec.pinned) throw new NotFoundError(`${cid.toString()} is not held by this node (see \`peerd ls\`): share it first, a link names this node as its provider`)
+    if (rec.private === true) throw new InvalidArgumentError(`${cid.toString()} is ${rec.source === 'share' ? 'shared' : 'fetched'} privately: a link would name this node; others fetch it with \`peerd get --private\``)
+    if (options.name != null && !isLinkName(options.name)) throw new InvalidArgumentError(`the name ${JSON.stringify(options.name)} cannot go in a link: no slashes, control characters, "." or ".."`)
+    const name = options.name ?? (isLinkName(rec.name) ? rec.name : undefined)
+    const { providers, localOnly } = linkProviders(this.init.host.getMultiaddrs())
+    return { cid: cid.toString(), link: formatLink({ cid, name, providers }, options.style), providers: providers.map(p => p.toString()), localOnly }
   }
 
   /** Stops holding and announcing `cid`; `gc` frees its blocks. */
