@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { formatLink, looksLikeLink, MAX_LINK_LENGTH, MAX_LINK_PROVIDERS, parseLink } from '../../../src/share/link.ts'
+import { formatLink, linkProviders, looksLikeLink, MAX_LINK_LENGTH, MAX_LINK_PROVIDERS, MAX_OWN_PROVIDERS, parseLink } from '../../../src/share/link.ts'
 
 const CIDV1 = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'
 const CIDV0 = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'
@@ -91,5 +91,17 @@ describe('share links', () => {
     refused(`peerd://${CIDV1}/a//b`, /not a valid name/)
     refused(`peerd://${CIDV1}#frag`, /fragment/)
     refused(`peerd://${CIDV1} ?provider=${ADDR}`, /spaces/)
+  })
+  it('a node names its public addresses, and its local ones only when it has nothing else', () => {
+    const local = ['/ip4/127.0.0.1/tcp/4001', '/ip4/192.168.1.5/tcp/4001', '/ip6/::1/tcp/4001'].map(a => multiaddr(`${a}/p2p/${PEER}`))
+    const open = ['/ip4/1.2.3.4/tcp/4001', '/dns4/node.example.org/tcp/4001', `/ip4/5.6.7.8/tcp/4001/p2p/${PEER}/p2p-circuit`].map(a => multiaddr(`${a}/p2p/${PEER}`))
+    const mixed = linkProviders([...local, ...open, multiaddr('/ip4/9.9.9.9/tcp/1')])
+    assert.deepEqual(mixed.providers.map(String), open.map(String))
+    assert.equal(mixed.localOnly, false)
+    const onlyLocal = linkProviders(local)
+    assert.deepEqual(onlyLocal.providers.map(String), local.map(String))
+    assert.equal(onlyLocal.localOnly, true)
+    const many = Array.from({ length: 20 }, (_, i) => multiaddr(`/ip4/1.2.3.${i}/tcp/4001/p2p/${PEER}`))
+    assert.equal(linkProviders(many).providers.length, MAX_OWN_PROVIDERS)
   })
 })
