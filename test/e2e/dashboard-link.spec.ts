@@ -59,7 +59,8 @@ describe('share links in the dashboard', { skip }, () => {
     const row = page.locator(`#held-table tr[data-cid="${cid}"]`)
     await row.getByRole('button', { name: `Copy link: ${cid}` }).click()
     await row.getByText('Copied').waitFor()
-    link = await page.evaluate(async () => await navigator.clipboard.readText())
+    // the page's navigator (a browser's, with a clipboard), not Node's
+    link = await page.evaluate(async () => await (navigator as unknown as { clipboard: { readText: () => Promise<string> } }).clipboard.readText())
     assert.match(link, new RegExp(`^peerd://${cid}\\?name=linked\\.bin&provider=/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${a.peerId}$`))
     await page.context().close()
   })
@@ -71,7 +72,10 @@ describe('share links in the dashboard', { skip }, () => {
     await row.getByRole('button', { name: `Copy link: ${cid}` }).click()
     const field = row.getByLabel(`Share link of ${cid}`)
     assert.equal(await field.inputValue(), link)
-    const selected = await field.evaluate((el: HTMLInputElement) => el.value.slice(el.selectionStart ?? 0, el.selectionEnd ?? 0))
+    const selected = await field.evaluate((el) => {
+      const input = el as unknown as { value: string, selectionStart: number | null, selectionEnd: number | null }
+      return input.value.slice(input.selectionStart ?? 0, input.selectionEnd ?? 0)
+    })
     assert.equal(selected, link, 'the whole link is selected, ready to copy')
     await page.context().close()
   })

@@ -5,9 +5,10 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { Root } from '../../api/types.ts'
-import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, InvalidArgumentError, PeerdError, StreamBrokenError } from '../../errors.ts'
+import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, InvalidArgumentError, PeerdError, StreamBrokenError, UsageError } from '../../errors.ts'
 import { looksLikeLink, parseLink } from '../../share/link.ts'
 import { ApiClient } from '../client.ts'
+import { registerUrlHandler } from '../url-handler.ts'
 import { intOption } from '../command.ts'
 import { capOption } from './bandwidth.ts'
 import type { Command } from '../command.ts'
@@ -128,17 +129,29 @@ export const get: Command = {
 export const link: Command = {
   name: 'link',
   summary: 'print a share link to held content, naming this node as its provider',
-  usage: 'link CID [--name NAME] [--web | --plain] [--json]',
+  usage: 'link CID [--name NAME] [--web | --plain] [--json] | link --register',
   help: `  prints peerd://CID?name=NAME&provider=MULTIADDR…: \`peerd get LINK\` on another node fetches
   from this node at once, without a DHT lookup. The providers are this node's public and
   announced addresses (relayed ones included); when it has only loopback or private ones, those
   are used and a note on stderr says the link works on this machine or its LAN only.
   --name NAME  the name the link carries (default: the name it was shared under)
   --web        web+peerd:… (the scheme a browser hands to the dashboard)
-  --plain      CID?provider=…, without a scheme`,
-  options: { name: { type: 'string' }, web: { type: 'boolean' }, plain: { type: 'boolean' } },
-  args: { min: 1, max: 1 },
+  --plain      CID?provider=…, without a scheme
+  --register   (Linux desktops) make \`peerd get\` the handler of peerd:// links: writes
+               ~/.local/share/applications/peerd-link.desktop and runs xdg-mime when installed`,
+  options: { name: { type: 'string' }, web: { type: 'boolean' }, plain: { type: 'boolean' }, register: { type: 'boolean' } },
+  args: { min: 0, max: 1 },
   async run (ctx) {
+    if (ctx.values.register === true) {
+      if (ctx.positionals.length > 0) throw new UsageError('link --register takes no CID')
+      const r = await registerUrlHandler({ command: [process.execPath, ...(process.argv[1] != null ? [process.argv[1]] : [])], dataDir: ctx.dataDir })
+      if (ctx.json) printJson(r)
+      else printLines(`wrote ${r.file}`)
+      if (r.xdgMime === 'missing') process.stderr.write('peerd: xdg-mime is not installed (Debian: xdg-utils): the desktop entry is written; make it the peerd:// handler in your desktop\'s settings\n')
+      else if (r.xdgMime === 'failed') process.stderr.write('peerd: xdg-mime could not make it the default for peerd:// links; choose it in your desktop\'s settings\n')
+      return 0
+    }
+    if (ctx.positionals.length === 0) throw new UsageError('link needs a CID (see `peerd ls`), or --register')
     if (ctx.values.web === true && ctx.values.plain === true) throw new InvalidArgumentError('--web and --plain: choose one')
     const q = new URLSearchParams({ cid: ctx.positionals[0] as string, style: ctx.values.web === true ? 'web+peerd' : ctx.values.plain === true ? 'plain' : 'peerd' })
     const name = ctx.values.name as string | undefined
