@@ -1,7 +1,8 @@
 /**
  * Provider hints from a share link (`GetOptions.providers`): a downloader that is not connected
  * to the provider and has no DHT route to it (no common bootstrap) fetches through the link's
- * provider, skipping a hint that cannot be reached; without the hint the same get finds nobody.
+ * provider, skipping a hint that cannot be reached; without the hint the same get finds nobody;
+ * with only an unreachable hint, the usual search (here a connected peer) still finds the provider.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -46,6 +47,18 @@ describe('share link provider hints', () => {
     assert.equal(got.peers, 1)
     assert.equal(await sha256File(out), digest, 'B saved different bytes')
     assert.ok(Date.now() - started < 9_000, `the unreachable hint held the download up: ${Date.now() - started} ms`)
+  })
+
+  it('a hint that cannot be reached is skipped and the usual search still runs', TEST, async () => {
+    const file = join(root, 'found-anyway.bin')
+    const digest = await writeRandomFile(file, MiB + 9)
+    const shared = await a.share.share(file)
+    const d = await td.testNode({ bootstrap: [a.addresses()[0] as string] })
+    const dead = `/ip4/127.0.0.1/tcp/1/p2p/${peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()}`
+    const out = join(root, 'out-d', 'found.bin')
+    const got = await d.share.get(shared.cid, { output: out, timeoutSeconds: 10, providers: [multiaddr(dead)] })
+    assert.equal(got.peers, 1)
+    assert.equal(await sha256File(out), digest)
   })
 
   it('refuses bad hints and hints with a private get, before anything is fetched', TEST, async () => {
