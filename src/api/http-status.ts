@@ -29,7 +29,7 @@ import { PeerListError } from '../net/peer-list.ts'
 import { BlockMismatchError, InvalidBitswapMessageError, WantAbortedError } from '../share/bitswap/errors.ts'
 import { IdentityTooLargeError } from '../share/block.ts'
 import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
-import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, ShareDbError, StoreFailedError } from '../share/errors.ts'
+import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, InvalidLinkError, ShareDbError, StoreFailedError } from '../share/errors.ts'
 import { UnsafePathError } from '../share/export.ts'
 import { UnsupportedDagError } from '../share/output.ts'
 import { RequestTimeoutError } from '../utils/http-server.ts'
@@ -43,6 +43,7 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   // requests and arguments
   [InvalidArgumentError.name, 400],
   [IdentityTooLargeError.name, 400],
+  [InvalidLinkError.name, 400],
   [MalformedRequestError.name, 400],
   [ConfigError.name, 400],
   [UsageError.name, 400],

@@ -327,8 +327,8 @@ export function openApiDocument (): unknown {
       },
       '/api/v1/get': {
         post: {
-          summary: 'Fetch content by CID (resuming), optionally writing it to an absolute output path; streams NDJSON progress, then a done or error line',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['cid'], properties: { cid: { type: 'string' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' }, maxRate: { type: 'integer', minimum: 0, description: 'this download\'s own cap, bytes/s, beside the node\'s download cap; 0: none' } } } } } },
+          summary: 'Fetch content by CID or share link (resuming), optionally writing it to an absolute output path; streams NDJSON progress, then a done or error line',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'either cid or link', properties: { cid: { type: 'string' }, link: { type: 'string', description: 'a share link (peerd://CID?provider=…, web+peerd:…, or CID?provider=…): its providers are dialled first, before and beside the DHT search; 400 InvalidLinkError when malformed, 400 InvalidArgumentError for a link into a directory (CID/PATH: not supported yet)' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' }, maxRate: { type: 'integer', minimum: 0, description: 'this download\'s own cap, bytes/s, beside the node\'s download cap; 0: none' } } } } } },
           responses: { 200: { description: 'NDJSON lines: {event: progress|done|error, …}', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errors }
         }
       },
@@ -337,6 +337,17 @@ export function openApiDocument (): unknown {
           summary: "Stream a file's bytes",
           parameters: ['cid', 'path', 'offset', 'length', 'timeout'].map(name => ({ name, in: 'query', required: name === 'cid', schema: { type: name === 'cid' || name === 'path' ? 'string' : 'integer' } })),
           responses: { 200: { description: 'File bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors }
+        }
+      },
+      '/api/v1/link': {
+        get: {
+          summary: 'A share link to a root this node holds, naming this node\'s public addresses as providers (its loopback and private ones when it has none: localOnly)',
+          parameters: [
+            { name: 'cid', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'name', in: 'query', schema: { type: 'string' }, description: 'the name the link carries (default: the root\'s name)' },
+            { name: 'style', in: 'query', schema: { type: 'string', enum: ['peerd', 'web+peerd', 'plain'] }, description: 'peerd:// (default), web+peerd: (for a browser\'s protocol handler) or CID?provider=…' }
+          ],
+          responses: { 200: json({ type: 'object', properties: { cid: { type: 'string' }, link: { type: 'string' }, providers: { type: 'array', items: { type: 'string' } }, localOnly: { type: 'boolean' } } }, 'The link'), ...errors }
         }
       },
       '/api/v1/ls': {

@@ -5,8 +5,11 @@
 import { checkRate } from '../net/bandwidth-schedule.ts'
 import { once } from 'node:events'
 import { isAbsolute } from 'node:path'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { errorToJson, InvalidArgumentError } from '../errors.ts'
 import type { PeerdNode } from '../node/node.ts'
+import { parseLink } from '../share/link.ts'
+import type { LinkStyle } from '../share/link.ts'
 import { apiStatus } from './http-status.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
@@ -27,6 +30,22 @@ function intParam (url: URL, name: string): number | undefined {
   if (v == null) return undefined
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`query parameter ${name} must be a whole number`)
   return Number(v)
+}
+
+const LINK_STYLES: readonly string[] = ['peerd', 'web+peerd', 'plain']
+
+/**
+ * The CID of a get and its provider hints: from `cid`, or from `link` (a share link, or a CID),
+ * not both. A link into a directory (`CID/PATH`) is refused: this version fetches whole roots.
+ */
+function cidOrLink (body: unknown): { cid: string, providers: Multiaddr[] } {
+  const cid = field(body, 'cid', 'string', false) as string | undefined
+  const text = field(body, 'link', 'string', false) as string | undefined
+  if ((cid == null) === (text == null)) throw new InvalidArgumentError('request body must have either a "cid" or a "link" (a peerd:// link), not both')
+  if (cid != null) return { cid, providers: [] }
+  const link = parseLink(text as string)
+  if (link.path != null) throw new InvalidArgumentError(`the link points inside ${link.cid.toString()} (at ${link.path}), and this version fetches whole roots only: get ${link.cid.toString()} and take the file from it`)
+  return { cid: link.cid.toString(), providers: link.providers }
 }
 
 /** The share routes. */
@@ -58,7 +77,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
       method: 'POST',
       path: '/api/v1/get',
       handler: async ({ body, req, res }) => {
-        const cid = field(body, 'cid', 'string', true) as string
+        const { cid, providers } = cidOrLink(body)
         const output = field(body, 'output', 'string', false) as string | undefined
         const timeoutSeconds = field(body, 'timeoutSeconds', 'number', false) as number | undefined
         if (output != null && !isAbsolute(output)) throw new InvalidArgumentError(`"output" must be an absolute path: ${output}`)
@@ -70,7 +89,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
         const abort = new AbortController()
         // the client went away (Ctrl-C): stop; what was fetched stays for a resume
         res.on('close', () => { if (!res.writableFinished) abort.abort() })
-        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}) })
+        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}), ...(providers.length > 0 ? { providers } : {}) })
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
         const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
         const timer = setInterval(() => {
@@ -126,6 +145,18 @@ export function shareRoutes (node: PeerdNode): Route[] {
           await it.return?.(undefined) // runs the reader's cleanup: releases its download
         }
         return HANDLED
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/link',
+      handler: async ({ url }) => {
+        const cid = url.searchParams.get('cid')
+        if (cid == null || cid === '') throw new InvalidArgumentError('query parameter cid is required')
+        const style = url.searchParams.get('style') ?? 'peerd'
+        if (!LINK_STYLES.includes(style)) throw new InvalidArgumentError(`query parameter style must be one of ${LINK_STYLES.join(', ')}`)
+        const name = url.searchParams.get('name')
+        return await node.share.link(cid, { style: style as LinkStyle, ...(name != null && name !== '' ? { name } : {}) })
       }
     },
     {

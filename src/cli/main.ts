@@ -11,7 +11,7 @@ import { connect, disconnect, id, peers, status, stop } from './commands/basic.t
 import { daemon } from './commands/daemon.ts'
 import { dashboard } from './commands/dashboard.ts'
 import { devnet } from './commands/devnet.ts'
-import { cat, gc, get, ls, share, unshare } from './commands/share.ts'
+import { cat, gc, get, link, ls, share, unshare } from './commands/share.ts'
 import { chain, mine } from './commands/chain.ts'
 import { send, wallet } from './commands/wallet.ts'
 import { onion } from './commands/onion.ts'
@@ -19,7 +19,7 @@ import { bandwidth } from './commands/bandwidth.ts'
 import { printError } from './output.ts'
 
 /** Every command, in the order `peerd help` lists them. */
-export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, cat, ls, unshare, gc, chain, mine, wallet, send, onion, bandwidth, dashboard, devnet]
+export const COMMANDS: Command[] = [daemon, id, peers, connect, disconnect, status, stop, share, get, link, cat, ls, unshare, gc, chain, mine, wallet, send, onion, bandwidth, dashboard, devnet]
 
 /** The overview printed by `peerd help`. */
 export function usage (): string {

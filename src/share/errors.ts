@@ -30,3 +30,11 @@ export class ShareDbError extends PeerdError {
 export class StoreFailedError extends PeerdError {
   static override name = 'StoreFailedError'
 }
+
+/**
+ * A share link (`peerd://…`, `web+peerd:…` or `CID?provider=…`) is malformed, too long, or names
+ * a provider that cannot be dialled; the message says which part and how to fix it.
+ */
+export class InvalidLinkError extends PeerdError {
+  static override name = 'InvalidLinkError'
+}

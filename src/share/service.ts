@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
@@ -22,6 +23,9 @@ import { blockKey, childLinks, identityBlock, parseCid } from './block.ts'
 import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
+import { checkHints, withHints } from './hints.ts'
+import { formatLink, isLinkName, linkProviders } from './link.ts'
+import type { LinkStyle } from './link.ts'
 import { OutputWriter } from './output.ts'
 import { privateTransfer, PrivateSharing, ProviderLookupServer } from './private/index.ts'
 import type { OnionHost, OnionServerStats, ProviderLookupStats } from './private/index.ts'
@@ -91,6 +95,12 @@ export interface GetOptions {
   private?: boolean
   /** This download's own cap, bytes per second, beside the node's (`get --max-rate`); 0 or unset: none. */
   maxRate?: number
+  /**
+   * Provider hints (a share link's providers, `share/link.ts`): multiaddrs ending in `/p2p/<peer id>`,
+   * at most 16, dialled at once and asked before, and alongside, the DHT search; one that cannot
+   * be reached is skipped. Not with `private` (dialling them would tell who fetches).
+   */
+  providers?: Multiaddr[]
 }
 
 /** The result of a get. */
@@ -375,7 +385,7 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number): Running {
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number, hints: ReturnType<typeof checkHints> = []): Running {
     // a private session is joined by private gets only: any other reader would reveal it
     const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '')
     const existing = this.running.get(key)
@@ -389,13 +399,14 @@ export class ShareService {
       ? privateTransfer({ host: this.init.host, dialer: this.onionDialer(), network: this.init.network, log: this.init.log, onionProviders: async (root, signal) => await this.sharing.lookup(root, signal) })
       : undefined
     const abort = new AbortController()
+    const find = (root: CID, signal: AbortSignal): AsyncIterable<PeerId> => this.providers.find(root, signal)
     const session = new Session({
       root: cid,
       host: this.init.host,
       blockstore: this.blockstore,
       protocol: this.protocol,
       log: this.init.log,
-      findProviders: hooks?.findProviders ?? ((root, signal) => this.providers.find(root, signal)),
+      findProviders: hooks?.findProviders ?? (hints.length > 0 ? withHints({ host: this.init.host, hints, find, log: this.init.log }) : find),
       openStream: hooks?.openStream,
       streamSlots: this.streamSlots,
       onMisbehaviour: (peer, reason) => {
@@ -445,6 +456,8 @@ export class ShareService {
   async get (cidString: string, options: GetOptions = {}): Promise<GetResult> {
     const cid = parseCid(cidString)
     const privately = options.private === true
+    const hints = checkHints(options.providers ?? [])
+    if (privately && hints.length > 0) throw new InvalidArgumentError('a private get dials no provider: drop the provider hints (the link\'s providers) or the private option')
     // before any record is written: no onion, no private get (and no trace of one)
     if (privately && !this.onionDialer().running) throw new NotStartedError('a private get needs onion routing, which is not running on this node')
     return await this.whileBusy(async () => {
@@ -460,7 +473,7 @@ export class ShareService {
       }
       const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
       await writer?.prepare()
-      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate)
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate, hints)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up
@@ -599,6 +612,22 @@ export class ShareService {
     const onion = this.sharing.address
     return (await this.db.all()).filter(r => r.pinned).sort((a, b) => a.addedAt < b.addedAt ? -1 : 1)
       .map(r => r.private === true && r.source === 'share' && onion != null ? { ...r, onion } : r)
+  }
+
+  /**
+   * A share link to a root this node holds, naming this node's public addresses as providers
+   * (its loopback and private ones when it has no other: `localOnly`), and the root's name
+   * unless `name` is given.
+   */
+  async link (cidString: string, options: { name?: string, style?: LinkStyle } = {}): Promise<{ cid: string, link: string, providers: string[], localOnly: boolean }> {
+    const cid = parseCid(cidString)
+    const rec = await this.db.get(cid.toString())
+    if (rec == null || !rec.pinned) throw new NotFoundError(`${cid.toString()} is not held by this node (see \`peerd ls\`): share it first, a link names this node as its provider`)
+    if (rec.private === true) throw new InvalidArgumentError(`${cid.toString()} is ${rec.source === 'share' ? 'shared' : 'fetched'} privately: a link would name this node; others fetch it with \`peerd get --private\``)
+    if (options.name != null && !isLinkName(options.name)) throw new InvalidArgumentError(`the name ${JSON.stringify(options.name)} cannot go in a link: no slashes, control characters, "." or ".."`)
+    const name = options.name ?? (isLinkName(rec.name) ? rec.name : undefined)
+    const { providers, localOnly } = linkProviders(this.init.host.getMultiaddrs())
+    return { cid: cid.toString(), link: formatLink({ cid, name, providers }, options.style), providers: providers.map(p => p.toString()), localOnly }
   }
 
   /** Stops holding and announcing `cid`; `gc` frees its blocks. */

@@ -1,11 +1,14 @@
 /** `peerd share`, `get`, `cat`, `ls`, `unshare` and `gc`: content-addressed file sharing. */
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { Root } from '../../api/types.ts'
-import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, PeerdError, StreamBrokenError } from '../../errors.ts'
+import { ApiError, DaemonNotRunningError, DownloadIncompleteError, InterruptedError, InvalidArgumentError, PeerdError, StreamBrokenError, UsageError } from '../../errors.ts'
+import { looksLikeLink, parseLink } from '../../share/link.ts'
 import { ApiClient } from '../client.ts'
+import { registerUrlHandler } from '../url-handler.ts'
 import { intOption } from '../command.ts'
 import { capOption } from './bandwidth.ts'
 import type { Command } from '../command.ts'
@@ -46,9 +49,13 @@ function splitCidPath (arg: string): { cid: string, path: string | undefined } {
 
 export const get: Command = {
   name: 'get',
-  summary: 'fetch content by CID from the network and save it',
-  usage: 'get CID [-o PATH] [--timeout S] [--private] [--max-rate RATE] [--json]',
-  help: `  -o, --output PATH   where to save it (default: ./CID); written atomically
+  summary: 'fetch content by CID or share link from the network and save it',
+  usage: 'get CID|LINK [-o PATH] [--timeout S] [--private] [--max-rate RATE] [--json]',
+  help: `  LINK                a share link (\`peerd link\`): peerd://CID?provider=…, web+peerd:…, or
+                      CID?provider=MULTIADDR (quote it: the shell reads ? and &); the node dials
+                      its providers at once, beside the usual DHT search
+  -o, --output PATH   where to save it (default: ./NAME from a link when nothing is there and the
+                      name does not start with a dot, else ./CID); written atomically
   --timeout S         give up when no data arrives for S seconds (default 60)
   --private           through onion circuits: random peers look the providers up, each provider
                       sends its blocks through a circuit of its own, so none learns who fetched;
@@ -64,8 +71,14 @@ export const get: Command = {
   },
   args: { min: 1, max: 1 },
   async run (ctx) {
-    const cid = ctx.positionals[0] as string
-    const output = resolve((ctx.values.output as string | undefined) ?? cid)
+    const arg = ctx.positionals[0] as string
+    // a link is parsed here too: for its name, and to refuse it before the daemon is asked
+    const link = looksLikeLink(arg) ? parseLink(arg) : undefined
+    if (link?.path != null) throw new InvalidArgumentError(`the link points inside ${link.cid.toString()} (at ${link.path}), and this version fetches whole roots only: get ${link.cid.toString()} and take the file from it`)
+    const cid = link?.cid.toString() ?? arg
+    // a link's name is a suggestion from whoever made it: it never replaces a file or makes a hidden one
+    const named = link?.name != null && !link.name.startsWith('.') && !existsSync(resolve(link.name)) ? link.name : undefined
+    const output = resolve((ctx.values.output as string | undefined) ?? named ?? cid)
     const timeoutSeconds = intOption(ctx.values, 'timeout', 1, 86_400) ?? 60
     const maxRate = capOption(ctx.values['max-rate'], '--max-rate')
     const abort = new AbortController()
@@ -75,7 +88,7 @@ export const get: Command = {
     const bar = new ProgressBar()
     try {
       const privately = ctx.values.private === true
-      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { cid, output, timeoutSeconds, ...(privately ? { private: true } : {}), ...(maxRate != null && maxRate > 0 ? { maxRate } : {}) }, abort.signal)
+      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { ...(link != null ? { link: arg } : { cid }), output, timeoutSeconds, ...(privately ? { private: true } : {}), ...(maxRate != null && maxRate > 0 ? { maxRate } : {}) }, abort.signal)
       let buffered = ''
       let result: Record<string, unknown> | undefined
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -110,6 +123,45 @@ export const get: Command = {
     } finally {
       process.off('SIGINT', onSigint)
     }
+  }
+}
+
+export const link: Command = {
+  name: 'link',
+  summary: 'print a share link to held content, naming this node as its provider',
+  usage: 'link CID [--name NAME] [--web | --plain] [--json] | link --register',
+  help: `  prints peerd://CID?name=NAME&provider=MULTIADDR…: \`peerd get LINK\` on another node fetches
+  from this node at once, without a DHT lookup. The providers are this node's public and
+  announced addresses (relayed ones included); when it has only loopback or private ones, those
+  are used and a note on stderr says the link works on this machine or its LAN only.
+  --name NAME  the name the link carries (default: the name it was shared under)
+  --web        web+peerd:… (the scheme a browser hands to the dashboard)
+  --plain      CID?provider=…, without a scheme
+  --register   (Linux desktops) make \`peerd get\` the handler of peerd:// links: writes
+               ~/.local/share/applications/peerd-link.desktop and runs xdg-mime when installed`,
+  options: { name: { type: 'string' }, web: { type: 'boolean' }, plain: { type: 'boolean' }, register: { type: 'boolean' } },
+  args: { min: 0, max: 1 },
+  async run (ctx) {
+    if (ctx.values.register === true) {
+      if (ctx.positionals.length > 0) throw new UsageError('link --register takes no CID')
+      const r = await registerUrlHandler({ command: [process.execPath, ...(process.argv[1] != null ? [process.argv[1]] : [])], dataDir: ctx.dataDir })
+      if (ctx.json) printJson(r)
+      else printLines(`wrote ${r.file}`)
+      if (r.xdgMime === 'missing') process.stderr.write('peerd: xdg-mime is not installed (Debian: xdg-utils): the desktop entry is written; make it the peerd:// handler in your desktop\'s settings\n')
+      else if (r.xdgMime === 'failed') process.stderr.write('peerd: xdg-mime could not make it the default for peerd:// links; choose it in your desktop\'s settings\n')
+      return 0
+    }
+    if (ctx.positionals.length === 0) throw new UsageError('link needs a CID (see `peerd ls`), or --register')
+    if (ctx.values.web === true && ctx.values.plain === true) throw new InvalidArgumentError('--web and --plain: choose one')
+    const q = new URLSearchParams({ cid: ctx.positionals[0] as string, style: ctx.values.web === true ? 'web+peerd' : ctx.values.plain === true ? 'plain' : 'peerd' })
+    const name = ctx.values.name as string | undefined
+    if (name != null) q.set('name', name)
+    const r = await new ApiClient(ctx.dataDir).get<{ cid: string, link: string, providers: string[], localOnly: boolean }>(`/api/v1/link?${q.toString()}`)
+    if (ctx.json) printJson(r)
+    else printLines(r.link)
+    if (r.providers.length === 0) process.stderr.write('peerd: this node listens on no address: the link names no provider, so others must find one through the DHT\n')
+    else if (r.localOnly) process.stderr.write('peerd: this node has only loopback or private addresses: the link works on this machine or its LAN only (a public address comes from listening on one, a UPnP router or a relay reservation)\n')
+    return 0
   }
 }
 

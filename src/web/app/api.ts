@@ -81,15 +81,16 @@ export type GetLine =
   | { event: 'error', error: { name: string, message: string }, status: number }
 
 /**
- * Fetches `cid` into the node (`POST /api/v1/get`) and calls `onLine` with each progress line.
- * Resolves with the last line (`done` or `error`). Aborting `signal` cancels the download.
+ * Fetches `cid` into the node (`POST /api/v1/get`; with `link`, a share link whose providers the
+ * node dials first) and calls `onLine` with each progress line. Resolves with the last line
+ * (`done` or `error`). Aborting `signal` cancels the download.
  */
-export async function fetchContent (cid: string, onLine: (line: GetLine) => void, signal?: AbortSignal): Promise<GetLine> {
+export async function fetchContent (cid: string, onLine: (line: GetLine) => void, signal?: AbortSignal, link?: string): Promise<GetLine> {
   const res = await fetch('/api/v1/get', {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json', [DASHBOARD_HEADER]: '1' },
-    body: JSON.stringify({ cid }),
+    body: JSON.stringify(link != null ? { link } : { cid }),
     signal
   })
   if (!res.ok || res.body == null) return await parse<never>(res)

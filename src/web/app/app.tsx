@@ -79,7 +79,7 @@ function Dashboard ({ onLogout }: { onLogout: () => void }) {
         <h2 ref={heading} tabIndex={-1} class='panel-title'>{title}</h2>
         {route.panel === 'overview' && <OverviewPanel state={state} />}
         {route.panel === 'peers' && <PeersPanel state={state} />}
-        {route.panel === 'share' && <SharePanel state={state} />}
+        {route.panel === 'share' && <SharePanel state={state} args={route.args} />}
         {route.panel === 'chain' && <ChainPanel state={state} args={route.args} />}
         {route.panel === 'wallet' && <WalletPanel state={state} />}
         {route.panel === 'onion' && <OnionPanel state={state} />}

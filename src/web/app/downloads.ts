@@ -33,8 +33,8 @@ function update (cid: string, patch: Partial<Download>): void {
   changed()
 }
 
-/** Starts fetching `cid` into the node, unless this page already is. */
-export function startDownload (cid: string): void {
+/** Starts fetching `cid` into the node (through `link`'s providers, when given), unless this page already is. */
+export function startDownload (cid: string, link?: string): void {
   const running = downloads.get(cid)
   if (running?.state === 'running') return
   downloads.set(cid, { cid, startedAt: Date.now(), state: 'running', percent: 0 })
@@ -43,7 +43,7 @@ export function startDownload (cid: string): void {
     if (line.event !== 'progress') return
     const percent = line.total > 0 ? Math.min(100, Math.floor(line.bytes / line.total * 100)) : 0
     update(cid, { progress: line, percent: Math.max(percent, downloads.get(cid)?.percent ?? 0) })
-  }).then((last) => {
+  }, undefined, link).then((last) => {
     if (last.event === 'done') update(cid, { state: 'done', percent: 100, result: { size: last.size, peers: last.peers, seconds: last.seconds } })
     else if (last.event === 'error') update(cid, { state: 'failed', error: last.error.message })
   }, (err: unknown) => {

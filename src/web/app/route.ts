@@ -15,6 +15,13 @@ export const PANELS = [
 export interface Route { panel: string, args: string[] }
 
 function parseHash (): Route {
+  // what a browser opens for a web+peerd: link (registerProtocolHandler): the get form, filled in
+  const open = /^#\/?open\?(?:.*&)?link=([^&]*)/.exec(location.hash)
+  if (open != null) {
+    let link = open[1] as string
+    try { link = decodeURIComponent(link) } catch { /* shown as it came; the node says what is wrong */ }
+    return { panel: 'share', args: ['open', link] }
+  }
   const parts = location.hash.replace(/^#/, '').split('/').filter(p => p !== '').map(p => {
     try { return decodeURIComponent(p) } catch { return p }
   })

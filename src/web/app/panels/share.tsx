@@ -1,11 +1,13 @@
 /**
- * Share: add files (a file picker or drag and drop, uploaded to the node), get content by CID
- * with live progress (rate, ETA, peers serving), and what the node holds, each with a link that
- * opens it (through the gateway when one runs, else the API's `cat`). Private transfers (`get
- * --private`: through onion circuits, never announced) and content fetched so carry a badge.
+ * Share: add files (a file picker or drag and drop, uploaded to the node), get content by CID or
+ * share link with live progress (rate, ETA, peers serving), and what the node holds, each with
+ * a link that opens it (through the gateway when one runs, else the API's `cat`) and a share
+ * link to copy. `#/open?link=…` (what the browser opens for a web+peerd: link once the page is
+ * registered as its handler) fills the get form in. Private transfers (`get --private`: through
+ * onion circuits, never announced) and content fetched so carry a badge.
  */
-import { useState } from 'preact/hooks'
-import { upload } from '../api.ts'
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { get, upload } from '../api.ts'
 import { dismissDownload, startDownload, useDownloads } from '../downloads.ts'
 import type { Download } from '../downloads.ts'
 import { formatBytes, formatDuration, formatRate } from '../format.ts'
@@ -26,7 +28,7 @@ function PrivateBadge ({ shared = false }: { shared?: boolean }) {
 }
 
 /** See the module comment. */
-export function SharePanel ({ state }: { state: FeedState }) {
+export function SharePanel ({ state, args = [] }: { state: FeedState, args?: string[] }) {
   const downloads = useDownloads()
   const mine = new Set(downloads.map(d => d.cid))
   // downloads started elsewhere (the CLI, another tab) come from the node's transfer list
@@ -36,7 +38,7 @@ export function SharePanel ({ state }: { state: FeedState }) {
     <div class='panel'>
       <div class='grid-2'>
         <Section title='Add files'><AddFiles /></Section>
-        <Section title='Get by CID'><GetForm /></Section>
+        <Section title='Get by CID or link'><GetForm opened={args[0] === 'open' ? args[1] : undefined} /></Section>
       </div>
       <Section title='Downloads' id='downloads'>
         {downloads.length === 0 && others.length === 0 && <Empty>No downloads in progress.</Empty>}
@@ -90,17 +92,94 @@ function DownloadRow ({ d, private: priv }: { d: Download, private: boolean }) {
   )
 }
 
-function GetForm () {
-  const [cid, setCid] = useState('')
+/** A share link's scheme (`peerd://`, `web+peerd:`); the plain form has none. */
+const LINK_SCHEME = /^(web\+peerd|peerd):(\/\/)?/i
+
+/** Whether the text is a share link rather than a bare CID (the node parses it for real). */
+function isLink (text: string): boolean {
+  return LINK_SCHEME.test(text) || text.includes('?')
+}
+
+/** The CID a link starts with, to name its download on this page until the node answers. */
+function cidOfLink (text: string): string {
+  return text.replace(LINK_SCHEME, '').replace(/^\/?ipfs\//, '').split(/[/?]/)[0] ?? text
+}
+
+function GetForm ({ opened }: { opened?: string }) {
+  const [cid, setCid] = useState(opened ?? '')
+  // a link opened while the panel shows (another web+peerd: link clicked) replaces the field
+  useEffect(() => { if (opened != null) setCid(opened) }, [opened])
+  const submit = (): void => {
+    const text = cid.trim()
+    if (text === '') return
+    if (isLink(text)) startDownload(cidOfLink(text), text)
+    else startDownload(text)
+    setCid('')
+  }
   return (
-    <form class='inline-form' onSubmit={(e) => { e.preventDefault(); if (cid.trim() !== '') { startDownload(cid.trim()); setCid('') } }}>
-      <label for='get-cid'>CID to fetch into this node</label>
+    <form class='inline-form' onSubmit={(e) => { e.preventDefault(); submit() }}>
+      <label for='get-cid'>CID to fetch into this node, or a share link (peerd://…)</label>
       <div class='row'>
-        <input id='get-cid' required placeholder='bafy…' spellcheck={false} value={cid} onInput={(e) => { setCid((e.target as HTMLInputElement).value) }} />
+        <input id='get-cid' required placeholder='bafy… or peerd://bafy…?provider=…' spellcheck={false} value={cid} onInput={(e) => { setCid((e.target as HTMLInputElement).value) }} />
         <button type='submit'>Get</button>
       </div>
-      <p class='muted'>The node fetches it from every peer that has it, then holds and serves it too.</p>
+      <p class='muted'>The node fetches it from every peer that has it (a link's providers first), then holds and serves it too.</p>
+      <HandlerButton />
     </form>
+  )
+}
+
+/** Offers to make this page the browser's handler of web+peerd: links (where the browser allows it). */
+function HandlerButton () {
+  const [note, setNote] = useState<string | null>(null)
+  if (typeof navigator.registerProtocolHandler !== 'function') return null
+  const register = (): void => {
+    try {
+      navigator.registerProtocolHandler('web+peerd', `${location.origin}${location.pathname}#/open?link=%s`)
+      setNote('The browser asks you to confirm; web+peerd: links then open here, in this form.')
+    } catch (err) {
+      // browsers allow it on https: and localhost only
+      setNote(`The browser refused: ${messageOf(err)}`)
+    }
+  }
+  return (
+    <p>
+      <button type='button' class='small' onClick={register}>Open web+peerd: links here</button>
+      {note != null && <span class='muted' role='status'> {note}</span>}
+    </p>
+  )
+}
+
+/**
+ * Copies a root's share link. Where the clipboard is unavailable (an http: origin other than
+ * localhost), shows the link in a field, selected, to copy by hand.
+ */
+function LinkButton ({ cid }: { cid: string }) {
+  const [state, setState] = useState<{ link?: string, copied?: boolean, localOnly?: boolean, error?: string }>({})
+  const field = useRef<HTMLInputElement>(null)
+  useEffect(() => { if (state.link != null && state.copied !== true) field.current?.select() }, [state.link, state.copied])
+  const copy = async (): Promise<void> => {
+    try {
+      const r = await get<{ link: string, localOnly: boolean }>(`/api/v1/link?cid=${encodeURIComponent(cid)}`)
+      let copied = false
+      try {
+        if (navigator.clipboard != null) { await navigator.clipboard.writeText(r.link); copied = true }
+      } catch { /* not allowed here: shown to copy by hand */ }
+      setState({ link: r.link, copied, localOnly: r.localOnly })
+      if (copied) setTimeout(() => { setState(s => ({ ...s, copied: undefined, link: undefined })) }, 1500)
+    } catch (err) {
+      setState({ error: messageOf(err) })
+    }
+  }
+  return (
+    <>
+      <button type='button' class='small' aria-label={`Copy link: ${cid}`} onClick={() => { void copy() }}>{state.copied === true ? 'Copied' : 'Copy link'}</button>
+      {state.link != null && state.copied !== true && (
+        <input ref={field} class='link-field' readOnly aria-label={`Share link of ${cid}`} value={state.link} onFocus={(e) => { (e.target as HTMLInputElement).select() }} />
+      )}
+      {state.localOnly === true && state.link != null && <span class='muted' title='This node has only loopback or private addresses'> (this machine or LAN only)</span>}
+      {state.error != null && <ErrorText error={state.error} />}
+    </>
   )
 }
 
@@ -172,6 +251,7 @@ function HeldTable ({ held, gateway }: { held: Root[] | undefined, gateway: stri
                 <td>{r.complete ? 'complete' : 'partial'}</td>
                 <td class='actions'>
                   <CopyButton text={r.cid} label='Copy CID' />
+                  {!isPrivate(r) && <LinkButton cid={r.cid} />}
                   {r.onion != null && <CopyButton text={r.onion} label='Copy onion address' />}
                   {link != null && (
                     gateway != null
