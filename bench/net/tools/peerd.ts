@@ -2,6 +2,7 @@
  * peerd as a {@link SwarmTool}: a fresh daemon per host (new data dir, new peer id) for every
  * run; seeders `peerd share` the file; downloaders are connected to every seeder and to each
  * other before the clock starts, then each runs `POST /api/v1/get` to a file in its data dir.
+ * `flags` adds daemon flags per host (the free-rider scenario's `--no-serve`).
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -9,8 +10,14 @@ import { PeerdDaemon, sha256File, tempDir } from '../harness/index.ts'
 import type { NetHost } from '../harness/index.ts'
 import type { FetchTime, InputFile, SwarmTool } from './swarm.ts'
 
+/** Options of {@link peerdTool}. */
+export interface PeerdToolOptions {
+  /** Extra `peerd daemon` flags for the daemon on `host`. Default none. */
+  flags?: (host: NetHost) => string[]
+}
+
 /** Creates the peerd tool. */
-export function peerdTool (): SwarmTool {
+export function peerdTool (options: PeerdToolOptions = {}): SwarmTool {
   let daemons: PeerdDaemon[] = []
   let downloaders: PeerdDaemon[] = []
   let input: InputFile | undefined
@@ -23,7 +30,7 @@ export function peerdTool (): SwarmTool {
     prepare: async (file, seederHosts, downloaderHosts) => {
       input = file
       dir = await tempDir('peerd')
-      const make = (h: NetHost): PeerdDaemon => new PeerdDaemon(h, { dataDir: join((dir as { path: string }).path, h.name) })
+      const make = (h: NetHost): PeerdDaemon => new PeerdDaemon(h, { dataDir: join((dir as { path: string }).path, h.name), extraArgs: options.flags?.(h) })
       const seeders = seederHosts.map(make)
       downloaders = downloaderHosts.map(make)
       daemons = [...seeders, ...downloaders]
