@@ -42,10 +42,12 @@ export function peerdTool (options: PeerdToolOptions = {}): SwarmTool {
       const cids = await Promise.all(seeders.map(async s => await s.share(file.path)))
       cid = cids[0] as string
       if (cids.some(c => c !== cid)) throw new Error(`seeders disagree on the CID: ${cids.join(', ')}`)
-      for (const [i, d] of downloaders.entries()) {
+      // each downloader dials the seeders and the downloaders after it, all downloaders at once:
+      // one API client process per dial, so in turn they would take most of the setup
+      await Promise.all(downloaders.map(async (d, i) => {
         for (const s of seeders) await d.connect(s.address)
         for (const o of downloaders.slice(i + 1)) await d.connect(o.address)
-      }
+      }))
     },
     fetchAll: async (timeoutMs) => {
       // the daemon's timeout is a stall timeout (no block for that long), not one for the whole get
