@@ -29,6 +29,8 @@ describe('free-riders in a crowd: separate hosts with shaped links', { skip: una
       assert.equal(run.error, undefined, `the crowd failed: ${run.error ?? ''} ${r.notes.join(' ')}`)
       const times = run.sample?.times ?? []
       assert.equal(times.length, 6)
+      // --no-serve holds: their links carried requests and acknowledgements, no blocks
+      assert.ok((run.sample?.ridersCopies ?? 1) < 0.05, `the free-riders sent ${run.sample?.ridersCopies ?? '?'} copies of the file`)
       const lastHonest = Math.max(...times.filter(t => !t.freeRider).map(t => t.seconds))
       for (const t of times.filter(t => t.freeRider)) {
         assert.ok(t.seconds > lastHonest, `free-rider ${t.host} finished at ${t.seconds} s, before the last honest downloader (${lastHonest} s); ${r.notes[0] ?? ''}`)

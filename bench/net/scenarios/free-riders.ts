@@ -41,6 +41,8 @@ export interface CrowdSample {
   riders?: { first: number, last: number }
   /** Bytes the seeder sent, in copies of the file. */
   seederCopies: number
+  /** Bytes the free-riders' links sent, all of them together, in copies of the file (requests and acks only: near 0). */
+  ridersCopies: number
 }
 
 /** A crowd's figures, or why it failed. */
@@ -63,10 +65,13 @@ async function crowd (bed: Bed, seeder: NetHost, downloaders: NetHost[], riders:
   const seederBound = size / (UP_MBIT * 1e6 / 8)
   try {
     await tool.prepare(bed.input, [seeder], downloaders)
-    const before = await seeder.counters()
+    const counted = [seeder, ...downloaders.filter(h => riders.has(h.name))]
+    const before = await Promise.all(counted.map(async h => (await h.counters()).txBytes))
     // generous: without sharing the seeder alone sends every copy
     const fetched = await tool.fetchAll(Math.round(downloaders.length * seederBound * 1.5 * 1000 + 60_000))
-    const seederTx = (await seeder.counters()).txBytes - before.txBytes
+    const sent = (await Promise.all(counted.map(async h => (await h.counters()).txBytes))).map((tx, i) => tx - (before[i] as number))
+    const seederTx = sent[0] as number
+    const ridersTx = sent.slice(1).reduce((a, b) => a + b, 0)
     const times = fetched.map(t => ({ host: t.host, seconds: round(t.seconds), freeRider: riders.has(t.host) }))
     const honest = times.filter(t => !t.freeRider).map(t => t.seconds)
     const ridden = times.filter(t => t.freeRider).map(t => t.seconds)
@@ -74,7 +79,8 @@ async function crowd (bed: Bed, seeder: NetHost, downloaders: NetHost[], riders:
       times,
       honest: { first: Math.min(...honest), median: round(median(honest)), last: Math.max(...honest) },
       ...(ridden.length > 0 ? { riders: { first: Math.min(...ridden), last: Math.max(...ridden) } } : {}),
-      seederCopies: round(seederTx / size)
+      seederCopies: round(seederTx / size),
+      ridersCopies: round(ridersTx / size, 3)
     }
     return { sample, diagnostics: await tool.diagnostics?.().catch(() => []) ?? [] }
   } catch (err) {
@@ -120,7 +126,8 @@ export async function freeRiders (bed: Bed, options: FreeRiderOptions = {}): Pro
           downloaders: n,
           'honest first/median/last s': honestCell(r.sample),
           'free-riders s': r.sample.riders == null ? '-' : `${round(r.sample.riders.first, 1)} / ${round(r.sample.riders.last, 1)}`,
-          'seeder sent (copies)': r.sample.seederCopies
+          'seeder sent (copies)': r.sample.seederCopies,
+          'free-riders sent (copies)': r.sample.riders == null ? '-' : r.sample.ridersCopies
         })
   }
   row(`with ${nRiders} free-riders`, downloaders.length, run)
