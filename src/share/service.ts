@@ -7,7 +7,7 @@
  * downloader becomes a server (unless `reshare` is off). Private gets and private shares
  * (`share/private/`) go through onion circuits and the node's onion service instead, and what
  * they touch is never announced. A node with `serve` off downloads only: it gives no block to
- * any peer (no block protocol, Bitswap told nothing) and announces nothing.
+ * any peer (no block protocol, no block for a Bitswap want) and announces nothing.
  */
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
