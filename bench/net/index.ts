@@ -10,13 +10,15 @@
  * 5. comparison: 1 and 2 again with BitTorrent (aria2c) and IPFS (Helia) peers;
  * 6. NAT traversal: two homes behind nftables routers (endpoint-independent, symmetric, each
  *    with and without UPnP): AutoNAT, relay reservations, hole punching, transfer rate;
- * 7. bandwidth caps: upload and download caps held over 30 s, a block mined under a saturated cap.
+ * 7. bandwidth caps: upload and download caps held over 30 s, a block mined under a saturated cap;
+ * 8. free-riders: the flash crowd with 2 of the 8 downloaders never serving (`--no-serve`), and
+ *    without them: the free-riders finish last, the others not more than 10% slower.
  *
  * Needs root (exit 2 otherwise). Exit 0 when every target is met, 1 when one is missed.
  *
  * ```
  * npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
- *                      [--skip scaling,flash,churn,cash,bittorrent,helia,nat,caps]
+ *                      [--skip scaling,flash,churn,cash,bittorrent,helia,nat,caps,free-riders]
  *                      [--nat-attempts 20] [--nat-size MiB (64)] [--json] [--out FILE]
  * ```
  */
@@ -28,12 +30,13 @@ import { numberOption, runCommand } from './scenarios/common.ts'
 import { comparison, otherTools, runTool } from './scenarios/compare.ts'
 import type { ToolRun } from './scenarios/compare.ts'
 import { flashCrowd } from './scenarios/flash-crowd.ts'
+import { freeRiders } from './scenarios/free-riders.ts'
 import { natTraversal } from './scenarios/nat.ts'
 import { swarmScaling } from './scenarios/swarm-scaling.ts'
 import { peerdTool } from './tools/index.ts'
 
 const USAGE = `usage: npm run bench:net -- [--size MiB (128)] [--ks 1,2,4,8] [--churn-hosts 16] [--churn-size MiB (64)]
-                            [--skip scaling,flash,churn,cash,bittorrent,helia,nat,caps]
+                            [--skip scaling,flash,churn,cash,bittorrent,helia,nat,caps,free-riders]
                             [--nat-attempts 20] [--nat-size MiB (64)] [--json] [--out FILE]`
 
 await runCommand(USAGE, {
@@ -49,7 +52,7 @@ await runCommand(USAGE, {
   const ks = String(values.ks ?? '1,2,4,8').split(',').map(Number)
   if (ks.some(k => !(k >= 1 && k <= 8))) throw new Error('--ks: each k must be 1 to 8')
   const sizeBytes = Math.round(numberOption(values, 'size', 128) * 2 ** 20)
-  if (!skip.includes('scaling') || !skip.includes('flash')) {
+  if (!skip.includes('scaling') || !skip.includes('flash') || !skip.includes('free-riders')) {
     const bed = await createBed(sizeBytes)
     try {
       const peerd = peerdTool()
@@ -63,6 +66,7 @@ await runCommand(USAGE, {
         for (const t of tools) others.push(await runTool(bed, t, ks, report))
         if (others.length > 0) report(comparison({ tool: 'peerd', scaling, flash }, others, notes))
       }
+      if (!skip.includes('free-riders')) report(await freeRiders(bed))
     } finally {
       await bed.destroy()
     }

@@ -55,6 +55,7 @@ const KEYS: Record<keyof Omit<DaemonConfig, 'dataDir'>, 'string' | 'strings' | '
   minConnections: 'number',
   logLevel: 'string',
   reshare: 'boolean',
+  serve: 'boolean',
   mine: 'string',
   mineThreads: 'number',
   mempoolMaxBytes: 'number',

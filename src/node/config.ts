@@ -69,6 +69,8 @@ export interface NodeConfig {
   logLevel: LogLevel
   /** Serve and announce what this node downloads (every downloader becomes a server). Default true. */
   reshare: boolean
+  /** Serve blocks to peers at all; false: download only (no block served, nothing announced). Default true. */
+  serve: boolean
   /** Mine continuously, paying to this address of the network (bech32m). No mining when unset. */
   mine?: string
   /** Mining threads; default one per core. */
@@ -142,6 +144,7 @@ export function resolveNodeConfig (input: Partial<NodeConfig> & { dataDir: strin
     minConnections: input.minConnections ?? 8,
     logLevel: input.logLevel ?? 'info',
     reshare: input.reshare ?? true,
+    serve: input.serve ?? true,
     ...(input.mine != null ? { mine: input.mine } : {}),
     ...(input.mineThreads != null ? { mineThreads: input.mineThreads } : {}),
     ...(input.mempoolMaxBytes != null ? { mempoolMaxBytes: input.mempoolMaxBytes } : {}),

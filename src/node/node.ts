@@ -424,6 +424,7 @@ export async function createNode (options: NodeOptions): Promise<PeerdNode> {
       penalize: (peer, points, reason) => { scores.penalize(peer, points, reason) },
       bandwidth: limits,
       reshare: config.reshare,
+      serve: config.serve,
       onionDir: paths.onion
     })
     const cash = new CashService({

@@ -6,7 +6,8 @@
  * so output starts before the download completes. Completed downloads are announced, so every
  * downloader becomes a server (unless `reshare` is off). Private gets and private shares
  * (`share/private/`) go through onion circuits and the node's onion service instead, and what
- * they touch is never announced.
+ * they touch is never announced. A node with `serve` off downloads only: it gives no block to
+ * any peer (no block protocol, no block for a Bitswap want) and announces nothing.
  */
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
@@ -57,6 +58,11 @@ export interface ShareInit {
   penalize: (peerId: PeerId, points: number, reason: string) => void
   /** Announce and serve what this node downloads. Default true. */
   reshare?: boolean
+  /**
+   * Serve blocks to peers at all. false: download only (a metered link): the block protocol is not
+   * handled, Bitswap wants get no block, no root is announced, no private share is hosted. Default true.
+   */
+  serve?: boolean
   /** Bitswap (or another source) used when no peerd peer has a block. */
   fallback?: FallbackFetcher
   /** Onion circuits for private gets and the onion service of private shares (`PeerdNode.onion`); also settable later with {@link ShareService.attachOnion}. */
@@ -173,7 +179,8 @@ export class ShareService {
       budget: this.sendBudget,
       uploadCap: init.bandwidth?.upload,
       downloadCap: init.bandwidth?.download,
-      withhold: cid => this.sharing.withholds(cid),
+      // download only: Bitswap still runs, for the blocks this node fetches through it
+      withhold: cid => init.serve === false || this.sharing.withholds(cid),
       onMisbehaviour: (peer, reason) => { init.penalize(peer, /match/i.test(reason) ? POINTS.badBlock : POINTS.protocol, `bitswap: ${reason}`) }
     })
     this.server = new BlockServer({
@@ -205,7 +212,7 @@ export class ShareService {
   async start (): Promise<void> {
     await this.blockstore.open()
     await this.db.open()
-    await this.server.start()
+    if (this.serves) await this.server.start()
     await this.bitswap.start()
     await this.lookupServer.start()
     await this.sharing.start()
@@ -224,7 +231,7 @@ export class ShareService {
     await this.sharing.stop()
     await this.lookupServer.stop()
     await this.bitswap.stop()
-    await this.server.stop()
+    if (this.serves) await this.server.stop()
     await this.db.close()
   }
 
@@ -239,7 +246,7 @@ export class ShareService {
    * onion routing runs; nothing happens without a private share).
    */
   async servePrivately (): Promise<void> {
-    await this.sharing.serve()
+    if (this.serves) await this.sharing.serve()
   }
 
   /** The onion address private shares are served at, once the service runs. */
@@ -267,8 +274,14 @@ export class ShareService {
     return this.lookupServer.stats
   }
 
+  /** Whether this node gives blocks to peers (`serve`, default true). */
+  get serves (): boolean {
+    return this.init.serve !== false
+  }
+
   /** Whether this node holds `cid` whole and may say so (not fetched privately). */
   private async servesPublicly (cid: CID): Promise<boolean> {
+    if (!this.serves) return false
     const rec = await this.db.get(cid.toString())
     return rec?.pinned === true && rec.complete && rec.private !== true
   }
@@ -276,6 +289,7 @@ export class ShareService {
   /** Announces `cid` now, or, without peers, as soon as one connects. */
   private announce (cid: CID): void {
     if (identityBlock(cid) != null) return // every node reads it from the CID: nothing to provide
+    if (!this.serves) return // a provider record would send peers to a node that gives them nothing
     void this.providers.provide(cid).then(ok => { if (!ok && this.started) this.unannounced.add(cid.toString()) })
   }
 
@@ -293,6 +307,7 @@ export class ShareService {
 
   /** Announces every complete, pinned root (after start, once the node has peers). */
   async announceAll (): Promise<void> {
+    if (!this.serves) return
     for (const rec of await this.db.all()) {
       if (!this.started) return
       const cid = CID.parse(rec.cid)
@@ -359,6 +374,7 @@ export class ShareService {
    */
   async share (path: string, options: ShareOptions = {}): Promise<RootRecord & { skipped: string[] }> {
     const privately = options.private === true
+    if (privately && !this.serves) throw new InvalidArgumentError('this node serves nothing (serve off, download only): a private share would never be served')
     // before anything is stored: no onion service, no private share
     const onion = privately ? await this.sharing.ensure() : undefined
     return await this.whileBusy(async () => {

@@ -9,6 +9,7 @@ export type { FetchTime, InputFile, SwarmTool } from './swarm.ts'
 export { aria2Version, bittorrentTool, ensureAria2 } from './bittorrent.ts'
 export { heliaTool } from './helia.ts'
 export { peerdTool } from './peerd.ts'
+export type { PeerdToolOptions } from './peerd.ts'
 
 /** The tool called `name` (`peerd`, `bittorrent` or `helia`); installs aria2c when needed. */
 export async function toolByName (name: string, net: Network): Promise<SwarmTool> {

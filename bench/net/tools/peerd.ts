@@ -2,6 +2,7 @@
  * peerd as a {@link SwarmTool}: a fresh daemon per host (new data dir, new peer id) for every
  * run; seeders `peerd share` the file; downloaders are connected to every seeder and to each
  * other before the clock starts, then each runs `POST /api/v1/get` to a file in its data dir.
+ * `flags` adds daemon flags per host (the free-rider scenario's `--no-serve`).
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -9,8 +10,14 @@ import { PeerdDaemon, sha256File, tempDir } from '../harness/index.ts'
 import type { NetHost } from '../harness/index.ts'
 import type { FetchTime, InputFile, SwarmTool } from './swarm.ts'
 
+/** Options of {@link peerdTool}. */
+export interface PeerdToolOptions {
+  /** Extra `peerd daemon` flags for the daemon on `host`. Default none. */
+  flags?: (host: NetHost) => string[]
+}
+
 /** Creates the peerd tool. */
-export function peerdTool (): SwarmTool {
+export function peerdTool (options: PeerdToolOptions = {}): SwarmTool {
   let daemons: PeerdDaemon[] = []
   let downloaders: PeerdDaemon[] = []
   let input: InputFile | undefined
@@ -23,7 +30,7 @@ export function peerdTool (): SwarmTool {
     prepare: async (file, seederHosts, downloaderHosts) => {
       input = file
       dir = await tempDir('peerd')
-      const make = (h: NetHost): PeerdDaemon => new PeerdDaemon(h, { dataDir: join((dir as { path: string }).path, h.name) })
+      const make = (h: NetHost): PeerdDaemon => new PeerdDaemon(h, { dataDir: join((dir as { path: string }).path, h.name), extraArgs: options.flags?.(h) })
       const seeders = seederHosts.map(make)
       downloaders = downloaderHosts.map(make)
       daemons = [...seeders, ...downloaders]
@@ -35,10 +42,12 @@ export function peerdTool (): SwarmTool {
       const cids = await Promise.all(seeders.map(async s => await s.share(file.path)))
       cid = cids[0] as string
       if (cids.some(c => c !== cid)) throw new Error(`seeders disagree on the CID: ${cids.join(', ')}`)
-      for (const [i, d] of downloaders.entries()) {
+      // each downloader dials the seeders and the downloaders after it, all downloaders at once:
+      // one API client process per dial, so in turn they would take most of the setup
+      await Promise.all(downloaders.map(async (d, i) => {
         for (const s of seeders) await d.connect(s.address)
         for (const o of downloaders.slice(i + 1)) await d.connect(o.address)
-      }
+      }))
     },
     fetchAll: async (timeoutMs) => {
       // the daemon's timeout is a stall timeout (no block for that long), not one for the whole get

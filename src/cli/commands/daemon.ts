@@ -36,6 +36,7 @@ export async function daemonConfigFromArgs (ctx: CommandContext): Promise<Daemon
     relayRate: rateOption(v['relay-rate'], '--relay-rate'),
     upnp: v['no-upnp'] === true ? false : undefined,
     reshare: v['no-reshare'] === true ? false : undefined,
+    serve: v['no-serve'] === true ? false : undefined,
     maxConnections: intOption(v, 'max-connections', 1, 100_000),
     maxConnectionsPerIp: intOption(v, 'max-connections-per-ip', 1, 100_000),
     minConnections: intOption(v, 'min-connections', 0, 100_000),
@@ -120,6 +121,8 @@ export const daemon: Command = {
   --relay-rate RATE            what the circuit relay carries for others, bytes/s (default 1MB)
   --no-upnp                    do not ask the router (UPnP IGD) to forward the listening ports
   --no-reshare                 do not announce what this node downloads (it still serves it)
+  --no-serve                   download only (metered links): serve no block to any peer and
+                               announce nothing; downloads still work
   --max-connections N          connections in total (default 300)
   --max-connections-per-ip N   inbound connections from one IP (default main 8, regtest 128)
   --min-connections N          peers to stay connected to, dialling known ones (default 8)
@@ -164,6 +167,7 @@ export const daemon: Command = {
     'relay-rate': { type: 'string' },
     'no-upnp': { type: 'boolean' },
     'no-reshare': { type: 'boolean' },
+    'no-serve': { type: 'boolean' },
     'max-connections': { type: 'string' },
     'max-connections-per-ip': { type: 'string' },
     'min-connections': { type: 'string' },
