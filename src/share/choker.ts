@@ -2,12 +2,14 @@
  * Upload slots by reciprocity: BitTorrent's choking algorithm in peerd's terms.
  *
  * A node serves blocks to a few peers at a time (the unchoked ones) and chokes the others.
- * Every {@link RECHOKE_MS} it gives its {@link UPLOAD_SLOTS} regular slots to the interested peers
- * that gave it the most bytes lately (a decayed count of what they sent it, over any of its
- * downloads), so that peers who upload get uploads back; a peer that never gives (a free-rider)
- * gets only the optimistic slot. Peers that gave equally (all of them, for a node that only
- * seeds) take turns: a slot is held for {@link ROTATE_MS}, then goes to the peer that has waited
- * longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked peer (a newcomer has
+ * Every {@link RECHOKE_MS} (and as soon as a choked peer gives something) it gives its
+ * {@link UPLOAD_SLOTS} regular slots to the interested peers that gave it the most bytes lately
+ * (a decayed count of what they sent it, over any of its downloads), so that peers who upload
+ * get uploads back. While any interested peer has given, regular slots go only to peers that
+ * have ({@link MIN_CREDIT}): a peer that never gives (a free-rider) gets only the optimistic slot,
+ * even when a slot stays empty (the unchoked peers then share the uplink). When none has given
+ * (a node that only seeds, or whose givers are done), all take turns: a slot is held for
+ * {@link ROTATE_MS}, then goes to the peer that has waited longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked peer (a newcomer has
  * nothing to give until it is given something) and carries at most {@link OPTIMISTIC_QUOTA} bytes
  * per turn, so that a crowd's free-riders take little from those who upload.
  *
@@ -24,6 +26,8 @@ export const OPTIMISTIC_MS = 30_000
 export const ROTATE_MS = 20_000
 /** Bytes the optimistically unchoked peer may take in one turn: a few blocks to start trading with. */
 export const OPTIMISTIC_QUOTA = 2 * 1024 * 1024
+/** Bytes (decayed) a peer must have given to count as giving. */
+export const MIN_CREDIT = 64 * 1024
 /** Half-life of the count of bytes a peer gave. */
 const CREDIT_HALF_LIFE_MS = 20_000
 /** Peers whose credit is remembered (the ones that gave most are kept). */
@@ -84,7 +88,7 @@ export class Choker {
     const now = this.now()
     const slot: Slot = { waiting: now }
     this.interested.set(peer, slot)
-    if (this.regular() < this.slots) {
+    if (this.regular() < this.slots && (this.credit(peer) >= MIN_CREDIT || !this.anyGiver())) {
       slot.since = now
       return true
     }
@@ -95,6 +99,15 @@ export class Choker {
   leave (peer: string): void {
     this.interested.delete(peer)
     if (this.optimistic?.id === peer) this.optimistic = undefined
+  }
+
+  /**
+   * Whether a rechoke would unchoke `peer` now: it is interested, choked, and has given (so it
+   * is not left waiting up to {@link RECHOKE_MS} for the slot it earned).
+   */
+  earned (peer: string): boolean {
+    const s = this.interested.get(peer)
+    return s != null && s.since == null && this.credit(peer) >= MIN_CREDIT
   }
 
   /** Whether `peer` may be served now. */
@@ -139,8 +152,9 @@ export class Choker {
       if (a.holding !== b.holding) return a.holding ? -1 : 1
       return a.slot.waiting - b.slot.waiting
     })
-    ranked.forEach(({ slot }, i) => {
-      if (i < this.slots) {
+    const givers = ranked.some(r => r.credit >= MIN_CREDIT)
+    ranked.forEach(({ slot, credit }, i) => {
+      if (i < this.slots && (!givers || credit >= MIN_CREDIT)) {
         slot.since ??= now
       } else if (slot.since != null) {
         slot.since = undefined
@@ -151,6 +165,11 @@ export class Choker {
     const stale = o == null || now - o.since >= OPTIMISTIC_MS || !this.interested.has(o.id) || this.interested.get(o.id)?.since != null
     if (stale) this.pickOptimistic(now)
     return this.unchoked()
+  }
+
+  private anyGiver (): boolean {
+    for (const id of this.interested.keys()) if (this.credit(id) >= MIN_CREDIT) return true
+    return false
   }
 
   private regular (): number {

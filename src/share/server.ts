@@ -137,6 +137,7 @@ export class BlockServer {
   private readonly crowds = new Map<string, Crowd>()
   private streamCount = 0
   private rechokeTimer?: ReturnType<typeof setInterval>
+  private earlyRechoke?: ReturnType<typeof setTimeout>
 
   constructor (init: BlockServerInit) {
     this.init = init
@@ -147,7 +148,16 @@ export class BlockServer {
 
   /** `peer` sent this node `bytes` of blocks it asked for: counts toward its upload slot. */
   received (peer: PeerId, bytes: number): void {
-    this.choker.received(peer.toString(), bytes)
+    const id = peer.toString()
+    this.choker.received(id, bytes)
+    // a choked peer that gives gets its slot within a second, not at the next rechoke
+    if (this.earlyRechoke == null && this.choker.earned(id)) {
+      this.earlyRechoke = setTimeout(() => {
+        this.earlyRechoke = undefined
+        this.applyChokes(this.choker.rechoke())
+      }, 1_000)
+      this.earlyRechoke.unref?.()
+    }
   }
 
   async start (): Promise<void> {
@@ -162,6 +172,7 @@ export class BlockServer {
 
   async stop (): Promise<void> {
     clearInterval(this.rechokeTimer)
+    clearTimeout(this.earlyRechoke)
     await this.init.host.unhandle(this.init.protocol)
     for (const s of this.streams) s.abort(new Error('node stopping'))
     this.streams.clear()

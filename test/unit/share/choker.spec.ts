@@ -36,6 +36,26 @@ describe('upload slots by reciprocity (choker)', () => {
     }
   })
 
+  it('keeps regular slots for peers that give while any does, even with a slot empty', () => {
+    const t = clock()
+    const c = new Choker({ slots: 4, optimisticQuota: 1000, now: t.now })
+    for (const p of ['free1', 'free2', 'a', 'b']) c.join(p)
+    c.received('a', 1_000_000)
+    c.received('b', 1_000_000)
+    assert.equal(c.earned('a'), false, 'a holds a slot already')
+    t.advance(RECHOKE_MS)
+    const open = c.rechoke()
+    assert.ok(open.has('a') && open.has('b'))
+    const free = ['free1', 'free2'].filter(p => open.has(p))
+    assert.equal(free.length, 1, 'one free-rider, the optimistic one, is unchoked')
+    assert.equal(c.sent(free[0] as string, 2000), false, 'and only for its quota')
+    // a newcomer that gave nothing waits while givers are served
+    assert.equal(c.join('late'), false)
+    c.received('late', 500_000)
+    assert.equal(c.earned('late'), true, 'once it gives, a rechoke would unchoke it')
+    assert.equal(c.rechoke().has('late'), true)
+  })
+
   it('ends an optimistic turn when its quota is used, and moves the turn every 30 s to the peer that waited longest', () => {
     const t = clock()
     const c = new Choker({ slots: 1, optimisticQuota: 1000, now: t.now })
