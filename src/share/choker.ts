@@ -24,8 +24,11 @@ export const RECHOKE_MS = 10_000
 export const OPTIMISTIC_MS = 30_000
 /** How long a regular slot is held before peers that gave as much take their turn. */
 export const ROTATE_MS = 20_000
-/** Bytes the optimistically unchoked peer may take in one turn: a few blocks to start trading with. */
-export const OPTIMISTIC_QUOTA = 2 * 1024 * 1024
+/**
+ * Bytes the optimistically unchoked peer may take in one turn: one block (1 MiB chunks) to start
+ * trading with; more would feed a crowd's free-riders from every uploader at once.
+ */
+export const OPTIMISTIC_QUOTA = 1024 * 1024
 /** Bytes (decayed) a peer must have given to count as giving. */
 export const MIN_CREDIT = 64 * 1024
 /** Half-life of the count of bytes a peer gave. */
@@ -102,12 +105,24 @@ export class Choker {
   }
 
   /**
-   * Whether a rechoke would unchoke `peer` now: it is interested, choked, and has given (so it
-   * is not left waiting up to {@link RECHOKE_MS} for the slot it earned).
+   * Whether a rechoke would change the slots now, so that it need not wait up to
+   * {@link RECHOKE_MS}: a choked peer has given while a regular slot is free, or a peer that has
+   * not given holds one while another has given (slots given at a crowd's start, before anyone
+   * had anything to give).
    */
-  earned (peer: string): boolean {
-    const s = this.interested.get(peer)
-    return s != null && s.since == null && this.credit(peer) >= MIN_CREDIT
+  stale (): boolean {
+    let chokedGiver = false
+    let giver = false
+    let idle = false
+    let regular = 0
+    for (const [id, s] of this.interested) {
+      const gave = this.credit(id) >= MIN_CREDIT
+      if (s.since != null) regular++
+      giver ||= gave
+      chokedGiver ||= gave && s.since == null
+      idle ||= !gave && s.since != null
+    }
+    return (chokedGiver && regular < this.slots) || (giver && idle)
   }
 
   /** Whether `peer` may be served now. */

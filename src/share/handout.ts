@@ -1,8 +1,8 @@
 /**
  * Super-seeding (BitTorrent's "initial seeding") in peerd's terms: a node that has a whole root
  * and is serving it to a crowd of downloaders hands each data block out once, to one downloader,
- * and waits to see it traded (another downloader says it has it) before handing that
- * downloader anything new. The crowd's uplinks then carry the copies and the seeder's uplink
+ * and waits to see it traded (another downloader says it has it, and did not get it from the
+ * seeder) before handing that downloader anything new. The crowd's uplinks then carry the copies and the seeder's uplink
  * carries each block about once: in a flash crowd the seeder's uplink is the bound, and every
  * duplicate it sends is time lost for everyone (`npm run bench:net`, flash crowd, shows the
  * copies sent).
@@ -37,8 +37,10 @@ export interface HandoutPeer {
   readonly has: Uint8Array
   /** Blocks offered and not yet held. */
   readonly offered: Set<number>
-  /** Blocks sent to it that no other downloader holds yet. */
+  /** Blocks sent to it that no other downloader holds yet (from someone but the seeder). */
   readonly untraded: Set<number>
+  /** Which blocks (by index) the seeder sent it: its holding them says nothing of anyone's trading. */
+  readonly given: Uint8Array
 }
 
 /** The hand-out state of one root on a seeder. */
@@ -82,7 +84,7 @@ export class Handout {
   join (id: string): HandoutPeer {
     let p = this.peers.get(id)
     if (p == null) {
-      p = { id, has: new Uint8Array(this.leaves.length), offered: new Set(), untraded: new Set() }
+      p = { id, has: new Uint8Array(this.leaves.length), offered: new Set(), untraded: new Set(), given: new Uint8Array(this.leaves.length) }
       this.peers.set(id, p)
     }
     return p
@@ -110,6 +112,8 @@ export class Handout {
     this.holders[i] = (this.holders[i] as number) + 1
     if (p.offered.delete(i)) this.offers[i] = (this.offers[i] as number) - 1
     const opened: HandoutPeer[] = []
+    // traded: a downloader got it from another downloader, not from the seeder
+    if (p.given[i] === 1) return opened
     for (const q of this.peers.values()) {
       if (q !== p && q.untraded.delete(i)) opened.push(q)
     }
@@ -121,9 +125,10 @@ export class Handout {
     const i = this.index.get(key)
     const p = this.peers.get(id)
     if (i == null || p == null) return
-    const alone = this.holders[i] === 0
+    const untraded = [...this.peers.values()].every(q => q === p || q.has[i] === 0 || q.given[i] === 1)
+    p.given[i] = 1
     this.have(id, key)
-    if (alone) p.untraded.add(i)
+    if (untraded) p.untraded.add(i)
   }
 
   /** New blocks to offer `id` (they are recorded as offered). */
@@ -157,9 +162,11 @@ export class Handout {
   }
 
   private pick (p: HandoutPeer): number | undefined {
-    // blocks nobody holds yet go, one copy each, to peers that pass on what they were given
+    // blocks go only to peers that pass on what they were given (a free-rider gets its first few)
+    if (p.untraded.size >= UNTRADED_MAX) return undefined
+    // blocks nobody holds yet, one copy each
     const fresh = this.firstUnhanded()
-    if (fresh != null) return p.untraded.size >= UNTRADED_MAX ? undefined : fresh
+    if (fresh != null) return fresh
     // the tail: the block it lacks that the fewest others hold or are about to, if that is one
     let best: number | undefined
     let copies = TAIL_COPIES

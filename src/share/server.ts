@@ -150,8 +150,9 @@ export class BlockServer {
   received (peer: PeerId, bytes: number): void {
     const id = peer.toString()
     this.choker.received(id, bytes)
-    // a choked peer that gives gets its slot within a second, not at the next rechoke
-    if (this.earlyRechoke == null && this.choker.earned(id)) {
+    // a choked peer that gives gets its slot within a second, not at the next rechoke, and a
+    // slot given before anyone could give (a crowd's start) goes to one that does
+    if (this.earlyRechoke == null && this.choker.stale()) {
       this.earlyRechoke = setTimeout(() => {
         this.earlyRechoke = undefined
         this.applyChokes(this.choker.rechoke())

@@ -64,6 +64,17 @@ describe('super-seeding hand-out', () => {
     assert.ok(!h.handedOut)
   })
 
+  it('does not count a block the seeder sent to another downloader as passed on', () => {
+    const h = new Handout(leaves.slice(0, 6), [])
+    h.join('free')
+    h.join('b')
+    for (const cid of h.next('free')) h.sent('free', blockKey(cid))
+    assert.deepEqual(h.next('free'), [], 'gated: two blocks nobody else has')
+    // the seeder hands the same two blocks to b (the tail, or b asked): that is no trade by free
+    for (const k of keys.slice(0, 2)) h.sent('b', k as string)
+    assert.deepEqual(h.next('free'), [])
+  })
+
   it('in the tail is a second source only for a block one downloader alone holds', () => {
     const h = new Handout(leaves.slice(0, 4), [])
     for (const p of ['a', 'b', 'c']) h.join(p)
