@@ -1,6 +1,7 @@
 /**
  * Share routes of the API: share, add (upload), get (NDJSON progress stream), cat (byte
- * stream), ls, unshare, gc and transfers.
+ * stream), tree (a directory's listing, for the dashboard's file picker), ls, unshare, gc and
+ * transfers.
  */
 import { checkRate } from '../net/bandwidth-schedule.ts'
 import { once } from 'node:events'
@@ -10,7 +11,7 @@ import type { PeerdNode } from '../node/node.ts'
 import { apiStatus } from './http-status.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
-import type { Root, Transfer } from './types.ts'
+import type { Root, Transfer, Tree } from './types.ts'
 
 function field (body: unknown, key: string, kind: 'string' | 'number', required: boolean): unknown {
   const v = (body as Record<string, unknown> | undefined)?.[key]
@@ -67,10 +68,13 @@ export function shareRoutes (node: PeerdNode): Route[] {
         if (privately != null && typeof privately !== 'boolean') throw new InvalidArgumentError('"private" must be a boolean')
         const maxRate = (body as { maxRate?: unknown }).maxRate
         if (maxRate != null) checkRate(maxRate, '"maxRate"')
+        const path = field(body, 'path', 'string', false) as string | undefined
+        const only = (body as { only?: unknown }).only
+        if (only != null && !(Array.isArray(only) && only.every(g => typeof g === 'string'))) throw new InvalidArgumentError('"only" must be an array of glob strings')
         const abort = new AbortController()
         // the client went away (Ctrl-C): stop; what was fetched stays for a resume
         res.on('close', () => { if (!res.writableFinished) abort.abort() })
-        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}) })
+        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}), ...(path != null ? { path } : {}), ...(only != null ? { only: only as string[] } : {}) })
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
         const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
         const timer = setInterval(() => {
@@ -126,6 +130,17 @@ export function shareRoutes (node: PeerdNode): Route[] {
           await it.return?.(undefined) // runs the reader's cleanup: releases its download
         }
         return HANDLED
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/tree',
+      handler: async ({ url, res }) => {
+        const cid = url.searchParams.get('cid')
+        if (cid == null || cid === '') throw new InvalidArgumentError('query parameter cid is required')
+        const abort = new AbortController()
+        res.on('close', () => { if (!res.writableFinished) abort.abort() })
+        return await node.share.tree(cid, { depth: intParam(url, 'depth'), entries: intParam(url, 'entries'), timeoutSeconds: intParam(url, 'timeout'), signal: abort.signal }) satisfies Tree
       }
     },
     {

@@ -40,6 +40,10 @@ import { StreamSlots } from './session/swarm.ts'
 import type { FallbackFetcher, SessionResult } from './session.ts'
 import type { SessionProgress, Transfer } from './types.ts'
 import { WaitingBlockstore } from './waiting-store.ts'
+import { parseSelection, selectionKey, SelectionNotFoundError, Selector, InvalidSelectionError } from './session/selection.ts'
+import type { EntryFilter } from './session/selection.ts'
+import { readTree, TREE_DEPTH, TREE_ENTRIES, TreeFilter } from './tree.ts'
+import type { Tree } from './tree.ts'
 
 export type { Transfer }
 
@@ -91,6 +95,17 @@ export interface GetOptions {
   private?: boolean
   /** This download's own cap, bytes per second, beside the node's (`get --max-rate`); 0 or unset: none. */
   maxRate?: number
+  /**
+   * Fetch only this entry of the directory (`docs/a.pdf`, `docs`): the directory nodes on the
+   * way and the entry's whole subtree. With `output`, the entry itself is written there.
+   */
+  path?: string
+  /**
+   * Fetch only the entries matching these globs (relative to `path` when given; `**` matches
+   * across levels; see session/selection.ts). A partial get leaves the root `complete: false`
+   * and unannounced; a later whole get completes it.
+   */
+  only?: string[]
 }
 
 /** The result of a get. */
@@ -101,6 +116,8 @@ export interface GetResult {
   peers: number
   seconds: number
   private: boolean
+  /** A partial get: what it selected (`PATH` or `PATH: glob, …`). */
+  selection?: string
 }
 
 
@@ -116,6 +133,9 @@ interface Running {
 
 /** How long a private get holds its first wants while the circuits to the providers found open (`SessionInit.spread`). */
 const PRIVATE_GATHER_MS = 2_000
+
+/** Most selections a partial root's record keeps (a later one past it replaces the oldest). */
+const MAX_RECORDED_SELECTIONS = 32
 
 /** Misbehaviour points. */
 const POINTS = { badBlock: 100, protocol: 50 }
@@ -375,9 +395,10 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number): Running {
-    // a private session is joined by private gets only: any other reader would reveal it
-    const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '')
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number, filter?: { of: EntryFilter, key: string }): Running {
+    // a private session is joined by private gets only: any other reader would reveal it; a
+    // selective one only by the same selection
+    const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '') + (filter != null ? ` [${filter.key}]` : '')
     const existing = this.running.get(key)
     if (existing != null) {
       // one writer per output: a second get to the same path would finish a file it never wrote
@@ -408,6 +429,7 @@ export class ShareService {
       stallTimeoutMs: timeoutSeconds * 1000,
       downloadCap: this.init.bandwidth?.download,
       maxRate,
+      filter: filter?.of,
       spread: privately ? { gatherMs: PRIVATE_GATHER_MS } : undefined,
       signal: abort.signal
     })
@@ -442,6 +464,8 @@ export class ShareService {
    */
   async get (cidString: string, options: GetOptions = {}): Promise<GetResult> {
     const cid = parseCid(cidString)
+    const selection = parseSelection(options.path, options.only)
+    const selected = selection != null ? selectionKey(selection) : undefined
     const privately = options.private === true
     // before any record is written: no onion, no private get (and no trace of one)
     if (privately && !this.onionDialer().running) throw new NotStartedError('a private get needs onion routing, which is not running on this node')
@@ -456,9 +480,10 @@ export class ShareService {
         // fetched privately before, now asked for in the open: it becomes an ordinary root
         await this.db.put({ ...prior, private: false })
       }
-      const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
+      const writer = options.output != null ? new OutputWriter(options.output, cid, { base: selection?.base.join('/') }) : undefined
       await writer?.prepare()
-      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate)
+      const filter = selection != null && selected != null ? { of: new Selector(selection, key), key: selected } : undefined
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate, filter)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up
@@ -472,6 +497,8 @@ export class ShareService {
           // keep the partial output, and the references into it: the next get resumes into it
           await this.blockstore.flushRefs().catch(() => {})
           await writer?.finish(false)
+          // a PATH or glob that selects nothing: the root was never this node's to hold
+          if (err instanceof SelectionNotFoundError && prior == null) await this.db.delete(key).catch(() => {})
           throw err
         }
         if (writer != null) {
@@ -480,12 +507,24 @@ export class ShareService {
           if (done != null) exported = { path: done.path }
         }
         const entry = await exporter(cid, this.blockstore)
-        const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
         const current = await this.db.get(key)
         // unshared while it downloaded: the file is the user's, but this node does not hold it
         if (current == null) throw new NotFoundError(`${key} was unshared during the download; the output is at ${exported?.path ?? '(none)'}`)
+        if (selected != null) {
+          // part of the root: served block by block, never announced as held (unless it already was whole)
+          const size = result.bytes
+          if (!current.complete) {
+            const selections = [...(current.selection ?? []).filter(s => s !== selected), selected].slice(-MAX_RECORDED_SELECTIONS)
+            await this.db.put({ ...current, size: Math.max(current.size, size), type: typeOf(entry), pinned: true, selection: selections })
+          }
+          this.ended.completed++
+          this.init.log.info('downloaded part', { cid: key, selection: selected, bytes: size, peers: result.peers, seconds: result.seconds })
+          return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000, private: privately, selection: selected }
+        }
+        const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
+        const { selection: _partial, ...whole } = current
         await this.db.put({
-          ...current,
+          ...whole,
           size,
           type: typeOf(entry),
           complete: true,
@@ -546,6 +585,31 @@ export class ShareService {
     } finally {
       done()
     }
+  }
+
+  /**
+   * Lists a directory's entries (paths, types, sizes) for a file picker, fetching only the
+   * directory nodes and the entries' top nodes, down to `depth` levels and `entries` entries.
+   */
+  async tree (cidString: string, options: { depth?: number, entries?: number, signal?: AbortSignal, timeoutSeconds?: number } = {}): Promise<Tree> {
+    const cid = parseCid(cidString)
+    const depth = options.depth ?? TREE_DEPTH.default
+    const entries = options.entries ?? TREE_ENTRIES.default
+    if (!(Number.isInteger(depth) && depth >= 1 && depth <= TREE_DEPTH.max)) throw new InvalidSelectionError(`depth must be from 1 to ${TREE_DEPTH.max}`)
+    if (!(Number.isInteger(entries) && entries >= 1 && entries <= TREE_ENTRIES.max)) throw new InvalidSelectionError(`entries must be from 1 to ${TREE_ENTRIES.max}`)
+    const limits = { depth, entries }
+    return await this.whileBusy(async () => {
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, undefined, undefined, false, undefined, { of: new TreeFilter(cid.toString(), limits), key: `tree ${depth} ${entries}` })
+      const onAbort = (): void => { this.release(running) }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        await running.promise
+        return await readTree(this.blockstore, cid, limits)
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort)
+        if (options.signal?.aborted !== true) this.release(running)
+      }
+    })
   }
 
   /** A waiting view of the store backed by a session for `cid` when anything is missing. */

@@ -28,6 +28,11 @@ export interface RootRecord {
    * the node's onion service runs. Filled in when listed, never stored. Absent otherwise.
    */
   onion?: string
+  /**
+   * Fetched in part (`get CID/PATH`, `get --only`): the selections fetched so far (`PATH` or
+   * `PATH: glob, …`), with `complete` false. Absent once the whole root is held.
+   */
+  selection?: string[]
   addedAt: string
 }
 
