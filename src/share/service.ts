@@ -116,7 +116,7 @@ export interface GetResult {
   peers: number
   seconds: number
   private: boolean
-  /** A partial get: what it selected (`PATH` or `PATH: glob, …`). */
+  /** A partial get: what it selected (`PATH`, `only GLOB, …` or `PATH only GLOB, …`). */
   selection?: string
 }
 

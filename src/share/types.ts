@@ -29,8 +29,8 @@ export interface RootRecord {
    */
   onion?: string
   /**
-   * Fetched in part (`get CID/PATH`, `get --only`): the selections fetched so far (`PATH` or
-   * `PATH: glob, …`), with `complete` false. Absent once the whole root is held.
+   * Fetched in part (`get CID/PATH`, `get --only`): the selections fetched so far (`PATH`,
+   * `only GLOB, …` or `PATH only GLOB, …`), with `complete` false. Absent once the whole root is held.
    */
   selection?: string[]
   addedAt: string

@@ -86,9 +86,10 @@ export function parseSelection (path?: string, only?: readonly string[]): Select
   return { base, globs }
 }
 
-/** A canonical text of a selection (records, session keys): `PATH` or `PATH: glob, glob`. */
+/** A canonical text of a selection (records, session keys): `PATH`, `only GLOB, GLOB` or `PATH only GLOB, …`. */
 export function selectionKey (sel: Selection): string {
-  return sel.base.join('/') + (sel.globs.length > 0 ? `: ${sel.globs.join(', ')}` : '')
+  const globs = sel.globs.length > 0 ? `only ${sel.globs.join(', ')}` : ''
+  return [sel.base.join('/'), globs].filter(s => s !== '').join(' ')
 }
 
 const MAGIC = /[*?[\]{}!+@()]/
