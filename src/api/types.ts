@@ -45,7 +45,7 @@ export type Progress = SessionProgress
 export type Root = RootRecord
 
 /** A directory's listing (`GET /api/v1/tree`). */
-export type { Tree, TreeEntry } from '../share/tree.ts'
+export type { Tree, TreeEntry } from '../share/types.ts'
 
 /** `GET /api/v1/chain/block`. */
 export type Block = BlockJson

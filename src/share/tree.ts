@@ -11,28 +11,14 @@ import type { FsBlockstore } from './blockstore.ts'
 import { RAW_CODE } from './session/item.ts'
 import { InvalidSelectionError } from './session/selection.ts'
 import type { Decision, EntryFilter } from './session/selection.ts'
+import type { Tree, TreeEntry } from './types.ts'
+
+export type { Tree, TreeEntry }
 
 /** Default and greatest depth of a listing (levels of entries below the root). */
 export const TREE_DEPTH = { default: 8, max: 32 }
 /** Default and greatest number of entries in a listing. */
 export const TREE_ENTRIES = { default: 5_000, max: 50_000 }
-
-/** One entry of a listing. */
-export interface TreeEntry {
-  /** Path from the root, `/`-joined. */
-  path: string
-  type: 'file' | 'directory' | 'symlink' | 'unknown'
-  /** Bytes of file data (files); for an entry not fetched, the size its link declares. */
-  size: number
-}
-
-/** A directory's listing. */
-export interface Tree {
-  cid: string
-  entries: TreeEntry[]
-  /** Entries or levels were left out (over the limits). */
-  truncated: boolean
-}
 
 /** Limits of a listing. */
 export interface TreeLimits { depth: number, entries: number }

@@ -59,3 +59,20 @@ export interface Transfer {
   private: boolean
   progress: SessionProgress
 }
+
+/** One entry of a directory's listing (`GET /api/v1/tree`, share/tree.ts). */
+export interface TreeEntry {
+  /** Path from the root, `/`-joined. */
+  path: string
+  type: 'file' | 'directory' | 'symlink' | 'unknown'
+  /** Bytes of file data (files); for an entry not fetched, the size its link declares. */
+  size: number
+}
+
+/** A directory's listing (`GET /api/v1/tree`). */
+export interface Tree {
+  cid: string
+  entries: TreeEntry[]
+  /** Entries or levels were left out (over the limits). */
+  truncated: boolean
+}

@@ -77,19 +77,20 @@ export async function upload<T> (file: File, onProgress: (sent: number) => void)
 /** One line of `POST /api/v1/get`'s NDJSON stream. */
 export type GetLine =
   | { event: 'progress', bytes: number, total: number, blocks: number, peers: number, fetched: number, rate: number }
-  | { event: 'done', cid: string, path: string | null, size: number, peers: number, seconds: number }
+  | { event: 'done', cid: string, path: string | null, size: number, peers: number, seconds: number, selection?: string }
   | { event: 'error', error: { name: string, message: string }, status: number }
 
 /**
  * Fetches `cid` into the node (`POST /api/v1/get`) and calls `onLine` with each progress line.
  * Resolves with the last line (`done` or `error`). Aborting `signal` cancels the download.
+ * `only`: fetch just the entries these globs match (a folder's files picked).
  */
-export async function fetchContent (cid: string, onLine: (line: GetLine) => void, signal?: AbortSignal): Promise<GetLine> {
+export async function fetchContent (cid: string, onLine: (line: GetLine) => void, signal?: AbortSignal, only?: string[]): Promise<GetLine> {
   const res = await fetch('/api/v1/get', {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json', [DASHBOARD_HEADER]: '1' },
-    body: JSON.stringify({ cid }),
+    body: JSON.stringify(only != null && only.length > 0 ? { cid, only } : { cid }),
     signal
   })
   if (!res.ok || res.body == null) return await parse<never>(res)

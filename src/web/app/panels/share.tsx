@@ -3,6 +3,7 @@
  * with live progress (rate, ETA, peers serving), and what the node holds, each with a link that
  * opens it (through the gateway when one runs, else the API's `cat`). Private transfers (`get
  * --private`: through onion circuits, never announced) and content fetched so carry a badge.
+ * For a folder CID, "Select files…" opens a picker and gets only the files checked.
  */
 import { useState } from 'preact/hooks'
 import { upload } from '../api.ts'
@@ -10,6 +11,7 @@ import { dismissDownload, startDownload, useDownloads } from '../downloads.ts'
 import type { Download } from '../downloads.ts'
 import { formatBytes, formatDuration, formatRate } from '../format.ts'
 import type { FeedState, Progress, Root } from '../types.ts'
+import { FilePicker } from '../components/file-picker.tsx'
 import { CopyButton, Empty, ErrorText, messageOf, Mono, Section } from '../ui.tsx'
 
 /** Whether a transfer or held root was fetched privately (`get --private`); absent means not. */
@@ -78,7 +80,7 @@ function DownloadRow ({ d, private: priv }: { d: Download, private: boolean }) {
   return (
     <li class='download' data-cid={d.cid} data-state={d.state} data-percent={d.percent} data-private={String(priv)}>
       <div class='download-head'>
-        <span><Mono>{d.cid}</Mono>{priv && <> <PrivateBadge /></>}</span>
+        <span><Mono>{d.cid}</Mono>{priv && <> <PrivateBadge /></>}{d.only != null && <span class='muted'> ({d.only.length} picked)</span>}</span>
         {d.state !== 'running' && <button type='button' class='small' aria-label={`Dismiss ${d.cid}`} onClick={() => { dismissDownload(d.cid) }}>Dismiss</button>}
       </div>
       <ProgressLine progress={d.progress} done={d.state === 'done'} />
@@ -92,14 +94,24 @@ function DownloadRow ({ d, private: priv }: { d: Download, private: boolean }) {
 
 function GetForm () {
   const [cid, setCid] = useState('')
+  /** The folder CID whose files are being picked. */
+  const [picking, setPicking] = useState<string | null>(null)
   return (
-    <form class='inline-form' onSubmit={(e) => { e.preventDefault(); if (cid.trim() !== '') { startDownload(cid.trim()); setCid('') } }}>
+    <form class='inline-form' onSubmit={(e) => { e.preventDefault(); if (cid.trim() !== '') { startDownload(cid.trim()); setCid(''); setPicking(null) } }}>
       <label for='get-cid'>CID to fetch into this node</label>
       <div class='row'>
         <input id='get-cid' required placeholder='bafy…' spellcheck={false} value={cid} onInput={(e) => { setCid((e.target as HTMLInputElement).value) }} />
         <button type='submit'>Get</button>
+        <button type='button' disabled={cid.trim() === ''} onClick={() => { setPicking(cid.trim()) }}>Select files…</button>
       </div>
-      <p class='muted'>The node fetches it from every peer that has it, then holds and serves it too.</p>
+      {picking != null && (
+        <FilePicker
+          cid={picking}
+          onPick={(only) => { startDownload(picking, only); setCid(''); setPicking(null) }}
+          onCancel={() => { setPicking(null) }}
+        />
+      )}
+      <p class='muted'>The node fetches it from every peer that has it, then holds and serves it too. For a folder, select files to fetch only those.</p>
     </form>
   )
 }
@@ -169,7 +181,7 @@ function HeldTable ({ held, gateway }: { held: Root[] | undefined, gateway: stri
                 <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}{isPrivate(r) && <> <PrivateBadge shared={r.source === 'share'} /></>}</td>
                 <td><Mono>{r.cid}</Mono></td>
                 <td>{formatBytes(r.size)}</td>
-                <td>{r.complete ? 'complete' : 'partial'}</td>
+                <td title={r.selection != null ? `Fetched in part: ${r.selection.join('; ')}` : undefined}>{r.complete ? 'complete' : r.selection != null ? `partial (${r.selection.length} selection${r.selection.length === 1 ? '' : 's'})` : 'partial'}</td>
                 <td class='actions'>
                   <CopyButton text={r.cid} label='Copy CID' />
                   {r.onion != null && <CopyButton text={r.onion} label='Copy onion address' />}
