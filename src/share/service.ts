@@ -23,6 +23,7 @@ import { DownloadCancelledError } from './errors.ts'
 import { FsBlockstore } from './blockstore.ts'
 import { Bitswap } from './bitswap/index.ts'
 import { OutputWriter } from './output.ts'
+import { PartialHeld } from './partial-held.ts'
 import { privateTransfer, PrivateSharing, ProviderLookupServer } from './private/index.ts'
 import type { OnionHost, OnionServerStats, ProviderLookupStats } from './private/index.ts'
 import { importPath, importStream } from './importer.ts'
@@ -168,6 +169,8 @@ export class ShareService {
   private retryTimer?: ReturnType<typeof setTimeout>
   private gcRunning: Promise<unknown> | undefined
   private started = false
+  /** The blocks held of roots fetched in part, announced to their downloaders. */
+  private readonly partial: PartialHeld
 
   constructor (init: ShareInit) {
     this.init = init
@@ -175,6 +178,7 @@ export class ShareService {
     this.protocol = blocksProtocol(init.network)
     this.db = new ShareDb(join(init.dataDir, 'share'))
     this.blockstore = new FsBlockstore(join(init.dataDir, 'blocks'), { refs: this.db.refs() })
+    this.partial = new PartialHeld(this.blockstore)
     this.providers = new Providers({ host: init.host, protocol: this.protocol, log: init.log })
     this.bitswap = new Bitswap({
       host: init.host,
@@ -320,6 +324,8 @@ export class ShareService {
     // fetched privately: telling anyone who asks would tell them who fetched it
     if (rec?.private === true) return ROOT_STATUS.NONE
     if (rec?.pinned === true && rec.complete) return ROOT_STATUS.COMPLETE
+    // fetched in part: which blocks are held is read once, then announced (see watchDownload)
+    if (rec?.pinned === true && rec.selection != null) await this.partial.ensure(cid)
     if (rec?.pinned === true) return ROOT_STATUS.PARTIAL
     if (this.sharing.withholds(cid)) return ROOT_STATUS.NONE
     // not a root of ours, but we may hold it inside one (a file of a shared folder)
@@ -332,7 +338,9 @@ export class ShareService {
     for (const r of this.running.values()) {
       if (r.cid === key && !r.private && !r.abort.signal.aborted) return r.session.watch(listener)
     }
-    return undefined
+    // a root fetched in part, at rest: its blocks as read, and never complete
+    const held = this.partial.held(root)
+    return held != null ? { held, stop: () => {} } : undefined
   }
 
   private async whileBusy<T> (fn: () => Promise<T>): Promise<T> {
@@ -516,6 +524,7 @@ export class ShareService {
           if (!current.complete) {
             const selections = [...(current.selection ?? []).filter(s => s !== selected), selected].slice(-MAX_RECORDED_SELECTIONS)
             await this.db.put({ ...current, size: Math.max(current.size, size), type: typeOf(entry), pinned: true, selection: selections })
+            if (current.private !== true) await this.partial.load(cid)
           }
           this.ended.completed++
           this.init.log.info('downloaded part', { cid: key, selection: selected, bytes: size, peers: result.peers, seconds: result.seconds })
@@ -523,6 +532,7 @@ export class ShareService {
         }
         const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
         const { selection: _partial, ...whole } = current
+        this.partial.forget(cid)
         await this.db.put({
           ...whole,
           size,
@@ -670,6 +680,7 @@ export class ShareService {
     if (rec == null || !rec.pinned) throw new NotFoundError(`${cid.toString()} is not held by this node (see \`peerd ls\`)`)
     for (const r of this.running.values()) if (r.cid === cid.toString()) r.abort.abort()
     await this.db.delete(cid.toString())
+    this.partial.forget(cid)
     await this.providers.unprovide(cid)
     if (rec.private === true && rec.source === 'share') {
       // its blocks stay withheld from peers until gc deletes them: held, they would still tell who had it

@@ -123,6 +123,20 @@ describe('selective get: only the blocks of the selection', () => {
     assert.equal(rec?.type, 'directory')
   })
 
+  it('the partial root is served block by block: a third node gets the file from it', TEST, async () => {
+    const c = await td.testNode()
+    await c.connect(b.addresses()[0] as string)
+    await waitForBlockProtocol(c, b)
+    const fromB = b.share.serverStats().blocksSent
+    const fromA = a.share.serverStats().blocksSent
+    const out = join(root, 'c-a.pdf')
+    await c.share.get(cid, { path: 'docs/a.pdf', output: out, timeoutSeconds: 20 })
+    assert.equal(await sha256File(out), sums['docs/a.pdf'])
+    const sentByB = b.share.serverStats().blocksSent - fromB
+    assert.ok(sentByB > 0, 'B served none of the blocks it holds')
+    assert.equal(sentByB + a.share.serverStats().blocksSent - fromA, 6)
+  })
+
   it('--only with **: the matching files in the tree, nothing else (small files are known to be files without a fetch)', TEST, async () => {
     const out = join(root, 'pdfs')
     const want = new Set([...await pathBlocks('docs/sub/c.pdf'), ...await pathBlocks('docs/a.pdf')])

@@ -22,6 +22,12 @@ import type { EntryFilter } from './selection.ts'
 /** Children of a node looked up in the store at once (see {@link DagWalk.visitAll}). */
 const VISIT_CONCURRENCY = 32
 
+/**
+ * Deepest HAMT shard level a selective walk follows: a 256-way HAMT of a billion entries is 4
+ * levels deep, so deeper ones are a made-up DAG whose shard nodes no entry count bounds.
+ */
+const MAX_SHARD_DEPTH = 16
+
 /** What the walk needs of the session it serves. */
 export interface DagWalkOwner {
   /** Queues a block to fetch. */
@@ -265,6 +271,10 @@ export class DagWalk {
           if (buckets?.includes(undefined) === true) buckets = undefined
         }
         if (buckets != null && !buckets.includes(parseInt(raw, 16))) continue
+        if (sel.depth >= MAX_SHARD_DEPTH) {
+          this.owner.fail(new InvalidDagError(`directory ${sel.path === '' ? '(root)' : sel.path} has HAMT shards over ${MAX_SHARD_DEPTH} levels deep`))
+          return undefined
+        }
         chosen.push({ index, sel: { path: sel.path, depth: sel.depth + 1 } })
         continue
       }
