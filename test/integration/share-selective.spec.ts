@@ -15,7 +15,8 @@ import { CID } from 'multiformats/cid'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { blockKey, childLinks } from '../../src/share/block.ts'
 import { InvalidSelectionError, SelectionNotFoundError } from '../../src/share/session/selection.ts'
-import { MiB, sha256File, treeDigest, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { waitFor } from '../utils/index.ts'
+import { exists, MiB, sha256File, treeDigest, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const TEST = { timeout: 60_000 }
@@ -30,6 +31,8 @@ describe('selective get: only the blocks of the selection', () => {
   let b: PeerdNode
   let cid: string
   let sums: Record<string, string>
+  /** Nodes that hold part of the root too (they may serve B's whole get). */
+  const partials: PeerdNode[] = []
 
   /** Every block key of the DAG under `c`, read from the seeder. */
   const subtree = async (c: CID, into = new Set<string>()): Promise<Set<string>> => {
@@ -123,10 +126,32 @@ describe('selective get: only the blocks of the selection', () => {
     assert.equal(rec?.type, 'directory')
   })
 
-  it('the partial root is served block by block: a third node gets the file from it', TEST, async () => {
+  it('a third node lists the folder (folder nodes only, for a picker) and gets a file from the partial holder', TEST, async () => {
     const c = await td.testNode()
+    partials.push(c)
     await c.connect(b.addresses()[0] as string)
     await waitForBlockProtocol(c, b)
+    // the picker's listing first: folder nodes and the top nodes of multi-block files, no data
+    const listing = await c.share.tree(cid, { depth: 2, timeoutSeconds: 20 })
+    assert.equal(listing.truncated, true, 'docs/sub has entries below the depth')
+    const top = listing.entries.filter(e => !e.path.startsWith('big/')).map(e => `${e.type} ${e.path} ${e.size}`)
+    assert.deepEqual(top.sort(), ['directory big 0', 'directory docs 0', 'directory docs/sub 0', 'directory img 0', `file docs/a.pdf ${5 * MiB / 2}`, 'file docs/b.txt 1000', `file img/x.bin ${2 * MiB}`, 'file readme.md 300'])
+    assert.equal(listing.entries.filter(e => e.path.startsWith('big/') && e.type === 'file').length, BIG)
+    const dirOf = async (path: string): Promise<CID> => {
+      let at = CID.parse(cid)
+      for (const part of path.split('/')) at = (await lookup(at, part))?.cid as CID
+      return at
+    }
+    // big's shard nodes: every dag-pb node under it (its entries are single raw blocks)
+    const bigShards: string[] = []
+    const shards = async (n: CID): Promise<void> => {
+      if (n.code === 0x55) return
+      bigShards.push(blockKey(n))
+      for (const l of childLinks(n, await a.share.blockstore.getBytes(n))) await shards(l)
+    }
+    await shards(await dirOf('big'))
+    const listed = new Set([blockKey(CID.parse(cid)), ...bigShards, ...await Promise.all(['docs', 'img', 'docs/sub', 'docs/a.pdf', 'img/x.bin'].map(async p => blockKey(await dirOf(p))))])
+    assert.deepEqual(await held(c), listed)
     const fromB = b.share.serverStats().blocksSent
     const fromA = a.share.serverStats().blocksSent
     const out = join(root, 'c-a.pdf')
@@ -134,7 +159,7 @@ describe('selective get: only the blocks of the selection', () => {
     assert.equal(await sha256File(out), sums['docs/a.pdf'])
     const sentByB = b.share.serverStats().blocksSent - fromB
     assert.ok(sentByB > 0, 'B served none of the blocks it holds')
-    assert.equal(sentByB + a.share.serverStats().blocksSent - fromA, 6)
+    assert.equal(sentByB + a.share.serverStats().blocksSent - fromA, 3, 'a.pdf\'s 3 leaves: the listing brought the nodes above them')
   })
 
   it('--only with **: the matching files in the tree, nothing else (small files are known to be files without a fetch)', TEST, async () => {
@@ -177,13 +202,34 @@ describe('selective get: only the blocks of the selection', () => {
     assert.equal((await b.share.ls()).some(r => r.cid === file), false)
   })
 
+  it('an interrupted selective get resumes: no block is fetched twice', TEST, async () => {
+    const d = await td.testNode()
+    partials.push(d)
+    await d.connect(a.addresses()[0] as string)
+    await waitForBlockProtocol(d, a)
+    const sentBefore = a.share.serverStats().blocksSent
+    const out = join(root, 'd-a.pdf')
+    const abort = new AbortController()
+    // capped, so that it is stopped part way: after a first leaf is in the output
+    const first = d.share.get(cid, { path: 'docs/a.pdf', output: out, timeoutSeconds: 20, maxRate: 1_000_000, signal: abort.signal })
+    await waitFor(() => (d.share.progressOf(cid)?.blocks ?? 0) >= 4 ? true : undefined, { what: 'a first leaf of a.pdf', intervalMs: 20 })
+    abort.abort()
+    await assert.rejects(first)
+    assert.equal(await exists(out), false, 'nothing at the target until it is whole')
+    await d.share.get(cid, { path: 'docs/a.pdf', output: out, timeoutSeconds: 20 })
+    assert.equal(await sha256File(out), sums['docs/a.pdf'])
+    assert.equal(a.share.serverStats().blocksSent - sentBefore, 6, 'root, docs and a.pdf\'s 4 blocks, each once')
+  })
+
   it('a whole get later fetches the rest and completes the root', TEST, async () => {
     const all = await subtree(CID.parse(cid))
     const before = await held(b)
     const out = join(root, 'whole')
+    const fromPartials = partials.map(n => n.share.serverStats().blocksSent)
     const got = await fetched(async () => await b.share.get(cid, { output: out, timeoutSeconds: 30 }))
     assert.equal(got.added.size, [...all].filter(k => !before.has(k)).length)
-    assert.equal(got.sent, got.added.size, 'what was held is not fetched again')
+    const byPartials = partials.reduce((n, p, i) => n + p.share.serverStats().blocksSent - (fromPartials[i] ?? 0), 0)
+    assert.equal(got.sent + byPartials, got.added.size, 'what was held is not fetched again (from the seeder, or the nodes holding a part)')
     const rec = (await b.share.ls()).find(r => r.cid === cid)
     assert.equal(rec?.complete, true)
     assert.equal(rec?.selection, undefined)
