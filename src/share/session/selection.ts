@@ -22,6 +22,10 @@ export const MAX_SEGMENTS = 64
 export const MAX_GLOBS = 64
 /** Longest glob accepted, in characters. */
 export const MAX_GLOB_LENGTH = 1024
+/** Most alternatives a glob's braces may expand to (`{a,b}{c,d}`: 4). */
+export const MAX_BRACE_ALTERNATIVES = 256
+/** Most `*` in one segment of a glob (each adds a level of backtracking to the match). */
+export const MAX_STARS = 8
 /** Names of a directory kept for the "no entry" error. */
 const NAMES_SHOWN = 20
 
@@ -66,14 +70,50 @@ export function splitPath (path: string): string[] {
   return segs
 }
 
-/** Checks a glob and returns it without leading `./` and repeated `**` segments. */
+/** How many alternatives the braces of `glob` expand to, at most (nested commas count as if at the top). */
+function braceAlternatives (glob: string): number {
+  let product = 1
+  let depth = 0
+  let commas = 0
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]
+    if (c === '\\') { i++; continue }
+    if (c === '{') {
+      depth++
+    } else if (c === '}' && depth > 0) {
+      depth--
+      if (depth === 0) {
+        product *= commas + 1
+        commas = 0
+      }
+    } else if (c === ',' && depth > 0) {
+      commas++
+    }
+    if (product > MAX_BRACE_ALTERNATIVES) break
+  }
+  return product
+}
+
+/**
+ * Checks a glob and returns it without leading `./` and repeated `**` segments. Patterns whose
+ * matching could take unbounded time are refused: brace ranges (`{1..100000}` expands to every
+ * number), braces expanding to more than {@link MAX_BRACE_ALTERNATIVES} patterns, extglobs
+ * (`+(…)`, `!(…)`) and more than {@link MAX_STARS} `*` in a segment.
+ */
 export function checkGlob (glob: string): string {
   if (glob.length > MAX_GLOB_LENGTH) throw new InvalidSelectionError(`--only glob is ${glob.length} characters long, over the ${MAX_GLOB_LENGTH} accepted`)
+  const quoted = `--only ${JSON.stringify(glob.slice(0, 80))}`
+  if (/\{[^{}]*\.\.[^{}]*\}/.test(glob)) throw new InvalidSelectionError(`${quoted}: brace ranges ({a..b}) are not accepted; list the names ({a,b,c})`)
+  if (braceAlternatives(glob) > MAX_BRACE_ALTERNATIVES) throw new InvalidSelectionError(`${quoted}: its braces expand to more than ${MAX_BRACE_ALTERNATIVES} patterns`)
+  if (/[!+@*?]\(/.test(glob)) throw new InvalidSelectionError(`${quoted}: extglobs (+(…), !(…), @(…), *(…), ?(…)) are not accepted`)
   if (glob.startsWith('/')) throw new InvalidSelectionError(`--only ${JSON.stringify(glob.slice(0, 80))}: globs are relative to the selected folder, without a leading '/'`)
   const segs = glob.replace(/^(\.\/)+/, '').split('/').filter(s => s !== '')
   if (segs.length === 0) throw new InvalidSelectionError('--only needs a non-empty glob')
   if (segs.length > MAX_SEGMENTS) throw new InvalidSelectionError(`--only glob has ${segs.length} segments, over the ${MAX_SEGMENTS} accepted`)
-  for (const s of segs) checkSegment(s, `--only ${JSON.stringify(glob.slice(0, 80))}`)
+  for (const s of segs) {
+    checkSegment(s, quoted)
+    if (s !== '**' && s.split('*').length - 1 > MAX_STARS) throw new InvalidSelectionError(`${quoted}: more than ${MAX_STARS} '*' in one segment`)
+  }
   return segs.filter((s, i) => !(s === '**' && segs[i - 1] === '**')).join('/')
 }
 
@@ -95,11 +135,22 @@ export function selectionKey (sel: Selection): string {
 const MAGIC = /[*?[\]{}!+@()]/
 
 /** Whether some path below `rel` (one segment or more) could match the glob's segments. */
-export function couldMatchBelow (rel: readonly string[], pat: readonly string[], i = 0, j = 0): boolean {
-  if (i === rel.length) return j < pat.length
-  if (j === pat.length) return false
-  if (pat[j] === '**') return couldMatchBelow(rel, pat, i, j + 1) || couldMatchBelow(rel, pat, i + 1, j)
-  return matchesGlob(rel[i] as string, pat[j] as string) && couldMatchBelow(rel, pat, i + 1, j + 1)
+export function couldMatchBelow (rel: readonly string[], pat: readonly string[]): boolean {
+  // memoised by (segment of rel, segment of the glob): each `**` would otherwise double the work
+  const memo = new Map<number, boolean>()
+  const from = (i: number, j: number): boolean => {
+    if (i === rel.length) return j < pat.length
+    if (j === pat.length) return false
+    const key = i * (pat.length + 1) + j
+    const known = memo.get(key)
+    if (known != null) return known
+    const result = pat[j] === '**'
+      ? from(i, j + 1) || from(i + 1, j)
+      : matchesGlob(rel[i] as string, pat[j] as string) && from(i + 1, j + 1)
+    memo.set(key, result)
+    return result
+  }
+  return from(0, 0)
 }
 
 /** Splits a `/`-joined entry path (the root is ''). */

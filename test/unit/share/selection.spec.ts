@@ -45,6 +45,21 @@ describe('selection', () => {
     assert.throws(() => parseSelection(undefined, Array.from({ length: MAX_GLOBS + 1 }, (_, i) => `f${i}`)), /globs, over/)
   })
 
+  it('refuses globs whose matching could take unbounded time', () => {
+    assert.throws(() => checkGlob('{1..100000}'), /brace ranges/)
+    assert.throws(() => checkGlob('{a,b}'.repeat(9)), /more than 256 patterns/)
+    assert.equal(checkGlob('{a,b}'.repeat(8)), '{a,b}'.repeat(8))
+    assert.throws(() => checkGlob('+(a|b)'), /extglobs/)
+    assert.throws(() => checkGlob('docs/!(x).pdf'), /extglobs/)
+    assert.throws(() => checkGlob('*a*a*a*a*a*a*a*a*b'), /more than 8 '\*'/)
+    assert.equal(checkGlob('photo (1).jpg'), 'photo (1).jpg')
+    // many ** against a deep path: memoised, so quick
+    const started = Date.now()
+    assert.equal(couldMatchBelow(Array(60).fill('d'), [...Array(30).fill(['**', 'x']).flat(), 'y']), true)
+    assert.equal(couldMatchBelow(Array(60).fill('d'), ['**', 'x', ...Array(40).fill('**'), 'nope', 'z'].slice(0, 64)), true)
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`)
+  })
+
   it('a PATH: enters the directories on the way, takes the entry whole, skips the rest', () => {
     const s = sel('docs/sub/a.pdf')
     assert.equal(decide(s, 'docs'), 'enter')
