@@ -32,6 +32,7 @@ import { BlockNotFoundError, InvalidBlockError } from '../share/blockstore.ts'
 import { ContentNotFoundError, DownloadCancelledError, InvalidDagError, InvalidLinkError, ShareDbError, StoreFailedError } from '../share/errors.ts'
 import { UnsafePathError } from '../share/export.ts'
 import { UnsupportedDagError } from '../share/output.ts'
+import { InvalidSelectionError, SelectionNotFoundError } from '../share/session/selection.ts'
 import { RequestTimeoutError } from '../utils/http-server.ts'
 import { ExitPolicyError } from '../onion/exit-policy.ts'
 import { HsConfigError, HsNotFoundError, HsUnreachableError } from '../onion/hs/connect-errors.ts'
@@ -79,6 +80,8 @@ export const API_STATUS: ReadonlyMap<string, number> = new Map([
   [InvalidDagError.name, 422],
   [UnsupportedDagError.name, 422],
   [UnsafePathError.name, 422],
+  [InvalidSelectionError.name, 400],
+  [SelectionNotFoundError.name, 404],
   [NotUnixFSError.name, 422],
   [NoResolverError.name, 422],
   [DownloadCancelledError.name, 499],

@@ -34,6 +34,7 @@ const root = {
     size: { type: 'integer' },
     type: { type: 'string', enum: ['file', 'directory', 'raw', 'unknown'] },
     complete: { type: 'boolean' },
+    selection: { type: 'array', items: { type: 'string' }, description: 'fetched in part (get with path or only): the selections fetched so far; absent once whole' },
     source: { type: 'string', enum: ['share', 'get'] },
     pinned: { type: 'boolean' },
     private: { type: 'boolean', description: 'shared with share --private (source share: served only through the onion service) or fetched with get --private (source get); never announced, and peers asking are told it is not here' },
@@ -328,7 +329,7 @@ export function openApiDocument (): unknown {
       '/api/v1/get': {
         post: {
           summary: 'Fetch content by CID or share link (resuming), optionally writing it to an absolute output path; streams NDJSON progress, then a done or error line',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'either cid or link', properties: { cid: { type: 'string' }, link: { type: 'string', description: 'a share link (peerd://CID?provider=…, web+peerd:…, or CID?provider=…): its providers are dialled first, before and beside the DHT search; 400 InvalidLinkError when malformed, 400 InvalidArgumentError for a link into a directory (CID/PATH: not supported yet)' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' }, maxRate: { type: 'integer', minimum: 0, description: 'this download\'s own cap, bytes/s, beside the node\'s download cap; 0: none' } } } } } },
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'either cid or link', properties: { cid: { type: 'string' }, link: { type: 'string', description: 'a share link (peerd://CID?provider=…, web+peerd:…, or CID?provider=…): its providers are dialled first, before and beside the DHT search; 400 InvalidLinkError when malformed, a link into a directory (CID/PATH) fetches that entry, as path does (not both)' }, output: { type: 'string' }, timeoutSeconds: { type: 'number' }, private: { type: 'boolean', description: 'through onion circuits: providers looked up by random peers, blocks through a circuit per provider; nothing announced' }, maxRate: { type: 'integer', minimum: 0, description: 'this download\'s own cap, bytes/s, beside the node\'s download cap; 0: none' }, path: { type: 'string', description: 'fetch only this entry of the directory (`docs/a.pdf`); with output, the entry is written there' }, only: { type: 'array', maxItems: 64, items: { type: 'string' }, description: 'fetch only the entries matching these globs (relative to path; `**` across levels); the root stays complete: false' } } } } } },
           responses: { 200: { description: 'NDJSON lines: {event: progress|done|error, …}', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...errors }
         }
       },
@@ -348,6 +349,13 @@ export function openApiDocument (): unknown {
             { name: 'style', in: 'query', schema: { type: 'string', enum: ['peerd', 'web+peerd', 'plain'] }, description: 'peerd:// (default), web+peerd: (for a browser\'s protocol handler) or CID?provider=…' }
           ],
           responses: { 200: json({ type: 'object', properties: { cid: { type: 'string' }, link: { type: 'string' }, providers: { type: 'array', items: { type: 'string' } }, localOnly: { type: 'boolean' } } }, 'The link'), ...errors }
+        }
+      },
+      '/api/v1/tree': {
+        get: {
+          summary: "A directory's entries (paths, types, sizes) for a file picker, fetching only directory nodes and each entry's top node; bounded by depth (default 8, at most 32) and entries (default 5000, at most 50000)",
+          parameters: ['cid', 'depth', 'entries', 'timeout'].map(name => ({ name, in: 'query', required: name === 'cid', schema: { type: name === 'cid' ? 'string' : 'integer' } })),
+          responses: { 200: json({ type: 'object', properties: { cid: { type: 'string' }, truncated: { type: 'boolean' }, entries: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, type: { type: 'string', enum: ['file', 'directory', 'symlink', 'unknown'] }, size: { type: 'integer' } } } } } }, 'The listing'), ...errors }
         }
       },
       '/api/v1/ls': {

@@ -1,6 +1,7 @@
 /**
  * Share routes of the API: share, add (upload), get (NDJSON progress stream), cat (byte
- * stream), ls, unshare, gc and transfers.
+ * stream), tree (a directory's listing, for the dashboard's file picker), ls, unshare, gc and
+ * transfers.
  */
 import { checkRate } from '../net/bandwidth-schedule.ts'
 import { once } from 'node:events'
@@ -13,7 +14,7 @@ import type { LinkStyle } from '../share/link.ts'
 import { apiStatus } from './http-status.ts'
 import { HANDLED } from './router.ts'
 import type { Route } from './router.ts'
-import type { Root, Transfer } from './types.ts'
+import type { Root, Transfer, Tree } from './types.ts'
 
 function field (body: unknown, key: string, kind: 'string' | 'number', required: boolean): unknown {
   const v = (body as Record<string, unknown> | undefined)?.[key]
@@ -36,16 +37,15 @@ const LINK_STYLES: readonly string[] = ['peerd', 'web+peerd', 'plain']
 
 /**
  * The CID of a get and its provider hints: from `cid`, or from `link` (a share link, or a CID),
- * not both. A link into a directory (`CID/PATH`) is refused: this version fetches whole roots.
+ * not both. A link into a directory (`CID/PATH`) brings its path (a selective get).
  */
-function cidOrLink (body: unknown): { cid: string, providers: Multiaddr[] } {
+function cidOrLink (body: unknown): { cid: string, providers: Multiaddr[], path?: string } {
   const cid = field(body, 'cid', 'string', false) as string | undefined
   const text = field(body, 'link', 'string', false) as string | undefined
   if ((cid == null) === (text == null)) throw new InvalidArgumentError('request body must have either a "cid" or a "link" (a peerd:// link), not both')
   if (cid != null) return { cid, providers: [] }
   const link = parseLink(text as string)
-  if (link.path != null) throw new InvalidArgumentError(`the link points inside ${link.cid.toString()} (at ${link.path}), and this version fetches whole roots only: get ${link.cid.toString()} and take the file from it`)
-  return { cid: link.cid.toString(), providers: link.providers }
+  return { cid: link.cid.toString(), providers: link.providers, ...(link.path != null ? { path: link.path } : {}) }
 }
 
 /** The share routes. */
@@ -77,7 +77,7 @@ export function shareRoutes (node: PeerdNode): Route[] {
       method: 'POST',
       path: '/api/v1/get',
       handler: async ({ body, req, res }) => {
-        const { cid, providers } = cidOrLink(body)
+        const { cid, providers, path: linkPath } = cidOrLink(body)
         const output = field(body, 'output', 'string', false) as string | undefined
         const timeoutSeconds = field(body, 'timeoutSeconds', 'number', false) as number | undefined
         if (output != null && !isAbsolute(output)) throw new InvalidArgumentError(`"output" must be an absolute path: ${output}`)
@@ -86,10 +86,15 @@ export function shareRoutes (node: PeerdNode): Route[] {
         if (privately != null && typeof privately !== 'boolean') throw new InvalidArgumentError('"private" must be a boolean')
         const maxRate = (body as { maxRate?: unknown }).maxRate
         if (maxRate != null) checkRate(maxRate, '"maxRate"')
+        const asked = field(body, 'path', 'string', false) as string | undefined
+        if (asked != null && linkPath != null) throw new InvalidArgumentError('the link names a path inside its CID already: drop "path", or use the link without its path')
+        const path = asked ?? linkPath
+        const only = (body as { only?: unknown }).only
+        if (only != null && !(Array.isArray(only) && only.every(g => typeof g === 'string'))) throw new InvalidArgumentError('"only" must be an array of glob strings')
         const abort = new AbortController()
         // the client went away (Ctrl-C): stop; what was fetched stays for a resume
         res.on('close', () => { if (!res.writableFinished) abort.abort() })
-        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}), ...(providers.length > 0 ? { providers } : {}) })
+        const started = node.share.get(cid, { output, timeoutSeconds, signal: abort.signal, private: privately === true, ...(maxRate != null ? { maxRate: maxRate as number } : {}), ...(providers.length > 0 ? { providers } : {}), ...(path != null ? { path } : {}), ...(only != null ? { only: only as string[] } : {}) })
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
         const line = (v: unknown): void => { res.write(JSON.stringify(v) + '\n') }
         const timer = setInterval(() => {
@@ -157,6 +162,17 @@ export function shareRoutes (node: PeerdNode): Route[] {
         if (!LINK_STYLES.includes(style)) throw new InvalidArgumentError(`query parameter style must be one of ${LINK_STYLES.join(', ')}`)
         const name = url.searchParams.get('name')
         return await node.share.link(cid, { style: style as LinkStyle, ...(name != null && name !== '' ? { name } : {}) })
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/tree',
+      handler: async ({ url, res }) => {
+        const cid = url.searchParams.get('cid')
+        if (cid == null || cid === '') throw new InvalidArgumentError('query parameter cid is required')
+        const abort = new AbortController()
+        res.on('close', () => { if (!res.writableFinished) abort.abort() })
+        return await node.share.tree(cid, { depth: intParam(url, 'depth'), entries: intParam(url, 'entries'), timeoutSeconds: intParam(url, 'timeout'), signal: abort.signal }) satisfies Tree
       }
     },
     {

@@ -44,6 +44,9 @@ export type Progress = SessionProgress
 /** Content the node holds (`GET /api/v1/ls`). */
 export type Root = RootRecord
 
+/** A directory's listing (`GET /api/v1/tree`). */
+export type { Tree, TreeEntry } from '../share/types.ts'
+
 /** `GET /api/v1/chain/block`. */
 export type Block = BlockJson
 

@@ -13,6 +13,7 @@
 import { constants } from 'node:fs'
 import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
@@ -51,10 +52,26 @@ export class OutputWriter {
   private readonly closing: Array<Promise<void>> = []
   /** Symbolic links in the content, not created. */
   readonly skipped: string[] = []
+  /** The entry written as the output (`get CID/PATH`); '' for the root. */
+  private readonly base: string
 
-  constructor (target: string, root: CID) {
+  /** `base`: the path inside the root whose entry is the output (the directories above it are not written). */
+  constructor (target: string, root: CID, options: { base?: string } = {}) {
     this.target = target
-    this.temp = join(dirname(target), `.${basename(target)}.${root.toString().slice(-12)}.peerd-part`)
+    this.base = options.base ?? ''
+    // a selected entry gets a temporary name of its own (12 characters, as blockstore.ts's finalPathOf reads)
+    const tag = this.base === '' ? root.toString().slice(-12) : createHash('sha256').update(`${root.toString()}/${this.base}`).digest('hex').slice(0, 12)
+    this.temp = join(dirname(target), `.${basename(target)}.${tag}.peerd-part`)
+  }
+
+  /** The output-relative path of the entry at `path` in the DAG; undefined above the base (not written). */
+  private local (path: string): string | undefined {
+    if (this.base === '' || path === this.base) return this.base === '' ? path : ''
+    return path.startsWith(this.base + '/') ? path.slice(this.base.length + 1) : undefined
+  }
+
+  private tempOf (local: string): string {
+    return local === '' ? this.temp : join(this.temp, local)
   }
 
   /** The placement of the DAG's root. */
@@ -65,14 +82,15 @@ export class OutputWriter {
   /** Bytes of file data written. */
   get written (): number { return this.bytes }
 
-  /** Absolute path (under the temporary root) of an output-relative path. */
+  /** Absolute path (under the temporary root) of an entry's path in the DAG. */
   tempPath (rel: string): string {
-    return rel === '' ? this.temp : join(this.temp, rel)
+    return this.tempOf(this.local(rel) ?? '')
   }
 
-  /** Final absolute path of an output-relative path. */
+  /** Final absolute path of an entry's path in the DAG. */
   finalPath (rel: string): string {
-    return rel === '' ? this.target : join(this.target, rel)
+    const local = this.local(rel) ?? ''
+    return local === '' ? this.target : join(this.target, local)
   }
 
   async prepare (): Promise<void> {
@@ -93,12 +111,14 @@ export class OutputWriter {
    */
   async place (where: Placement | undefined, cid: CID, data: Uint8Array | Uint8ArrayList): Promise<{ children: Placement[], ref?: BlockRef }> {
     if (where == null) return { children: [] }
+    const local = this.local(where.path)
     if (cid.code !== dagPb.code) {
       // a raw leaf: file data
       if (where.kind !== 'file') throw new UnsupportedDagError(`raw block ${cid.toString()} sits where a directory belongs`)
-      if (where.path === '' && this.rootIsDir == null) this.rootIsDir = false
-      await this.write(where.path, where.offset, data)
-      return { children: [], ref: { path: this.tempPath(where.path), offset: where.offset, size: data.byteLength } }
+      if (local == null) return { children: [] } // a file above the selected entry: the walk fails on it
+      if (local === '' && this.rootIsDir == null) this.rootIsDir = false
+      await this.write(local, where.offset, data)
+      return { children: [], ref: { path: this.tempOf(local), offset: where.offset, size: data.byteLength } }
     }
     let node: dagPb.PBNode
     let fs: UnixFS
@@ -111,13 +131,14 @@ export class OutputWriter {
     }
     if (fs.type === 'file' || fs.type === 'raw') {
       if (where.kind !== 'file') throw new UnsupportedDagError(`file node ${cid.toString()} sits where a directory belongs`)
-      if (where.path === '' && this.rootIsDir == null) this.rootIsDir = false
+      if (local == null) return { children: [] } // a file above the selected entry: the walk fails on it
+      if (local === '' && this.rootIsDir == null) this.rootIsDir = false
       let offset = where.offset
       if (fs.data != null && fs.data.length > 0) {
-        await this.write(where.path, offset, fs.data)
+        await this.write(local, offset, fs.data)
         offset += fs.data.length
       } else if (node.Links.length === 0) {
-        await this.write(where.path, offset, new Uint8Array()) // an empty file still exists
+        await this.write(local, offset, new Uint8Array()) // an empty file still exists
       }
       const sizes = fs.blockSizes
       if (sizes.length !== node.Links.length && node.Links.length > 0) throw new UnsupportedDagError(`file node ${cid.toString()} has ${node.Links.length} links but ${sizes.length} block sizes`)
@@ -133,8 +154,9 @@ export class OutputWriter {
     if (fs.type === 'directory' || fs.type === 'hamt-sharded-directory') {
       const dirPath = where.path
       if (where.kind === 'file' && (where.offset !== 0 || where.chunk === true)) throw new UnsupportedDagError(`directory ${cid.toString()} sits inside a file`)
-      if (dirPath === '' && this.rootIsDir == null) this.rootIsDir = true
-      await this.mkdir(dirPath)
+      // the directories above the selected entry are not written
+      if (local === '' && this.rootIsDir == null) this.rootIsDir = true
+      if (local != null) await this.mkdir(local)
       const prefix = fs.type === 'hamt-sharded-directory' ? (Number(fs.fanout ?? 256n) - 1).toString(16).length : 0
       let names = this.names.get(dirPath)
       if (names == null) {
@@ -159,20 +181,21 @@ export class OutputWriter {
     }
     if (fs.type === 'symlink') {
       // never create links from a peer's data: a link could point a later entry outside the output
-      this.skipped.push(where.path)
+      if (local != null) this.skipped.push(local)
       return { children: [] }
     }
     throw new UnsupportedDagError(`UnixFS ${fs.type} nodes (${cid.toString()}) are not supported`)
   }
 
+  /** Creates the directory at output-relative `rel` (and those above it) in the temporary tree. */
   private async mkdir (rel: string): Promise<void> {
-    const p = this.tempPath(rel)
+    const p = this.tempOf(rel)
     if (this.dirs.has(p)) return
     this.dirs.add(p)
     const parts = rel === '' ? [] : rel.split('/')
     // one level at a time, refusing links, so nothing is created outside the temporary tree
     for (let i = 0; i <= parts.length; i++) {
-      const dir = this.tempPath(parts.slice(0, i).join('/'))
+      const dir = this.tempOf(parts.slice(0, i).join('/'))
       try {
         await mkdir(dir, { mode: 0o755 })
       } catch (err) {
@@ -183,8 +206,9 @@ export class OutputWriter {
     }
   }
 
+  /** An open handle on the file at output-relative `rel`. */
   private handle (rel: string): Promise<FileHandle> {
-    const p = this.tempPath(rel)
+    const p = this.tempOf(rel)
     const cached = this.handles.get(p)
     if (cached != null) {
       // most recently used last, so eviction closes the least recently used

@@ -28,6 +28,7 @@ import { checkHints, withHints } from './hints.ts'
 import { formatLink, isLinkName, linkProviders } from './link.ts'
 import type { LinkStyle } from './link.ts'
 import { OutputWriter } from './output.ts'
+import { PartialHeld } from './partial-held.ts'
 import { privateTransfer, PrivateSharing, ProviderLookupServer } from './private/index.ts'
 import type { OnionHost, OnionServerStats, ProviderLookupStats } from './private/index.ts'
 import { importPath, importStream } from './importer.ts'
@@ -45,6 +46,10 @@ import { StreamSlots } from './session/swarm.ts'
 import type { FallbackFetcher, SessionResult } from './session.ts'
 import type { SessionProgress, Transfer } from './types.ts'
 import { WaitingBlockstore } from './waiting-store.ts'
+import { parseSelection, selectionKey, SelectionNotFoundError, Selector, InvalidSelectionError } from './session/selection.ts'
+import type { EntryFilter } from './session/selection.ts'
+import { readTree, TREE_DEPTH, TREE_ENTRIES, TreeFilter } from './tree.ts'
+import type { Tree } from './tree.ts'
 
 export type { Transfer }
 
@@ -107,6 +112,17 @@ export interface GetOptions {
    * be reached is skipped. Not with `private` (dialling them would tell who fetches).
    */
   providers?: Multiaddr[]
+  /**
+   * Fetch only this entry of the directory (`docs/a.pdf`, `docs`): the directory nodes on the
+   * way and the entry's whole subtree. With `output`, the entry itself is written there.
+   */
+  path?: string
+  /**
+   * Fetch only the entries matching these globs (relative to `path` when given; `**` matches
+   * across levels; see session/selection.ts). A partial get leaves the root `complete: false`
+   * and unannounced; a later whole get completes it.
+   */
+  only?: string[]
 }
 
 /** The result of a get. */
@@ -117,6 +133,8 @@ export interface GetResult {
   peers: number
   seconds: number
   private: boolean
+  /** A partial get: what it selected (`PATH`, `only GLOB, …` or `PATH only GLOB, …`). */
+  selection?: string
 }
 
 
@@ -132,6 +150,9 @@ interface Running {
 
 /** How long a private get holds its first wants while the circuits to the providers found open (`SessionInit.spread`). */
 const PRIVATE_GATHER_MS = 2_000
+
+/** Most selections a partial root's record keeps (a later one past it replaces the oldest). */
+const MAX_RECORDED_SELECTIONS = 32
 
 /** Misbehaviour points. */
 const POINTS = { badBlock: 100, protocol: 50 }
@@ -164,6 +185,8 @@ export class ShareService {
   private retryTimer?: ReturnType<typeof setTimeout>
   private gcRunning: Promise<unknown> | undefined
   private started = false
+  /** The blocks held of roots fetched in part, announced to their downloaders. */
+  private readonly partial: PartialHeld
 
   constructor (init: ShareInit) {
     this.init = init
@@ -171,6 +194,7 @@ export class ShareService {
     this.protocol = blocksProtocol(init.network)
     this.db = new ShareDb(join(init.dataDir, 'share'))
     this.blockstore = new FsBlockstore(join(init.dataDir, 'blocks'), { refs: this.db.refs() })
+    this.partial = new PartialHeld(this.blockstore)
     this.providers = new Providers({ host: init.host, protocol: this.protocol, log: init.log })
     this.bitswap = new Bitswap({
       host: init.host,
@@ -325,6 +349,8 @@ export class ShareService {
     // fetched privately: telling anyone who asks would tell them who fetched it
     if (rec?.private === true) return ROOT_STATUS.NONE
     if (rec?.pinned === true && rec.complete) return ROOT_STATUS.COMPLETE
+    // fetched in part: which blocks are held is read once, then announced (see watchDownload)
+    if (rec?.pinned === true && rec.selection != null) await this.partial.ensure(cid)
     if (rec?.pinned === true) return ROOT_STATUS.PARTIAL
     if (this.sharing.withholds(cid)) return ROOT_STATUS.NONE
     // not a root of ours, but we may hold it inside one (a file of a shared folder)
@@ -337,7 +363,9 @@ export class ShareService {
     for (const r of this.running.values()) {
       if (r.cid === key && !r.private && !r.abort.signal.aborted) return r.session.watch(listener)
     }
-    return undefined
+    // a root fetched in part, at rest: its blocks as read, and never complete
+    const held = this.partial.held(root)
+    return held != null ? { held, stop: () => {} } : undefined
   }
 
   private async whileBusy<T> (fn: () => Promise<T>): Promise<T> {
@@ -401,9 +429,10 @@ export class ShareService {
   }
 
   /** Starts (or joins) the session for `cid` (one per output: each writes its own file). */
-  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number, hints: ReturnType<typeof checkHints> = []): Running {
-    // a private session is joined by private gets only: any other reader would reveal it
-    const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '')
+  private fetch (cid: CID, timeoutSeconds: number, writer?: OutputWriter, order?: 'sequential', privately = false, maxRate?: number, hints: ReturnType<typeof checkHints> = [], filter?: { of: EntryFilter, key: string }): Running {
+    // a private session is joined by private gets only: any other reader would reveal it; a
+    // selective one only by the same selection
+    const key = (writer == null ? cid.toString() : `${cid.toString()} > ${writer.target}`) + (privately ? ' (private)' : '') + (filter != null ? ` [${filter.key}]` : '')
     const existing = this.running.get(key)
     if (existing != null) {
       // one writer per output: a second get to the same path would finish a file it never wrote
@@ -435,6 +464,7 @@ export class ShareService {
       stallTimeoutMs: timeoutSeconds * 1000,
       downloadCap: this.init.bandwidth?.download,
       maxRate,
+      filter: filter?.of,
       spread: privately ? { gatherMs: PRIVATE_GATHER_MS } : undefined,
       // what a provider gives counts toward its upload slot here; not in a private get, whose providers never learn who fetched
       onReceived: privately ? undefined : (peer, bytes) => { this.server.received(peer, bytes) },
@@ -471,6 +501,8 @@ export class ShareService {
    */
   async get (cidString: string, options: GetOptions = {}): Promise<GetResult> {
     const cid = parseCid(cidString)
+    const selection = parseSelection(options.path, options.only)
+    const selected = selection != null ? selectionKey(selection) : undefined
     const privately = options.private === true
     const hints = checkHints(options.providers ?? [])
     if (privately && hints.length > 0) throw new InvalidArgumentError('a private get dials no provider: drop the provider hints (the link\'s providers) or the private option')
@@ -487,9 +519,10 @@ export class ShareService {
         // fetched privately before, now asked for in the open: it becomes an ordinary root
         await this.db.put({ ...prior, private: false })
       }
-      const writer = options.output != null ? new OutputWriter(options.output, cid) : undefined
+      const writer = options.output != null ? new OutputWriter(options.output, cid, { base: selection?.base.join('/') }) : undefined
       await writer?.prepare()
-      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate, hints)
+      const filter = selection != null && selected != null ? { of: new Selector(selection, key), key: selected } : undefined
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, writer, undefined, privately, options.maxRate, hints, filter)
       const onAbort = (): void => { this.release(running) }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       if (options.signal?.aborted === true) onAbort() // the caller left while we were setting up
@@ -503,6 +536,8 @@ export class ShareService {
           // keep the partial output, and the references into it: the next get resumes into it
           await this.blockstore.flushRefs().catch(() => {})
           await writer?.finish(false)
+          // a PATH or glob that selects nothing: the root was never this node's to hold
+          if (err instanceof SelectionNotFoundError && prior == null) await this.db.delete(key).catch(() => {})
           throw err
         }
         if (writer != null) {
@@ -511,12 +546,26 @@ export class ShareService {
           if (done != null) exported = { path: done.path }
         }
         const entry = await exporter(cid, this.blockstore)
-        const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
         const current = await this.db.get(key)
         // unshared while it downloaded: the file is the user's, but this node does not hold it
         if (current == null) throw new NotFoundError(`${key} was unshared during the download; the output is at ${exported?.path ?? '(none)'}`)
+        if (selected != null) {
+          // part of the root: served block by block, never announced as held (unless it already was whole)
+          const size = result.bytes
+          if (!current.complete) {
+            const selections = [...(current.selection ?? []).filter(s => s !== selected), selected].slice(-MAX_RECORDED_SELECTIONS)
+            await this.db.put({ ...current, size: Math.max(current.size, size), type: typeOf(entry), pinned: true, selection: selections })
+            if (current.private !== true) await this.partial.load(cid)
+          }
+          this.ended.completed++
+          this.init.log.info('downloaded part', { cid: key, selection: selected, bytes: size, peers: result.peers, seconds: result.seconds })
+          return { cid: key, path: exported?.path ?? null, size, peers: result.peers, seconds: (Date.now() - running.startedAt) / 1000, private: privately, selection: selected }
+        }
+        const size = entry.type === 'directory' ? await this.treeSize(entry) : Number((entry as { size?: bigint }).size ?? 0n)
+        const { selection: _partial, ...whole } = current
+        this.partial.forget(cid)
         await this.db.put({
-          ...current,
+          ...whole,
           size,
           type: typeOf(entry),
           complete: true,
@@ -577,6 +626,31 @@ export class ShareService {
     } finally {
       done()
     }
+  }
+
+  /**
+   * Lists a directory's entries (paths, types, sizes) for a file picker, fetching only the
+   * directory nodes and the entries' top nodes, down to `depth` levels and `entries` entries.
+   */
+  async tree (cidString: string, options: { depth?: number, entries?: number, signal?: AbortSignal, timeoutSeconds?: number } = {}): Promise<Tree> {
+    const cid = parseCid(cidString)
+    const depth = options.depth ?? TREE_DEPTH.default
+    const entries = options.entries ?? TREE_ENTRIES.default
+    if (!(Number.isInteger(depth) && depth >= 1 && depth <= TREE_DEPTH.max)) throw new InvalidSelectionError(`depth must be from 1 to ${TREE_DEPTH.max}`)
+    if (!(Number.isInteger(entries) && entries >= 1 && entries <= TREE_ENTRIES.max)) throw new InvalidSelectionError(`entries must be from 1 to ${TREE_ENTRIES.max}`)
+    const limits = { depth, entries }
+    return await this.whileBusy(async () => {
+      const running = this.fetch(cid, options.timeoutSeconds ?? 60, undefined, undefined, false, undefined, [], { of: new TreeFilter(cid.toString(), limits), key: `tree ${depth} ${entries}` })
+      const onAbort = (): void => { this.release(running) }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        await running.promise
+        return await readTree(this.blockstore, cid, limits)
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort)
+        if (options.signal?.aborted !== true) this.release(running)
+      }
+    })
   }
 
   /** A waiting view of the store backed by a session for `cid` when anything is missing. */
@@ -653,6 +727,7 @@ export class ShareService {
     if (rec == null || !rec.pinned) throw new NotFoundError(`${cid.toString()} is not held by this node (see \`peerd ls\`)`)
     for (const r of this.running.values()) if (r.cid === cid.toString()) r.abort.abort()
     await this.db.delete(cid.toString())
+    this.partial.forget(cid)
     await this.providers.unprovide(cid)
     if (rec.private === true && rec.source === 'share') {
       // its blocks stay withheld from peers until gc deletes them: held, they would still tell who had it

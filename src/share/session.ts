@@ -32,6 +32,7 @@ import { Tally } from './session/item.ts'
 import type { Item } from './session/item.ts'
 import type { BlockStream, ProviderPeer } from './session/provider-peer.ts'
 import { Scheduler } from './session/scheduler.ts'
+import type { EntryFilter } from './session/selection.ts'
 import { Swarm } from './session/swarm.ts'
 import type { StreamSlots } from './session/swarm.ts'
 import type { SessionProgress } from './types.ts'
@@ -80,6 +81,11 @@ export interface SessionInit {
   maxRate?: number
   /** A provider sent `bytes` of blocks (what the node's upload slots reward, choker.ts). */
   onReceived?: (peer: PeerId, bytes: number) => void
+  /**
+   * A selective download: only the directory entries this filter selects are fetched
+   * (session/selection.ts), and the session never claims the whole root. Default: the whole DAG.
+   */
+  filter?: EntryFilter
 }
 
 
@@ -141,6 +147,7 @@ export class Session {
       blockstore: init.blockstore,
       writer: init.writer,
       tally: this.tally,
+      filter: init.filter,
       owner: {
         enqueue: item => { this.scheduler.enqueue(item) },
         unqueue: item => { this.scheduler.remove(item) },
@@ -209,7 +216,7 @@ export class Session {
     result.catch(() => {}) // may fail while the walk below runs, before it is awaited
     const ticker = setInterval(() => { this.tick() }, 500)
     try {
-      await this.walk.visit(this.init.root, '', this.init.writer?.rootPlacement())
+      await this.walk.visit(this.init.root, '', this.init.writer?.rootPlacement(), this.init.filter != null ? { path: '', depth: 0 } : undefined)
       this.checkDone()
       if (!this.done) void this.swarm.discover()
       return await result
@@ -228,7 +235,8 @@ export class Session {
    */
   watch (listener: RootListener): RootWatch {
     const held = this.walk.held()
-    if (this.complete) setImmediate(() => { listener.complete() })
+    // a selective download never holds the whole root: it only ever announces blocks
+    if (this.complete && this.init.filter == null) setImmediate(() => { listener.complete() })
     else if (!this.done) this.listeners.add(listener)
     return { held, stop: () => { this.listeners.delete(listener) } }
   }
@@ -242,9 +250,14 @@ export class Session {
 
   private checkDone (): void {
     if (this.done || !this.walk.finished) return
+    const problem = this.init.filter?.problem()
+    if (problem != null) {
+      this.fail(problem)
+      return
+    }
     this.done = true
     this.complete = true
-    for (const l of this.listeners) l.complete()
+    if (this.init.filter == null) for (const l of this.listeners) l.complete()
     this.listeners.clear()
     const t = this.tally
     this.finish?.resolve({

@@ -28,6 +28,11 @@ export interface RootRecord {
    * the node's onion service runs. Filled in when listed, never stored. Absent otherwise.
    */
   onion?: string
+  /**
+   * Fetched in part (`get CID/PATH`, `get --only`): the selections fetched so far (`PATH`,
+   * `only GLOB, …` or `PATH only GLOB, …`), with `complete` false. Absent once the whole root is held.
+   */
+  selection?: string[]
   addedAt: string
 }
 
@@ -53,4 +58,21 @@ export interface Transfer {
   /** A private get: through onion circuits, not announced. */
   private: boolean
   progress: SessionProgress
+}
+
+/** One entry of a directory's listing (`GET /api/v1/tree`, share/tree.ts). */
+export interface TreeEntry {
+  /** Path from the root, `/`-joined. */
+  path: string
+  type: 'file' | 'directory' | 'symlink' | 'unknown'
+  /** Bytes of file data (files); for an entry not fetched, the size its link declares. */
+  size: number
+}
+
+/** A directory's listing (`GET /api/v1/tree`). */
+export interface Tree {
+  cid: string
+  entries: TreeEntry[]
+  /** Entries or levels were left out (over the limits). */
+  truncated: boolean
 }

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a
  * three-node regtest network of daemon processes: logging in through the `peerd dashboard`
- * link (once only), the peers, a download by CID with progress to completion, mining moving the
+ * link (once only), the peers, a download by CID with progress to completion, files picked from
+ * a folder CID and fetched alone, mining moving the
  * height, and a payment through the send form moving the balances on both nodes. Every panel
  * is saved as a screenshot into test-results/dashboard/.
  */
@@ -162,6 +163,29 @@ describe('the dashboard in a browser', { skip }, () => {
     assert.equal(seen.at(-1), 100)
     await page.locator(`#held-table tr[data-cid="${cid}"][data-complete="true"]`).waitFor({ timeout: 10_000 })
     await shot(page, 'share')
+  })
+
+  it('picks files of a folder CID in the file picker and gets only those', TEST, async () => {
+    const folder = join(dir, 'album')
+    await mkdir(join(folder, 'disc1'), { recursive: true })
+    await writeFile(join(folder, 'disc1', 'one.bin'), randomBytes(300_000))
+    await writeFile(join(folder, 'disc1', 'two.bin'), randomBytes(200_000))
+    await writeFile(join(folder, 'cover.jpg'), randomBytes(50_000))
+    const { cid } = await cliJson<{ cid: string }>(['share', folder, ...dd(node2())])
+    await page.goto(new URL('/#share', page.url()).href)
+    await page.getByLabel('CID to fetch into this node').fill(cid)
+    await page.getByRole('button', { name: 'Select files…' }).click()
+    const picker = page.locator(`.file-picker[data-cid="${cid}"]`)
+    await picker.locator('li[data-path="disc1/two.bin"]').waitFor()
+    const listed = await picker.locator('li[data-path]').evaluateAll(lis => lis.map(li => `${li.getAttribute('data-type') ?? ''} ${li.getAttribute('data-path') ?? ''}`))
+    assert.deepEqual(listed.sort(), ['directory disc1', 'file cover.jpg', 'file disc1/one.bin', 'file disc1/two.bin'])
+    await picker.locator('li[data-path="disc1/two.bin"] input').check()
+    await shot(page, 'share-picker')
+    await picker.getByRole('button', { name: 'Get 1 selected' }).click()
+    await page.locator(`.download[data-cid="${cid}"][data-state="done"]`).waitFor({ timeout: 30_000 })
+    await page.locator(`#held-table tr[data-cid="${cid}"][data-complete="false"]`).waitFor({ timeout: 10_000 })
+    const held = await cliJson<Array<{ cid: string, complete: boolean, selection?: string[] }>>(['ls', ...dd(node1())])
+    assert.deepEqual(held.find(r => r.cid === cid)?.selection, ['only disc1/two.bin'])
   })
 
   it('shows the height move when blocks are mined', TEST, async () => {

@@ -73,7 +73,7 @@ describe('peerd link and get LINK with two daemons that do not know each other',
     assert.match(noPeer.stderr, /does not end in \/p2p\/<peer id>/)
     const inside = await peerd(b, 'get', `peerd://${cid}/some/file.txt?provider=${a.addresses[0] as string}`)
     assert.notEqual(inside.code, 0)
-    assert.match(inside.stderr, /whole roots only/)
+    assert.match(inside.stderr, /is a file, not a directory: it has no entry 'some'/)
     const unheld = await peerd(a, 'link', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
     assert.notEqual(unheld.code, 0)
     assert.match(unheld.stderr, /not held by this node/)

@@ -50,12 +50,21 @@ function splitCidPath (arg: string): { cid: string, path: string | undefined } {
 export const get: Command = {
   name: 'get',
   summary: 'fetch content by CID or share link from the network and save it',
-  usage: 'get CID|LINK [-o PATH] [--timeout S] [--private] [--max-rate RATE] [--json]',
-  help: `  LINK                a share link (\`peerd link\`): peerd://CID?provider=…, web+peerd:…, or
+  usage: 'get CID[/PATH]|LINK [--only GLOB]... [-o PATH] [--timeout S] [--private] [--max-rate RATE] [--json]',
+  help: `  CID/PATH            fetch only that file or folder of a shared folder (the folders on the
+                      way are read, nothing else); it is saved by itself (default ./NAME)
+  LINK                a share link (\`peerd link\`): peerd://CID?provider=…, web+peerd:…, or
                       CID?provider=MULTIADDR (quote it: the shell reads ? and &); the node dials
-                      its providers at once, beside the usual DHT search
-  -o, --output PATH   where to save it (default: ./NAME from a link when nothing is there and the
-                      name does not start with a dot, else ./CID); written atomically
+                      its providers at once, beside the usual DHT search; a link may carry a PATH
+  --only GLOB         fetch only the entries matching GLOB (repeatable), relative to PATH or the
+                      root: * and ? within a name (not a leading dot), [abc], {a,b}, ** across
+                      folders ('**/*.pdf', 'docs/*'); a matching folder comes whole. The output
+                      is the folder tree with only those entries. A partial get leaves the root
+                      partial in \`peerd ls\` (not announced; its blocks are served); a get of the
+                      whole CID later completes it
+  -o, --output PATH   where to save it (default: ./NAME for a PATH, or from a link when nothing
+                      is there and the name does not start with a dot, else ./CID); written
+                      atomically
   --timeout S         give up when no data arrives for S seconds (default 60)
   --private           through onion circuits: random peers look the providers up, each provider
                       sends its blocks through a circuit of its own, so none learns who fetched;
@@ -67,18 +76,22 @@ export const get: Command = {
     output: { type: 'string', short: 'o' },
     timeout: { type: 'string' },
     private: { type: 'boolean' },
-    'max-rate': { type: 'string' }
+    'max-rate': { type: 'string' },
+    only: { type: 'string', multiple: true }
   },
   args: { min: 1, max: 1 },
   async run (ctx) {
     const arg = ctx.positionals[0] as string
     // a link is parsed here too: for its name, and to refuse it before the daemon is asked
     const link = looksLikeLink(arg) ? parseLink(arg) : undefined
-    if (link?.path != null) throw new InvalidArgumentError(`the link points inside ${link.cid.toString()} (at ${link.path}), and this version fetches whole roots only: get ${link.cid.toString()} and take the file from it`)
-    const cid = link?.cid.toString() ?? arg
+    const { cid, path } = link != null ? { cid: link.cid.toString(), path: link.path } : splitCidPath(arg)
+    const selectedPath = path?.replace(/\/+$/, '')
+    const only = ctx.values.only as string[] | undefined
     // a link's name is a suggestion from whoever made it: it never replaces a file or makes a hidden one
     const named = link?.name != null && !link.name.startsWith('.') && !existsSync(resolve(link.name)) ? link.name : undefined
-    const output = resolve((ctx.values.output as string | undefined) ?? named ?? cid)
+    // a selected entry is saved under its own name, as a whole get is under its CID
+    const name = selectedPath != null && selectedPath !== '' ? selectedPath.slice(selectedPath.lastIndexOf('/') + 1) : named ?? cid
+    const output = resolve((ctx.values.output as string | undefined) ?? name)
     const timeoutSeconds = intOption(ctx.values, 'timeout', 1, 86_400) ?? 60
     const maxRate = capOption(ctx.values['max-rate'], '--max-rate')
     const abort = new AbortController()
@@ -88,7 +101,7 @@ export const get: Command = {
     const bar = new ProgressBar()
     try {
       const privately = ctx.values.private === true
-      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { ...(link != null ? { link: arg } : { cid }), output, timeoutSeconds, ...(privately ? { private: true } : {}), ...(maxRate != null && maxRate > 0 ? { maxRate } : {}) }, abort.signal)
+      const res = await new ApiClient(ctx.dataDir).stream('POST', '/api/v1/get', { ...(link != null ? { link: arg } : { cid }), output, timeoutSeconds, ...(privately ? { private: true } : {}), ...(maxRate != null && maxRate > 0 ? { maxRate } : {}), ...(link == null && selectedPath != null && selectedPath !== '' ? { path: selectedPath } : {}), ...(only != null && only.length > 0 ? { only } : {}) }, abort.signal)
       let buffered = ''
       let result: Record<string, unknown> | undefined
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -107,7 +120,7 @@ export const get: Command = {
       bar.done()
       if (result == null) throw new DownloadIncompleteError('the daemon ended the download without a result; see its log')
       // `private` only on a private get: the JSON of an ordinary one keeps its five keys
-      const out = { cid: result.cid, path: result.path, size: result.size, peers: result.peers, seconds: result.seconds, ...(result.private === true ? { private: true } : {}) }
+      const out = { cid: result.cid, path: result.path, size: result.size, peers: result.peers, seconds: result.seconds, ...(result.private === true ? { private: true } : {}), ...(result.selection != null ? { selection: result.selection } : {}) }
       if (ctx.json) printJson(out)
       else {
         const secs = Number(out.seconds)
@@ -196,9 +209,9 @@ export const ls: Command = {
   args: { min: 0, max: 0 },
   async run (ctx) {
     const list = await new ApiClient(ctx.dataDir).get<Root[]>('/api/v1/ls')
-    if (ctx.json) printJson(list.map(r => ({ cid: r.cid, name: r.name, size: r.size, type: r.type, complete: r.complete, source: r.source, addedAt: r.addedAt, ...(r.private === true ? { private: true } : {}), ...(r.onion != null ? { onion: r.onion } : {}) })))
+    if (ctx.json) printJson(list.map(r => ({ cid: r.cid, name: r.name, size: r.size, type: r.type, complete: r.complete, source: r.source, addedAt: r.addedAt, ...(r.private === true ? { private: true } : {}), ...(r.onion != null ? { onion: r.onion } : {}), ...(r.selection != null ? { selection: r.selection } : {}) })))
     else if (list.length === 0) printLines('nothing shared or downloaded yet')
-    else printLines(...table(['CID', 'SIZE', 'STATE', 'NAME'], list.map(r => [r.cid, formatBytes(r.size), (r.complete ? 'complete' : 'partial') + (r.private === true ? (r.source === 'share' ? ', private' : ', fetched privately') : ''), r.name])))
+    else printLines(...table(['CID', 'SIZE', 'STATE', 'NAME'], list.map(r => [r.cid, formatBytes(r.size), (r.complete ? 'complete' : r.selection != null ? `partial (${r.selection.join('; ')})` : 'partial') + (r.private === true ? (r.source === 'share' ? ', private' : ', fetched privately') : ''), r.name])))
     return 0
   }
 }

@@ -18,10 +18,23 @@ export interface Item {
   state: 'pending' | 'assigned' | 'storing' | 'done'
   /** Where it goes in the output, when writing one. */
   place?: Placement
-  /** More places for the same block (a chunk repeated in the file), written when it arrives. */
-  extra?: Placement[]
+  /** Where it sits in a selective download's directory tree; absent: its whole subtree is wanted. */
+  sel?: Sel
+  /**
+   * More places for the same block (a chunk repeated in the file, a directory met twice), with
+   * what each wants of its children, written and expanded when it arrives.
+   */
+  extra?: Array<{ place?: Placement, sel?: Sel }>
   /** Peers it is wanted from. */
   holders: Set<ProviderPeer>
+}
+
+/** A node of a selective download's directory tree: its entry path and its depth in a HAMT directory. */
+export interface Sel {
+  /** The entry's path from the root (`/`-joined, '' for the root). */
+  path: string
+  /** 0 for a directory (or file) node, n for a shard node n levels below its directory's first. */
+  depth: number
 }
 
 /** Children a node may have (three base-36 digits per level of {@link childPos}). */

@@ -77,20 +77,22 @@ export async function upload<T> (file: File, onProgress: (sent: number) => void)
 /** One line of `POST /api/v1/get`'s NDJSON stream. */
 export type GetLine =
   | { event: 'progress', bytes: number, total: number, blocks: number, peers: number, fetched: number, rate: number }
-  | { event: 'done', cid: string, path: string | null, size: number, peers: number, seconds: number }
+  | { event: 'done', cid: string, path: string | null, size: number, peers: number, seconds: number, selection?: string }
   | { event: 'error', error: { name: string, message: string }, status: number }
 
 /**
- * Fetches `cid` into the node (`POST /api/v1/get`; with `link`, a share link whose providers the
- * node dials first) and calls `onLine` with each progress line. Resolves with the last line
- * (`done` or `error`). Aborting `signal` cancels the download.
+ * Fetches `cid` into the node (`POST /api/v1/get`) and calls `onLine` with each progress line.
+ * Resolves with the last line (`done` or `error`). Aborting `signal` cancels the download.
+ * `link`: a share link whose providers the node dials first; `only`: fetch just the entries these
+ * globs match (a folder's files picked).
  */
-export async function fetchContent (cid: string, onLine: (line: GetLine) => void, signal?: AbortSignal, link?: string): Promise<GetLine> {
+export async function fetchContent (cid: string, onLine: (line: GetLine) => void, signal?: AbortSignal, options: { link?: string, only?: string[] } = {}): Promise<GetLine> {
+  const { link, only } = options
   const res = await fetch('/api/v1/get', {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json', [DASHBOARD_HEADER]: '1' },
-    body: JSON.stringify(link != null ? { link } : { cid }),
+    body: JSON.stringify({ ...(link != null ? { link } : { cid }), ...(only != null && only.length > 0 ? { only } : {}) }),
     signal
   })
   if (!res.ok || res.body == null) return await parse<never>(res)

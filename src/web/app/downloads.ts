@@ -17,6 +17,8 @@ export interface Download {
   error?: string
   /** Highest percentage shown so far. */
   percent: number
+  /** The entries picked (`only` globs), when not the whole CID. */
+  only?: string[]
 }
 
 const downloads = new Map<string, Download>()
@@ -33,17 +35,21 @@ function update (cid: string, patch: Partial<Download>): void {
   changed()
 }
 
-/** Starts fetching `cid` into the node (through `link`'s providers, when given), unless this page already is. */
-export function startDownload (cid: string, link?: string): void {
+/**
+ * Starts fetching `cid` into the node (through `link`'s providers, when given; only the entries
+ * `only` matches, when given), unless this page already is.
+ */
+export function startDownload (cid: string, options: { link?: string, only?: string[] } = {}): void {
+  const { link, only } = options
   const running = downloads.get(cid)
   if (running?.state === 'running') return
-  downloads.set(cid, { cid, startedAt: Date.now(), state: 'running', percent: 0 })
+  downloads.set(cid, { cid, startedAt: Date.now(), state: 'running', percent: 0, ...(only != null && only.length > 0 ? { only } : {}) })
   changed()
   fetchContent(cid, (line) => {
     if (line.event !== 'progress') return
     const percent = line.total > 0 ? Math.min(100, Math.floor(line.bytes / line.total * 100)) : 0
     update(cid, { progress: line, percent: Math.max(percent, downloads.get(cid)?.percent ?? 0) })
-  }, undefined, link).then((last) => {
+  }, undefined, { link, only }).then((last) => {
     if (last.event === 'done') update(cid, { state: 'done', percent: 100, result: { size: last.size, peers: last.peers, seconds: last.seconds } })
     else if (last.event === 'error') update(cid, { state: 'failed', error: last.error.message })
   }, (err: unknown) => {

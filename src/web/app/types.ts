@@ -7,6 +7,7 @@ import type { BandwidthSample, FeedEvents } from '../../api/types.ts'
 
 export type { BandwidthLimitsInfo, CircuitInfo, HostedServiceInfo, OnionStatus, ScheduleEntry } from '../../api/types.ts'
 export type { BandwidthSample, Block, BlockSummary, ChainState, HistoryEntry, Peer, Progress, Root, Tx } from '../../api/types.ts'
+export type { Tree, TreeEntry } from '../../api/types.ts'
 
 /** Everything the event stream delivers, by event name; bandwidth samples kept as a series. */
 export type FeedState = Partial<Omit<FeedEvents, 'bandwidth' | 'bandwidthHistory'>> & { bandwidth: BandwidthSample[] }

@@ -5,6 +5,7 @@
  * link to copy. `#/open?link=…` (what the browser opens for a web+peerd: link once the page is
  * registered as its handler) fills the get form in. Private transfers (`get --private`: through
  * onion circuits, never announced) and content fetched so carry a badge.
+ * For a folder CID, "Select files…" opens a picker and gets only the files checked.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { get, upload } from '../api.ts'
@@ -12,6 +13,7 @@ import { dismissDownload, startDownload, useDownloads } from '../downloads.ts'
 import type { Download } from '../downloads.ts'
 import { formatBytes, formatDuration, formatRate } from '../format.ts'
 import type { FeedState, Progress, Root } from '../types.ts'
+import { FilePicker } from '../components/file-picker.tsx'
 import { CopyButton, Empty, ErrorText, messageOf, Mono, Section } from '../ui.tsx'
 
 /** Whether a transfer or held root was fetched privately (`get --private`); absent means not. */
@@ -80,7 +82,7 @@ function DownloadRow ({ d, private: priv }: { d: Download, private: boolean }) {
   return (
     <li class='download' data-cid={d.cid} data-state={d.state} data-percent={d.percent} data-private={String(priv)}>
       <div class='download-head'>
-        <span><Mono>{d.cid}</Mono>{priv && <> <PrivateBadge /></>}</span>
+        <span><Mono>{d.cid}</Mono>{priv && <> <PrivateBadge /></>}{d.only != null && <span class='muted'> ({d.only.length} picked)</span>}</span>
         {d.state !== 'running' && <button type='button' class='small' aria-label={`Dismiss ${d.cid}`} onClick={() => { dismissDownload(d.cid) }}>Dismiss</button>}
       </div>
       <ProgressLine progress={d.progress} done={d.state === 'done'} />
@@ -109,12 +111,17 @@ function GetForm ({ opened }: { opened?: string }) {
   const [cid, setCid] = useState(opened ?? '')
   // a link opened while the panel shows (another web+peerd: link clicked) replaces the field
   useEffect(() => { if (opened != null) setCid(opened) }, [opened])
+  /** The folder CID (or link) whose files are being picked. */
+  const [picking, setPicking] = useState<string | null>(null)
+  const start = (text: string, only?: string[]): void => {
+    if (isLink(text)) startDownload(cidOfLink(text), { link: text, only })
+    else startDownload(text, { only })
+    setCid('')
+    setPicking(null)
+  }
   const submit = (): void => {
     const text = cid.trim()
-    if (text === '') return
-    if (isLink(text)) startDownload(cidOfLink(text), text)
-    else startDownload(text)
-    setCid('')
+    if (text !== '') start(text)
   }
   return (
     <form class='inline-form' onSubmit={(e) => { e.preventDefault(); submit() }}>
@@ -122,8 +129,16 @@ function GetForm ({ opened }: { opened?: string }) {
       <div class='row'>
         <input id='get-cid' required placeholder='bafy… or peerd://bafy…?provider=…' spellcheck={false} value={cid} onInput={(e) => { setCid((e.target as HTMLInputElement).value) }} />
         <button type='submit'>Get</button>
+        <button type='button' disabled={cid.trim() === ''} onClick={() => { setPicking(cid.trim()) }}>Select files…</button>
       </div>
-      <p class='muted'>The node fetches it from every peer that has it (a link's providers first), then holds and serves it too.</p>
+      {picking != null && (
+        <FilePicker
+          cid={isLink(picking) ? cidOfLink(picking) : picking}
+          onPick={(only) => { start(picking, only) }}
+          onCancel={() => { setPicking(null) }}
+        />
+      )}
+      <p class='muted'>The node fetches it from every peer that has it (a link's providers first), then holds and serves it too. For a folder, select files to fetch only those.</p>
       <HandlerButton />
     </form>
   )
@@ -248,7 +263,7 @@ function HeldTable ({ held, gateway }: { held: Root[] | undefined, gateway: stri
                 <td>{r.name !== '' ? r.name : <span class='muted'>(fetched by CID)</span>}{r.type === 'directory' && ' (folder)'}{isPrivate(r) && <> <PrivateBadge shared={r.source === 'share'} /></>}</td>
                 <td><Mono>{r.cid}</Mono></td>
                 <td>{formatBytes(r.size)}</td>
-                <td>{r.complete ? 'complete' : 'partial'}</td>
+                <td title={r.selection != null ? `Fetched in part: ${r.selection.join('; ')}` : undefined}>{r.complete ? 'complete' : r.selection != null ? `partial (${r.selection.length} selection${r.selection.length === 1 ? '' : 's'})` : 'partial'}</td>
                 <td class='actions'>
                   <CopyButton text={r.cid} label='Copy CID' />
                   {!isPrivate(r) && <LinkButton cid={r.cid} />}
