@@ -91,4 +91,13 @@ describe('peerd get CID/PATH and --only with two daemons', () => {
     const dots = errorOf(await peerd(b, 'get', `${cid}/docs/../img`, '--json'))
     assert.equal(dots.name, 'InvalidSelectionError')
   })
+
+  it('a share link into the folder fetches that entry', TEST, async () => {
+    const plain = jsonOf<{ link: string }>(await peerd(a, 'link', cid, '--plain', '--json')).link
+    const [, query] = plain.split('?')
+    const out = join(root, 'from-link.txt')
+    const got = jsonOf<{ selection: string }>(await peerd(b, 'get', `peerd://${cid}/docs/b.txt?${query ?? ''}`, '-o', out, '--json'))
+    assert.equal(got.selection, 'docs/b.txt')
+    assert.equal(await sha256File(out), sums['docs/b.txt'])
+  })
 })
