@@ -433,6 +433,8 @@ export class BlockServer {
     if (handout == null || s.seeding === on || s.closed) return
     s.seeding = on
     if (on) {
+      // the downloader announces everything it holds at each start of seeding: counted afresh
+      s.haves = 0
       handout.join(s.id)
       s.post(encode.root(s.crowd?.root as CID, ROOT_STATUS.SEEDING))
       if (s.choked) {
