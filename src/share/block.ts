@@ -83,7 +83,11 @@ export function decodeCid (bytes: Uint8Array): CID | undefined {
   }
 }
 
-/** Whether `bytes` (one buffer, or chunks in order) hash to `cid`'s multihash. */
+/**
+ * Whether `bytes` (one buffer, or chunks in order) hash to `cid`'s multihash. It hashes on the
+ * calling thread: a download that hashed on libuv's thread pool or on a worker was slower on two
+ * cores (docs/benchmarks.md, "Hashing on the main thread", profiled with `bench/share/profile.ts`).
+ */
 export function verifyBlock (cid: CID, bytes: Uint8Array | Iterable<Uint8Array>): boolean {
   const mh = cid.multihash
   if (mh.code === IDENTITY) {
