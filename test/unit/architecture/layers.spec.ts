@@ -33,8 +33,9 @@ const ALLOWED: Record<string, { values: string[], types?: string[] }> = {
   api: { values: ['node', 'share', 'cash', 'onion', 'net', 'utils', 'errors', 'version'] },
   daemon: { values: ['api', 'node', 'share', 'cash', 'onion', 'net', 'utils', 'errors', 'version'] },
   // the CLI runs the daemon and devnet in-process; otherwise it talks to the API (its types), and
-  // takes only the data dir's paths from node, amount formatting from cash, the network list from net
-  cli: { values: ['daemon', 'node', 'cash', 'net', 'utils', 'errors', 'version'], types: ['api'] },
+  // takes only the data dir's paths from node, amount formatting from cash, share-link parsing
+  // from share (for a link's name), the network list from net
+  cli: { values: ['daemon', 'node', 'share', 'cash', 'net', 'utils', 'errors', 'version'], types: ['api'] },
   web: { values: [], types: ['api'] },
   index: { values: ['daemon', 'api', 'node', 'share', 'cash', 'onion', 'net', 'utils', 'errors', 'version'] }
 }
