@@ -27,7 +27,8 @@ import { decodeMessage, encode, MAX_REQUEST_FRAME, MAX_WANTS, ProtocolError, rea
 import type { RootStatus } from './protocol.ts'
 import { waitForDrain } from '../net/drain.ts'
 import { Choker, RECHOKE_MS } from './choker.ts'
-import { Handout, listBlocks } from './handout.ts'
+import { Crowds } from './crowds.ts'
+import type { Served } from './crowds.ts'
 
 /** Block streams one peer may have open at once (a stream per root it downloads from us). */
 export const MAX_STREAMS_PER_PEER = 8
@@ -59,35 +60,6 @@ export interface RootWatch {
   /** The root's blocks held when the watch began. */
   held: CID[]
   stop: () => void
-}
-
-/** One block stream being served. */
-interface Served {
-  /** Unique per stream (a peer may download two roots). */
-  id: string
-  peer: string
-  /** Wanted blocks in the order asked, each once: asking again for a queued block adds nothing. */
-  queue: Map<string, CID>
-  /** Told CHOKE: its wants are dropped until UNCHOKE. */
-  choked: boolean
-  /** Served by hand-out (SEEDING), outside the choking: see handout.ts. */
-  seeding: boolean
-  closed: boolean
-  /** The crowd of its root, when it asked about a complete root of ours. */
-  crowd?: Crowd
-  /** Block CIDs it announced (HAVE), bounded by the root's size. */
-  haves: number
-  post: (frame: Parameters<Stream['send']>[0]) => void
-  pump: () => void
-}
-
-/** The streams downloading one complete root of ours, and its hand-out once there are two. */
-interface Crowd {
-  root: CID
-  streams: Set<Served>
-  /** undefined: not listed yet; null: too large to hand out (served as usual). */
-  handout?: Handout | null
-  listing?: Promise<void>
 }
 
 /** Options of a {@link BlockServer}. */
@@ -133,8 +105,8 @@ export class BlockServer {
   readonly choker: Choker
   /** Open streams of each peer that has any. */
   private readonly byPeer = new Map<string, Set<Served>>()
-  /** Crowds of complete roots being downloaded from this node (only while streams are open). */
-  private readonly crowds = new Map<string, Crowd>()
+  /** Downloaders of complete roots of ours, super-seeded in crowds of two or more. */
+  private readonly crowds: Crowds
   private streamCount = 0
   private rechokeTimer?: ReturnType<typeof setInterval>
   private earlyRechoke?: ReturnType<typeof setTimeout>
@@ -144,6 +116,10 @@ export class BlockServer {
     this.budget = init.budget ?? new ByteBudget(SEND_BUDGET)
     this.slots = new StreamSlots(init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER)
     this.choker = init.choker ?? new Choker()
+    this.crowds = new Crowds({
+      getBytes: async cid => await init.blockstore.getBytes(cid),
+      isUnchoked: peer => this.choker.isUnchoked(peer)
+    })
   }
 
   /** `peer` sent this node `bytes` of blocks it asked for: counts toward its upload slot. */
@@ -282,7 +258,7 @@ export class BlockServer {
           for (const cid of msg.cids) {
             const key = blockKey(cid)
             if (s.queue.has(key)) continue
-            if (s.seeding && s.crowd?.handout?.mayAsk(s.id, key) === false) {
+            if (!this.crowds.mayAsk(s, key)) {
               post(encode.dontHave(cid))
               continue
             }
@@ -299,15 +275,10 @@ export class BlockServer {
           asked = true
           const status = await this.init.rootStatus(msg.cid)
           if (status === ROOT_STATUS.PARTIAL) unwatch = this.announce(stream, msg.cid)
-          if (status === ROOT_STATUS.COMPLETE && this.joinCrowd(s, msg.cid)) continue
+          if (status === ROOT_STATUS.COMPLETE && this.crowds.join(s, msg.cid)) continue
           if (unwatch == null) await send(encode.root(msg.cid, status))
         } else if (msg.type === 'have') {
-          // a downloader of a root this node super-seeds tells what it holds, at most once per block
-          const crowd = s.crowd
-          if (crowd?.handout == null) throw new ProtocolError('HAVE from a downloader that was not asked for it')
-          s.haves += msg.cids.length
-          if (s.haves > crowd.handout.leaves.length + crowd.handout.inner.length + MAX_WANTS) throw new ProtocolError('announced more blocks than the content has')
-          for (const cid of msg.cids) this.haveFrom(s, blockKey(cid))
+          this.crowds.announced(s, msg.cids)
         } else {
           throw new ProtocolError(`unexpected ${msg.type} message from a downloader`)
         }
@@ -351,14 +322,7 @@ export class BlockServer {
   }
 
   private leave (s: Served): void {
-    const crowd = s.crowd
-    if (crowd != null) {
-      crowd.streams.delete(s)
-      crowd.handout?.leave(s.id)
-      if (crowd.streams.size === 0) this.crowds.delete(crowd.root.toString())
-      else if (crowd.streams.size === 1) for (const other of crowd.streams) this.setSeeding(other, false)
-      else if (crowd.handout != null) for (const other of crowd.streams) this.offer(other)
-    }
+    this.crowds.leave(s)
     const set = this.byPeer.get(s.peer)
     set?.delete(s)
     if (set == null || set.size > 0) return
@@ -387,88 +351,9 @@ export class BlockServer {
 
   /** A block of `bytes` went out on `s`. */
   private delivered (s: Served, key: string, bytes: number): void {
-    const handout = s.crowd?.handout
-    // what each downloader of a crowd's root holds is followed from the start, seeding or not
-    handout?.sent(s.id, key)
-    if (s.seeding && handout != null) {
-      this.offer(s)
-      return
-    }
+    if (this.crowds.sent(s, key)) return
     // an optimistic turn ends with its quota
     if (!this.choker.sent(s.peer, bytes)) this.applyChokes(this.choker.unchoked())
-  }
-
-  /**
-   * `s` asked about a root this node has whole: it joins the root's crowd, and from the second
-   * downloader on the crowd is super-seeded (SEEDING). The root's blocks are listed in the
-   * background (the first answers do not wait for it). Returns whether the answer was sent.
-   */
-  private joinCrowd (s: Served, root: CID): boolean {
-    const key = root.toString()
-    let crowd = this.crowds.get(key)
-    if (crowd == null) {
-      crowd = { root, streams: new Set() }
-      this.crowds.set(key, crowd)
-    }
-    s.crowd = crowd
-    crowd.streams.add(s)
-    const c = crowd
-    c.listing ??= listBlocks(root, async cid => await this.init.blockstore.getBytes(cid)).then(list => {
-      c.handout = list == null || list.leaves.length < 2 ? null : new Handout(list.leaves, list.inner)
-      for (const other of c.streams) c.handout?.join(other.id)
-      // streams answered meanwhile (COMPLETE) are told SEEDING now
-      if (c.streams.size >= 2) for (const other of c.streams) this.setSeeding(other, true)
-    })
-    if (c.handout == null) return false
-    c.handout.join(s.id)
-    if (c.streams.size < 2) return false
-    for (const other of c.streams) if (other !== s) this.setSeeding(other, true)
-    this.setSeeding(s, true)
-    return true
-  }
-
-  /** Moves `s` into or out of super-seeding, telling its downloader by a ROOT message. */
-  private setSeeding (s: Served, on: boolean): void {
-    const handout = s.crowd?.handout
-    if (handout == null || s.seeding === on || s.closed) return
-    s.seeding = on
-    if (on) {
-      // the downloader announces everything it holds at each start of seeding: counted afresh
-      s.haves = 0
-      handout.join(s.id)
-      s.post(encode.root(s.crowd?.root as CID, ROOT_STATUS.SEEDING))
-      if (s.choked) {
-        s.choked = false
-        s.post(encode.unchoke())
-      }
-      for (let i = 0; i < handout.inner.length; i += MAX_WANTS) s.post(encode.have(handout.inner.slice(i, i + MAX_WANTS)))
-      this.offer(s)
-    } else {
-      s.post(encode.root(s.crowd?.root as CID, ROOT_STATUS.COMPLETE))
-      if (!this.choker.isUnchoked(s.peer)) {
-        s.choked = true
-        s.queue.clear()
-        s.post(encode.choke())
-      }
-    }
-  }
-
-  /** Offers `s` the blocks the hand-out gives it next. */
-  private offer (s: Served): void {
-    if (!s.seeding) return
-    const cids = s.crowd?.handout?.next(s.id) ?? []
-    if (cids.length > 0) s.post(encode.have(cids))
-  }
-
-  /** The downloader on `s` holds `key`. */
-  private haveFrom (s: Served, key: string): void {
-    const handout = s.crowd?.handout
-    if (handout == null || !s.seeding) return
-    const opened = handout.have(s.id, key)
-    this.offer(s)
-    for (const p of opened) {
-      for (const other of s.crowd?.streams ?? []) if (other.id === p.id) this.offer(other)
-    }
   }
 
   /**
