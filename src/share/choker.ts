@@ -2,16 +2,18 @@
  * Upload slots by reciprocity: BitTorrent's choking algorithm in peerd's terms.
  *
  * A node serves blocks to a few peers at a time (the unchoked ones) and chokes the others.
- * Every {@link RECHOKE_MS} (and as soon as a choked peer gives something) it gives its
+ * Every {@link RECHOKE_MS} (and within a second when a choked peer gives something) it gives its
  * {@link UPLOAD_SLOTS} regular slots to the interested peers that gave it the most bytes lately
  * (a decayed count of what they sent it, over any of its downloads), so that peers who upload
- * get uploads back. While any interested peer has given, regular slots go only to peers that
- * have ({@link MIN_CREDIT}): a peer that never gives (a free-rider) gets only the optimistic slot,
- * even when a slot stays empty (the unchoked peers then share the uplink). When none has given
- * (a node that only seeds, or whose givers are done), all take turns: a slot is held for
- * {@link ROTATE_MS}, then goes to the peer that has waited longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked peer (a newcomer has
- * nothing to give until it is given something) and carries at most {@link OPTIMISTIC_QUOTA} bytes
- * per turn, so that a crowd's free-riders take little from those who upload.
+ * get uploads back. While any interested peer has given ({@link MIN_CREDIT}), a slot that no
+ * giver needs goes, on trial, to a peer that has not given but offers (this node has a block
+ * stream open to it as a provider: it has nothing this node lacks yet): at most
+ * {@link TRIAL_QUOTA} bytes until the next rechoke, so that an honest peer never stalls. A peer
+ * that offers nothing (a free-rider) gets only the optimistic slot. When none has given (a node that only seeds, or whose givers are done),
+ * all take turns without a quota: a slot is held for {@link ROTATE_MS}, then goes to the peer
+ * that has waited longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked
+ * peer (a newcomer has nothing to give until it is given something) and carries at most
+ * {@link OPTIMISTIC_QUOTA} bytes per turn.
  *
  * This module decides; the block server (server.ts) applies the decisions to its streams.
  */
@@ -29,6 +31,8 @@ export const ROTATE_MS = 20_000
  * trading with; more would feed a crowd's free-riders from every uploader at once.
  */
 export const OPTIMISTIC_QUOTA = 1024 * 1024
+/** Bytes a peer that has not given may take in a slot on trial, per rechoke. */
+export const TRIAL_QUOTA = 1024 * 1024
 /** Bytes (decayed) a peer must have given to count as giving. */
 export const MIN_CREDIT = 64 * 1024
 /** Half-life of the count of bytes a peer gave. */
@@ -40,6 +44,8 @@ const MAX_CREDITS = 4096
 export interface ChokerInit {
   slots?: number
   optimisticQuota?: number
+  /** Whether this node has a block stream open to `peer` as a provider (it offers what it has). Default: none does. */
+  offers?: (peer: string) => boolean
   /** The clock (tests pass their own). */
   now?: () => number
 }
@@ -47,6 +53,8 @@ export interface ChokerInit {
 interface Slot {
   /** When its current regular slot was given, or undefined when it holds none. */
   since?: number
+  /** Bytes sent in a slot held on trial (it has not given while others have), this rechoke. */
+  trial?: number
   /** When it last lost a slot or became interested (longest waiting goes first). */
   waiting: number
 }
@@ -55,6 +63,7 @@ interface Slot {
 export class Choker {
   readonly slots: number
   readonly optimisticQuota: number
+  private readonly offers: (peer: string) => boolean
   private readonly now: () => number
   /** Bytes each peer gave, decayed: `value` at time `t`. */
   private readonly credits = new Map<string, { value: number, t: number }>()
@@ -65,6 +74,7 @@ export class Choker {
   constructor (init: ChokerInit = {}) {
     this.slots = init.slots ?? UPLOAD_SLOTS
     this.optimisticQuota = init.optimisticQuota ?? OPTIMISTIC_QUOTA
+    this.offers = init.offers ?? (() => false)
     this.now = init.now ?? Date.now
   }
 
@@ -91,8 +101,11 @@ export class Choker {
     const now = this.now()
     const slot: Slot = { waiting: now }
     this.interested.set(peer, slot)
-    if (this.regular() < this.slots && (this.credit(peer) >= MIN_CREDIT || !this.anyGiver())) {
+    const gave = this.credit(peer) >= MIN_CREDIT
+    const givers = this.anyGiver()
+    if (this.regular() < this.slots && (gave || !givers || this.offers(peer))) {
       slot.since = now
+      if (!gave && givers) slot.trial = 0
       return true
     }
     return false
@@ -114,22 +127,26 @@ export class Choker {
     let chokedGiver = false
     let giver = false
     let idle = false
+    let open = false
     let regular = 0
     for (const [id, s] of this.interested) {
       const gave = this.credit(id) >= MIN_CREDIT
       if (s.since != null) regular++
       giver ||= gave
       chokedGiver ||= gave && s.since == null
-      idle ||= !gave && s.since != null
+      // a slot held by a peer that has not given: on trial (a giver may take it), or given before
+      // anyone had given (it goes on trial, or to a giver when the peer offers nothing)
+      open ||= !gave && s.since != null && s.trial != null
+      idle ||= !gave && s.since != null && (s.trial == null || !this.offers(id))
     }
-    return (chokedGiver && regular < this.slots) || (giver && idle)
+    return (chokedGiver && (regular < this.slots || open)) || (giver && idle)
   }
 
   /** Whether `peer` may be served now. */
   isUnchoked (peer: string): boolean {
     const s = this.interested.get(peer)
     if (s == null) return false
-    if (s.since != null) return true
+    if (s.since != null && (s.trial == null || s.trial < TRIAL_QUOTA)) return true
     const o = this.optimistic
     return o != null && o.id === peer && o.sent < this.optimisticQuota
   }
@@ -139,8 +156,14 @@ export class Choker {
    * until it earns a regular slot or its next turn).
    */
   sent (peer: string, bytes: number): boolean {
+    const s = this.interested.get(peer)
+    if (s?.since != null) {
+      if (s.trial == null) return true
+      s.trial += bytes
+      return s.trial < TRIAL_QUOTA
+    }
     const o = this.optimistic
-    if (o == null || o.id !== peer || this.interested.get(peer)?.since != null) return true
+    if (o == null || o.id !== peer) return true
     o.sent += bytes
     return o.sent < this.optimisticQuota
   }
@@ -168,14 +191,21 @@ export class Choker {
       return a.slot.waiting - b.slot.waiting
     })
     const givers = ranked.some(r => r.credit >= MIN_CREDIT)
-    ranked.forEach(({ slot, credit }, i) => {
-      if (i < this.slots && (!givers || credit >= MIN_CREDIT)) {
+    // while some have given, one that has not gets a slot only if it offers, and on trial
+    const eligible = ranked.filter(r => !givers || r.credit >= MIN_CREDIT || this.offers(r.id))
+    for (const r of ranked) {
+      const i = eligible.indexOf(r)
+      const slot = r.slot
+      if (i >= 0 && i < this.slots) {
         slot.since ??= now
+        // a new quota each rechoke for a peer that has not given while others have
+        slot.trial = givers && r.credit < MIN_CREDIT ? 0 : undefined
       } else if (slot.since != null) {
         slot.since = undefined
+        slot.trial = undefined
         slot.waiting = now
       }
-    })
+    }
     const o = this.optimistic
     const stale = o == null || now - o.since >= OPTIMISTIC_MS || !this.interested.has(o.id) || this.interested.get(o.id)?.since != null
     if (stale) this.pickOptimistic(now)

@@ -83,8 +83,10 @@ export interface BlockServerInit {
   withhold?: (cid: CID) => boolean
   /** The node's upload cap (net/bandwidth-limit.ts): each block waits for it. Default none. */
   uploadCap?: RateBucket
-  /** Upload slots by reciprocity. Default a {@link Choker} with BitTorrent's defaults. */
+  /** Upload slots by reciprocity. Default a {@link Choker} with BitTorrent's defaults and {@link offers}. */
   choker?: Choker
+  /** Whether this node has a block stream open to `peer` as a provider (see choker.ts). */
+  offers?: (peer: string) => boolean
 }
 
 /** Counters of what was served. */
@@ -115,7 +117,7 @@ export class BlockServer {
     this.init = init
     this.budget = init.budget ?? new ByteBudget(SEND_BUDGET)
     this.slots = new StreamSlots(init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER)
-    this.choker = init.choker ?? new Choker()
+    this.choker = init.choker ?? new Choker({ offers: init.offers })
     this.crowds = new Crowds({
       getBytes: async cid => await init.blockstore.getBytes(cid),
       isUnchoked: peer => this.choker.isUnchoked(peer)

@@ -217,6 +217,8 @@ export class ShareService {
       budget: this.sendBudget,
       uploadCap: init.bandwidth?.upload,
       withhold: cid => this.sharing.withholds(cid),
+      // a peer this node downloads from may have nothing it lacks yet: it gets a slot on trial
+      offers: peer => { for (const r of this.running.values()) if (r.session.hasProvider(peer)) return true; return false },
       onMisbehaviour: (peer, reason, points) => { init.penalize(peer, points ?? POINTS.protocol, reason) }
     })
     this.sharing = new PrivateSharing({

@@ -194,6 +194,12 @@ export class Session {
     }
   }
 
+  /** Whether `peer` serves this download (a provider stream to it is open). */
+  hasProvider (peer: string): boolean {
+    const p = this.swarm.peers.get(peer)
+    return p != null && !p.closed
+  }
+
   /** Progress so far. */
   progress (): SessionProgress {
     const t = this.tally

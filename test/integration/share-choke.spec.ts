@@ -9,26 +9,12 @@ import { before, describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { PeerdNode } from '../../src/node/node.ts'
-import { decodeMessage, encode, readFrames } from '../../src/share/protocol.ts'
+import { encode } from '../../src/share/protocol.ts'
 import type { Message } from '../../src/share/protocol.ts'
 import { UPLOAD_SLOTS } from '../../src/share/choker.ts'
 import { waitFor } from '../utils/index.ts'
-import { MiB, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { MiB, openBlockStream, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
 import { teardown } from '../utils/teardown.ts'
-
-/** A raw block stream from `from` to `to`, recording every message it receives. */
-async function open (from: PeerdNode, to: PeerdNode): Promise<{ stream: Stream, got: Message[] }> {
-  const stream = await from.libp2p.dialProtocol(to.libp2p.peerId, to.share.protocol)
-  const got: Message[] = []
-  void (async () => {
-    try {
-      for await (const body of readFrames(stream)) got.push(decodeMessage(body))
-    } catch {
-      // closed by the test
-    }
-  })()
-  return { stream, got }
-}
 
 describe('share upload slots (choking)', () => {
   const td = teardown()
@@ -51,7 +37,7 @@ describe('share upload slots (choking)', () => {
 
   it('chokes the peers beyond the slots, drops their wants, and unchokes one when a slot frees', { timeout: 60_000 }, async () => {
     const streams: Array<{ stream: Stream, got: Message[] }> = []
-    for (const p of peers) streams.push(await open(p, seeder))
+    for (const p of peers) streams.push(await openBlockStream(p, seeder))
     for (const s of streams) s.stream.send(encode.want([cid]))
     // the server meets each stream at its first frame: which four it serves is its choice
     await waitFor(() => streams.every(s => s.got.length > 0), { what: 'every peer to hear from the seeder' })

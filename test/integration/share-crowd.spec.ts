@@ -8,32 +8,17 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import type { Stream } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { blockKey } from '../../src/share/block.ts'
 import { OFFERS_AHEAD } from '../../src/share/handout.ts'
-import { decodeMessage, encode, readFrames, ROOT_STATUS } from '../../src/share/protocol.ts'
+import { encode, ROOT_STATUS } from '../../src/share/protocol.ts'
 import type { Message } from '../../src/share/protocol.ts'
 import { waitFor } from '../utils/index.ts'
-import { MiB, sha256File, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
+import { MiB, openBlockStream, sha256File, waitForBlockProtocol, writeRandomFile } from '../utils/share.ts'
 import { teardown } from '../utils/teardown.ts'
 
 const SIZE_MIB = 32
-
-/** A raw block stream from `from` to `to`, recording every message it receives. */
-async function open (from: PeerdNode, to: PeerdNode): Promise<{ stream: Stream, got: Message[] }> {
-  const stream = await from.libp2p.dialProtocol(to.libp2p.peerId, to.share.protocol)
-  const got: Message[] = []
-  void (async () => {
-    try {
-      for await (const body of readFrames(stream)) got.push(decodeMessage(body))
-    } catch {
-      // closed by the test
-    }
-  })()
-  return { stream, got }
-}
 
 const statuses = (got: Message[]): number[] => got.flatMap(m => m.type === 'root' ? [m.status] : [])
 const offered = (got: Message[]): string[] => got.flatMap(m => m.type === 'have' ? m.cids.filter(c => c.code === 0x55).map(blockKey) : [])
@@ -80,11 +65,11 @@ describe('share flash crowd', () => {
     await writeRandomFile(file, 8 * MiB)
     const rootCid = CID.parse((await seeder.share.share(file)).cid)
     const [p1, p2, p3] = crowd as [PeerdNode, PeerdNode, PeerdNode]
-    const s1 = await open(p1, seeder)
+    const s1 = await openBlockStream(p1, seeder)
     s1.stream.send(encode.status(rootCid))
     await waitFor(() => statuses(s1.got).length > 0, { what: 'the first answer' })
     assert.deepEqual(statuses(s1.got), [ROOT_STATUS.COMPLETE], 'alone, a downloader is served as usual')
-    const s2 = await open(p2, seeder)
+    const s2 = await openBlockStream(p2, seeder)
     s2.stream.send(encode.status(rootCid))
     await waitFor(() => offered(s1.got).length >= OFFERS_AHEAD && offered(s2.got).length >= OFFERS_AHEAD, { what: 'offers to both' })
     assert.deepEqual(statuses(s1.got), [ROOT_STATUS.COMPLETE, ROOT_STATUS.SEEDING])
@@ -104,7 +89,7 @@ describe('share flash crowd', () => {
     announce()
     s2.stream.abort(new Error('leaving'))
     await waitFor(() => statuses(s1.got).at(-1) === ROOT_STATUS.COMPLETE, { what: 'COMPLETE when one downloader is left' })
-    const s3 = await open(p3, seeder)
+    const s3 = await openBlockStream(p3, seeder)
     s3.stream.send(encode.status(rootCid))
     await waitFor(() => statuses(s1.got).at(-1) === ROOT_STATUS.SEEDING, { what: 'SEEDING again' })
     announce()

@@ -11,13 +11,15 @@ import { basename, dirname, join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { Libp2p, StreamHandler } from '@libp2p/interface'
+import type { Libp2p, Stream, StreamHandler } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import type { PeerdNode } from '../../src/node/node.ts'
 import { BITSWAP_120, decodeMessage, encodeMessage } from '../../src/share/bitswap/index.ts'
 import type { DecodedMessage, WantlistEntry } from '../../src/share/bitswap/index.ts'
 import type { SessionProgress } from '../../src/share/session.ts'
+import { decodeMessage as decodeBlockMessage, readFrames } from '../../src/share/protocol.ts'
+import type { Message as BlockMessage } from '../../src/share/protocol.ts'
 import { PEERD_BIN, rawPeer, waitFor } from './index.ts'
 import type { DaemonProcess } from './index.ts'
 import type { Teardown } from './teardown.ts'
@@ -180,6 +182,20 @@ export async function daemonProgress (daemon: DaemonProcess, cid: string): Promi
 export function fractionDone (p: SessionProgress | undefined, size: number): number {
   if (p == null || p.total < size) return 0
   return p.bytes / p.total
+}
+
+/** A raw block-protocol stream from `from` to `to`, with every message it receives so far. */
+export async function openBlockStream (from: PeerdNode, to: PeerdNode): Promise<{ stream: Stream, got: BlockMessage[] }> {
+  const stream = await from.libp2p.dialProtocol(to.libp2p.peerId, to.share.protocol)
+  const got: BlockMessage[] = []
+  void (async () => {
+    try {
+      for await (const body of readFrames(stream)) got.push(decodeBlockMessage(body))
+    } catch {
+      // closed by the test
+    }
+  })()
+  return { stream, got }
 }
 
 /** Waits until `node` knows that `peer` speaks the block protocol (identify has run). */

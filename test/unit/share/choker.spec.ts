@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Choker, OPTIMISTIC_MS, RECHOKE_MS, ROTATE_MS } from '../../../src/share/choker.ts'
+import { Choker, OPTIMISTIC_MS, RECHOKE_MS, ROTATE_MS, TRIAL_QUOTA } from '../../../src/share/choker.ts'
 
 function clock (): { now: () => number, advance: (ms: number) => void } {
   let t = 1_000_000
@@ -36,25 +36,36 @@ describe('upload slots by reciprocity (choker)', () => {
     }
   })
 
-  it('keeps regular slots for peers that give while any does, even with a slot empty', () => {
+  it('gives a slot no giver needs, on trial (one quota per rechoke), to a peer that offers; a free-rider gets the optimistic slot only', () => {
     const t = clock()
-    const c = new Choker({ slots: 4, optimisticQuota: 1000, now: t.now })
-    for (const p of ['free1', 'free2', 'a', 'b']) c.join(p)
+    // `quiet` serves this node (it has nothing this node lacks yet); `free` offers nothing
+    const c = new Choker({ slots: 4, optimisticQuota: 1000, now: t.now, offers: p => p === 'quiet' })
+    for (const p of ['free', 'quiet', 'a', 'b']) c.join(p)
     c.received('a', 1_000_000)
     c.received('b', 1_000_000)
-    assert.equal(c.stale(), true, 'free-riders hold slots given before anyone gave')
+    assert.equal(c.stale(), true, 'slots given before anyone gave, one to a peer that offers nothing')
     t.advance(RECHOKE_MS)
-    const open = c.rechoke()
-    assert.ok(open.has('a') && open.has('b'))
+    c.rechoke()
     assert.equal(c.stale(), false)
-    const free = ['free1', 'free2'].filter(p => open.has(p))
-    assert.equal(free.length, 1, 'one free-rider, the optimistic one, is unchoked')
-    assert.equal(c.sent(free[0] as string, 2000), false, 'and only for its quota')
-    // a newcomer that gave nothing waits while givers are served
-    assert.equal(c.join('late'), false)
+    assert.equal(c.sent('a', 10 * TRIAL_QUOTA), true, 'a giver has no quota')
+    assert.equal(c.sent('quiet', TRIAL_QUOTA / 2), true)
+    assert.equal(c.sent('quiet', TRIAL_QUOTA / 2), false, 'the trial quota is used')
+    assert.equal(c.isUnchoked('quiet'), false)
+    assert.equal(c.isUnchoked('free'), true, 'the optimistic turn')
+    assert.equal(c.sent('free', 1000), false, 'and only for its quota')
+    t.advance(RECHOKE_MS)
+    const next = c.rechoke()
+    assert.equal(next.has('quiet'), true, 'a new trial quota at the next rechoke')
+    assert.equal(next.has('free'), false)
+    // a newcomer that gives takes the trial slot within a second (stale)
+    assert.equal(c.join('late'), false, 'a newcomer that neither gave nor offers waits, a slot free or not')
     c.received('late', 500_000)
-    assert.equal(c.stale(), true, 'once it gives, a rechoke would unchoke it')
-    assert.equal(c.rechoke().has('late'), true)
+    c.join('later')
+    c.received('later', 600_000)
+    assert.equal(c.stale(), true)
+    const open = c.rechoke()
+    assert.ok(['late', 'later', 'a', 'b'].every(p => open.has(p)))
+    assert.equal(open.has('quiet'), false, 'the trial slot went to a giver')
   })
 
   it('ends an optimistic turn when its quota is used, and moves the turn every 30 s to the peer that waited longest', () => {
