@@ -6,10 +6,10 @@
  * {@link UPLOAD_SLOTS} regular slots to the interested peers that gave it the most bytes lately
  * (a decayed count of what they sent it, over any of its downloads), so that peers who upload
  * get uploads back. While any interested peer has given ({@link MIN_CREDIT}), a slot that no
- * giver needs goes, on trial, to a peer that has not given but offers (this node has a block
- * stream open to it as a provider: it has nothing this node lacks yet): at most
- * {@link TRIAL_QUOTA} bytes until the next rechoke, so that an honest peer never stalls. A peer
- * that offers nothing (a free-rider) gets only the optimistic slot. When none has given (a node that only seeds, or whose givers are done),
+ * giver needs goes, on trial, to a peer that has not given, those that offer first (this node
+ * has a block stream open to it as a provider: it had nothing this node lacked yet), then the
+ * others (a free-rider among them): at most {@link TRIAL_QUOTA} bytes until the next rechoke, so
+ * that no peer stalls while a slot is free and a free-rider takes little. When none has given (a node that only seeds, or whose givers are done),
  * all take turns without a quota: a slot is held for {@link ROTATE_MS}, then goes to the peer
  * that has waited longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked
  * peer (a newcomer has nothing to give until it is given something) and carries at most
@@ -103,7 +103,7 @@ export class Choker {
     this.interested.set(peer, slot)
     const gave = this.credit(peer) >= MIN_CREDIT
     const givers = this.anyGiver()
-    if (this.regular() < this.slots && (gave || !givers || this.offers(peer))) {
+    if (this.regular() < this.slots) {
       slot.since = now
       if (!gave && givers) slot.trial = 0
       return true
@@ -135,9 +135,9 @@ export class Choker {
       giver ||= gave
       chokedGiver ||= gave && s.since == null
       // a slot held by a peer that has not given: on trial (a giver may take it), or given before
-      // anyone had given (it goes on trial, or to a giver when the peer offers nothing)
+      // anyone had given (it goes on trial)
       open ||= !gave && s.since != null && s.trial != null
-      idle ||= !gave && s.since != null && (s.trial == null || !this.offers(id))
+      idle ||= !gave && s.since != null && s.trial == null
     }
     return (chokedGiver && (regular < this.slots || open)) || (giver && idle)
   }
@@ -183,20 +183,19 @@ export class Choker {
       // a slot held for less than ROTATE_MS is kept against peers that gave no more
       const holding = slot.since != null && now - slot.since < ROTATE_MS
       return { id, slot, credit, holding }
-    }).sort((a, b) => {
+    }).map(r => ({ ...r, offers: r.credit < MIN_CREDIT && this.offers(r.id) })).sort((a, b) => {
       // credits within 10 % of each other count as equal: a peer is not dropped for a rounding
       const big = Math.max(a.credit, b.credit)
       if (big > 0 && Math.abs(a.credit - b.credit) > big * 0.1) return b.credit - a.credit
+      // of the peers that have not given, those that serve this node first
+      if (a.offers !== b.offers) return a.offers ? -1 : 1
       if (a.holding !== b.holding) return a.holding ? -1 : 1
       return a.slot.waiting - b.slot.waiting
     })
     const givers = ranked.some(r => r.credit >= MIN_CREDIT)
-    // while some have given, one that has not gets a slot only if it offers, and on trial
-    const eligible = ranked.filter(r => !givers || r.credit >= MIN_CREDIT || this.offers(r.id))
-    for (const r of ranked) {
-      const i = eligible.indexOf(r)
+    for (const [i, r] of ranked.entries()) {
       const slot = r.slot
-      if (i >= 0 && i < this.slots) {
+      if (i < this.slots) {
         slot.since ??= now
         // a new quota each rechoke for a peer that has not given while others have
         slot.trial = givers && r.credit < MIN_CREDIT ? 0 : undefined

@@ -267,7 +267,7 @@ describe('the dashboard in a browser', { skip }, () => {
     await page.locator('.conn-live').waitFor()
     await page.locator('body').focus()
     let focused = ''
-    for (let i = 0; i < 12 && focused !== 'Chain'; i++) {
+    for (let i = 0; i < 40 && focused !== 'Chain'; i++) {
       await page.keyboard.press('Tab')
       focused = await page.evaluate('document.activeElement?.textContent ?? ""') as string
     }

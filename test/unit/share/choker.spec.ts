@@ -36,14 +36,14 @@ describe('upload slots by reciprocity (choker)', () => {
     }
   })
 
-  it('gives a slot no giver needs, on trial (one quota per rechoke), to a peer that offers; a free-rider gets the optimistic slot only', () => {
+  it('gives a slot no giver needs, on trial (one quota per rechoke), to a peer that serves this node before a free-rider', () => {
     const t = clock()
-    // `quiet` serves this node (it has nothing this node lacks yet); `free` offers nothing
-    const c = new Choker({ slots: 4, optimisticQuota: 1000, now: t.now, offers: p => p === 'quiet' })
+    // `quiet` serves this node (it had nothing this node lacked yet); `free` offers nothing
+    const c = new Choker({ slots: 3, optimisticQuota: 1000, now: t.now, offers: p => p === 'quiet' })
     for (const p of ['free', 'quiet', 'a', 'b']) c.join(p)
     c.received('a', 1_000_000)
     c.received('b', 1_000_000)
-    assert.equal(c.stale(), true, 'slots given before anyone gave, one to a peer that offers nothing')
+    assert.equal(c.stale(), true, 'slots given before anyone gave, without a quota')
     t.advance(RECHOKE_MS)
     c.rechoke()
     assert.equal(c.stale(), false)
@@ -58,14 +58,22 @@ describe('upload slots by reciprocity (choker)', () => {
     assert.equal(next.has('quiet'), true, 'a new trial quota at the next rechoke')
     assert.equal(next.has('free'), false)
     // a newcomer that gives takes the trial slot within a second (stale)
-    assert.equal(c.join('late'), false, 'a newcomer that neither gave nor offers waits, a slot free or not')
-    c.received('late', 500_000)
-    c.join('later')
-    c.received('later', 600_000)
+    assert.equal(c.join('late'), false)
+    c.received('late', 400_000)
     assert.equal(c.stale(), true)
     const open = c.rechoke()
-    assert.ok(['late', 'later', 'a', 'b'].every(p => open.has(p)))
-    assert.equal(open.has('quiet'), false, 'the trial slot went to a giver')
+    assert.ok(['late', 'a', 'b'].every(p => open.has(p)))
+    assert.equal(open.has('quiet'), false, 'the trial slot went to the giver')
+  })
+
+  it('fills a free slot with a free-rider on trial when no one else wants it (no peer waits while a slot is free)', () => {
+    const t = clock()
+    const c = new Choker({ slots: 4, now: t.now })
+    for (const p of ['free', 'a']) c.join(p)
+    c.received('a', 1_000_000)
+    t.advance(RECHOKE_MS)
+    assert.equal(c.rechoke().has('free'), true)
+    assert.equal(c.sent('free', TRIAL_QUOTA), false, 'on trial: one quota per rechoke')
   })
 
   it('ends an optimistic turn when its quota is used, and moves the turn every 30 s to the peer that waited longest', () => {
