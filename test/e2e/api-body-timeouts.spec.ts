@@ -101,9 +101,12 @@ describe('API request body timeouts', () => {
   it('cuts a JSON body that stalls, and one that takes longer than its total limit', TEST, async () => {
     const stalled = await post('/api/v1/peers/connect', [Buffer.from('{"addr')], 0, { stall: true, length: 100 })
     assert.equal(stalled.status, 408, JSON.stringify(stalled.body))
-    const body = Buffer.from(JSON.stringify({ address: '/ip4/127.0.0.1/tcp/1' }))
-    // a byte every tenth of the idle timeout: on a loaded machine a longer gap would end it as a stall, not over its total
-    const slow = await post('/api/v1/peers/connect', [...body].map(b => Buffer.from([b])), IDLE_MS / 10, { length: body.length })
+    // padded with JSON whitespace: 100 bytes
+    const json = JSON.stringify({ address: '/ip4/127.0.0.1/tcp/1' })
+    const body = Buffer.from(json + ' '.repeat(100 - json.length))
+    // a byte every twentieth of the idle timeout (5 s in all, over the 2 s total): on a loaded
+    // machine a gap near the idle timeout would end it as a stall, not over its total
+    const slow = await post('/api/v1/peers/connect', [...body].map(b => Buffer.from([b])), IDLE_MS / 20, { length: body.length })
     assert.equal(slow.status, 408, JSON.stringify(slow.body))
     assert.match((slow.body as { error: { message: string } }).error.message, /longer than 2000 ms/)
   })
