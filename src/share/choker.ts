@@ -9,9 +9,9 @@
  * giver needs goes, on trial, to a peer that has not given, those that offer first (this node
  * has a block stream open to it as a provider: it had nothing this node lacked yet), then the
  * others (a free-rider among them): at most {@link TRIAL_QUOTA} bytes until the next rechoke, so
- * that no peer stalls while a slot is free and a free-rider takes little. When none has given (a node that only seeds, or whose givers are done),
- * all take turns without a quota: a slot is held for {@link ROTATE_MS}, then goes to the peer
- * that has waited longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked
+ * that no peer stalls while a slot is free and a free-rider takes little. When none has given
+ * (a node that only seeds, or whose givers are done), all take turns without a quota: a slot is
+ * held for {@link ROTATE_MS}, then goes to the peer that has waited longest. The optimistic slot moves every {@link OPTIMISTIC_MS} to a choked
  * peer (a newcomer has nothing to give until it is given something) and carries at most
  * {@link OPTIMISTIC_QUOTA} bytes per turn.
  *
